@@ -1,0 +1,174 @@
+"""The one code path that opens, reads and drives cases (used by the CLI, later by the HTTP API)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from support.actions import FirstResponse, Resolution
+from support.case_view import CaseView
+from support.request import CaseRequest
+from support.vocabulary import CaseStatus, Category, Severity
+from workflows import search_attributes as sa
+from workflows.support_case import CaseStart, SupportCaseWorkflow
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+class ActionRejected(ValueError):
+    """The case refused an agent action; the message is the workflow validator's reason."""
+
+
+class Unavailable(RuntimeError):
+    """Temporal or the workers did not answer in time."""
+
+
+class OpenedCase(BaseModel):
+    created: bool
+    case: CaseView
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    status: str | None
+    severity: str | None
+    category: str | None
+    tenant_id: str | None
+    first_response_due: datetime | None
+    sla_breached: bool | None
+    started_at: datetime | None
+
+
+def _rpc_error(error: RPCError, case_id: str) -> Exception:
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return CaseNotFound(f"no case {case_id!r}")
+    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return Unavailable(f"Temporal did not answer for {case_id}: {error.message}")
+    return error
+
+
+class Cases:
+    def __init__(self, client: Client, task_queue: str, open_wait: timedelta = timedelta(seconds=15)) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._open_wait = open_wait
+
+    def _handle(self, case_id: str) -> WorkflowHandle[SupportCaseWorkflow, CaseView]:
+        return self._client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
+
+    async def open(self, request: CaseRequest) -> OpenedCase:
+        """Start the case (or find it, if this request id was seen before) and return its view
+        once it has been decided: awaiting first response, or refused."""
+        created = True
+        try:
+            await self._client.start_workflow(
+                SupportCaseWorkflow.run,
+                CaseStart(request=request),
+                id=request.case_id,
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                typed_search_attributes=sa.at_start(
+                    request.tenant_id, request.category.value, request.severity.value
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            created = False
+        except RPCError as error:
+            raise _rpc_error(error, request.case_id) from None
+        return OpenedCase(created=created, case=await self._decided_view(request.case_id))
+
+    async def _decided_view(self, case_id: str) -> CaseView:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._open_wait.total_seconds()
+        pause = 0.05
+        while True:
+            view = await self.show(case_id)
+            if view.status is not CaseStatus.NEW or loop.time() >= give_up:
+                return view
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    async def show(self, case_id: str) -> CaseView:
+        """The case view: from the running workflow, or from the result of a finished one."""
+        handle = self._handle(case_id)
+        try:
+            description = await handle.describe()
+            if description.status not in (None, WorkflowExecutionStatus.RUNNING):
+                if description.status is WorkflowExecutionStatus.COMPLETED:
+                    return await handle.result()
+            return await handle.query(SupportCaseWorkflow.view)
+        except RPCError as error:
+            raise _rpc_error(error, case_id) from None
+        except WorkflowQueryFailedError as error:
+            raise Unavailable(f"case {case_id} could not be read: {error}") from None
+
+    async def list(
+        self,
+        status: CaseStatus | None = None,
+        severity: Severity | None = None,
+        category: Category | None = None,
+        tenant_id: str | None = None,
+        limit: int = 100,
+    ) -> list[CaseSummary]:
+        """Cases by their search attributes (enums and ids only, so the query needs no escaping)."""
+        clauses = [f"WorkflowType = '{SupportCaseWorkflow.__name__}'"]
+        for key, value in (
+            (sa.CASE_STATUS, status),
+            (sa.CASE_SEVERITY, severity),
+            (sa.CASE_CATEGORY, category),
+            (sa.TENANT_ID, tenant_id),
+        ):
+            if value is not None:
+                clauses.append(f"{key.name} = '{value}'")
+        summaries: list[CaseSummary] = []
+        try:
+            async for execution in self._client.list_workflows(" AND ".join(clauses), limit=limit):
+                attrs = execution.typed_search_attributes
+                summaries.append(
+                    CaseSummary(
+                        case_id=execution.id,
+                        status=attrs.get(sa.CASE_STATUS),
+                        severity=attrs.get(sa.CASE_SEVERITY),
+                        category=attrs.get(sa.CASE_CATEGORY),
+                        tenant_id=attrs.get(sa.TENANT_ID),
+                        first_response_due=attrs.get(sa.FIRST_RESPONSE_DUE),
+                        sla_breached=attrs.get(sa.SLA_BREACHED),
+                        started_at=execution.start_time,
+                    )
+                )
+        except RPCError as error:
+            raise _rpc_error(error, "list") from None
+        return summaries
+
+    async def respond(self, case_id: str, action: FirstResponse) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.respond, action)
+
+    async def resolve(self, case_id: str, action: Resolution) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.resolve, action)
+
+    async def _act(self, case_id: str, update: object, action: BaseModel) -> CaseView:
+        handle = self._handle(case_id)
+        try:
+            return await handle.execute_update(update, action)  # type: ignore[call-overload,no-any-return]
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            raise ActionRejected(getattr(cause, "message", None) or str(cause or error)) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.FAILED_PRECONDITION:
+                raise ActionRejected(f"the case {case_id} is no longer running") from None
+            raise _rpc_error(error, case_id) from None

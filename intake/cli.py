@@ -1,0 +1,272 @@
+"""`starter.py` commands: open, show, list, respond, resolve, policy due.
+
+Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
+an exit code a script can branch on; nothing is started or changed when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from activities.case_context import load_policy_snapshot
+from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
+from service.settings import Settings
+from service.temporal import TemporalUnavailable, connect
+from support.actions import FirstResponse, Resolution
+from support.case_terms import case_terms
+from support.policy import PolicyError
+from support.request import CaseRequest
+from support.vocabulary import Agreement, CaseStatus, Category, Severity
+
+M = TypeVar("M", bound=BaseModel)
+
+EXIT_INVALID = 2
+EXIT_UNAVAILABLE = 3
+EXIT_NOT_FOUND = 4
+EXIT_REJECTED = 5
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def field_errors(error: ValidationError) -> str:
+    """"severity: Input should be 'A', 'B' or 'C'" - one line per field, no stack trace."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "request"
+        lines.append(f"{where}: {str(item['msg']).removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+def _validated(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise CliError(field_errors(error), EXIT_INVALID) from None
+
+
+def _emit(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2)
+    else:
+        text = json.dumps(
+            [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            if isinstance(value, list)
+            else value,
+            indent=2,
+            ensure_ascii=False,
+        )
+    print(text)
+
+
+# -- commands that talk to Temporal ---------------------------------------------------------------
+
+
+def _request_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if args.json:
+        raw = sys.stdin.read() if args.json == "-" else Path(args.json).read_text(encoding="utf-8")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise CliError(f"--json: not valid JSON: {error}", EXIT_INVALID) from None
+        if not isinstance(data, dict):
+            raise CliError("--json: expected a JSON object with the request's fields", EXIT_INVALID)
+        return data
+    fields = {
+        "request_id": args.request_id or f"r-{uuid.uuid4().hex[:16]}",
+        "tenant_id": args.tenant,
+        "requester": args.requester,
+        "category": args.category,
+        "severity": args.severity,
+        "title": args.title,
+        "description": args.description,
+        "contact_email": args.email,
+        "contact_phone": args.phone,
+        "preferred_contact": args.contact_method,
+        "language": args.language,
+        "channel": args.channel,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+async def _open(cases: Cases, args: argparse.Namespace) -> None:
+    request = _validated(CaseRequest, _request_from_args(args))
+    _emit(await cases.open(request))
+
+
+async def _show(cases: Cases, args: argparse.Namespace) -> None:
+    _emit(await cases.show(args.case_id))
+
+
+async def _list(cases: Cases, args: argparse.Namespace) -> None:
+    _emit(
+        await cases.list(
+            status=args.status, severity=args.severity, category=args.category, tenant_id=args.tenant, limit=args.limit
+        )
+    )
+
+
+async def _respond(cases: Cases, args: argparse.Namespace) -> None:
+    action = _validated(FirstResponse, {"engineer": args.engineer, "message": args.message})
+    _emit(await cases.respond(args.case_id, action))
+
+
+async def _resolve(cases: Cases, args: argparse.Namespace) -> None:
+    action = _validated(Resolution, {"engineer": args.engineer, "summary": args.summary})
+    _emit(await cases.resolve(args.case_id, action))
+
+
+async def _with_cases(command: Callable[[Cases, argparse.Namespace], Awaitable[None]], args: argparse.Namespace) -> None:
+    settings = Settings()
+    try:
+        client = await connect(settings)
+        await command(Cases(client, settings.task_queue), args)
+    except TemporalUnavailable as error:
+        raise CliError(str(error), EXIT_UNAVAILABLE) from None
+    except Unavailable as error:
+        raise CliError(f"{error}. Is a worker running (`make run`)?", EXIT_UNAVAILABLE) from None
+    except CaseNotFound as error:
+        raise CliError(str(error), EXIT_NOT_FOUND) from None
+    except ActionRejected as error:
+        raise CliError(f"rejected: {error}", EXIT_REJECTED) from None
+
+
+# -- policy due: no server needed -----------------------------------------------------------------
+
+
+def _aware(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time like 2026-11-23T23:30:00+08:00") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +08:00")
+    return value
+
+
+def _zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except Exception:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone like Europe/Budapest") from None
+    return text
+
+
+def policy_due(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings()
+    try:
+        policy = load_policy_snapshot(settings.policy_path, args.opened.year)
+    except (PolicyError, OSError) as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    opened: datetime = args.opened
+    terms = case_terms(
+        policy, args.category, args.severity, args.agreement, args.time_zone or "Asia/Shanghai", opened
+    )
+    zone = terms.calendar.zone
+    plan = terms.first_response
+    return {
+        "requested_severity": args.severity.value,
+        "severity": terms.decision.granted.value,
+        "severity_caps": [cap.model_dump() for cap in terms.decision.caps],
+        "category": args.category.value,
+        "agreement": args.agreement.value,
+        "calendar": terms.calendar_name,
+        "time_zone": terms.calendar.time_zone,
+        "opened": opened.isoformat(),
+        "first_response_target": str(plan.target),
+        "first_response_business_time_seconds": int(plan.business_time.total_seconds()),
+        "first_response_due": plan.due.astimezone(zone).isoformat(),
+        "support_open_at_opening": terms.calendar.is_open(opened),
+        "warnings": [
+            {"event": c.event, "at": c.at.astimezone(zone).isoformat()} for c in plan.checkpoints if not c.is_breach
+        ],
+        "policy_version": policy.version,
+    }
+
+
+# -- argument parsing ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Open, inspect and drive casework cases.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    o = sub.add_parser("open", help="open a case (or return the existing case for the same request id)")
+    o.add_argument("--json", metavar="FILE", help="read the whole CaseRequest as JSON from FILE ('-' = stdin)")
+    o.add_argument("--request-id", help="idempotency key (default: a new random id)")
+    o.add_argument("--tenant")
+    o.add_argument("--requester", help="the requesting administrator's sign-in name")
+    o.add_argument("--category", help="technical | billing | presales")
+    o.add_argument("--severity", help="A | B | C (requested)")
+    o.add_argument("--title")
+    o.add_argument("--description")
+    o.add_argument("--email", help="contact email")
+    o.add_argument("--phone", help="contact phone, international form")
+    o.add_argument("--contact-method", help="email | phone (preferred)")
+    o.add_argument("--language", help="BCP 47 tag, e.g. en, zh-CN, hu")
+    o.add_argument("--channel", help="web | phone")
+    o.set_defaults(run=_open)
+
+    s = sub.add_parser("show", help="print a case's view")
+    s.add_argument("case_id")
+    s.set_defaults(run=_show)
+
+    ls = sub.add_parser("list", help="list cases by search attributes")
+    ls.add_argument("--status", type=CaseStatus, choices=list(CaseStatus))
+    ls.add_argument("--severity", type=Severity, choices=list(Severity))
+    ls.add_argument("--category", type=Category, choices=list(Category))
+    ls.add_argument("--tenant")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.set_defaults(run=_list)
+
+    r = sub.add_parser("respond", help="record the engineer's first response")
+    r.add_argument("case_id")
+    r.add_argument("--engineer", required=True)
+    r.add_argument("--message", required=True)
+    r.set_defaults(run=_respond)
+
+    rs = sub.add_parser("resolve", help="resolve a case")
+    rs.add_argument("case_id")
+    rs.add_argument("--engineer", required=True)
+    rs.add_argument("--summary", required=True)
+    rs.set_defaults(run=_resolve)
+
+    p = sub.add_parser("policy", help="ask the policy questions without a server")
+    psub = p.add_subparsers(dest="policy_command", required=True)
+    due = psub.add_parser("due", help="effective severity, calendar and first-response deadline")
+    due.add_argument("--severity", type=Severity, choices=list(Severity), required=True)
+    due.add_argument("--category", type=Category, choices=list(Category), required=True)
+    due.add_argument("--opened", type=_aware, required=True, help="ISO 8601 with offset")
+    due.add_argument("--agreement", type=Agreement, choices=list(Agreement), default=Agreement.STANDARD)
+    due.add_argument("--time-zone", type=_zone, help="the tenant's IANA zone (pre-sales calendar)")
+    due.set_defaults(run=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "policy":
+            _emit(policy_due(args))
+        else:
+            asyncio.run(_with_cases(args.run, args))
+    except CliError as error:
+        print(error, file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        return 130
+    return 0

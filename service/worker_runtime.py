@@ -1,0 +1,27 @@
+"""Builds the casework worker: which workflows and activities it runs, on which task queue."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.case_context import CaseContextActivities
+from activities.notify import NotifyActivities
+from service.settings import Settings
+from workflows.support_case import SupportCaseWorkflow
+
+WORKFLOWS = [SupportCaseWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
+    # Ids go on the structured log record (extra), not into the message text.
+    workflow.logger.workflow_info_on_message = False
+    context = CaseContextActivities(settings.policy_path, settings.directory_path)
+    notify = NotifyActivities(settings.outbox_path)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[context.load_case_context, notify.send_notification],
+    )

@@ -1,0 +1,8 @@
+"""Entry point for the intake CLI: `python starter.py open|show|list|respond|resolve|policy due`."""
+
+from __future__ import annotations
+
+from intake.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The support policy as data (policy.toml), validated into one immutable snapshot.
+
+A case stores the snapshot it was opened with, so editing the policy changes new cases only and
+replaying an old case gives the same answers.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from support.calendar import Calendar
+from support.durations import Duration
+from support.targets import Target
+from support.vocabulary import Agreement, Category, Severity
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the table and field."""
+
+
+class SeverityRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    meaning: str = ""
+    first_response: Target
+    calendar: str
+    requires_agreement: Agreement | None = None
+
+
+class CategoryRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_severity: Severity
+    calendar: str | None = Field(default=None, description="overrides the severity's calendar")
+    time_zone: Literal["calendar", "tenant"] = Field(
+        default="calendar", description="'tenant': the calendar's hours are in the tenant's own zone"
+    )
+
+
+class SlaRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+
+    @field_validator("warn_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("each warning is a fraction of the target between 0 and 1, e.g. 0.5")
+        return sorted(set(value))
+
+
+class ResolutionRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    close_after: Duration = Field(default=timedelta(days=7), description="resolved -> closed, wall-clock")
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    severities: dict[Severity, SeverityRule]
+    categories: dict[Category, CategoryRule]
+    calendars: dict[str, Calendar]
+    sla: SlaRule = Field(default_factory=SlaRule)
+    resolution: ResolutionRule = Field(default_factory=ResolutionRule)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = [s.value for s in Severity if s not in self.severities]
+        if missing:
+            raise ValueError(f"severities: missing {', '.join(missing)}")
+        missing = [c.value for c in Category if c not in self.categories]
+        if missing:
+            raise ValueError(f"categories: missing {', '.join(missing)}")
+        for table, name in [(f"severities.{s.value}", r.calendar) for s, r in self.severities.items()] + [
+            (f"categories.{c.value}", r.calendar) for c, r in self.categories.items() if r.calendar
+        ]:
+            if name not in self.calendars:
+                raise ValueError(f"[{table}] calendar: no [calendars.{name}] table")
+        return self
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """('calendars', 'billing', 'hours', 'mon', 0) -> "[calendars.billing] hours.mon[0]"."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("severities", "categories", "calendars") and len(parts) >= 2:
+        table, rest = f"[{parts[0]}.{parts[1]}]", parts[2:]
+    elif parts and parts[0] in ("sla", "resolution"):
+        table, rest = f"[{parts[0]}]", parts[1:]
+    else:
+        table, rest = "", parts
+    field = ""
+    for part in rest:
+        field += f"[{part}]" if part.isdigit() else (f".{part}" if field else part)
+    return " ".join(p for p in (table, field) if p) or "(top level)"
+
+
+def describe_errors(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{source}: {_location(tuple(item['loc']))}: {message}")
+    return "\n".join(lines)
+
+
+def policy_from_dict(data: dict[str, Any], source: str = "policy") -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError(describe_errors(error, source)) from None
+
+
+def parse_policy(text: str, source: str = "policy.toml") -> Policy:
+    """Policy from TOML text; raises PolicyError naming the table and field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{source}: not valid TOML: {error}") from None
+    return policy_from_dict(data, source)

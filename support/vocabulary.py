@@ -1,0 +1,53 @@
+"""The words of the support policy: severities, categories, agreements, case statuses."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent: A=3, B=2, C=1."""
+        return {"A": 3, "B": 2, "C": 1}[self.value]
+
+    def at_most(self, cap: Severity) -> Severity:
+        return cap if self.rank > cap.rank else self
+
+
+class Category(StrEnum):
+    TECHNICAL = "technical"
+    BILLING = "billing"
+    PRESALES = "presales"
+
+
+class Agreement(StrEnum):
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    PHONE = "phone"
+
+
+class ContactMethod(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    AWAITING_FIRST_RESPONSE = "awaiting_first_response"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REFUSED = "refused"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CaseStatus.CLOSED, CaseStatus.REFUSED)

@@ -1,0 +1,27 @@
+"""Typed search attributes of a case. Never personal data: ids, enums and instants only."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+CASE_SEVERITY = SearchAttributeKey.for_keyword("CaseSeverity")
+CASE_CATEGORY = SearchAttributeKey.for_keyword("CaseCategory")
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+FIRST_RESPONSE_DUE = SearchAttributeKey.for_datetime("FirstResponseDue")
+SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+
+ALL_KEYS = (CASE_STATUS, CASE_SEVERITY, CASE_CATEGORY, TENANT_ID, FIRST_RESPONSE_DUE, SLA_BREACHED)
+
+
+def at_start(tenant_id: str, category: str, severity: str) -> TypedSearchAttributes:
+    """Set by the starter, so a case is listable before its first workflow task runs."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(CASE_STATUS, "new"),
+            SearchAttributePair(TENANT_ID, tenant_id),
+            SearchAttributePair(CASE_CATEGORY, category),
+            SearchAttributePair(CASE_SEVERITY, severity),
+            SearchAttributePair(SLA_BREACHED, False),
+        ]
+    )
