@@ -82,7 +82,7 @@ class Cases:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                typed_search_attributes=sa.at_start(
+                search_attributes=sa.at_start(
                     request.tenant_id, request.category.value, request.severity.value
                 ),
             )
@@ -108,14 +108,23 @@ class Cases:
         handle = self._handle(case_id)
         try:
             description = await handle.describe()
-            if description.status not in (None, WorkflowExecutionStatus.RUNNING):
-                if description.status is WorkflowExecutionStatus.COMPLETED:
-                    return await handle.result()
+            if description.status is WorkflowExecutionStatus.COMPLETED:
+                return await self._final_view(handle)
             return await handle.query(SupportCaseWorkflow.view)
         except RPCError as error:
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"case {case_id} could not be read: {error}") from None
+
+    async def _final_view(self, handle: WorkflowHandle[SupportCaseWorkflow, CaseView]) -> CaseView:
+        """A finished case's view is its workflow result, read from history (no worker needed)."""
+        history = await handle.fetch_history()
+        for event in reversed(history.events):
+            if event.HasField("workflow_execution_completed_event_attributes"):
+                payloads = event.workflow_execution_completed_event_attributes.result.payloads
+                [view] = await self._client.data_converter.decode(payloads, [CaseView])
+                return view  # type: ignore[no-any-return]
+        raise Unavailable(f"case {handle.id} completed but its result is not in its history")
 
     async def list(
         self,

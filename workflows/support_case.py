@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from support.actions import FirstResponse, Resolution
     from support.calendar import Calendar
     from support.case_view import CaseView, FirstResponseClock, Refusal, SeverityChange
+    from support.display import local_time
     from support.eligibility import check_eligibility
     from support.case_terms import case_terms
     from support.notifications import Audience, DeliveryReceipt, Notification, notification_id
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
     from support.sla import Checkpoint, ClockState, verdict
     from support.vocabulary import CaseStatus, ContactMethod
     from workflows import search_attributes as sa
-    from zoneinfo import ZoneInfo
 
 
 class CaseStart(BaseModel):
@@ -43,10 +43,6 @@ class CaseStart(BaseModel):
 # timers keep running; a later issue adds permanent-failure handling and alerting.
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-def _display(at: datetime, zone: str) -> str:
-    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z") + f" ({zone})"
 
 
 @workflow.defn
@@ -123,7 +119,7 @@ class SupportCaseWorkflow:
             now,
             "opened",
             f"opened at severity {severity.value} on the {view.calendar} calendar; first response due "
-            f"{_display(plan.due, calendar.time_zone)} ({plan.target} of business time)",
+            f"{local_time(plan.due, calendar.time_zone)} ({plan.target} of business time)",
         )
         view.status = CaseStatus.AWAITING_FIRST_RESPONSE
         self._upsert(
@@ -138,10 +134,10 @@ class SupportCaseWorkflow:
             "requested_severity": request.severity.value,
             "severity_reason": reason,
             "first_response_due": plan.due.isoformat(),
-            "first_response_due_local": _display(plan.due, tenant.time_zone),
+            "first_response_due_local": local_time(plan.due, tenant.time_zone),
             "expected_wait_seconds": str(int(max(plan.due - now, timedelta(0)).total_seconds())),
             "support_open_now": "yes" if open_now else "no",
-            "support_opens_at": _display(calendar.next_open(now), tenant.time_zone),
+            "support_opens_at": local_time(calendar.next_open(now), tenant.time_zone),
         }
         self._notify("acknowledged", Audience.CUSTOMER, facts)
         self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": view.calendar})

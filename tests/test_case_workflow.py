@@ -1,0 +1,219 @@
+"""The case workflow on the time-skipping server, with the real activities and policy.toml."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.case_context import load_policy_snapshot
+from activities.notify import read_outbox
+from intake.cases import ActionRejected, Cases
+from service.settings import Settings
+from support.actions import FirstResponse, Resolution
+from support.case_view import CaseView
+from support.entitlement import case_calendar
+from support.sla import ClockState
+from support.vocabulary import Agreement, CaseStatus, Category, Severity
+from tests.conftest import running_worker
+from tests.requests import case_request
+from workflows import search_attributes as sa
+
+
+def events(settings: Settings, case_id: str) -> list[tuple[str, str]]:
+    return [
+        (str(n["event"]), str(n["audience"]))
+        for n in read_outbox(settings.outbox_path)
+        if n["case_id"] == case_id
+    ]
+
+
+def expected_due(settings: Settings, view: CaseView, tenant_zone: str) -> object:
+    """The deadline computed straight from policy.toml for what the case was opened as."""
+    assert view.opened_at is not None and view.severity is not None
+    policy = load_policy_snapshot(settings.policy_path, view.opened_at.year)
+    calendar = case_calendar(policy, view.category, view.severity, tenant_zone)
+    return calendar.add(view.opened_at, policy.severities[view.severity].first_response.on(calendar))
+
+
+@pytest.mark.parametrize(
+    ("tenant", "category", "requested", "severity", "calendar", "zone"),
+    [
+        ("contoso", "technical", "A", Severity.A, "always", "Asia/Shanghai"),
+        ("contoso", "technical", "B", Severity.B, "product", "Asia/Shanghai"),
+        ("contoso", "technical", "C", Severity.C, "product", "Asia/Shanghai"),
+        ("contoso", "billing", "A", Severity.B, "billing", "Asia/Shanghai"),
+        ("fabrikam", "presales", "B", Severity.B, "presales", "Europe/Budapest"),
+        ("fabrikam", "technical", "A", Severity.B, "product", "Asia/Shanghai"),
+    ],
+)
+async def test_deadline_follows_severity_and_calendar(
+    time_env: WorkflowEnvironment,
+    settings: Settings,
+    request_id: str,
+    tenant: str,
+    category: str,
+    requested: str,
+    severity: Severity,
+    calendar: str,
+    zone: str,
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        opened = await cases.open(case_request(request_id, tenant, category=category, severity=requested))
+    view = opened.case
+    assert opened.created
+    assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE
+    assert (view.severity, view.calendar, view.time_zone) == (severity, calendar, zone)
+    assert view.first_response is not None and view.opened_at is not None
+    tenant_zone = "Europe/Budapest" if tenant == "fabrikam" else "Asia/Shanghai"
+    assert view.first_response.due == expected_due(settings, view, tenant_zone)
+    if severity is Severity.A:
+        assert view.first_response.due - view.opened_at == timedelta(hours=1)
+    else:  # business days are never shorter in wall-clock time than their business hours
+        assert view.first_response.due - view.opened_at >= view.first_response.business_time
+    if requested != severity.value:
+        capped = [e for e in view.timeline if e.kind == "severity_capped"]
+        assert capped, "a capped severity must say why in the timeline"
+        assert view.severity_history[0].reason == capped[0].message.split(": ", 1)[1]
+    assert ("acknowledged", "customer") in events(settings, view.case_id)
+    assert ("new_case", "support_queue") in events(settings, view.case_id)
+
+
+async def test_warnings_then_breach_then_late_response(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        view = (await cases.open(case_request(request_id))).case
+        case_id = view.case_id
+        assert view.first_response is not None
+        assert [c.event for c in view.first_response.checkpoints] == [
+            "sla_warning_50",
+            "sla_warning_80",
+            "sla_breached",
+        ]
+
+        await time_env.sleep(timedelta(minutes=31))
+        view = await cases.show(case_id)
+        assert view.first_response is not None
+        assert view.first_response.warnings_sent == ["sla_warning_50"]
+        assert view.first_response.state is ClockState.RUNNING
+
+        await time_env.sleep(timedelta(minutes=18))
+        view = await cases.show(case_id)
+        assert view.first_response is not None
+        assert view.first_response.warnings_sent == ["sla_warning_50", "sla_warning_80"]
+        assert not view.sla_breached
+
+        await time_env.sleep(timedelta(minutes=12))
+        view = await cases.show(case_id)
+        assert view.first_response is not None
+        assert view.sla_breached and view.first_response.state is ClockState.BREACHED
+        assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE, "a breached case keeps waiting"
+        description = await time_env.client.get_workflow_handle(case_id).describe()
+        assert description.typed_search_attributes.get(sa.SLA_BREACHED) is True
+
+        view = await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking at it now"))
+        assert view.status is CaseStatus.IN_PROGRESS
+        assert view.first_response is not None
+        assert view.first_response.state is ClockState.BREACHED
+        assert view.first_response.responded_by == "li.wei"
+        assert view.first_response.business_time_to_response is not None
+        assert view.first_response.business_time_to_response > timedelta(hours=1)
+
+    sent = events(settings, case_id)
+    assert ("sla_warning_50", "support_queue") in sent
+    assert ("sla_warning_80", "support_queue") in sent
+    assert ("sla_breached", "duty_manager") in sent
+    assert len(sent) == len(set(sent)), "each notification is delivered once"
+
+
+async def test_response_before_first_warning_stops_the_clock(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id))).case.case_id
+        await time_env.sleep(timedelta(minutes=10))
+        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it"))
+        await time_env.sleep(timedelta(hours=3))
+        view = await cases.show(case_id)
+    assert view.first_response is not None
+    assert view.first_response.state is ClockState.MET
+    assert view.first_response.warnings_sent == []
+    assert not view.sla_breached
+    assert not [e for e in view.timeline if e.kind.startswith("sla_")]
+    assert sorted(events(settings, case_id)) == [("acknowledged", "customer"), ("new_case", "support_queue")]
+
+
+async def test_same_request_twice_is_one_case(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        first = await cases.open(case_request(request_id))
+        handle = time_env.client.get_workflow_handle(first.case.case_id)
+        first_run = (await handle.describe()).run_id
+        again = await cases.open(case_request(request_id, title="The same request, resent"))
+        second_run = (await handle.describe()).run_id
+    assert first.created and not again.created
+    assert again.case.case_id == first.case.case_id
+    assert again.case.title == first.case.title, "the existing case is returned, not a new one"
+    assert first_run == second_run, "no second workflow run was started"
+
+
+async def test_resolve_then_close_and_result_is_the_final_view(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
+        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Please try a new profile"))
+        resolved = await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Profile rebuilt"))
+        assert resolved.status is CaseStatus.RESOLVED
+        assert resolved.closes_at is not None and resolved.resolved_at is not None
+        assert resolved.closes_at - resolved.resolved_at == timedelta(days=7)
+        await time_env.sleep(timedelta(days=6, hours=23))
+        assert (await cases.show(case_id)).status is CaseStatus.RESOLVED
+        await time_env.sleep(timedelta(hours=1, seconds=1))
+        final = await cases.show(case_id)  # read from the completed workflow's result
+    assert final.status is CaseStatus.CLOSED and final.closed_at is not None
+    assert timedelta(0) <= final.closed_at - resolved.closes_at < timedelta(seconds=1)
+    assert [e.kind for e in final.timeline] == ["opened", "first_response", "resolved", "closed"]
+    assert ("resolved", "customer") in events(settings, case_id)
+
+
+async def test_resolve_without_separate_response_counts_as_first_response(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id))).case.case_id
+        view = await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Service restored"))
+    assert view.first_response is not None
+    assert view.first_response.state is ClockState.MET
+    assert view.first_response.responded_by == "li.wei"
+
+
+async def test_rejected_actions_say_why_and_change_nothing(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id))).case.case_id
+        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it"))
+        before = await cases.show(case_id)
+        with pytest.raises(ActionRejected, match="already given by li.wei"):
+            await cases.respond(case_id, FirstResponse(engineer="zhang.min", message="Me too"))
+        after = await cases.show(case_id)
+    assert after == before
+
+
+async def test_unknown_tenant_is_refused_not_crashed(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        opened = await cases.open(case_request(request_id, tenant="no-such-tenant"))
+        result = await time_env.client.get_workflow_handle(opened.case.case_id, result_type=CaseView).result()
+    assert opened.case.status is CaseStatus.REFUSED
+    assert result.refusal is not None and result.refusal.code == "unknown_tenant"
+    assert ("refused", "customer") in events(settings, opened.case.case_id)
+
+
+def test_agreement_enum_covers_directory() -> None:
+    assert {a.value for a in Agreement} == {"standard", "premium"}
