@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from support.durations import Duration
 
@@ -60,6 +60,20 @@ def parse_windows(windows: list[str]) -> tuple[tuple[int, int], ...]:
     return tuple(parsed)
 
 
+def _check_window(text: str) -> str:
+    parse_windows([text])
+    return text
+
+
+def _check_day(windows: list[str]) -> list[str]:
+    parse_windows(windows)
+    return windows
+
+
+# Validated per window and per day, so an error names e.g. `hours.mon[0]` or `hours.mon`.
+DayWindows = Annotated[list[Annotated[str, AfterValidator(_check_window)]], AfterValidator(_check_day)]
+
+
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value.isoformat()}")
@@ -71,10 +85,10 @@ class Calendar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     time_zone: str = Field(description="IANA zone the windows are written in, e.g. Asia/Shanghai")
-    hours: dict[Weekday, list[str]] = Field(default_factory=dict)
+    hours: dict[Weekday, DayWindows] = Field(default_factory=dict)
     holidays: list[date] = Field(default_factory=list)
     recurring_holidays: list[str] = Field(default_factory=list, description="MM-DD, closed every year")
-    overrides: dict[date, list[str]] = Field(default_factory=dict)
+    overrides: dict[date, DayWindows] = Field(default_factory=dict)
     holiday_country: str | None = Field(default=None, description="ISO country whose holidays to add")
     business_day: Duration | None = Field(default=None, description="length of one business day")
 
@@ -92,20 +106,6 @@ class Calendar(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
-
-    @field_validator("hours")
-    @classmethod
-    def _valid_hours(cls, value: dict[Weekday, list[str]]) -> dict[Weekday, list[str]]:
-        for windows in value.values():
-            parse_windows(windows)
-        return value
-
-    @field_validator("overrides")
-    @classmethod
-    def _valid_overrides(cls, value: dict[date, list[str]]) -> dict[date, list[str]]:
-        for windows in value.values():
-            parse_windows(windows)
         return value
 
     @field_validator("recurring_holidays")
@@ -140,6 +140,14 @@ class Calendar(BaseModel):
         self._overrides = {day: parse_windows(w) for day, w in self.overrides.items()}
         self._closed = frozenset(self.holidays)
         self._recurring = frozenset((int(t[:2]), int(t[3:])) for t in self.recurring_holidays)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal tables are equal calendars, whatever each has cached."""
+        if not isinstance(other, Calendar):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     # -- what a day looks like ------------------------------------------------------------
 

@@ -99,14 +99,15 @@ def _location(loc: tuple[int | str, ...]) -> str:
     field = ""
     for part in rest:
         field += f"[{part}]" if part.isdigit() else (f".{part}" if field else part)
-    return " ".join(p for p in (table, field) if p) or "(top level)"
+    return " ".join(p for p in (table, field) if p)
 
 
 def describe_errors(error: ValidationError, source: str) -> str:
     lines = []
     for item in error.errors():
         message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{source}: {_location(tuple(item['loc']))}: {message}")
+        where = _location(tuple(item["loc"]))
+        lines.append(f"{source}: {where}: {message}" if where else f"{source}: {message}")
     return "\n".join(lines)
 
 
