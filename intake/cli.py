@@ -103,16 +103,31 @@ def _request_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-async def _open(cases: Cases, args: argparse.Namespace) -> None:
-    request = _validated(CaseRequest, _request_from_args(args))
+# Each command validates its input first (`prepare`, no I/O) and only then talks to Temporal, so bad
+# input never starts or changes anything.
+
+
+def _prepare_open(args: argparse.Namespace) -> BaseModel:
+    return _validated(CaseRequest, _request_from_args(args))
+
+
+def _prepare_respond(args: argparse.Namespace) -> BaseModel:
+    return _validated(FirstResponse, {"engineer": args.engineer, "message": args.message})
+
+
+def _prepare_resolve(args: argparse.Namespace) -> BaseModel:
+    return _validated(Resolution, {"engineer": args.engineer, "summary": args.summary})
+
+
+async def _open(cases: Cases, args: argparse.Namespace, request: Any) -> None:
     _emit(await cases.open(request))
 
 
-async def _show(cases: Cases, args: argparse.Namespace) -> None:
+async def _show(cases: Cases, args: argparse.Namespace, _: Any) -> None:
     _emit(await cases.show(args.case_id))
 
 
-async def _list(cases: Cases, args: argparse.Namespace) -> None:
+async def _list(cases: Cases, args: argparse.Namespace, _: Any) -> None:
     _emit(
         await cases.list(
             status=args.status, severity=args.severity, category=args.category, tenant_id=args.tenant, limit=args.limit
@@ -120,21 +135,22 @@ async def _list(cases: Cases, args: argparse.Namespace) -> None:
     )
 
 
-async def _respond(cases: Cases, args: argparse.Namespace) -> None:
-    action = _validated(FirstResponse, {"engineer": args.engineer, "message": args.message})
+async def _respond(cases: Cases, args: argparse.Namespace, action: Any) -> None:
     _emit(await cases.respond(args.case_id, action))
 
 
-async def _resolve(cases: Cases, args: argparse.Namespace) -> None:
-    action = _validated(Resolution, {"engineer": args.engineer, "summary": args.summary})
+async def _resolve(cases: Cases, args: argparse.Namespace, action: Any) -> None:
     _emit(await cases.resolve(args.case_id, action))
 
 
-async def _with_cases(command: Callable[[Cases, argparse.Namespace], Awaitable[None]], args: argparse.Namespace) -> None:
+Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
+
+
+async def _with_cases(command: Command, args: argparse.Namespace, payload: BaseModel | None) -> None:
     settings = Settings()
     try:
         client = await connect(settings)
-        await command(Cases(client, settings.task_queue), args)
+        await command(Cases(client, settings.task_queue), args, payload)
     except TemporalUnavailable as error:
         raise CliError(str(error), EXIT_UNAVAILABLE) from None
     except Unavailable as error:
@@ -219,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--contact-method", help="email | phone (preferred)")
     o.add_argument("--language", help="BCP 47 tag, e.g. en, zh-CN, hu")
     o.add_argument("--channel", help="web | phone")
-    o.set_defaults(run=_open)
+    o.set_defaults(run=_open, prepare=_prepare_open)
 
     s = sub.add_parser("show", help="print a case's view")
     s.add_argument("case_id")
@@ -237,13 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("case_id")
     r.add_argument("--engineer", required=True)
     r.add_argument("--message", required=True)
-    r.set_defaults(run=_respond)
+    r.set_defaults(run=_respond, prepare=_prepare_respond)
 
     rs = sub.add_parser("resolve", help="resolve a case")
     rs.add_argument("case_id")
     rs.add_argument("--engineer", required=True)
     rs.add_argument("--summary", required=True)
-    rs.set_defaults(run=_resolve)
+    rs.set_defaults(run=_resolve, prepare=_prepare_resolve)
 
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)
@@ -263,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             _emit(policy_due(args))
         else:
-            asyncio.run(_with_cases(args.run, args))
+            prepare = getattr(args, "prepare", None)
+            payload = prepare(args) if prepare else None
+            asyncio.run(_with_cases(args.run, args, payload))
     except CliError as error:
         print(error, file=sys.stderr)
         return error.code

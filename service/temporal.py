@@ -42,8 +42,9 @@ async def connect(settings: Settings) -> Client:
     try:
         return await Client.connect(**config, data_converter=pydantic_data_converter)
     except RuntimeError as error:
+        reason = "connection refused" if "Connection refused" in str(error) else str(error)
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {config['target_host']}: {error}. "
+            f"cannot reach Temporal at {config['target_host']} ({reason}). "
             "Is the worker running (`make run`), or is TEMPORAL_ADDRESS right?"
         ) from None
 

@@ -1,0 +1,141 @@
+"""`make run`'s worker end to end: embedded dev server, a case driven by the CLI, restart keeps it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Worker:
+    """`python worker.py` as `make run` starts it, watched through its stdout."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_ready(self, timeout: float = 90) -> str:
+        seen = []
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if "Press Ctrl-C to stop." in line:
+                return "".join(seen)
+        raise AssertionError(f"worker did not start: {''.join(seen)}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self._log.close()
+
+
+def cli(env: dict[str, str], *argv: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "starter.py", *argv], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env |= {
+        "CASEWORK_VAR": str(tmp_path / "var"),
+        "CASEWORK_DEV_SERVER_PORT": str(free_port()),
+        "CASEWORK_UI_PORT": str(free_port()),
+        "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
+    }
+    worker = Worker(env, tmp_path / "worker.log")
+    try:
+        banner = worker.wait_ready()
+        assert f"http://localhost:{env['CASEWORK_UI_PORT']}" in banner
+        opened = cli(
+            env, "open", "--request-id", "e2e-1", "--tenant", "contoso", "--requester", "admin@contoso.example",
+            "--category", "technical", "--severity", "A", "--title", "Teams calls drop", "--description",
+            "Every call drops after a minute", "--email", "admin@contoso.example",
+        )
+        case = opened["case"]
+        assert opened["created"] is True
+        assert case["case_id"] == "case-e2e-1" and case["status"] == "awaiting_first_response"
+        assert case["severity"] == "A" and case["first_response"]["target"] == "1h"
+
+        listed: list[dict[str, Any]] = []
+        for _ in range(50):
+            listed = cli(env, "list", "--severity", "A")
+            if listed:
+                break
+            time.sleep(0.2)
+        assert [c["case_id"] for c in listed] == ["case-e2e-1"]
+
+        assert cli(env, "respond", "case-e2e-1", "--engineer", "li.wei", "--message", "Checking")["status"] == (
+            "in_progress"
+        )
+        resolved = cli(env, "resolve", "case-e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
+        assert resolved["status"] == "resolved"
+        assert resolved["first_response"]["state"] == "met"
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+
+    outbox = [json.loads(line) for line in (tmp_path / "var" / "outbox.jsonl").read_text().splitlines()]
+    assert {(n["event"], n["audience"]) for n in outbox} >= {
+        ("acknowledged", "customer"),
+        ("new_case", "support_queue"),
+        ("resolved", "customer"),
+    }
+    assert (tmp_path / "var" / "temporal.db").exists()
+
+    again = Worker(env, tmp_path / "worker.log")
+    try:
+        again.wait_ready()
+        shown = cli(env, "show", "case-e2e-1")
+        assert shown["status"] == "resolved", "the case survived the restart of the server and worker"
+        reopened = cli(
+            env, "open", "--request-id", "e2e-1", "--tenant", "contoso", "--requester", "admin@contoso.example",
+            "--category", "technical", "--severity", "A", "--title", "Teams calls drop", "--description",
+            "Every call drops after a minute", "--email", "admin@contoso.example",
+        )
+        assert reopened["created"] is False and reopened["case"]["status"] == "resolved"
+    finally:
+        assert again.stop() == 0
