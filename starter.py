@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from intake.cli import main
+from service.process_exit import exit_now
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

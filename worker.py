@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from service.process_exit import exit_now
 from service.runner import run_worker
 from service.settings import Settings
 
@@ -21,3 +22,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_now(0)

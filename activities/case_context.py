@@ -35,7 +35,9 @@ class CaseContextActivities:
     async def load_case_context(self, request: ContextRequest) -> CaseContext:
         try:
             policy = load_policy_snapshot(self._policy_path, request.opened_at.year)
-            tenants = parse_directory(self._directory_path.read_text(encoding="utf-8"), str(self._directory_path))
+            tenants = parse_directory(
+                self._directory_path.read_text(encoding="utf-8"), str(self._directory_path)
+            )
         except (PolicyError, DirectoryError, OSError) as error:
             # Retryable on purpose: the case waits (and is visible as pending) until an operator
             # fixes the file, instead of being lost.

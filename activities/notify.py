@@ -30,7 +30,9 @@ class NotifyActivities:
             "already delivered" if duplicate else "delivered",
             extra={"notification_id": notification.notification_id, "audience": notification.audience.value},
         )
-        return DeliveryReceipt(notification_id=notification.notification_id, channel="outbox", duplicate=duplicate)
+        return DeliveryReceipt(
+            notification_id=notification.notification_id, channel="outbox", duplicate=duplicate
+        )
 
     def _append_once(self, notification: Notification) -> bool:
         self._outbox.parent.mkdir(parents=True, exist_ok=True)

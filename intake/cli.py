@@ -44,7 +44,7 @@ class CliError(Exception):
 
 
 def field_errors(error: ValidationError) -> str:
-    """"severity: Input should be 'A', 'B' or 'C'" - one line per field, no stack trace."""
+    """ "severity: Input should be 'A', 'B' or 'C'" - one line per field, no stack trace."""
     lines = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "request"
@@ -130,7 +130,11 @@ async def _show(cases: Cases, args: argparse.Namespace, _: Any) -> None:
 async def _list(cases: Cases, args: argparse.Namespace, _: Any) -> None:
     _emit(
         await cases.list(
-            status=args.status, severity=args.severity, category=args.category, tenant_id=args.tenant, limit=args.limit
+            status=args.status,
+            severity=args.severity,
+            category=args.category,
+            tenant_id=args.tenant,
+            limit=args.limit,
         )
     )
 
@@ -168,7 +172,9 @@ def _aware(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time like 2026-11-23T23:30:00+08:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time like 2026-11-23T23:30:00+08:00"
+        ) from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +08:00")
     return value
@@ -208,7 +214,9 @@ def policy_due(args: argparse.Namespace) -> dict[str, Any]:
         "first_response_due": plan.due.astimezone(zone).isoformat(),
         "support_open_at_opening": terms.calendar.is_open(opened),
         "warnings": [
-            {"event": c.event, "at": c.at.astimezone(zone).isoformat()} for c in plan.checkpoints if not c.is_breach
+            {"event": c.event, "at": c.at.astimezone(zone).isoformat()}
+            for c in plan.checkpoints
+            if not c.is_breach
         ],
         "policy_version": policy.version,
     }
@@ -222,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     o = sub.add_parser("open", help="open a case (or return the existing case for the same request id)")
-    o.add_argument("--json", metavar="FILE", help="read the whole CaseRequest as JSON from FILE ('-' = stdin)")
+    o.add_argument(
+        "--json", metavar="FILE", help="read the whole CaseRequest as JSON from FILE ('-' = stdin)"
+    )
     o.add_argument("--request-id", help="idempotency key (default: a new random id)")
     o.add_argument("--tenant")
     o.add_argument("--requester", help="the requesting administrator's sign-in name")

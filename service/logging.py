@@ -61,4 +61,4 @@ def configure_logging(level: str = "INFO", json_output: bool | None = None) -> N
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

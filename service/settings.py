@@ -59,5 +59,7 @@ def venv_binary(name: str) -> Path:
     """
     path = Path(sys.executable).parent / name
     if not path.exists():
-        raise SystemExit(f"{path} is missing; run `make test` or `make run` to install the project's packages")
+        raise SystemExit(
+            f"{path} is missing; run `make test` or `make run` to install the project's packages"
+        )
     return path

@@ -11,10 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from support.durations import Duration
 
@@ -44,7 +53,9 @@ def parse_windows(windows: list[str]) -> tuple[tuple[int, int], ...]:
     for text in windows:
         match = _WINDOW.match(text.strip())
         if not match:
-            raise ValueError(f"{text!r} is not a window like '09:00-18:00' (seconds optional, end may be 24:00)")
+            raise ValueError(
+                f"{text!r} is not a window like '09:00-18:00' (seconds optional, end may be 24:00)"
+            )
         try:
             start = _seconds(*match.group(1, 2, 3))
             end = _seconds(*match.group(4, 5, 6))
@@ -54,7 +65,7 @@ def parse_windows(windows: list[str]) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"{text!r} ends before it starts")
         parsed.append((start, end))
     parsed.sort()
-    for (_, end), (start, _) in zip(parsed, parsed[1:], strict=False):
+    for (_, end), (start, _) in pairwise(parsed):
         if start < end:
             raise ValueError(f"windows {windows} overlap")
     return tuple(parsed)

@@ -36,7 +36,9 @@ def case_terms(
 ) -> CaseTerms:
     decision = decide_severity(policy, category, requested, agreement)
     calendar = case_calendar(policy, category, decision.granted, tenant_time_zone)
-    plan = plan_clock(calendar, opened_at, policy.severities[decision.granted].first_response, policy.sla.warn_at)
+    plan = plan_clock(
+        calendar, opened_at, policy.severities[decision.granted].first_response, policy.sla.warn_at
+    )
     return CaseTerms(
         decision=decision,
         calendar_name=calendar_name(policy, category, decision.granted),

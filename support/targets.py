@@ -42,8 +42,10 @@ class Target(BaseModel):
     def _exactly_one(self) -> Target:
         if (self.business_time is None) == (self.business_days is None):
             raise ValueError("give either business_time or business_days")
-        amount = self.business_time if self.business_time is not None else self.business_days
-        if amount is not None and amount <= type(amount)(0):
+        too_small = (self.business_time is not None and self.business_time <= timedelta(0)) or (
+            self.business_days is not None and self.business_days <= 0
+        )
+        if too_small:
             raise ValueError("a target must be more than zero")
         return self
 

@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from support.calendar import WEEKDAYS, Calendar
-from tests.calendars import ALL, STEP, BERLIN_NIGHTS, BILLING_2026, NEW_YORK_LUNCH, PRODUCT, reference_add, reference_open
+from tests.calendars import (
+    ALL,
+    BERLIN_NIGHTS,
+    BILLING_2026,
+    NEW_YORK_LUNCH,
+    PRODUCT,
+    STEP,
+    reference_add,
+    reference_open,
+)
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -167,8 +176,14 @@ def test_naive_datetimes_and_negative_amounts_are_refused() -> None:
         ({"time_zone": "UTC", "hours": {"mon": ["09:00-24:30"]}}, "out of range"),
         ({"time_zone": "UTC", "hours": {"funday": ["09:00-18:00"]}}, "funday"),
         ({"time_zone": "UTC", "hours": {}}, "never open"),
-        ({"time_zone": "UTC", "hours": {"mon": ["09:00-18:00"]}, "recurring_holidays": ["13-01"]}, "day of the year"),
-        ({"time_zone": "UTC", "hours": {"mon": ["09:00-18:00"]}, "business_day": "nine hours"}, "business_day"),
+        (
+            {"time_zone": "UTC", "hours": {"mon": ["09:00-18:00"]}, "recurring_holidays": ["13-01"]},
+            "day of the year",
+        ),
+        (
+            {"time_zone": "UTC", "hours": {"mon": ["09:00-18:00"]}, "business_day": "nine hours"},
+            "business_day",
+        ),
         ({"time_zone": "UTC", "hours": {"mon": ["09:00-18:00"]}, "opening": "x"}, "opening"),
     ],
 )

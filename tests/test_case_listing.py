@@ -6,14 +6,16 @@ import asyncio
 
 from temporalio.testing import WorkflowEnvironment
 
-from intake.cases import CaseSummary, Cases
+from intake.cases import Cases, CaseSummary
 from service.settings import Settings
 from support.vocabulary import CaseStatus, Category, Severity
 from tests.conftest import running_worker
 from tests.requests import case_request
 
 
-async def _eventually(query: object, expected: set[str], cases: Cases, **filters: object) -> list[CaseSummary]:
+async def _eventually(
+    query: object, expected: set[str], cases: Cases, **filters: object
+) -> list[CaseSummary]:
     """Visibility is eventually consistent: ask again for a short while."""
     found: list[CaseSummary] = []
     for _ in range(50):
@@ -32,7 +34,9 @@ async def test_list_filters_by_status_severity_category_and_tenant(
         c = (await cases.open(case_request(request_id + "-c", severity="C", category="billing"))).case.case_id
         f = (await cases.open(case_request(request_id + "-f", "fabrikam", severity="B"))).case.case_id
 
-        billing = await _eventually(None, {c}, cases, category=Category.BILLING, status=CaseStatus.AWAITING_FIRST_RESPONSE)
+        billing = await _eventually(
+            None, {c}, cases, category=Category.BILLING, status=CaseStatus.AWAITING_FIRST_RESPONSE
+        )
         critical = await _eventually(None, {a}, cases, severity=Severity.A)
         fabrikam = await _eventually(None, {f}, cases, tenant_id="fabrikam")
 

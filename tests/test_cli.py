@@ -22,7 +22,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_policy_due_answers_without_a_server(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        capsys, "policy", "due", "--severity", "B", "--category", "technical", "--opened", "2026-11-23T23:30:00+08:00"
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "B",
+        "--category",
+        "technical",
+        "--opened",
+        "2026-11-23T23:30:00+08:00",
     )
     answer = json.loads(out)
     assert code == 0
@@ -33,19 +41,49 @@ def test_policy_due_answers_without_a_server(capsys: pytest.CaptureFixture[str])
 def test_policy_due_caps_a_without_premium_and_uses_tenant_zone_for_presales(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, out, _ = run(capsys, "policy", "due", "--severity", "A", "--category", "technical", "--opened", "2026-11-23T10:00:00+08:00")
+    _, out, _ = run(
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "A",
+        "--category",
+        "technical",
+        "--opened",
+        "2026-11-23T10:00:00+08:00",
+    )
     assert json.loads(out)["severity"] == "B"
     _, out, _ = run(
-        capsys, "policy", "due", "--severity", "A", "--category", "technical",
-        "--opened", "2026-11-23T10:00:00+08:00", "--agreement", "premium",
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "A",
+        "--category",
+        "technical",
+        "--opened",
+        "2026-11-23T10:00:00+08:00",
+        "--agreement",
+        "premium",
     )
     answer = json.loads(out)
     assert (answer["severity"], answer["calendar"], answer["first_response_due"]) == (
-        "A", "always", "2026-11-23T11:00:00+08:00"
+        "A",
+        "always",
+        "2026-11-23T11:00:00+08:00",
     )
     _, out, _ = run(
-        capsys, "policy", "due", "--severity", "B", "--category", "presales",
-        "--opened", "2026-11-23T23:30:00+08:00", "--time-zone", "Europe/Budapest",
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "B",
+        "--category",
+        "presales",
+        "--opened",
+        "2026-11-23T23:30:00+08:00",
+        "--time-zone",
+        "Europe/Budapest",
     )
     answer = json.loads(out)
     assert answer["time_zone"] == "Europe/Budapest"
@@ -56,11 +94,22 @@ def test_policy_due_reads_the_file_named_by_casework_policy(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fast = tmp_path / "fast.toml"
-    fast.write_text((PROJECT_ROOT / "policy.toml").read_text().replace('first_response = "1h"', 'first_response = "90s"'))
+    fast.write_text(
+        (PROJECT_ROOT / "policy.toml").read_text().replace('first_response = "1h"', 'first_response = "90s"')
+    )
     monkeypatch.setenv("CASEWORK_POLICY", str(fast))
     _, out, _ = run(
-        capsys, "policy", "due", "--severity", "A", "--category", "technical",
-        "--opened", "2026-11-23T10:00:00+08:00", "--agreement", "premium",
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "A",
+        "--category",
+        "technical",
+        "--opened",
+        "2026-11-23T10:00:00+08:00",
+        "--agreement",
+        "premium",
     )
     assert json.loads(out)["first_response_due"] == "2026-11-23T10:01:30+08:00"
 
@@ -84,7 +133,17 @@ def test_broken_policy_file_is_reported_with_table_and_field(
     broken = tmp_path / "broken.toml"
     broken.write_text((PROJECT_ROOT / "policy.toml").read_text().replace('"09:00-18:00"', '"9am-6pm"', 1))
     monkeypatch.setenv("CASEWORK_POLICY", str(broken))
-    code, _, err = run(capsys, "policy", "due", "--severity", "B", "--category", "billing", "--opened", "2026-11-23T10:00:00+08:00")
+    code, _, err = run(
+        capsys,
+        "policy",
+        "due",
+        "--severity",
+        "B",
+        "--category",
+        "billing",
+        "--opened",
+        "2026-11-23T10:00:00+08:00",
+    )
     assert code == EXIT_INVALID
     assert "[calendars.billing] hours.mon[0]: '9am-6pm' is not a window" in err
     assert "Traceback" not in err
@@ -95,12 +154,28 @@ def test_open_with_bad_fields_lists_each_field_and_never_connects(
 ) -> None:
     monkeypatch.setenv("CASEWORK_DEV_SERVER_PORT", "1")  # nothing listens: a connection attempt would exit 3
     code, out, err = run(
-        capsys, "open", "--tenant", "contoso", "--requester", "admin@contoso.example", "--category", "hardware",
-        "--severity", "Z", "--title", "Mail down", "--description", "x", "--email", "not-an-address",
+        capsys,
+        "open",
+        "--tenant",
+        "contoso",
+        "--requester",
+        "admin@contoso.example",
+        "--category",
+        "hardware",
+        "--severity",
+        "Z",
+        "--title",
+        "Mail down",
+        "--description",
+        "x",
+        "--email",
+        "not-an-address",
     )
     assert code == EXIT_INVALID and out == ""
     lines = err.strip().splitlines()
-    assert any(line.startswith("category: Input should be 'technical', 'billing' or 'presales'") for line in lines)
+    assert any(
+        line.startswith("category: Input should be 'technical', 'billing' or 'presales'") for line in lines
+    )
     assert any(line.startswith("severity: Input should be 'A', 'B' or 'C'") for line in lines)
     assert "contact_email: not an email address" in lines
 

@@ -12,7 +12,7 @@ import pytest
 
 from activities.case_context import load_policy_snapshot
 from service.settings import PROJECT_ROOT
-from support.case_terms import case_terms
+from support.case_terms import CaseTerms, case_terms
 from support.entitlement import decide_severity
 from support.policy import PolicyError, parse_policy, policy_from_dict
 from support.vocabulary import Agreement, Category, Severity
@@ -22,9 +22,10 @@ POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)
 RAW: dict[str, Any] = tomllib.loads((PROJECT_ROOT / "policy.toml").read_text())
 
 
-def due(category: str, severity: str, opened: datetime, agreement: str = "premium", zone: str = "Asia/Shanghai"):
-    terms = case_terms(POLICY, Category(category), Severity(severity), Agreement(agreement), zone, opened)
-    return terms
+def due(
+    category: str, severity: str, opened: datetime, agreement: str = "premium", zone: str = "Asia/Shanghai"
+) -> CaseTerms:
+    return case_terms(POLICY, Category(category), Severity(severity), Agreement(agreement), zone, opened)
 
 
 # -- the table in DESIGN.md, row by row ----------------------------------------------------------------
@@ -43,9 +44,9 @@ def test_row_b_one_business_day_of_15_hours_every_day() -> None:
     assert terms.calendar_name == "product" and terms.first_response.business_time == timedelta(hours=15)
     assert terms.first_response.due == datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
     # opened at 02:00 (closed): the clock starts at 09:00 and runs to 24:00
-    assert due("technical", "B", datetime(2026, 11, 24, 2, 0, tzinfo=SHANGHAI)).first_response.due == datetime(
-        2026, 11, 25, 0, 0, tzinfo=SHANGHAI
-    )
+    assert due(
+        "technical", "B", datetime(2026, 11, 24, 2, 0, tzinfo=SHANGHAI)
+    ).first_response.due == datetime(2026, 11, 25, 0, 0, tzinfo=SHANGHAI)
 
 
 def test_row_c_three_business_days_on_the_same_calendar() -> None:
@@ -161,7 +162,9 @@ def test_toml_syntax_error_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_unknown_holiday_country_is_an_error_at_load(tmp_path: Path) -> None:
-    text = (PROJECT_ROOT / "policy.toml").read_text().replace('holiday_country = "CN"', 'holiday_country = "XX"')
+    text = (
+        (PROJECT_ROOT / "policy.toml").read_text().replace('holiday_country = "CN"', 'holiday_country = "XX"')
+    )
     path = tmp_path / "p.toml"
     path.write_text(text)
     with pytest.raises(PolicyError, match="holiday_country 'XX'"):
@@ -169,8 +172,12 @@ def test_unknown_holiday_country_is_an_error_at_load(tmp_path: Path) -> None:
 
 
 def test_snapshot_keeps_file_dates_over_country_dates(tmp_path: Path) -> None:
-    text = (PROJECT_ROOT / "policy.toml").read_text().replace(
-        'holiday_country = "CN"', 'holiday_country = "CN"\noverrides = { "2026-10-02" = ["09:00-12:00"] }'
+    text = (
+        (PROJECT_ROOT / "policy.toml")
+        .read_text()
+        .replace(
+            'holiday_country = "CN"', 'holiday_country = "CN"\noverrides = { "2026-10-02" = ["09:00-12:00"] }'
+        )
     )
     path = tmp_path / "p.toml"
     path.write_text(text)

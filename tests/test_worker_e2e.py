@@ -34,7 +34,11 @@ class Worker:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log,
+            [sys.executable, "worker.py"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
             text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -72,7 +76,12 @@ class Worker:
 
 def cli(env: dict[str, str], *argv: str) -> Any:
     done = subprocess.run(
-        [sys.executable, "starter.py", *argv], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "starter.py", *argv],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -92,9 +101,24 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         banner = worker.wait_ready()
         assert f"http://localhost:{env['CASEWORK_UI_PORT']}" in banner
         opened = cli(
-            env, "open", "--request-id", "e2e-1", "--tenant", "contoso", "--requester", "admin@contoso.example",
-            "--category", "technical", "--severity", "A", "--title", "Teams calls drop", "--description",
-            "Every call drops after a minute", "--email", "admin@contoso.example",
+            env,
+            "open",
+            "--request-id",
+            "e2e-1",
+            "--tenant",
+            "contoso",
+            "--requester",
+            "admin@contoso.example",
+            "--category",
+            "technical",
+            "--severity",
+            "A",
+            "--title",
+            "Teams calls drop",
+            "--description",
+            "Every call drops after a minute",
+            "--email",
+            "admin@contoso.example",
         )
         case = opened["case"]
         assert opened["created"] is True
@@ -109,9 +133,9 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
             time.sleep(0.2)
         assert [c["case_id"] for c in listed] == ["case-e2e-1"]
 
-        assert cli(env, "respond", "case-e2e-1", "--engineer", "li.wei", "--message", "Checking")["status"] == (
-            "in_progress"
-        )
+        assert cli(env, "respond", "case-e2e-1", "--engineer", "li.wei", "--message", "Checking")[
+            "status"
+        ] == ("in_progress")
         resolved = cli(env, "resolve", "case-e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
         assert resolved["status"] == "resolved"
         assert resolved["first_response"]["state"] == "met"
@@ -132,9 +156,24 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         shown = cli(env, "show", "case-e2e-1")
         assert shown["status"] == "resolved", "the case survived the restart of the server and worker"
         reopened = cli(
-            env, "open", "--request-id", "e2e-1", "--tenant", "contoso", "--requester", "admin@contoso.example",
-            "--category", "technical", "--severity", "A", "--title", "Teams calls drop", "--description",
-            "Every call drops after a minute", "--email", "admin@contoso.example",
+            env,
+            "open",
+            "--request-id",
+            "e2e-1",
+            "--tenant",
+            "contoso",
+            "--requester",
+            "admin@contoso.example",
+            "--category",
+            "technical",
+            "--severity",
+            "A",
+            "--title",
+            "Teams calls drop",
+            "--description",
+            "Every call drops after a minute",
+            "--email",
+            "admin@contoso.example",
         )
         assert reopened["created"] is False and reopened["case"]["status"] == "resolved"
     finally:

@@ -8,6 +8,7 @@ or update payloads, so a replay takes exactly the same path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,10 +23,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from support.actions import FirstResponse, Resolution
     from support.calendar import Calendar
+    from support.case_terms import case_terms
     from support.case_view import CaseView, FirstResponseClock, Refusal, SeverityChange
     from support.display import local_time
     from support.eligibility import check_eligibility
-    from support.case_terms import case_terms
     from support.notifications import Audience, DeliveryReceipt, Notification, notification_id
     from support.request import CaseRequest
     from support.sla import Checkpoint, ClockState, verdict
@@ -92,7 +93,9 @@ class SupportCaseWorkflow:
         assert context.tenant is not None
         policy, tenant, request = context.policy, context.tenant, self._request
         now = workflow.now()
-        terms = case_terms(policy, request.category, request.severity, tenant.agreement, tenant.time_zone, now)
+        terms = case_terms(
+            policy, request.category, request.severity, tenant.agreement, tenant.time_zone, now
+        )
         decision, calendar, plan = terms.decision, terms.calendar, terms.first_response
         severity = decision.granted
         self._calendar = calendar
@@ -107,7 +110,10 @@ class SupportCaseWorkflow:
         view.time_zone = calendar.time_zone
         view.opened_at = now
         view.first_response = FirstResponseClock(
-            target=str(plan.target), business_time=plan.business_time, due=plan.due, checkpoints=plan.checkpoints
+            target=str(plan.target),
+            business_time=plan.business_time,
+            due=plan.due,
+            checkpoints=plan.checkpoints,
         )
         reason = "; ".join(cap.message for cap in decision.caps) or "as requested"
         view.severity_history.append(
@@ -142,7 +148,8 @@ class SupportCaseWorkflow:
         self._notify("acknowledged", Audience.CUSTOMER, facts)
         self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": view.calendar})
         workflow.logger.info(
-            "case opened", extra={"severity": severity.value, "due": plan.due.isoformat(), "capped": bool(decision.caps)}
+            "case opened",
+            extra={"severity": severity.value, "due": plan.due.isoformat(), "capped": bool(decision.caps)},
         )
 
     async def _await_first_response(self) -> None:
@@ -157,7 +164,11 @@ class SupportCaseWorkflow:
     def _checkpoint_reached(self, checkpoint: Checkpoint) -> None:
         now = workflow.now()
         clock, view = self._clock, self._view
-        facts = {"case_id": view.case_id, "severity": str(view.severity), "first_response_due": clock.due.isoformat()}
+        facts = {
+            "case_id": view.case_id,
+            "severity": str(view.severity),
+            "first_response_due": clock.due.isoformat(),
+        }
         if checkpoint.is_breach:
             clock.state = ClockState.BREACHED
             clock.breached_at = now
@@ -169,8 +180,12 @@ class SupportCaseWorkflow:
         else:
             clock.warnings_sent.append(checkpoint.event)
             percent = round(checkpoint.fraction * 100)
-            view.record(now, checkpoint.event, f"{percent}% of the first-response business time used; no response yet")
-            self._notify(checkpoint.event, Audience.SUPPORT_QUEUE, facts | {"fraction": str(checkpoint.fraction)})
+            view.record(
+                now, checkpoint.event, f"{percent}% of the first-response business time used; no response yet"
+            )
+            self._notify(
+                checkpoint.event, Audience.SUPPORT_QUEUE, facts | {"fraction": str(checkpoint.fraction)}
+            )
 
     def _close(self) -> None:
         now = workflow.now()
@@ -206,7 +221,9 @@ class SupportCaseWorkflow:
         self._require_open("respond")
         clock = self._clock
         if clock.responded_at is not None:
-            raise ValueError(f"the first response was already given by {clock.responded_by} at {clock.responded_at}")
+            raise ValueError(
+                f"the first response was already given by {clock.responded_by} at {clock.responded_at}"
+            )
 
     @workflow.update
     def resolve(self, action: Resolution) -> CaseView:
@@ -264,10 +281,8 @@ class SupportCaseWorkflow:
         """Wait for `condition` or the absolute `deadline`; True when the condition holds."""
         remaining = deadline - workflow.now()
         if remaining > timedelta(0):
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(condition, timeout=remaining)
-            except TimeoutError:
-                pass
         return condition()
 
     def _upsert(self, *updates: SearchAttributeUpdate[Any]) -> None:
