@@ -23,6 +23,8 @@ def _flatten_temporal_context(
             for name in ("workflow_id", "run_id", "workflow_type", "activity_type", "attempt", "activity_id"):
                 if name in info:
                     event[name] = info[name]
+            if "workflow_run_id" in info:
+                event["run_id"] = info["workflow_run_id"]
             if str(info.get("workflow_id", "")).startswith("case-"):
                 event["case_id"] = info["workflow_id"]
     return event

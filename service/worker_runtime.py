@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
+from datetime import timedelta
+
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -17,6 +19,7 @@ WORKFLOWS = [SupportCaseWorkflow]
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
     context = CaseContextActivities(settings.policy_path, settings.directory_path)
     notify = NotifyActivities(settings.outbox_path)
     return Worker(
@@ -24,4 +27,6 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=[context.load_case_context, notify.send_notification],
+        # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
