@@ -48,6 +48,10 @@ class Settings:
         return self.var_dir / "outbox.jsonl"
 
     @property
+    def archive_dir(self) -> Path:
+        return self.var_dir / "archive"
+
+    @property
     def dev_server_db(self) -> Path:
         return self.var_dir / "temporal.db"
 

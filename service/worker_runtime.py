@@ -8,6 +8,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
 from activities.notify import NotifyActivities
 from service.settings import Settings
@@ -22,11 +23,12 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
     activity.logger.activity_info_on_message = False
     context = CaseContextActivities(settings.policy_path, settings.directory_path)
     notify = NotifyActivities(settings.outbox_path)
+    archive = ArchiveActivities(settings.archive_dir)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[context.load_case_context, notify.send_notification],
+        activities=[context.load_case_context, notify.send_notification, archive.archive_case],
         # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

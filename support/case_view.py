@@ -7,12 +7,14 @@ the archived record are the same thing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
-from support.durations import Duration
+from support.clocks import SlaClock
+from support.cooperation import CustomerRequest
 from support.request import CaseRequest
-from support.sla import Checkpoint, ClockState
+from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 
 
@@ -36,17 +38,39 @@ class Refusal(BaseModel):
     message: str
 
 
-class FirstResponseClock(BaseModel):
-    target: str
-    business_time: Duration
-    due: datetime
-    checkpoints: list[Checkpoint]
-    state: ClockState = ClockState.RUNNING
-    warnings_sent: list[str] = Field(default_factory=list)
-    breached_at: datetime | None = None
-    responded_at: datetime | None = None
-    responded_by: str | None = None
-    business_time_to_response: Duration | None = None
+class ClockPause(BaseModel):
+    """Who stopped the provider's update clock to wait for the customer, and who started it again."""
+
+    paused_at: datetime
+    paused_by: str
+    reason: str
+    resumed_at: datetime | None = None
+    resumed_by: str | None = None
+
+
+class SurveyOutcome(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+
+
+class Survey(BaseModel):
+    sent_at: datetime
+    reminder_at: datetime | None
+    expires_at: datetime
+    reminded_at: datetime | None = None
+    outcome: SurveyOutcome = SurveyOutcome.PENDING
+    answered_at: datetime | None = None
+    score: int | None = None
+    comment: str | None = None
+
+
+class ClockResult(BaseModel):
+    clock: str
+    cycle: int
+    state: ClockState
+    due: datetime | None
+    answered_at: datetime | None
 
 
 class CaseView(BaseModel):
@@ -66,16 +90,45 @@ class CaseView(BaseModel):
     time_zone: str | None = Field(default=None, description="zone of the case's calendar, for display")
     created_at: datetime
     opened_at: datetime | None = None
-    first_response: FirstResponseClock | None = None
+    first_response: SlaClock | None = None
+    customer_update: SlaClock | None = None
     sla_breached: bool = False
     severity_history: list[SeverityChange] = Field(default_factory=list)
+    customer_requests: list[CustomerRequest] = Field(default_factory=list)
+    pauses: list[ClockPause] = Field(default_factory=list)
+    assigned_engineer: str | None = None
+    last_activity_at: datetime | None = None
+    follow_ups_sent: int = 0
     refusal: Refusal | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution_summary: str | None = None
-    closes_at: datetime | None = None
+    reopen_until: datetime | None = None
+    reopened_count: int = 0
     closed_at: datetime | None = None
+    survey: Survey | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sla_results(self) -> list[ClockResult]:
+        """Verdict of every clock and every finished customer-update cycle, for reports."""
+        results: list[ClockResult] = []
+        if self.first_response is not None:
+            fr = self.first_response
+            results.append(
+                ClockResult(clock=fr.name, cycle=0, state=fr.state, due=fr.due, answered_at=fr.answered_at)
+            )
+        if self.customer_update is not None:
+            cu = self.customer_update
+            results += [
+                ClockResult(clock=cu.name, cycle=h.cycle, state=h.state, due=h.due, answered_at=h.answered_at)
+                for h in cu.history
+            ]
+            results.append(
+                ClockResult(clock=cu.name, cycle=cu.cycle, state=cu.state, due=cu.due, answered_at=None)
+            )
+        return results
 
     @classmethod
     def for_request(cls, request: CaseRequest, now: datetime) -> CaseView:

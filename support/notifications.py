@@ -11,6 +11,7 @@ class Audience(StrEnum):
     CUSTOMER = "customer"
     SUPPORT_QUEUE = "support_queue"
     DUTY_MANAGER = "duty_manager"
+    ENGINEER = "engineer"
 
 
 class Notification(BaseModel):

@@ -30,6 +30,12 @@ class SeverityRule(BaseModel):
     first_response: Target
     calendar: str
     requires_agreement: Agreement | None = None
+    customer_update: Target = Field(
+        description="update the customer at least this often after the first response"
+    )
+    idle_follow_up: Target = Field(description="nudge the assigned engineer after this long without activity")
+    cooperation_due: Target = Field(description="the 'reasonable time' the customer has for each request")
+    obligations: list[str] = Field(default_factory=list, description="what the customer owes from the start")
 
 
 class CategoryRule(BaseModel):
@@ -55,10 +61,46 @@ class SlaRule(BaseModel):
         return sorted(set(value))
 
 
+class CooperationRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reminders_at: list[float] = Field(default_factory=lambda: [0.5, 0.75])
+
+    @field_validator("reminders_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("each reminder is a fraction of the cooperation time between 0 and 1, e.g. 0.5")
+        return sorted(set(value))
+
+
 class ResolutionRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    close_after: Duration = Field(default=timedelta(days=7), description="resolved -> closed, wall-clock")
+    reopen_window: Duration = Field(
+        default=timedelta(days=7), description="the customer may reopen this long"
+    )
+
+
+class SurveyRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wait: Duration = Field(default=timedelta(days=7), description="stop waiting for an answer after this")
+    reminder_after: Duration | None = Field(
+        default=timedelta(days=3), description="one reminder, if unanswered"
+    )
+
+    @model_validator(mode="after")
+    def _reminder_before_end(self) -> SurveyRule:
+        if self.reminder_after is not None and self.reminder_after >= self.wait:
+            raise ValueError("reminder_after must be shorter than wait")
+        return self
+
+
+class HistoryRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    continue_as_new_after_events: int = Field(default=5000, ge=20, le=40_000)
 
 
 class Policy(BaseModel):
@@ -68,8 +110,14 @@ class Policy(BaseModel):
     severities: dict[Severity, SeverityRule]
     categories: dict[Category, CategoryRule]
     calendars: dict[str, Calendar]
+    obligations: dict[str, str] = Field(
+        default_factory=dict, description="name -> what the customer provides"
+    )
     sla: SlaRule = Field(default_factory=SlaRule)
+    cooperation: CooperationRule = Field(default_factory=CooperationRule)
     resolution: ResolutionRule = Field(default_factory=ResolutionRule)
+    survey: SurveyRule = Field(default_factory=SurveyRule)
+    history: HistoryRule = Field(default_factory=HistoryRule)
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
@@ -84,6 +132,12 @@ class Policy(BaseModel):
         ]:
             if name not in self.calendars:
                 raise ValueError(f"[{table}] calendar: no [calendars.{name}] table")
+        for severity, rule in self.severities.items():
+            for name in rule.obligations:
+                if name not in self.obligations:
+                    raise ValueError(
+                        f"[severities.{severity.value}] obligations: {name!r} is not in [obligations]"
+                    )
         return self
 
 
@@ -92,7 +146,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("severities", "categories", "calendars") and len(parts) >= 2:
         table, rest = f"[{parts[0]}.{parts[1]}]", parts[2:]
-    elif parts and parts[0] in ("sla", "resolution"):
+    elif parts and parts[0] in ("sla", "cooperation", "resolution", "survey", "history", "obligations"):
         table, rest = f"[{parts[0]}]", parts[1:]
     else:
         table, rest = "", parts

@@ -13,8 +13,10 @@ from support.targets import Target
 
 class ClockState(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
+    STOPPED = "stopped"
 
 
 class Checkpoint(BaseModel):

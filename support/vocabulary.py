@@ -46,8 +46,14 @@ class CaseStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    CLOSED_UNRESPONSIVE = "closed_unresponsive"
     REFUSED = "refused"
 
     @property
     def is_final(self) -> bool:
-        return self in (CaseStatus.CLOSED, CaseStatus.REFUSED)
+        return self in (CaseStatus.CLOSED, CaseStatus.CLOSED_UNRESPONSIVE, CaseStatus.REFUSED)
+
+    @property
+    def is_open(self) -> bool:
+        """An engineer can still work the case."""
+        return self in (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS)

@@ -1,8 +1,9 @@
 """SupportCaseWorkflow: one support case, from request to closed.
 
-The workflow decides *when* (durable timers against absolute deadlines, updates, signals);
-`support/` decides *what*. Everything the case learns from outside comes from activity results
-or update payloads, so a replay takes exactly the same path.
+The workflow decides *when*: it sleeps until the first item of the case's agenda (a pure function
+of the case) or until a handler changes the case, then handles what is due. `support/` decides
+*what*: deadlines, pauses, downgrades, obligations. Everything the case learns from outside comes
+from activity results, updates or signals, so a replay takes exactly the same path.
 """
 
 from __future__ import annotations
@@ -19,25 +20,71 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from activities.archive import ArchiveActivities
     from activities.case_context import CaseContext, CaseContextActivities, ContextRequest
     from activities.notify import NotifyActivities
-    from support.actions import FirstResponse, Resolution
+    from support.actions import (
+        Cooperation,
+        CustomerActionRequest,
+        CustomerUpdate,
+        FirstResponse,
+        ReopenRequest,
+        Resolution,
+        SeverityChangeRequest,
+        SurveyAnswer,
+    )
+    from support.agenda import Wake, WakeUp, agenda, case_done
     from support.calendar import Calendar
     from support.case_terms import case_terms
-    from support.case_view import CaseView, FirstResponseClock, Refusal, SeverityChange
+    from support.case_view import CaseView, ClockPause, Refusal, SeverityChange, Survey, SurveyOutcome
+    from support.clocks import (
+        ClockName,
+        SlaClock,
+        answer_clock,
+        checkpoint_event,
+        next_cycle,
+        pause_clock,
+        reach_checkpoint,
+        resume_clock,
+        retarget_clock,
+        start_clock,
+        stop_clock,
+    )
+    from support.cooperation import (
+        CustomerRequest,
+        RequestKind,
+        RequestState,
+        after_severity_change,
+        new_request,
+        obligations_at,
+        one_lower,
+        waiting_on_customer,
+        waive_all,
+    )
     from support.display import local_time
     from support.eligibility import check_eligibility
+    from support.entitlement import calendar_name, case_calendar, decide_severity
     from support.notifications import Audience, DeliveryReceipt, Notification, notification_id
+    from support.policy import Policy
     from support.request import CaseRequest
-    from support.sla import Checkpoint, ClockState, verdict
-    from support.vocabulary import CaseStatus, ContactMethod
+    from support.tenant import TenantFacts
+    from support.vocabulary import CaseStatus, ContactMethod, Severity
     from workflows import search_attributes as sa
 
 
+class CarriedCase(BaseModel):
+    """Everything a case needs to go on in a new run after continue-as-new."""
+
+    case: CaseView
+    policy: Policy
+    tenant: TenantFacts
+
+
 class CaseStart(BaseModel):
-    """Workflow input. A wrapper, so a later continue-as-new can carry state beside the request."""
+    """Workflow input: the request, and the carried state when the case continued as new."""
 
     request: CaseRequest
+    carried: CarriedCase | None = None
 
 
 # Notifications are never dropped: they retry with backoff, without limit, while the case's
@@ -51,34 +98,68 @@ class SupportCaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
         self._request = start.request
-        self._view = CaseView.for_request(start.request, workflow.now())
-        self._calendar: Calendar | None = None
-        self._customer_zone = "UTC"
-        self._close_after = timedelta(0)
         self._deliveries: list[workflow.ActivityHandle[DeliveryReceipt]] = []
+        self._changed = False
+        self._policy: Policy | None = None
+        self._tenant: TenantFacts | None = None
+        self._calendar: Calendar | None = None
+        if start.carried is None:
+            self._view = CaseView.for_request(start.request, workflow.now())
+        else:
+            self._view = start.carried.case
+            self._adopt(start.carried.policy, start.carried.tenant)
 
     # -- the case, step by step ---------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
-        context = await workflow.execute_activity_method(
-            CaseContextActivities.load_case_context,
-            ContextRequest(tenant_id=self._request.tenant_id, opened_at=self._view.created_at),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=CONTEXT_RETRY,
-        )
-        refusal = check_eligibility(self._request.tenant_id, context.tenant)
-        if refusal is not None:
-            self._refuse(refusal)
-            return await self._finish()
+        if start.carried is None:
+            context = await workflow.execute_activity_method(
+                CaseContextActivities.load_case_context,
+                ContextRequest(tenant_id=self._request.tenant_id, opened_at=self._view.created_at),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=CONTEXT_RETRY,
+            )
+            refusal = check_eligibility(self._request.tenant_id, context.tenant)
+            if refusal is not None:
+                self._refuse(refusal)
+                return await self._finish()
+            self._open(context)
+        else:
+            workflow.logger.info("case continued as new", extra={"status": self._view.status.value})
 
-        self._open(context)
-        await self._await_first_response()
-        await workflow.wait_condition(lambda: self._view.status is CaseStatus.RESOLVED)
-        assert self._view.closes_at is not None
-        await self._wait_until(lambda: False, self._view.closes_at)
-        self._close()
+        while not case_done(self._view):
+            if self._history_is_long():
+                await self._continue_as_new()
+            upcoming = agenda(self._view, self.calendar, self.policy)
+            self._changed = False
+            if upcoming:
+                await self._wait_until(lambda: self._changed, upcoming[0].at)
+            else:
+                await workflow.wait_condition(lambda: self._changed)
+            self._handle_due(workflow.now())
         return await self._finish()
+
+    def _adopt(self, policy: Policy, tenant: TenantFacts) -> None:
+        self._policy = policy
+        self._tenant = tenant
+        if self._view.severity is not None:
+            self._calendar = case_calendar(policy, self._view.category, self._view.severity, tenant.time_zone)
+
+    @property
+    def policy(self) -> Policy:
+        assert self._policy is not None, "the case has no policy before it is opened"
+        return self._policy
+
+    @property
+    def tenant(self) -> TenantFacts:
+        assert self._tenant is not None
+        return self._tenant
+
+    @property
+    def calendar(self) -> Calendar:
+        assert self._calendar is not None
+        return self._calendar
 
     def _refuse(self, refusal: Refusal) -> None:
         now = workflow.now()
@@ -91,119 +172,235 @@ class SupportCaseWorkflow:
 
     def _open(self, context: CaseContext) -> None:
         assert context.tenant is not None
-        policy, tenant, request = context.policy, context.tenant, self._request
-        now = workflow.now()
+        request, now = self._request, workflow.now()
         terms = case_terms(
-            policy, request.category, request.severity, tenant.agreement, tenant.time_zone, now
+            context.policy,
+            request.category,
+            request.severity,
+            context.tenant.agreement,
+            context.tenant.time_zone,
+            now,
         )
-        decision, calendar, plan = terms.decision, terms.calendar, terms.first_response
-        severity = decision.granted
-        self._calendar = calendar
-        self._customer_zone = tenant.time_zone
-        self._close_after = policy.resolution.close_after
-
+        severity, plan = terms.decision.granted, terms.first_response
         view = self._view
-        view.tenant_name = tenant.name
-        view.policy_version = policy.version
+        view.tenant_name = context.tenant.name
+        view.policy_version = context.policy.version
         view.severity = severity
         view.calendar = terms.calendar_name
-        view.time_zone = calendar.time_zone
+        view.time_zone = terms.calendar.time_zone
         view.opened_at = now
-        view.first_response = FirstResponseClock(
-            target=str(plan.target),
-            business_time=plan.business_time,
-            due=plan.due,
-            checkpoints=plan.checkpoints,
+        self._adopt(context.policy, context.tenant)
+        view.first_response = start_clock(
+            ClockName.FIRST_RESPONSE, self.calendar, plan.target, now, self.policy.sla.warn_at
         )
-        reason = "; ".join(cap.message for cap in decision.caps) or "as requested"
+        reason = "; ".join(cap.message for cap in terms.decision.caps) or "as requested"
         view.severity_history.append(
             SeverityChange(at=now, severity=severity, previous=None, actor="system", reason=reason)
         )
-        for cap in decision.caps:
+        for cap in terms.decision.caps:
             view.record(now, "severity_capped", f"{cap.code}: {cap.message}")
         view.record(
             now,
             "opened",
             f"opened at severity {severity.value} on the {view.calendar} calendar; first response due "
-            f"{local_time(plan.due, calendar.time_zone)} ({plan.target} of business time)",
+            f"{local_time(plan.due, self.calendar.time_zone)} ({plan.target} of business time)",
         )
+        view.customer_requests = obligations_at(self.policy, severity, self.calendar, now)
+        if view.customer_requests:
+            view.record(now, "obligations_requested", self._obligations_text())
         view.status = CaseStatus.AWAITING_FIRST_RESPONSE
         self._upsert(
             sa.CASE_STATUS.value_set(view.status.value),
             sa.CASE_SEVERITY.value_set(severity.value),
             sa.FIRST_RESPONSE_DUE.value_set(plan.due),
         )
-        open_now = calendar.is_open(now)
-        facts = {
-            "case_id": view.case_id,
-            "severity": severity.value,
+        facts = self._facts() | {
             "requested_severity": request.severity.value,
             "severity_reason": reason,
-            "first_response_due": plan.due.isoformat(),
-            "first_response_due_local": local_time(plan.due, tenant.time_zone),
             "expected_wait_seconds": str(int(max(plan.due - now, timedelta(0)).total_seconds())),
-            "support_open_now": "yes" if open_now else "no",
-            "support_opens_at": local_time(calendar.next_open(now), tenant.time_zone),
+            "support_open_now": "yes" if self.calendar.is_open(now) else "no",
+            "support_opens_at": local_time(self.calendar.next_open(now), self.tenant.time_zone),
+            "obligations": self._obligations_text(),
         }
         self._notify("acknowledged", Audience.CUSTOMER, facts)
-        self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": view.calendar})
+        self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": terms.calendar_name})
         workflow.logger.info(
             "case opened",
-            extra={"severity": severity.value, "due": plan.due.isoformat(), "capped": bool(decision.caps)},
+            extra={
+                "severity": severity.value,
+                "due": plan.due.isoformat(),
+                "capped": bool(terms.decision.caps),
+            },
         )
 
-    async def _await_first_response(self) -> None:
-        clock = self._clock
-        for checkpoint in clock.checkpoints:
-            if await self._wait_until(self._responded, checkpoint.at):
-                return
-            self._checkpoint_reached(checkpoint)
-        # Breached: the case keeps waiting for its first response.
-        await workflow.wait_condition(self._responded)
+    # -- what happens when time passes ----------------------------------------------------------
 
-    def _checkpoint_reached(self, checkpoint: Checkpoint) -> None:
-        now = workflow.now()
-        clock, view = self._clock, self._view
-        facts = {
-            "case_id": view.case_id,
-            "severity": str(view.severity),
-            "first_response_due": clock.due.isoformat(),
-        }
-        if checkpoint.is_breach:
-            clock.state = ClockState.BREACHED
-            clock.breached_at = now
-            view.sla_breached = True
-            view.record(now, "sla_breached", "first response deadline passed without a response; escalated")
-            self._upsert(sa.SLA_BREACHED.value_set(True))
-            self._notify("sla_breached", Audience.DUTY_MANAGER, facts)
-            workflow.logger.warning("first response SLA breached")
-        else:
-            clock.warnings_sent.append(checkpoint.event)
-            percent = round(checkpoint.fraction * 100)
+    def _handle_due(self, now: datetime) -> None:
+        """Handle every wake-up that is due, one at a time: each may change what comes next."""
+        while True:
+            due = [w for w in agenda(self._view, self.calendar, self.policy) if w.at <= now]
+            if not due:
+                return
+            self._handle(due[0], now)
+
+    def _handle(self, wake: WakeUp, now: datetime) -> None:
+        view = self._view
+        if wake.kind is Wake.CLOCK_CHECKPOINT:
+            self._checkpoint_reached(ClockName(wake.ref), now)
+        elif wake.kind is Wake.COOPERATION_REMINDER:
+            request = self._customer_request(wake.ref)
+            request.reminders_sent += 1
             view.record(
-                now, checkpoint.event, f"{percent}% of the first-response business time used; no response yet"
+                now, "cooperation_reminder", f"reminded the customer: {request.what} (due {request.due})"
             )
             self._notify(
-                checkpoint.event, Audience.SUPPORT_QUEUE, facts | {"fraction": str(checkpoint.fraction)}
+                f"cooperation_reminder_{request.request_id}",
+                Audience.CUSTOMER,
+                self._facts() | {"what": request.what, "due": request.due.isoformat()},
+                sequence=len([e for e in view.timeline if e.kind == "cooperation_reminder"]),
             )
+        elif wake.kind is Wake.COOPERATION_DUE:
+            request = self._customer_request(wake.ref)
+            assert view.severity is not None
+            lower = one_lower(view.severity)
+            why = f"the customer did not provide {request.what} in time (due {request.due.isoformat()})"
+            if lower is None:
+                self._close_unresponsive(why, now)
+            else:
+                self._change_severity(lower, "system", f"downgraded: {why}", now, downgrade=True)
+        elif wake.kind is Wake.IDLE_FOLLOW_UP:
+            view.follow_ups_sent += 1
+            view.last_activity_at = now
+            view.record(now, "follow_up", f"no activity for a while; reminded {view.assigned_engineer}")
+            self._notify("follow_up", Audience.ENGINEER, self._facts(), sequence=view.follow_ups_sent)
+        elif wake.kind is Wake.REOPEN_WINDOW_END:
+            self._close(now)
+        elif wake.kind is Wake.SURVEY_REMINDER:
+            assert view.survey is not None
+            view.survey.reminded_at = now
+            view.record(now, "survey_reminder", "reminded the customer of the satisfaction survey")
+            self._notify("survey_reminder", Audience.CUSTOMER, self._facts())
+        elif wake.kind is Wake.SURVEY_TIMEOUT:
+            assert view.survey is not None
+            view.survey.outcome = SurveyOutcome.NO_ANSWER
+            view.record(now, "survey_expired", "no survey answer; stopped waiting")
 
-    def _close(self) -> None:
-        now = workflow.now()
-        self._view.status = CaseStatus.CLOSED
-        self._view.closed_at = now
-        self._view.record(now, "closed", "closed after the resolution window")
+    def _checkpoint_reached(self, name: ClockName, now: datetime) -> None:
+        clock = self._clock(name)
+        checkpoint = clock.checkpoints[0]
+        clock = reach_checkpoint(clock, checkpoint, now)
+        self._set_clock(clock)
+        event = checkpoint_event(clock, checkpoint)
+        facts = self._facts() | {"clock": name.value, "due": str(clock.due)}
+        what = "first response" if name is ClockName.FIRST_RESPONSE else "customer update"
+        if checkpoint.is_breach:
+            self._view.sla_breached = True
+            self._view.record(now, event, f"{what} deadline passed; escalated to the duty manager")
+            self._upsert(sa.SLA_BREACHED.value_set(True))
+            self._notify(event, Audience.DUTY_MANAGER, facts, sequence=clock.cycle)
+            workflow.logger.warning("SLA breached", extra={"clock": name.value, "cycle": clock.cycle})
+        else:
+            percent = round(checkpoint.fraction * 100)
+            self._view.record(now, event, f"{percent}% of the {what} business time used")
+            self._notify(event, Audience.SUPPORT_QUEUE, facts, sequence=clock.cycle)
+
+    def _change_severity(
+        self, severity: Severity, actor: str, reason: str, now: datetime, downgrade: bool
+    ) -> None:
+        """Re-plan every clock on the new severity's calendar from its own start, pauses kept."""
+        view, policy = self._view, self.policy
+        previous = view.severity
+        self._calendar = case_calendar(policy, view.category, severity, self.tenant.time_zone)
+        view.severity = severity
+        view.calendar = calendar_name(policy, view.category, severity)
+        view.time_zone = self.calendar.time_zone
+        view.severity_history.append(
+            SeverityChange(at=now, severity=severity, previous=previous, actor=actor, reason=reason)
+        )
+        rule, warn_at = policy.severities[severity], policy.sla.warn_at
+        if view.first_response is not None:
+            view.first_response = retarget_clock(
+                view.first_response, self.calendar, rule.first_response, warn_at, now
+            )
+        if view.customer_update is not None:
+            view.customer_update = retarget_clock(
+                view.customer_update, self.calendar, rule.customer_update, warn_at, now
+            )
+        view.customer_requests = after_severity_change(
+            view.customer_requests, policy, severity, self.calendar, now
+        )
+        kind = "downgraded" if downgrade else "severity_changed"
+        view.record(now, kind, f"severity {previous} -> {severity.value}: {reason}", actor=actor)
+        updates: list[SearchAttributeUpdate[Any]] = [sa.CASE_SEVERITY.value_set(severity.value)]
+        if view.first_response is not None and view.first_response.due is not None:
+            updates.append(sa.FIRST_RESPONSE_DUE.value_set(view.first_response.due))
+        self._upsert(*updates)
+        facts = self._facts() | {"previous_severity": str(previous), "reason": reason}
+        sequence = len(view.severity_history) - 1
+        self._notify(kind, Audience.CUSTOMER, facts, sequence=sequence)
+        self._notify(kind, Audience.SUPPORT_QUEUE, facts, sequence=sequence)
+        workflow.logger.info("severity changed", extra={"severity": severity.value, "downgrade": downgrade})
+
+    def _close(self, now: datetime) -> None:
+        view, survey = self._view, self.policy.survey
+        view.status = CaseStatus.CLOSED
+        view.closed_at = now
+        view.reopen_until = None
+        view.survey = Survey(
+            sent_at=now,
+            reminder_at=now + survey.reminder_after if survey.reminder_after is not None else None,
+            expires_at=now + survey.wait,
+        )
+        view.record(now, "closed", "closed after the reopen window; satisfaction survey sent")
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.CLOSED.value))
+        self._notify("survey", Audience.CUSTOMER, self._facts())
+
+    def _close_unresponsive(self, why: str, now: datetime) -> None:
+        view = self._view
+        view.status = CaseStatus.CLOSED_UNRESPONSIVE
+        view.closed_at = now
+        view.customer_requests = waive_all(view.customer_requests)
+        self._stop_clocks(now)
+        view.record(now, "closed_unresponsive", f"closed: {why}")
+        self._upsert(sa.CASE_STATUS.value_set(view.status.value))
+        self._notify("closed_unresponsive", Audience.CUSTOMER, self._facts() | {"reason": why})
+        self._notify("closed_unresponsive", Audience.SUPPORT_QUEUE, self._facts() | {"reason": why})
 
     async def _finish(self) -> CaseView:
-        """Every notification delivered (or its failure recorded) and every handler done."""
+        """Every notification delivered (or its failure recorded), the record archived, handlers done."""
+        await self._drain_deliveries()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.execute_activity_method(
+            ArchiveActivities.archive_case,
+            self._view,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=CONTEXT_RETRY,
+        )
+        return self._view
+
+    async def _drain_deliveries(self) -> None:
         results = await asyncio.gather(*self._deliveries, return_exceptions=True)
+        self._deliveries = []
         for result in results:
             if isinstance(result, BaseException):
                 self._view.record(workflow.now(), "notification_failed", str(result))
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._view
 
-    # -- agent actions (updates) and the view (query) ------------------------------------------
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        limit = self.policy.history.continue_as_new_after_events
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
+
+    async def _continue_as_new(self) -> None:
+        await self._drain_deliveries()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            CaseStart(
+                request=self._request,
+                carried=CarriedCase(case=self._view, policy=self.policy, tenant=self.tenant),
+            )
+        )
+
+    # -- agent actions (updates), customer events (signals) and the view (query) ---------------
 
     @workflow.query
     def view(self) -> CaseView:
@@ -212,70 +409,278 @@ class SupportCaseWorkflow:
     @workflow.update
     def respond(self, action: FirstResponse) -> CaseView:
         self._record_first_response(action.engineer, action.message)
-        self._view.status = CaseStatus.IN_PROGRESS
-        self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
         return self._view
 
     @respond.validator
     def _check_respond(self, action: FirstResponse) -> None:
         self._require_open("respond")
-        clock = self._clock
-        if clock.responded_at is not None:
+        clock = self._clock(ClockName.FIRST_RESPONSE)
+        if clock.answered_at is not None:
             raise ValueError(
-                f"the first response was already given by {clock.responded_by} at {clock.responded_at}"
+                f"the first response was already given by {clock.answered_by} at {clock.answered_at}"
             )
 
     @workflow.update
-    def resolve(self, action: Resolution) -> CaseView:
+    def update_customer(self, action: CustomerUpdate) -> CaseView:
+        now, view = workflow.now(), self._view
+        clock = answer_clock(self._clock(ClockName.CUSTOMER_UPDATE), self.calendar, now, action.engineer)
+        view.customer_update = next_cycle(
+            clock,
+            self.calendar,
+            now,
+            self.policy.sla.warn_at,
+            paused=waiting_on_customer(view.customer_requests),
+        )
+        view.record(
+            now,
+            "customer_updated",
+            f"customer update ({clock.state.value}): {action.message}",
+            action.engineer,
+        )
+        self._touch(now, action.engineer)
+        self._notify("customer_update", Audience.CUSTOMER, self._facts(), sequence=clock.cycle)
+        return view
+
+    @update_customer.validator
+    def _check_update_customer(self, action: CustomerUpdate) -> None:
+        self._require_status(CaseStatus.IN_PROGRESS, "update the customer", "give the first response first")
+
+    @workflow.update
+    def request_customer_action(self, action: CustomerActionRequest) -> CaseView:
+        now, view = workflow.now(), self._view
+        assert view.severity is not None
+        number = len([r for r in view.customer_requests if r.kind is RequestKind.ENGINEER]) + 1
+        request = new_request(
+            self.policy,
+            view.severity,
+            self.calendar,
+            now,
+            request_id=f"request-{number}",
+            kind=RequestKind.ENGINEER,
+            what=action.what,
+            requested_by=action.engineer,
+            pauses_clock=action.pauses_clock,
+        )
+        view.customer_requests.append(request)
+        view.record(now, "customer_action_requested", f"{request.request_id}: {action.what}", action.engineer)
+        self._sync_pause(now, action.engineer, f"waiting for the customer: {action.what}")
+        self._touch(now, action.engineer)
+        self._notify(
+            "customer_action_requested",
+            Audience.CUSTOMER,
+            self._facts()
+            | {"request_id": request.request_id, "what": action.what, "due": request.due.isoformat()},
+            sequence=number,
+        )
+        return view
+
+    @request_customer_action.validator
+    def _check_request_customer_action(self, action: CustomerActionRequest) -> None:
+        self._require_status(CaseStatus.IN_PROGRESS, "ask the customer", "give the first response first")
+
+    @workflow.update
+    def change_severity(self, change: SeverityChangeRequest) -> CaseView:
         now = workflow.now()
-        view = self._view
-        if self._clock.responded_at is None:
+        self._change_severity(change.severity, change.engineer, change.reason, now, downgrade=False)
+        self._touch(now, None)
+        return self._view
+
+    @change_severity.validator
+    def _check_change_severity(self, change: SeverityChangeRequest) -> None:
+        self._require_open("change the severity")
+        if change.severity == self._view.severity:
+            raise ValueError(f"the case is already severity {change.severity.value}")
+        decision = decide_severity(self.policy, self._view.category, change.severity, self.tenant.agreement)
+        if decision.granted != change.severity:
+            reasons = "; ".join(cap.message for cap in decision.caps)
+            raise ValueError(f"cannot change to severity {change.severity.value}: {reasons}")
+
+    @workflow.update
+    def resolve(self, action: Resolution) -> CaseView:
+        now, view = workflow.now(), self._view
+        if self._clock(ClockName.FIRST_RESPONSE).answered_at is None:
             self._record_first_response(action.engineer, action.summary)
         view.status = CaseStatus.RESOLVED
         view.resolved_at = now
         view.resolved_by = action.engineer
         view.resolution_summary = action.summary
-        view.closes_at = now + self._close_after
+        view.reopen_until = now + self.policy.resolution.reopen_window
+        view.customer_requests = waive_all(view.customer_requests)
+        self._stop_clocks(now)
         view.record(now, "resolved", f"resolved: {action.summary}", actor=action.engineer)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.RESOLVED.value))
-        self._notify("resolved", Audience.CUSTOMER, {"case_id": view.case_id, "summary": action.summary})
+        self._notify(
+            "resolved",
+            Audience.CUSTOMER,
+            self._facts() | {"summary": action.summary, "reopen_until": view.reopen_until.isoformat()},
+            sequence=view.reopened_count,
+        )
+        self._changed = True
         return view
 
     @resolve.validator
     def _check_resolve(self, action: Resolution) -> None:
         self._require_open("resolve")
 
+    @workflow.update
+    def reopen(self, action: ReopenRequest) -> CaseView:
+        now, view = workflow.now(), self._view
+        view.status = CaseStatus.IN_PROGRESS
+        view.reopened_count += 1
+        view.reopen_until = None
+        if view.customer_update is not None:
+            view.customer_update = next_cycle(
+                view.customer_update, self.calendar, now, self.policy.sla.warn_at, paused=False
+            )
+        view.record(now, "reopened", f"reopened: {action.reason}", actor="customer")
+        self._touch(now, None)
+        self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
+        self._notify("reopened", Audience.SUPPORT_QUEUE, self._facts(), sequence=view.reopened_count)
+        return view
+
+    @reopen.validator
+    def _check_reopen(self, action: ReopenRequest) -> None:
+        view = self._view
+        if view.status is not CaseStatus.RESOLVED or view.reopen_until is None:
+            raise ValueError(f"only a resolved case can be reopened; this case is {view.status.value}")
+        if workflow.now() >= view.reopen_until:
+            raise ValueError(f"the reopen window ended at {view.reopen_until.isoformat()}")
+
+    @workflow.signal
+    async def cooperate(self, answer: Cooperation) -> None:
+        await workflow.wait_condition(lambda: self._view.status is not CaseStatus.NEW)
+        now, view = workflow.now(), self._view
+        request = next(
+            (r for r in view.customer_requests if r.request_id == answer.request_id and r.outstanding), None
+        )
+        if request is None:
+            view.record(
+                now, "cooperation_unmatched", f"customer sent {answer.request_id!r}, which is not outstanding"
+            )
+            return
+        request.state = RequestState.ANSWERED
+        request.answered_at = now
+        request.answer = answer.details
+        view.record(
+            now, "customer_cooperated", f"{request.request_id}: {request.what} received", actor="customer"
+        )
+        self._sync_pause(now, "customer", "the customer answered")
+        self._touch(now, None)
+        self._notify(
+            "customer_cooperated", Audience.SUPPORT_QUEUE, self._facts() | {"request_id": request.request_id}
+        )
+
+    @workflow.signal
+    def survey(self, answer: SurveyAnswer) -> None:
+        now, view = workflow.now(), self._view
+        if view.survey is None or view.survey.outcome is not SurveyOutcome.PENDING:
+            view.record(now, "survey_ignored", "a survey answer arrived when no survey was open")
+            return
+        view.survey.outcome = SurveyOutcome.ANSWERED
+        view.survey.answered_at = now
+        view.survey.score = answer.score
+        view.survey.comment = answer.comment
+        view.record(now, "survey_answered", f"satisfaction {answer.score}/5", actor="customer")
+        self._changed = True
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _record_first_response(self, engineer: str, message: str) -> None:
+        now, view = workflow.now(), self._view
+        clock = answer_clock(self._clock(ClockName.FIRST_RESPONSE), self.calendar, now, engineer)
+        view.first_response = clock
+        if clock.breached_at is not None and not view.sla_breached:
+            view.sla_breached = True  # answered late in the same instant the breach came due
+            self._upsert(sa.SLA_BREACHED.value_set(True))
+        view.status = CaseStatus.IN_PROGRESS
+        view.assigned_engineer = engineer
+        assert view.severity is not None
+        view.customer_update = start_clock(
+            ClockName.CUSTOMER_UPDATE,
+            self.calendar,
+            self.policy.severities[view.severity].customer_update,
+            now,
+            self.policy.sla.warn_at,
+        )
+        view.record(now, "first_response", f"first response ({clock.state.value}): {message}", actor=engineer)
+        self._touch(now, engineer)
+        self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
+
+    def _sync_pause(self, now: datetime, actor: str, reason: str) -> None:
+        """Pause the update clock while a pausing request is outstanding; resume when none is."""
+        view = self._view
+        clock = view.customer_update
+        if clock is None:
+            return
+        waiting = waiting_on_customer(view.customer_requests)
+        if waiting and clock.running:
+            view.customer_update = pause_clock(clock, now)
+            view.pauses.append(ClockPause(paused_at=now, paused_by=actor, reason=reason))
+            view.record(now, "clock_paused", f"customer-update clock paused: {reason}", actor=actor)
+        elif not waiting and not clock.running and view.status is CaseStatus.IN_PROGRESS:
+            view.customer_update = resume_clock(clock, self.calendar, now, self.policy.sla.warn_at)
+            if view.pauses and view.pauses[-1].resumed_at is None:
+                view.pauses[-1].resumed_at = now
+                view.pauses[-1].resumed_by = actor
+            view.record(now, "clock_resumed", f"customer-update clock resumed: {reason}", actor=actor)
+
+    def _stop_clocks(self, now: datetime) -> None:
+        view = self._view
+        if view.first_response is not None and view.first_response.answered_at is None:
+            view.first_response = stop_clock(view.first_response, now)
+        if view.customer_update is not None:
+            view.customer_update = stop_clock(view.customer_update, now)
+        if view.pauses and view.pauses[-1].resumed_at is None:
+            view.pauses[-1].resumed_at = now
+            view.pauses[-1].resumed_by = "system"
+
+    def _touch(self, now: datetime, engineer: str | None) -> None:
+        """Activity on the case: resets the idle follow-up and wakes the main loop."""
+        self._view.last_activity_at = now
+        if engineer is not None:
+            self._view.assigned_engineer = self._view.assigned_engineer or engineer
+        self._changed = True
+
     def _require_open(self, action: str) -> None:
         status = self._view.status
         if status is CaseStatus.NEW:
             raise ValueError(f"cannot {action}: the case is still being opened; try again in a moment")
-        if status not in (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS):
+        if not status.is_open:
             raise ValueError(f"cannot {action}: the case is {status.value}")
 
-    def _record_first_response(self, engineer: str, message: str) -> None:
-        now = workflow.now()
-        clock, view = self._clock, self._view
-        assert self._calendar is not None and view.opened_at is not None
-        clock.responded_at = now
-        clock.responded_by = engineer
-        clock.state = verdict(clock.due, now, now)
-        clock.business_time_to_response = self._calendar.elapsed(view.opened_at, now)
-        if clock.state is ClockState.BREACHED and not view.sla_breached:
-            # Answered late in the same instant the breach timer came due.
-            clock.breached_at = clock.due
-            view.sla_breached = True
-            self._upsert(sa.SLA_BREACHED.value_set(True))
-        view.record(now, "first_response", f"first response ({clock.state.value}): {message}", actor=engineer)
+    def _require_status(self, status: CaseStatus, action: str, hint: str) -> None:
+        self._require_open(action)
+        if self._view.status is not status:
+            raise ValueError(f"cannot {action}: the case is {self._view.status.value}; {hint}")
 
-    # -- helpers ---------------------------------------------------------------------------------
+    def _clock(self, name: ClockName) -> SlaClock:
+        clock = self._view.first_response if name is ClockName.FIRST_RESPONSE else self._view.customer_update
+        assert clock is not None
+        return clock
 
-    @property
-    def _clock(self) -> FirstResponseClock:
-        assert self._view.first_response is not None
-        return self._view.first_response
+    def _set_clock(self, clock: SlaClock) -> None:
+        if clock.name is ClockName.FIRST_RESPONSE:
+            self._view.first_response = clock
+        else:
+            self._view.customer_update = clock
 
-    def _responded(self) -> bool:
-        return self._view.first_response is not None and self._view.first_response.responded_at is not None
+    def _customer_request(self, request_id: str) -> CustomerRequest:
+        return next(r for r in self._view.customer_requests if r.request_id == request_id)
+
+    def _obligations_text(self) -> str:
+        return "; ".join(
+            f"{r.what} by {local_time(r.due, self.tenant.time_zone)}"
+            for r in self._view.customer_requests
+            if r.kind is RequestKind.OBLIGATION and r.outstanding
+        )
+
+    def _facts(self) -> dict[str, str]:
+        view = self._view
+        facts = {"case_id": view.case_id, "severity": str(view.severity), "title": view.title}
+        if view.first_response is not None and view.first_response.due is not None:
+            facts["first_response_due"] = view.first_response.due.isoformat()
+            facts["first_response_due_local"] = local_time(view.first_response.due, self.tenant.time_zone)
+        return facts
 
     async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
         """Wait for `condition` or the absolute `deadline`; True when the condition holds."""
@@ -294,6 +699,8 @@ class SupportCaseWorkflow:
         if audience is Audience.CUSTOMER:
             use_phone = request.preferred_contact is ContactMethod.PHONE and request.contact_phone
             recipient = request.contact_phone if use_phone else request.contact_email
+        elif audience is Audience.ENGINEER:
+            recipient = self._view.assigned_engineer
         notification = Notification(
             notification_id=notification_id(self._view.case_id, event, sequence),
             case_id=self._view.case_id,
@@ -301,7 +708,7 @@ class SupportCaseWorkflow:
             audience=audience,
             language=request.language,
             recipient=recipient,
-            facts=facts | {"customer_time_zone": self._customer_zone},
+            facts=facts | {"customer_time_zone": self._tenant.time_zone if self._tenant else "UTC"},
         )
         self._deliveries.append(
             workflow.start_activity_method(

@@ -1,0 +1,206 @@
+"""SLA clocks in business time: first response and customer updates.
+
+A clock remembers the periods it was running (its segments). Pausing closes a segment, resuming
+opens one, and the deadline is always re-derived from the segments on the case's *current*
+calendar and target. So a pause is never lost and a severity change re-plans from the start of
+the clock, exactly as the policy says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from support.calendar import Calendar
+from support.durations import Duration
+from support.sla import Checkpoint, ClockState
+from support.targets import Target
+
+
+class ClockName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    CUSTOMER_UPDATE = "customer_update"
+
+
+class Segment(BaseModel):
+    start: datetime
+    end: datetime | None = None
+
+
+class CycleResult(BaseModel):
+    """The verdict of one finished cycle of a repeating clock (customer updates)."""
+
+    cycle: int
+    started_at: datetime
+    due: datetime | None
+    answered_at: datetime | None
+    state: ClockState
+
+
+class SlaClock(BaseModel):
+    name: ClockName
+    target: str
+    business_time: Duration
+    cycle: int = 0
+    started_at: datetime
+    segments: list[Segment]
+    due: datetime | None = Field(description="None while paused")
+    checkpoints: list[Checkpoint] = Field(default_factory=list, description="not yet reached, in order")
+    state: ClockState = ClockState.RUNNING
+    warnings_sent: list[str] = Field(default_factory=list)
+    breached_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    business_time_to_answer: Duration | None = None
+    history: list[CycleResult] = Field(default_factory=list)
+
+    @property
+    def event_prefix(self) -> str:
+        return "sla" if self.name is ClockName.FIRST_RESPONSE else "customer_update"
+
+    @property
+    def running(self) -> bool:
+        return bool(self.segments) and self.segments[-1].end is None and self.answered_at is None
+
+
+def checkpoint_event(clock: SlaClock, checkpoint: Checkpoint) -> str:
+    """'sla_warning_50' / 'sla_breached', 'customer_update_warning_80' / 'customer_update_breached'."""
+    if checkpoint.is_breach:
+        return f"{clock.event_prefix}_breached"
+    return f"{clock.event_prefix}_warning_{round(checkpoint.fraction * 100)}"
+
+
+def used(clock: SlaClock, calendar: Calendar, now: datetime) -> timedelta:
+    """Business time the clock has run in this cycle, up to `now`."""
+    return sum((calendar.elapsed(s.start, s.end or now) for s in clock.segments), timedelta(0))
+
+
+def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock:
+    """Deadline and the checkpoints still to come, from the segments (pure)."""
+    if not clock.running:
+        return clock.model_copy(
+            update={"due": None if clock.answered_at is None else clock.due, "checkpoints": []}
+        )
+    open_start = clock.segments[-1].start
+    before = sum((calendar.elapsed(s.start, s.end) for s in clock.segments[:-1] if s.end), timedelta(0))
+
+    def at(fraction: float) -> datetime:
+        return calendar.add(open_start, max(clock.business_time * fraction - before, timedelta(0)))
+
+    due = at(1.0)
+    pending = [Checkpoint(fraction=f, at=at(f)) for f in sorted(warn_at)]
+    pending.append(Checkpoint(fraction=1.0, at=due))
+    pending = [c for c in pending if checkpoint_event(clock, c) not in clock.warnings_sent]
+    if clock.breached_at is not None:
+        pending = [c for c in pending if not c.is_breach]
+    return clock.model_copy(update={"due": due, "checkpoints": pending})
+
+
+def start_clock(
+    name: ClockName, calendar: Calendar, target: Target, at: datetime, warn_at: list[float], cycle: int = 0
+) -> SlaClock:
+    clock = SlaClock(
+        name=name,
+        target=str(target),
+        business_time=target.on(calendar),
+        cycle=cycle,
+        started_at=at,
+        segments=[Segment(start=at)],
+        due=None,
+    )
+    return _plan(clock, calendar, warn_at)
+
+
+def pause_clock(clock: SlaClock, at: datetime) -> SlaClock:
+    if not clock.running:
+        return clock
+    segments = [*clock.segments[:-1], clock.segments[-1].model_copy(update={"end": at})]
+    state = ClockState.BREACHED if clock.breached_at else ClockState.PAUSED
+    return clock.model_copy(update={"segments": segments, "due": None, "checkpoints": [], "state": state})
+
+
+def resume_clock(clock: SlaClock, calendar: Calendar, at: datetime, warn_at: list[float]) -> SlaClock:
+    if clock.running or clock.answered_at is not None:
+        return clock
+    state = ClockState.BREACHED if clock.breached_at else ClockState.RUNNING
+    resumed = clock.model_copy(update={"segments": [*clock.segments, Segment(start=at)], "state": state})
+    return _plan(resumed, calendar, warn_at)
+
+
+def retarget_clock(
+    clock: SlaClock, calendar: Calendar, target: Target, warn_at: list[float], now: datetime
+) -> SlaClock:
+    """A new severity's target and calendar, planned from the clock's own start (pauses kept).
+
+    When the new deadline is already past, only the breach is left to fire (at once): warnings
+    about a deadline that has gone are noise.
+    """
+    if clock.answered_at is not None:
+        return clock  # a clock already answered keeps the verdict it got
+    changed = clock.model_copy(update={"target": str(target), "business_time": target.on(calendar)})
+    planned = _plan(changed, calendar, warn_at)
+    if planned.due is not None and planned.due <= now:
+        planned = planned.model_copy(update={"checkpoints": [c for c in planned.checkpoints if c.is_breach]})
+    return planned
+
+
+def reach_checkpoint(clock: SlaClock, checkpoint: Checkpoint, at: datetime) -> SlaClock:
+    update: dict[str, object] = {"checkpoints": [c for c in clock.checkpoints if c != checkpoint]}
+    if checkpoint.is_breach:
+        update |= {"breached_at": at, "state": ClockState.BREACHED}
+    else:
+        update |= {"warnings_sent": [*clock.warnings_sent, checkpoint_event(clock, checkpoint)]}
+    return clock.model_copy(update=update)
+
+
+def answer_clock(clock: SlaClock, calendar: Calendar, at: datetime, by: str) -> SlaClock:
+    """The provider did what the clock asks: met when on time, breached when late."""
+    late = clock.breached_at is not None or (clock.due is not None and at > clock.due)
+    segments = clock.segments
+    if clock.running:
+        segments = [*segments[:-1], segments[-1].model_copy(update={"end": at})]
+    return clock.model_copy(
+        update={
+            "segments": segments,
+            "answered_at": at,
+            "answered_by": by,
+            "state": ClockState.BREACHED if late else ClockState.MET,
+            "breached_at": clock.breached_at or (clock.due if late else None),
+            "business_time_to_answer": sum(
+                (calendar.elapsed(s.start, s.end or at) for s in segments), timedelta(0)
+            ),
+            "checkpoints": [],
+        }
+    )
+
+
+def next_cycle(
+    clock: SlaClock, calendar: Calendar, at: datetime, warn_at: list[float], paused: bool
+) -> SlaClock:
+    """Start the next period of a repeating clock, keeping the verdict of the one that ended."""
+    result = CycleResult(
+        cycle=clock.cycle,
+        started_at=clock.started_at,
+        due=clock.due,
+        answered_at=clock.answered_at,
+        state=clock.state,
+    )
+    fresh = start_clock(
+        clock.name,
+        calendar,
+        Target.model_validate(clock.target),
+        at,
+        warn_at,
+        cycle=clock.cycle + 1,
+    )
+    fresh = fresh.model_copy(update={"history": [*clock.history, result]})
+    return pause_clock(fresh, at) if paused else fresh
+
+
+def stop_clock(clock: SlaClock, at: datetime) -> SlaClock:
+    """No more deadlines (case resolved or closed); the running cycle's verdict so far is kept."""
+    paused = pause_clock(clock, at)
+    state = ClockState.BREACHED if clock.breached_at else ClockState.STOPPED
+    return paused.model_copy(update={"state": state})
