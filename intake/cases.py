@@ -17,7 +17,16 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from support.actions import FirstResponse, Resolution
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    CustomerUpdate,
+    FirstResponse,
+    ReopenRequest,
+    Resolution,
+    SeverityChangeRequest,
+    SurveyAnswer,
+)
 from support.case_view import CaseView
 from support.request import CaseRequest
 from support.vocabulary import CaseStatus, Category, Severity
@@ -169,6 +178,32 @@ class Cases:
 
     async def resolve(self, case_id: str, action: Resolution) -> CaseView:
         return await self._act(case_id, SupportCaseWorkflow.resolve, action)
+
+    async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.update_customer, action)
+
+    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.request_customer_action, action)
+
+    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.change_severity, action)
+
+    async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
+        return await self._act(case_id, SupportCaseWorkflow.reopen, action)
+
+    async def cooperate(self, case_id: str, answer: Cooperation) -> None:
+        await self._signal(case_id, SupportCaseWorkflow.cooperate, answer)
+
+    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> None:
+        await self._signal(case_id, SupportCaseWorkflow.survey, answer)
+
+    async def _signal(self, case_id: str, signal: object, payload: BaseModel) -> None:
+        try:
+            await self._handle(case_id).signal(signal, payload)  # type: ignore[call-overload]
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(f"no running case {case_id!r}") from None
+            raise _rpc_error(error, case_id) from None
 
     async def _act(self, case_id: str, update: object, action: BaseModel) -> CaseView:
         handle = self._handle(case_id)

@@ -23,7 +23,16 @@ from activities.case_context import load_policy_snapshot
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
 from service.settings import Settings
 from service.temporal import TemporalUnavailable, connect
-from support.actions import FirstResponse, Resolution
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    CustomerUpdate,
+    FirstResponse,
+    ReopenRequest,
+    Resolution,
+    SeverityChangeRequest,
+    SurveyAnswer,
+)
 from support.case_terms import case_terms
 from support.policy import PolicyError
 from support.request import CaseRequest
@@ -117,6 +126,31 @@ def _prepare_respond(args: argparse.Namespace) -> BaseModel:
 
 def _prepare_resolve(args: argparse.Namespace) -> BaseModel:
     return _validated(Resolution, {"engineer": args.engineer, "summary": args.summary})
+
+
+def _prepare(model: type[BaseModel], **fields: str) -> Callable[[argparse.Namespace], BaseModel]:
+    """A prepare step that validates `model` from the named arguments (field=argument name)."""
+
+    def prepare(args: argparse.Namespace) -> BaseModel:
+        data = {field: getattr(args, arg) for field, arg in fields.items() if getattr(args, arg) is not None}
+        return _validated(model, data)
+
+    return prepare
+
+
+def _update(method: str) -> Command:
+    async def run(cases: Cases, args: argparse.Namespace, payload: Any) -> None:
+        _emit(await getattr(cases, method)(args.case_id, payload))
+
+    return run
+
+
+def _signal(method: str) -> Command:
+    async def run(cases: Cases, args: argparse.Namespace, payload: Any) -> None:
+        await getattr(cases, method)(args.case_id, payload)
+        _emit({"case_id": args.case_id, "sent": method})
+
+    return run
 
 
 async def _open(cases: Cases, args: argparse.Namespace, request: Any) -> None:
@@ -270,6 +304,61 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--engineer", required=True)
     rs.add_argument("--summary", required=True)
     rs.set_defaults(run=_resolve, prepare=_prepare_resolve)
+
+    u = sub.add_parser("update", help="send the customer an update (satisfies the customer-update clock)")
+    u.add_argument("case_id")
+    u.add_argument("--engineer", required=True)
+    u.add_argument("--message", required=True)
+    u.set_defaults(
+        run=_update("update_customer"),
+        prepare=_prepare(CustomerUpdate, engineer="engineer", message="message"),
+    )
+
+    a = sub.add_parser("ask", help="ask the customer for something (pauses the update clock)")
+    a.add_argument("case_id")
+    a.add_argument("--engineer", required=True)
+    a.add_argument("--what", required=True)
+    a.add_argument("--no-pause", dest="pauses_clock", action="store_false", default=None)
+    a.set_defaults(
+        run=_update("request_customer_action"),
+        prepare=_prepare(
+            CustomerActionRequest, engineer="engineer", what="what", pauses_clock="pauses_clock"
+        ),
+    )
+
+    sv = sub.add_parser("severity", help="change a case's severity")
+    sv.add_argument("case_id")
+    sv.add_argument("--engineer", required=True)
+    sv.add_argument("--to", dest="severity", required=True, help="A | B | C")
+    sv.add_argument("--reason", required=True)
+    sv.set_defaults(
+        run=_update("change_severity"),
+        prepare=_prepare(SeverityChangeRequest, engineer="engineer", severity="severity", reason="reason"),
+    )
+
+    ro = sub.add_parser("reopen", help="reopen a resolved case (customer, within the reopen window)")
+    ro.add_argument("case_id")
+    ro.add_argument("--requester", required=True)
+    ro.add_argument("--reason", required=True)
+    ro.set_defaults(
+        run=_update("reopen"), prepare=_prepare(ReopenRequest, requester="requester", reason="reason")
+    )
+
+    co = sub.add_parser("cooperate", help="record the customer's answer to an obligation or request")
+    co.add_argument("case_id")
+    co.add_argument("--request", dest="request_id", required=True, help="e.g. impact_analysis or request-1")
+    co.add_argument("--details", required=True)
+    co.set_defaults(
+        run=_signal("cooperate"), prepare=_prepare(Cooperation, request_id="request_id", details="details")
+    )
+
+    su = sub.add_parser("survey", help="record the customer's satisfaction survey answer")
+    su.add_argument("case_id")
+    su.add_argument("--score", required=True, help="1-5")
+    su.add_argument("--comment")
+    su.set_defaults(
+        run=_signal("answer_survey"), prepare=_prepare(SurveyAnswer, score="score", comment="comment")
+    )
 
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)

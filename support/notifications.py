@@ -32,6 +32,7 @@ class DeliveryReceipt(BaseModel):
     duplicate: bool = Field(description="true when this id had already been delivered")
 
 
-def notification_id(case_id: str, event: str, sequence: int = 0) -> str:
-    """Deterministic id (case, event, sequence): a re-run never makes a second notification."""
-    return f"{case_id}/{event}/{sequence}"
+def notification_id(case_id: str, event: str, sequence: int, audience: Audience) -> str:
+    """Deterministic id (case, event, sequence, audience): a re-run never makes a second
+    notification, and two audiences told of the same event are two notifications."""
+    return f"{case_id}/{event}/{sequence}/{audience.value}"

@@ -702,7 +702,7 @@ class SupportCaseWorkflow:
         elif audience is Audience.ENGINEER:
             recipient = self._view.assigned_engineer
         notification = Notification(
-            notification_id=notification_id(self._view.case_id, event, sequence),
+            notification_id=notification_id(self._view.case_id, event, sequence, audience),
             case_id=self._view.case_id,
             event=event,
             audience=audience,
