@@ -1,4 +1,5 @@
-"""`starter.py` commands: open, show, list, respond, resolve, policy due.
+"""`starter.py` commands: open, show, list; the agent actions respond, update, ask, severity, resolve;
+the customer's cooperate, reopen, survey; and `policy due`.
 
 Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
 an exit code a script can branch on; nothing is started or changed when the input is bad.
@@ -120,14 +121,6 @@ def _prepare_open(args: argparse.Namespace) -> BaseModel:
     return _validated(CaseRequest, _request_from_args(args))
 
 
-def _prepare_respond(args: argparse.Namespace) -> BaseModel:
-    return _validated(FirstResponse, {"engineer": args.engineer, "message": args.message})
-
-
-def _prepare_resolve(args: argparse.Namespace) -> BaseModel:
-    return _validated(Resolution, {"engineer": args.engineer, "summary": args.summary})
-
-
 def _prepare(model: type[BaseModel], **fields: str) -> Callable[[argparse.Namespace], BaseModel]:
     """A prepare step that validates `model` from the named arguments (field=argument name)."""
 
@@ -171,14 +164,6 @@ async def _list(cases: Cases, args: argparse.Namespace, _: Any) -> None:
             limit=args.limit,
         )
     )
-
-
-async def _respond(cases: Cases, args: argparse.Namespace, action: Any) -> None:
-    _emit(await cases.respond(args.case_id, action))
-
-
-async def _resolve(cases: Cases, args: argparse.Namespace, action: Any) -> None:
-    _emit(await cases.resolve(args.case_id, action))
 
 
 Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
@@ -297,13 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("case_id")
     r.add_argument("--engineer", required=True)
     r.add_argument("--message", required=True)
-    r.set_defaults(run=_respond, prepare=_prepare_respond)
+    r.set_defaults(
+        run=_update("respond"), prepare=_prepare(FirstResponse, engineer="engineer", message="message")
+    )
 
     rs = sub.add_parser("resolve", help="resolve a case")
     rs.add_argument("case_id")
     rs.add_argument("--engineer", required=True)
     rs.add_argument("--summary", required=True)
-    rs.set_defaults(run=_resolve, prepare=_prepare_resolve)
+    rs.set_defaults(
+        run=_update("resolve"), prepare=_prepare(Resolution, engineer="engineer", summary="summary")
+    )
 
     u = sub.add_parser("update", help="send the customer an update (satisfies the customer-update clock)")
     u.add_argument("case_id")
