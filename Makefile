@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) worker.py
+	$(PY) worker.py --seed directory.toml --api
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q

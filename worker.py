@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from service.process_exit import exit_now
 from service.runner import run_worker
@@ -11,13 +12,18 @@ from service.settings import Settings
 
 
 def main() -> None:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         description=(
             "Run the casework worker. Without TEMPORAL_ADDRESS (or a temporalio.envconfig profile) it "
             "starts an embedded Temporal dev server persisted under var/."
         )
-    ).parse_args()
-    asyncio.run(run_worker(Settings()))
+    )
+    parser.add_argument(
+        "--seed", type=Path, metavar="FILE", help="import this directory file first (idempotent)"
+    )
+    parser.add_argument("--api", action="store_true", help="also serve the HTTP intake API in this process")
+    args = parser.parse_args()
+    asyncio.run(run_worker(Settings(), seed=args.seed, api=args.api))
 
 
 if __name__ == "__main__":

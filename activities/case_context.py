@@ -1,49 +1,72 @@
-"""Load what a case is decided on: the policy snapshot and the tenant's facts."""
+"""Load what a case is decided on: the policy snapshot and the facts from the directory."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.directory_store import DirectoryStore
 from support.country_holidays import expand_policy, snapshot_years
+from support.directory import Incident
 from support.policy import Policy, PolicyError, parse_policy
-from support.tenant import DirectoryError, TenantFacts, parse_directory
+from support.tenant import TenantFacts
 
 
 class ContextRequest(BaseModel):
     tenant_id: str
+    requester: str
     opened_at: datetime
+    caller_number: str | None = None
+    service: str | None = None
 
 
 class CaseContext(BaseModel):
     policy: Policy
     tenant: TenantFacts | None
+    requester_is_admin: bool = False
+    caller_registered: bool | None = None  # None: not a phone request
+    incident: Incident | None = None
 
 
 class CaseContextActivities:
-    """Reads policy.toml and the directory file on every case, so edits apply to new cases."""
+    """Reads policy.toml on every case (edits apply to new cases) and the directory database."""
 
-    def __init__(self, policy_path: Path, directory_path: Path) -> None:
+    def __init__(self, policy_path: Path, store: DirectoryStore) -> None:
         self._policy_path = policy_path
-        self._directory_path = directory_path
+        self._store = store
 
     @activity.defn(name="load_case_context")
     async def load_case_context(self, request: ContextRequest) -> CaseContext:
         try:
             policy = load_policy_snapshot(self._policy_path, request.opened_at.year)
-            tenants = parse_directory(
-                self._directory_path.read_text(encoding="utf-8"), str(self._directory_path)
-            )
-        except (PolicyError, DirectoryError, OSError) as error:
-            # Retryable on purpose: the case waits (and is visible as pending) until an operator
-            # fixes the file, instead of being lost.
-            activity.logger.error("case context unavailable: %s", error)
-            raise ApplicationError(str(error), type="ContextUnavailable") from None
-        return CaseContext(policy=policy, tenant=tenants.get(request.tenant_id))
+            return await asyncio.to_thread(self._facts, policy, request)
+        except (PolicyError, OSError, SQLAlchemyError) as error:
+            # Retryable on purpose: the case waits (visible as pending) until an operator fixes the
+            # file or the database, instead of being lost.
+            activity.logger.error("case context unavailable: %s", type(error).__name__)
+            raise ApplicationError(str(error).splitlines()[0], type="ContextUnavailable") from None
+
+    def _facts(self, policy: Policy, request: ContextRequest) -> CaseContext:
+        store = self._store
+        tenant = store.tenant(request.tenant_id)
+        if tenant is None:
+            return CaseContext(policy=policy, tenant=None)
+        caller_registered = None
+        if request.caller_number is not None:
+            caller_registered = request.caller_number in store.registered(request.tenant_id, "phone")
+        return CaseContext(
+            policy=policy,
+            tenant=tenant,
+            requester_is_admin=store.is_admin(request.tenant_id, request.requester),
+            caller_registered=caller_registered,
+            incident=store.active_incident(request.service, request.opened_at) if request.service else None,
+        )
 
 
 def load_policy_snapshot(path: Path, opened_year: int) -> Policy:

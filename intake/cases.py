@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -29,6 +30,7 @@ from support.actions import (
 )
 from support.case_view import CaseView
 from support.request import CaseRequest
+from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
 from workflows import search_attributes as sa
 from workflows.support_case import CaseStart, SupportCaseWorkflow
@@ -174,22 +176,30 @@ class Cases:
         return summaries
 
     async def respond(self, case_id: str, action: FirstResponse) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.respond, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.respond, action)
 
     async def resolve(self, case_id: str, action: Resolution) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.resolve, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.resolve, action)
 
     async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.update_customer, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.update_customer, action)
 
     async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.request_customer_action, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.request_customer_action, action)
 
     async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.change_severity, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.change_severity, action)
 
     async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
-        return await self._act(case_id, SupportCaseWorkflow.reopen, action)
+        return await self._view_after(case_id, SupportCaseWorkflow.reopen, action)
+
+    async def _view_after(self, case_id: str, update: object, action: BaseModel) -> CaseView:
+        view: CaseView = await self._act(case_id, update, action)
+        return view
+
+    async def verify(self, case_id: str, attempt: VerificationAttempt) -> VerificationResult:
+        result: VerificationResult = await self._act(case_id, SupportCaseWorkflow.verify, attempt)
+        return result
 
     async def cooperate(self, case_id: str, answer: Cooperation) -> None:
         await self._signal(case_id, SupportCaseWorkflow.cooperate, answer)
@@ -201,18 +211,25 @@ class Cases:
         try:
             await self._handle(case_id).signal(signal, payload)  # type: ignore[call-overload]
         except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise CaseNotFound(f"no running case {case_id!r}") from None
-            raise _rpc_error(error, case_id) from None
+            raise await self._not_running(error, case_id) from None
 
-    async def _act(self, case_id: str, update: object, action: BaseModel) -> CaseView:
+    async def _act(self, case_id: str, update: object, action: BaseModel) -> Any:
         handle = self._handle(case_id)
         try:
-            return await handle.execute_update(update, action)  # type: ignore[call-overload,no-any-return]
+            return await handle.execute_update(update, action)  # type: ignore[call-overload]
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             raise ActionRejected(getattr(cause, "message", None) or str(cause or error)) from None
         except RPCError as error:
-            if error.status == RPCStatusCode.FAILED_PRECONDITION:
-                raise ActionRejected(f"the case {case_id} is no longer running") from None
-            raise _rpc_error(error, case_id) from None
+            raise await self._not_running(error, case_id) from None
+
+    async def _not_running(self, error: RPCError, case_id: str) -> Exception:
+        """A case that has ended refuses actions (409); one that never existed is not found (404)."""
+        if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return _rpc_error(error, case_id)
+        try:
+            description = await self._handle(case_id).describe()
+        except RPCError as again:
+            return _rpc_error(again, case_id)
+        status = description.status.name.lower() if description.status else "closed"
+        return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")

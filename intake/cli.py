@@ -19,9 +19,13 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from activities.case_context import load_policy_snapshot
+from activities.directory_store import import_directory
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
+from service.database import database_url, open_database
+from service.logging import configure_logging
 from service.settings import Settings
 from service.temporal import TemporalUnavailable, connect
 from support.actions import (
@@ -35,8 +39,10 @@ from support.actions import (
     SurveyAnswer,
 )
 from support.case_terms import case_terms
+from support.directory import DirectoryError, parse_directory_file
 from support.policy import PolicyError
 from support.request import CaseRequest
+from support.verification import VerificationAttempt
 from support.vocabulary import Agreement, CaseStatus, Category, Severity
 
 M = TypeVar("M", bound=BaseModel)
@@ -109,6 +115,9 @@ def _request_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "preferred_contact": args.contact_method,
         "language": args.language,
         "channel": args.channel,
+        "caller_number": args.caller_number,
+        "service": args.service,
+        "scope": args.scope,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -264,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--contact-method", help="email | phone (preferred)")
     o.add_argument("--language", help="BCP 47 tag, e.g. en, zh-CN, hu")
     o.add_argument("--channel", help="web | phone")
+    o.add_argument("--caller-number", help="phone intake: the number the call came from")
+    o.add_argument("--service", help="affected service, e.g. exchange, teams")
+    o.add_argument("--scope", help="product | third_party_addin | customer_network")
     o.set_defaults(run=_open, prepare=_prepare_open)
 
     s = sub.add_parser("show", help="print a case's view")
@@ -349,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
         run=_signal("answer_survey"), prepare=_prepare(SurveyAnswer, score="score", comment="comment")
     )
 
+    ve = sub.add_parser("verify", help="check a phone intake's one-time code")
+    ve.add_argument("case_id")
+    ve.add_argument("--code", required=True)
+    ve.set_defaults(run=_update("verify"), prepare=_prepare(VerificationAttempt, code="code"))
+
+    d = sub.add_parser("directory", help="the tenant directory database")
+    dsub = d.add_subparsers(dest="directory_command", required=True)
+    imp = dsub.add_parser("import", help="load tenants and incidents from a TOML or JSON file (idempotent)")
+    imp.add_argument("file", type=Path)
+
+    sub.add_parser("serve", help="serve the HTTP intake API (CASEWORK_API_HOST:CASEWORK_API_PORT)")
+
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)
     due = psub.add_parser("due", help="effective severity, calendar and first-response deadline")
@@ -361,11 +385,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def directory_import(path: Path) -> dict[str, Any]:
+    settings = Settings()
+    try:
+        directory = parse_directory_file(path.read_text(encoding="utf-8"), str(path))
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror}", EXIT_INVALID) from None
+    except DirectoryError as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    try:
+        engine = open_database(settings)
+        counts = import_directory(engine, directory)
+    except SQLAlchemyError as error:
+        raise CliError(
+            f"directory database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
+        ) from None
+    return {"imported": counts, "database": database_url(settings).split("@")[-1]}
+
+
+def serve() -> None:
+    import uvicorn
+
+    from intake.api import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.api_tokens:
+        raise CliError(
+            "set CASEWORK_API_TOKENS (comma-separated bearer tokens) before serving the API", EXIT_INVALID
+        )
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "policy":
             _emit(policy_due(args))
+        elif args.command == "directory":
+            _emit(directory_import(args.file))
+        elif args.command == "serve":
+            serve()
         else:
             prepare = getattr(args, "prepare", None)
             payload = prepare(args) if prepare else None

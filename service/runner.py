@@ -3,21 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
 
+import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.directory_store import import_directory
+from intake.api import create_app
+from service.database import database_url, open_database
 from service.logging import configure_logging, get_logger
 from service.settings import Settings
 from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
 from service.worker_runtime import build_worker
+from support.directory import parse_directory_file
 
 log = get_logger("casework.worker")
 
 
-def _banner(settings: Settings, address: str, embedded: bool) -> str:
+class _QuietSignalsServer(uvicorn.Server):
+    """uvicorn inside the worker's process: the worker owns SIGINT/SIGTERM and stops it."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def seed_directory(settings: Settings, path: Path) -> dict[str, int]:
+    """Import a directory file (idempotent), e.g. the demo directory for `make run`."""
+    engine = open_database(settings)
+    try:
+        return import_directory(engine, parse_directory_file(path.read_text(encoding="utf-8"), str(path)))
+    finally:
+        engine.dispose()
+
+
+def _banner(settings: Settings, address: str, embedded: bool, api_token: str | None) -> str:
     lines = ["", "casework worker is running"]
     if embedded:
         lines += [
@@ -30,6 +56,16 @@ def _banner(settings: Settings, address: str, embedded: bool) -> str:
         f"  task queue          : {settings.task_queue}",
         f"  policy              : {settings.policy_path}",
         f"  notifications       : {settings.outbox_path}",
+        f"  directory database  : {database_url(settings).split('@')[-1]}",
+    ]
+    if api_token is not None:
+        lines += [
+            f"  HTTP API            : http://localhost:{settings.api_port}/docs",
+            f"  API token           : {api_token}"
+            if api_token
+            else "  API token           : from CASEWORK_API_TOKENS",
+        ]
+    lines += [
         "",
         "Open a case from another terminal:",
         "  .venv/bin/python starter.py open --tenant contoso --requester admin@contoso.example \\",
@@ -42,8 +78,17 @@ def _banner(settings: Settings, address: str, embedded: bool) -> str:
     return "\n".join(lines)
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, seed: Path | None = None, api: bool = False) -> None:
     configure_logging(settings.log_level)
+    if seed is not None:
+        counts = seed_directory(settings, seed)
+        log.info("directory imported", source=str(seed), **counts)
+    api_token: str | None = None
+    if api:
+        api_token = ""
+        if not settings.api_tokens:
+            api_token = secrets.token_urlsafe(24)  # a dev token for this run only
+            settings = replace(settings, api_tokens=(api_token,))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -62,9 +107,24 @@ async def run_worker(settings: Settings) -> None:
             log.info("registered search attributes", names=added)
         worker = build_worker(client, settings)
         runner = asyncio.create_task(worker.run())
-        print(_banner(settings, address, embedded=cluster is None), flush=True)
+        server: uvicorn.Server | None = None
+        serving: asyncio.Task[None] | None = None
+        if api:
+            config = uvicorn.Config(
+                create_app(settings),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=None,
+                access_log=False,
+            )
+            server = _QuietSignalsServer(config)
+            serving = asyncio.create_task(server.serve())
+        print(_banner(settings, address, embedded=cluster is None, api_token=api_token), flush=True)
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([runner, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await serving
         if not runner.done():
             log.info("stopping: finishing running tasks")
             await worker.shutdown()

@@ -42,6 +42,14 @@ class Settings:
     dev_server_port: int = field(default_factory=lambda: _int("CASEWORK_DEV_SERVER_PORT", 7233))
     ui_port: int = field(default_factory=lambda: _int("CASEWORK_UI_PORT", 8233))
     log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    api_port: int = field(default_factory=lambda: _int("CASEWORK_API_PORT", 8000))
+    api_host: str = field(default_factory=lambda: os.environ.get("CASEWORK_API_HOST", "127.0.0.1"))
+    api_tokens: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            t.strip() for t in os.environ.get("CASEWORK_API_TOKENS", "").split(",") if t.strip()
+        )
+    )
 
     @property
     def outbox_path(self) -> Path:

@@ -34,8 +34,29 @@ class SeverityChange(BaseModel):
 
 
 class Refusal(BaseModel):
+    """Why a request did not become a case: `code` for machines, `message` for the requester."""
+
     code: str
     message: str
+    referral_partner: str | None = None
+    referral_contact: str | None = None
+
+
+class VerificationView(BaseModel):
+    """Phone verification as the case shows it: never the code, only where it went (masked)."""
+
+    sent_to: str
+    issued_at: datetime
+    expires_at: datetime
+    attempts_used: int = 0
+    max_attempts: int
+    outcome: str = "pending"
+
+
+class IncidentLink(BaseModel):
+    incident_id: str
+    service: str
+    title: str
 
 
 class ClockPause(BaseModel):
@@ -90,6 +111,8 @@ class CaseView(BaseModel):
     time_zone: str | None = Field(default=None, description="zone of the case's calendar, for display")
     created_at: datetime
     opened_at: datetime | None = None
+    incident: IncidentLink | None = None
+    verification: VerificationView | None = None
     first_response: SlaClock | None = None
     customer_update: SlaClock | None = None
     sla_breached: bool = False

@@ -97,6 +97,13 @@ class SurveyRule(BaseModel):
         return self
 
 
+class VerificationRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    expires_after: Duration = Field(default=timedelta(minutes=10))
+
+
 class HistoryRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -117,6 +124,7 @@ class Policy(BaseModel):
     cooperation: CooperationRule = Field(default_factory=CooperationRule)
     resolution: ResolutionRule = Field(default_factory=ResolutionRule)
     survey: SurveyRule = Field(default_factory=SurveyRule)
+    verification: VerificationRule = Field(default_factory=VerificationRule)
     history: HistoryRule = Field(default_factory=HistoryRule)
 
     @model_validator(mode="after")
@@ -146,7 +154,15 @@ def _location(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("severities", "categories", "calendars") and len(parts) >= 2:
         table, rest = f"[{parts[0]}.{parts[1]}]", parts[2:]
-    elif parts and parts[0] in ("sla", "cooperation", "resolution", "survey", "history", "obligations"):
+    elif parts and parts[0] in (
+        "sla",
+        "cooperation",
+        "resolution",
+        "survey",
+        "verification",
+        "history",
+        "obligations",
+    ):
         table, rest = f"[{parts[0]}]", parts[1:]
     else:
         table, rest = "", parts

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from support.vocabulary import Category, Channel, ContactMethod, Severity
+from support.vocabulary import Category, Channel, ContactMethod, IssueArea, Severity
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -32,6 +32,13 @@ class CaseRequest(BaseModel):
     preferred_contact: ContactMethod = ContactMethod.EMAIL
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag")
     channel: Channel = Channel.WEB
+    caller_number: str | None = Field(default=None, description="phone intake: the number the call came from")
+    service: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="affected service, e.g. exchange, teams",
+    )
+    scope: IssueArea = Field(default=IssueArea.PRODUCT, description="where the requester says the problem is")
 
     @field_validator("contact_email")
     @classmethod
@@ -40,7 +47,7 @@ class CaseRequest(BaseModel):
             raise ValueError("not an email address")
         return value
 
-    @field_validator("contact_phone")
+    @field_validator("contact_phone", "caller_number")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
         if value is None:
@@ -54,6 +61,8 @@ class CaseRequest(BaseModel):
     def _reachable(self) -> CaseRequest:
         if self.preferred_contact is ContactMethod.PHONE and self.contact_phone is None:
             raise ValueError("preferred_contact is phone but no contact_phone was given")
+        if self.channel is Channel.PHONE and self.caller_number is None:
+            raise ValueError("channel is phone but no caller_number was given")
         return self
 
     @property

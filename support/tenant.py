@@ -1,22 +1,20 @@
-"""What the case needs to know about a tenant, and the directory file that holds tenants."""
+"""What a case needs to know about a tenant (read from the directory database by an activity)."""
 
 from __future__ import annotations
 
-import tomllib
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from support.policy import describe_errors
 from support.request import TENANT_ID_PATTERN
 from support.vocabulary import Agreement
 
 
 class PurchaseChannel(StrEnum):
     DIRECT = "direct"
-    PARTNER = "partner"
+    PARTNER = "partner"  # every subscription bought through a partner: the partner supports it
+    MIXED = "mixed"
 
 
 class TenantFacts(BaseModel):
@@ -32,7 +30,6 @@ class TenantFacts(BaseModel):
     purchase_channel: PurchaseChannel = PurchaseChannel.DIRECT
     partner_name: str | None = None
     partner_contact: str | None = None
-    admins: list[str] = Field(default_factory=list, description="sign-in names of tenant administrators")
 
     @field_validator("time_zone")
     @classmethod
@@ -42,27 +39,3 @@ class TenantFacts(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
-
-
-class DirectoryError(ValueError):
-    """A directory file that cannot be used; the message names the tenant and field."""
-
-
-def parse_directory(text: str, source: str = "directory.toml") -> dict[str, TenantFacts]:
-    """Tenants by id from a `[tenants.<id>]` TOML file."""
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise DirectoryError(f"{source}: not valid TOML: {error}") from None
-    tenants: dict[str, TenantFacts] = {}
-    problems: list[str] = []
-    for tenant_id, table in (data.get("tenants") or {}).items():
-        try:
-            tenants[tenant_id] = TenantFacts.model_validate({"tenant_id": tenant_id, **table})
-        except ValidationError as error:
-            problems.append(describe_errors(error, f"{source}: [tenants.{tenant_id}]"))
-        except TypeError:
-            problems.append(f"{source}: [tenants.{tenant_id}] is not a table")
-    if problems:
-        raise DirectoryError("\n".join(problems))
-    return tenants

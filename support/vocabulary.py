@@ -40,8 +40,17 @@ class ContactMethod(StrEnum):
     PHONE = "phone"
 
 
+class IssueArea(StrEnum):
+    """Where the requester says the problem is; the scope boundary is decided from this field."""
+
+    PRODUCT = "product"
+    THIRD_PARTY_ADDIN = "third_party_addin"
+    CUSTOMER_NETWORK = "customer_network"
+
+
 class CaseStatus(StrEnum):
     NEW = "new"
+    AWAITING_VERIFICATION = "awaiting_verification"
     AWAITING_FIRST_RESPONSE = "awaiting_first_response"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"

@@ -12,22 +12,37 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.directory_store import import_directory
 from intake.cases import Cases
+from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings, venv_binary
 from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
+from support.directory import parse_directory_file
 
 TESTS = Path(__file__).parent
 
 
+def seeded(settings: Settings) -> Settings:
+    """The shipped demo directory imported into the settings' own (SQLite) database."""
+    directory = parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path))
+    engine = open_database(settings)
+    import_directory(engine, directory)
+    engine.dispose()
+    return settings
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Default policy and example directory, a private var/ and a fresh task queue per test."""
-    return Settings(
-        task_queue=f"casework-test-{uuid.uuid4().hex[:8]}",
-        policy_path=PROJECT_ROOT / "policy.toml",
-        directory_path=PROJECT_ROOT / "directory.toml",
-        var_dir=tmp_path / "var",
+    """Default policy and demo directory, a private var/ and database, a fresh task queue per test."""
+    return seeded(
+        Settings(
+            task_queue=f"casework-test-{uuid.uuid4().hex[:8]}",
+            policy_path=PROJECT_ROOT / "policy.toml",
+            directory_path=PROJECT_ROOT / "directory.toml",
+            var_dir=tmp_path / "var",
+            database_url=None,
+        )
     )
 
 

@@ -34,7 +34,7 @@ class Worker:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "worker.py"],
+            [sys.executable, "worker.py", "--seed", "directory.toml", "--api"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -93,6 +93,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         "CASEWORK_VAR": str(tmp_path / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),
+        "CASEWORK_API_PORT": str(free_port()),
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }

@@ -10,8 +10,17 @@ CASE_CATEGORY = SearchAttributeKey.for_keyword("CaseCategory")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 FIRST_RESPONSE_DUE = SearchAttributeKey.for_datetime("FirstResponseDue")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+INCIDENT_ID = SearchAttributeKey.for_keyword("IncidentId")
 
-ALL_KEYS = (CASE_STATUS, CASE_SEVERITY, CASE_CATEGORY, TENANT_ID, FIRST_RESPONSE_DUE, SLA_BREACHED)
+ALL_KEYS = (
+    CASE_STATUS,
+    CASE_SEVERITY,
+    CASE_CATEGORY,
+    TENANT_ID,
+    FIRST_RESPONSE_DUE,
+    SLA_BREACHED,
+    INCIDENT_ID,
+)
 
 
 def at_start(tenant_id: str, category: str, severity: str) -> TypedSearchAttributes:

@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.archive import ArchiveActivities
     from activities.case_context import CaseContext, CaseContextActivities, ContextRequest
     from activities.notify import NotifyActivities
+    from activities.verification import CodeRequest, VerificationActivities
     from support.actions import (
         Cooperation,
         CustomerActionRequest,
@@ -36,7 +38,16 @@ with workflow.unsafe.imports_passed_through():
     from support.agenda import Wake, WakeUp, agenda, case_done
     from support.calendar import Calendar
     from support.case_terms import case_terms
-    from support.case_view import CaseView, ClockPause, Refusal, SeverityChange, Survey, SurveyOutcome
+    from support.case_view import (
+        CaseView,
+        ClockPause,
+        IncidentLink,
+        Refusal,
+        SeverityChange,
+        Survey,
+        SurveyOutcome,
+        VerificationView,
+    )
     from support.clocks import (
         ClockName,
         SlaClock,
@@ -68,7 +79,8 @@ with workflow.unsafe.imports_passed_through():
     from support.policy import Policy
     from support.request import CaseRequest
     from support.tenant import TenantFacts
-    from support.vocabulary import CaseStatus, ContactMethod, Severity
+    from support.verification import IssuedCode, VerificationAttempt, VerificationResult, code_matches
+    from support.vocabulary import CaseStatus, Channel, ContactMethod, Severity
     from workflows import search_attributes as sa
 
 
@@ -103,6 +115,7 @@ class SupportCaseWorkflow:
         self._policy: Policy | None = None
         self._tenant: TenantFacts | None = None
         self._calendar: Calendar | None = None
+        self._issued: IssuedCode | None = None
         if start.carried is None:
             self._view = CaseView.for_request(start.request, workflow.now())
         else:
@@ -114,15 +127,24 @@ class SupportCaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         if start.carried is None:
+            request = self._request
             context = await workflow.execute_activity_method(
                 CaseContextActivities.load_case_context,
-                ContextRequest(tenant_id=self._request.tenant_id, opened_at=self._view.created_at),
+                ContextRequest(
+                    tenant_id=request.tenant_id,
+                    requester=request.requester,
+                    opened_at=self._view.created_at,
+                    caller_number=request.caller_number if request.channel is Channel.PHONE else None,
+                    service=request.service,
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=CONTEXT_RETRY,
             )
-            refusal = check_eligibility(self._request.tenant_id, context.tenant)
+            refusal = check_eligibility(request, context.tenant, context.requester_is_admin)
             if refusal is not None:
                 self._refuse(refusal)
+                return await self._finish()
+            if context.caller_registered is False and not await self._verify_caller(context):
                 return await self._finish()
             self._open(context)
         else:
@@ -170,6 +192,69 @@ class SupportCaseWorkflow:
         self._notify("refused", Audience.CUSTOMER, {"reason_code": refusal.code, "reason": refusal.message})
         workflow.logger.info("case refused", extra={"reason_code": refusal.code})
 
+    async def _verify_caller(self, context: CaseContext) -> bool:
+        """Phone intake from an unregistered number: a one-time code to a registered contact."""
+        assert context.tenant is not None
+        self._adopt(context.policy, context.tenant)
+        rule, view = context.policy.verification, self._view
+        try:
+            self._issued = await workflow.execute_activity_method(
+                VerificationActivities.send_verification_code,
+                CodeRequest(
+                    case_id=view.case_id, tenant_id=context.tenant.tenant_id, language=self._request.language
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(
+                    maximum_attempts=5, non_retryable_error_types=["NoRegisteredContact"]
+                ),
+            )
+        except ActivityError as error:
+            reason = error.cause.message if isinstance(error.cause, ApplicationError) else str(error)
+            self._refuse(
+                Refusal(
+                    code="verification_unavailable",
+                    message=f"We could not send a verification code ({reason}). Please call from a number "
+                    "registered for your organisation, or open the case in the web portal.",
+                )
+            )
+            return False
+        now = workflow.now()
+        view.verification = VerificationView(
+            sent_to=self._issued.sent_to,
+            issued_at=now,
+            expires_at=now + rule.expires_after,
+            max_attempts=rule.max_attempts,
+        )
+        view.status = CaseStatus.AWAITING_VERIFICATION
+        view.record(
+            now,
+            "verification_sent",
+            f"caller's number is not registered; one-time code sent to {self._issued.sent_to}",
+        )
+        self._upsert(sa.CASE_STATUS.value_set(view.status.value))
+        verification = view.verification
+        await self._wait_until(lambda: verification.outcome != "pending", verification.expires_at)
+        if verification.outcome == "verified":
+            return True
+        if verification.outcome == "pending":
+            verification.outcome = "expired"
+            self._refuse(
+                Refusal(
+                    code="verification_expired",
+                    message="The one-time code was not confirmed in time; the case was not opened. "
+                    "Please call again.",
+                )
+            )
+        else:
+            self._refuse(
+                Refusal(
+                    code="verification_locked",
+                    message="Too many wrong codes; the case was not opened. Please call again from a "
+                    "registered number or open the case in the web portal.",
+                )
+            )
+        return False
+
     def _open(self, context: CaseContext) -> None:
         assert context.tenant is not None
         request, now = self._request, workflow.now()
@@ -205,6 +290,15 @@ class SupportCaseWorkflow:
             f"opened at severity {severity.value} on the {view.calendar} calendar; first response due "
             f"{local_time(plan.due, self.calendar.time_zone)} ({plan.target} of business time)",
         )
+        if context.incident is not None:
+            incident = context.incident
+            view.incident = IncidentLink(
+                incident_id=incident.incident_id, service=incident.service, title=incident.title
+            )
+            view.record(
+                now, "incident_linked", f"linked to active incident {incident.incident_id}: {incident.title}"
+            )
+            self._upsert(sa.INCIDENT_ID.value_set(incident.incident_id))
         view.customer_requests = obligations_at(self.policy, severity, self.calendar, now)
         if view.customer_requests:
             view.record(now, "obligations_requested", self._obligations_text())
@@ -222,6 +316,8 @@ class SupportCaseWorkflow:
             "support_opens_at": local_time(self.calendar.next_open(now), self.tenant.time_zone),
             "obligations": self._obligations_text(),
         }
+        if view.incident is not None:
+            facts |= {"incident_id": view.incident.incident_id, "incident_title": view.incident.title}
         self._notify("acknowledged", Audience.CUSTOMER, facts)
         self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": terms.calendar_name})
         workflow.logger.info(
@@ -405,6 +501,43 @@ class SupportCaseWorkflow:
     @workflow.query
     def view(self) -> CaseView:
         return self._view
+
+    @workflow.update
+    def verify(self, attempt: VerificationAttempt) -> VerificationResult:
+        now, view = workflow.now(), self._view
+        verification = view.verification
+        assert verification is not None and self._issued is not None
+        if now >= verification.expires_at:
+            return VerificationResult(
+                verified=False, status="expired", remaining_attempts=0, message="the code has expired"
+            )
+        verification.attempts_used += 1
+        remaining = verification.max_attempts - verification.attempts_used
+        if code_matches(attempt.code, self._issued):
+            verification.outcome = "verified"
+            view.record(now, "caller_verified", "one-time code confirmed")
+            return VerificationResult(
+                verified=True, status="verified", remaining_attempts=remaining, message="verified"
+            )
+        if remaining <= 0:
+            verification.outcome = "locked"
+            view.record(now, "verification_locked", "too many wrong codes")
+            return VerificationResult(
+                verified=False, status="locked", remaining_attempts=0, message="too many wrong codes; locked"
+            )
+        view.record(now, "verification_failed", f"wrong code; {remaining} attempts left")
+        return VerificationResult(
+            verified=False,
+            status="pending",
+            remaining_attempts=remaining,
+            message=f"wrong code; {remaining} attempts left",
+        )
+
+    @verify.validator
+    def _check_verify(self, attempt: VerificationAttempt) -> None:
+        status = self._view.status
+        if status is not CaseStatus.AWAITING_VERIFICATION:
+            raise ValueError(f"no verification is pending for this case (it is {status.value})")
 
     @workflow.update
     def respond(self, action: FirstResponse) -> CaseView:
