@@ -5,8 +5,6 @@ Bad input is a 422 with one entry per field; an unknown case 404; an action the 
 from CASEWORK_API_TOKENS, compared in constant time. No stack trace ever reaches a caller.
 """
 
-from __future__ import annotations
-
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager

@@ -119,6 +119,13 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             )
             server = _QuietSignalsServer(config)
             serving = asyncio.create_task(server.serve())
+            for _ in range(600):  # say "ready" only once the API is listening (uvicorn has no event)
+                if server.started or serving.done():
+                    break
+                await asyncio.sleep(0.05)
+            if serving.done():
+                serving.result()  # the port is taken, say: surface uvicorn's error
+                raise SystemExit(f"the HTTP API could not start on {settings.api_host}:{settings.api_port}")
         print(_banner(settings, address, embedded=cluster is None, api_token=api_token), flush=True)
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([runner, stopped], return_when=asyncio.FIRST_COMPLETED)

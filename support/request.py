@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from support.vocabulary import Category, Channel, ContactMethod, IssueArea, Severity
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
+_PHONE = re.compile(PHONE_PATTERN)
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -27,12 +28,18 @@ class CaseRequest(BaseModel):
     severity: Severity = Field(description="the severity the customer asks for")
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(min_length=1, max_length=20_000)
-    contact_email: str = Field(max_length=254)
-    contact_phone: str | None = Field(default=None, description="E.164, e.g. +8613800138000")
+    contact_email: str = Field(max_length=254, json_schema_extra={"format": "email"})
+    contact_phone: str | None = Field(
+        default=None, description="E.164, e.g. +8613800138000", json_schema_extra={"pattern": PHONE_PATTERN}
+    )
     preferred_contact: ContactMethod = ContactMethod.EMAIL
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag")
     channel: Channel = Channel.WEB
-    caller_number: str | None = Field(default=None, description="phone intake: the number the call came from")
+    caller_number: str | None = Field(
+        default=None,
+        description="phone intake: the number the call came from",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
     service: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",

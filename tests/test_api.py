@@ -1,0 +1,186 @@
+"""The HTTP intake API over real HTTP (uvicorn on loopback) with a real Temporal dev server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+
+from activities.notify import read_outbox
+from intake.api import create_app
+from intake.cases import Cases
+from service.settings import Settings
+from tests.conftest import running_worker
+from tests.requests import case_request
+
+TOKEN = "test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    settings: Settings
+
+
+async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)  # uvicorn has no start event to wait on
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Api]:
+    settings = dataclasses.replace(settings, api_tokens=(TOKEN, "another-token"))
+    async with running_worker(dev_env.client, settings):
+        app = create_app(settings, cases=Cases(dev_env.client, settings.task_queue))
+        server, task, url = await serve(app)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            yield Api(client, settings)
+        server.should_exit = True
+        await task
+
+
+def body(request_id: str, **overrides: Any) -> dict[str, Any]:
+    return case_request(request_id, **overrides).model_dump(mode="json", exclude_none=True)
+
+
+async def test_post_is_idempotent_201_then_200(api: Api, request_id: str) -> None:
+    first = await api.client.post("/cases", json=body(request_id))
+    again = await api.client.post("/cases", json=body(request_id, title="Resent by the portal"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["created"] is True and again.json()["created"] is False
+    assert again.json()["case"]["case_id"] == first.json()["case"]["case_id"] == f"case-{request_id}"
+    assert again.json()["case"]["title"] == first.json()["case"]["title"]
+    shown = await api.client.get(f"/cases/case-{request_id}")
+    assert shown.status_code == 200 and shown.json()["status"] == "awaiting_first_response"
+
+
+async def test_missing_or_wrong_token_is_401(api: Api, request_id: str) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = await api.client.post("/cases", json=body(request_id), headers=headers)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert [n for n in read_outbox(api.settings.outbox_path) if n["case_id"] == f"case-{request_id}"] == []
+    ok = await api.client.get("/cases", headers={"Authorization": "Bearer another-token"})
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ("{not json", "body"),
+        ({"severity": "Z"}, "body.severity"),
+        ({"category": "hardware"}, "body.category"),
+        ({"title": 42}, "body.title"),
+        ({"contact_email": "nobody"}, "body.contact_email"),
+        ({"channel": "phone"}, "body"),
+        ({"unexpected": True}, "body.unexpected"),
+    ],
+)
+async def test_bad_input_is_422_with_the_field(api: Api, request_id: str, payload: Any, field: str) -> None:
+    if isinstance(payload, str):
+        response = await api.client.post(
+            "/cases", content=payload, headers={"Content-Type": "application/json"}
+        )
+    else:
+        response = await api.client.post("/cases", json=body(request_id) | payload)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["error"] == "invalid_input"
+    assert any(f["field"].startswith(field) for f in problem["fields"]), problem
+    assert "Traceback" not in response.text
+    missing = await api.client.get(f"/cases/case-{request_id}")
+    assert missing.status_code == 404, "nothing was started"
+
+
+async def test_unknown_case_404_and_rejected_action_409(api: Api, request_id: str) -> None:
+    assert (await api.client.get("/cases/case-never-opened")).status_code == 404
+    assert (await api.client.get("/cases/not-a-case-id")).status_code == 422
+    response = await api.client.post(
+        "/cases/case-never-opened/respond", json={"engineer": "a", "message": "b"}
+    )
+    assert response.status_code == 404
+    await api.client.post("/cases", json=body(request_id))
+    respond = {"engineer": "li.wei", "message": "On it"}
+    assert (await api.client.post(f"/cases/case-{request_id}/respond", json=respond)).status_code == 200
+    again = await api.client.post(f"/cases/case-{request_id}/respond", json=respond)
+    assert again.status_code == 409 and "already given by li.wei" in again.json()["message"]
+    not_phone = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": "123456"})
+    assert not_phone.status_code == 409 and "no verification is pending" in not_phone.json()["message"]
+
+
+async def test_verification_over_http(api: Api, request_id: str) -> None:
+    opened = await api.client.post(
+        "/cases", json=body(request_id, channel="phone", caller_number="+8613900000001")
+    )
+    assert opened.status_code == 201 and opened.json()["case"]["status"] == "awaiting_verification"
+    [sent] = [n for n in read_outbox(api.settings.outbox_path) if n["event"] == "verification_code"]
+    code = str(sent["facts"]["code"])  # type: ignore[index]
+    wrong = await api.client.post(
+        f"/cases/case-{request_id}/verification", json={"code": f"{(int(code) + 1) % 10**6:06d}"}
+    )
+    assert wrong.status_code == 403 and wrong.json()["remaining_attempts"] == 4
+    malformed = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": "12ab"})
+    assert malformed.status_code == 422
+    right = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": code})
+    assert right.status_code == 200 and right.json()["verified"] is True
+    assert code not in (await api.client.get(f"/cases/case-{request_id}")).text
+
+
+async def test_list_filters_and_customer_events(api: Api, request_id: str) -> None:
+    await api.client.post("/cases", json=body(request_id, severity="C", category="billing"))
+    accepted = await api.client.post(
+        f"/cases/case-{request_id}/cooperation", json={"request_id": "contact_data", "details": "ok"}
+    )
+    assert accepted.status_code == 202
+    found: list[dict[str, Any]] = []
+    for _ in range(50):
+        found = (await api.client.get("/cases", params={"category": "billing", "tenant": "contoso"})).json()
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert [c["case_id"] for c in found] == [f"case-{request_id}"]
+    assert (await api.client.get("/cases", params={"status": "bogus"})).status_code == 422
+
+
+async def test_openapi_is_served(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    assert {"/cases", "/cases/{case_id}", "/cases/{case_id}/verification", "/cases/{case_id}/respond"} <= set(
+        spec["paths"]
+    )
+    assert (await api.client.get("/docs")).status_code == 200
+
+
+async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) -> None:
+    unreachable = dataclasses.replace(settings, dev_server_port=1, api_tokens=(TOKEN,))
+    server, task, url = await serve(create_app(unreachable))
+    try:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            response = await client.post("/cases", json=body(request_id))
+            shown = await client.get("/cases/case-x")
+    finally:
+        server.should_exit = True
+        await task
+    assert response.status_code == 503 and "connection refused" in response.json()["message"]
+    assert shown.status_code == 503
