@@ -165,7 +165,8 @@ async def test_overnight_pause_moves_the_update_deadline_by_business_time_only(
 
     clock = view.customer_update
     assert clock is not None and clock.state is ClockState.RUNNING and clock.due is not None
-    assert PRODUCT.elapsed(due_before, clock.due) == timedelta(hours=3)
+    moved = PRODUCT.elapsed(due_before, clock.due)
+    assert abs(moved - timedelta(hours=3)) < timedelta(seconds=1)  # the test's own steps take a few ms
     assert clock.due - due_before > timedelta(hours=3), "the wall-clock move is longer: the night is closed"
     [pause] = view.pauses
     assert (pause.paused_by, pause.resumed_by) == (ENGINEER, "customer")
