@@ -1,105 +1,17 @@
-"""The tenant directory in a real database (SQLite by default, PostgreSQL by DATABASE_URL).
-
-Tenants, their users and admin roles, their registered contact emails and phones, and service
-health incidents. Only activities and the `directory import` command touch it; workflows get
-facts from activity results. The schema is created and migrated on start by `migrate()`: an
-ordered list of migrations, each applied once in its own transaction and recorded in
-`schema_version`, so every process can call it safely at start-up.
+"""The tenant directory in the database: tenants, their users and admin roles, registered contact
+emails and phones, and service health incidents. Only activities and the `directory import`
+command touch it; workflows get facts from activity results. Schema: `activities/schema.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, delete, insert, select, update
 
+from activities.schema import incidents, tenant_contacts, tenant_users, tenants
 from support.directory import DirectoryFile, Incident
 from support.tenant import TenantFacts
-
-metadata = MetaData()
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-)
-tenants = Table(
-    "tenants",
-    metadata,
-    Column("tenant_id", String(63), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("country", String(2), nullable=False),
-    Column("time_zone", String(64), nullable=False),
-    Column("agreement", String(16), nullable=False),
-    Column("purchase_channel", String(16), nullable=False),
-    Column("partner_name", String(200)),
-    Column("partner_contact", String(254)),
-)
-tenant_users = Table(
-    "tenant_users",
-    metadata,
-    Column("tenant_id", String(63), ForeignKey("tenants.tenant_id", ondelete="CASCADE"), primary_key=True),
-    Column("sign_in", String(200), primary_key=True),
-    Column("is_admin", Boolean, nullable=False),
-)
-tenant_contacts = Table(
-    "tenant_contacts",
-    metadata,
-    Column("tenant_id", String(63), ForeignKey("tenants.tenant_id", ondelete="CASCADE"), primary_key=True),
-    Column("kind", String(8), primary_key=True),
-    Column("value", String(254), primary_key=True),
-)
-incidents = Table(
-    "service_incidents",
-    metadata,
-    Column("incident_id", String(64), primary_key=True),
-    Column("service", String(64), nullable=False, index=True),
-    Column("title", Text, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True)),
-)
-
-
-def _v1_directory(connection: Connection) -> None:
-    metadata.create_all(connection, tables=[tenants, tenant_users, tenant_contacts, incidents])
-
-
-# Append only. A released migration is never edited; a schema change is a new function here.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_directory]
-
-
-def migrate(engine: Engine) -> int:
-    """Bring the schema to the latest version; returns the version it is at."""
-    metadata.create_all(engine, tables=[schema_version])
-    with engine.begin() as connection:
-        current = connection.execute(
-            select(schema_version.c.version).order_by(schema_version.c.version.desc())
-        ).first()
-    version = current[0] if current else 0
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        with engine.begin() as connection:
-            migration(connection)
-            connection.execute(insert(schema_version).values(version=number, applied_at=datetime.now(UTC)))
-        version = number
-    return version
 
 
 def import_directory(engine: Engine, directory: DirectoryFile) -> dict[str, int]:

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import DeliveryActivities
 from activities.directory_store import DirectoryStore
-from activities.notify import NotifyActivities
 from support.notifications import Audience, Notification
 from support.verification import IssuedCode, hash_code, mask
 
@@ -25,19 +25,19 @@ class CodeRequest(BaseModel):
     case_id: str
     tenant_id: str
     language: str = "en"
+    time_zone: str = "Asia/Shanghai"
 
 
 class VerificationActivities:
-    def __init__(self, store: DirectoryStore, notify: NotifyActivities) -> None:
+    def __init__(self, store: DirectoryStore, delivery: DeliveryActivities) -> None:
         self._store = store
-        self._notify = notify
+        self._delivery = delivery
 
     @activity.defn(name="send_verification_code")
     async def send_verification_code(self, request: CodeRequest) -> IssuedCode:
         emails = await asyncio.to_thread(self._store.registered, request.tenant_id, "email")
         phones = await asyncio.to_thread(self._store.registered, request.tenant_id, "phone")
-        targets = emails or phones
-        if not targets:
+        if not emails and not phones:
             raise ApplicationError(
                 "the tenant has no registered email or phone to send a verification code to",
                 type="NoRegisteredContact",
@@ -50,15 +50,20 @@ class VerificationActivities:
             notification_id=f"{request.case_id}/verification_code/{attempt}/customer",
             case_id=request.case_id,
             event="verification_code",
+            template="verification_code",
             audience=Audience.CUSTOMER,
             language=request.language,
-            recipient=targets[0],
+            time_zone=request.time_zone,
+            to_email=emails[0] if emails else None,
+            to_phone=phones[0] if phones else None,
+            prefer_phone=not emails,
             facts={"code": code, "note": "Use the most recent code you received."},
         )
-        await self._notify.send_notification(notification)
+        receipt = await self._delivery.deliver(notification)
+        address = emails[0] if emails and receipt.channel == "email" else (phones or emails)[0]
         return IssuedCode(
             salt_hex=salt.hex(),
             code_hash_hex=hash_code(code, salt),
-            sent_to=mask(targets[0]),
+            sent_to=mask(address),
             issued_at=datetime.now(UTC),
         )

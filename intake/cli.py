@@ -26,6 +26,7 @@ from activities.directory_store import import_directory
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
 from service.database import database_url, open_database
 from service.logging import configure_logging
+from service.mail_sink import read_mailbox
 from service.settings import Settings
 from service.temporal import TemporalUnavailable, connect
 from support.actions import (
@@ -372,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
 
     sub.add_parser("serve", help="serve the HTTP intake API (CASEWORK_API_HOST:CASEWORK_API_PORT)")
+    ob = sub.add_parser("outbox", help="messages the embedded SMTP sink received (var/mail/), oldest first")
+    ob.add_argument("--case", help="only this case's messages")
 
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)
@@ -403,6 +406,26 @@ def directory_import(path: Path) -> dict[str, Any]:
     return {"imported": counts, "database": database_url(settings).split("@")[-1]}
 
 
+def outbox(case_id: str | None) -> list[dict[str, str]]:
+    settings = Settings()
+    if settings.smtp_host:
+        print(
+            f"note: mail goes to {settings.smtp_host}; only the embedded sink's mail is kept here",
+            file=sys.stderr,
+        )
+    return [
+        {
+            "date": str(m["Date"]),
+            "to": str(m["To"]),
+            "subject": str(m["Subject"]),
+            "case": str(m["X-Casework-Case"]),
+            "language": str(m["Content-Language"]),
+        }
+        for m in read_mailbox(settings.mail_dir)
+        if case_id is None or m["X-Casework-Case"] == case_id
+    ]
+
+
 def serve() -> None:
     import uvicorn
 
@@ -426,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(directory_import(args.file))
         elif args.command == "serve":
             serve()
+        elif args.command == "outbox":
+            _emit(outbox(args.case))
         else:
             prepare = getattr(args, "prepare", None)
             payload = prepare(args) if prepare else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 
-from activities.directory_store import migrate
+from activities.schema import migrate
 from service.settings import Settings
 
 

@@ -18,6 +18,7 @@ from activities.directory_store import import_directory
 from intake.api import create_app
 from service.database import database_url, open_database
 from service.logging import configure_logging, get_logger
+from service.mail_sink import MailSink
 from service.settings import Settings
 from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
 from service.worker_runtime import build_worker
@@ -43,7 +44,9 @@ def seed_directory(settings: Settings, path: Path) -> dict[str, int]:
         engine.dispose()
 
 
-def _banner(settings: Settings, address: str, embedded: bool, api_token: str | None) -> str:
+def _banner(
+    settings: Settings, address: str, embedded: bool, api_token: str | None, embedded_mail: bool
+) -> str:
     lines = ["", "casework worker is running"]
     if embedded:
         lines += [
@@ -55,7 +58,12 @@ def _banner(settings: Settings, address: str, embedded: bool, api_token: str | N
     lines += [
         f"  task queue          : {settings.task_queue}",
         f"  policy              : {settings.policy_path}",
-        f"  notifications       : {settings.outbox_path}",
+        f"  mail                : {settings.smtp_host}:{settings.smtp_port}"
+        + (
+            f" (embedded sink, kept in {settings.mail_dir}; `starter.py outbox` lists it)"
+            if embedded_mail
+            else ""
+        ),
         f"  directory database  : {database_url(settings).split('@')[-1]}",
     ]
     if api_token is not None:
@@ -83,6 +91,10 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
     if seed is not None:
         counts = seed_directory(settings, seed)
         log.info("directory imported", source=str(seed), **counts)
+    sink: MailSink | None = None
+    if settings.smtp_host is None:
+        sink = MailSink(settings.mail_dir, port=settings.sink_port).start()
+        settings = replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
     api_token: str | None = None
     if api:
         api_token = ""
@@ -126,7 +138,10 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             if serving.done():
                 serving.result()  # the port is taken, say: surface uvicorn's error
                 raise SystemExit(f"the HTTP API could not start on {settings.api_host}:{settings.api_port}")
-        print(_banner(settings, address, embedded=cluster is None, api_token=api_token), flush=True)
+        print(
+            _banner(settings, address, cluster is None, api_token=api_token, embedded_mail=sink is not None),
+            flush=True,
+        )
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([runner, stopped], return_when=asyncio.FIRST_COMPLETED)
         if server is not None and serving is not None:
@@ -136,4 +151,6 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             log.info("stopping: finishing running tasks")
             await worker.shutdown()
         await runner
+    if sink is not None:
+        sink.stop()
     log.info("stopped")

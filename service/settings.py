@@ -51,9 +51,45 @@ class Settings:
         )
     )
 
+    # Mail: SMTP_HOST unset means `make run` starts an embedded SMTP sink that keeps var/mail/.
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("SMTP_HOST") or None)
+    smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 587))
+    smtp_security: str = field(default_factory=lambda: os.environ.get("SMTP_SECURITY", "starttls"))
+    smtp_username: str | None = field(default_factory=lambda: os.environ.get("SMTP_USERNAME") or None)
+    smtp_password: str | None = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD") or None)
+    sink_port: int = field(default_factory=lambda: _int("CASEWORK_SMTP_SINK_PORT", 8025))
+    mail_from: str = field(
+        default_factory=lambda: os.environ.get(
+            "CASEWORK_MAIL_FROM", "casework support <support@casework.example>"
+        )
+    )
+    reply_to_domain: str = field(
+        default_factory=lambda: os.environ.get("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
+    )
+    support_queue_email: str = field(
+        default_factory=lambda: os.environ.get(
+            "CASEWORK_SUPPORT_QUEUE_EMAIL", "support-queue@casework.example"
+        )
+    )
+    duty_manager_email: str = field(
+        default_factory=lambda: os.environ.get("CASEWORK_DUTY_MANAGER_EMAIL", "duty-manager@casework.example")
+    )
+    engineer_email: str = field(
+        default_factory=lambda: os.environ.get("CASEWORK_ENGINEER_EMAIL", "{engineer}@casework.example")
+    )
+    # Webhooks for the support side (e.g. a chat relay); unset ones fall back to email.
+    webhook_support_queue: str | None = field(
+        default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SUPPORT_QUEUE")
+    )
+    webhook_escalation: str | None = field(
+        default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_ESCALATION")
+    )
+    webhook_sms: str | None = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SMS"))
+    webhook_secret: str = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SECRET", ""))
+
     @property
-    def outbox_path(self) -> Path:
-        return self.var_dir / "outbox.jsonl"
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
 
     @property
     def archive_dir(self) -> Path:

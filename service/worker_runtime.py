@@ -10,32 +10,66 @@ from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
+from activities.delivery import DeliveryActivities, DeliveryConfig
+from activities.delivery_ledger import DeliveryLedger
 from activities.directory_store import DirectoryStore
-from activities.notify import NotifyActivities
+from activities.messages import Renderer
 from activities.verification import VerificationActivities
 from service.database import open_database
-from service.settings import Settings
+from service.settings import PROJECT_ROOT, Settings
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
 
 
-def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    if settings.smtp_host is None:
+        raise SystemExit("no SMTP_HOST: set it, or run the worker with the embedded SMTP sink (make run)")
+    security = settings.smtp_security if settings.smtp_security in ("none", "starttls", "tls") else "starttls"
+    return DeliveryConfig(
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        smtp_security=security,  # type: ignore[arg-type]
+        smtp_username=settings.smtp_username,
+        smtp_password=settings.smtp_password,
+        mail_from=settings.mail_from,
+        reply_to_domain=settings.reply_to_domain,
+        support_queue_email=settings.support_queue_email,
+        duty_manager_email=settings.duty_manager_email,
+        engineer_email=settings.engineer_email,
+        support_queue_webhook=settings.webhook_support_queue,
+        escalation_webhook=settings.webhook_escalation,
+        sms_webhook=settings.webhook_sms,
+        webhook_secret=settings.webhook_secret,
+    )
+
+
+def delivery_activities(settings: Settings) -> DeliveryActivities:
+    ledger = DeliveryLedger(open_database(settings))
+    return DeliveryActivities(delivery_config(settings), ledger, Renderer(PROJECT_ROOT / "templates"))
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    task_queue: str | None = None,
+    delivery: DeliveryActivities | None = None,
+) -> Worker:
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
     store = DirectoryStore(open_database(settings))
     context = CaseContextActivities(settings.policy_path, store)
-    notify = NotifyActivities(settings.outbox_path)
+    deliver = delivery or delivery_activities(settings)
     archive = ArchiveActivities(settings.archive_dir)
-    verification = VerificationActivities(store, notify)
+    verification = VerificationActivities(store, deliver)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=[
             context.load_case_context,
-            notify.send_notification,
+            deliver.deliver_notification,
             archive.archive_case,
             verification.send_verification_code,
         ],

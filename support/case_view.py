@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from support.clocks import SlaClock
 from support.cooperation import CustomerRequest
+from support.notifications import FailedNotification
 from support.request import CaseRequest
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
@@ -119,6 +120,9 @@ class CaseView(BaseModel):
     severity_history: list[SeverityChange] = Field(default_factory=list)
     customer_requests: list[CustomerRequest] = Field(default_factory=list)
     pauses: list[ClockPause] = Field(default_factory=list)
+    failed_notifications: list[FailedNotification] = Field(
+        default_factory=list, description="notifications no route could deliver; also alerted to operators"
+    )
     assigned_engineer: str | None = None
     last_activity_at: datetime | None = None
     follow_ups_sent: int = 0

@@ -64,6 +64,7 @@ class TenantRecord(BaseModel):
     purchase_channel: PurchaseChannel = PurchaseChannel.DIRECT
     partner_name: str | None = None
     partner_contact: str | None = None
+    account_manager_email: str | None = Field(default=None, description="told of A cases")
     admins: list[str] = Field(default_factory=list, description="sign-in names of tenant administrators")
     users: list[str] = Field(default_factory=list, description="other users (not administrators)")
     registered_emails: list[str] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from support.calendar import Calendar
 from support.durations import Duration
+from support.notifications import ALL_TEMPLATES, Audience
 from support.targets import Target
 from support.vocabulary import Agreement, Category, Severity
 
@@ -104,6 +105,43 @@ class VerificationRule(BaseModel):
     expires_after: Duration = Field(default=timedelta(minutes=10))
 
 
+class RoutingRule(BaseModel):
+    """Who is told of what. Addresses and webhook URLs are deployment settings, not policy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    support_time_zone: str = "Asia/Shanghai"
+    support_language: str = "en"
+    account_manager_severities: list[Severity] = Field(default_factory=lambda: [Severity.A])
+    events: dict[str, list[Audience]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_event_routed(self) -> RoutingRule:
+        unknown = sorted(set(self.events) - ALL_TEMPLATES)
+        if unknown:
+            raise ValueError(f"events: unknown event(s) {', '.join(unknown)}")
+        missing = sorted(t for t in ALL_TEMPLATES if t != "verification_code" and not self.events.get(t))
+        if missing:
+            raise ValueError(f"events: no audience for {', '.join(missing)}; every event must reach someone")
+        return self
+
+    def audiences(self, template: str, severity: Severity | None) -> list[Audience]:
+        return [
+            a
+            for a in self.events.get(template, [])
+            if a is not Audience.ACCOUNT_MANAGER or severity in self.account_manager_severities
+        ]
+
+
+class DeliveryRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_for: Duration = Field(
+        default=timedelta(days=2), description="keep retrying a notification this long"
+    )
+    max_interval: Duration = Field(default=timedelta(minutes=10), description="longest wait between retries")
+
+
 class HistoryRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -125,6 +163,8 @@ class Policy(BaseModel):
     resolution: ResolutionRule = Field(default_factory=ResolutionRule)
     survey: SurveyRule = Field(default_factory=SurveyRule)
     verification: VerificationRule = Field(default_factory=VerificationRule)
+    routing: RoutingRule
+    delivery: DeliveryRule = Field(default_factory=DeliveryRule)
     history: HistoryRule = Field(default_factory=HistoryRule)
 
     @model_validator(mode="after")

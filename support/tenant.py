@@ -30,6 +30,7 @@ class TenantFacts(BaseModel):
     purchase_channel: PurchaseChannel = PurchaseChannel.DIRECT
     partner_name: str | None = None
     partner_contact: str | None = None
+    account_manager_email: str | None = Field(default=None, description="told of A cases")
 
     @field_validator("time_zone")
     @classmethod

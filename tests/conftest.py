@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.directory_store import import_directory
 from intake.cases import Cases
 from service.database import open_database
+from service.mail_sink import MailSink
 from service.settings import PROJECT_ROOT, Settings, venv_binary
 from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
@@ -33,8 +34,16 @@ def seeded(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Default policy and demo directory, a private var/ and database, a fresh task queue per test."""
+def mail_sink(tmp_path: Path) -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on loopback for this test."""
+    sink = MailSink(tmp_path / "var" / "mail").start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mail_sink: MailSink) -> Settings:
+    """Default policy and demo directory, a private var/, database and SMTP server, a fresh task queue."""
     return seeded(
         Settings(
             task_queue=f"casework-test-{uuid.uuid4().hex[:8]}",
@@ -42,6 +51,12 @@ def settings(tmp_path: Path) -> Settings:
             directory_path=PROJECT_ROOT / "directory.toml",
             var_dir=tmp_path / "var",
             database_url=None,
+            smtp_host="127.0.0.1",
+            smtp_port=mail_sink.port,
+            smtp_security="none",
+            webhook_support_queue=None,
+            webhook_escalation=None,
+            webhook_sms=None,
         )
     )
 

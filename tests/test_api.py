@@ -14,11 +14,11 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import read_outbox
 from intake.api import create_app
 from intake.cases import Cases
 from service.settings import Settings
 from tests.conftest import running_worker
+from tests.deliveries import delivered, verification_code
 from tests.requests import case_request
 
 TOKEN = "test-token-0123456789"
@@ -81,7 +81,7 @@ async def test_missing_or_wrong_token_is_401(api: Api, request_id: str) -> None:
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = await api.client.post("/cases", json=body(request_id), headers=headers)
         assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
-    assert [n for n in read_outbox(api.settings.outbox_path) if n["case_id"] == f"case-{request_id}"] == []
+    assert await delivered(api.settings, f"case-{request_id}", settle=0.2) == []
     ok = await api.client.get("/cases", headers={"Authorization": "Bearer another-token"})
     assert ok.status_code == 200
 
@@ -135,8 +135,7 @@ async def test_verification_over_http(api: Api, request_id: str) -> None:
         "/cases", json=body(request_id, channel="phone", caller_number="+8613900000001")
     )
     assert opened.status_code == 201 and opened.json()["case"]["status"] == "awaiting_verification"
-    [sent] = [n for n in read_outbox(api.settings.outbox_path) if n["event"] == "verification_code"]
-    code = str(sent["facts"]["code"])  # type: ignore[index]
+    code = await verification_code(api.settings, f"case-{request_id}")
     wrong = await api.client.post(
         f"/cases/case-{request_id}/verification", json={"code": f"{(int(code) + 1) % 10**6:06d}"}
     )

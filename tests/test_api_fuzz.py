@@ -29,7 +29,10 @@ TOKEN = "fuzz-token-0123456789"
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("fuzz")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")} | {
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_WEBHOOK"))
+    } | {
+        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
         "CASEWORK_VAR": str(var / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),

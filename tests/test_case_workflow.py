@@ -8,7 +8,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.case_context import load_policy_snapshot
-from activities.notify import read_outbox
 from intake.cases import ActionRejected
 from service.settings import Settings
 from support.actions import FirstResponse, Resolution
@@ -17,16 +16,9 @@ from support.entitlement import case_calendar
 from support.sla import ClockState
 from support.vocabulary import Agreement, CaseStatus, Severity
 from tests.conftest import running_worker
+from tests.deliveries import events
 from tests.requests import case_request
 from workflows import search_attributes as sa
-
-
-def events(settings: Settings, case_id: str) -> list[tuple[str, str]]:
-    return [
-        (str(n["event"]), str(n["audience"]))
-        for n in read_outbox(settings.outbox_path)
-        if n["case_id"] == case_id
-    ]
 
 
 def expected_due(settings: Settings, view: CaseView, tenant_zone: str) -> object:
@@ -78,8 +70,8 @@ async def test_deadline_follows_severity_and_calendar(
         capped = [e for e in view.timeline if e.kind == "severity_capped"]
         assert capped, "a capped severity must say why in the timeline"
         assert view.severity_history[0].reason == capped[0].message.split(": ", 1)[1]
-    assert ("acknowledged", "customer") in events(settings, view.case_id)
-    assert ("new_case", "support_queue") in events(settings, view.case_id)
+    sent = await events(settings, view.case_id, "/acknowledged/", "/new_case/")
+    assert ("acknowledged", "customer") in sent and ("new_case", "support_queue") in sent
 
 
 async def test_warnings_then_breach_then_late_response(
@@ -123,7 +115,9 @@ async def test_warnings_then_breach_then_late_response(
         assert view.first_response.business_time_to_answer is not None
         assert view.first_response.business_time_to_answer > timedelta(hours=1)
 
-    sent = events(settings, case_id)
+    sent = await events(
+        settings, case_id, "/sla_warning_50/", "/sla_warning_80/", "/sla_breached/", settle=0.2
+    )
     assert ("sla_warning_50", "support_queue") in sent
     assert ("sla_warning_80", "support_queue") in sent
     assert ("sla_breached", "duty_manager") in sent
@@ -144,7 +138,7 @@ async def test_response_before_first_warning_stops_the_clock(
     assert view.first_response.warnings_sent == []
     assert not view.sla_breached
     assert not [e for e in view.timeline if e.kind.startswith("sla_")]
-    assert not [e for e, _ in events(settings, case_id) if e.startswith("sla_")]
+    assert not [e for e, _ in await events(settings, case_id, settle=0.3) if e.startswith("sla_")]
 
 
 async def test_same_request_twice_is_one_case(
@@ -184,8 +178,8 @@ async def test_resolve_then_close_after_reopen_window_and_survey(
     kinds = [e.kind for e in final.timeline]
     assert kinds[:3] == ["opened", "obligations_requested", "first_response"]
     assert kinds[-4:] == ["resolved", "closed", "survey_reminder", "survey_expired"]
-    assert ("resolved", "customer") in events(settings, case_id)
-    assert ("survey", "customer") in events(settings, case_id)
+    sent = await events(settings, case_id, "/resolved/", "/survey/")
+    assert ("resolved", "customer") in sent and ("survey", "customer") in sent
 
 
 async def test_resolve_without_separate_response_counts_as_first_response(
@@ -220,7 +214,7 @@ async def test_unknown_tenant_is_refused_not_crashed(
         result = await time_env.client.get_workflow_handle(opened.case.case_id, result_type=CaseView).result()
     assert opened.case.status is CaseStatus.REFUSED
     assert result.refusal is not None and result.refusal.code == "unknown_tenant"
-    assert ("refused", "customer") in events(settings, opened.case.case_id)
+    assert ("refused", "customer") in await events(settings, opened.case.case_id, "/refused/")
 
 
 def test_agreement_enum_covers_directory() -> None:

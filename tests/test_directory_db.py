@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from activities.directory_store import (
-    MIGRATIONS,
-    DirectoryStore,
-    import_directory,
-    migrate,
-    schema_version,
-    tenant_users,
-)
+from activities.directory_store import DirectoryStore, import_directory
+from activities.schema import MIGRATIONS, migrate, schema_version, tenant_users
 from intake.cli import EXIT_INVALID, main
 from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings

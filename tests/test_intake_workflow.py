@@ -8,31 +8,19 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import read_outbox
 from intake.cases import ActionRejected, Cases
+from service.mail_sink import text_of
 from service.settings import Settings
 from support.case_view import CaseView
 from support.verification import VerificationAttempt
 from support.vocabulary import CaseStatus
 from tests.conftest import running_worker
+from tests.deliveries import delivered, mails, verification_code
 from tests.requests import case_request
 from workflows import search_attributes as sa
 
 UNREGISTERED = "+8613900000001"
 REGISTERED = "+862155550100"  # contoso's registered phone in directory.toml
-
-
-def codes_sent(settings: Settings, case_id: str) -> list[dict[str, object]]:
-    return [
-        n
-        for n in read_outbox(settings.outbox_path)
-        if n["case_id"] == case_id and n["event"] == "verification_code"
-    ]
-
-
-def the_code(settings: Settings, case_id: str) -> str:
-    """What the customer reads in the message sent to the registered address."""
-    return str(codes_sent(settings, case_id)[-1]["facts"]["code"])  # type: ignore[index]
 
 
 def wrong(code: str) -> str:
@@ -69,7 +57,7 @@ async def test_each_refusal_is_a_normal_result_with_a_reason(
     assert final.status is CaseStatus.REFUSED
     assert final.refusal is not None and final.refusal.code == code and final.refusal.message
     assert final.first_response is None, "a refused request is not a case: no clocks"
-    assert [n["event"] for n in read_outbox(settings.outbox_path) if n["case_id"] == view.case_id] == [
+    assert [i.split("/")[1] for i in await delivered(settings, view.case_id, "/refused/", settle=0.2)] == [
         "refused"
     ]
 
@@ -80,7 +68,7 @@ async def test_registered_caller_needs_no_code(
     async with running_worker(time_env.client, settings) as cases:
         view = await phone_case(cases, request_id, REGISTERED)
     assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE and view.verification is None
-    assert codes_sent(settings, view.case_id) == []
+    assert not [i for i in await delivered(settings, view.case_id, settle=0.2) if "verification_code" in i]
 
 
 async def test_right_code_opens_the_case_and_the_code_is_never_shown(
@@ -90,9 +78,13 @@ async def test_right_code_opens_the_case_and_the_code_is_never_shown(
         view = await phone_case(cases, request_id, UNREGISTERED)
         assert view.status is CaseStatus.AWAITING_VERIFICATION
         assert view.verification is not None and view.verification.sent_to == "i***@contoso.example"
-        [sent] = codes_sent(settings, view.case_id)
-        assert sent["recipient"] == "it-desk@contoso.example"
-        code = the_code(settings, view.case_id)
+        code = await verification_code(settings, view.case_id)
+        [sent] = [
+            m
+            for m in mails(settings, view.case_id)
+            if "verification_code" in str(m["X-Casework-Notification"])
+        ]
+        assert sent["To"] == "it-desk@contoso.example"
         result = await cases.verify(view.case_id, VerificationAttempt(code=code))
         assert result.verified
         await time_env.sleep(timedelta(seconds=1))
@@ -109,7 +101,8 @@ async def test_wrong_codes_count_down_then_lock(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         view = await phone_case(cases, request_id, UNREGISTERED)
-        bad = wrong(the_code(settings, view.case_id))
+        code = await verification_code(settings, view.case_id)
+        bad = wrong(code)
         remaining = []
         for _ in range(4):
             result = await cases.verify(view.case_id, VerificationAttempt(code=bad))
@@ -119,7 +112,7 @@ async def test_wrong_codes_count_down_then_lock(
         await time_env.sleep(timedelta(seconds=1))
         final = await cases.show(view.case_id)
         with pytest.raises(ActionRejected, match="has ended"):
-            await cases.verify(view.case_id, VerificationAttempt(code=the_code(settings, view.case_id)))
+            await cases.verify(view.case_id, VerificationAttempt(code=code))
     assert remaining == [4, 3, 2, 1]
     assert (last.verified, last.status, last.remaining_attempts) == (False, "locked", 0)
     assert final.status is CaseStatus.REFUSED and final.refusal is not None
@@ -147,13 +140,11 @@ async def test_active_incident_is_named_and_linked(
         description = await time_env.client.get_workflow_handle(view.case_id).describe()
     assert view.incident is not None and view.incident.incident_id == "INC-2026-0042"
     assert description.typed_search_attributes.get(sa.INCIDENT_ID) == "INC-2026-0042"
+    await delivered(settings, view.case_id, "/acknowledged/")
     [ack] = [
-        n
-        for n in read_outbox(settings.outbox_path)
-        if n["case_id"] == view.case_id and n["event"] == "acknowledged"
+        m for m in mails(settings, view.case_id) if "/acknowledged/" in str(m["X-Casework-Notification"])
     ]
-    facts = ack["facts"]
-    assert isinstance(facts, dict)
-    assert facts["incident_id"] == "INC-2026-0042" and "Teams calls drop" in facts["incident_title"]
-    assert facts["support_open_now"] == "yes", "severity A runs on the 24x7 calendar"
-    assert facts["first_response_due_local"].endswith("(Asia/Shanghai)")
+    body = text_of(ack)
+    assert "INC-2026-0042" in body and "Teams calls drop" in body
+    assert "Support is working on cases now." in body, "severity A runs on the 24x7 calendar"
+    assert "(Asia/Shanghai)" in body, "times are shown in the customer's zone, named"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from service.mail_sink import read_mailbox
 from service.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -88,12 +89,15 @@ def cli(env: dict[str, str], *argv: str) -> Any:
 
 
 def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_WEBHOOK"))
+    }
     env |= {
         "CASEWORK_VAR": str(tmp_path / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),
         "CASEWORK_API_PORT": str(free_port()),
+        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }
@@ -143,12 +147,14 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
     finally:
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
 
-    outbox = [json.loads(line) for line in (tmp_path / "var" / "outbox.jsonl").read_text().splitlines()]
-    assert {(n["event"], n["audience"]) for n in outbox} >= {
-        ("acknowledged", "customer"),
-        ("new_case", "support_queue"),
-        ("resolved", "customer"),
-    }
+    subjects = [m["Subject"] for m in read_mailbox(tmp_path / "var" / "mail")]
+    assert any(s.startswith("[case-e2e-1] We have received your support request") for s in subjects)
+    assert any(s.startswith("[case-e2e-1] Your case is resolved") for s in subjects)
+    assert any("New severity A case" in s for s in subjects), (
+        "the support queue was told (by email: no webhook set)"
+    )
+    listed = cli(env, "outbox")
+    assert {m["subject"] for m in listed} == set(subjects)
     assert (tmp_path / "var" / "temporal.db").exists()
 
     again = Worker(env, tmp_path / "worker.log")

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.archive import ArchiveActivities
     from activities.case_context import CaseContext, CaseContextActivities, ContextRequest
-    from activities.notify import NotifyActivities
+    from activities.delivery import DeliveryActivities
     from activities.verification import CodeRequest, VerificationActivities
     from support.actions import (
         Cooperation,
@@ -75,7 +75,13 @@ with workflow.unsafe.imports_passed_through():
     from support.display import local_time
     from support.eligibility import check_eligibility
     from support.entitlement import calendar_name, case_calendar, decide_severity
-    from support.notifications import Audience, DeliveryReceipt, Notification, notification_id
+    from support.notifications import (
+        Audience,
+        FailedNotification,
+        Notification,
+        notification_id,
+        template_for,
+    )
     from support.policy import Policy
     from support.request import CaseRequest
     from support.tenant import TenantFacts
@@ -110,7 +116,7 @@ class SupportCaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
         self._request = start.request
-        self._deliveries: list[workflow.ActivityHandle[DeliveryReceipt]] = []
+        self._deliveries: list[asyncio.Task[None]] = []
         self._changed = False
         self._policy: Policy | None = None
         self._tenant: TenantFacts | None = None
@@ -140,6 +146,7 @@ class SupportCaseWorkflow:
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=CONTEXT_RETRY,
             )
+            self._policy, self._tenant = context.policy, context.tenant
             refusal = check_eligibility(request, context.tenant, context.requester_is_admin)
             if refusal is not None:
                 self._refuse(refusal)
@@ -189,7 +196,7 @@ class SupportCaseWorkflow:
         self._view.refusal = refusal
         self._view.record(now, f"refused_{refusal.code}", refusal.message)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.REFUSED.value))
-        self._notify("refused", Audience.CUSTOMER, {"reason_code": refusal.code, "reason": refusal.message})
+        self._notify("refused", {"reason_code": refusal.code, "reason": refusal.message})
         workflow.logger.info("case refused", extra={"reason_code": refusal.code})
 
     async def _verify_caller(self, context: CaseContext) -> bool:
@@ -308,18 +315,18 @@ class SupportCaseWorkflow:
             sa.CASE_SEVERITY.value_set(severity.value),
             sa.FIRST_RESPONSE_DUE.value_set(plan.due),
         )
-        facts = self._facts() | {
+        facts = {
             "requested_severity": request.severity.value,
             "severity_reason": reason,
             "expected_wait_seconds": str(int(max(plan.due - now, timedelta(0)).total_seconds())),
             "support_open_now": "yes" if self.calendar.is_open(now) else "no",
-            "support_opens_at": local_time(self.calendar.next_open(now), self.tenant.time_zone),
             "obligations": self._obligations_text(),
         }
         if view.incident is not None:
             facts |= {"incident_id": view.incident.incident_id, "incident_title": view.incident.title}
-        self._notify("acknowledged", Audience.CUSTOMER, facts)
-        self._notify("new_case", Audience.SUPPORT_QUEUE, facts | {"calendar": terms.calendar_name})
+        times = {"support_opens_at": self.calendar.next_open(now)}
+        self._notify("acknowledged", facts, times)
+        self._notify("new_case", facts | {"calendar": terms.calendar_name}, times)
         workflow.logger.info(
             "case opened",
             extra={
@@ -351,8 +358,8 @@ class SupportCaseWorkflow:
             )
             self._notify(
                 f"cooperation_reminder_{request.request_id}",
-                Audience.CUSTOMER,
-                self._facts() | {"what": request.what, "due": request.due.isoformat()},
+                {"what": request.what},
+                {"due": request.due},
                 sequence=len([e for e in view.timeline if e.kind == "cooperation_reminder"]),
             )
         elif wake.kind is Wake.COOPERATION_DUE:
@@ -368,14 +375,16 @@ class SupportCaseWorkflow:
             view.follow_ups_sent += 1
             view.last_activity_at = now
             view.record(now, "follow_up", f"no activity for a while; reminded {view.assigned_engineer}")
-            self._notify("follow_up", Audience.ENGINEER, self._facts(), sequence=view.follow_ups_sent)
+            self._notify(
+                "follow_up", {"engineer": str(view.assigned_engineer)}, sequence=view.follow_ups_sent
+            )
         elif wake.kind is Wake.REOPEN_WINDOW_END:
             self._close(now)
         elif wake.kind is Wake.SURVEY_REMINDER:
             assert view.survey is not None
             view.survey.reminded_at = now
             view.record(now, "survey_reminder", "reminded the customer of the satisfaction survey")
-            self._notify("survey_reminder", Audience.CUSTOMER, self._facts())
+            self._notify("survey_reminder")
         elif wake.kind is Wake.SURVEY_TIMEOUT:
             assert view.survey is not None
             view.survey.outcome = SurveyOutcome.NO_ANSWER
@@ -387,18 +396,19 @@ class SupportCaseWorkflow:
         clock = reach_checkpoint(clock, checkpoint, now)
         self._set_clock(clock)
         event = checkpoint_event(clock, checkpoint)
-        facts = self._facts() | {"clock": name.value, "due": str(clock.due)}
+        facts = {"clock": name.value, "percent": str(round(checkpoint.fraction * 100))}
+        times = {"due": clock.due} if clock.due is not None else {}
         what = "first response" if name is ClockName.FIRST_RESPONSE else "customer update"
         if checkpoint.is_breach:
             self._view.sla_breached = True
             self._view.record(now, event, f"{what} deadline passed; escalated to the duty manager")
             self._upsert(sa.SLA_BREACHED.value_set(True))
-            self._notify(event, Audience.DUTY_MANAGER, facts, sequence=clock.cycle)
+            self._notify(event, facts, times, sequence=clock.cycle)
             workflow.logger.warning("SLA breached", extra={"clock": name.value, "cycle": clock.cycle})
         else:
             percent = round(checkpoint.fraction * 100)
             self._view.record(now, event, f"{percent}% of the {what} business time used")
-            self._notify(event, Audience.SUPPORT_QUEUE, facts, sequence=clock.cycle)
+            self._notify(event, facts, times, sequence=clock.cycle)
 
     def _change_severity(
         self, severity: Severity, actor: str, reason: str, now: datetime, downgrade: bool
@@ -431,10 +441,9 @@ class SupportCaseWorkflow:
         if view.first_response is not None and view.first_response.due is not None:
             updates.append(sa.FIRST_RESPONSE_DUE.value_set(view.first_response.due))
         self._upsert(*updates)
-        facts = self._facts() | {"previous_severity": str(previous), "reason": reason}
+        facts = {"previous_severity": str(previous), "reason": reason}
         sequence = len(view.severity_history) - 1
-        self._notify(kind, Audience.CUSTOMER, facts, sequence=sequence)
-        self._notify(kind, Audience.SUPPORT_QUEUE, facts, sequence=sequence)
+        self._notify(kind, facts, sequence=sequence)
         workflow.logger.info("severity changed", extra={"severity": severity.value, "downgrade": downgrade})
 
     def _close(self, now: datetime) -> None:
@@ -449,7 +458,7 @@ class SupportCaseWorkflow:
         )
         view.record(now, "closed", "closed after the reopen window; satisfaction survey sent")
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.CLOSED.value))
-        self._notify("survey", Audience.CUSTOMER, self._facts())
+        self._notify("survey")
 
     def _close_unresponsive(self, why: str, now: datetime) -> None:
         view = self._view
@@ -459,13 +468,11 @@ class SupportCaseWorkflow:
         self._stop_clocks(now)
         view.record(now, "closed_unresponsive", f"closed: {why}")
         self._upsert(sa.CASE_STATUS.value_set(view.status.value))
-        self._notify("closed_unresponsive", Audience.CUSTOMER, self._facts() | {"reason": why})
-        self._notify("closed_unresponsive", Audience.SUPPORT_QUEUE, self._facts() | {"reason": why})
+        self._notify("closed_unresponsive", {"reason": why})
 
     async def _finish(self) -> CaseView:
         """Every notification delivered (or its failure recorded), the record archived, handlers done."""
-        await self._drain_deliveries()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._settle()
         await workflow.execute_activity_method(
             ArchiveActivities.archive_case,
             self._view,
@@ -475,20 +482,29 @@ class SupportCaseWorkflow:
         return self._view
 
     async def _drain_deliveries(self) -> None:
-        results = await asyncio.gather(*self._deliveries, return_exceptions=True)
+        """Wait for every delivery in flight (each records its own failure)."""
+        await asyncio.gather(*self._deliveries)
         self._deliveries = []
-        for result in results:
-            if isinstance(result, BaseException):
-                self._view.record(workflow.now(), "notification_failed", str(result))
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
         limit = self.policy.history.continue_as_new_after_events
         return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
 
+    async def _settle(self) -> None:
+        """Until, at one instant, every handler has finished and every delivery is done.
+
+        A handler that runs while deliveries drain can start a new delivery; returning or
+        continuing as new before it is done would abandon that notification.
+        """
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._deliveries:
+                return
+            await self._drain_deliveries()
+
     async def _continue_as_new(self) -> None:
-        await self._drain_deliveries()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._settle()
         workflow.continue_as_new(
             CaseStart(
                 request=self._request,
@@ -571,7 +587,9 @@ class SupportCaseWorkflow:
             action.engineer,
         )
         self._touch(now, action.engineer)
-        self._notify("customer_update", Audience.CUSTOMER, self._facts(), sequence=clock.cycle)
+        self._notify(
+            "customer_update", {"engineer": action.engineer, "message": action.message}, sequence=clock.cycle
+        )
         return view
 
     @update_customer.validator
@@ -600,9 +618,8 @@ class SupportCaseWorkflow:
         self._touch(now, action.engineer)
         self._notify(
             "customer_action_requested",
-            Audience.CUSTOMER,
-            self._facts()
-            | {"request_id": request.request_id, "what": action.what, "due": request.due.isoformat()},
+            {"request_id": request.request_id, "what": action.what},
+            {"due": request.due},
             sequence=number,
         )
         return view
@@ -644,8 +661,8 @@ class SupportCaseWorkflow:
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.RESOLVED.value))
         self._notify(
             "resolved",
-            Audience.CUSTOMER,
-            self._facts() | {"summary": action.summary, "reopen_until": view.reopen_until.isoformat()},
+            {"summary": action.summary},
+            {"reopen_until": view.reopen_until},
             sequence=view.reopened_count,
         )
         self._changed = True
@@ -668,7 +685,7 @@ class SupportCaseWorkflow:
         view.record(now, "reopened", f"reopened: {action.reason}", actor="customer")
         self._touch(now, None)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
-        self._notify("reopened", Audience.SUPPORT_QUEUE, self._facts(), sequence=view.reopened_count)
+        self._notify("reopened", {"reason": action.reason}, sequence=view.reopened_count)
         return view
 
     @reopen.validator
@@ -699,9 +716,7 @@ class SupportCaseWorkflow:
         )
         self._sync_pause(now, "customer", "the customer answered")
         self._touch(now, None)
-        self._notify(
-            "customer_cooperated", Audience.SUPPORT_QUEUE, self._facts() | {"request_id": request.request_id}
-        )
+        self._notify("customer_cooperated", {"request_id": request.request_id})
 
     @workflow.signal
     def survey(self, answer: SurveyAnswer) -> None:
@@ -736,6 +751,7 @@ class SupportCaseWorkflow:
             self.policy.sla.warn_at,
         )
         view.record(now, "first_response", f"first response ({clock.state.value}): {message}", actor=engineer)
+        self._notify("first_response", {"engineer": engineer, "message": message})
         self._touch(now, engineer)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
 
@@ -807,13 +823,20 @@ class SupportCaseWorkflow:
             if r.kind is RequestKind.OBLIGATION and r.outstanding
         )
 
-    def _facts(self) -> dict[str, str]:
+    def _facts(self) -> tuple[dict[str, str], dict[str, datetime]]:
+        """What every message may mention: facts as text, instants to show in the reader's zone."""
         view = self._view
-        facts = {"case_id": view.case_id, "severity": str(view.severity), "title": view.title}
+        facts = {
+            "case_id": view.case_id,
+            "severity": str(view.severity or view.requested_severity),
+            "title": view.title,
+            "category": view.category.value,
+            "tenant_name": view.tenant_name or view.tenant_id,
+        }
+        times: dict[str, datetime] = {}
         if view.first_response is not None and view.first_response.due is not None:
-            facts["first_response_due"] = view.first_response.due.isoformat()
-            facts["first_response_due_local"] = local_time(view.first_response.due, self.tenant.time_zone)
-        return facts
+            times["first_response_due"] = view.first_response.due
+        return facts, times
 
     async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
         """Wait for `condition` or the absolute `deadline`; True when the condition holds."""
@@ -826,28 +849,112 @@ class SupportCaseWorkflow:
     def _upsert(self, *updates: SearchAttributeUpdate[Any]) -> None:
         workflow.upsert_search_attributes(list(updates))
 
-    def _notify(self, event: str, audience: Audience, facts: dict[str, str], sequence: int = 0) -> None:
-        request = self._request
-        recipient = None
+    def _notify(
+        self,
+        event: str,
+        facts: dict[str, str] | None = None,
+        times: dict[str, datetime] | None = None,
+        sequence: int = 0,
+    ) -> None:
+        """Tell everyone the policy routes this event to; each delivery runs beside the case's timers."""
+        template = template_for(event)
+        common_facts, common_times = self._facts()
+        for audience in self.policy.routing.audiences(template, self._view.severity):
+            notification = self._notification(
+                event,
+                template,
+                audience,
+                common_facts | (facts or {}),
+                common_times | (times or {}),
+                sequence,
+            )
+            if notification is not None:
+                self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+
+    def _notification(
+        self,
+        event: str,
+        template: str,
+        audience: Audience,
+        facts: dict[str, str],
+        times: dict[str, datetime],
+        sequence: int,
+    ) -> Notification | None:
+        request, routing = self._request, self.policy.routing
+        customer_zone = self._tenant.time_zone if self._tenant else routing.support_time_zone
+        fields: dict[str, Any] = {
+            "language": routing.support_language,
+            "time_zone": routing.support_time_zone,
+        }
         if audience is Audience.CUSTOMER:
-            use_phone = request.preferred_contact is ContactMethod.PHONE and request.contact_phone
-            recipient = request.contact_phone if use_phone else request.contact_email
+            fields = {
+                "language": request.language,
+                "time_zone": customer_zone,
+                "to_email": request.contact_email,
+                "to_phone": request.contact_phone,
+                "prefer_phone": request.preferred_contact is ContactMethod.PHONE,
+            }
+        elif audience is Audience.REQUESTER:
+            if "@" not in request.requester or request.requester.lower() == request.contact_email.lower():
+                return None  # the requester is the contact, or has no address: told once, as the customer
+            fields = {"language": request.language, "time_zone": customer_zone, "to_email": request.requester}
+        elif audience is Audience.ACCOUNT_MANAGER:
+            if self._tenant is None or self._tenant.account_manager_email is None:
+                return None
+            fields |= {"to_email": self._tenant.account_manager_email}
         elif audience is Audience.ENGINEER:
-            recipient = self._view.assigned_engineer
-        notification = Notification(
+            fields |= {"engineer": self._view.assigned_engineer}
+        return Notification(
             notification_id=notification_id(self._view.case_id, event, sequence, audience),
             case_id=self._view.case_id,
             event=event,
+            template=template,
             audience=audience,
-            language=request.language,
-            recipient=recipient,
-            facts=facts | {"customer_time_zone": self._tenant.time_zone if self._tenant else "UTC"},
+            facts=facts,
+            times=times,
+            **fields,
         )
-        self._deliveries.append(
-            workflow.start_activity_method(
-                NotifyActivities.send_notification,
+
+    async def _deliver(self, notification: Notification) -> None:
+        """Deliver with retries for as long as the policy allows; a failure is shown and alerted."""
+        rule = self.policy.delivery
+        try:
+            await workflow.execute_activity_method(
+                DeliveryActivities.deliver_notification,
                 notification,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=NOTIFY_RETRY,
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=rule.retry_for,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1), maximum_interval=rule.max_interval
+                ),
             )
-        )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError):
+                reason = cause.message
+            else:
+                reason = f"not delivered within {rule.retry_for} of retries"
+            now = workflow.now()
+            self._view.failed_notifications.append(
+                FailedNotification(
+                    notification_id=notification.notification_id,
+                    event=notification.event,
+                    audience=notification.audience,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            self._view.record(
+                now, "notification_failed", f"{notification.event} to {notification.audience.value}: {reason}"
+            )
+            workflow.logger.error(
+                "notification permanently failed",
+                extra={
+                    "notification_id": notification.notification_id,
+                    "audience": notification.audience.value,
+                },
+            )
+            workflow.metric_meter().create_counter(
+                "casework_notifications_failed", "notifications that could not be delivered on any route"
+            ).add(1, {"event": notification.template, "audience": notification.audience.value})
+            self._changed = True

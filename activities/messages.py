@@ -1,0 +1,89 @@
+"""Render a notification into a message from the template files (one per event and language).
+
+Customer-facing templates exist in English, Simplified Chinese and Hungarian, support-facing ones
+in English and Simplified Chinese; the recipient's language is matched by tag, then by primary
+language, then English. Times are shown in the recipient's zone with the zone named. A fact the
+template needs but the notification lacks is an error, never an empty gap in a message.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from pydantic import BaseModel
+
+from support.display import local_time
+from support.notifications import Notification
+
+FALLBACK_LANGUAGE = "en"
+
+
+class Message(BaseModel):
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+class TemplateError(ValueError):
+    """A template is missing or needs a fact the notification does not carry."""
+
+
+class Renderer:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(root)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # noqa: S701 - renders plain text; the HTML part is escaped in _html()
+            keep_trailing_newline=False,
+        )
+
+    @cache  # noqa: B019 - one renderer per worker, a handful of (side) keys
+    def languages(self, side: str) -> tuple[str, ...]:
+        return tuple(sorted(p.name for p in (self._root / side).iterdir() if p.is_dir()))
+
+    def language_for(self, side: str, wanted: str) -> str:
+        available = self.languages(side)
+        by_lower = {lang.lower(): lang for lang in available}
+        if wanted.lower() in by_lower:
+            return by_lower[wanted.lower()]
+        primary = wanted.split("-")[0].lower()
+        for lang in available:
+            if lang.split("-")[0].lower() == primary:
+                return lang
+        return FALLBACK_LANGUAGE
+
+    def render(self, notification: Notification) -> Message:
+        side = "customer" if notification.audience.customer_side else "support"
+        language = self.language_for(side, notification.language)
+        context: dict[str, object] = dict(notification.facts)
+        context |= {name: local_time(at, notification.time_zone) for name, at in notification.times.items()}
+        context |= {"case_id": notification.case_id}
+        try:
+            template = self._env.get_template(f"{side}/{language}/{notification.template}.txt")
+            rendered = template.render(context)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"no template {side}/{language}/{notification.template}.txt") from None
+        except jinja2.UndefinedError as error:
+            raise TemplateError(f"{side}/{language}/{notification.template}.txt: {error.message}") from None
+        subject, _, body = rendered.partition("\n---\n")
+        return Message(
+            subject=subject.strip(), text=body.strip() + "\n", html=_html(subject, body), language=language
+        )
+
+
+def _html(subject: str, body: str) -> str:
+    paragraphs = "".join(
+        f"<p>{html.escape(block.strip()).replace(chr(10), '<br>')}</p>"
+        for block in body.split("\n\n")
+        if block.strip()
+    )
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(subject.strip())}</title></head>"
+        f'<body style="font-family:sans-serif">{paragraphs}</body></html>'
+    )
