@@ -64,8 +64,13 @@ def routes(notification: Notification, config: DeliveryConfig) -> list[Route]:
     n = notification
     sms = [Route("sms", config.sms_webhook, n.to_phone)] if config.sms_webhook and n.to_phone else []
     email = [Route("email", n.to_email)] if n.to_email else []
-    queue = [Route("webhook", config.support_queue_webhook)] if config.support_queue_webhook else []
-    queue.append(Route("email", config.support_queue_email))
+    # The support side has one route: its webhook when configured (a 400 there is a failure to see,
+    # not something to hide behind an email), else email. Only the customer has a fallback.
+    queue = [
+        Route("webhook", config.support_queue_webhook)
+        if config.support_queue_webhook
+        else Route("email", config.support_queue_email)
+    ]
     if n.audience is Audience.CUSTOMER:
         return sms + email if n.prefer_phone else email + sms
     if n.audience in (Audience.REQUESTER, Audience.ACCOUNT_MANAGER):
@@ -73,8 +78,9 @@ def routes(notification: Notification, config: DeliveryConfig) -> list[Route]:
     if n.audience is Audience.ENGINEER:
         return [Route("email", config.engineer_email.format(engineer=n.engineer))] if n.engineer else queue
     if n.audience is Audience.DUTY_MANAGER:
-        escalation = [Route("webhook", config.escalation_webhook)] if config.escalation_webhook else []
-        return [*escalation, Route("email", config.duty_manager_email)]
+        if config.escalation_webhook:
+            return [Route("webhook", config.escalation_webhook)]
+        return [Route("email", config.duty_manager_email)]
     return queue
 
 
@@ -114,7 +120,7 @@ class DeliveryActivities:
                 self._log("route refused the message permanently", n, route.channel)
                 continue
             await self._record(n, route.channel, "sent", "")
-            self._after_delivery(n)
+            await self._after_delivery(n)
             self._log("delivered", n, route.channel)
             return DeliveryReceipt(notification_id=n.notification_id, channel=route.channel, duplicate=False)
         reason = "; ".join(problems) or f"no route configured for {n.audience.value}"
@@ -124,7 +130,7 @@ class DeliveryActivities:
         )
         raise ApplicationError(reason, type="DeliveryFailed", non_retryable=True)
 
-    def _after_delivery(self, notification: Notification) -> None:
+    async def _after_delivery(self, notification: Notification) -> None:
         """Between a delivery and its completion; tests use it to stop a worker right there."""
 
     async def _record(self, n: Notification, channel: str, status: str, detail: str) -> None:
@@ -170,11 +176,11 @@ class DeliveryActivities:
         email["Message-ID"] = message_id(n.notification_id, config.reply_to_domain)
         email["Reply-To"] = f"case+{n.case_id}@{config.reply_to_domain}"
         email["Date"] = formatdate(usegmt=True)
-        email["Content-Language"] = message.language
         email["X-Casework-Case"] = n.case_id
         email["X-Casework-Notification"] = n.notification_id
         email.set_content(message.text)
         email.add_alternative(message.html, subtype="html")
+        email["Content-Language"] = message.language  # after the body: set_content drops Content-* headers
         try:
             await aiosmtplib.send(
                 email,

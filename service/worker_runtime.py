@@ -20,6 +20,7 @@ from service.settings import PROJECT_ROOT, Settings
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:
@@ -54,6 +55,7 @@ def build_worker(
     settings: Settings,
     task_queue: str | None = None,
     delivery: DeliveryActivities | None = None,
+    graceful_shutdown: timedelta = GRACEFUL_SHUTDOWN,
 ) -> Worker:
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
@@ -74,5 +76,5 @@ def build_worker(
             verification.send_verification_code,
         ],
         # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=graceful_shutdown,
     )

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.directory_store import import_directory
+from activities.schema import deliveries
 from intake.cases import Cases
 from service.database import open_database
 from service.mail_sink import MailSink
@@ -100,3 +102,25 @@ async def dev_env(tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_template_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every message any test's cases sent had every fact its template needs."""
+    settings: Settings | None = (
+        request.getfixturevalue("settings") if "settings" in request.fixturenames else None
+    )
+    yield
+    if settings is None:
+        return
+    engine = open_database(settings)
+    try:
+        with engine.connect() as connection:
+            broken = connection.execute(
+                select(deliveries.c.notification_id, deliveries.c.detail).where(
+                    deliveries.c.channel == "template"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert not broken, f"template errors: {broken}"
