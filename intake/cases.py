@@ -78,6 +78,10 @@ class Cases:
         self._task_queue = task_queue
         self._open_wait = open_wait
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     def _handle(self, case_id: str) -> WorkflowHandle[SupportCaseWorkflow, CaseView]:
         return self._client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
 

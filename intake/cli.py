@@ -20,10 +20,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 
 from activities.case_context import load_policy_snapshot
 from activities.directory_store import import_directory
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
+from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
+from service.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
 from service.database import database_url, open_database
 from service.logging import configure_logging
 from service.mail_sink import read_mailbox
@@ -45,6 +49,7 @@ from support.policy import PolicyError
 from support.request import CaseRequest
 from support.verification import VerificationAttempt
 from support.vocabulary import Agreement, CaseStatus, Category, Severity
+from workflows.support_case import SupportCaseWorkflow
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,6 +57,7 @@ EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
 EXIT_NOT_FOUND = 4
 EXIT_REJECTED = 5
+EXIT_NONDETERMINISTIC = 6
 
 
 class CliError(Exception):
@@ -372,6 +378,38 @@ def build_parser() -> argparse.ArgumentParser:
     imp = dsub.add_parser("import", help="load tenants and incidents from a TOML or JSON file (idempotent)")
     imp.add_argument("file", type=Path)
 
+    h = sub.add_parser("history", help="a case's event history")
+    hsub = h.add_subparsers(dest="history_command", required=True)
+    ex = hsub.add_parser(
+        "export", help="save every run's history as `temporal workflow show --output json` does"
+    )
+    ex.add_argument("case_id")
+    ex.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    ex.set_defaults(run=_history_export)
+
+    rp = sub.add_parser("replay", help="replay histories against this code; report the first divergence")
+    rp.add_argument("case_id", nargs="?")
+    rp.add_argument("--file", type=Path, help="a history exported with `history export`")
+    rp.add_argument("--all", action="store_true", help="every case matching --query (default: running ones)")
+    rp.add_argument("--query", default="ExecutionStatus = 'Running'", help="visibility query for --all")
+    rp.add_argument(
+        "--debug", action="store_true", help="SDK debug mode: breakpoints in workflow code stop there"
+    )
+    rp.set_defaults(run=_replay)
+
+    tl = sub.add_parser(
+        "timeline", help="a case's story for a person (works for closed cases without a worker)"
+    )
+    tl.add_argument("case_id")
+    tl.add_argument("--json", action="store_true", help="the entries as JSON")
+    tl.set_defaults(run=_timeline)
+
+    sub.add_parser("new-key", help="print a new random CASEWORK_ENCRYPTION_KEY")
+    cs = sub.add_parser("codec-server", help="decode payloads for the Temporal UI (CASEWORK_CODEC_PORT)")
+    cs.add_argument(
+        "--origin", default="http://localhost:8233", help="the Temporal UI allowed to call it (CORS)"
+    )
+
     sub.add_parser("serve", help="serve the HTTP intake API (CASEWORK_API_HOST:CASEWORK_API_PORT)")
     ob = sub.add_parser("outbox", help="messages the embedded SMTP sink received (var/mail/), oldest first")
     ob.add_argument("--case", help="only this case's messages")
@@ -404,6 +442,83 @@ def directory_import(path: Path) -> dict[str, Any]:
             f"directory database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
         ) from None
     return {"imported": counts, "database": database_url(settings).split("@")[-1]}
+
+
+def _converter() -> DataConverter:
+    try:
+        return data_converter(codec_from_env())
+    except EncryptionKeyError as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+
+
+def _load(path: Path) -> list[WorkflowHistory]:
+    try:
+        return load_json(path.read_text(encoding="utf-8"), path.stem)
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror}", EXIT_INVALID) from None
+    except (ValueError, KeyError) as error:
+        raise CliError(f"{path}: not an exported history ({error})", EXIT_INVALID) from None
+
+
+async def _history_export(cases: Cases, args: argparse.Namespace, _: Any) -> None:
+    text = export_json(await fetch_runs(cases.client, args.case_id))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        _emit({"case_id": args.case_id, "written": str(args.output)})
+    else:
+        print(text)
+
+
+async def _replay(cases: Cases, args: argparse.Namespace, _: Any) -> None:
+    converter = _converter()
+    if args.all:
+        query = f"WorkflowType = '{SupportCaseWorkflow.__name__}' AND ({args.query})"
+        reports = []
+        async for execution in cases.client.list_workflows(query):
+            history = await cases.client.get_workflow_handle(
+                execution.id, run_id=execution.run_id
+            ).fetch_history()
+            reports.append(await replay(execution.id, [history], converter, args.debug))
+        _emit(reports)
+        if not all(r.ok for r in reports):
+            raise CliError(
+                f"{sum(not r.ok for r in reports)} of {len(reports)} cases would not replay",
+                EXIT_NONDETERMINISTIC,
+            )
+        return
+    if not args.case_id:
+        raise CliError("give a CASE_ID, --file FILE or --all", EXIT_INVALID)
+    report = await replay(args.case_id, await fetch_runs(cases.client, args.case_id), converter, args.debug)
+    _emit(report)
+    if not report.ok:
+        raise CliError(
+            "the history does not replay against this code (see divergence)", EXIT_NONDETERMINISTIC
+        )
+
+
+async def _timeline(cases: Cases, args: argparse.Namespace, _: Any) -> None:
+    view = await cases.show(args.case_id)
+    if args.json:
+        _emit([line.__dict__ for line in timeline_lines(view)])
+    else:
+        print(render_timeline(view))
+
+
+def codec_server(origin: str) -> None:
+    import uvicorn
+
+    from service.codec_server import create_codec_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    try:
+        codec = codec_from_env()
+    except EncryptionKeyError as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    if codec is None:
+        raise CliError("set CASEWORK_ENCRYPTION_KEY: there is nothing to decode without it", EXIT_INVALID)
+    app = create_codec_app(codec, settings.api_tokens, origin)
+    uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
 
 
 def outbox(case_id: str | None) -> list[dict[str, str]]:
@@ -451,6 +566,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve()
         elif args.command == "outbox":
             _emit(outbox(args.case))
+        elif args.command == "new-key":
+            print(new_key())
+        elif args.command == "codec-server":
+            codec_server(args.origin)
+        elif args.command == "replay" and args.file is not None:
+            report = asyncio.run(
+                replay(args.case_id or args.file.stem, _load(args.file), _converter(), args.debug)
+            )
+            _emit(report)
+            return 0 if report.ok else EXIT_NONDETERMINISTIC
         else:
             prepare = getattr(args, "prepare", None)
             payload = prepare(args) if prepare else None

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import uvicorn
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.directory_store import import_directory
 from intake.api import create_app
+from service.codec import codec_from_env, data_converter
 from service.database import database_url, open_database
+from service.health import serve_health
 from service.logging import configure_logging, get_logger
 from service.mail_sink import MailSink
 from service.settings import Settings
+from service.telemetry import make_runtime
 from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
 from service.worker_runtime import build_worker
 from support.directory import parse_directory_file
@@ -66,6 +68,12 @@ def _banner(
         ),
         f"  directory database  : {database_url(settings).split('@')[-1]}",
     ]
+    if settings.health_port:
+        lines.append(f"  liveness            : http://localhost:{settings.health_port}/healthz")
+    if settings.metrics_port:
+        lines.append(
+            f"  metrics             : http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        )
     if api_token is not None:
         lines += [
             f"  HTTP API            : http://localhost:{settings.api_port}/docs",
@@ -105,14 +113,17 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runtime = make_runtime(settings)
     async with AsyncExitStack() as stack:
         cluster = cluster_config()
         if cluster is None:
-            env = await stack.enter_async_context(embedded_dev_server(settings))
+            env = await stack.enter_async_context(embedded_dev_server(settings, runtime))
             client = env.client
             address = f"localhost:{settings.dev_server_port}"
         else:
-            client = await Client.connect(**cluster, data_converter=pydantic_data_converter)
+            client = await Client.connect(
+                **cluster, data_converter=data_converter(codec_from_env()), runtime=runtime
+            )
             address = str(cluster.get("target_host"))
         added = await register_search_attributes(client)
         if added:
@@ -138,6 +149,14 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             if serving.done():
                 serving.result()  # the port is taken, say: surface uvicorn's error
                 raise SystemExit(f"the HTTP API could not start on {settings.api_host}:{settings.api_port}")
+        health = None
+        if settings.health_port is not None:
+            try:
+                health = await serve_health(
+                    settings.api_host, settings.health_port, lambda: not runner.done()
+                )
+            except OSError as error:
+                log.warning("liveness endpoint not started", port=settings.health_port, error=str(error))
         print(
             _banner(settings, address, cluster is None, api_token=api_token, embedded_mail=sink is not None),
             flush=True,
@@ -151,6 +170,8 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             log.info("stopping: finishing running tasks")
             await worker.shutdown()
         await runner
+        if health is not None:
+            health.close()
     if sink is not None:
         sink.stop()
     log.info("stopped")

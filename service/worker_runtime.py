@@ -77,4 +77,7 @@ def build_worker(
         ],
         # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
         graceful_shutdown_timeout=graceful_shutdown,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
     )

@@ -33,6 +33,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_WEBHOOK"))
     } | {
         "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+        "CASEWORK_HEALTH_PORT": str(free_port()),
         "CASEWORK_VAR": str(var / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),

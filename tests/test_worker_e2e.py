@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         "CASEWORK_UI_PORT": str(free_port()),
         "CASEWORK_API_PORT": str(free_port()),
         "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+        "CASEWORK_HEALTH_PORT": str(free_port()),
+        "METRICS_PORT": str(free_port()),
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }
@@ -105,6 +108,10 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
     try:
         banner = worker.wait_ready()
         assert f"http://localhost:{env['CASEWORK_UI_PORT']}" in banner
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{env['CASEWORK_HEALTH_PORT']}/healthz", timeout=5
+        ) as live:
+            assert live.status == 200
         opened = cli(
             env,
             "open",
@@ -144,6 +151,14 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         resolved = cli(env, "resolve", "case-e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
         assert resolved["status"] == "resolved"
         assert resolved["first_response"]["state"] == "met"
+        metrics_url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
+        with urllib.request.urlopen(metrics_url, timeout=5) as scraped:
+            metrics = scraped.read().decode()
+        assert "casework_cases_opened" in metrics and 'severity="A"' in metrics
+        assert "casework_first_response_sla" in metrics and "casework_cases_resolved" in metrics
+        assert "temporal_workflow_task" in metrics or "temporal_request" in metrics, (
+            "the SDK's own metrics too"
+        )
     finally:
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
 

@@ -327,6 +327,9 @@ class SupportCaseWorkflow:
         times = {"support_opens_at": self.calendar.next_open(now)}
         self._notify("acknowledged", facts, times)
         self._notify("new_case", facts | {"calendar": terms.calendar_name}, times)
+        self._count(
+            "casework_cases_opened", "cases opened", severity=severity.value, category=view.category.value
+        )
         workflow.logger.info(
             "case opened",
             extra={
@@ -405,9 +408,11 @@ class SupportCaseWorkflow:
             self._upsert(sa.SLA_BREACHED.value_set(True))
             self._notify(event, facts, times, sequence=clock.cycle)
             workflow.logger.warning("SLA breached", extra={"clock": name.value, "cycle": clock.cycle})
+            self._count("casework_sla_breaches", "SLA clocks that ran out", clock=name.value)
         else:
             percent = round(checkpoint.fraction * 100)
             self._view.record(now, event, f"{percent}% of the {what} business time used")
+            self._count("casework_sla_warnings", "SLA warnings", clock=name.value, percent=str(percent))
             self._notify(event, facts, times, sequence=clock.cycle)
 
     def _change_severity(
@@ -445,6 +450,8 @@ class SupportCaseWorkflow:
         sequence = len(view.severity_history) - 1
         self._notify(kind, facts, sequence=sequence)
         workflow.logger.info("severity changed", extra={"severity": severity.value, "downgrade": downgrade})
+        if downgrade:
+            self._count("casework_downgrades", "downgrades for lack of cooperation", to=severity.value)
 
     def _close(self, now: datetime) -> None:
         view, survey = self._view, self.policy.survey
@@ -658,6 +665,12 @@ class SupportCaseWorkflow:
         view.customer_requests = waive_all(view.customer_requests)
         self._stop_clocks(now)
         view.record(now, "resolved", f"resolved: {action.summary}", actor=action.engineer)
+        self._count(
+            "casework_cases_resolved",
+            "cases resolved",
+            severity=str(view.severity),
+            category=view.category.value,
+        )
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.RESOLVED.value))
         self._notify(
             "resolved",
@@ -751,6 +764,28 @@ class SupportCaseWorkflow:
             self.policy.sla.warn_at,
         )
         view.record(now, "first_response", f"first response ({clock.state.value}): {message}", actor=engineer)
+        severity = view.severity.value
+        self._count(
+            "casework_first_response_sla",
+            "first responses by SLA result",
+            result=clock.state.value,
+            severity=severity,
+        )
+        if view.opened_at is not None and clock.business_time_to_answer is not None:
+            wall = (now - view.opened_at).total_seconds()
+            business = clock.business_time_to_answer.total_seconds()
+            self._observe(
+                "casework_time_to_first_response",
+                "wall-clock time to first response",
+                wall,
+                severity=severity,
+            )
+            self._observe(
+                "casework_business_time_to_first_response",
+                "business time to first response",
+                business,
+                severity=severity,
+            )
         self._notify("first_response", {"engineer": engineer, "message": message})
         self._touch(now, engineer)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
@@ -845,6 +880,13 @@ class SupportCaseWorkflow:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(condition, timeout=remaining)
         return condition()
+
+    def _count(self, name: str, description: str, **labels: str) -> None:
+        """casework's own metrics, through the SDK's meter: never emitted again on replay."""
+        workflow.metric_meter().create_counter(name, description).add(1, labels)
+
+    def _observe(self, name: str, description: str, seconds: float, **labels: str) -> None:
+        workflow.metric_meter().create_histogram_float(name, description, "s").record(seconds, labels)
 
     def _upsert(self, *updates: SearchAttributeUpdate[Any]) -> None:
         workflow.upsert_search_attributes(list(updates))

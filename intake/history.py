@@ -1,0 +1,164 @@
+"""A case's history for support engineers: export it, replay it against the code, read its story.
+
+Export writes what `temporal workflow show --output json` writes (one object per run; a case that
+continued as new is a JSON array of its runs, oldest first). Replay uses the same data converter
+(and codec, when encryption is on) as the workers, and reports the first event where the code
+takes a different path: the check to run before deploying a new worker version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
+
+from intake.cases import CaseNotFound
+from support.case_view import CaseView
+from workflows.support_case import SupportCaseWorkflow
+
+_EVENT_ID = re.compile(r"[Ee]vent(?:[ _]id)?[ :=]*(\d+)")
+
+
+async def fetch_runs(client: Client, case_id: str) -> list[WorkflowHistory]:
+    """Every run of a case, oldest first, by walking back from the newest through continue-as-new."""
+    runs: list[WorkflowHistory] = []
+    run_id: str | None = None
+    try:
+        while True:
+            history = await client.get_workflow_handle(case_id, run_id=run_id).fetch_history()
+            runs.append(history)
+            started = history.events[0].workflow_execution_started_event_attributes
+            run_id = started.continued_execution_run_id or None
+            if run_id is None:
+                break
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(f"no case {case_id!r}") from None
+        raise
+    return list(reversed(runs))
+
+
+def export_json(runs: Sequence[WorkflowHistory]) -> str:
+    if len(runs) == 1:
+        return runs[0].to_json()
+    return "[" + ",".join(run.to_json() for run in runs) + "]"
+
+
+def load_json(text: str, case_id: str = "case-from-file") -> list[WorkflowHistory]:
+    """Histories from an export (one object, or an array of runs)."""
+    data = json.loads(text)
+    items = data if isinstance(data, list) else [data]
+    return [WorkflowHistory.from_json(case_id, item) for item in items]
+
+
+class Divergence(BaseModel):
+    event_id: int | None
+    event_type: str | None
+    message: str
+
+
+class RunReplay(BaseModel):
+    run_id: str
+    events: int
+    ok: bool
+    divergence: Divergence | None = None
+
+
+class ReplayReport(BaseModel):
+    case_id: str
+    ok: bool
+    runs: list[RunReplay]
+
+
+def _event_type(history: WorkflowHistory, event_id: int | None) -> str | None:
+    for event in history.events:
+        if event.event_id == event_id:
+            return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    return None
+
+
+async def replay(
+    case_id: str, runs: Sequence[WorkflowHistory], converter: DataConverter, debug: bool = False
+) -> ReplayReport:
+    replayer = Replayer(workflows=[SupportCaseWorkflow], data_converter=converter, debug_mode=debug)
+    results = []
+    for run in runs:
+        result = await replayer.replay_workflow(run, raise_on_replay_failure=False)
+        divergence = None
+        if result.replay_failure is not None:
+            message = str(result.replay_failure)
+            match = _EVENT_ID.search(message)
+            event_id = int(match[1]) if match else None
+            divergence = Divergence(event_id=event_id, event_type=_event_type(run, event_id), message=message)
+        results.append(
+            RunReplay(run_id=run.run_id, events=len(run.events), ok=divergence is None, divergence=divergence)
+        )
+    return ReplayReport(case_id=case_id, ok=all(r.ok for r in results), runs=results)
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: str
+    actor: str
+    kind: str
+    severity: str
+    message: str
+
+
+def timeline_lines(view: CaseView) -> list[TimelineLine]:
+    """Each entry in the case calendar's zone, with the severity the case had at that moment."""
+    zone = ZoneInfo(view.time_zone or "UTC")
+    lines = []
+    for entry in view.timeline:
+        severity = next(
+            (h.severity.value for h in reversed(view.severity_history) if h.at <= entry.at),
+            view.requested_severity.value,
+        )
+        lines.append(
+            TimelineLine(
+                at=entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                actor=entry.actor,
+                kind=entry.kind,
+                severity=severity,
+                message=entry.message,
+            )
+        )
+    return lines
+
+
+def _when(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if at else "-"
+
+
+def render_timeline(view: CaseView) -> str:
+    """The case's story for a person: header, clocks, then one line per timeline entry."""
+    zone = ZoneInfo(view.time_zone or "UTC")
+    out = [
+        f"{view.case_id}  {view.title!r}",
+        f"  tenant {view.tenant_name or view.tenant_id}, {view.category.value}, status {view.status.value}, "
+        f"severity {view.severity.value if view.severity else '-'} (asked {view.requested_severity.value}), "
+        f"calendar {view.calendar or '-'} ({view.time_zone or 'UTC'})",
+    ]
+    for clock in (view.first_response, view.customer_update):
+        if clock is not None:
+            out.append(
+                f"  {clock.name.value}: {clock.state.value}, target {clock.target}, "
+                f"due {_when(clock.due, zone)}, answered {_when(clock.answered_at, zone)}, "
+                f"warnings {', '.join(clock.warnings_sent) or '-'}"
+            )
+    if view.failed_notifications:
+        out.append(f"  failed notifications: {len(view.failed_notifications)}")
+    out.append("")
+    for line in timeline_lines(view):
+        out.append(f"{line.at}  [{line.severity}]  {line.actor:<12} {line.kind:<26} {line.message}")
+    return "\n".join(out)
