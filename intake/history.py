@@ -26,7 +26,8 @@ from intake.cases import CaseNotFound
 from support.case_view import CaseView
 from workflows.support_case import SupportCaseWorkflow
 
-_EVENT_ID = re.compile(r"[Ee]vent(?:[ _]id)?[ :=]*(\d+)")
+_EVENT_ID = re.compile(r"HistoryEvent\(id: (\d+)|[Ee]vent(?:[ _]id)?[ :=]+(\d+)")
+_CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
 
 
 async def fetch_runs(client: Client, case_id: str) -> list[WorkflowHistory]:
@@ -88,17 +89,23 @@ def _event_type(history: WorkflowHistory, event_id: int | None) -> str | None:
 
 
 async def replay(
-    case_id: str, runs: Sequence[WorkflowHistory], converter: DataConverter, debug: bool = False
+    case_id: str,
+    runs: Sequence[WorkflowHistory],
+    converter: DataConverter,
+    debug: bool = False,
+    workflows: Sequence[type] = (SupportCaseWorkflow,),
 ) -> ReplayReport:
-    replayer = Replayer(workflows=[SupportCaseWorkflow], data_converter=converter, debug_mode=debug)
+    replayer = Replayer(workflows=list(workflows), data_converter=converter, debug_mode=debug)
     results = []
     for run in runs:
         result = await replayer.replay_workflow(run, raise_on_replay_failure=False)
         divergence = None
         if result.replay_failure is not None:
             message = str(result.replay_failure)
+            core = _CORE_MESSAGE.search(message)
+            message = core[1] if core else message  # "Nondeterminism error: Timer machine does not ..."
             match = _EVENT_ID.search(message)
-            event_id = int(match[1]) if match else None
+            event_id = int(match[1] or match[2]) if match else None
             divergence = Divergence(event_id=event_id, event_type=_event_type(run, event_id), message=message)
         results.append(
             RunReplay(run_id=run.run_id, events=len(run.events), ok=divergence is None, divergence=divergence)

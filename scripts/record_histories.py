@@ -1,0 +1,225 @@
+"""Record the histories in tests/histories/ (CI replays every one against the current code).
+
+Run it after an intentionally incompatible workflow change, once the change is guarded or the
+old cases are gone:  .venv/bin/python scripts/record_histories.py
+Each scenario is a real case on the time-skipping server with the real worker and activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.directory_store import import_directory
+from intake.cases import Cases
+from intake.history import export_json, fetch_runs
+from service.database import open_database
+from service.mail_sink import MailSink, read_mailbox, text_of
+from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.temporal import register_search_attributes
+from service.worker_runtime import build_worker
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    CustomerUpdate,
+    FirstResponse,
+    ReopenRequest,
+    Resolution,
+    SeverityChangeRequest,
+    SurveyAnswer,
+)
+from support.directory import parse_directory_file
+from support.request import CaseRequest
+from support.verification import VerificationAttempt
+from support.vocabulary import Severity
+
+OUT = PROJECT_ROOT / "tests" / "histories"
+ENGINEER = "li.wei"
+
+
+def request(name: str, tenant: str = "contoso", **fields: object) -> CaseRequest:
+    admin = {"contoso": "admin@contoso.example", "fabrikam": "it@fabrikam.example"}[tenant]
+    return CaseRequest.model_validate(
+        {
+            "request_id": f"rec-{name}",
+            "tenant_id": tenant,
+            "requester": admin,
+            "category": "technical",
+            "severity": "B",
+            "title": f"Recorded scenario {name}",
+            "description": "A representative case recorded for replay tests.",
+            "contact_email": admin,
+        }
+        | fields
+    )
+
+
+Scenario = Callable[[WorkflowEnvironment, Cases, Settings], Awaitable[str]]
+
+
+async def severity_a_resolved_with_survey(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("a-resolved", severity="A", service="teams"))).case.case_id
+    for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
+        await cases.cooperate(case, Cooperation(request_id=obligation, details="provided"))
+    await env.sleep(timedelta(minutes=20))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Investigating"))
+    await env.sleep(timedelta(hours=3))
+    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Routing fixed"))
+    await env.sleep(timedelta(days=7, minutes=1))
+    await cases.answer_survey(case, SurveyAnswer(score=5, comment="fast"))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
+async def severity_a_breach_then_change(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("a-breach", severity="A"))).case.case_id
+    await env.sleep(timedelta(minutes=70))  # warnings, breach
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
+    await cases.change_severity(
+        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
+    )
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await env.sleep(timedelta(days=14, minutes=1))  # reopen window, survey expires
+    return case
+
+
+async def severity_b_downgrade_then_unresponsive(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("b-downgrade", "fabrikam"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Please confirm your contact data"))
+    await env.sleep(timedelta(days=6))  # B -> C after 1 business day, then closed unresponsive
+    return case
+
+
+async def severity_c_pause_and_resume(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("c-pause", severity="C"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A screenshot"))
+    await env.sleep(timedelta(hours=10))
+    await cases.cooperate(case, Cooperation(request_id="request-1", details="attached"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Explained the setting"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
+async def reopened_case(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("reopen"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Cache cleared"))
+    await env.sleep(timedelta(days=1))
+    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
+    await env.sleep(timedelta(days=7, minutes=1))
+    await cases.answer_survey(case, SurveyAnswer(score=3))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
+async def phone_verification(env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
+    case = (await cases.open(request("phone", channel="phone", caller_number="+8613900000001"))).case.case_id
+    code = ""
+    for _ in range(100):
+        messages = [m for m in read_mailbox(settings.mail_dir) if m["X-Casework-Case"] == case]
+        found = [re.search(r"\b(\d{6})\b", text_of(m)) for m in messages]
+        if found and found[-1]:
+            code = found[-1][1]
+            break
+        await asyncio.sleep(0.05)
+    await cases.verify(case, VerificationAttempt(code=f"{(int(code) + 1) % 1_000_000:06d}"))
+    await cases.verify(case, VerificationAttempt(code=code))
+    await env.sleep(timedelta(seconds=1))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Verified; looking"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
+async def refused_not_admin(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("refused", requester="staff@contoso.example"))).case.case_id
+    await env.sleep(timedelta(seconds=1))
+    return case
+
+
+async def continued_as_new(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    case = (await cases.open(request("continued", "fabrikam"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await env.sleep(timedelta(seconds=2))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await env.sleep(timedelta(days=4))  # follow-ups and missed updates, across several runs
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Patched"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
+    "severity_a_breach_then_change": severity_a_breach_then_change,
+    "severity_b_downgrade_then_unresponsive": severity_b_downgrade_then_unresponsive,
+    "severity_c_pause_and_resume": severity_c_pause_and_resume,
+    "reopened_case": reopened_case,
+    "phone_verification": phone_verification,
+    "refused_not_admin": refused_not_admin,
+}
+
+
+async def record(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp) / "var"
+        sink = MailSink(var / "mail").start()
+        settings = Settings(
+            task_queue=f"record-{uuid.uuid4().hex[:8]}",
+            policy_path=PROJECT_ROOT / "policy.toml",
+            directory_path=PROJECT_ROOT / "directory.toml",
+            var_dir=var,
+            database_url=None,
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_security="none",
+        )
+        directory = parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path))
+        import_directory(open_database(settings), directory)
+        tiny_policy = Path(tmp) / "tiny-history.toml"
+        tiny_policy.write_text(
+            settings.policy_path.read_text().replace(
+                "continue_as_new_after_events = 5000", "continue_as_new_after_events = 40"
+            )
+        )
+        tiny = dataclasses.replace(
+            settings, task_queue=settings.task_queue + "-tiny", policy_path=tiny_policy
+        )
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(venv_binary("temporal-test-server")),
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            await register_search_attributes(env.client)
+            plans = [(name, scenario, settings) for name, scenario in SCENARIOS.items()]
+            plans.append(("continued_as_new", continued_as_new, tiny))
+            for name, scenario, scenario_settings in plans:
+                async with build_worker(env.client, scenario_settings):
+                    cases = Cases(env.client, scenario_settings.task_queue)
+                    case_id = await scenario(env, cases, scenario_settings)
+                    runs = await fetch_runs(env.client, case_id)
+                (out / f"{name}.json").write_text(export_json(runs), encoding="utf-8")
+                print(f"{name}: {case_id}, {len(runs)} run(s), {sum(len(r.events) for r in runs)} events")
+        finally:
+            await env.shutdown()
+            sink.stop()
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    target.mkdir(parents=True, exist_ok=True)
+    asyncio.run(record(target))

@@ -1,0 +1,95 @@
+"""Replay: recorded histories against today's code, divergence reports, export, timelines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from intake.cli import EXIT_NONDETERMINISTIC, main
+from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
+from service.settings import Settings
+from support.actions import Cooperation, FirstResponse, Resolution
+from support.vocabulary import CaseStatus
+from tests.changed_workflow import StartsWithATimer
+from tests.conftest import running_worker
+from tests.requests import case_request
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED = sorted(HISTORIES.glob("*.json"))
+TEXTS = {path.stem: path.read_text(encoding="utf-8") for path in RECORDED}
+
+
+def test_the_recorded_set_covers_the_lifecycle() -> None:
+    names = {p.stem for p in RECORDED}
+    assert {
+        "severity_a_resolved_with_survey",
+        "severity_a_breach_then_change",
+        "severity_b_downgrade_then_unresponsive",
+        "severity_c_pause_and_resume",
+        "reopened_case",
+        "phone_verification",
+        "refused_not_admin",
+        "continued_as_new",
+    } <= names
+    assert len(load_json(TEXTS["continued_as_new"])) >= 2, "several runs"
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+async def test_every_recorded_history_replays_against_this_code(name: str) -> None:
+    report = await replay(name, load_json(TEXTS[name], name), pydantic_data_converter)
+    assert report.ok, report.model_dump_json(indent=2)
+
+
+async def test_a_nondeterministic_change_is_reported_with_the_event() -> None:
+    name = "severity_c_pause_and_resume"
+    runs = load_json(TEXTS[name], name)
+    report = await replay(name, runs, pydantic_data_converter, workflows=[StartsWithATimer])
+    assert not report.ok
+    divergence = report.runs[0].divergence
+    assert divergence is not None and divergence.event_id is not None, divergence
+    recorded = next(e for e in runs[0].events if e.event_id == divergence.event_id)
+    assert divergence.event_type == "ACTIVITY_TASK_SCHEDULED"
+    assert "Nondeterminism" in divergence.message and "Timer" in divergence.message, "what the code did instead"
+    assert recorded.activity_task_scheduled_event_attributes.activity_type.name == "load_case_context"
+
+
+def test_replay_cli_from_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--file", str(HISTORIES / "reopened_case.json")]) == 0
+    assert '"ok": true' in capsys.readouterr().out
+
+
+def test_replay_cli_reports_a_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"events": "nope"}')
+    assert main(["replay", "--file", str(broken)]) == 2
+    assert "not an exported history" in capsys.readouterr().err
+    assert EXIT_NONDETERMINISTIC == 6
+
+
+async def test_export_import_round_trip_and_timeline_of_a_closed_case_without_a_worker(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: Path
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
+        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Fixed"))
+        await time_env.sleep(timedelta(days=15))
+    # No worker from here on.
+    view = await cases.show(case_id)
+    assert view.status is CaseStatus.CLOSED
+    story = render_timeline(view)
+    assert case_id in story and "resolved" in story and "(Asia/Shanghai)" in story
+    lines = timeline_lines(view)
+    assert [line.kind for line in lines][:2] == ["opened", "obligations_requested"]
+    assert all(line.at.endswith("CST") for line in lines), "times in the case calendar's zone"
+
+    runs = await fetch_runs(time_env.client, case_id)
+    text = export_json(runs)
+    again = load_json(text, case_id)
+    assert [len(r.events) for r in again] == [len(r.events) for r in runs]
+    assert (await replay(case_id, again, pydantic_data_converter)).ok
