@@ -126,7 +126,11 @@ class DeliveryActivities:
         reason = "; ".join(problems) or f"no route configured for {n.audience.value}"
         activity.logger.error(
             "notification permanently failed",
-            extra={"notification_id": n.notification_id, "event": n.event, "audience": n.audience.value},
+            extra={
+                "notification_id": n.notification_id,
+                "notification_event": n.event,
+                "audience": n.audience.value,
+            },
         )
         raise ApplicationError(reason, type="DeliveryFailed", non_retryable=True)
 
@@ -143,7 +147,7 @@ class DeliveryActivities:
             what,
             extra={
                 "notification_id": n.notification_id,
-                "event": n.event,
+                "notification_event": n.event,
                 "audience": n.audience.value,
                 "channel": channel,
             },

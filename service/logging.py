@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -30,9 +31,12 @@ def _flatten_temporal_context(
     return event
 
 
-def configure_logging(level: str = "INFO", json_output: bool | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", json_output: bool | None = None, stream: TextIO | None = None
+) -> None:
+    stream = stream or sys.stderr
     if json_output is None:
-        json_output = not sys.stderr.isatty()
+        json_output = not stream.isatty()
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -48,9 +52,9 @@ def configure_logging(level: str = "INFO", json_output: bool | None = None) -> N
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -60,6 +64,10 @@ def configure_logging(level: str = "INFO", json_output: bool | None = None) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Third-party loggers that write protocol traffic (recipients, hosts) stay at WARNING: personal
+    # data stays out of logs.
+    for noisy in ("mail.log", "aiosmtplib", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

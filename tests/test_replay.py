@@ -53,7 +53,9 @@ async def test_a_nondeterministic_change_is_reported_with_the_event() -> None:
     assert divergence is not None and divergence.event_id is not None, divergence
     recorded = next(e for e in runs[0].events if e.event_id == divergence.event_id)
     assert divergence.event_type == "ACTIVITY_TASK_SCHEDULED"
-    assert "Nondeterminism" in divergence.message and "Timer" in divergence.message, "what the code did instead"
+    assert "Nondeterminism" in divergence.message and "Timer" in divergence.message, (
+        "what the code did instead"
+    )
     assert recorded.activity_task_scheduled_event_attributes.activity_type.name == "load_case_context"
 
 
