@@ -46,6 +46,7 @@ class Settings:
     api_port: int = field(default_factory=lambda: _int("CASEWORK_API_PORT", 8000))
     codec_port: int = field(default_factory=lambda: _int("CASEWORK_CODEC_PORT", 8088))
     metrics_port: int | None = field(default_factory=lambda: _int("METRICS_PORT", 0) or None)
+    tracing: str = field(default_factory=lambda: os.environ.get("CASEWORK_TRACING", "off"))
     metrics_host: str = field(default_factory=lambda: os.environ.get("METRICS_HOST", "127.0.0.1"))
     health_port: int | None = field(default_factory=lambda: _int("CASEWORK_HEALTH_PORT", 8001) or None)
     # Worker tuning: sound defaults for one worker process on a small machine.

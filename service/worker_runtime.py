@@ -17,6 +17,7 @@ from activities.messages import Renderer
 from activities.verification import VerificationActivities
 from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings
+from service.tracing import tracing_plugins
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
@@ -80,4 +81,5 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
+        plugins=tracing_plugins(settings.tracing),
     )
