@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from support.calendar import Calendar
 from support.durations import Duration
@@ -49,30 +49,26 @@ class CategoryRule(BaseModel):
     )
 
 
+def _fractions(value: list[float]) -> list[float]:
+    if any(not 0 < f < 1 for f in value):
+        raise ValueError("each entry is a fraction of the clock's business time between 0 and 1, e.g. 0.5")
+    return sorted(set(value))
+
+
+Fractions = Annotated[list[float], AfterValidator(_fractions)]
+"""Points in a clock's business time, e.g. warnings at [0.5, 0.8]; sorted, each in (0, 1)."""
+
+
 class SlaRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
-
-    @field_validator("warn_at")
-    @classmethod
-    def _fractions(cls, value: list[float]) -> list[float]:
-        if any(not 0 < f < 1 for f in value):
-            raise ValueError("each warning is a fraction of the target between 0 and 1, e.g. 0.5")
-        return sorted(set(value))
+    warn_at: Fractions = Field(default_factory=lambda: [0.5, 0.8])
 
 
 class CooperationRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    reminders_at: list[float] = Field(default_factory=lambda: [0.5, 0.75])
-
-    @field_validator("reminders_at")
-    @classmethod
-    def _fractions(cls, value: list[float]) -> list[float]:
-        if any(not 0 < f < 1 for f in value):
-            raise ValueError("each reminder is a fraction of the cooperation time between 0 and 1, e.g. 0.5")
-        return sorted(set(value))
+    reminders_at: Fractions = Field(default_factory=lambda: [0.5, 0.75])
 
 
 class ResolutionRule(BaseModel):

@@ -89,6 +89,15 @@ def cli(env: dict[str, str], *argv: str) -> Any:
     return json.loads(done.stdout)
 
 
+def open_case(env: dict[str, str]) -> Any:
+    """The same request each time: the second call must find the first case."""
+    return cli(
+        env, "open", "--request-id", "e2e-1", "--tenant", "contoso", "--requester", "admin@contoso.example",
+        "--category", "technical", "--severity", "A", "--title", "Teams calls drop",
+        "--description", "Every call drops after a minute", "--email", "admin@contoso.example",
+    )  # fmt: skip
+
+
 def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_WEBHOOK"))
@@ -112,26 +121,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
             f"http://127.0.0.1:{env['CASEWORK_HEALTH_PORT']}/healthz", timeout=5
         ) as live:
             assert live.status == 200
-        opened = cli(
-            env,
-            "open",
-            "--request-id",
-            "e2e-1",
-            "--tenant",
-            "contoso",
-            "--requester",
-            "admin@contoso.example",
-            "--category",
-            "technical",
-            "--severity",
-            "A",
-            "--title",
-            "Teams calls drop",
-            "--description",
-            "Every call drops after a minute",
-            "--email",
-            "admin@contoso.example",
-        )
+        opened = open_case(env)
         case = opened["case"]
         assert opened["created"] is True
         assert case["case_id"] == "case-e2e-1" and case["status"] == "awaiting_first_response"
@@ -177,26 +167,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         again.wait_ready()
         shown = cli(env, "show", "case-e2e-1")
         assert shown["status"] == "resolved", "the case survived the restart of the server and worker"
-        reopened = cli(
-            env,
-            "open",
-            "--request-id",
-            "e2e-1",
-            "--tenant",
-            "contoso",
-            "--requester",
-            "admin@contoso.example",
-            "--category",
-            "technical",
-            "--severity",
-            "A",
-            "--title",
-            "Teams calls drop",
-            "--description",
-            "Every call drops after a minute",
-            "--email",
-            "admin@contoso.example",
-        )
+        reopened = open_case(env)
         assert reopened["created"] is False and reopened["case"]["status"] == "resolved"
     finally:
         assert again.stop() == 0
