@@ -23,7 +23,8 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 bench: $(STAMP)
-	$(PY) bench/calendar_bench.py
+	$(PY) -m bench.calendar_bench
+	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Calls per second of Calendar.add for 1 hour, 1 business day and 1 year of business time.
 
-Run: `make bench` (or `.venv/bin/python bench/calendar_bench.py --seconds 2`). Prints a table and a
+Run: `make bench` (or `.venv/bin/python -m bench.calendar_bench --seconds 2`). Prints a table and a
 JSON summary. Starts rotate through 1,200 instants spread over a year, on the snapshot calendars of
 policy.toml (product: 09:00-24:00 every day; billing: Mon-Fri 09:00-18:00 with PRC holidays).
 """

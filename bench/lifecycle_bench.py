@@ -1,0 +1,185 @@
+"""Lifecycle throughput: N cases through the intake code path, open -> first response -> resolve
+-> survey -> closed, on the embedded dev server with a fast policy; beside it, in the same run, a
+bare workflow issuing as many activities, timers, signals and updates as the average case with
+trivial bodies: the floor of Temporal on this machine.
+
+Run: `make bench` (short) or `.venv/bin/python -m bench.lifecycle_bench --cases 500`.
+Prints a table and a JSON summary. CPU is this process's (worker + driver + SMTP sink): the
+driver is light, so it is an upper bound of the worker's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.directory_store import import_directory
+from bench.bare_workflow import BareWorkflow, bare_step
+from bench.policies import fast_policy
+from intake.cases import Cases
+from service.codec import data_converter
+from service.database import open_database
+from service.mail_sink import MailSink
+from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.temporal import register_search_attributes
+from service.worker_runtime import build_worker
+from support.actions import FirstResponse, Resolution, SurveyAnswer
+from support.directory import parse_directory_file
+from support.request import CaseRequest
+from support.vocabulary import CaseStatus
+
+
+def request(i: int, run: str) -> CaseRequest:
+    return CaseRequest.model_validate(
+        {
+            "request_id": f"bench-{run}-{i}",
+            "tenant_id": "fabrikam",
+            "requester": "it@fabrikam.example",
+            "category": "technical",
+            "severity": "B",
+            "title": "Benchmark case",
+            "description": "Driven through its whole life by the benchmark.",
+            "contact_email": "it@fabrikam.example",
+        }
+    )
+
+
+async def drive_case(cases: Cases, i: int, run: str) -> str:
+    case_id = (await cases.open(request(i, run))).case.case_id
+    await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
+    await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
+    for _ in range(400):  # the reopen window is 1 s; then the survey is open
+        view = await cases.show(case_id)
+        if view.status is CaseStatus.CLOSED:
+            break
+        await asyncio.sleep(0.05)
+    await cases.answer_survey(case_id, SurveyAnswer(score=5))
+    await cases.client.get_workflow_handle(case_id).result()
+    return case_id
+
+
+async def history_counts(client: Client, case_id: str) -> Counter[str]:
+    history = await client.get_workflow_handle(case_id).fetch_history()
+    kinds = Counter(EventType.Name(e.event_type) for e in history.events)
+    return Counter(
+        {
+            "events": len(history.events),
+            "activities": kinds["EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"],
+            "timers": kinds["EVENT_TYPE_TIMER_STARTED"],
+            "signals": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"],
+            "updates": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
+        }
+    )
+
+
+async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> object:
+        async with semaphore:
+            return await make(i)  # type: ignore[operator]
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def main(cases_n: int, concurrency: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp) / "var"
+        sink = MailSink(var / "mail").start()
+        settings = Settings(
+            task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+            policy_path=fast_policy(Path(tmp)),
+            directory_path=PROJECT_ROOT / "directory.toml",
+            var_dir=var,
+            database_url=None,
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_security="none",
+            health_port=None,
+        )
+        import_directory(
+            open_database(settings),
+            parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path)),
+        )
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(venv_binary("temporal")),
+            data_converter=data_converter(None),
+            dev_server_log_level="error",
+        )
+        try:
+            await register_search_attributes(env.client)
+            run = uuid.uuid4().hex[:6]
+            async with build_worker(env.client, settings):
+                cases = Cases(env.client, settings.task_queue)
+                await drive_case(cases, -1, run)  # warm-up
+                cpu0, t0 = os.times(), time.perf_counter()
+                ids = await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
+                case_seconds = time.perf_counter() - t0
+                cpu1 = os.times()
+                totals: Counter[str] = Counter()
+                for case_id in ids[: min(20, len(ids))]:
+                    totals += await history_counts(env.client, str(case_id))
+                sample = min(20, len(ids))
+                average = {k: round(v / sample) for k, v in totals.items()}
+            bare_queue = settings.task_queue + "-bare"
+            async with Worker(
+                env.client, task_queue=bare_queue, workflows=[BareWorkflow], activities=[bare_step]
+            ):
+
+                async def bare(i: int) -> None:
+                    handle = await env.client.start_workflow(
+                        BareWorkflow.run, average, id=f"bare-{run}-{i}", task_queue=bare_queue
+                    )
+                    for _ in range(average["signals"]):
+                        await handle.signal(BareWorkflow.poke)
+                    for _ in range(average["updates"]):
+                        await handle.execute_update(BareWorkflow.touch)
+                    await handle.result()
+
+                await bare(-1)
+                t1 = time.perf_counter()
+                await in_batches(cases_n, concurrency, bare)
+                bare_seconds = time.perf_counter() - t1
+        finally:
+            await env.shutdown()
+            sink.stop()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {
+        "benchmark": "lifecycle_throughput",
+        "cases": cases_n,
+        "concurrency": concurrency,
+        "cases_per_s": round(cases_n / case_seconds, 2),
+        "bare_per_s": round(cases_n / bare_seconds, 2),
+        "ratio_case_to_bare": round((cases_n / case_seconds) / (cases_n / bare_seconds), 3),
+        "events_per_case": average["events"],
+        "per_case": {k: average[k] for k in ("activities", "timers", "signals", "updates")},
+        "process_cpu_s_per_case": round(cpu / cases_n, 4),
+        "cpus": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args()
+    summary = asyncio.run(main(args.cases, args.concurrency))
+    rows = [(k, v) for k, v in summary.items() if k != "benchmark"]
+    for key, value in rows:
+        print(f"{key:<26} {value}")
+    print(json.dumps(summary))
+    sys.stdout.flush()
+    os._exit(0)  # temporalio/sdk-python#300: skip interpreter teardown after the run
