@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.calendar_bench
 	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100
+	$(PY) -m bench.deadline_burst --cases 200
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""Deadline burst: M cases whose first-response deadlines fall in the same second. Prints the
+lateness of breach handling: when the escalation notification went out (the delivery ledger's
+record) minus the deadline, p50 / p99 / max.
+
+The cases are opened while their calendar is still closed; it opens at one instant T for all of
+them, so every deadline is T + 1 s of business time, exactly, by the calendar's own rules.
+Run: `make bench` (short) or `.venv/bin/python -m bench.deadline_burst --cases 1000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import statistics
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from activities.schema import deliveries
+from bench.policies import fast_policy
+from bench.stack import bench_request, bench_stack
+from intake.cases import Cases
+from service.database import open_database
+from service.worker_runtime import build_worker
+
+
+def burst_policy(directory: Path, opens_at: datetime) -> Path:
+    """The fast policy, with the 24x7 calendar opening today at `opens_at` (UTC) and a 1 s target."""
+    path = fast_policy(directory)
+    text = path.read_text(encoding="utf-8")
+    window = f'["{opens_at:%H:%M:%S}-24:00"]'
+    hours = (
+        "{ " + ", ".join(f"{d} = {window}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + " }"
+    )
+    text = re.sub(
+        r'\[calendars\.always\]\ntime_zone = "Asia/Shanghai"\nhours = \{[^}]*\}',
+        f'[calendars.always]\ntime_zone = "UTC"\nhours = {hours}',
+        text,
+    )
+    text = re.sub(r'first_response = "[^"]+"', 'first_response = "1s"', text)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def main(cases_n: int, concurrency: int) -> dict[str, object]:
+    # Open the cases within the lead time; T must stay on today's UTC date.
+    lead = timedelta(seconds=max(20, cases_n // 8))
+    opens_at = (datetime.now(UTC) + lead).replace(microsecond=0)
+    if opens_at.date() != datetime.now(UTC).date():
+        raise SystemExit("too close to midnight UTC for this benchmark; run it again in a few minutes")
+    deadline = opens_at + timedelta(seconds=1)
+    async with bench_stack() as stack:
+        stack.settings = stack.settings.__class__(
+            **{**stack.settings.__dict__, "policy_path": burst_policy(stack.tmp, opens_at)}
+        )
+        run = uuid.uuid4().hex[:6]
+        async with build_worker(stack.env.client, stack.settings):
+            cases = Cases(stack.env.client, stack.settings.task_queue)
+            semaphore = asyncio.Semaphore(concurrency)
+
+            async def open_one(i: int) -> str:
+                async with semaphore:
+                    view = (await cases.open(bench_request(f"burst-{run}-{i}", "A"))).case
+                    assert view.first_response is not None and view.first_response.due == deadline, (
+                        view.first_response
+                    )
+                    return view.case_id
+
+            ids = await asyncio.gather(*(open_one(i) for i in range(cases_n)))
+            opened_by = datetime.now(UTC)
+            if opened_by >= opens_at:
+                raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
+            engine = open_database(stack.settings)
+            for _ in range(1200):
+                with engine.connect() as connection:
+                    rows = connection.execute(
+                        select(deliveries.c.case_id, deliveries.c.recorded_at).where(
+                            deliveries.c.event == "sla_breached",
+                            deliveries.c.notification_id.like("%/duty_manager"),
+                            deliveries.c.status == "sent",
+                        )
+                    ).all()
+                if len(rows) >= cases_n:
+                    break
+                await asyncio.sleep(0.25)
+    late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
+    return {
+        "benchmark": "deadline_burst",
+        "cases": cases_n,
+        "deadline": deadline.isoformat(),
+        "escalations": len(rows),
+        "lateness_p50_s": round(statistics.median(late), 3) if late else None,
+        "lateness_p99_s": round(percentile(late, 0.99), 3) if late else None,
+        "lateness_max_s": round(max(late), 3) if late else None,
+        "cases_opened": len(ids),
+        "cpus": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args()
+    summary = asyncio.run(main(args.cases, args.concurrency))
+    for key, value in summary.items():
+        if key != "benchmark":
+            print(f"{key:<18} {value}")
+    print(json.dumps(summary), flush=True)
+    os._exit(0)  # temporalio/sdk-python#300: skip interpreter teardown after the run
