@@ -61,9 +61,7 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         raise SystemExit("too close to midnight UTC for this benchmark; run it again in a few minutes")
     deadline = opens_at + timedelta(seconds=1)
     async with bench_stack() as stack:
-        stack.settings = stack.settings.__class__(
-            **{**stack.settings.__dict__, "policy_path": burst_policy(stack.tmp, opens_at)}
-        )
+        stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
         run = uuid.uuid4().hex[:6]
         async with build_worker(stack.env.client, stack.settings):
             cases = Cases(stack.env.client, stack.settings.task_queue)
