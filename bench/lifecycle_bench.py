@@ -23,42 +23,19 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.directory_store import import_directory
 from bench.bare_workflow import BareWorkflow, bare_step
 from bench.policies import fast_policy
+from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
-from service.codec import data_converter
-from service.database import open_database
-from service.mail_sink import MailSink
-from service.settings import PROJECT_ROOT, Settings, venv_binary
-from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
 from support.actions import FirstResponse, Resolution, SurveyAnswer
-from support.directory import parse_directory_file
-from support.request import CaseRequest
 from support.vocabulary import CaseStatus
 
 
-def request(i: int, run: str) -> CaseRequest:
-    return CaseRequest.model_validate(
-        {
-            "request_id": f"bench-{run}-{i}",
-            "tenant_id": "fabrikam",
-            "requester": "it@fabrikam.example",
-            "category": "technical",
-            "severity": "B",
-            "title": "Benchmark case",
-            "description": "Driven through its whole life by the benchmark.",
-            "contact_email": "it@fabrikam.example",
-        }
-    )
-
-
 async def drive_case(cases: Cases, i: int, run: str) -> str:
-    case_id = (await cases.open(request(i, run))).case.case_id
+    case_id = (await cases.open(bench_request(f"bench-{run}-{i}"))).case.case_id
     await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
     await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
     for _ in range(400):  # the reopen window is 1 s; then the survey is open
@@ -96,31 +73,9 @@ async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
 
 
 async def main(cases_n: int, concurrency: int) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        var = Path(tmp) / "var"
-        sink = MailSink(var / "mail").start()
-        settings = Settings(
-            task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-            policy_path=fast_policy(Path(tmp)),
-            directory_path=PROJECT_ROOT / "directory.toml",
-            var_dir=var,
-            database_url=None,
-            smtp_host="127.0.0.1",
-            smtp_port=sink.port,
-            smtp_security="none",
-            health_port=None,
-        )
-        import_directory(
-            open_database(settings),
-            parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path)),
-        )
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(venv_binary("temporal")),
-            data_converter=data_converter(None),
-            dev_server_log_level="error",
-        )
-        try:
-            await register_search_attributes(env.client)
+    with tempfile.TemporaryDirectory() as policy_dir:
+        async with bench_stack(fast_policy(Path(policy_dir))) as stack:
+            env, settings = stack.env, stack.settings
             run = uuid.uuid4().hex[:6]
             async with build_worker(env.client, settings):
                 cases = Cases(env.client, settings.task_queue)
@@ -130,9 +85,9 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                 case_seconds = time.perf_counter() - t0
                 cpu1 = os.times()
                 totals: Counter[str] = Counter()
-                for case_id in ids[: min(20, len(ids))]:
-                    totals += await history_counts(env.client, str(case_id))
                 sample = min(20, len(ids))
+                for case_id in ids[:sample]:
+                    totals += await history_counts(env.client, str(case_id))
                 average = {k: round(v / sample) for k, v in totals.items()}
             bare_queue = settings.task_queue + "-bare"
             async with Worker(
@@ -153,9 +108,6 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                 t1 = time.perf_counter()
                 await in_batches(cases_n, concurrency, bare)
                 bare_seconds = time.perf_counter() - t1
-        finally:
-            await env.shutdown()
-            sink.stop()
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     return {
         "benchmark": "lifecycle_throughput",
