@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench faults clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "casework needs Python 3.11 (found %s)" % sys.version.split()[0])'
@@ -26,6 +26,9 @@ bench: $(STAMP)
 	$(PY) -m bench.calendar_bench
 	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100
 	$(PY) -m bench.deadline_burst --cases 200
+
+faults: $(STAMP)
+	FAULT_CASES=200 $(PY) -m pytest -q -s tests/faults
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache

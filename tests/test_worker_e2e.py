@@ -33,10 +33,12 @@ def free_port() -> int:
 class Worker:
     """`python worker.py` as `make run` starts it, watched through its stdout."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, args: tuple[str, ...] = ("--seed", "directory.toml", "--api")
+    ) -> None:
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "worker.py", "--seed", "directory.toml", "--api"],
+            [sys.executable, "worker.py", *args],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
