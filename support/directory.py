@@ -112,9 +112,10 @@ def parse_directory_file(text: str, source: str) -> DirectoryFile:
         ) from None
     if not isinstance(data, dict):
         raise DirectoryError(f"{source}: expected a table/object with 'tenants' and 'incidents'")
+    tenants = data.get("tenants")
     problems = [
         f"{source}: tenants.{t}: id must match {TENANT_ID_PATTERN}"
-        for t in (data.get("tenants") or {})
+        for t in (tenants if isinstance(tenants, dict) else {})
         if not re.match(TENANT_ID_PATTERN, str(t))
     ]
     try:
