@@ -63,6 +63,9 @@ class SlaRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     warn_at: Fractions = Field(default_factory=lambda: [0.5, 0.8])
+    report_late_after: Duration = Field(
+        default=timedelta(minutes=1), description="a timer acted on later than this is reported as late"
+    )
 
 
 class CooperationRule(BaseModel):

@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         waive_all,
     )
     from support.display import local_time
+    from support.durations import format_duration
     from support.eligibility import check_eligibility
     from support.entitlement import calendar_name, case_calendar, decide_severity
     from support.notifications import (
@@ -402,16 +403,25 @@ class SupportCaseWorkflow:
         facts = {"clock": name.value, "percent": str(round(checkpoint.fraction * 100))}
         times = {"due": clock.due} if clock.due is not None else {}
         what = "first response" if name is ClockName.FIRST_RESPONSE else "customer update"
+        late = now - checkpoint.at
+        lateness = ""
+        if late > self.policy.sla.report_late_after:
+            # Timers due while the service was down fire when it is back: said, never hidden.
+            lateness = f" (acted on {format_duration(late)} after its time {checkpoint.at.isoformat()})"
+            facts["late_by_seconds"] = str(int(late.total_seconds()))
+            workflow.logger.warning(
+                "timer handled late", extra={"timer": event, "late_seconds": int(late.total_seconds())}
+            )
         if checkpoint.is_breach:
             self._view.sla_breached = True
-            self._view.record(now, event, f"{what} deadline passed; escalated to the duty manager")
+            self._view.record(now, event, f"{what} deadline passed; escalated to the duty manager{lateness}")
             self._upsert(sa.SLA_BREACHED.value_set(True))
             self._notify(event, facts, times, sequence=clock.cycle)
             workflow.logger.warning("SLA breached", extra={"clock": name.value, "cycle": clock.cycle})
             self._count("casework_sla_breaches", "SLA clocks that ran out", clock=name.value)
         else:
             percent = round(checkpoint.fraction * 100)
-            self._view.record(now, event, f"{percent}% of the {what} business time used")
+            self._view.record(now, event, f"{percent}% of the {what} business time used{lateness}")
             self._count("casework_sla_warnings", "SLA warnings", clock=name.value, percent=str(percent))
             self._notify(event, facts, times, sequence=clock.cycle)
 

@@ -1,0 +1,95 @@
+"""Fault injection: the Temporal dev server (SQLite persistence) is stopped in the middle of a
+batch and started again. No case is lost; deadlines that came due while it was down fire once it
+is back, and the case says they were late instead of looking on time. Runs in real time: the
+time-skipping server cannot be stopped and restarted with its state, so the policy uses seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from bench.policies import fast_policy
+from intake.cases import Cases
+from service.mail_sink import MailSink, free_port
+from service.settings import Settings, venv_binary
+from service.temporal import register_search_attributes
+from tests.requests import case_request
+from tests.test_worker_e2e import Worker
+
+CASES = int(os.environ.get("FAULT_CASES", "20")) // 2
+
+
+async def start_server(db: Path, port: int) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        dev_server_database_filename=str(db),
+        port=port,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+
+
+async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
+    settings: Settings, tmp_path: Path, mail_sink: MailSink
+) -> None:
+    policy = fast_policy(tmp_path)
+    text = re.sub(r'first_response = "[^"]+"', 'first_response = "8s"', policy.read_text())
+    policy.write_text(text.replace('report_late_after = "1m"', 'report_late_after = "2s"'))
+    db, port = tmp_path / "temporal.db", free_port()
+    server = await start_server(db, port)
+    await register_search_attributes(server.client)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_", "METRICS_"))
+    }
+    env |= {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "none.toml"),
+        "CASEWORK_VAR": str(settings.var_dir),
+        "CASEWORK_POLICY": str(policy),
+        "CASEWORK_TASK_QUEUE": settings.task_queue,
+        "CASEWORK_HEALTH_PORT": "0",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail_sink.port),
+        "SMTP_SECURITY": "none",
+    }
+    worker = Worker(env, tmp_path / "worker.log", args=())
+    await asyncio.to_thread(worker.wait_ready)
+    run = uuid.uuid4().hex[:6]
+    try:
+        cases = Cases(server.client, settings.task_queue)
+        opened = [
+            (await cases.open(case_request(f"down-{run}-{i}", severity="A"))).case for i in range(CASES)
+        ]
+        await server.shutdown()  # every first-response deadline (8 s) comes due while it is down
+        await asyncio.sleep(14)
+        server = await start_server(db, port)
+        cases = Cases(server.client, settings.task_queue)
+        finals = []
+        for view in opened:
+            for _ in range(200):
+                shown = await cases.show(view.case_id)
+                if shown.sla_breached:
+                    break
+                await asyncio.sleep(0.25)
+            finals.append(shown)
+    finally:
+        worker.stop()
+        await server.shutdown()
+
+    assert [v.case_id for v in finals] == [v.case_id for v in opened], "no case lost"
+    for view in finals:
+        assert view.sla_breached and view.first_response is not None
+        breach = next(e for e in view.timeline if e.kind == "sla_breached")
+        assert "acted on" in breach.message and "after its time" in breach.message, breach.message
+        assert view.first_response.breached_at is not None and view.first_response.due is not None
+        assert view.first_response.breached_at - view.first_response.due > timedelta(seconds=2)
