@@ -21,6 +21,7 @@ from intake.cases import Cases
 from service.mail_sink import MailSink, free_port
 from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
+from tests.faults.worker_env import worker_env
 from tests.requests import case_request
 from tests.test_worker_e2e import Worker
 
@@ -46,22 +47,7 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
     db, port = tmp_path / "temporal.db", free_port()
     server = await start_server(db, port)
     await register_search_attributes(server.client)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_", "METRICS_"))
-    }
-    env |= {
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-        "TEMPORAL_CONFIG_FILE": str(tmp_path / "none.toml"),
-        "CASEWORK_VAR": str(settings.var_dir),
-        "CASEWORK_POLICY": str(policy),
-        "CASEWORK_TASK_QUEUE": settings.task_queue,
-        "CASEWORK_HEALTH_PORT": "0",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail_sink.port),
-        "SMTP_SECURITY": "none",
-    }
+    env = worker_env(settings, policy, f"127.0.0.1:{port}", mail_sink, tmp_path)
     worker = Worker(env, tmp_path / "worker.log", args=())
     await asyncio.to_thread(worker.wait_ready)
     run = uuid.uuid4().hex[:6]

@@ -28,6 +28,7 @@ from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
 from support.vocabulary import CaseStatus
 from tests.conftest import running_worker
+from tests.faults.worker_env import worker_env
 from tests.requests import case_request
 from tests.test_worker_e2e import Worker
 
@@ -91,22 +92,7 @@ async def test_sigkilled_worker_loses_nothing(
         expected = await run_all(calm_cases, f"calm-{run}")
 
     target = dev_env.client.service_client.config.target_host
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_", "METRICS_"))
-    }
-    env |= {
-        "TEMPORAL_ADDRESS": target,
-        "TEMPORAL_CONFIG_FILE": str(tmp_path / "none.toml"),
-        "CASEWORK_VAR": str(settings.var_dir),
-        "CASEWORK_POLICY": str(policy),
-        "CASEWORK_TASK_QUEUE": settings.task_queue,
-        "CASEWORK_HEALTH_PORT": "0",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail_sink.port),
-        "SMTP_SECURITY": "none",
-    }
+    env = worker_env(settings, policy, target, mail_sink, tmp_path)
     log = tmp_path / "worker.log"
     workers = [Worker(env, log, args=())]
     workers[0].wait_ready()
