@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from support.policy import describe_errors
 from support.request import TENANT_ID_PATTERN
-from support.tenant import PurchaseChannel, TenantFacts
-from support.vocabulary import Agreement
+from support.tenant import TenantFacts, TenantProfile
 
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -54,17 +53,9 @@ class Incident(BaseModel):
         return self.started_at <= at and (self.resolved_at is None or at < self.resolved_at)
 
 
-class TenantRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class TenantRecord(TenantProfile):
+    """One tenant of an import file: its profile, its people and its registered contacts."""
 
-    name: str = Field(min_length=1, max_length=200)
-    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
-    time_zone: str = "Asia/Shanghai"
-    agreement: Agreement = Agreement.STANDARD
-    purchase_channel: PurchaseChannel = PurchaseChannel.DIRECT
-    partner_name: str | None = None
-    partner_contact: str | None = None
-    account_manager_email: str | None = Field(default=None, description="told of A cases")
     admins: list[str] = Field(default_factory=list, description="sign-in names of tenant administrators")
     users: list[str] = Field(default_factory=list, description="other users (not administrators)")
     registered_emails: list[str] = Field(default_factory=list)
@@ -90,8 +81,7 @@ class TenantRecord(BaseModel):
 
     def facts(self, tenant_id: str) -> TenantFacts:
         return TenantFacts.model_validate(
-            {"tenant_id": tenant_id}
-            | self.model_dump(exclude={"admins", "users", "registered_emails", "registered_phones"})
+            {"tenant_id": tenant_id} | self.model_dump(include=set(TenantProfile.model_fields))
         )
 
 
@@ -123,11 +113,6 @@ def parse_directory_file(text: str, source: str) -> DirectoryFile:
     except ValidationError as error:
         problems.append(describe_errors(error, source))
         directory = None
-    for tenant_id, record in directory.tenants.items() if directory else []:
-        try:
-            record.facts(tenant_id)
-        except ValidationError as error:
-            problems.append(describe_errors(error, f"{source}: tenants.{tenant_id}"))
     if problems or directory is None:
         raise DirectoryError("\n".join(problems))
     return directory

@@ -17,13 +17,12 @@ class PurchaseChannel(StrEnum):
     MIXED = "mixed"
 
 
-class TenantFacts(BaseModel):
-    """Tenant facts a case is decided on, read once by an activity when the case opens."""
+class TenantProfile(BaseModel):
+    """What the directory says of a tenant, wherever it comes from (database row or import file)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     time_zone: str = "Asia/Shanghai"
     agreement: Agreement = Agreement.STANDARD
@@ -40,3 +39,9 @@ class TenantFacts(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
+
+
+class TenantFacts(TenantProfile):
+    """Tenant facts a case is decided on, read once by an activity when the case opens."""
+
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
