@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,13 +10,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory_store import import_directory
 from service.codec import data_converter
-from service.database import open_database
-from service.mail_sink import MailSink
-from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.local_stack import local_services
+from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
-from support.directory import parse_directory_file
 from support.request import CaseRequest
 
 
@@ -30,25 +26,7 @@ class Stack:
 
 @asynccontextmanager
 async def bench_stack(policy: Path | None = None) -> AsyncIterator[Stack]:
-    with tempfile.TemporaryDirectory() as tmp:
-        var = Path(tmp) / "var"
-        sink = MailSink(var / "mail").start()
-        settings = Settings(
-            task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-            policy_path=policy or PROJECT_ROOT / "policy.toml",
-            directory_path=PROJECT_ROOT / "directory.toml",
-            var_dir=var,
-            database_url=None,
-            smtp_host="127.0.0.1",
-            smtp_port=sink.port,
-            smtp_security="none",
-            health_port=None,
-        )
-        engine = open_database(settings)
-        import_directory(
-            engine, parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path))
-        )
-        engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp, local_services(Path(tmp) / "var", policy) as settings:
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(venv_binary("temporal")),
             data_converter=data_converter(None),
@@ -59,7 +37,6 @@ async def bench_stack(policy: Path | None = None) -> AsyncIterator[Stack]:
             yield Stack(env, settings, Path(tmp))
         finally:
             await env.shutdown()
-            sink.stop()
 
 
 def bench_request(request_id: str, severity: str = "B") -> CaseRequest:

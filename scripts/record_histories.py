@@ -12,7 +12,6 @@ import dataclasses
 import re
 import sys
 import tempfile
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -20,11 +19,10 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory_store import import_directory
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
-from service.database import open_database
-from service.mail_sink import MailSink, read_mailbox, text_of
+from service.local_stack import local_services
+from service.mail_sink import read_mailbox, text_of
 from service.settings import PROJECT_ROOT, Settings, venv_binary
 from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
@@ -38,7 +36,6 @@ from support.actions import (
     SeverityChangeRequest,
     SurveyAnswer,
 )
-from support.directory import parse_directory_file
 from support.request import CaseRequest
 from support.verification import VerificationAttempt
 from support.vocabulary import Severity
@@ -175,21 +172,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 async def record(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        var = Path(tmp) / "var"
-        sink = MailSink(var / "mail").start()
-        settings = Settings(
-            task_queue=f"record-{uuid.uuid4().hex[:8]}",
-            policy_path=PROJECT_ROOT / "policy.toml",
-            directory_path=PROJECT_ROOT / "directory.toml",
-            var_dir=var,
-            database_url=None,
-            smtp_host="127.0.0.1",
-            smtp_port=sink.port,
-            smtp_security="none",
-        )
-        directory = parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path))
-        import_directory(open_database(settings), directory)
+    with tempfile.TemporaryDirectory() as tmp, local_services(Path(tmp) / "var") as settings:
         tiny_policy = Path(tmp) / "tiny-history.toml"
         tiny_policy.write_text(
             settings.policy_path.read_text().replace(
@@ -216,7 +199,6 @@ async def record(out: Path) -> None:
                 print(f"{name}: {case_id}, {len(runs)} run(s), {sum(len(r.events) for r in runs)} events")
         finally:
             await env.shutdown()
-            sink.stop()
 
 
 if __name__ == "__main__":

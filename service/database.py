@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
 
+from activities.directory_store import import_directory
 from activities.schema import migrate
 from service.settings import Settings
+from support.directory import parse_directory_file
 
 
 def database_url(settings: Settings) -> str:
@@ -29,3 +33,12 @@ def open_database(settings: Settings) -> Engine:
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True)
     migrate(engine)
     return engine
+
+
+def seed_directory(settings: Settings, path: Path) -> dict[str, int]:
+    """Import a directory file (idempotent), e.g. the demo directory for `make run` and tests."""
+    engine = open_database(settings)
+    try:
+        return import_directory(engine, parse_directory_file(path.read_text(encoding="utf-8"), str(path)))
+    finally:
+        engine.dispose()

@@ -13,10 +13,9 @@ from pathlib import Path
 import uvicorn
 from temporalio.client import Client
 
-from activities.directory_store import import_directory
 from intake.api import create_app
 from service.codec import codec_from_env, data_converter
-from service.database import database_url, open_database
+from service.database import database_url, seed_directory
 from service.health import serve_health
 from service.logging import configure_logging, get_logger
 from service.mail_sink import MailSink
@@ -24,7 +23,6 @@ from service.settings import Settings
 from service.telemetry import make_runtime
 from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
 from service.worker_runtime import build_worker
-from support.directory import parse_directory_file
 
 log = get_logger("casework.worker")
 
@@ -35,15 +33,6 @@ class _QuietSignalsServer(uvicorn.Server):
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def seed_directory(settings: Settings, path: Path) -> dict[str, int]:
-    """Import a directory file (idempotent), e.g. the demo directory for `make run`."""
-    engine = open_database(settings)
-    try:
-        return import_directory(engine, parse_directory_file(path.read_text(encoding="utf-8"), str(path)))
-    finally:
-        engine.dispose()
 
 
 def _banner(

@@ -13,26 +13,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory_store import import_directory
 from activities.schema import deliveries
 from intake.cases import Cases
 from service.database import open_database
+from service.local_stack import local_settings
 from service.mail_sink import MailSink
-from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
-from support.directory import parse_directory_file
 
 TESTS = Path(__file__).parent
-
-
-def seeded(settings: Settings) -> Settings:
-    """The shipped demo directory imported into the settings' own (SQLite) database."""
-    directory = parse_directory_file(settings.directory_path.read_text(), str(settings.directory_path))
-    engine = open_database(settings)
-    import_directory(engine, directory)
-    engine.dispose()
-    return settings
 
 
 @pytest.fixture
@@ -46,21 +36,7 @@ def mail_sink(tmp_path: Path) -> Iterator[MailSink]:
 @pytest.fixture
 def settings(tmp_path: Path, mail_sink: MailSink) -> Settings:
     """Default policy and demo directory, a private var/, database and SMTP server, a fresh task queue."""
-    return seeded(
-        Settings(
-            task_queue=f"casework-test-{uuid.uuid4().hex[:8]}",
-            policy_path=PROJECT_ROOT / "policy.toml",
-            directory_path=PROJECT_ROOT / "directory.toml",
-            var_dir=tmp_path / "var",
-            database_url=None,
-            smtp_host="127.0.0.1",
-            smtp_port=mail_sink.port,
-            smtp_security="none",
-            webhook_support_queue=None,
-            webhook_escalation=None,
-            webhook_sms=None,
-        )
-    )
+    return local_settings(tmp_path / "var", mail_sink, task_queue=f"casework-test-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,20 +21,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_policy_due_answers_without_a_server(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "policy",
-        "due",
-        "--severity",
-        "B",
-        "--category",
-        "technical",
-        "--opened",
-        "2026-11-23T23:30:00+08:00",
+def due(capsys: pytest.CaptureFixture[str], severity: str, category: str, opened: str, *extra: str) -> Any:
+    """`starter.py policy due ...` that must succeed; its JSON answer."""
+    code, out, err = run(
+        capsys, "policy", "due", "--severity", severity, "--category", category, "--opened", opened, *extra
     )
-    answer = json.loads(out)
-    assert code == 0
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_policy_due_answers_without_a_server(capsys: pytest.CaptureFixture[str]) -> None:
+    answer = due(capsys, "B", "technical", "2026-11-23T23:30:00+08:00")
     assert answer["severity"] == "B" and answer["calendar"] == "product"
     assert answer["first_response_due"] == "2026-11-24T23:30:00+08:00"
 
@@ -41,51 +39,14 @@ def test_policy_due_answers_without_a_server(capsys: pytest.CaptureFixture[str])
 def test_policy_due_caps_a_without_premium_and_uses_tenant_zone_for_presales(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, out, _ = run(
-        capsys,
-        "policy",
-        "due",
-        "--severity",
-        "A",
-        "--category",
-        "technical",
-        "--opened",
-        "2026-11-23T10:00:00+08:00",
-    )
-    assert json.loads(out)["severity"] == "B"
-    _, out, _ = run(
-        capsys,
-        "policy",
-        "due",
-        "--severity",
-        "A",
-        "--category",
-        "technical",
-        "--opened",
-        "2026-11-23T10:00:00+08:00",
-        "--agreement",
-        "premium",
-    )
-    answer = json.loads(out)
+    assert due(capsys, "A", "technical", "2026-11-23T10:00:00+08:00")["severity"] == "B"
+    answer = due(capsys, "A", "technical", "2026-11-23T10:00:00+08:00", "--agreement", "premium")
     assert (answer["severity"], answer["calendar"], answer["first_response_due"]) == (
         "A",
         "always",
         "2026-11-23T11:00:00+08:00",
     )
-    _, out, _ = run(
-        capsys,
-        "policy",
-        "due",
-        "--severity",
-        "B",
-        "--category",
-        "presales",
-        "--opened",
-        "2026-11-23T23:30:00+08:00",
-        "--time-zone",
-        "Europe/Budapest",
-    )
-    answer = json.loads(out)
+    answer = due(capsys, "B", "presales", "2026-11-23T23:30:00+08:00", "--time-zone", "Europe/Budapest")
     assert answer["time_zone"] == "Europe/Budapest"
     assert answer["first_response_due"] == "2026-11-24T16:30:00+01:00"
 
@@ -98,20 +59,8 @@ def test_policy_due_reads_the_file_named_by_casework_policy(
         (PROJECT_ROOT / "policy.toml").read_text().replace('first_response = "1h"', 'first_response = "90s"')
     )
     monkeypatch.setenv("CASEWORK_POLICY", str(fast))
-    _, out, _ = run(
-        capsys,
-        "policy",
-        "due",
-        "--severity",
-        "A",
-        "--category",
-        "technical",
-        "--opened",
-        "2026-11-23T10:00:00+08:00",
-        "--agreement",
-        "premium",
-    )
-    assert json.loads(out)["first_response_due"] == "2026-11-23T10:01:30+08:00"
+    answer = due(capsys, "A", "technical", "2026-11-23T10:00:00+08:00", "--agreement", "premium")
+    assert answer["first_response_due"] == "2026-11-23T10:01:30+08:00"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,44 @@
+"""A private, local set of casework's services for benchmarks, recording scripts and tests:
+its own var/ directory, SQLite directory seeded with the demo tenants, and a real SMTP sink."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from service.database import seed_directory
+from service.mail_sink import MailSink
+from service.settings import PROJECT_ROOT, Settings
+
+
+def local_settings(
+    var_dir: Path, sink: MailSink, policy: Path | None = None, task_queue: str | None = None
+) -> Settings:
+    """Settings for one private stack: nothing from the caller's environment leaks in."""
+    settings = Settings(
+        task_queue=task_queue or f"casework-local-{uuid.uuid4().hex[:8]}",
+        policy_path=policy or PROJECT_ROOT / "policy.toml",
+        directory_path=PROJECT_ROOT / "directory.toml",
+        var_dir=var_dir,
+        database_url=None,
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_security="none",
+        webhook_support_queue=None,
+        webhook_escalation=None,
+        webhook_sms=None,
+        health_port=None,
+    )
+    seed_directory(settings, settings.directory_path)
+    return settings
+
+
+@contextmanager
+def local_services(var_dir: Path, policy: Path | None = None) -> Iterator[Settings]:
+    sink = MailSink(var_dir / "mail").start()
+    try:
+        yield local_settings(var_dir, sink, policy)
+    finally:
+        sink.stop()
