@@ -28,6 +28,7 @@ class WebhookReceiver:
 
     script: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
 
     async def _hook(self, request: Request) -> JSONResponse:
         status = self.script.pop(0) if self.script else 200
@@ -35,7 +36,6 @@ class WebhookReceiver:
         return JSONResponse({"status": status}, status_code=status)
 
     async def __aenter__(self) -> WebhookReceiver:
-        self.port = free_port()
         app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
         self._server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)

@@ -1,0 +1,86 @@
+"""The batch every fault test drives: each case scripted open -> first response -> resolve ->
+(reopen window) -> survey -> closed, and what a finished batch is compared on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from intake.cases import ActionRejected, Cases
+from service.mail_sink import read_mailbox
+from support.actions import FirstResponse, Resolution, SurveyAnswer
+from support.case_view import CaseView
+from support.vocabulary import CaseStatus
+from tests.requests import case_request
+
+CASES = int(os.environ.get("FAULT_CASES", "20"))
+
+
+async def when_ready(action: Callable[[], Awaitable[object]]) -> None:
+    """A case opened while its worker was being killed may still be opening: try again, as asked."""
+    for _ in range(120):
+        try:
+            await action()
+            return
+        except ActionRejected as rejected:
+            if "try again" not in str(rejected):
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("the case never finished opening")
+
+
+async def script(cases: Cases, request_id: str, severity: str = "B") -> CaseView:
+    """open -> first response -> resolve -> (reopen window) -> survey -> closed."""
+    case_id = (await cases.open(case_request(request_id, "fabrikam", severity=severity))).case.case_id
+    await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
+    await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done"))
+    for _ in range(600):
+        if (await cases.show(case_id)).status is CaseStatus.CLOSED:
+            break
+        await asyncio.sleep(0.1)
+    await cases.answer_survey(case_id, SurveyAnswer(score=4))
+    view: CaseView = await cases.client.get_workflow_handle(case_id, result_type=CaseView).result()
+    return view
+
+
+async def run_all(cases: Cases, prefix: str, severity: str = "B") -> list[CaseView]:
+    semaphore = asyncio.Semaphore(25)
+
+    async def one(i: int) -> CaseView:
+        async with semaphore:
+            return await script(cases, f"{prefix}-{i}", severity)
+
+    return await asyncio.gather(*(one(i) for i in range(CASES)))
+
+
+def verdicts(view: CaseView) -> list[tuple[str, int, str]]:
+    return [
+        (r.clock.value if hasattr(r.clock, "value") else str(r.clock), r.cycle, r.state.value)
+        for r in view.sla_results
+    ]
+
+
+def all_closed_with_survey(views: list[CaseView]) -> bool:
+    return len(views) == CASES and all(
+        v.status is CaseStatus.CLOSED and v.survey is not None and v.survey.score == 4 for v in views
+    )
+
+
+def mailed(mail_dir: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Per notification id: how many emails arrived, and their distinct Message-IDs."""
+    counts: dict[str, int] = defaultdict(int)
+    message_ids: dict[str, set[str]] = defaultdict(set)
+    for message in read_mailbox(mail_dir):
+        notification = str(message["X-Casework-Notification"])
+        counts[notification] += 1
+        message_ids[notification].add(str(message["Message-ID"]).strip())
+    return counts, message_ids
+
+
+def per_case(ids: Iterable[str], prefix: str) -> list[set[str]]:
+    """For case i of the batch, its notification ids without the case id: comparable across batches."""
+    ids = list(ids)
+    return [{n.split("/", 1)[1] for n in ids if n.startswith(f"case-{prefix}-{i}/")} for i in range(CASES)]
