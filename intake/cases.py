@@ -108,15 +108,15 @@ class Cases:
         return OpenedCase(created=created, case=await self._decided_view(request.case_id))
 
     async def _decided_view(self, case_id: str) -> CaseView:
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._open_wait.total_seconds()
-        pause = 0.05
-        while True:
-            view = await self.show(case_id)
-            if view.status is not CaseStatus.NEW or loop.time() >= give_up:
-                return view
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
+        """The case's own answer once it is decided; if that takes longer than the open wait (no
+        worker running, say) or the case has already ended, its view as it stands."""
+        try:
+            return await asyncio.wait_for(
+                self._handle(case_id).execute_update(SupportCaseWorkflow.decided),
+                self._open_wait.total_seconds(),
+            )
+        except (TimeoutError, RPCError, WorkflowUpdateFailedError):
+            return await self.show(case_id)
 
     async def show(self, case_id: str) -> CaseView:
         """The case view: from the running workflow, or from the result of a finished one."""

@@ -2,6 +2,8 @@
 
 Run it after an intentionally incompatible workflow change, once the change is guarded or the
 old cases are gone:  .venv/bin/python scripts/record_histories.py
+To add one scenario and keep the older recordings:
+  .venv/bin/python scripts/record_histories.py tests/histories intake_waits_for_decision
 Each scenario is a real case on the time-skipping server with the real worker and activities.
 """
 
@@ -160,6 +162,14 @@ async def continued_as_new(env: WorkflowEnvironment, cases: Cases, _: Settings) 
     return case
 
 
+async def intake_waits_for_decision(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """The intake's `decided` update (added after the first recordings) in a history."""
+    case = (await cases.open(request("decided"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="On it"))
+    await env.sleep(timedelta(minutes=5))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -168,10 +178,11 @@ SCENARIOS: dict[str, Scenario] = {
     "reopened_case": reopened_case,
     "phone_verification": phone_verification,
     "refused_not_admin": refused_not_admin,
+    "intake_waits_for_decision": intake_waits_for_decision,
 }
 
 
-async def record(out: Path) -> None:
+async def record(out: Path, only: set[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp, local_services(Path(tmp) / "var") as settings:
         tiny_policy = Path(tmp) / "tiny-history.toml"
         tiny_policy.write_text(
@@ -191,6 +202,8 @@ async def record(out: Path) -> None:
             plans = [(name, scenario, settings) for name, scenario in SCENARIOS.items()]
             plans.append(("continued_as_new", continued_as_new, tiny))
             for name, scenario, scenario_settings in plans:
+                if only and name not in only:
+                    continue
                 async with build_worker(env.client, scenario_settings):
                     cases = Cases(env.client, scenario_settings.task_queue)
                     case_id = await scenario(env, cases, scenario_settings)
@@ -202,6 +215,8 @@ async def record(out: Path) -> None:
 
 
 if __name__ == "__main__":
+    # record_histories.py [DIR [SCENARIO ...]]: only the named scenarios, so that histories
+    # recorded by older code stay as they were and keep proving compatibility.
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     target.mkdir(parents=True, exist_ok=True)
-    asyncio.run(record(target))
+    asyncio.run(record(target, set(sys.argv[2:])))

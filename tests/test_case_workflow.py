@@ -53,6 +53,7 @@ async def test_deadline_follows_severity_and_calendar(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         opened = await cases.open(case_request(request_id, tenant, category=category, severity=requested))
+        sent = await events(settings, opened.case.case_id, "/acknowledged/", "/new_case/")
     view = opened.case
     assert opened.created
     assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE
@@ -70,7 +71,6 @@ async def test_deadline_follows_severity_and_calendar(
         capped = [e for e in view.timeline if e.kind == "severity_capped"]
         assert capped, "a capped severity must say why in the timeline"
         assert view.severity_history[0].reason == capped[0].message.split(": ", 1)[1]
-    sent = await events(settings, view.case_id, "/acknowledged/", "/new_case/")
     assert ("acknowledged", "customer") in sent and ("new_case", "support_queue") in sent
 
 

@@ -34,6 +34,7 @@ def test_the_recorded_set_covers_the_lifecycle() -> None:
         "phone_verification",
         "refused_not_admin",
         "continued_as_new",
+        "intake_waits_for_decision",
     } <= names
     assert len(load_json(TEXTS["continued_as_new"])) >= 2, "several runs"
 

@@ -26,10 +26,12 @@ async def test_spans_for_workflow_and_activities(
     tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
     traced = dataclasses.replace(settings, tracing="provider")
     async with running_worker(time_env.client, traced) as cases:
-        await cases.open(case_request(request_id, severity="B"))
+        opened = await cases.open(case_request(request_id, severity="B"))
         await time_env.sleep(timedelta(seconds=1))
+        await cases.show(opened.case.case_id)
     names = [span.name for span in exporter.get_finished_spans()]
     # The workflow's own span ends with the case; while it runs, its activities are traced.
     assert "StartActivity:load_case_context" in names and "RunActivity:load_case_context" in names
     assert "StartActivity:deliver_notification" in names and "RunActivity:deliver_notification" in names
+    assert "HandleUpdate:decided" in names, "the intake's wait for the decided case is traced"
     assert "HandleQuery:view" in names

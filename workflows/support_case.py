@@ -536,6 +536,13 @@ class SupportCaseWorkflow:
         return self._view
 
     @workflow.update
+    async def decided(self) -> CaseView:
+        """The case once it is decided (accepted, awaiting verification, or refused): the intake
+        answers the caller with it as soon as it is, instead of polling the view."""
+        await workflow.wait_condition(lambda: self._view.status is not CaseStatus.NEW)
+        return self._view
+
+    @workflow.update
     def verify(self, attempt: VerificationAttempt) -> VerificationResult:
         now, view = workflow.now(), self._view
         verification = view.verification
