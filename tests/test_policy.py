@@ -193,3 +193,15 @@ def test_snapshot_round_trips_as_json_like_the_workflow_stores_it() -> None:
     again = Policy.model_validate_json(POLICY.model_dump_json())
     assert again == POLICY
     assert RAW["version"] == again.version
+
+
+def test_an_edited_policy_file_applies_to_the_next_snapshot(tmp_path: Path) -> None:
+    """Snapshots are reused while the file is unchanged; an edit is read at the next case."""
+    path = tmp_path / "p.toml"
+    text = (PROJECT_ROOT / "policy.toml").read_text()
+    path.write_text(text)
+    first = load_policy_snapshot(path, 2026)
+    assert load_policy_snapshot(path, 2026) is first
+    path.write_text(text.replace('max_interval = "10m"', 'max_interval = "20m"'))
+    edited = load_policy_snapshot(path, 2026)
+    assert edited.delivery.max_interval == timedelta(minutes=20) != first.delivery.max_interval
