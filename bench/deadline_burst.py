@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import os
 import re
-import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from sqlalchemy import select
 
 from activities.schema import deliveries
 from bench.policies import fast_policy
+from bench.report import emit, latency
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
 from service.database import open_database
@@ -46,11 +45,6 @@ def burst_policy(directory: Path, opens_at: datetime) -> Path:
     text = re.sub(r'first_response = "[^"]+"', 'first_response = "1s"', text)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def main(cases_n: int, concurrency: int) -> dict[str, object]:
@@ -98,9 +92,7 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         "cases": cases_n,
         "deadline": deadline.isoformat(),
         "escalations": len(rows),
-        "lateness_p50_s": round(statistics.median(late), 3) if late else None,
-        "lateness_p99_s": round(percentile(late, 0.99), 3) if late else None,
-        "lateness_max_s": round(max(late), 3) if late else None,
+        "lateness_s": latency(late),
         "cases_opened": len(ids),
         "cpus": os.cpu_count(),
     }
@@ -111,9 +103,4 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    summary = asyncio.run(main(args.cases, args.concurrency))
-    for key, value in summary.items():
-        if key != "benchmark":
-            print(f"{key:<18} {value}")
-    print(json.dumps(summary), flush=True)
-    os._exit(0)  # temporalio/sdk-python#300: skip interpreter teardown after the run
+    emit(asyncio.run(main(args.cases, args.concurrency)))

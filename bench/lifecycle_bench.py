@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +25,7 @@ from temporalio.worker import Worker
 
 from bench.bare_workflow import BareWorkflow, bare_step
 from bench.policies import fast_policy
+from bench.report import emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
 from service.worker_runtime import build_worker
@@ -128,10 +127,4 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    summary = asyncio.run(main(args.cases, args.concurrency))
-    rows = [(k, v) for k, v in summary.items() if k != "benchmark"]
-    for key, value in rows:
-        print(f"{key:<26} {value}")
-    print(json.dumps(summary))
-    sys.stdout.flush()
-    os._exit(0)  # temporalio/sdk-python#300: skip interpreter teardown after the run
+    emit(asyncio.run(main(args.cases, args.concurrency)))

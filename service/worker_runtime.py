@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
@@ -22,6 +23,13 @@ from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+# The default sandbox, on purpose: it re-imports the workflow module for every case it loads,
+# which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against ~230
+# with every module passed through), but passing everything through also lets `datetime.now()` and
+# friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
+# CASEWORK_MAX_CACHED_WORKFLOWS instead.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner()
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:
@@ -70,6 +78,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[
             context.load_case_context,
             deliver.deliver_notification,

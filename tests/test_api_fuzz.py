@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.test_worker_e2e import Worker, free_port
+from bench.processes import WorkerProcess as Worker
+from service.mail_sink import free_port
 
 TOKEN = "fuzz-token-0123456789"
 

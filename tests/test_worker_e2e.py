@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -18,64 +14,11 @@ from typing import Any
 
 import pytest
 
-from service.mail_sink import read_mailbox
+from bench.processes import WorkerProcess as Worker
+from service.mail_sink import free_port, read_mailbox
 from service.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Worker:
-    """`python worker.py` as `make run` starts it, watched through its stdout."""
-
-    def __init__(
-        self, env: dict[str, str], log: Path, args: tuple[str, ...] = ("--seed", "directory.toml", "--api")
-    ) -> None:
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "worker.py", *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-
-    def wait_ready(self, timeout: float = 90) -> str:
-        seen = []
-        give_up = time.monotonic() + timeout
-        while time.monotonic() < give_up:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if "Press Ctrl-C to stop." in line:
-                return "".join(seen)
-        raise AssertionError(f"worker did not start: {''.join(seen)}")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._log.close()
 
 
 def cli(env: dict[str, str], *argv: str) -> Any:

@@ -17,13 +17,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.policies import fast_policy
+from bench.processes import WorkerProcess as Worker
+from bench.processes import worker_env
 from intake.cases import Cases
 from service.mail_sink import MailSink, free_port
 from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
-from tests.faults.worker_env import worker_env
 from tests.requests import case_request
-from tests.test_worker_e2e import Worker
 
 CASES = int(os.environ.get("FAULT_CASES", "20")) // 2
 
@@ -47,7 +47,7 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
     db, port = tmp_path / "temporal.db", free_port()
     server = await start_server(db, port)
     await register_search_attributes(server.client)
-    env = worker_env(settings, policy, f"127.0.0.1:{port}", mail_sink, tmp_path)
+    env = worker_env(settings, f"127.0.0.1:{port}", policy)
     worker = Worker(env, tmp_path / "worker.log", args=())
     await asyncio.to_thread(worker.wait_ready)
     run = uuid.uuid4().hex[:6]

@@ -18,13 +18,13 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from bench.policies import fast_policy
+from bench.processes import WorkerProcess as Worker
+from bench.processes import worker_env
 from intake.cases import Cases
 from service.mail_sink import MailSink
 from service.settings import Settings
 from tests.conftest import running_worker
 from tests.faults.batch import CASES, all_closed_with_survey, mailed, per_case, run_all, verdicts
-from tests.faults.worker_env import worker_env
-from tests.test_worker_e2e import Worker
 
 KILLS = 3
 
@@ -41,7 +41,7 @@ async def test_sigkilled_worker_loses_nothing(
         expected = await run_all(calm_cases, f"calm-{run}")
 
     target = dev_env.client.service_client.config.target_host
-    env = worker_env(settings, policy, target, mail_sink, tmp_path)
+    env = worker_env(settings, target, policy)
     log = tmp_path / "worker.log"
     workers = [Worker(env, log, args=())]
     workers[0].wait_ready()

@@ -1,0 +1,122 @@
+"""Idle cases: worker memory (RSS) with K open cases waiting on their timers, and the time a
+restarted worker takes to bring them all back.
+
+K cases (severities A, B, C in turn, on the real policy: deadlines hours or days away) are opened
+through the intake code path against `worker.py` in its own process on the embedded dev server.
+Then the worker is stopped (SIGINT, as an operator does) and started again, and every case is read
+through its workflow (a query): each one the new worker has not seen is replayed from its history.
+"Back" is the time from the restart until the last case has answered.
+
+Run: `make bench` (short) or `.venv/bin/python -m bench.idle_cases --cases 5000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from bench.processes import WorkerProcess, rss_bytes, worker_env
+from bench.report import emit
+from bench.stack import bench_request, bench_stack
+from intake.cases import Cases
+from support.vocabulary import CaseStatus
+from workflows.support_case import SupportCaseWorkflow
+
+MIB = 1024 * 1024
+
+
+async def in_parallel(n: int, concurrency: int, call: Callable[[int], Awaitable[object]]) -> list[object]:
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> object:
+        async with semaphore:
+            return await call(i)
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def mib(pid: int) -> tuple[float, float]:
+    now, peak = rss_bytes(pid)
+    return round(now / MIB, 1), round(peak / MIB, 1)
+
+
+async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
+    run = uuid.uuid4().hex[:6]
+    async with bench_stack() as stack:
+        address = stack.env.client.service_client.config.target_host
+        env = worker_env(stack.settings, address) | {"CASEWORK_MAX_CACHED_WORKFLOWS": str(cache)}
+        log = stack.tmp / "worker.log"
+        worker = WorkerProcess(env, log, args=())
+        await asyncio.to_thread(worker.wait_ready)
+        rss_ready, _ = mib(worker.process.pid)
+        cases = Cases(stack.env.client, stack.settings.task_queue)
+
+        async def open_case(i: int) -> str:
+            request = bench_request(f"idle-{run}-{i}", "ABC"[i % 3])
+            view = (await cases.open(request)).case
+            if view.status is not CaseStatus.AWAITING_FIRST_RESPONSE:
+                raise RuntimeError(f"{view.case_id} is {view.status}")
+            return view.case_id
+
+        t0 = time.perf_counter()
+        ids = [str(i) for i in await in_parallel(cases_n, concurrency, open_case)]
+        open_seconds = time.perf_counter() - t0
+        await asyncio.sleep(5)  # deliveries of the last openings finish; the worker is idle
+        rss_open, peak_open = mib(worker.process.pid)
+
+        t1 = time.perf_counter()
+        worker.stop()
+        stop_seconds = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        worker = WorkerProcess(env, log, args=())
+        await asyncio.to_thread(worker.wait_ready)
+        ready_seconds = time.perf_counter() - t2
+
+        async def read(i: int) -> CaseStatus:
+            handle = stack.env.client.get_workflow_handle_for(SupportCaseWorkflow.run, ids[i])
+            return (await handle.query(SupportCaseWorkflow.view)).status
+
+        statuses = await in_parallel(cases_n, concurrency, read)
+        back_seconds = time.perf_counter() - t2
+        rss_back, peak_back = mib(worker.process.pid)
+        worker.stop()
+
+    waiting = sum(s is CaseStatus.AWAITING_FIRST_RESPONSE for s in statuses)
+    return {
+        "benchmark": "idle_cases",
+        "cases": cases_n,
+        "worker_cache_max": cache,
+        "opened_per_s": round(cases_n / open_seconds, 1),
+        "worker_rss_ready_mib": rss_ready,
+        "worker_rss_idle_mib": rss_open,
+        "worker_rss_peak_mib": peak_open,
+        "worker_rss_per_case_kib": round((rss_open - rss_ready) * 1024 / cases_n, 1),
+        "graceful_stop_s": round(stop_seconds, 2),
+        "restart_ready_s": round(ready_seconds, 2),
+        "all_back_s": round(back_seconds, 2),
+        "replayed_per_s": round(cases_n / max(back_seconds - ready_seconds, 1e-9), 1),
+        "still_waiting_after_restart": waiting,
+        "worker_rss_back_mib": rss_back,
+        "worker_rss_back_peak_mib": peak_back,
+        "cpus": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=5000, help="open cases (default 5000)")
+    parser.add_argument("--concurrency", type=int, default=50, help="openings and reads at once (default 50)")
+    parser.add_argument(
+        "--cache",
+        type=int,
+        default=1000,
+        help="the worker's max_cached_workflows (default 1000, as deployed)",
+    )
+    args = parser.parse_args()
+    emit(asyncio.run(main(args.cases, args.concurrency, args.cache)))

@@ -1,0 +1,130 @@
+"""casework's own processes (`worker.py`, `starter.py serve`) as benchmarks and fault tests run
+them: real processes, watched through their output, killed or stopped like an operator would."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from service.settings import PROJECT_ROOT, Settings
+
+
+def worker_env(settings: Settings, temporal_address: str, policy: Path | None = None) -> dict[str, str]:
+    """The environment of a `worker.py` (or `starter.py`) with these settings, pointed at a given
+    Temporal server: nothing of the caller's environment that casework reads leaks in."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_", "METRICS_"))
+    }
+    return env | {
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_CONFIG_FILE": str(settings.var_dir / "no-temporal-profile.toml"),
+        "CASEWORK_VAR": str(settings.var_dir),
+        "CASEWORK_POLICY": str(policy or settings.policy_path),
+        "CASEWORK_TASK_QUEUE": settings.task_queue,
+        "CASEWORK_HEALTH_PORT": "0",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(settings.smtp_port),
+        "SMTP_SECURITY": "none",
+    }
+
+
+def rss_bytes(pid: int) -> tuple[int, int]:
+    """(resident set size now, its peak) of a process, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+class WorkerProcess:
+    """`python worker.py` as `make run` starts it, watched through its stdout."""
+
+    def __init__(
+        self, env: dict[str, str], log: Path, args: tuple[str, ...] = ("--seed", "directory.toml", "--api")
+    ) -> None:
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "worker.py", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_ready(self, timeout: float = 90) -> str:
+        seen = []
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if "Press Ctrl-C to stop." in line:
+                return "".join(seen)
+        raise AssertionError(f"worker did not start: {''.join(seen)}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self._log.close()
+
+
+class ApiProcess:
+    """`python starter.py serve`: the HTTP intake in its own process, as an operator runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int, token: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "starter.py", "serve"],
+            cwd=PROJECT_ROOT,
+            env=env | {"CASEWORK_API_PORT": str(port), "CASEWORK_API_TOKENS": token},
+            stdout=self._log,
+            stderr=self._log,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the API did not start (see {self._log.name})")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self._log.close()
