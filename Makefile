@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(PY) -m bench.calendar_bench
 	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100
 	$(PY) -m bench.deadline_burst --cases 200
+	$(PY) -m bench.intake_latency --rate 10 --seconds 10
+	$(PY) -m bench.idle_cases --cases 500
 
 faults: $(STAMP)
 	FAULT_CASES=200 $(PY) -m pytest -q -s tests/faults

@@ -1,9 +1,9 @@
 """Record the histories in tests/histories/ (CI replays every one against the current code).
 
 Run it after an intentionally incompatible workflow change, once the change is guarded or the
-old cases are gone:  .venv/bin/python scripts/record_histories.py
+old cases are gone:  .venv/bin/python -m scripts.record_histories
 To add one scenario and keep the older recordings:
-  .venv/bin/python scripts/record_histories.py tests/histories intake_waits_for_decision
+  .venv/bin/python -m scripts.record_histories tests/histories intake_waits_for_decision
 Each scenario is a real case on the time-skipping server with the real worker and activities.
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.policies import fast_policy
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
 from service.local_stack import local_services
@@ -170,6 +171,41 @@ async def intake_waits_for_decision(env: WorkflowEnvironment, cases: Cases, _: S
     return case
 
 
+async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Path) -> None:
+    """No worker while the 50 %, 80 % and breach points pass; they are handled late, together.
+    On the dev server in real time (seconds): the time-skipping server does not move time past a
+    timer whose workflow task no worker takes."""
+    policy = fast_policy(tmp)
+    text = re.sub(r'first_response = "[^"]+"', 'first_response = "4s"', policy.read_text())
+    policy.write_text(text.replace('report_late_after = "1m"', 'report_late_after = "1s"'))
+    alone = dataclasses.replace(settings, task_queue=settings.task_queue + "-late", policy_path=policy)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        await register_search_attributes(env.client)
+        cases = Cases(env.client, alone.task_queue)
+        async with build_worker(env.client, alone):
+            case = (await cases.open(request("late", severity="A"))).case.case_id
+            await asyncio.sleep(1)  # its opening notifications are delivered
+        await asyncio.sleep(6)  # every checkpoint passes with no worker
+        async with build_worker(env.client, alone):
+            for _ in range(100):
+                if (await cases.show(case)).sla_breached:
+                    break
+                await asyncio.sleep(0.1)
+            await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
+            await asyncio.sleep(1)
+            runs = await fetch_runs(env.client, case)
+        name = "late_timers_after_worker_outage"
+        (out / f"{name}.json").write_text(export_json(runs), encoding="utf-8")
+        print(f"{name}: {case}, {len(runs)} run(s), {sum(len(r.events) for r in runs)} events")
+    finally:
+        await env.shutdown()
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -212,6 +248,8 @@ async def record(out: Path, only: set[str]) -> None:
                 print(f"{name}: {case_id}, {len(runs)} run(s), {sum(len(r.events) for r in runs)} events")
         finally:
             await env.shutdown()
+        if not only or "late_timers_after_worker_outage" in only:
+            await late_timers_after_worker_outage(out, settings, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ class SlaClock(BaseModel):
     checkpoints: list[Checkpoint] = Field(default_factory=list, description="not yet reached, in order")
     state: ClockState = ClockState.RUNNING
     warnings_sent: list[str] = Field(default_factory=list)
+    warnings_superseded: list[str] = Field(
+        default_factory=list, description="reached when a later point was already due: not sent"
+    )
     breached_at: datetime | None = None
     answered_at: datetime | None = None
     answered_by: str | None = None
@@ -92,7 +95,8 @@ def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock
     due = at(1.0)
     pending = [Checkpoint(fraction=f, at=at(f)) for f in sorted(warn_at)]
     pending.append(Checkpoint(fraction=1.0, at=due))
-    pending = [c for c in pending if checkpoint_event(clock, c) not in clock.warnings_sent]
+    reached = {*clock.warnings_sent, *clock.warnings_superseded}
+    pending = [c for c in pending if checkpoint_event(clock, c) not in reached]
     if clock.breached_at is not None:
         pending = [c for c in pending if not c.is_breach]
     return clock.model_copy(update={"due": due, "checkpoints": pending})
@@ -146,12 +150,25 @@ def retarget_clock(
     return planned
 
 
-def reach_checkpoint(clock: SlaClock, checkpoint: Checkpoint, at: datetime) -> SlaClock:
+def superseded(clock: SlaClock, checkpoint: Checkpoint, now: datetime) -> bool:
+    """A warning reached late, when a later point of the same clock is already due too (timers
+    that fired while the service was down, a burst): its notice would only arrive beside, or
+    after, the later one's, so people are told the later one only."""
+    return not checkpoint.is_breach and any(
+        c.fraction > checkpoint.fraction and c.at <= now for c in clock.checkpoints
+    )
+
+
+def reach_checkpoint(clock: SlaClock, checkpoint: Checkpoint, at: datetime, told: bool = True) -> SlaClock:
+    """The clock past `checkpoint`; a warning is remembered as sent, or as superseded (not told)."""
     update: dict[str, object] = {"checkpoints": [c for c in clock.checkpoints if c != checkpoint]}
+    event = checkpoint_event(clock, checkpoint)
     if checkpoint.is_breach:
         update |= {"breached_at": at, "state": ClockState.BREACHED}
+    elif told:
+        update |= {"warnings_sent": [*clock.warnings_sent, event]}
     else:
-        update |= {"warnings_sent": [*clock.warnings_sent, checkpoint_event(clock, checkpoint)]}
+        update |= {"warnings_superseded": [*clock.warnings_superseded, event]}
     return clock.model_copy(update=update)
 
 

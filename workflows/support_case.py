@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         retarget_clock,
         start_clock,
         stop_clock,
+        superseded,
     )
     from support.cooperation import (
         CustomerRequest,
@@ -89,6 +90,10 @@ with workflow.unsafe.imports_passed_through():
     from support.verification import IssuedCode, VerificationAttempt, VerificationResult, code_matches
     from support.vocabulary import CaseStatus, Channel, ContactMethod, Severity
     from workflows import search_attributes as sa
+
+
+# Patch ids: each guards a change of what a case does, so cases started before it replay.
+SUPERSEDED_WARNINGS_PATCH = "superseded-sla-warnings-not-sent"
 
 
 class CarriedCase(BaseModel):
@@ -397,7 +402,9 @@ class SupportCaseWorkflow:
     def _checkpoint_reached(self, name: ClockName, now: datetime) -> None:
         clock = self._clock(name)
         checkpoint = clock.checkpoints[0]
-        clock = reach_checkpoint(clock, checkpoint, now)
+        # Cases that handled late warnings before this rule sent them all: their replay must too.
+        quiet = superseded(clock, checkpoint, now) and workflow.patched(SUPERSEDED_WARNINGS_PATCH)
+        clock = reach_checkpoint(clock, checkpoint, now, told=not quiet)
         self._set_clock(clock)
         event = checkpoint_event(clock, checkpoint)
         facts = {"clock": name.value, "percent": str(round(checkpoint.fraction * 100))}
@@ -419,6 +426,20 @@ class SupportCaseWorkflow:
             self._notify(event, facts, times, sequence=clock.cycle)
             workflow.logger.warning("SLA breached", extra={"clock": name.value, "cycle": clock.cycle})
             self._count("casework_sla_breaches", "SLA clocks that ran out", clock=name.value)
+        elif quiet:
+            percent = round(checkpoint.fraction * 100)
+            self._view.record(
+                now,
+                event,
+                f"{percent}% of the {what} business time used{lateness}; not sent: a later point "
+                "of this clock was already due",
+            )
+            self._count(
+                "casework_sla_warnings_superseded",
+                "SLA warnings not sent: a later point was due",
+                clock=name.value,
+                percent=str(percent),
+            )
         else:
             percent = round(checkpoint.fraction * 100)
             self._view.record(now, event, f"{percent}% of the {what} business time used{lateness}")

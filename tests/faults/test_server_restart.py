@@ -1,6 +1,7 @@
 """Fault injection: the Temporal dev server (SQLite persistence) is stopped in the middle of a
 batch and started again. No case is lost; deadlines that came due while it was down fire once it
-is back, and the case says they were late instead of looking on time. Runs in real time: the
+is back, and the case says they were late instead of looking on time; warnings overtaken by the
+breach while it was down are recorded, not sent. Runs in real time: the
 time-skipping server cannot be stopped and restarted with its state, so the policy uses seconds.
 """
 
@@ -79,3 +80,7 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
         assert "acted on" in breach.message and "after its time" in breach.message, breach.message
         assert view.first_response.breached_at is not None and view.first_response.due is not None
         assert view.first_response.breached_at - view.first_response.due > timedelta(seconds=2)
+        # The 50 % and 80 % points passed with the breach: the breach notice alone goes out.
+        assert view.first_response.warnings_sent == []
+        assert view.first_response.warnings_superseded == ["sla_warning_50", "sla_warning_80"]
+        assert any("not sent" in e.message for e in view.timeline if e.kind == "sla_warning_50")

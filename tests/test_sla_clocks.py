@@ -1,0 +1,53 @@
+"""SLA clock rules that decide who is told: warnings superseded by a later point already due."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from support.clocks import (
+    ClockName,
+    SlaClock,
+    checkpoint_event,
+    pause_clock,
+    reach_checkpoint,
+    resume_clock,
+    start_clock,
+    superseded,
+)
+from support.targets import Target
+from tests.calendars import PRODUCT
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OPENED = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
+WARN_AT = [0.5, 0.8]
+
+
+def clock_of_one_hour() -> SlaClock:
+    return start_clock(ClockName.FIRST_RESPONSE, PRODUCT, Target.model_validate("1h"), OPENED, WARN_AT)
+
+
+def test_a_warning_on_time_is_told() -> None:
+    clock = clock_of_one_hour()
+    fifty = clock.checkpoints[0]
+    assert not superseded(clock, fifty, fifty.at)
+    assert not superseded(clock, fifty, fifty.at + timedelta(minutes=10)), "80 % is not due yet"
+
+
+def test_a_late_warning_is_superseded_by_a_later_point_already_due() -> None:
+    clock = clock_of_one_hour()
+    fifty, eighty, breach = clock.checkpoints
+    assert superseded(clock, fifty, eighty.at)
+    assert superseded(clock, fifty, breach.at + timedelta(hours=3))
+    assert not superseded(clock, breach, breach.at + timedelta(hours=3)), "a breach is always told"
+
+
+def test_a_superseded_warning_is_remembered_apart_and_never_planned_again() -> None:
+    clock = clock_of_one_hour()
+    fifty = clock.checkpoints[0]
+    late = fifty.at + timedelta(minutes=20)
+    clock = reach_checkpoint(clock, fifty, late, told=False)
+    assert clock.warnings_sent == [] and clock.warnings_superseded == [checkpoint_event(clock, fifty)]
+    # A pause and a resume re-plan the checkpoints from the segments: the 50 % point stays reached.
+    resumed = resume_clock(pause_clock(clock, late), PRODUCT, late + timedelta(minutes=5), WARN_AT)
+    assert [round(c.fraction * 100) for c in resumed.checkpoints] == [80, 100]
