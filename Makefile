@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(PY) -m bench.idle_cases --cases 500
 
 faults: $(STAMP)
-	FAULT_CASES=200 $(PY) -m pytest -q -s tests/faults
+	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache

@@ -94,7 +94,8 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
         "worker_rss_ready_mib": rss_ready,
         "worker_rss_idle_mib": rss_open,
         "worker_rss_peak_mib": peak_open,
-        "worker_rss_per_case_kib": round((rss_open - rss_ready) * 1024 / cases_n, 1),
+        # The worker keeps at most `cache` cases in memory; the rest live on the server only.
+        "worker_rss_per_cached_case_kib": round((rss_open - rss_ready) * 1024 / min(cases_n, cache), 1),
         "graceful_stop_s": round(stop_seconds, 2),
         "restart_ready_s": round(ready_seconds, 2),
         "all_back_s": round(back_seconds, 2),

@@ -22,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 
 from bench.processes import WorkerProcess as Worker
 from service.mail_sink import free_port
+from tests.faults.batch import FUZZ_SCALE
 
 TOKEN = "fuzz-token-0123456789"
 
@@ -61,7 +62,12 @@ def test_no_generated_request_gets_a_server_error(api_url: str) -> None:
     for operation, mode in itertools.product(operations, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)):
 
         @given(operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=12 * FUZZ_SCALE,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def check(case: Any) -> None:
             response = case.call_and_validate(
                 base_url=api_url,

@@ -16,7 +16,10 @@ from support.case_view import CaseView
 from support.vocabulary import CaseStatus
 from tests.requests import case_request
 
+# `make test` runs small sizes; `make faults` larger ones.
 CASES = int(os.environ.get("FAULT_CASES", "20"))
+KILLS = int(os.environ.get("FAULT_KILLS", "3"))
+FUZZ_SCALE = int(os.environ.get("FAULT_FUZZ_SCALE", "1"))
 
 
 async def when_ready(action: Callable[[], Awaitable[object]]) -> None:

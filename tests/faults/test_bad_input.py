@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from service.settings import PROJECT_ROOT
 from support.directory import DirectoryError, parse_directory_file
 from support.policy import PolicyError, parse_policy, policy_from_dict
+from tests.faults.batch import FUZZ_SCALE
 
 POLICY = tomllib.loads((PROJECT_ROOT / "policy.toml").read_text())
 DIRECTORY = tomllib.loads((PROJECT_ROOT / "directory.toml").read_text())
@@ -55,7 +56,7 @@ def replaced(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dic
     return mutated
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * FUZZ_SCALE, deadline=None)
 @given(st.sampled_from(paths(POLICY)), values)
 def test_any_policy_value_gives_the_policy_or_a_clear_error(path: tuple[Any, ...], value: Any) -> None:
     try:
@@ -64,7 +65,7 @@ def test_any_policy_value_gives_the_policy_or_a_clear_error(path: tuple[Any, ...
         assert str(error).startswith("policy.toml: ") and "Traceback" not in str(error)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100 * FUZZ_SCALE, deadline=None)
 @given(st.text(max_size=200))
 def test_any_policy_text_gives_the_policy_or_a_clear_error(text: str) -> None:
     try:
@@ -73,7 +74,7 @@ def test_any_policy_text_gives_the_policy_or_a_clear_error(text: str) -> None:
         assert str(error).startswith("policy.toml: ")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * FUZZ_SCALE, deadline=None)
 @given(st.sampled_from(paths(DIRECTORY)), values)
 def test_any_directory_value_gives_the_directory_or_a_clear_error(path: tuple[Any, ...], value: Any) -> None:
     try:

@@ -4,7 +4,8 @@ Every case must still reach the end its script drives it to, with the same SLA v
 same script without kills, and no notification may be lost or doubled (one repeat per kill is
 possible only between the SMTP server accepting a message and the ledger write: it carries the
 same Message-ID, so mail systems see a duplicate, and it is counted). Sizes: FAULT_CASES
-(20 in `make test`, 200 in `make faults`).
+and FAULT_KILLS
+(20 cases and 3 kills in `make test`, 200 and 6 in `make faults`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from intake.cases import Cases
 from service.mail_sink import MailSink
 from service.settings import Settings
 from tests.conftest import running_worker
-from tests.faults.batch import CASES, all_closed_with_survey, mailed, per_case, run_all, verdicts
-
-KILLS = 3
+from tests.faults.batch import CASES, KILLS, all_closed_with_survey, mailed, per_case, run_all, verdicts
 
 
 async def test_sigkilled_worker_loses_nothing(
