@@ -13,6 +13,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -64,10 +65,14 @@ class CaseSummary(BaseModel):
     started_at: datetime | None
 
 
+# A query needs a worker to run it: without one it would wait for the client's default (~30 s).
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
 def _rpc_error(error: RPCError, case_id: str) -> Exception:
     if error.status == RPCStatusCode.NOT_FOUND:
         return CaseNotFound(f"no case {case_id!r}")
-    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return Unavailable(f"Temporal did not answer for {case_id}: {error.message}")
     return error
 
@@ -108,14 +113,22 @@ class Cases:
         return OpenedCase(created=created, case=await self._decided_view(request.case_id))
 
     async def _decided_view(self, case_id: str) -> CaseView:
-        """The case's own answer once it is decided; if that takes longer than the open wait (no
-        worker running, say) or the case has already ended, its view as it stands."""
+        """The case's own answer once it is decided. A case that has already ended answers from
+        its history. No answer within the open wait means no worker is taking cases: the case is
+        recorded and will be decided when one runs, which the caller is told (asking again with
+        the same request id is safe and returns it)."""
         try:
             return await asyncio.wait_for(
                 self._handle(case_id).execute_update(SupportCaseWorkflow.decided),
                 self._open_wait.total_seconds(),
             )
-        except (TimeoutError, RPCError, WorkflowUpdateFailedError):
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise Unavailable(
+                f"case {case_id} is recorded, but no worker decided it within "
+                f"{self._open_wait.total_seconds():.0f} s; it will be decided when a worker runs. "
+                "Sending the same request (same request_id) again is safe and returns the case."
+            ) from None
+        except (RPCError, WorkflowUpdateFailedError):
             return await self.show(case_id)
 
     async def show(self, case_id: str) -> CaseView:
@@ -125,7 +138,7 @@ class Cases:
             description = await handle.describe()
             if description.status is WorkflowExecutionStatus.COMPLETED:
                 return await self._final_view(handle)
-            return await handle.query(SupportCaseWorkflow.view)
+            return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:

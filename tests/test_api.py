@@ -7,6 +7,7 @@ import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -183,3 +184,23 @@ async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) 
         await task
     assert response.status_code == 503 and "connection refused" in response.json()["message"]
     assert shown.status_code == 503
+
+
+async def test_no_worker_running_is_a_503_that_says_the_case_is_kept(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    settings = dataclasses.replace(settings, api_tokens=(TOKEN,))
+    cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=1))
+    server, task, url = await serve(create_app(settings, cases=cases))
+    try:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            waiting = await client.post("/cases", json=body(request_id))
+            async with running_worker(dev_env.client, settings):
+                again = await client.post("/cases", json=body(request_id))
+    finally:
+        server.should_exit = True
+        await task
+    assert waiting.status_code == 503, waiting.text
+    assert "is recorded" in waiting.json()["message"] and "same request_id" in waiting.json()["message"]
+    assert again.status_code == 200, "the same request finds the case the first one recorded"
+    assert again.json()["case"]["status"] == "awaiting_first_response"
