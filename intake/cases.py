@@ -65,8 +65,9 @@ class CaseSummary(BaseModel):
     started_at: datetime | None
 
 
-# A query needs a worker to run it: without one it would wait for the client's default (~30 s).
-QUERY_TIMEOUT = timedelta(seconds=10)
+# A query needs a worker to run it. Without one it would wait for the client's default; with a
+# worker that just died, it waits out the server's sticky-queue timeout (~10 s) first.
+QUERY_TIMEOUT = timedelta(seconds=20)
 
 
 def _rpc_error(error: RPCError, case_id: str) -> Exception:

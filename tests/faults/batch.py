@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
-from intake.cases import ActionRejected, Cases
+from intake.cases import ActionRejected, Cases, Unavailable
 from service.mail_sink import read_mailbox
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
@@ -41,8 +42,9 @@ async def script(cases: Cases, request_id: str, severity: str = "B") -> CaseView
     await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
     await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done"))
     for _ in range(600):
-        if (await cases.show(case_id)).status is CaseStatus.CLOSED:
-            break
+        with contextlib.suppress(Unavailable):  # a worker just killed: ask again, as a client would
+            if (await cases.show(case_id)).status is CaseStatus.CLOSED:
+                break
         await asyncio.sleep(0.1)
     await cases.answer_survey(case_id, SurveyAnswer(score=4))
     view: CaseView = await cases.client.get_workflow_handle(case_id, result_type=CaseView).result()
