@@ -10,10 +10,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from service.codec import data_converter
-from service.local_stack import local_services
-from service.settings import Settings, venv_binary
-from service.temporal import register_search_attributes
+from service.local_stack import local_services, start_local_server
+from service.settings import Settings
 from support.request import CaseRequest
 
 
@@ -27,13 +25,8 @@ class Stack:
 @asynccontextmanager
 async def bench_stack(policy: Path | None = None) -> AsyncIterator[Stack]:
     with tempfile.TemporaryDirectory() as tmp, local_services(Path(tmp) / "var", policy) as settings:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(venv_binary("temporal")),
-            data_converter=data_converter(None),
-            dev_server_log_level="error",
-        )
+        env = await start_local_server()
         try:
-            await register_search_attributes(env.client)
             yield Stack(env, settings, Path(tmp))
         finally:
             await env.shutdown()

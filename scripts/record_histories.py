@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.policies import fast_policy
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
-from service.local_stack import local_services
+from service.local_stack import local_services, start_local_server
 from service.mail_sink import read_mailbox, text_of
 from service.settings import PROJECT_ROOT, Settings, venv_binary
 from service.temporal import register_search_attributes
@@ -179,13 +179,8 @@ async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Pa
     text = re.sub(r'first_response = "[^"]+"', 'first_response = "4s"', policy.read_text())
     policy.write_text(text.replace('report_late_after = "1m"', 'report_late_after = "1s"'))
     alone = dataclasses.replace(settings, task_queue=settings.task_queue + "-late", policy_path=policy)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
+    env = await start_local_server()
     try:
-        await register_search_attributes(env.client)
         cases = Cases(env.client, alone.task_queue)
         async with build_worker(env.client, alone):
             case = (await cases.open(request("late", severity="A"))).case.case_id

