@@ -7,7 +7,7 @@ latency counts from that instant, so a stall shows as latency instead of slowing
 `POST /cases` answers once the case is decided (awaiting first response, or refused): its latency
 includes the worker loading the tenant and computing the deadlines, not only the start.
 
-Run: `make bench` (short) or `.venv/bin/python -m bench.intake_latency --rate 20 --seconds 30`.
+Run: `make bench` (short) or `.venv/bin/python -m bench.intake_latency --rate 10 --seconds 30`.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rate", type=float, default=20, help="requests per second (default 20)")
+    parser.add_argument("--rate", type=float, default=10, help="requests per second (default 10)")
     parser.add_argument("--seconds", type=float, default=30, help="how long to offer them (default 30)")
     args = parser.parse_args()
     emit(asyncio.run(main(args.rate, args.seconds)))
