@@ -77,8 +77,9 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
         ready_seconds = time.perf_counter() - t2
 
         async def read(i: int) -> CaseStatus:
-            handle = stack.env.client.get_workflow_handle_for(SupportCaseWorkflow.run, ids[i])
-            return (await handle.query(SupportCaseWorkflow.view)).status
+            handle = stack.env.client.get_workflow_handle(ids[i])
+            view = await handle.query(SupportCaseWorkflow.view)
+            return view.status
 
         statuses = await in_parallel(cases_n, concurrency, read)
         back_seconds = time.perf_counter() - t2
