@@ -115,9 +115,9 @@ class Cases:
 
     async def _decided_view(self, case_id: str) -> CaseView:
         """The case's own answer once it is decided. A case that has already ended answers from
-        its history. No answer within the open wait means no worker is taking cases: the case is
-        recorded and will be decided when one runs, which the caller is told (asking again with
-        the same request id is safe and returns it)."""
+        its history. No answer within the open wait means no worker could decide it (none is
+        running, or it cannot read the policy file or the directory): the case is recorded and
+        waits, which the caller is told (asking again with the same request id is safe)."""
         try:
             return await asyncio.wait_for(
                 self._handle(case_id).execute_update(SupportCaseWorkflow.decided),
@@ -125,9 +125,10 @@ class Cases:
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise Unavailable(
-                f"case {case_id} is recorded, but no worker decided it within "
-                f"{self._open_wait.total_seconds():.0f} s; it will be decided when a worker runs. "
-                "Sending the same request (same request_id) again is safe and returns the case."
+                f"case {case_id} is recorded, but was not decided within "
+                f"{self._open_wait.total_seconds():.0f} s: no worker is running, or the worker cannot "
+                "read the policy file or the tenant directory (see its log). It will be decided as "
+                "soon as one can; sending the same request (same request_id) again is safe."
             ) from None
         except (RPCError, WorkflowUpdateFailedError):
             return await self.show(case_id)

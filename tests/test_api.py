@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -204,3 +205,30 @@ async def test_no_worker_running_is_a_503_that_says_the_case_is_kept(
     assert "is recorded" in waiting.json()["message"] and "same request_id" in waiting.json()["message"]
     assert again.status_code == 200, "the same request finds the case the first one recorded"
     assert again.json()["case"]["status"] == "awaiting_first_response"
+
+
+async def test_a_broken_policy_file_keeps_the_case_waiting_until_it_is_fixed(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    good = settings.policy_path.read_text(encoding="utf-8")
+    policy.write_text(good.replace("[severities.A]", "[severities.A"), encoding="utf-8")
+    settings = dataclasses.replace(settings, api_tokens=(TOKEN,), policy_path=policy)
+    cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=2))
+    server, task, url = await serve(create_app(settings, cases=cases))
+    try:
+        async with (
+            running_worker(dev_env.client, settings),
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+        ):
+            waiting = await client.post("/cases", json=body(request_id))
+            policy.write_text(good, encoding="utf-8")  # the operator fixes the file
+            for _ in range(30):
+                again = await client.post("/cases", json=body(request_id))
+                if again.status_code == 200:
+                    break
+    finally:
+        server.should_exit = True
+        await task
+    assert waiting.status_code == 503 and "cannot read the policy file" in waiting.json()["message"]
+    assert again.status_code == 200 and again.json()["case"]["status"] == "awaiting_first_response"
