@@ -4,8 +4,8 @@ bare workflow issuing as many activities, timers, signals and updates as the ave
 trivial bodies: the floor of Temporal on this machine.
 
 Run: `make bench` (short) or `.venv/bin/python -m bench.lifecycle_bench --cases 500`.
-Prints a table and a JSON summary. CPU is this process's (worker + driver + SMTP sink): the
-driver is light, so it is an upper bound of the worker's share.
+Prints a table and a JSON summary. Both workers (`worker.py`, and `bench.bare_worker` for the
+floor) run in their own processes with the same tuning; CPU per case is that process's own.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from bench.bare_workflow import BareWorkflow, bare_step
+from bench.bare_workflow import BareWorkflow
 from bench.policies import fast_policy
+from bench.processes import WorkerProcess, cpu_seconds, worker_env
 from bench.report import emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
-from service.worker_runtime import build_worker
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
 
@@ -75,23 +74,32 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as policy_dir:
         async with bench_stack(fast_policy(Path(policy_dir))) as stack:
             env, settings = stack.env, stack.settings
+            address = env.client.service_client.config.target_host
             run = uuid.uuid4().hex[:6]
-            async with build_worker(env.client, settings):
+            worker = WorkerProcess(worker_env(settings, address), stack.tmp / "worker.log", args=())
+            try:
+                await asyncio.to_thread(worker.wait_ready)
                 cases = Cases(env.client, settings.task_queue)
                 await drive_case(cases, -1, run)  # warm-up
-                cpu0, t0 = os.times(), time.perf_counter()
+                cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
                 ids = await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
                 case_seconds = time.perf_counter() - t0
-                cpu1 = os.times()
-                totals: Counter[str] = Counter()
-                sample = min(20, len(ids))
-                for case_id in ids[:sample]:
-                    totals += await history_counts(env.client, str(case_id))
-                average = {k: round(v / sample) for k, v in totals.items()}
+                case_cpu = cpu_seconds(worker.process.pid) - cpu0
+            finally:
+                worker.stop()
+            totals: Counter[str] = Counter()
+            sample = min(20, len(ids))
+            for case_id in ids[:sample]:
+                totals += await history_counts(env.client, str(case_id))
+            average = {k: round(v / sample) for k, v in totals.items()}
+
             bare_queue = settings.task_queue + "-bare"
-            async with Worker(
-                env.client, task_queue=bare_queue, workflows=[BareWorkflow], activities=[bare_step]
-            ):
+            bare_env = worker_env(settings, address) | {"CASEWORK_TASK_QUEUE": bare_queue}
+            bare_worker = WorkerProcess(
+                bare_env, stack.tmp / "bare.log", args=(), program=("-m", "bench.bare_worker")
+            )
+            try:
+                await asyncio.to_thread(bare_worker.wait_ready)
 
                 async def bare(i: int) -> None:
                     handle = await env.client.start_workflow(
@@ -104,10 +112,12 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                     await handle.result()
 
                 await bare(-1)
-                t1 = time.perf_counter()
+                cpu1, t1 = cpu_seconds(bare_worker.process.pid), time.perf_counter()
                 await in_batches(cases_n, concurrency, bare)
                 bare_seconds = time.perf_counter() - t1
-    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+                bare_cpu = cpu_seconds(bare_worker.process.pid) - cpu1
+            finally:
+                bare_worker.stop()
     return {
         "benchmark": "lifecycle_throughput",
         "cases": cases_n,
@@ -117,7 +127,8 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         "ratio_case_to_bare": round((cases_n / case_seconds) / (cases_n / bare_seconds), 3),
         "events_per_case": average["events"],
         "per_case": {k: average[k] for k in ("activities", "timers", "signals", "updates")},
-        "process_cpu_s_per_case": round(cpu / cases_n, 4),
+        "worker_cpu_s_per_case": round(case_cpu / cases_n, 4),
+        "bare_worker_cpu_s_per_workflow": round(bare_cpu / cases_n, 4),
         "cpus": os.cpu_count(),
     }
 

@@ -37,6 +37,12 @@ def worker_env(settings: Settings, temporal_address: str, policy: Path | None = 
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> tuple[int, int]:
     """(resident set size now, its peak) of a process, from /proc."""
     fields = dict(
@@ -46,14 +52,19 @@ def rss_bytes(pid: int) -> tuple[int, int]:
 
 
 class WorkerProcess:
-    """`python worker.py` as `make run` starts it, watched through its stdout."""
+    """`python worker.py` as `make run` starts it (or another worker program that, like it, says
+    "Press Ctrl-C to stop." when it is ready), watched through its stdout."""
 
     def __init__(
-        self, env: dict[str, str], log: Path, args: tuple[str, ...] = ("--seed", "directory.toml", "--api")
+        self,
+        env: dict[str, str],
+        log: Path,
+        args: tuple[str, ...] = ("--seed", "directory.toml", "--api"),
+        program: tuple[str, ...] = ("worker.py",),
     ) -> None:
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "worker.py", *args],
+            [sys.executable, *program, *args],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
