@@ -1,7 +1,8 @@
 """Fault injection: the Temporal dev server (SQLite persistence) is stopped in the middle of a
 batch and started again. No case is lost; deadlines that came due while it was down fire once it
 is back, and the case says they were late instead of looking on time; warnings overtaken by the
-breach while it was down are recorded, not sent. Runs in real time: the
+breach while it was down are recorded, not sent. Cases the intake tries to open while it is down
+are refused as unavailable (never half-opened) and opened once when sent again. Runs in real time: the
 time-skipping server cannot be stopped and restarted with its state, so the policy uses seconds.
 """
 
@@ -19,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.policies import fast_policy
 from bench.processes import WorkerProcess as Worker
 from bench.processes import worker_env
-from intake.cases import Cases
+from intake.cases import Cases, Unavailable
 from service.local_stack import start_local_server
 from service.mail_sink import MailSink, free_port
 from service.settings import Settings
@@ -60,9 +61,21 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
         assert all(
             v.first_response and v.first_response.due and v.first_response.due > down_at for v in opened
         ), "setup: every deadline comes due while the server is down"
-        await asyncio.sleep(target + 6)
+        # The intake goes on asking while it is down: each request is refused as unavailable.
+        late_ids = [f"late-{run}-{i}" for i in range(max(2, CASES // 5))]
+        refused = []
+        for request_id in late_ids:
+            t0 = asyncio.get_running_loop().time()
+            try:
+                await cases.open(case_request(request_id, severity="B"))
+            except Unavailable as error:
+                refused.append((str(error), asyncio.get_running_loop().time() - t0))
+        await asyncio.sleep(max(0.0, target + 6 - (datetime.now(UTC) - down_at).total_seconds()))
         server = await start_server(db, port)
         cases = Cases(server.client, settings.task_queue)
+        # ... and sends them again once it is back: each case is opened, once.
+        reopened = [(await cases.open(case_request(r, severity="B"))) for r in late_ids]
+        again = [(await cases.open(case_request(r, severity="B"))) for r in late_ids]
         finals = []
         for view in opened:
             for _ in range(200):
@@ -76,6 +89,13 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
         await server.shutdown()
 
     assert [v.case_id for v in finals] == [v.case_id for v in opened], "no case lost"
+    print(f"restart run: {CASES} cases late, {len(refused)} openings refused while down: {refused[:1]}")
+    assert len(refused) == len(late_ids), "every opening while the server was down was refused"
+    assert all(seconds < 30 for _, seconds in refused), refused
+    assert all(o.created and o.case.status.value == "awaiting_first_response" for o in reopened)
+    assert all(
+        not o.created and o.case.case_id == r.case.case_id for o, r in zip(again, reopened, strict=True)
+    )
     warned_while_down = {
         v.case_id for v in opened if v.first_response and v.first_response.checkpoints[0].at > down_at
     }
