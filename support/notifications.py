@@ -104,3 +104,17 @@ def notification_id(case_id: str, event: str, sequence: int, audience: Audience)
     """Deterministic id (case, event, sequence, audience): a re-run never makes a second
     notification, and two audiences told of the same event are two notifications."""
     return f"{case_id}/{event}/{sequence}/{audience.value}"
+
+
+ESCALATION_EVENTS = frozenset({"sla_breached", "customer_update_breached"})
+
+
+def urgency(event: str, audience: Audience) -> int:
+    """Task-queue priority of a delivery (1 goes first, 3 is Temporal's default): when deliveries
+    back up (a burst of deadlines, a worker catching up), escalations to the duty manager go
+    out before everything else, and the customer's own messages before internal notices."""
+    if event in ESCALATION_EVENTS and audience is Audience.DUTY_MANAGER:
+        return 1
+    if audience in (Audience.CUSTOMER, Audience.REQUESTER):
+        return 2
+    return 3

@@ -1,4 +1,5 @@
-"""SLA clock rules that decide who is told: warnings superseded by a later point already due."""
+"""SLA rules that decide who is told, and how urgently: warnings superseded by a later point
+already due, and the priority of escalations."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from support.clocks import (
     start_clock,
     superseded,
 )
+from support.notifications import Audience, urgency
 from support.targets import Target
 from tests.calendars import PRODUCT
 
@@ -51,3 +53,11 @@ def test_a_superseded_warning_is_remembered_apart_and_never_planned_again() -> N
     # A pause and a resume re-plan the checkpoints from the segments: the 50 % point stays reached.
     resumed = resume_clock(pause_clock(clock, late), PRODUCT, late + timedelta(minutes=5), WARN_AT)
     assert [round(c.fraction * 100) for c in resumed.checkpoints] == [80, 100]
+
+
+def test_escalations_to_the_duty_manager_go_first_then_the_customers_messages() -> None:
+    assert urgency("sla_breached", Audience.DUTY_MANAGER) == 1
+    assert urgency("customer_update_breached", Audience.DUTY_MANAGER) == 1
+    assert urgency("sla_breached", Audience.SUPPORT_QUEUE) == 3
+    assert urgency("acknowledged", Audience.CUSTOMER) == urgency("acknowledged", Audience.REQUESTER) == 2
+    assert urgency("sla_warning_50", Audience.SUPPORT_QUEUE) == 3

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -83,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         notification_id,
         template_for,
+        urgency,
     )
     from support.policy import Policy
     from support.request import CaseRequest
@@ -1007,6 +1008,7 @@ class SupportCaseWorkflow:
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1), maximum_interval=rule.max_interval
                 ),
+                priority=Priority(priority_key=urgency(notification.event, notification.audience)),
             )
         except ActivityError as error:
             cause = error.cause

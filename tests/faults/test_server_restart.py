@@ -84,6 +84,11 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
                     break
                 await asyncio.sleep(0.25)
             finals.append(shown)
+        scheduled = [
+            e.activity_task_scheduled_event_attributes
+            for e in (await server.client.get_workflow_handle(opened[0].case_id).fetch_history()).events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
     finally:
         worker.stop()
         await server.shutdown()
@@ -100,6 +105,8 @@ async def test_server_down_during_deadlines_loses_nothing_and_reports_lateness(
         v.case_id for v in opened if v.first_response and v.first_response.checkpoints[0].at > down_at
     }
     assert len(warned_while_down) >= len(opened) // 2, "setup: most warnings come due while it is down"
+    escalation = [a for a in scheduled if "sla_breached/0/duty_manager" in str(a.input)]
+    assert len(escalation) == 1 and escalation[0].priority.priority_key == 1, "the escalation goes first"
     for view in finals:
         assert view.sla_breached and view.first_response is not None
         breach = next(e for e in view.timeline if e.kind == "sla_breached")
