@@ -53,7 +53,9 @@ async def test_deadline_follows_severity_and_calendar(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         opened = await cases.open(case_request(request_id, tenant, category=category, severity=requested))
-        sent = await events(settings, opened.case.case_id, "/acknowledged/", "/new_case/")
+        sent = await events(
+            settings, opened.case.case_id, "/acknowledged/0/customer", "/new_case/0/support_queue"
+        )
     view = opened.case
     assert opened.created
     assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE

@@ -81,7 +81,13 @@ async def test_routing_is_policy_data_requester_and_account_manager(
         ).case.case_id
         b = (await cases.open(case_request(request_id + "-b", "fabrikam", severity="B"))).case.case_id
         await cases.respond(b, FirstResponse(engineer="li.wei", message="Looking"))
-        ids_a = await delivered(settings, a, "/acknowledged/0/requester", "/new_case/0/account_manager")
+        ids_a = await delivered(
+            settings,
+            a,
+            "/acknowledged/0/requester",
+            "/new_case/0/account_manager",
+            "/new_case/0/support_queue",
+        )
         ids_b = await delivered(settings, b, "/first_response/0/customer", settle=0.3)
     recipients = {str(m["To"]) for m in mails(settings, a)}
     assert {"oncall@contoso.example", "admin@contoso.example", "am.contoso@casework.example"} <= recipients
