@@ -31,7 +31,7 @@ from service.worker_runtime import build_worker
 
 def burst_policy(directory: Path, opens_at: datetime) -> Path:
     """The fast policy, with the 24x7 calendar opening today at `opens_at` (UTC) and a 1 s target."""
-    path = fast_policy(directory)
+    path = fast_policy(directory, first_response="1s")
     text = path.read_text(encoding="utf-8")
     window = f'["{opens_at:%H:%M:%S}-24:00"]'
     hours = (
@@ -42,7 +42,6 @@ def burst_policy(directory: Path, opens_at: datetime) -> Path:
         f'[calendars.always]\ntime_zone = "UTC"\nhours = {hours}',
         text,
     )
-    text = re.sub(r'first_response = "[^"]+"', 'first_response = "1s"', text)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -175,9 +175,7 @@ async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Pa
     """No worker while the 50 %, 80 % and breach points pass; they are handled late, together.
     On the dev server in real time (seconds): the time-skipping server does not move time past a
     timer whose workflow task no worker takes."""
-    policy = fast_policy(tmp)
-    text = re.sub(r'first_response = "[^"]+"', 'first_response = "4s"', policy.read_text())
-    policy.write_text(text.replace('report_late_after = "1m"', 'report_late_after = "1s"'))
+    policy = fast_policy(tmp, first_response="4s", report_late_after="1s")
     alone = dataclasses.replace(settings, task_queue=settings.task_queue + "-late", policy_path=policy)
     env = await start_local_server()
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,18 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from intake.api import create_app
 from intake.cases import Cases
+from service.mail_sink import free_port
 from service.settings import Settings
 from tests.conftest import running_worker
 from tests.deliveries import delivered, verification_code
 from tests.requests import case_request
 
 TOKEN = "test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -25,17 +25,10 @@ from tests.receivers import WebhookReceiver
 OUTAGE_S = 8.0
 
 
-def retrying_every_second(directory: Path) -> Path:
-    path = fast_policy(directory)
-    text = path.read_text(encoding="utf-8").replace('max_interval = "10m"', 'max_interval = "1s"')
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
     dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path, mail_sink: MailSink
 ) -> None:
-    policy = retrying_every_second(tmp_path)
+    policy = fast_policy(tmp_path, delivery_max_interval="1s")
     run = uuid.uuid4().hex[:6]
     calm_hooks = WebhookReceiver()
     async with calm_hooks:
