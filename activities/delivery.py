@@ -26,7 +26,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery_ledger import DeliveryLedger
 from activities.messages import Message, Renderer, TemplateError
-from support.notifications import Audience, DeliveryReceipt, Notification
+from support.notifications import DeliveryReceipt, Notification
+from support.routing import Addresses, Route, routes
 
 
 @dataclass(frozen=True)
@@ -47,41 +48,20 @@ class DeliveryConfig:
     webhook_secret: str = ""
     timeout_seconds: float = 15.0
 
-
-@dataclass(frozen=True)
-class Route:
-    channel: Literal["email", "webhook", "sms"]
-    target: str  # email address, or webhook URL
-    to: str | None = None  # the phone number, for sms
+    @property
+    def addresses(self) -> Addresses:
+        return Addresses(
+            support_queue_email=self.support_queue_email,
+            duty_manager_email=self.duty_manager_email,
+            engineer_email=self.engineer_email,
+            support_queue_webhook=self.support_queue_webhook,
+            escalation_webhook=self.escalation_webhook,
+            sms_webhook=self.sms_webhook,
+        )
 
 
 class PermanentFailure(Exception):
     """This route will never take this message; try the next one."""
-
-
-def routes(notification: Notification, config: DeliveryConfig) -> list[Route]:
-    """Where this audience is reached, best first."""
-    n = notification
-    sms = [Route("sms", config.sms_webhook, n.to_phone)] if config.sms_webhook and n.to_phone else []
-    email = [Route("email", n.to_email)] if n.to_email else []
-    # The support side has one route: its webhook when configured (a 400 there is a failure to see,
-    # not something to hide behind an email), else email. Only the customer has a fallback.
-    queue = [
-        Route("webhook", config.support_queue_webhook)
-        if config.support_queue_webhook
-        else Route("email", config.support_queue_email)
-    ]
-    if n.audience is Audience.CUSTOMER:
-        return sms + email if n.prefer_phone else email + sms
-    if n.audience in (Audience.REQUESTER, Audience.ACCOUNT_MANAGER):
-        return email
-    if n.audience is Audience.ENGINEER:
-        return [Route("email", config.engineer_email.format(engineer=n.engineer))] if n.engineer else queue
-    if n.audience is Audience.DUTY_MANAGER:
-        if config.escalation_webhook:
-            return [Route("webhook", config.escalation_webhook)]
-        return [Route("email", config.duty_manager_email)]
-    return queue
 
 
 def message_id(notification_id: str, domain: str) -> str:
@@ -111,7 +91,7 @@ class DeliveryActivities:
             await self._record(n, "template", "failed", str(error))
             raise ApplicationError(str(error), type="TemplateError", non_retryable=True) from None
         problems: list[str] = []
-        for route in routes(n, self._config):
+        for route in routes(n, self._config.addresses):
             try:
                 await self._send(route, n, message)
             except PermanentFailure as failure:
