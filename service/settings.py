@@ -100,6 +100,28 @@ class Settings:
     webhook_sms: str | None = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SMS"))
     webhook_secret: str = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SECRET", ""))
 
+    # Who may do what (see README "Security"): a TOML key file of named principals with roles.
+    api_keys_file: Path | None = field(
+        default_factory=lambda: _path("CASEWORK_API_KEYS", Path()) if os.environ.get("CASEWORK_API_KEYS") else None
+    )
+    # Limits per API key and per tenant (requests a minute), and open cases a tenant may have.
+    rate_per_key: int = field(default_factory=lambda: _int("CASEWORK_RATE_PER_KEY", 600))
+    rate_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_RATE_PER_TENANT", 300))
+    openings_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPENINGS_PER_TENANT", 30))
+    open_cases_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPEN_CASES_PER_TENANT", 200))
+    # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
+    # under var/ when unset. Wrong codes allowed per tenant and caller number in an hour.
+    verification_secret: str | None = field(
+        default_factory=lambda: os.environ.get("CASEWORK_VERIFICATION_SECRET") or None
+    )
+    verification_failures_per_hour: int = field(
+        default_factory=lambda: _int("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
+    )
+    # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
+    staff_file: Path | None = field(
+        default_factory=lambda: _path("CASEWORK_STAFF", Path()) if os.environ.get("CASEWORK_STAFF") else None
+    )
+
     @property
     def mail_dir(self) -> Path:
         return self.var_dir / "mail"
