@@ -1,24 +1,29 @@
-"""Agent actions on a case (workflow updates): each is one validated pydantic model."""
+"""Actions on a case (workflow updates and signals): each is one validated pydantic model.
+
+The engineer's name is the acting API key's name (the HTTP API fills it in; a body cannot name
+another engineer); the CLI acts as operator and names the engineer it acts for.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from support.text import Comment, EngineerName, Line, Message, Reason
 from support.vocabulary import Severity
 
 
 class FirstResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    engineer: str = Field(min_length=1, max_length=100, description="who answered")
-    message: str = Field(min_length=1, max_length=20_000, description="what the customer was told")
+    engineer: EngineerName = Field(description="who answered")
+    message: Message = Field(description="what the customer was told")
 
 
 class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    engineer: str = Field(min_length=1, max_length=100)
-    summary: str = Field(min_length=1, max_length=20_000, description="what fixed it")
+    engineer: EngineerName
+    summary: Message = Field(description="what fixed it")
 
 
 class CustomerUpdate(BaseModel):
@@ -26,8 +31,8 @@ class CustomerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    engineer: str = Field(min_length=1, max_length=100)
-    message: str = Field(min_length=1, max_length=20_000)
+    engineer: EngineerName
+    message: Message
 
 
 class CustomerActionRequest(BaseModel):
@@ -35,17 +40,17 @@ class CustomerActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    engineer: str = Field(min_length=1, max_length=100)
-    what: str = Field(min_length=3, max_length=2_000, description="what the customer must provide")
+    engineer: EngineerName
+    what: Reason = Field(description="what the customer must provide")
     pauses_clock: bool = True
 
 
 class SeverityChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    engineer: str = Field(min_length=1, max_length=100)
+    engineer: EngineerName
     severity: Severity
-    reason: str = Field(min_length=3, max_length=2_000)
+    reason: Reason
 
 
 class ReopenRequest(BaseModel):
@@ -53,8 +58,8 @@ class ReopenRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    requester: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=3, max_length=2_000)
+    requester: Line
+    reason: Reason
 
 
 class Cooperation(BaseModel):
@@ -62,12 +67,14 @@ class Cooperation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    request_id: str = Field(min_length=1, max_length=100, description="e.g. impact_analysis or request-1")
-    details: str = Field(min_length=1, max_length=20_000)
+    request_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="e.g. impact_analysis or request-1"
+    )
+    details: Message
 
 
 class SurveyAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     score: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=5_000)
+    comment: Comment = ""
