@@ -158,9 +158,11 @@ class CaseView(BaseModel):
         return results
 
     @classmethod
-    def for_request(cls, request: CaseRequest, now: datetime) -> CaseView:
+    def for_request(cls, request: CaseRequest, now: datetime, case_id: str | None = None) -> CaseView:
+        """A new case's view; `case_id` is the workflow's own id (cases opened before ids carried
+        the tenant keep theirs)."""
         return cls(
-            case_id=request.case_id,
+            case_id=case_id or request.case_id,
             request_id=request.request_id,
             tenant_id=request.tenant_id,
             category=request.category,

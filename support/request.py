@@ -6,14 +6,20 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from support.text import (
+    PHONE_PATTERN,
+    REQUEST_ID_PATTERN,
+    TENANT_ID_PATTERN,
+    Email,
+    Line,
+    Message,
+    Title,
+)
 from support.vocabulary import Category, Channel, ContactMethod, IssueArea, Severity
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
 _PHONE = re.compile(PHONE_PATTERN)
 
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+__all__ = ["PHONE_PATTERN", "REQUEST_ID_PATTERN", "TENANT_ID_PATTERN", "CaseRequest", "case_id_for"]
 
 
 class CaseRequest(BaseModel):
@@ -23,12 +29,15 @@ class CaseRequest(BaseModel):
 
     request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="idempotency key; the case is case-<id>")
     tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
-    requester: str = Field(min_length=1, max_length=200, description="the requesting user's sign-in name")
+    requester: Line = Field(description="the requesting user's sign-in name")
     category: Category
     severity: Severity = Field(description="the severity the customer asks for")
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=1, max_length=20_000)
-    contact_email: str = Field(max_length=254, json_schema_extra={"format": "email"})
+    title: Title
+    description: Message
+    contact_email: Email = Field(
+        description="where the customer hears from us: an address of the tenant's in the directory, "
+        "or the requester's own"
+    )
     contact_phone: str | None = Field(
         default=None, description="E.164, e.g. +8613800138000", json_schema_extra={"pattern": PHONE_PATTERN}
     )
@@ -46,13 +55,6 @@ class CaseRequest(BaseModel):
         description="affected service, e.g. exchange, teams",
     )
     scope: IssueArea = Field(default=IssueArea.PRODUCT, description="where the requester says the problem is")
-
-    @field_validator("contact_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError("not an email address")
-        return value
 
     @field_validator("contact_phone", "caller_number")
     @classmethod
@@ -74,9 +76,11 @@ class CaseRequest(BaseModel):
 
     @property
     def case_id(self) -> str:
-        return case_id_for(self.request_id)
+        return case_id_for(self.tenant_id, self.request_id)
 
 
-def case_id_for(request_id: str) -> str:
-    """Workflow id of a request's case: starting the same request twice finds the same case."""
-    return f"case-{request_id}"
+def case_id_for(tenant_id: str, request_id: str) -> str:
+    """Workflow id of a request's case: the same request twice finds the same case, and the same
+    request id from another tenant is another case. The dot cannot occur in a tenant id, so no two
+    (tenant, request id) pairs share a case id."""
+    return f"case-{tenant_id}.{request_id}"

@@ -130,7 +130,7 @@ class SupportCaseWorkflow:
         self._calendar: Calendar | None = None
         self._issued: IssuedCode | None = None
         if start.carried is None:
-            self._view = CaseView.for_request(start.request, workflow.now())
+            self._view = CaseView.for_request(start.request, workflow.now(), workflow.info().workflow_id)
         else:
             self._view = start.carried.case
             self._adopt(start.carried.policy, start.carried.tenant)
