@@ -82,6 +82,17 @@ class DirectoryStore:
             ).first()
         return bool(row and row[0])
 
+    def contact_belongs(self, tenant_id: str, email: str) -> bool:
+        """An address the tenant's directory entry holds: one of its users or registered emails."""
+        address = email.strip().lower()
+        with self._engine.connect() as connection:
+            user = connection.execute(
+                select(tenant_users.c.sign_in).where(
+                    tenant_users.c.tenant_id == tenant_id, tenant_users.c.sign_in == address
+                )
+            ).first()
+        return user is not None or address in {e.lower() for e in self.registered(tenant_id, "email")}
+
     def registered(self, tenant_id: str, kind: str) -> list[str]:
         with self._engine.connect() as connection:
             rows = connection.execute(
