@@ -104,10 +104,10 @@ class Settings:
     api_keys_file: Path | None = field(
         default_factory=lambda: _path("CASEWORK_API_KEYS", Path()) if os.environ.get("CASEWORK_API_KEYS") else None
     )
-    # Limits per API key and per tenant (requests a minute), and open cases a tenant may have.
+    # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
+    # cases a tenant may have open at once.
     rate_per_key: int = field(default_factory=lambda: _int("CASEWORK_RATE_PER_KEY", 600))
-    rate_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_RATE_PER_TENANT", 300))
-    openings_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPENINGS_PER_TENANT", 30))
+    openings_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPENINGS_PER_TENANT", 60))
     open_cases_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPEN_CASES_PER_TENANT", 200))
     # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
     # under var/ when unset. Wrong codes allowed per tenant and caller number in an hour.
