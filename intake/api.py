@@ -1,44 +1,64 @@
 """The intake's HTTP API (FastAPI). Same code path as the CLI: `intake.cases.Cases`.
 
-Bad input is a 422 with one entry per field; an unknown case 404; an action the case refuses
-409 with the case's reason; Temporal unreachable 503. Callers authenticate with a bearer token
-from CASEWORK_API_TOKENS, compared in constant time. No stack trace ever reaches a caller.
+Every request names its principal with a bearer token (an API key of `service.api_keys`), checked
+by `intake.guard.Guard` before any body is read; each route then allows only what that role may do
+on that tenant (`support.access`): another tenant's case is 404. Errors have one shape,
+`{"error", "message", "fields"}`: 401 no or wrong token, 403 the role may not, 404 unknown case, 409
+the case refused the action (with its reason) or a request id reused for another request, 413 body
+too large, 422 invalid input (one entry per field), 429 a limit (with Retry-After), 503 Temporal
+unreachable. No stack trace ever reaches a caller.
 """
 
-import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
-from intake.cases import ActionRejected, CaseNotFound, Cases, CaseSummary, OpenedCase, Unavailable
+from activities.directory_store import DirectoryStore
+from intake.actions import CASE_ACTIONS, CaseAction
+from intake.cases import (
+    ActionRejected,
+    CaseNotFound,
+    Cases,
+    CaseSummary,
+    Forbidden,
+    InvalidField,
+    OpenedCase,
+    RequestConflict,
+    TooManyOpenCases,
+    Unavailable,
+)
+from intake.docs import install_docs
+from intake.guard import Guard
+from intake.limits import RateLimited, RateLimiter
+from service.api_keys import KeyFileError, Keyring, load_keyring
+from service.database import open_database
 from service.logging import get_logger
 from service.settings import Settings
 from service.temporal import TemporalUnavailable, connect
-from support.actions import (
-    Cooperation,
-    CustomerActionRequest,
-    CustomerUpdate,
-    FirstResponse,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-)
+from support.access import Principal
 from support.case_view import CaseView
-from support.request import REQUEST_ID_PATTERN, CaseRequest
+from support.request import CaseRequest
+from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.validation import field_errors
 from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
 
 log = get_logger("casework.api")
 
-CASE_ID_PATTERN = "^case-" + REQUEST_ID_PATTERN.removeprefix("^")
-CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, description="case-<request_id>", examples=["case-r-1"])]
+CASE_ID_PATTERN = "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
+CaseId = Annotated[
+    str,
+    Path(pattern=CASE_ID_PATTERN, description="case-<tenant>.<request_id>", examples=["case-contoso.r-1"]),
+]
 
 
 class Problem(BaseModel):
@@ -54,38 +74,67 @@ class Accepted(BaseModel):
     accepted: str
 
 
-def _problem(code: int, error: str, message: str, fields: list[dict[str, str]] | None = None) -> JSONResponse:
+def _problem(
+    code: int,
+    error: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
-        status_code=code, content=Problem(error=error, message=message, fields=fields).model_dump()
+        status_code=code,
+        content=Problem(error=error, message=message, fields=fields).model_dump(),
+        headers=headers,
     )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing or wrong bearer token"},
-    404: {"model": Problem, "description": "no such case"},
+    403: {"model": Problem, "description": "this key's role or tenants do not allow it"},
+    404: {"model": Problem, "description": "no such case (or not one of this key's tenants)"},
     409: {"model": Problem, "description": "the case refused the action; the message says why"},
+    413: {"model": Problem, "description": "the body is over 1 MiB"},
     422: {"model": Problem, "description": "invalid input, one entry per field"},
+    429: {"model": Problem, "description": "a rate limit or quota; Retry-After says when to try again"},
     503: {"model": Problem, "description": "Temporal is unreachable"},
 }
 
+_HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
-def create_app(settings: Settings, cases: Cases | None = None) -> FastAPI:
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The API's principals; a key file that cannot be used stops the start with its reason."""
+    try:
+        return load_keyring(settings.api_keys_file, settings.api_tokens)
+    except KeyFileError as error:
+        raise SystemExit(str(error)) from None
+
+
+def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring | None = None) -> FastAPI:
     """The app; `cases` is given in tests, otherwise it connects to Temporal when first needed."""
-    tokens = [t.encode() for t in settings.api_tokens]
+    keys = keyring if keyring is not None else keyring_for(settings)
     gateway: dict[str, Cases] = {"cases": cases} if cases is not None else {}
+    openings = RateLimiter(settings.openings_per_tenant, window_s=3600.0)
+    directory = DirectoryStore(open_database(settings))
+    if cases is not None and cases.directory is None:
+        cases.directory = directory
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not tokens:
-            log.warning("no CASEWORK_API_TOKENS configured: every request will be refused (401)")
+        if not len(keys):
+            log.warning("no API keys configured: every request will be refused (401)")
         yield
 
     app = FastAPI(
         title="casework intake API",
         version="1.0",
-        description="Open support cases and drive them. Every case is a durable workflow.",
+        description="Open support cases and drive them. Every case is a durable workflow. "
+        "Authenticate with `Authorization: Bearer <API key>`; what a key may do depends on its role.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
 
     async def get_cases() -> Cases:
         if "cases" not in gateway:
@@ -93,41 +142,37 @@ def create_app(settings: Settings, cases: Cases | None = None) -> FastAPI:
                 client = await connect(settings)
             except TemporalUnavailable as error:
                 raise Unavailable(str(error)) from None
-            gateway["cases"] = Cases(client, settings.task_queue)
+            gateway["cases"] = Cases(
+                client,
+                settings.task_queue,
+                directory=directory,
+                max_open_cases=settings.open_cases_per_tenant,
+            )
         return gateway["cases"]
 
-    bearer = HTTPBearer(auto_error=False)
+    def principal(request: Request) -> Principal:
+        """Set by the guard for every route that is not public."""
+        found: Principal = request.state.principal
+        return found
 
-    async def authorised(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        given = credentials.credentials.encode() if credentials else b""
-        # Compare against every token, always: the time taken says nothing about which matched.
-        matched = False
-        for token in tokens:
-            matched |= hmac.compare_digest(given, token)
-        if not matched:
-            raise PermissionError
-
-    Auth = Annotated[None, Depends(authorised)]
+    Caller = Annotated[Principal, Depends(principal)]
     Gateway = Annotated[Cases, Depends(get_cases)]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        fields = [
-            {
-                "field": ".".join(str(p) for p in item["loc"]),
-                "message": str(item["msg"]).removeprefix("Value error, "),
-            }
-            for item in error.errors()
-        ]
-        return _problem(422, "invalid_input", "the request is not valid; see fields", fields)
+        return _problem(
+            422, "invalid_input", "the request is not valid; see fields", field_errors(error.errors())
+        )
 
-    @app.exception_handler(PermissionError)
-    async def _unauthorised(_: Request, __: PermissionError) -> JSONResponse:
-        response = _problem(401, "unauthorised", "a valid bearer token is required")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        code = error.status_code
+        headers = dict(error.headers) if error.headers else None
+        return _problem(code, _HTTP_ERRORS.get(code, "error"), str(error.detail), headers=headers)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
+        return _problem(403, "forbidden", str(error))
 
     @app.exception_handler(CaseNotFound)
     async def _not_found(_: Request, error: CaseNotFound) -> JSONResponse:
@@ -137,9 +182,33 @@ def create_app(settings: Settings, cases: Cases | None = None) -> FastAPI:
     async def _rejected(_: Request, error: ActionRejected) -> JSONResponse:
         return _problem(409, "rejected", str(error))
 
+    @app.exception_handler(RequestConflict)
+    async def _conflict(_: Request, error: RequestConflict) -> JSONResponse:
+        return _problem(409, "request_id_reused", str(error))
+
+    @app.exception_handler(InvalidField)
+    async def _invalid_field(_: Request, error: InvalidField) -> JSONResponse:
+        fields = [{"field": f"body.{error.field}", "message": str(error)}]
+        return _problem(422, "invalid_input", "the request is not valid; see fields", fields)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, error: RateLimited) -> JSONResponse:
+        return _problem(429, "rate_limited", str(error), headers={"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(TooManyOpenCases)
+    async def _quota(_: Request, error: TooManyOpenCases) -> JSONResponse:
+        return _problem(429, "too_many_open_cases", str(error), headers={"Retry-After": "60"})
+
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, error: Unavailable) -> JSONResponse:
         return _problem(503, "unavailable", f"the case service is unavailable: {error}")
+
+    @app.exception_handler(RPCError)
+    async def _rpc(_: Request, error: RPCError) -> JSONResponse:
+        if error.status is RPCStatusCode.INVALID_ARGUMENT:
+            return _problem(400, "bad_request", f"Temporal refused the request: {error.message}")
+        log.warning("Temporal error in the API", status=error.status.name if error.status else None)
+        return _problem(503, "unavailable", "the case service is unavailable; try again shortly")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
@@ -153,77 +222,80 @@ def create_app(settings: Settings, cases: Cases | None = None) -> FastAPI:
     @app.post(
         "/cases", response_model=OpenedCase, status_code=201, responses={200: {"model": OpenedCase}, **ERRORS}
     )
-    async def open_case(request: CaseRequest, response: Response, _: Auth, cases: Gateway) -> OpenedCase:
-        """Open a case. `request_id` is the idempotency key: the same id again returns the same case (200)."""
-        opened = await cases.open(request)
+    async def open_case(
+        request: CaseRequest, response: Response, caller: Caller, cases: Gateway
+    ) -> OpenedCase:
+        """Open a case (portal and phone keys, for their tenants; operators). `request_id` is the
+        tenant's idempotency key: the same id and body again return the same case (200); the same
+        id with another body is a 409. Phone intake (`caller_number`) needs a phone key."""
+        Cases.authorise_opening(request, caller)
+        wait = openings.take(request.tenant_id)
+        if wait is not None:
+            raise RateLimited(
+                f"tenant {request.tenant_id!r} opened {settings.openings_per_tenant} cases in the last "
+                f"hour, the most it may; try again in {int(wait)} s",
+                wait,
+            )
+        opened = await cases.open(request, caller)
         response.status_code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return opened
 
     @app.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
     async def list_cases(
-        _: Auth,
+        caller: Caller,
         cases: Gateway,
         status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
         severity: Severity | None = None,
         category: Category | None = None,
-        tenant: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = None,
+        tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[CaseSummary]:
+        """Cases of the key's tenants (every tenant for agents and operators)."""
         return await cases.list(
-            status=status_, severity=severity, category=category, tenant_id=tenant, limit=limit
+            status=status_,
+            severity=severity,
+            category=category,
+            tenant_id=tenant,
+            limit=limit,
+            principal=caller,
         )
 
     @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
-    async def show_case(case_id: CaseId, _: Auth, cases: Gateway) -> CaseView:
-        return await cases.show(case_id)
+    async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
+        return await cases.show(case_id, caller)
 
     @app.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
     async def verify(
-        case_id: CaseId, attempt: VerificationAttempt, response: Response, _: Auth, cases: Gateway
+        case_id: CaseId, attempt: VerificationAttempt, response: Response, caller: Caller, cases: Gateway
     ) -> VerificationResult:
-        """Check a phone intake's one-time code: 200 when verified, 403 with the attempts left when not."""
-        result = await cases.verify(case_id, attempt)
+        """Check a phone intake's one-time code (portal and phone keys): 200 when verified, 403 with
+        the attempts left when not."""
+        result = await cases.verify(case_id, attempt, caller)
         response.status_code = status.HTTP_200_OK if result.verified else status.HTTP_403_FORBIDDEN
         return result
 
-    def action(path: str, model: type[BaseModel], method: str, summary: str) -> None:
-        async def endpoint(case_id: CaseId, body: Any, _: Auth, cases: Gateway) -> CaseView:
-            run: Callable[[str, Any], Awaitable[CaseView]] = getattr(cases, method)
-            return await run(case_id, body)
+    def route(action: CaseAction) -> None:
+        """POST /cases/{case_id}/<path> for one action of the table, allowed to its roles only."""
+        signal = action.kind == "signal"
 
-        endpoint.__annotations__["body"] = model
-        app.post(f"/cases/{{case_id}}/{path}", response_model=CaseView, responses=ERRORS, summary=summary)(
-            endpoint
-        )
+        async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> Any:
+            view = await cases.perform(action, case_id, action.payload(body, caller.name), caller)
+            return Accepted(case_id=case_id, accepted=action.path) if view is None else view
 
-    action("respond", FirstResponse, "respond", "The engineer's first response")
-    action(
-        "updates", CustomerUpdate, "update_customer", "An update to the customer (satisfies the update clock)"
-    )
-    action(
-        "customer-requests",
-        CustomerActionRequest,
-        "request_customer_action",
-        "Ask the customer for something",
-    )
-    action("severity", SeverityChangeRequest, "change_severity", "Change the severity")
-    action("resolve", Resolution, "resolve", "Resolve the case")
-    action("reopen", ReopenRequest, "reopen", "The customer reopens a resolved case within the window")
-
-    def customer_event(path: str, model: type[BaseModel], method: str, summary: str) -> None:
-        async def endpoint(case_id: CaseId, body: Any, _: Auth, cases: Gateway) -> Accepted:
-            await getattr(cases, method)(case_id, body)
-            return Accepted(case_id=case_id, accepted=path)
-
-        endpoint.__annotations__["body"] = model
+        endpoint.__annotations__["body"] = action.body_model()
         app.post(
-            f"/cases/{{case_id}}/{path}",
-            response_model=Accepted,
-            status_code=202,
+            f"/cases/{{case_id}}/{action.path}",
+            response_model=Accepted if signal else CaseView,
+            status_code=202 if signal else 200,
             responses=ERRORS,
-            summary=summary,
+            summary=action.summary,
+            description=f"Needs the `{action.permission.value}` permission.",
+            name=action.name,
         )(endpoint)
 
-    customer_event("cooperation", Cooperation, "cooperate", "The customer provides an obligation or request")
-    customer_event("survey", SurveyAnswer, "answer_survey", "The customer's satisfaction survey answer")
+    for action in CASE_ACTIONS:
+        route(action)
+
+    # The guard runs before routing, so before anything reads a body.
+    app.add_middleware(Guard, keyring=keys, per_key=RateLimiter(settings.rate_per_key))
     return app

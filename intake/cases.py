@@ -1,8 +1,16 @@
-"""The one code path that opens, reads and drives cases (used by the CLI, later by the HTTP API)."""
+"""The one code path that opens, reads and drives cases (the CLI and the HTTP API).
+
+Every call names its principal: a case of a tenant the principal does not act for is not found
+(its existence is not revealed), an opening for such a tenant is forbidden, and lists show only the
+principal's tenants. The CLI and in-process callers act as the operator (they hold the Temporal
+connection, which is operator power anyway).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +27,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.directory_store import DirectoryStore
+from intake.actions import ACTIONS, CaseAction
+from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
     Cooperation,
     CustomerActionRequest,
@@ -47,6 +58,35 @@ class ActionRejected(ValueError):
 
 class Unavailable(RuntimeError):
     """Temporal or the workers did not answer in time."""
+
+
+class Forbidden(PermissionError):
+    """The principal may not do this (its role, or a tenant it does not act for)."""
+
+
+class RequestConflict(ValueError):
+    """The request id was used before, by this tenant, with a different body (Stripe's rule)."""
+
+
+class InvalidField(ValueError):
+    """Input that is well-formed but not acceptable, with the field it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooManyOpenCases(RuntimeError):
+    """The tenant has as many open cases as it may."""
+
+
+FINGERPRINT_MEMO = "request_sha256"
+
+
+def fingerprint(request: CaseRequest) -> str:
+    """What makes two openings with one request id the same request: the whole body, canonical."""
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 class OpenedCase(BaseModel):
@@ -79,10 +119,21 @@ def _rpc_error(error: RPCError, case_id: str) -> Exception:
 
 
 class Cases:
-    def __init__(self, client: Client, task_queue: str, open_wait: timedelta = timedelta(seconds=15)) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        open_wait: timedelta = timedelta(seconds=15),
+        directory: DirectoryStore | None = None,
+        max_open_cases: int = 0,
+    ) -> None:
+        """`directory` checks contact addresses against the tenant's entry; `max_open_cases` caps
+        the cases a tenant may have open at once (0: no cap)."""
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
+        self.directory = directory
+        self._max_open_cases = max_open_cases
 
     @property
     def client(self) -> Client:
@@ -91,9 +142,21 @@ class Cases:
     def _handle(self, case_id: str) -> WorkflowHandle[SupportCaseWorkflow, CaseView]:
         return self._client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
 
-    async def open(self, request: CaseRequest) -> OpenedCase:
-        """Start the case (or find it, if this request id was seen before) and return its view
-        once it has been decided: awaiting first response, or refused."""
+    async def open(self, request: CaseRequest, principal: Principal = CLI_OPERATOR) -> OpenedCase:
+        """Start the case (or find it, if this tenant sent this request id before) and return its
+        view once it has been decided: awaiting first response or verification, or refused."""
+        self.authorise_opening(request, principal)
+        digest = fingerprint(request)
+        existing = await self._existing(request.case_id)
+        if existing is not None:
+            if existing != digest:
+                raise RequestConflict(
+                    f"request_id {request.request_id!r} was already used for another request of this "
+                    "tenant; use a new request_id for a new case"
+                )
+            return OpenedCase(created=False, case=await self._decided_view(request.case_id))
+        await self._check_contact(request)
+        await self._check_open_cases(request.tenant_id)
         created = True
         try:
             await self._client.start_workflow(
@@ -106,12 +169,82 @@ class Cases:
                 search_attributes=sa.at_start(
                     request.tenant_id, request.category.value, request.severity.value
                 ),
+                memo={FINGERPRINT_MEMO: digest},
             )
         except WorkflowAlreadyStartedError:
-            created = False
+            created = False  # the same request, sent twice at once
+            if await self._existing(request.case_id) not in (digest, ""):
+                raise RequestConflict(
+                    f"request_id {request.request_id!r} was already used for another request"
+                ) from None
         except RPCError as error:
             raise _rpc_error(error, request.case_id) from None
         return OpenedCase(created=created, case=await self._decided_view(request.case_id))
+
+    @staticmethod
+    def authorise_opening(request: CaseRequest, principal: Principal) -> None:
+        """Who may open this request: a key acting for the tenant; phone intake only by the phone
+        system, which vouches for the caller's number."""
+        if not principal.allows(Permission.OPEN_CASE):
+            raise Forbidden(f"a {principal.role.value} key cannot open cases")
+        if not principal.sees(request.tenant_id):
+            raise Forbidden(f"this key does not act for tenant {request.tenant_id!r}")
+        if request.caller_number is not None and not principal.allows(Permission.OPEN_PHONE_CASE):
+            raise Forbidden("only the phone system's key may state caller_number (phone intake)")
+
+    async def _existing(self, case_id: str) -> str | None:
+        """The fingerprint of the request that opened this case ('' for cases from before
+        fingerprints), or None when there is no such case."""
+        try:
+            description = await self._handle(case_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise _rpc_error(error, case_id) from None
+        memo = await description.memo()
+        return str(memo.get(FINGERPRINT_MEMO, ""))
+
+    async def _check_contact(self, request: CaseRequest) -> None:
+        """Customer mail goes only to the tenant's own addresses or to the requester."""
+        if self.directory is None:
+            return
+        address = request.contact_email.lower()
+        if address == request.requester.lower():
+            return
+        if not await asyncio.to_thread(self.directory.contact_belongs, request.tenant_id, address):
+            raise InvalidField(
+                "contact_email",
+                "not an address of this tenant in the directory, nor the requester's; "
+                "use a registered address or the requester's own",
+            )
+
+    async def _check_open_cases(self, tenant_id: str) -> None:
+        if self._max_open_cases <= 0:
+            return
+        query = (
+            f"WorkflowType = '{SupportCaseWorkflow.__name__}' AND {sa.TENANT_ID.name} = '{tenant_id}' "
+            "AND ExecutionStatus = 'Running'"
+        )
+        try:
+            count = (await self._client.count_workflows(query)).count
+        except RPCError as error:
+            raise _rpc_error(error, "count") from None
+        if count >= self._max_open_cases:
+            raise TooManyOpenCases(
+                f"tenant {tenant_id!r} has {count} open cases, the most it may have at once; "
+                "resolve or withdraw one first"
+            )
+
+    async def scope(self, case_id: str, principal: Principal) -> str:
+        """The case's tenant, when the principal may see it; otherwise the case does not exist."""
+        try:
+            description = await self._handle(case_id).describe()
+        except RPCError as error:
+            raise _rpc_error(error, case_id) from None
+        tenant = description.typed_search_attributes.get(sa.TENANT_ID)
+        if tenant is None or not principal.sees(tenant):
+            raise CaseNotFound(f"no case {case_id!r}")
+        return tenant
 
     async def _decided_view(self, case_id: str) -> CaseView:
         """The case's own answer once it is decided. A case that has already ended answers from
@@ -133,11 +266,14 @@ class Cases:
         except (RPCError, WorkflowUpdateFailedError):
             return await self.show(case_id)
 
-    async def show(self, case_id: str) -> CaseView:
+    async def show(self, case_id: str, principal: Principal = CLI_OPERATOR) -> CaseView:
         """The case view: from the running workflow, or from the result of a finished one."""
         handle = self._handle(case_id)
         try:
             description = await handle.describe()
+            tenant = description.typed_search_attributes.get(sa.TENANT_ID)
+            if tenant is None or not principal.sees(tenant):
+                raise CaseNotFound(f"no case {case_id!r}")
             if description.status is WorkflowExecutionStatus.COMPLETED:
                 return await self._final_view(handle)
             return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
@@ -163,9 +299,16 @@ class Cases:
         category: Category | None = None,
         tenant_id: str | None = None,
         limit: int = 100,
+        principal: Principal = CLI_OPERATOR,
     ) -> list[CaseSummary]:
-        """Cases by their search attributes (enums and ids only, so the query needs no escaping)."""
+        """Cases by their search attributes (enums and ids only, so the query needs no escaping),
+        of the principal's tenants only."""
         clauses = [f"WorkflowType = '{SupportCaseWorkflow.__name__}'"]
+        scope = principal.tenant_filter
+        if scope is not None:
+            if tenant_id is not None and tenant_id not in scope:
+                return []
+            clauses.append(f"{sa.TENANT_ID.name} IN (" + ", ".join(f"'{t}'" for t in scope) + ")")
         for key, value in (
             (sa.CASE_STATUS, status),
             (sa.CASE_SEVERITY, severity),
@@ -194,37 +337,57 @@ class Cases:
             raise _rpc_error(error, "list") from None
         return summaries
 
-    async def respond(self, case_id: str, action: FirstResponse) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.respond, action)
-
-    async def resolve(self, case_id: str, action: Resolution) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.resolve, action)
-
-    async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.update_customer, action)
-
-    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.request_customer_action, action)
-
-    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.change_severity, action)
-
-    async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
-        return await self._view_after(case_id, SupportCaseWorkflow.reopen, action)
-
-    async def _view_after(self, case_id: str, update: object, action: BaseModel) -> CaseView:
-        view: CaseView = await self._act(case_id, update, action)
+    async def perform(
+        self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
+    ) -> CaseView | None:
+        """Carry out one action of the table for this principal: its role must allow it, and the
+        case must be of a tenant it acts for. Updates answer with the case's view; signals None."""
+        if not principal.allows(action.permission):
+            raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
+        await self.scope(case_id, principal)
+        if action.kind == "signal":
+            await self._signal(case_id, action.handler, payload)
+            return None
+        view: CaseView = await self._act(case_id, action.handler, payload)
         return view
 
-    async def verify(self, case_id: str, attempt: VerificationAttempt) -> VerificationResult:
-        result: VerificationResult = await self._act(case_id, SupportCaseWorkflow.verify, attempt)
-        return result
+    async def _view(self, name: str, case_id: str, payload: BaseModel) -> CaseView:
+        view = await self.perform(ACTIONS[name], case_id, payload)
+        assert view is not None
+        return view
+
+    async def respond(self, case_id: str, action: FirstResponse) -> CaseView:
+        return await self._view("respond", case_id, action)
+
+    async def resolve(self, case_id: str, action: Resolution) -> CaseView:
+        return await self._view("resolve", case_id, action)
+
+    async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView:
+        return await self._view("update", case_id, action)
+
+    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> CaseView:
+        return await self._view("ask", case_id, action)
+
+    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> CaseView:
+        return await self._view("severity", case_id, action)
+
+    async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
+        return await self._view("reopen", case_id, action)
 
     async def cooperate(self, case_id: str, answer: Cooperation) -> None:
-        await self._signal(case_id, SupportCaseWorkflow.cooperate, answer)
+        await self.perform(ACTIONS["cooperate"], case_id, answer)
 
     async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> None:
-        await self._signal(case_id, SupportCaseWorkflow.survey, answer)
+        await self.perform(ACTIONS["survey"], case_id, answer)
+
+    async def verify(
+        self, case_id: str, attempt: VerificationAttempt, principal: Principal = CLI_OPERATOR
+    ) -> VerificationResult:
+        if not principal.allows(Permission.CUSTOMER_ACTION):
+            raise Forbidden(f"a {principal.role.value} key cannot verify a caller")
+        await self.scope(case_id, principal)
+        result: VerificationResult = await self._act(case_id, SupportCaseWorkflow.verify, attempt)
+        return result
 
     async def _signal(self, case_id: str, signal: object, payload: BaseModel) -> None:
         try:

@@ -1,0 +1,117 @@
+"""The API's front door, before any route runs: who is asking, how often, and how much they send.
+
+A pure ASGI middleware, so nothing of a request's body is read before its bearer token names a
+principal, and a body over the limit is refused (413) without being parsed: by its Content-Length
+when it says one, or while it streams in when it does not. The public pages (health, the OpenAPI
+document and its viewers) need no token. The principal goes into the request's state for the
+routes; the per-key rate limit is taken here too, so a flood of requests costs one hash each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from intake.limits import RateLimiter
+from service.api_keys import Keyring
+from support.access import Principal
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY_BYTES = 1024 * 1024
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PREFIXES = ("/docs-assets/",)
+
+
+def problem_body(error: str, message: str) -> bytes:
+    return json.dumps({"error": error, "message": message, "fields": None}).encode()
+
+
+async def send_problem(
+    send: Send, status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    body = problem_body(error, message)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body without a Content-Length streams in past the limit; FastAPI passes an
+    HTTPException through its body parsing, and the app's handler answers it as a 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is over the limit of {limit} bytes")
+
+
+class Guard:
+    def __init__(
+        self, app: ASGIApp, keyring: Keyring, per_key: RateLimiter, max_body: int = MAX_BODY_BYTES
+    ) -> None:
+        self._app = app
+        self._keyring = keyring
+        self._per_key = per_key
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        principal = self._authenticate(headers.get("authorization", ""))
+        if principal is None:
+            await send_problem(
+                send, 401, "unauthorised", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+            )
+            return
+        wait = self._per_key.take(principal.name)
+        if wait is not None:
+            await send_problem(
+                send,
+                429,
+                "rate_limited",
+                f"too many requests from this key; try again in {int(wait)} s",
+                {"Retry-After": str(int(wait))},
+            )
+            return
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
+            await send_problem(
+                send, 413, "too_large", f"the body is over the limit of {self._max_body} bytes"
+            )
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self._app(scope, self._bounded(receive), send)
+
+    def _authenticate(self, authorization: str) -> Principal | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self._keyring.authenticate(token.strip())
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """A body without a Content-Length is counted as it arrives and cut off past the limit."""
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self._max_body:
+                    raise BodyTooLarge(self._max_body)
+            return message
+
+        return bounded
