@@ -146,3 +146,9 @@ def demo_key_file(tenants: Iterable[str]) -> tuple[str, dict[str, str]]:
     key("li.wei", Role.AGENT, None)
     key("ops", Role.OPERATOR, None)
     return "\n".join(lines), tokens
+
+
+def demo_tokens(path: Path) -> list[tuple[Principal, str]]:
+    """The principals of a demo key file with their tokens in clear (for the `make run` banner)."""
+    parsed = KeyFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    return [(entry.principal(), entry.token) for entry in parsed.keys if entry.token is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import uvicorn
 from temporalio.client import Client
 
 from intake.api import create_app
+from service.api_keys import demo_key_file, demo_tokens
 from service.codec import codec_from_env, data_converter
 from service.database import database_url, seed_directory
 from service.health import serve_health
@@ -22,7 +24,8 @@ from service.mail_sink import MailSink
 from service.settings import Settings
 from service.telemetry import make_runtime
 from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
-from service.worker_runtime import build_worker
+from service.worker_runtime import build_worker, check_delivery_settings
+from support.directory import parse_directory_file
 
 log = get_logger("casework.worker")
 
@@ -35,8 +38,38 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
+def write_demo_keys(settings: Settings, seed: Path | None) -> Path:
+    """A key file under var/ with a key of each role for the demo tenants, so a newcomer can try
+    what each role may do. Made once (private to the user) and kept, so its tokens stay valid."""
+    path = settings.var_dir / "demo-api-keys.toml"
+    if path.exists():
+        return path
+    tenants = ["contoso", "fabrikam", "northwind"]
+    if seed is not None:
+        tenants = sorted(parse_directory_file(seed.read_text(encoding="utf-8"), str(seed)).tenants)
+    text, _ = demo_key_file(tenants)
+    settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    return path
+
+
+def _demo_key_lines(path: Path) -> list[str]:
+    lines = [f"  demo API keys       : {path} (one of each role; never use them in production)"]
+    for principal, token in demo_tokens(path):
+        scope = ", ".join(principal.tenants) if principal.tenants else "every tenant"
+        lines.append(f"      {principal.role.value:<9} {principal.name:<18} {scope:<14} {token}")
+    return lines
+
+
 def _banner(
-    settings: Settings, address: str, embedded: bool, api_token: str | None, embedded_mail: bool
+    settings: Settings,
+    address: str,
+    embedded: bool,
+    api_token: str | None,
+    embedded_mail: bool,
+    demo_keys: Path | None = None,
 ) -> str:
     lines = ["", "casework worker is running"]
     if embedded:
@@ -66,10 +99,12 @@ def _banner(
     if api_token is not None:
         lines += [
             f"  HTTP API            : http://localhost:{settings.api_port}/docs",
-            f"  API token           : {api_token}"
+            f"  API token           : {api_token} (operator)"
             if api_token
-            else "  API token           : from CASEWORK_API_TOKENS",
+            else "  API keys            : from CASEWORK_API_KEYS / CASEWORK_API_TOKENS",
         ]
+        if demo_keys is not None:
+            lines += _demo_key_lines(demo_keys)
     lines += [
         "",
         "Open a case from another terminal:",
@@ -85,6 +120,7 @@ def _banner(
 
 async def run_worker(settings: Settings, seed: Path | None = None, api: bool = False) -> None:
     configure_logging(settings.log_level)
+    check_delivery_settings(settings)  # before anything starts: refuse unsigned webhooks, a bad staff list
     if seed is not None:
         counts = seed_directory(settings, seed)
         log.info("directory imported", source=str(seed), **counts)
@@ -93,11 +129,13 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
         sink = MailSink(settings.mail_dir, port=settings.sink_port).start()
         settings = replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
     api_token: str | None = None
+    demo_keys: Path | None = None
     if api:
         api_token = ""
-        if not settings.api_tokens:
-            api_token = secrets.token_urlsafe(24)  # a dev token for this run only
-            settings = replace(settings, api_tokens=(api_token,))
+        if not settings.api_tokens and settings.api_keys_file is None:
+            api_token = secrets.token_urlsafe(24)  # a dev operator token for this run only
+            demo_keys = write_demo_keys(settings, seed)
+            settings = replace(settings, api_tokens=(api_token,), api_keys_file=demo_keys)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -147,7 +185,14 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
             except OSError as error:
                 log.warning("liveness endpoint not started", port=settings.health_port, error=str(error))
         print(
-            _banner(settings, address, cluster is None, api_token=api_token, embedded_mail=sink is not None),
+            _banner(
+                settings,
+                address,
+                cluster is None,
+                api_token=api_token,
+                embedded_mail=sink is not None,
+                demo_keys=demo_keys,
+            ),
             flush=True,
         )
         stopped = asyncio.create_task(stop.wait())
