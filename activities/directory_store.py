@@ -5,11 +5,12 @@ command touch it; workflows get facts from activity results. Schema: `activities
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, case, delete, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.schema import incidents, tenant_contacts, tenant_users, tenants
+from activities.schema import incidents, tenant_contacts, tenant_users, tenants, verification_failures
 from support.directory import DirectoryFile, Incident
 from support.tenant import TenantFacts
 
@@ -66,6 +67,10 @@ class DirectoryStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def tenant(self, tenant_id: str) -> TenantFacts | None:
         with self._engine.connect() as connection:
             row = (
@@ -118,3 +123,89 @@ class DirectoryStore:
             if incident.active_at(at):
                 return incident
         return None
+
+
+class VerificationFailures:
+    """Wrong phone verification codes per (tenant, caller), across requests.
+
+    A window opens at a pair's first failure and counts failures until it is `window` old; at
+    `limit` failures the pair is locked until the window ends. The caller is given as its MAC
+    (`support.verification.caller_mac`): the table never holds a phone number. Every change is one
+    conditional UPDATE, so concurrent attempts (several API processes, several requests at once)
+    cannot count past the limit. Times are UTC.
+    """
+
+    def __init__(self, engine: Engine, limit: int, window: timedelta = timedelta(hours=1)) -> None:
+        self._engine = engine
+        self._limit = limit
+        self._window = window
+
+    def locked_for(self, tenant_id: str, caller: str, now: datetime) -> timedelta | None:
+        """How long the pair stays locked, or None when it may try a code."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(verification_failures.c.window_started_at, verification_failures.c.failures).where(
+                    *self._pair(tenant_id, caller)
+                )
+            ).first()
+        if row is None or row.failures < self._limit:
+            return None
+        ends = _utc(row.window_started_at) + self._window
+        return ends - now if ends > now else None
+
+    def record(self, tenant_id: str, caller: str, now: datetime) -> None:
+        """Count one wrong code (a window older than `window` starts again at this one)."""
+        self._count(tenant_id, caller, now, up_to_limit=False)
+
+    def reserve(self, tenant_id: str, caller: str, now: datetime) -> timedelta | None:
+        """Count one attempt as wrong before it is checked, unless the pair is locked: None when
+        counted (`release` it if the code was right or never checked), else how long the lock
+        lasts."""
+        if self._count(tenant_id, caller, now, up_to_limit=True):
+            return None
+        return self.locked_for(tenant_id, caller, now) or timedelta(seconds=1)
+
+    def release(self, tenant_id: str, caller: str) -> None:
+        """Take back one reserved attempt."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(verification_failures)
+                .where(*self._pair(tenant_id, caller), verification_failures.c.failures > 0)
+                .values(failures=verification_failures.c.failures - 1)
+            )
+
+    def _count(self, tenant_id: str, caller: str, now: datetime, up_to_limit: bool) -> bool:
+        table = verification_failures
+        now = now.astimezone(UTC)
+        started = literal(now, type_=table.c.window_started_at.type)
+        cutoff = literal(now - self._window, type_=table.c.window_started_at.type)
+        expired = table.c.window_started_at <= cutoff
+        condition = [*self._pair(tenant_id, caller)]
+        if up_to_limit:
+            condition.append(or_(expired, table.c.failures < self._limit))
+        with self._engine.begin() as connection:
+            self._ensure_row(connection, tenant_id, caller, now)
+            counted = connection.execute(
+                update(table)
+                .where(*condition)
+                .values(
+                    failures=case((expired, 1), else_=table.c.failures + 1),
+                    window_started_at=case((expired, started), else_=table.c.window_started_at),
+                )
+            )
+        return counted.rowcount == 1
+
+    def _ensure_row(self, connection: Connection, tenant_id: str, caller: str, now: datetime) -> None:
+        values = {"tenant_id": tenant_id, "caller_mac": caller, "window_started_at": now, "failures": 0}
+        # The two databases casework runs on (README: DATABASE_URL) both say "insert unless there".
+        dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+        connection.execute(dialect.insert(verification_failures).values(values).on_conflict_do_nothing())
+
+    @staticmethod
+    def _pair(tenant_id: str, caller: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        return verification_failures.c.tenant_id == tenant_id, verification_failures.c.caller_mac == caller
+
+
+def _utc(at: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every time stored here is UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

@@ -109,8 +109,29 @@ def _v2_deliveries_and_account_managers(connection: Connection) -> None:
     metadata.create_all(connection, tables=[deliveries])
 
 
+# Wrong phone verification codes per tenant and caller number, across requests: a window opens at
+# the first failure and counts failures until it is an hour old. The number is kept as an HMAC
+# under the verification key (support.verification.caller_mac), never in clear.
+verification_failures = Table(
+    "verification_failures",
+    metadata,
+    Column("tenant_id", String(63), primary_key=True),
+    Column("caller_mac", String(64), primary_key=True),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
+
+def _v3_verification_failures(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[verification_failures])
+
+
 # Append only. A released migration is never edited; a schema change is a new function here.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_directory, _v2_deliveries_and_account_managers]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_directory,
+    _v2_deliveries_and_account_managers,
+    _v3_verification_failures,
+]
 
 
 def migrate(engine: Engine) -> int:
