@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(PY) worker.py --seed directory.toml --api
 
 test: $(STAMP) lint
+	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
