@@ -1,5 +1,9 @@
 """Deliver a notification: email over SMTP, or a signed JSON webhook, exactly once per id.
 
+Webhooks are signed over the time of sending and the body (`X-Casework-Signature: t=..,v1=..`,
+support/webhook_signature.py) with a secret the worker refuses to start without. An engineer is
+reached at the staff list's address for their name, or else through the support queue.
+
 The audience's routes are tried in order (the customer's preferred method first). The ledger in
 the database is checked before and written after each delivery, so a retried or re-run activity
 never sends what already went out. A transient failure (server down, timeout, 4xx SMTP, HTTP 5xx,
@@ -12,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Literal
@@ -26,7 +31,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery_ledger import DeliveryLedger
 from activities.messages import Message, Renderer, TemplateError
-from support.notifications import DeliveryReceipt, Notification
+from support import webhook_signature
+from support.notifications import Audience, DeliveryReceipt, Notification
 from support.routing import Addresses, Route, routes
 
 
@@ -41,7 +47,8 @@ class DeliveryConfig:
     reply_to_domain: str = "support.casework.example"
     support_queue_email: str = "support-queue@casework.example"
     duty_manager_email: str = "duty-manager@casework.example"
-    engineer_email: str = "{engineer}@casework.example"
+    staff: Mapping[str, str] = field(default_factory=dict)  # engineer name -> email (the staff list)
+    staff_languages: Mapping[str, str] = field(default_factory=dict)  # engineer name -> language, if given
     support_queue_webhook: str | None = None
     escalation_webhook: str | None = None
     sms_webhook: str | None = None
@@ -53,7 +60,7 @@ class DeliveryConfig:
         return Addresses(
             support_queue_email=self.support_queue_email,
             duty_manager_email=self.duty_manager_email,
-            engineer_email=self.engineer_email,
+            staff=self.staff,
             support_queue_webhook=self.support_queue_webhook,
             escalation_webhook=self.escalation_webhook,
             sms_webhook=self.sms_webhook,
@@ -86,7 +93,7 @@ class DeliveryActivities:
             self._log("already delivered", n, already)
             return DeliveryReceipt(notification_id=n.notification_id, channel=already, duplicate=True)
         try:
-            message = self._renderer.render(n)
+            message = self._renderer.render(self._in_recipients_language(n))
         except TemplateError as error:
             await self._record(n, "template", "failed", str(error))
             raise ApplicationError(str(error), type="TemplateError", non_retryable=True) from None
@@ -113,6 +120,13 @@ class DeliveryActivities:
             },
         )
         raise ApplicationError(reason, type="DeliveryFailed", non_retryable=True)
+
+    def _in_recipients_language(self, n: Notification) -> Notification:
+        """An engineer listed with a language reads it; everyone else the notification's."""
+        language = self._config.staff_languages.get(n.engineer or "")
+        if n.audience is Audience.ENGINEER and language:
+            return n.model_copy(update={"language": language})
+        return n
 
     async def _after_delivery(self, notification: Notification) -> None:
         """Between a delivery and its completion; tests use it to stop a worker right there."""
@@ -193,12 +207,15 @@ class DeliveryActivities:
 
     async def _post(self, url: str, n: Notification, payload: dict[str, object]) -> None:
         body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        signature = hmac.new(self._config.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        try:  # signed at each attempt: a retry an hour later carries a fresh time
+            signature = webhook_signature.sign(self._config.webhook_secret, body, int(time.time()))
+        except ValueError:  # no secret (the worker refuses to start so): never send unsigned
+            raise PermanentFailure("no webhook secret (CASEWORK_WEBHOOK_SECRET)") from None
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": n.notification_id,  # the same on every retry
             "X-Casework-Event": n.event,
-            "X-Casework-Signature": f"sha256={signature}",
+            webhook_signature.HEADER: signature,
         }
         try:
             async with httpx.AsyncClient(timeout=self._config.timeout_seconds) as client:

@@ -87,9 +87,6 @@ class Settings:
     duty_manager_email: str = field(
         default_factory=lambda: os.environ.get("CASEWORK_DUTY_MANAGER_EMAIL", "duty-manager@casework.example")
     )
-    engineer_email: str = field(
-        default_factory=lambda: os.environ.get("CASEWORK_ENGINEER_EMAIL", "{engineer}@casework.example")
-    )
     # Webhooks for the support side (e.g. a chat relay); unset ones fall back to email.
     webhook_support_queue: str | None = field(
         default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SUPPORT_QUEUE")
@@ -118,9 +115,7 @@ class Settings:
         default_factory=lambda: _int("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
     )
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
-    staff_file: Path | None = field(
-        default_factory=lambda: _path("CASEWORK_STAFF", Path()) if os.environ.get("CASEWORK_STAFF") else None
-    )
+    staff_file: Path = field(default_factory=lambda: _path("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml"))
 
     @property
     def mail_dir(self) -> Path:

@@ -18,6 +18,7 @@ from activities.messages import Renderer
 from activities.verification import VerificationActivities
 from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings
+from service.staff import StaffFileError, StaffList, load_staff
 from service.tracing import tracing_plugins
 from workflows.support_case import SupportCaseWorkflow
 
@@ -32,7 +33,34 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 WORKFLOW_RUNNER = SandboxedWorkflowRunner()
 
 
+def _webhook_variables(settings: Settings) -> list[str]:
+    named = {
+        "CASEWORK_WEBHOOK_SUPPORT_QUEUE": settings.webhook_support_queue,
+        "CASEWORK_WEBHOOK_ESCALATION": settings.webhook_escalation,
+        "CASEWORK_WEBHOOK_SMS": settings.webhook_sms,
+    }
+    return [name for name, url in named.items() if url]
+
+
+def check_delivery_settings(settings: Settings) -> StaffList:
+    """Refuse to start (SystemExit with one line) rather than send what nobody can trust: a webhook
+    without a secret (unsigned, or signed with an empty key anyone can use), or a staff list that
+    cannot be read. Returns the staff list."""
+    webhooks = _webhook_variables(settings)
+    if webhooks and not settings.webhook_secret:
+        raise SystemExit(
+            f"{', '.join(webhooks)} {'is' if len(webhooks) == 1 else 'are'} set but CASEWORK_WEBHOOK_SECRET "
+            "is empty: set a secret for the webhook signatures (e.g. `openssl rand -hex 32`) and give "
+            "it to the receiver"
+        )
+    try:
+        return load_staff(settings.staff_file)
+    except StaffFileError as error:
+        raise SystemExit(str(error)) from None
+
+
 def delivery_config(settings: Settings) -> DeliveryConfig:
+    staff = check_delivery_settings(settings)
     if settings.smtp_host is None:
         raise SystemExit("no SMTP_HOST: set it, or run the worker with the embedded SMTP sink (make run)")
     security = settings.smtp_security if settings.smtp_security in ("none", "starttls", "tls") else "starttls"
@@ -46,7 +74,8 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         reply_to_domain=settings.reply_to_domain,
         support_queue_email=settings.support_queue_email,
         duty_manager_email=settings.duty_manager_email,
-        engineer_email=settings.engineer_email,
+        staff=staff.emails(),
+        staff_languages=staff.languages(),
         support_queue_webhook=settings.webhook_support_queue,
         escalation_webhook=settings.webhook_escalation,
         sms_webhook=settings.webhook_sms,

@@ -1,9 +1,14 @@
 """Who is reached where: the routes of one notification, best first (the customer's preferred
-method first), over the deployment's addresses. Pure: the delivery activity tries them in order."""
+method first), over the deployment's addresses. Pure: the delivery activity tries them in order.
+
+An engineer is reached only at the address the staff list gives for their name: a name is looked
+up, never formatted into an address (a name like "attacker@evil.example, li.wei" once reached
+both). A name the list does not know goes to the support queue, which can tell who it was for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from support.notifications import Audience, Notification
@@ -15,7 +20,7 @@ class Addresses:
 
     support_queue_email: str
     duty_manager_email: str
-    engineer_email: str  # with an {engineer} placeholder
+    staff: Mapping[str, str] = field(default_factory=dict)  # engineer name -> email, from the staff list
     support_queue_webhook: str | None = None
     escalation_webhook: str | None = None
     sms_webhook: str | None = None
@@ -45,7 +50,8 @@ def routes(notification: Notification, config: Addresses) -> list[Route]:
     if n.audience in (Audience.REQUESTER, Audience.ACCOUNT_MANAGER):
         return email
     if n.audience is Audience.ENGINEER:
-        return [Route("email", config.engineer_email.format(engineer=n.engineer))] if n.engineer else queue
+        address = config.staff.get(n.engineer) if n.engineer else None
+        return [Route("email", address)] if address else queue
     if n.audience is Audience.DUTY_MANAGER:
         if config.escalation_webhook:
             return [Route("webhook", config.escalation_webhook)]

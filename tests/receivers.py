@@ -1,9 +1,14 @@
-"""A real webhook receiver on loopback that answers with scripted status codes."""
+"""A real webhook receiver on loopback that answers with scripted status codes, and checks the
+signature the way the README tells receivers to (the README's own snippet, run as it is)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import uvicorn
@@ -13,6 +18,22 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from service.mail_sink import free_port
+from service.settings import PROJECT_ROOT
+
+SignatureCheck = Callable[[str, str, bytes], bool]
+
+
+@cache
+def readme_check() -> SignatureCheck:
+    """`casework_signed(secret, header, body)` exactly as the README's Notifications section shows
+    it: if the README's snippet were wrong, the receiver would refuse casework's deliveries."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n((?:(?!```).)*?def casework_signed(?:(?!```).)*)```", readme, re.S)
+    assert block, "the README shows the receiver's check (def casework_signed) in a python block"
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(block[1]), namespace)
+    check: SignatureCheck = namespace["casework_signed"]
+    return check
 
 
 @dataclass
@@ -24,15 +45,23 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers `script` in order, then 200. Every request is kept, whatever it was answered."""
+    """Answers `script` in order, then 200. Every request is kept, whatever it was answered.
+
+    With a `secret`, a request whose X-Casework-Signature fails the README's check gets 401 (and
+    uses no step of the script), as a careful receiver answers it."""
 
     script: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     port: int = field(default_factory=free_port)
+    secret: str | None = None
 
     async def _hook(self, request: Request) -> JSONResponse:
-        status = self.script.pop(0) if self.script else 200
-        self.received.append(Received(dict(request.headers), await request.body(), status))
+        body = await request.body()
+        signed = self.secret is None or readme_check()(
+            self.secret, request.headers.get("x-casework-signature", ""), body
+        )
+        status = (self.script.pop(0) if self.script else 200) if signed else 401
+        self.received.append(Received(dict(request.headers), body, status))
         return JSONResponse({"status": status}, status_code=status)
 
     async def __aenter__(self) -> WebhookReceiver:

@@ -1,17 +1,23 @@
-"""Notifications that reach people: real SMTP (aiosmtpd) and a real webhook receiver, exactly once."""
+"""Notifications that reach people: real SMTP (aiosmtpd) and a real webhook receiver, exactly once;
+webhooks signed over a timestamp and the body; engineers reached only through the staff list."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import json
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.delivery import DeliveryActivities, message_id
 from activities.delivery_ledger import DeliveryLedger
@@ -20,17 +26,22 @@ from intake.cases import Cases
 from service.database import open_database
 from service.mail_sink import MailSink, free_port, text_of
 from service.settings import PROJECT_ROOT, Settings
+from service.staff import StaffFileError, parse_staff
 from service.worker_runtime import build_worker, delivery_config
-from support.actions import FirstResponse
+from support.actions import Cooperation, FirstResponse
 from support.display import local_time
 from support.notifications import Audience, Notification
+from support.routing import Addresses, Route, routes
+from support.webhook_signature import sign, verify
 from tests.conftest import running_worker
 from tests.deliveries import delivered, ledger, mails
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, readme_check
 from tests.requests import case_request
 
+SECRET = "s3cret-for-tests"
 
-def mail_for(settings: Settings, case_id: str, fragment: str) -> list[object]:
+
+def mail_for(settings: Settings, case_id: str, fragment: str) -> list[EmailMessage]:
     return [m for m in mails(settings, case_id) if fragment in str(m["X-Casework-Notification"])]
 
 
@@ -127,8 +138,8 @@ async def test_smtp_down_then_up_delivers_once_and_the_case_keeps_its_timers(
 async def test_webhook_500_then_200_one_delivery_same_idempotency_key(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    async with WebhookReceiver(script=[500, 503]) as receiver:
-        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret="s3cret")
+    async with WebhookReceiver(script=[500, 503], secret=SECRET) as receiver:
+        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
         async with running_worker(time_env.client, hooked) as cases:
             view = (await cases.open(case_request(request_id, severity="B", category="billing"))).case
             await time_env.sleep(timedelta(seconds=10))
@@ -136,9 +147,8 @@ async def test_webhook_500_then_200_one_delivery_same_idempotency_key(
     keys = {r.headers["idempotency-key"] for r in receiver.received}
     assert keys == {f"{view.case_id}/new_case/0/support_queue"}
     assert [r.status for r in receiver.received] == [500, 503, 200]
-    for request in receiver.received:
-        expected = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
-        assert request.headers["x-casework-signature"] == f"sha256={expected}"
+    for request in receiver.received:  # every attempt passed the README's check (else: 401)
+        assert verify(SECRET, request.headers["x-casework-signature"], request.body, time.time())
     payload = json.loads(receiver.accepted()[0].body)
     assert payload["event"] == "new_case" and payload["case_id"] == view.case_id and payload["subject"]
     rows = [
@@ -153,7 +163,7 @@ async def test_webhook_400_is_not_retried_and_is_visible_in_the_case(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
     async with WebhookReceiver(script=[400]) as receiver:
-        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url)
+        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
         async with running_worker(time_env.client, hooked) as cases:
             view = (await cases.open(case_request(request_id, severity="B"))).case
             await time_env.sleep(timedelta(minutes=5))
@@ -224,3 +234,187 @@ async def test_worker_restarted_between_send_and_completion_sends_no_second_emai
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
     assert max(started) >= 2, "the interrupted delivery was retried"
+
+
+# -- webhook signatures: t=<unix>,v1=<hmac of "t." + body> ------
+
+BODY = b'{"case_id":"case-1","event":"new_case"}'
+
+
+@pytest.mark.parametrize(
+    ("case", "header", "body", "secret"),
+    [
+        ("tampered body", sign(SECRET, BODY, 1_800_000_000), BODY.replace(b"new_case", b"resolved"), SECRET),
+        ("wrong secret", sign("not-the-secret", BODY, 1_800_000_000), BODY, SECRET),
+        ("10 minutes old", sign(SECRET, BODY, 1_800_000_000 - 600), BODY, SECRET),
+        ("10 minutes ahead", sign(SECRET, BODY, 1_800_000_000 + 600), BODY, SECRET),
+        ("no time", "v1=" + sign(SECRET, BODY, 1_800_000_000).split("v1=")[1], BODY, SECRET),
+        ("two times", "t=1,t=1800000000," + sign(SECRET, BODY, 1_800_000_000).split(",")[1], BODY, SECRET),
+        ("old scheme", "sha256=00", BODY, SECRET),
+        ("empty secret", sign(SECRET, BODY, 1_800_000_000), BODY, ""),
+    ],
+)
+def test_verify_refuses_what_the_signature_does_not_cover(
+    case: str, header: str, body: bytes, secret: str
+) -> None:
+    assert not verify(secret, header, body, now=1_800_000_000), case
+
+
+def test_verify_accepts_its_own_signature_within_five_minutes_and_a_rotated_key() -> None:
+    header = sign(SECRET, BODY, 1_800_000_000)
+    assert header.startswith("t=1800000000,v1=")
+    assert verify(SECRET, header, BODY, now=1_800_000_000 + 299)
+    assert verify(SECRET, header, BODY, now=1_800_000_000 - 299)
+    assert not verify(SECRET, header, BODY, now=1_800_000_000 + 301)
+    rotated = header + ",v1=" + sign("next-secret", BODY, 1_800_000_000).split("v1=")[1]
+    assert verify("next-secret", rotated, BODY, now=1_800_000_000), "either v1 may match"
+    with pytest.raises(ValueError, match="secret"):
+        sign("", BODY, 1_800_000_000)
+
+
+def test_the_readmes_receiver_check_agrees_with_verify() -> None:
+    check, now = readme_check(), int(time.time())
+    assert check(SECRET, sign(SECRET, BODY, now), BODY)
+    assert not check(SECRET, sign(SECRET, BODY, now), BODY + b" ")
+    assert not check(SECRET, sign("wrong", BODY, now), BODY)
+    assert not check(SECRET, sign(SECRET, BODY, now - 600), BODY)
+
+
+def deliveries_for(settings: Settings) -> DeliveryActivities:
+    """The worker's delivery activities, run here without a worker (ActivityEnvironment)."""
+    ledger = DeliveryLedger(open_database(settings))
+    return DeliveryActivities(delivery_config(settings), ledger, Renderer(PROJECT_ROOT / "templates"))
+
+
+def engineer_notice(case_id: str, engineer: str) -> Notification:
+    """A follow-up for `engineer`, made directly: the actions refuse such names before a case sees them."""
+    return Notification(
+        notification_id=f"{case_id}/follow_up/0/engineer",
+        case_id=case_id,
+        event="follow_up",
+        template="follow_up",
+        audience=Audience.ENGINEER,
+        time_zone="Asia/Shanghai",
+        engineer=engineer,
+        facts={"engineer": engineer, "severity": "A", "title": "Exchange Online is down"},
+    )
+
+
+async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_replayed_deliveries(
+    settings: Settings, request_id: str
+) -> None:
+    async with WebhookReceiver(secret=SECRET) as receiver:
+        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
+        receipt = await ActivityEnvironment().run(
+            deliveries_for(hooked).deliver_notification, engineer_notice(f"case-{request_id}", "mallory")
+        )
+        assert receipt.channel == "webhook"
+        [sent] = receiver.received
+        assert sent.status == 200, "casework's own signature passes the README's check"
+        header, now = sent.headers["x-casework-signature"], int(time.time())
+        forged = {
+            "tampered body": (header, sent.body.replace(b"mallory", b"li.wei")),
+            "wrong secret": (sign("guessed", sent.body, now), sent.body),
+            "10 minutes old": (sign(SECRET, sent.body, now - 600), sent.body),
+            "unsigned": ("", sent.body),
+        }
+        async with httpx.AsyncClient() as client:
+            for case, (signature, body) in forged.items():
+                headers = {"X-Casework-Signature": signature}
+                response = await client.post(receiver.url, content=body, headers=headers)
+                assert response.status_code == 401, case
+    assert [r.status for r in receiver.received] == [200, 401, 401, 401, 401]
+
+
+def test_a_webhook_without_a_secret_stops_the_worker_with_one_line(
+    tmp_path: Path, settings: Settings
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "SMTP_"))}
+    env |= {
+        "CASEWORK_VAR": str(tmp_path / "worker-var"),
+        "CASEWORK_DEV_SERVER_PORT": str(free_port()),
+        "CASEWORK_HEALTH_PORT": "0",
+        "CASEWORK_WEBHOOK_ESCALATION": "http://127.0.0.1:9/hook",
+        "CASEWORK_WEBHOOK_SECRET": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "casework worker is running" not in done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("CASEWORK_WEBHOOK_ESCALATION is set but CASEWORK_WEBHOOK_SECRET is empty")
+    with pytest.raises(SystemExit, match="CASEWORK_WEBHOOK_SUPPORT_QUEUE, CASEWORK_WEBHOOK_SMS are set"):
+        delivery_config(dataclasses.replace(settings, webhook_support_queue="http://x", webhook_sms="http://y"))
+
+
+# -- staff addresses: looked up by name, never made from it ------
+
+
+def test_a_bad_staff_list_is_one_line_naming_file_entry_and_field(settings: Settings) -> None:
+    entry = '[[staff]]\nname = "{}"\nemail = "{}"\n'
+    cases = {
+        entry.format("li.wei", "attacker@evil.example, li.wei"): "staff.toml: staff.0.email: not an email",
+        entry.format("{engineer}", "x@casework.example"): "staff.toml: staff.0.name: ",
+        entry.format("a", "a@casework.example") + 'language = "zh CN"\n': "staff.toml: staff.0.language: ",
+        entry.format("a", "a@casework.example") * 2: "staff.toml: staff names must be unique: a",
+        "[[staff]\n": "staff.toml: not TOML",
+    }
+    for text, message in cases.items():
+        with pytest.raises(StaffFileError) as refused:
+            parse_staff(text, "staff.toml")
+        assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+    missing = dataclasses.replace(settings, staff_file=settings.var_dir / "no-staff.toml")
+    with pytest.raises(SystemExit, match=r"no-staff\.toml: cannot read the staff list"):
+        delivery_config(missing)
+
+
+def test_routing_looks_engineers_up_in_the_staff_list() -> None:
+    addresses = Addresses(
+        support_queue_email="queue@casework.example",
+        duty_manager_email="duty@casework.example",
+        staff={"li.wei": "li.wei@casework.example"},
+    )
+    for name, expected in [
+        ("li.wei", [Route("email", "li.wei@casework.example")]),
+        ("attacker@evil.example, li.wei", [Route("email", "queue@casework.example")]),
+        ("mallory", [Route("email", "queue@casework.example")]),
+    ]:
+        assert routes(engineer_notice("case-1", name), addresses) == expected, name
+    hooked = dataclasses.replace(addresses, support_queue_webhook="https://chat.example/hook")
+    assert routes(engineer_notice("case-1", "{engineer}"), hooked) == [Route("webhook", "https://chat.example/hook")]
+
+
+async def test_a_name_made_of_addresses_reaches_only_the_support_queue(
+    settings: Settings, request_id: str
+) -> None:
+    case_id = f"case-{request_id}"
+    notice = engineer_notice(case_id, "attacker@evil.example, li.wei")
+    await ActivityEnvironment().run(deliveries_for(settings).deliver_notification, notice)
+    [mail] = mails(settings, case_id)
+    assert mail["X-Envelope-To"] == "support-queue@casework.example"
+    assert mail["To"] == "support-queue@casework.example"
+    assert "attacker@evil.example, li.wei" in text_of(mail), "the queue sees who it was meant for"
+
+
+async def test_engineers_in_the_staff_list_get_follow_ups_at_their_address_others_via_the_queue(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(time_env.client, settings) as cases:
+        case_ids = {}
+        for engineer in ("li.wei", "mallory"):
+            case_id = (await cases.open(case_request(f"{request_id}-{engineer}", severity="A"))).case.case_id
+            for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
+                await cases.cooperate(case_id, Cooperation(request_id=obligation, details="done"))
+            await cases.respond(case_id, FirstResponse(engineer=engineer, message="Looking"))
+            case_ids[engineer] = case_id
+        await time_env.sleep(timedelta(hours=2, minutes=1))  # A: a follow-up after 2 h without activity
+        for case_id in case_ids.values():
+            await delivered(settings, case_id, "/follow_up/")
+    [to_li] = mail_for(settings, case_ids["li.wei"], "/follow_up/")
+    assert (to_li["X-Envelope-To"], to_li["To"]) == ("li.wei@casework.example", "li.wei@casework.example")
+    assert to_li["Content-Language"] == "zh-CN", "the staff list's language for li.wei"
+    [to_queue] = mail_for(settings, case_ids["mallory"], "/follow_up/")
+    assert to_queue["X-Envelope-To"] == "support-queue@casework.example"
+    assert to_queue["Content-Language"] == "en", "the policy's support_language"
+    assert not [m for m in mails(settings) if "mallory" in str(m["X-Envelope-To"])]

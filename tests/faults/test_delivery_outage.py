@@ -38,6 +38,7 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
             task_queue=settings.task_queue + "-calm",
             webhook_support_queue=calm_hooks.url,
             webhook_escalation=calm_hooks.url,
+            webhook_secret="s3cret",
         )
         async with running_worker(dev_env.client, calm) as cases:
             await run_all(cases, f"calm-{run}", severity="A")

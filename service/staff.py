@@ -1,0 +1,74 @@
+"""The staff list: the TOML file named by CASEWORK_STAFF (default: staff.toml in the project).
+
+```toml
+[[staff]]
+name = "li.wei"                    # the engineer's name, as cases and API keys name them
+email = "li.wei@casework.example"  # where their follow-ups go
+language = "zh-CN"                 # optional: the language of their messages (else the policy's)
+```
+
+It is the only way an engineer's name becomes an address: names are looked up here, never
+formatted into an address. A bad file stops the worker with one line naming the file, the entry
+and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from support.text import NAME_PATTERN, Email
+from support.validation import describe
+
+LANGUAGE_TAG = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$"
+
+
+class StaffMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    email: Email
+    language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="a BCP 47 tag: zh-CN, en")
+
+
+class StaffList(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    staff: list[StaffMember] = Field(default_factory=list)
+
+    def emails(self) -> dict[str, str]:
+        return {member.name: member.email for member in self.staff}
+
+    def languages(self) -> dict[str, str]:
+        return {member.name: member.language for member in self.staff if member.language}
+
+
+class StaffFileError(ValueError):
+    """The staff list cannot be used; the message names the file, the entry and the field."""
+
+
+def parse_staff(text: str, source: str) -> StaffList:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise StaffFileError(f"{source}: not TOML: {error}") from None
+    try:
+        parsed = StaffList.model_validate(data)
+    except ValidationError as error:
+        raise StaffFileError(f"{source}: " + "; ".join(describe(error))) from None
+    names = [member.name for member in parsed.staff]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise StaffFileError(f"{source}: staff names must be unique: {', '.join(dupes)}")
+    return parsed
+
+
+def load_staff(path: Path) -> StaffList:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise StaffFileError(f"{path}: cannot read the staff list (CASEWORK_STAFF): {reason}") from None
+    return parse_staff(text, str(path))
