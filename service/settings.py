@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _optional_path(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 def _path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
@@ -99,7 +104,7 @@ class Settings:
 
     # Who may do what (see README "Security"): a TOML key file of named principals with roles.
     api_keys_file: Path | None = field(
-        default_factory=lambda: _path("CASEWORK_API_KEYS", Path()) if os.environ.get("CASEWORK_API_KEYS") else None
+        default_factory=lambda: _optional_path("CASEWORK_API_KEYS")
     )
     # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
     # cases a tenant may have open at once.
