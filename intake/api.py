@@ -9,7 +9,6 @@ too large, 422 invalid input (one entry per field), 429 a limit (with Retry-Afte
 unreachable. No stack trace ever reaches a caller.
 """
 
-from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -250,7 +249,7 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
         tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[CaseSummary]:
-        """Cases of the key's tenants (every tenant for agents and operators)."""
+        """Cases of the key's tenants (every tenant for agents and operators). Needs `read_cases`."""
         return await cases.list(
             status=status_,
             severity=severity,
@@ -262,14 +261,15 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
 
     @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
+        """One case, if it is of the key's tenants (otherwise 404). Needs `read_cases`."""
         return await cases.show(case_id, caller)
 
     @app.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
     async def verify(
         case_id: CaseId, attempt: VerificationAttempt, response: Response, caller: Caller, cases: Gateway
     ) -> VerificationResult:
-        """Check a phone intake's one-time code (portal and phone keys): 200 when verified, 403 with
-        the attempts left when not."""
+        """Check a phone intake's one-time code: 200 when verified, 403 with the attempts left when
+        not. Needs the `customer_action` permission (portal and phone keys, operators)."""
         result = await cases.verify(case_id, attempt, caller)
         response.status_code = status.HTTP_200_OK if result.verified else status.HTTP_403_FORBIDDEN
         return result

@@ -268,6 +268,8 @@ class Cases:
 
     async def show(self, case_id: str, principal: Principal = CLI_OPERATOR) -> CaseView:
         """The case view: from the running workflow, or from the result of a finished one."""
+        if not principal.allows(Permission.READ_CASES):
+            raise Forbidden(f"a {principal.role.value} key cannot read cases")
         handle = self._handle(case_id)
         try:
             description = await handle.describe()
@@ -303,6 +305,8 @@ class Cases:
     ) -> list[CaseSummary]:
         """Cases by their search attributes (enums and ids only, so the query needs no escaping),
         of the principal's tenants only."""
+        if not principal.allows(Permission.READ_CASES):
+            raise Forbidden(f"a {principal.role.value} key cannot list cases")
         clauses = [f"WorkflowType = '{SupportCaseWorkflow.__name__}'"]
         scope = principal.tenant_filter
         if scope is not None:

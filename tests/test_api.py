@@ -17,13 +17,39 @@ from temporalio.testing import WorkflowEnvironment
 
 from intake.api import create_app
 from intake.cases import Cases
+from service.api_keys import Keyring, parse_key_file
 from service.mail_sink import free_port
 from service.settings import Settings
 from tests.conftest import running_worker
 from tests.deliveries import delivered, verification_code
 from tests.requests import case_request
 
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789"  # an operator key (CASEWORK_API_TOKENS)
+KEYS = {  # name: (role, tenants, token)
+    "contoso-portal": ("portal", ["contoso"], "portal-token-contoso-0001"),
+    "fabrikam-portal": ("portal", ["fabrikam"], "portal-token-fabrikam-001"),
+    "phone-desk": ("phone", ["*"], "phone-token-000000000001"),
+    "li.wei": ("agent", [], "agent-token-li-wei-00001"),
+    "ops": ("operator", [], "operator-token-0000000001"),
+}
+
+
+def keyring() -> Keyring:
+    """A key file as an operator writes it: each role, tokens in clear (local development)."""
+    lines = []
+    for name, (role, tenants, token) in KEYS.items():
+        lines += ["[[keys]]", f'name = "{name}"', f'token = "{token}"', f'role = "{role}"']
+        if tenants:
+            lines.append("tenants = [" + ", ".join(f'"{t}"' for t in tenants) + "]")
+    return parse_key_file("\n".join(lines), "test keys").with_operator_tokens([TOKEN, "another-token-000001"])
+
+
+def as_key(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name][2]}"}
+
+
+def case_of(request_id: str, tenant: str = "contoso") -> str:
+    return f"case-{tenant}.{request_id}"
 
 
 @dataclass
@@ -47,9 +73,8 @@ async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
 
 @pytest.fixture
 async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Api]:
-    settings = dataclasses.replace(settings, api_tokens=(TOKEN, "another-token"))
     async with running_worker(dev_env.client, settings):
-        app = create_app(settings, cases=Cases(dev_env.client, settings.task_queue))
+        app = create_app(settings, cases=Cases(dev_env.client, settings.task_queue), keyring=keyring())
         server, task, url = await serve(app)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
@@ -58,27 +83,31 @@ async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
         await task
 
 
-def body(request_id: str, **overrides: Any) -> dict[str, Any]:
-    return case_request(request_id, **overrides).model_dump(mode="json", exclude_none=True)
+def body(request_id: str, tenant: str = "contoso", **overrides: Any) -> dict[str, Any]:
+    return case_request(request_id, tenant, **overrides).model_dump(mode="json", exclude_none=True)
 
 
-async def test_post_is_idempotent_201_then_200(api: Api, request_id: str) -> None:
+async def test_post_is_idempotent_201_then_200_and_409_for_another_body(api: Api, request_id: str) -> None:
     first = await api.client.post("/cases", json=body(request_id))
-    again = await api.client.post("/cases", json=body(request_id, title="Resent by the portal"))
+    again = await api.client.post("/cases", json=body(request_id))
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["created"] is True and again.json()["created"] is False
-    assert again.json()["case"]["case_id"] == first.json()["case"]["case_id"] == f"case-{request_id}"
-    assert again.json()["case"]["title"] == first.json()["case"]["title"]
-    shown = await api.client.get(f"/cases/case-{request_id}")
+    assert again.json()["case"]["case_id"] == first.json()["case"]["case_id"] == case_of(request_id)
+    other = await api.client.post("/cases", json=body(request_id, title="Resent with another title"))
+    assert other.status_code == 409 and other.json()["error"] == "request_id_reused", other.text
+    assert "another request" in other.json()["message"]
+    shown = await api.client.get(f"/cases/{case_of(request_id)}")
     assert shown.status_code == 200 and shown.json()["status"] == "awaiting_first_response"
+    assert shown.json()["title"] == first.json()["case"]["title"]
 
 
 async def test_missing_or_wrong_token_is_401(api: Api, request_id: str) -> None:
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = await api.client.post("/cases", json=body(request_id), headers=headers)
         assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
-    assert await delivered(api.settings, f"case-{request_id}", settle=0.2) == []
-    ok = await api.client.get("/cases", headers={"Authorization": "Bearer another-token"})
+        assert response.json()["error"] == "unauthorised"
+    assert await delivered(api.settings, case_of(request_id), settle=0.2) == []
+    ok = await api.client.get("/cases", headers={"Authorization": "Bearer another-token-000001"})
     assert ok.status_code == 200
 
 
@@ -106,47 +135,55 @@ async def test_bad_input_is_422_with_the_field(api: Api, request_id: str, payloa
     assert problem["error"] == "invalid_input"
     assert any(f["field"].startswith(field) for f in problem["fields"]), problem
     assert "Traceback" not in response.text
-    missing = await api.client.get(f"/cases/case-{request_id}")
+    missing = await api.client.get(f"/cases/{case_of(request_id)}")
     assert missing.status_code == 404, "nothing was started"
 
 
 async def test_unknown_case_404_and_rejected_action_409(api: Api, request_id: str) -> None:
+    agent = as_key("li.wei")
     assert (await api.client.get("/cases/case-never-opened")).status_code == 404
     assert (await api.client.get("/cases/not-a-case-id")).status_code == 422
-    response = await api.client.post(
-        "/cases/case-never-opened/respond", json={"engineer": "a", "message": "b"}
-    )
+    response = await api.client.post("/cases/case-never-opened/respond", json={"message": "b"}, headers=agent)
     assert response.status_code == 404
     await api.client.post("/cases", json=body(request_id))
-    respond = {"engineer": "li.wei", "message": "On it"}
-    assert (await api.client.post(f"/cases/case-{request_id}/respond", json=respond)).status_code == 200
-    again = await api.client.post(f"/cases/case-{request_id}/respond", json=respond)
+    respond = {"message": "On it"}
+    answered = await api.client.post(f"/cases/{case_of(request_id)}/respond", json=respond, headers=agent)
+    assert answered.status_code == 200 and answered.json()["first_response"]["answered_by"] == "li.wei"
+    again = await api.client.post(f"/cases/{case_of(request_id)}/respond", json=respond, headers=agent)
     assert again.status_code == 409 and "already given by li.wei" in again.json()["message"]
-    not_phone = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": "123456"})
+    not_phone = await api.client.post(
+        f"/cases/{case_of(request_id)}/verification",
+        json={"code": "123456"},
+        headers=as_key("contoso-portal"),
+    )
     assert not_phone.status_code == 409 and "no verification is pending" in not_phone.json()["message"]
 
 
 async def test_verification_over_http(api: Api, request_id: str) -> None:
+    phone = as_key("phone-desk")
     opened = await api.client.post(
-        "/cases", json=body(request_id, channel="phone", caller_number="+8613900000001")
+        "/cases", json=body(request_id, channel="phone", caller_number="+8613900000001"), headers=phone
     )
     assert opened.status_code == 201 and opened.json()["case"]["status"] == "awaiting_verification"
-    code = await verification_code(api.settings, f"case-{request_id}")
+    case = case_of(request_id)
+    code = await verification_code(api.settings, case)
     wrong = await api.client.post(
-        f"/cases/case-{request_id}/verification", json={"code": f"{(int(code) + 1) % 10**6:06d}"}
+        f"/cases/{case}/verification", json={"code": f"{(int(code) + 1) % 10**6:06d}"}, headers=phone
     )
     assert wrong.status_code == 403 and wrong.json()["remaining_attempts"] == 4
-    malformed = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": "12ab"})
+    malformed = await api.client.post(f"/cases/{case}/verification", json={"code": "12ab"}, headers=phone)
     assert malformed.status_code == 422
-    right = await api.client.post(f"/cases/case-{request_id}/verification", json={"code": code})
+    right = await api.client.post(f"/cases/{case}/verification", json={"code": code}, headers=phone)
     assert right.status_code == 200 and right.json()["verified"] is True
-    assert code not in (await api.client.get(f"/cases/case-{request_id}")).text
+    assert code not in (await api.client.get(f"/cases/{case}")).text
 
 
 async def test_list_filters_and_customer_events(api: Api, request_id: str) -> None:
     await api.client.post("/cases", json=body(request_id, severity="C", category="billing"))
     accepted = await api.client.post(
-        f"/cases/case-{request_id}/cooperation", json={"request_id": "contact_data", "details": "ok"}
+        f"/cases/{case_of(request_id)}/cooperation",
+        json={"request_id": "contact_data", "details": "ok"},
+        headers=as_key("contoso-portal"),
     )
     assert accepted.status_code == 202
     found: list[dict[str, Any]] = []
@@ -155,7 +192,7 @@ async def test_list_filters_and_customer_events(api: Api, request_id: str) -> No
         if found:
             break
         await asyncio.sleep(0.1)
-    assert [c["case_id"] for c in found] == [f"case-{request_id}"]
+    assert [c["case_id"] for c in found] == [case_of(request_id)]
     assert (await api.client.get("/cases", params={"status": "bogus"})).status_code == 422
 
 
@@ -164,7 +201,7 @@ async def test_openapi_is_served(api: Api) -> None:
     assert {"/cases", "/cases/{case_id}", "/cases/{case_id}/verification", "/cases/{case_id}/respond"} <= set(
         spec["paths"]
     )
-    assert (await api.client.get("/docs")).status_code == 200
+    assert (await api.client.get("/docs", headers={"Authorization": ""})).status_code == 200
 
 
 async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) -> None:
@@ -173,7 +210,7 @@ async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) 
     try:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             response = await client.post("/cases", json=body(request_id))
-            shown = await client.get("/cases/case-x")
+            shown = await client.get("/cases/case-contoso.x")
     finally:
         server.should_exit = True
         await task
