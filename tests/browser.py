@@ -71,11 +71,11 @@ class BrowserPage:
         except PlaywrightTimeoutError:
             pytest.fail(f"{selector!r} did not show in {timeout_ms / 1000:.0f} s; {self.report()}")
 
-    async def screenshot(self, name: str) -> Path:
-        """A full-page PNG under var/screenshots/ (private to the user, like the rest of var/)."""
+    async def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+        """A PNG under var/screenshots/ (private to the user, like the rest of var/)."""
         SCREENSHOTS.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = SCREENSHOTS / name
-        await self.page.screenshot(path=str(path), full_page=True)
+        await self.page.screenshot(path=str(path), full_page=full_page)
         path.chmod(0o600)
         return path
 
