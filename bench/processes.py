@@ -15,6 +15,13 @@ from pathlib import Path
 
 from service.settings import PROJECT_ROOT, Settings
 
+# Benchmarks and the fuzz test measure the engine, not the intake's limits: every limit off.
+NO_LIMITS = {
+    "CASEWORK_RATE_PER_KEY": "0",
+    "CASEWORK_OPENINGS_PER_TENANT": "0",
+    "CASEWORK_OPEN_CASES_PER_TENANT": "0",
+}
+
 
 def worker_env(settings: Settings, temporal_address: str, policy: Path | None = None) -> dict[str, str]:
     """The environment of a `worker.py` (or `starter.py`) with these settings, pointed at a given
@@ -113,7 +120,7 @@ class ApiProcess:
         self.process = subprocess.Popen(
             [sys.executable, "starter.py", "serve"],
             cwd=PROJECT_ROOT,
-            env=env | {"CASEWORK_API_PORT": str(port), "CASEWORK_API_TOKENS": token},
+            env=env | {"CASEWORK_API_PORT": str(port), "CASEWORK_API_TOKENS": token} | NO_LIMITS,
             stdout=self._log,
             stderr=self._log,
         )

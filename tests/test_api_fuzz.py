@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from bench.processes import NO_LIMITS
 from bench.processes import WorkerProcess as Worker
 from service.mail_sink import free_port
 from tests.faults.batch import FUZZ_SCALE
@@ -41,6 +42,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "CASEWORK_UI_PORT": str(free_port()),
         "CASEWORK_API_PORT": str(port),
         "CASEWORK_API_TOKENS": TOKEN,
+        **NO_LIMITS,
         "CASEWORK_TASK_QUEUE": f"fuzz-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(var / "none.toml"),
     }

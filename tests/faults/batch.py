@@ -14,11 +14,13 @@ from intake.cases import ActionRejected, Cases, Unavailable
 from service.mail_sink import read_mailbox
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
+from support.request import case_id_for
 from support.vocabulary import CaseStatus
 from tests.requests import case_request
 
 # `make test` runs small sizes; `make faults` larger ones.
 CASES = int(os.environ.get("FAULT_CASES", "20"))
+TENANT = "fabrikam"  # every case of a batch is this tenant's
 KILLS = int(os.environ.get("FAULT_KILLS", "3"))
 FUZZ_SCALE = int(os.environ.get("FAULT_FUZZ_SCALE", "1"))
 
@@ -39,7 +41,7 @@ async def when_ready(action: Callable[[], Awaitable[object]]) -> None:
 async def open_until_decided(cases: Cases, request_id: str, severity: str) -> str:
     """Open the case; while workers are down the intake says so, and the same request is sent
     again, as the intake's answer says is safe."""
-    request = case_request(request_id, "fabrikam", severity=severity)
+    request = case_request(request_id, TENANT, severity=severity)
     for _ in range(10):
         try:
             return (await cases.open(request)).case.case_id
@@ -100,4 +102,7 @@ def mailed(mail_dir: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
 def per_case(ids: Iterable[str], prefix: str) -> list[set[str]]:
     """For case i of the batch, its notification ids without the case id: comparable across batches."""
     ids = list(ids)
-    return [{n.split("/", 1)[1] for n in ids if n.startswith(f"case-{prefix}-{i}/")} for i in range(CASES)]
+    return [
+        {n.split("/", 1)[1] for n in ids if n.startswith(f"{case_id_for(TENANT, f'{prefix}-{i}')}/")}
+        for i in range(CASES)
+    ]

@@ -17,9 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 from bench.policies import fast_policy
 from service.mail_sink import MailSink, free_port
 from service.settings import Settings
+from support.request import case_id_for
 from tests.conftest import running_worker
 from tests.deliveries import ledger
-from tests.faults.batch import CASES, all_closed_with_survey, mailed, per_case, run_all
+from tests.faults.batch import CASES, TENANT, all_closed_with_survey, mailed, per_case, run_all
 from tests.receivers import WebhookReceiver
 
 OUTAGE_S = 8.0
@@ -56,7 +57,9 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
         batch = asyncio.create_task(run_all(cases, f"down-{run}", severity="A"))
         await asyncio.sleep(OUTAGE_S)
         assert not batch.done(), "cases wait for their notifications before they end"
-        sent_during = [r for i in range(CASES) for r in ledger(settings, f"case-down-{run}-{i}")]
+        sent_during = [
+            r for i in range(CASES) for r in ledger(settings, case_id_for(TENANT, f"down-{run}-{i}"))
+        ]
         assert [r for r in sent_during if r["status"] == "sent"] == [], "nothing could be delivered"
         back = MailSink(settings.mail_dir, port=mail_port).start()
         try:
