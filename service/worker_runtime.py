@@ -13,10 +13,11 @@ from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
 from activities.delivery import DeliveryActivities, DeliveryConfig
 from activities.delivery_ledger import DeliveryLedger
-from activities.directory_store import DirectoryStore
+from activities.directory_store import DirectoryStore, VerificationFailures
 from activities.messages import Renderer
 from activities.verification import VerificationActivities
 from service.database import open_database
+from service.secrets import verification_key
 from service.settings import PROJECT_ROOT, Settings
 from service.staff import StaffFileError, StaffList, load_staff
 from service.tracing import tracing_plugins
@@ -102,7 +103,12 @@ def build_worker(
     context = CaseContextActivities(settings.policy_path, store)
     deliver = delivery or delivery_activities(settings)
     archive = ArchiveActivities(settings.archive_dir)
-    verification = VerificationActivities(store, deliver)
+    verification = VerificationActivities(
+        store,
+        deliver,
+        verification_key(settings),
+        VerificationFailures(store.engine, settings.verification_failures_per_hour),
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -6,17 +6,19 @@ import json
 from datetime import timedelta
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from intake.cases import ActionRejected, Cases
+from intake.cases import Cases
+from intake.verification_gate import VerificationGate
 from service.mail_sink import text_of
 from service.settings import Settings
 from support.case_view import CaseView
-from support.verification import VerificationAttempt
 from support.vocabulary import CaseStatus
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails, verification_code
 from tests.requests import case_request
+from tests.test_verification import verify
 from workflows import search_attributes as sa
 
 UNREGISTERED = "+8613900000001"
@@ -85,7 +87,7 @@ async def test_right_code_opens_the_case_and_the_code_is_never_shown(
             if "verification_code" in str(m["X-Casework-Notification"])
         ]
         assert sent["To"] == "it-desk@contoso.example"
-        result = await cases.verify(view.case_id, VerificationAttempt(code=code))
+        result = await verify(time_env.client, VerificationGate.from_settings(settings), view.case_id, code)
         assert result.verified
         await time_env.sleep(timedelta(seconds=1))
         opened = await cases.show(view.case_id)
@@ -103,16 +105,17 @@ async def test_wrong_codes_count_down_then_lock(
         view = await phone_case(cases, request_id, UNREGISTERED)
         code = await verification_code(settings, view.case_id)
         bad = wrong(code)
+        gate = VerificationGate.from_settings(settings)
         remaining = []
         for _ in range(4):
-            result = await cases.verify(view.case_id, VerificationAttempt(code=bad))
+            result = await verify(time_env.client, gate, view.case_id, bad)
             assert not result.verified and result.status == "pending"
             remaining.append(result.remaining_attempts)
-        last = await cases.verify(view.case_id, VerificationAttempt(code=bad))
+        last = await verify(time_env.client, gate, view.case_id, bad)
         await time_env.sleep(timedelta(seconds=1))
         final = await cases.show(view.case_id)
-        with pytest.raises(ActionRejected, match="has ended"):
-            await cases.verify(view.case_id, VerificationAttempt(code=code))
+        with pytest.raises(RPCError):  # the case has ended: it takes no update
+            await verify(time_env.client, gate, view.case_id, code)
     assert remaining == [4, 3, 2, 1]
     assert (last.verified, last.status, last.remaining_attempts) == (False, "locked", 0)
     assert final.status is CaseStatus.REFUSED and final.refusal is not None

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.archive import ArchiveActivities
     from activities.case_context import CaseContext, CaseContextActivities, ContextRequest
     from activities.delivery import DeliveryActivities
-    from activities.verification import CodeRequest, VerificationActivities
+    from activities.verification import VERIFICATION_LOCKED, CodeRequest, VerificationActivities
     from support.actions import (
         Cooperation,
         CustomerActionRequest,
@@ -88,7 +88,13 @@ with workflow.unsafe.imports_passed_through():
     from support.policy import Policy
     from support.request import CaseRequest
     from support.tenant import TenantFacts
-    from support.verification import IssuedCode, VerificationAttempt, VerificationResult, code_matches
+    from support.verification import (
+        IssuedCode,
+        SealedAttempt,
+        VerificationResult,
+        attempt_matches,
+        can_check,
+    )
     from support.vocabulary import CaseStatus, Channel, ContactMethod, Severity
     from workflows import search_attributes as sa
 
@@ -215,7 +221,10 @@ class SupportCaseWorkflow:
             self._issued = await workflow.execute_activity_method(
                 VerificationActivities.send_verification_code,
                 CodeRequest(
-                    case_id=view.case_id, tenant_id=context.tenant.tenant_id, language=self._request.language
+                    case_id=view.case_id,
+                    tenant_id=context.tenant.tenant_id,
+                    language=self._request.language,
+                    caller_number=self._request.caller_number,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(
@@ -223,6 +232,16 @@ class SupportCaseWorkflow:
                 ),
             )
         except ActivityError as error:
+            if isinstance(error.cause, ApplicationError) and error.cause.type == VERIFICATION_LOCKED:
+                self._refuse(
+                    Refusal(
+                        code="verification_locked",
+                        message="Too many wrong codes from this number; the case was not opened "
+                        f"({error.cause.message}). Please call from a number registered for your "
+                        "organisation, or open the case in the web portal.",
+                    )
+                )
+                return False
             reason = error.cause.message if isinstance(error.cause, ApplicationError) else str(error)
             self._refuse(
                 Refusal(
@@ -565,7 +584,9 @@ class SupportCaseWorkflow:
         return self._view
 
     @workflow.update
-    def verify(self, attempt: VerificationAttempt) -> VerificationResult:
+    def verify(self, attempt: SealedAttempt) -> VerificationResult:
+        """The caller's code, sealed by the intake (its MAC under the server-side key): the case
+        compares MACs and never sees the code. Histories from before sealing carry the code."""
         now, view = workflow.now(), self._view
         verification = view.verification
         assert verification is not None and self._issued is not None
@@ -575,7 +596,7 @@ class SupportCaseWorkflow:
             )
         verification.attempts_used += 1
         remaining = verification.max_attempts - verification.attempts_used
-        if code_matches(attempt.code, self._issued):
+        if attempt_matches(attempt, self._issued):
             verification.outcome = "verified"
             view.record(now, "caller_verified", "one-time code confirmed")
             return VerificationResult(
@@ -596,10 +617,16 @@ class SupportCaseWorkflow:
         )
 
     @verify.validator
-    def _check_verify(self, attempt: VerificationAttempt) -> None:
+    def _check_verify(self, attempt: SealedAttempt) -> None:
         status = self._view.status
         if status is not CaseStatus.AWAITING_VERIFICATION:
             raise ValueError(f"no verification is pending for this case (it is {status.value})")
+        if self._issued is not None and not can_check(attempt, self._issued):
+            raise ValueError(
+                "the code must be sealed by the intake (code_mac), never sent in clear"
+                if self._issued.sealed
+                else "this code was issued before an upgrade and cannot be checked; please call again"
+            )
 
     @workflow.update
     def respond(self, action: FirstResponse) -> CaseView:
