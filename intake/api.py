@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request, Response, status
+from fastapi import Depends, FastAPI, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
@@ -149,8 +150,13 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
             )
         return gateway["cases"]
 
-    def principal(request: Request) -> Principal:
-        """Set by the guard for every route that is not public."""
+    bearer = HTTPBearer(auto_error=False, description="an API key's token (see README, Security)")
+
+    def principal(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+    ) -> Principal:
+        """Set by the guard for every route that is not public (`bearer` only declares the scheme
+        in the OpenAPI document, so Swagger UI's Authorize button sends the token)."""
         found: Principal = request.state.principal
         return found
 
