@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.policies import fast_policy
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
+from intake.verification_gate import VerificationGate, case_caller
 from service.local_stack import local_services, start_local_server
 from service.mail_sink import read_mailbox, text_of
 from service.settings import PROJECT_ROOT, Settings, venv_binary
@@ -40,8 +41,9 @@ from support.actions import (
     SurveyAnswer,
 )
 from support.request import CaseRequest
-from support.verification import VerificationAttempt
+from support.verification import SealedAttempt, VerificationResult
 from support.vocabulary import Severity
+from workflows.support_case import SupportCaseWorkflow
 
 OUT = PROJECT_ROOT / "tests" / "histories"
 ENGINEER = "li.wei"
@@ -128,7 +130,17 @@ async def reopened_case(env: WorkflowEnvironment, cases: Cases, _: Settings) -> 
 
 
 async def phone_verification(env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
-    case = (await cases.open(request("phone", channel="phone", caller_number="+8613900000001"))).case.case_id
+    return await _phone_verification("phone", env, cases, settings)
+
+
+async def phone_verification_sealed(env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
+    """The code kept as a MAC under the server-side key, the attempts sealed by the intake's gate
+    (`phone_verification` was recorded before: a salted hash, codes in clear)."""
+    return await _phone_verification("phone-sealed", env, cases, settings)
+
+
+async def _phone_verification(name: str, env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
+    case = (await cases.open(request(name, channel="phone", caller_number="+8613900000001"))).case.case_id
     code = ""
     for _ in range(100):
         messages = [m for m in read_mailbox(settings.mail_dir) if m["X-Casework-Case"] == case]
@@ -137,8 +149,15 @@ async def phone_verification(env: WorkflowEnvironment, cases: Cases, settings: S
             code = found[-1][1]
             break
         await asyncio.sleep(0.05)
-    await cases.verify(case, VerificationAttempt(code=f"{(int(code) + 1) % 1_000_000:06d}"))
-    await cases.verify(case, VerificationAttempt(code=code))
+    gate, caller = VerificationGate.from_settings(settings), await case_caller(env.client, case)
+
+    async def send(sealed: SealedAttempt) -> VerificationResult:
+        handle = env.client.get_workflow_handle(case)
+        result: VerificationResult = await handle.execute_update(SupportCaseWorkflow.verify, sealed)
+        return result
+
+    for attempt in (f"{(int(code) + 1) % 1_000_000:06d}", code):
+        await gate.attempt(case, caller.tenant_id, caller.caller_number, attempt, send)
     await env.sleep(timedelta(seconds=1))
     await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Verified; looking"))
     await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
@@ -206,6 +225,7 @@ SCENARIOS: dict[str, Scenario] = {
     "severity_c_pause_and_resume": severity_c_pause_and_resume,
     "reopened_case": reopened_case,
     "phone_verification": phone_verification,
+    "phone_verification_sealed": phone_verification_sealed,
     "refused_not_admin": refused_not_admin,
     "intake_waits_for_decision": intake_waits_for_decision,
 }
