@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import os
 import sys
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -20,13 +23,25 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_context import load_policy_snapshot
 from activities.directory_store import import_directory
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
-from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
+from intake.history import (
+    EncryptionKeyNeeded,
+    KeyCheckingCodec,
+    check_readable,
+    export_json,
+    fetch_runs,
+    load_json,
+    render_timeline,
+    replay,
+    timeline_lines,
+)
+from service.api_keys import KeyFileError, load_keyring
 from service.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
 from service.database import database_url, open_database
 from service.logging import configure_logging
@@ -53,11 +68,13 @@ from workflows.support_case import SupportCaseWorkflow
 
 M = TypeVar("M", bound=BaseModel)
 
+EXIT_UNEXPECTED = 1
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
 EXIT_NOT_FOUND = 4
 EXIT_REJECTED = 5
 EXIT_NONDETERMINISTIC = 6
+EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`| head`): 128 + SIGPIPE, as Unix tools
 
 
 class CliError(Exception):
@@ -149,6 +166,7 @@ def _prepare(model: type[BaseModel], **fields: str) -> Callable[[argparse.Namesp
 
 def _update(method: str) -> Command:
     async def run(cases: Cases, args: argparse.Namespace, payload: Any) -> None:
+        await _check_key(cases.client, args.case_id)
         _emit(await getattr(cases, method)(args.case_id, payload))
 
     return run
@@ -185,11 +203,50 @@ async def _list(cases: Cases, args: argparse.Namespace, _: Any) -> None:
 Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
 
 
+def _key_checked(client: Client) -> Client:
+    """The same connection, with a codec that turns a payload this CLI cannot open (no key, or
+    another key) into one clear sentence."""
+    config = client.config()
+    converter = config["data_converter"]
+    config["data_converter"] = dataclasses.replace(
+        converter, payload_codec=KeyCheckingCodec(converter.payload_codec)
+    )
+    return Client(**config)
+
+
+async def _check_key(client: Client, case_id: str) -> None:
+    """Before an update: can this CLI read the case at all? (Otherwise the action would be done,
+    its answer unreadable, and the input stored without encryption.) One event, one call."""
+    try:
+        async for event in client.get_workflow_handle(case_id).fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            if client.data_converter.payload_codec is not None:
+                await client.data_converter.payload_codec.decode(started.input.payloads)
+            return
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(f"no case {case_id!r}") from None
+        raise
+
+
+def _rpc_failure(error: RPCError) -> CliError:
+    """A Temporal call that failed in a way no command foresaw: the server's reason, one line."""
+    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return CliError(f"Temporal did not answer: {error.message}", EXIT_UNAVAILABLE)
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return CliError(error.message, EXIT_NOT_FOUND)
+    return CliError(f"Temporal refused the request: {error.message}", EXIT_INVALID)
+
+
 async def _with_cases(command: Command, args: argparse.Namespace, payload: BaseModel | None) -> None:
     settings = Settings()
     try:
-        client = await connect(settings)
+        client = _key_checked(await connect(settings))
         await command(Cases(client, settings.task_queue), args, payload)
+    except (EncryptionKeyError, EncryptionKeyNeeded) as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    except RPCError as error:
+        raise _rpc_failure(error) from None
     except TemporalUnavailable as error:
         raise CliError(str(error), EXIT_UNAVAILABLE) from None
     except Unavailable as error:
@@ -446,7 +503,7 @@ def directory_import(path: Path) -> dict[str, Any]:
 
 def _converter() -> DataConverter:
     try:
-        return data_converter(codec_from_env())
+        return data_converter(KeyCheckingCodec(codec_from_env()))
     except EncryptionKeyError as error:
         raise CliError(str(error), EXIT_INVALID) from None
 
@@ -461,7 +518,13 @@ def _load(path: Path) -> list[WorkflowHistory]:
 
 
 async def _history_export(cases: Cases, args: argparse.Namespace, _: Any) -> None:
-    text = export_json(await fetch_runs(cases.client, args.case_id))
+    runs = await fetch_runs(cases.client, args.case_id)
+    try:
+        await check_readable(runs, cases.client.data_converter.payload_codec)
+    except EncryptionKeyNeeded as error:
+        # The export is the raw history and needs no key; replaying or reading it later does.
+        print(f"note: {error}", file=sys.stderr)
+    text = export_json(runs)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         _emit({"case_id": args.case_id, "written": str(args.output)})
@@ -474,11 +537,16 @@ async def _replay(cases: Cases, args: argparse.Namespace, _: Any) -> None:
     if args.all:
         query = f"WorkflowType = '{SupportCaseWorkflow.__name__}' AND ({args.query})"
         reports = []
-        async for execution in cases.client.list_workflows(query):
-            history = await cases.client.get_workflow_handle(
-                execution.id, run_id=execution.run_id
-            ).fetch_history()
-            reports.append(await replay(execution.id, [history], converter, args.debug))
+        try:
+            async for execution in cases.client.list_workflows(query):
+                history = await cases.client.get_workflow_handle(
+                    execution.id, run_id=execution.run_id
+                ).fetch_history()
+                reports.append(await replay(execution.id, [history], converter, args.debug))
+        except RPCError as error:
+            if error.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise CliError(f"--query: {error.message} (in: {query})", EXIT_INVALID) from None
+            raise
         _emit(reports)
         if not all(r.ok for r in reports):
             raise CliError(
@@ -507,17 +575,18 @@ async def _timeline(cases: Cases, args: argparse.Namespace, _: Any) -> None:
 def codec_server(origin: str) -> None:
     import uvicorn
 
-    from service.codec_server import create_codec_app
+    from service.codec_server import NoOperatorKey, create_codec_app
 
     settings = Settings()
     configure_logging(settings.log_level)
     try:
         codec = codec_from_env()
-    except EncryptionKeyError as error:
+        if codec is None:
+            raise CliError("set CASEWORK_ENCRYPTION_KEY: there is nothing to decode without it", EXIT_INVALID)
+        keyring = load_keyring(settings.api_keys_file, settings.api_tokens)
+        app = create_codec_app(codec, keyring, origin)
+    except (EncryptionKeyError, KeyFileError, NoOperatorKey) as error:
         raise CliError(str(error), EXIT_INVALID) from None
-    if codec is None:
-        raise CliError("set CASEWORK_ENCRYPTION_KEY: there is nothing to decode without it", EXIT_INVALID)
-    app = create_codec_app(codec, settings.api_tokens, origin)
     uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
 
 
@@ -556,7 +625,33 @@ def serve() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; whatever happens, stderr gets at most one sentence per problem, never a
+    traceback (LOG_LEVEL=DEBUG adds the traceback of an unexpected error, for a bug report)."""
     args = build_parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        # `starter.py outbox | head -1`: the reader has what it wanted. Point stdout at devnull so
+        # the flush at exit does not complain again, and leave quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug, or a failure nobody foresaw
+        # The type only: an exception's text can carry a customer's data, and this line may be logged.
+        print(
+            f"unexpected error ({type(error).__name__}); LOG_LEVEL=DEBUG shows where it happened",
+            file=sys.stderr,
+        )
+        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+            traceback.print_exc(file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "policy":
             _emit(policy_due(args))
@@ -571,9 +666,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "codec-server":
             codec_server(args.origin)
         elif args.command == "replay" and args.file is not None:
-            report = asyncio.run(
-                replay(args.case_id or args.file.stem, _load(args.file), _converter(), args.debug)
-            )
+            try:
+                report = asyncio.run(
+                    replay(args.case_id or args.file.stem, _load(args.file), _converter(), args.debug)
+                )
+            except EncryptionKeyNeeded as error:
+                raise CliError(str(error), EXIT_INVALID) from None
             _emit(report)
             return 0 if report.ok else EXIT_NONDETERMINISTIC
         else:
@@ -583,6 +681,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(error, file=sys.stderr)
         return error.code
-    except KeyboardInterrupt:
-        return 130
     return 0

@@ -10,24 +10,112 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from google.protobuf.message import Message
 from pydantic import BaseModel
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from intake.cases import CaseNotFound
+from service.codec import ENCODING, KEY_ID
 from support.case_view import CaseView
 from workflows.support_case import SupportCaseWorkflow
 
 _EVENT_ID = re.compile(r"HistoryEvent\(id: (\d+)|[Ee]vent(?:[ _]id)?[ :=]+(\d+)")
 _CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
+
+
+class EncryptionKeyNeeded(RuntimeError):
+    """Payloads sealed with a key this process does not have: one sentence naming the key's id."""
+
+    def __init__(self, key: str, have_key: bool) -> None:
+        self.key_id = key
+        super().__init__(
+            f"the case's data is encrypted (key id {key}) "
+            + (
+                "with a key that is not the configured CASEWORK_ENCRYPTION_KEY: set it to that key, "
+                "or add that key to CASEWORK_ENCRYPTION_PREVIOUS_KEYS"
+                if have_key
+                else "and CASEWORK_ENCRYPTION_KEY is not set: set it to the workers' key"
+            )
+        )
+
+
+def _sealed_by(payload: Payload) -> str | None:
+    if payload.metadata.get("encoding") != ENCODING:
+        return None
+    return payload.metadata.get(KEY_ID, b"").decode(errors="replace") or "(unnamed)"
+
+
+class KeyCheckingCodec(PayloadCodec):
+    """The CLI's codec: a payload it cannot open is `EncryptionKeyNeeded`, not a KeyError from
+    deep inside the SDK ("Unknown payload encoding binary/encrypted") or the codec's ValueError."""
+
+    def __init__(self, inner: PayloadCodec | None) -> None:
+        self.inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads) if self.inner is None else await self.inner.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self.inner is None:
+            for payload in payloads:
+                key = _sealed_by(payload)
+                if key is not None:
+                    raise EncryptionKeyNeeded(key, have_key=False)
+            return list(payloads)
+        try:
+            return await self.inner.decode(payloads)
+        except ValueError:  # the codec's "sealed with key ..., which is not configured"
+            for payload in payloads:
+                key = _sealed_by(payload)
+                if key is not None:
+                    try:
+                        await self.inner.decode([payload])
+                    except ValueError:
+                        raise EncryptionKeyNeeded(key, have_key=True) from None
+            raise
+
+
+def _payloads_in(message: Message) -> Iterator[Payload]:
+    if isinstance(message, Payload):
+        yield message
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if isinstance(value, Message):
+            items: list[object] = [value]
+        elif field.message_type.GetOptions().map_entry:
+            items = list(value.values())
+        else:
+            items = list(value)
+        for item in items:
+            if isinstance(item, Message):
+                yield from _payloads_in(item)
+
+
+async def check_readable(runs: Sequence[WorkflowHistory], codec: PayloadCodec | None) -> None:
+    """Raise `EncryptionKeyNeeded` when a history holds payloads sealed with a key `codec` lacks:
+    replaying it would otherwise fail deep in the SDK and look like nondeterminism."""
+    samples: dict[str, Payload] = {}
+    for run in runs:
+        for event in run.events:
+            for payload in _payloads_in(event):
+                key = _sealed_by(payload)
+                if key is not None:
+                    samples.setdefault(key, payload)
+    checker = codec if isinstance(codec, KeyCheckingCodec) else KeyCheckingCodec(codec)
+    for payload in samples.values():
+        await checker.decode([payload])
 
 
 async def fetch_runs(client: Client, case_id: str) -> list[WorkflowHistory]:
@@ -95,6 +183,7 @@ async def replay(
     debug: bool = False,
     workflows: Sequence[type] = (SupportCaseWorkflow,),
 ) -> ReplayReport:
+    await check_readable(runs, converter.payload_codec)
     replayer = Replayer(workflows=list(workflows), data_converter=converter, debug_mode=debug)
     results = []
     for run in runs:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from intake.cli import EXIT_INVALID, EXIT_UNAVAILABLE, main
+from intake.cli import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_UNEXPECTED, main
 from service.settings import PROJECT_ROOT
 
 
@@ -145,3 +149,70 @@ def test_unreachable_temporal_is_a_clear_message(
     assert code == EXIT_UNAVAILABLE and out == ""
     assert "cannot reach Temporal at localhost:1 (connection refused)" in err
     assert "Traceback" not in err
+
+
+# -- the real `starter.py`: one line on stderr, never a traceback --------------------------------------
+
+
+def starter_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A `starter.py` environment with its own var/ and nothing casework reads from the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "SMTP_"))}
+    env |= {
+        "CASEWORK_VAR": str(tmp_path / "var"),
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-temporal-profile.toml"),
+    }
+    return env | extra
+
+
+def kept_mail(mail_dir: Path, count: int) -> None:
+    """Messages as the embedded sink keeps them (one file per message)."""
+    mail_dir.mkdir(parents=True)
+    for i in range(count):
+        (mail_dir / f"20261127T090000{i:06d}-m{i}.eml").write_text(
+            f"X-Envelope-To: admin@contoso.example\r\nTo: admin@contoso.example\r\n"
+            f"Subject: [case-r-{i}] We have received your support request\r\n"
+            f"Date: Fri, 27 Nov 2026 09:00:00 +0000\r\nX-Casework-Case: case-r-{i}\r\n"
+            f"Content-Language: en\r\n\r\nHello\r\n"
+        )
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    kept_mail(tmp_path / "var" / "mail", 2000)  # far more than a pipe holds: the write must fail
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{shlex.quote(sys.executable)} starter.py outbox 2>{tmp_path / 'err'} | head -1; "
+            'echo "exit ${PIPESTATUS[0]}"',
+        ],
+        cwd=PROJECT_ROOT,
+        env=starter_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines() == ["[", f"exit {EXIT_BROKEN_PIPE}"]
+    assert (tmp_path / "err").read_text() == "", "no BrokenPipeError traceback"
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_where(tmp_path: Path) -> None:
+    kept_mail(tmp_path / "var" / "mail", 1)
+    (tmp_path / "var" / "mail" / "20261127T100000000000-broken.eml").mkdir()  # nobody foresaw this
+    starter = [sys.executable, "starter.py", "outbox"]
+    done = subprocess.run(
+        starter, cwd=PROJECT_ROOT, env=starter_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == EXIT_UNEXPECTED and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "unexpected error (IsADirectoryError); LOG_LEVEL=DEBUG shows where it happened"
+    ]
+    debug = subprocess.run(
+        starter,
+        cwd=PROJECT_ROOT,
+        env=starter_env(tmp_path, LOG_LEVEL="DEBUG"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert debug.returncode == EXIT_UNEXPECTED
+    assert "read_mailbox" in debug.stderr and "IsADirectoryError" in debug.stderr

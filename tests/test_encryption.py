@@ -5,7 +5,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +32,8 @@ from service.codec import (
     key_id,
     parse_key,
 )
-from service.codec_server import create_codec_app
-from service.settings import Settings
+from service.mail_sink import free_port
+from service.settings import PROJECT_ROOT, Settings
 from service.worker_runtime import build_worker
 from support.actions import FirstResponse
 from tests.requests import case_request
@@ -130,10 +137,110 @@ def test_keys_from_the_environment_are_checked() -> None:
         codec_from_env({"CASEWORK_ENCRYPTION_KEY": good, "CASEWORK_ENCRYPTION_PREVIOUS_KEYS": "%%%"})
 
 
-async def test_codec_server_decodes_for_authorised_callers_only() -> None:
-    codec = EncryptionCodec(KEY_1)
-    [sealed] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"hello"')])
-    app = create_codec_app(codec, ["ui-token"], "http://localhost:8233")
+# -- the codec server, as an operator starts it: `starter.py codec-server`, real HTTP ----------------
+
+TOKENS = {
+    "ops": "operator-token-0123456789",
+    "li.wei": "agent-token-0123456789ab",
+    "contoso-portal": "portal-token-0123456789",
+    "phone-desk": "phone-token-01234567890",
+}
+ROLES = {"ops": "operator", "li.wei": "agent", "contoso-portal": "portal", "phone-desk": "phone"}
+UI = "http://localhost:8233"
+
+
+def key_file(path: Path, names: list[str]) -> Path:
+    lines = []
+    for name in names:
+        lines += ["[[keys]]", f'name = "{name}"', f'token = "{TOKENS[name]}"', f'role = "{ROLES[name]}"']
+        if ROLES[name] in ("portal", "phone"):
+            lines.append('tenants = ["contoso"]')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def codec_env(port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_"))}
+    env |= {
+        "CASEWORK_ENCRYPTION_KEY": base64.b64encode(KEY_1).decode(),
+        "CASEWORK_CODEC_PORT": str(port),
+        "CASEWORK_API_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    return env | extra
+
+
+def start_codec_server(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`starter.py codec-server` when it is expected to refuse: it must exit at once."""
+    return subprocess.run(
+        [sys.executable, "starter.py", "codec-server"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("keys", "tokens", "says"),
+    [
+        (None, None, "no operator key is configured"),
+        (["li.wei", "contoso-portal", "phone-desk"], None, "no operator key is configured"),
+        ("broken", None, "keys.toml"),
+        ("missing", "operator-token-0123456789", "cannot read the key file"),
+    ],
+)
+def test_codec_server_refuses_to_start_without_operator_keys(
+    tmp_path: Path, keys: list[str] | str | None, tokens: str | None, says: str
+) -> None:
+    extra: dict[str, str] = {}
+    if keys == "broken":
+        (tmp_path / "keys.toml").write_text('[[keys]]\nname = "ops"\nrole = "root"\n', encoding="utf-8")
+        extra["CASEWORK_API_KEYS"] = str(tmp_path / "keys.toml")
+    elif keys == "missing":
+        extra["CASEWORK_API_KEYS"] = str(tmp_path / "no-such-keys.toml")
+    elif isinstance(keys, list):
+        extra["CASEWORK_API_KEYS"] = str(key_file(tmp_path / "keys.toml", keys))
+    if tokens is not None:
+        extra["CASEWORK_API_TOKENS"] = tokens
+    done = start_codec_server(codec_env(free_port(), **extra))
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.fixture
+def codec_server(tmp_path: Path) -> Iterator[str]:
+    """A running `starter.py codec-server` with a key of each role (and no CASEWORK_API_TOKENS)."""
+    port = free_port()
+    keys = key_file(tmp_path / "keys.toml", list(TOKENS))
+    log = (tmp_path / "codec.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "starter.py", "codec-server", "--origin", UI],
+        cwd=PROJECT_ROOT, env=codec_env(port, CASEWORK_API_KEYS=str(keys)), stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        give_up = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "codec.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < give_up, "the codec server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+
+
+async def test_codec_server_decodes_for_operators_only(codec_server: str) -> None:
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(SECRET_EMAIL).encode())
+    [sealed] = await EncryptionCodec(KEY_1).encode([plain])
     body = {
         "payloads": [
             {
@@ -142,17 +249,34 @@ async def test_codec_server_decodes_for_authorised_callers_only() -> None:
             }
         ]
     }
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as client:
-        denied = await client.post("/decode", json=body)
-        decoded = await client.post("/decode", json=body, headers={"Authorization": "Bearer ui-token"})
-        garbage = await client.post("/decode", content=b"{", headers={"Authorization": "Bearer ui-token"})
+
+    def bearer(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[name]}"}
+
+    async with httpx.AsyncClient(base_url=codec_server, timeout=10) as client:
+        decoded = await client.post("/decode", json=body, headers=bearer("ops"))
+        refused = {name: await client.post("/decode", json=body, headers=bearer(name)) for name in ROLES}
+        missing = await client.post("/decode", json=body)
+        wrong = await client.post("/decode", json=body, headers={"Authorization": "Bearer not-a-key-at-all"})
+        encode_as_agent = await client.post("/encode", json=body, headers=bearer("li.wei"))
+        garbage = await client.post("/decode", content=b"{", headers=bearer("ops"))
         preflight = await client.options(
-            "/decode",
-            headers={"Origin": "http://localhost:8233", "Access-Control-Request-Method": "POST"},
+            "/decode", headers={"Origin": UI, "Access-Control-Request-Method": "POST"}
         )
-    assert denied.status_code == 401
+
     assert decoded.status_code == 200
     [payload] = decoded.json()["payloads"]
-    assert base64.b64decode(payload["data"]) == b'"hello"'
-    assert garbage.status_code == 400
-    assert preflight.headers["access-control-allow-origin"] == "http://localhost:8233"
+    assert json.loads(base64.b64decode(payload["data"])) == SECRET_EMAIL
+    for name in ("li.wei", "contoso-portal", "phone-desk"):
+        answer = refused[name]
+        assert answer.status_code == 403, name
+        assert answer.json()["error"] == "forbidden" and ROLES[name] in answer.json()["message"]
+        assert SECRET_EMAIL not in answer.text
+    assert refused["ops"].status_code == 200
+    assert encode_as_agent.status_code == 403
+    for answer in (missing, wrong):
+        assert answer.status_code == 401
+        assert set(answer.json()) == {"error", "message"} and answer.json()["error"] == "unauthorised"
+        assert answer.headers["www-authenticate"] == "Bearer"
+    assert garbage.status_code == 400 and set(garbage.json()) == {"error", "message"}
+    assert preflight.headers["access-control-allow-origin"] == UI

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from intake.cli import EXIT_NONDETERMINISTIC, main
+from intake.cli import EXIT_INVALID, EXIT_NONDETERMINISTIC, main
 from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
-from service.settings import Settings
+from service.codec import EncryptionCodec, data_converter
+from service.settings import PROJECT_ROOT, Settings
 from support.actions import Cooperation, FirstResponse, Resolution
 from support.vocabulary import CaseStatus
 from tests.changed_workflow import StartsWithATimer
@@ -96,3 +102,81 @@ async def test_export_import_round_trip_and_timeline_of_a_closed_case_without_a_
     again = load_json(text, case_id)
     assert [len(r.events) for r in again] == [len(r.events) for r in runs]
     assert (await replay(case_id, again, pydantic_data_converter)).ok
+
+
+# -- the real `starter.py` on an encrypted case, and a malformed --query: one line, never a traceback --
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(100, 132))
+
+
+async def starter(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
+    """`starter.py` as a subprocess that leaves this test's event loop (and its worker) running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "starter.py", *argv, cwd=PROJECT_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def cli_env(env: WorkflowEnvironment, settings: Settings, key: bytes | None) -> dict[str, str]:
+    cli = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "SMTP_"))}
+    cli |= {
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_CONFIG_FILE": str(settings.var_dir / "no-temporal-profile.toml"),
+        "CASEWORK_VAR": str(settings.var_dir),
+        "CASEWORK_TASK_QUEUE": settings.task_queue,
+    }
+    if key is not None:
+        cli["CASEWORK_ENCRYPTION_KEY"] = base64.b64encode(key).decode()
+    return cli
+
+
+async def test_cli_without_the_encryption_key_says_so_in_one_line(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: Path
+) -> None:
+    config = dev_env.client.config()
+    config["data_converter"] = data_converter(EncryptionCodec(KEY))
+    sealed = Client(**config)
+    async with running_worker(sealed, settings) as cases:
+        case_id = (await cases.open(case_request(request_id))).case.case_id
+        for key in (None, OTHER_KEY):
+            env = cli_env(dev_env, settings, key)
+            for argv in (
+                ["timeline", case_id],
+                ["show", case_id],
+                ["replay", case_id],
+                ["respond", case_id, "--engineer", "li.wei", "--message", "Looking"],
+            ):
+                code, out, err = await starter(env, *argv)
+                assert (code, out) == (EXIT_INVALID, ""), (argv, err)
+                [line] = err.splitlines()
+                assert "encrypted" in line and "CASEWORK_ENCRYPTION_KEY" in line, line
+                assert ("not the configured" in line) == (key is not None), line
+            exported = tmp_path / f"{case_id}.json"
+            code, _, err = await starter(env, "history", "export", case_id, "-o", str(exported))
+            assert code == 0, err
+            [note] = err.splitlines()
+            assert note.startswith("note: ") and "CASEWORK_ENCRYPTION_KEY" in note
+            code, _, err = await starter(env, "replay", "--file", str(exported))
+            assert code == EXIT_INVALID and "CASEWORK_ENCRYPTION_KEY" in err and len(err.splitlines()) == 1
+
+        view = await cases.show(case_id)
+        assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE, "a refused respond changed nothing"
+        env = cli_env(dev_env, settings, KEY)
+        code, out, err = await starter(env, "timeline", case_id)
+        assert code == 0 and case_id in out, err
+        code, out, err = await starter(env, "replay", "--file", str(tmp_path / f"{case_id}.json"))
+        assert code == 0 and '"ok": true' in out, err
+
+
+async def test_replay_all_with_a_malformed_query_gives_the_servers_reason(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    env = cli_env(dev_env, settings, None)
+    code, out, err = await starter(env, "replay", "--all", "--query", "CaseStatus = = 'x")
+    assert (code, out) == (EXIT_INVALID, "")
+    [line] = err.splitlines()
+    assert line.startswith("--query: ") and len(line) > len("--query: "), line
