@@ -132,7 +132,8 @@ class VerificationFailures:
     `limit` failures the pair is locked until the window ends. The caller is given as its MAC
     (`support.verification.caller_mac`): the table never holds a phone number. Every change is one
     conditional UPDATE, so concurrent attempts (several API processes, several requests at once)
-    cannot count past the limit. Times are UTC.
+    cannot count past the limit. Times are UTC. A `limit` of 0 turns the lock off (failures are
+    still counted), like casework's other limits.
     """
 
     def __init__(self, engine: Engine, limit: int, window: timedelta = timedelta(hours=1)) -> None:
@@ -148,7 +149,7 @@ class VerificationFailures:
                     *self._pair(tenant_id, caller)
                 )
             ).first()
-        if row is None or row.failures < self._limit:
+        if row is None or self._limit <= 0 or row.failures < self._limit:
             return None
         ends = _utc(row.window_started_at) + self._window
         return ends - now if ends > now else None
@@ -181,7 +182,7 @@ class VerificationFailures:
         cutoff = literal(now - self._window, type_=table.c.window_started_at.type)
         expired = table.c.window_started_at <= cutoff
         condition = [*self._pair(tenant_id, caller)]
-        if up_to_limit:
+        if up_to_limit and self._limit > 0:
             condition.append(or_(expired, table.c.failures < self._limit))
         with self._engine.begin() as connection:
             self._ensure_row(connection, tenant_id, caller, now)

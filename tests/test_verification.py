@@ -168,6 +168,9 @@ def test_failures_lock_a_pair_for_the_rest_of_its_hour(tmp_path: Path, database:
         assert failures.locked_for("contoso", caller, start + timedelta(minutes=59)) is not None
         assert failures.locked_for("contoso", caller, start + timedelta(minutes=60)) is None, "the hour ends"
         assert failures.reserve("contoso", caller, start + timedelta(minutes=61)) is None, "a new window"
+        off = VerificationFailures(engine, limit=0)
+        assert [off.reserve("contoso", caller, start) for _ in range(20)] == [None] * 20, "0: no lock"
+        assert off.locked_for("contoso", caller, start) is None
     finally:
         engine.dispose()
 
