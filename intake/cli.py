@@ -578,7 +578,6 @@ def codec_server(origin: str) -> None:
     from service.codec_server import NoOperatorKey, create_codec_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
     try:
         codec = codec_from_env()
         if codec is None:
@@ -587,6 +586,7 @@ def codec_server(origin: str) -> None:
         app = create_codec_app(codec, keyring, origin)
     except (EncryptionKeyError, KeyFileError, NoOperatorKey) as error:
         raise CliError(str(error), EXIT_INVALID) from None
+    configure_logging(settings.log_level)
     uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
 
 
@@ -616,12 +616,19 @@ def serve() -> None:
     from intake.api import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
-    if not settings.api_tokens:
+    try:
+        keyring = load_keyring(settings.api_keys_file, settings.api_tokens)
+    except KeyFileError as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    if not len(keyring):
         raise CliError(
-            "set CASEWORK_API_TOKENS (comma-separated bearer tokens) before serving the API", EXIT_INVALID
+            "set CASEWORK_API_KEYS (the key file) or CASEWORK_API_TOKENS (operator tokens) "
+            "before serving the API",
+            EXIT_INVALID,
         )
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
+    configure_logging(settings.log_level)
+    app = create_app(settings, keyring=keyring)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

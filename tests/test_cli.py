@@ -216,3 +216,17 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_where(tmp_path: Path) -
     )
     assert debug.returncode == EXIT_UNEXPECTED
     assert "read_mailbox" in debug.stderr and "IsADirectoryError" in debug.stderr
+
+
+def test_serve_and_codec_server_refuse_a_broken_key_file_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[keys]]\nname = "ops"\ntoken = "short"\nrole = "operator"\n')
+    monkeypatch.setenv("CASEWORK_API_KEYS", str(keys))
+    monkeypatch.setenv("CASEWORK_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    for command in ("serve", "codec-server"):
+        code, out, err = run(capsys, command)
+        assert (code, out) == (EXIT_INVALID, ""), err
+        [line] = err.splitlines()
+        assert line.startswith(f"{keys}: ") and "token" in line, line
