@@ -51,8 +51,8 @@ def create_codec_app(codec: PayloadCodec, keyring: Keyring, origin: str) -> Star
     ) -> Callable[..., Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             # Who is asking is settled before the body is read.
-            header = request.headers.get("authorization", "")
-            principal = keyring.authenticate(header.removeprefix("Bearer ") if header else None)
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            principal = keyring.authenticate(token.strip() if scheme.lower() == "bearer" else None)
             if principal is None:
                 return _problem(401, "unauthorised", "a valid bearer token is required")
             if not principal.allows(Permission.OPERATE):
