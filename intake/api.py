@@ -39,6 +39,7 @@ from intake.cases import (
 from intake.docs import install_docs
 from intake.guard import Guard
 from intake.limits import RateLimited, RateLimiter
+from intake.verification_gate import VerificationGate, VerificationLocked
 from service.api_keys import KeyFileError, Keyring, load_keyring
 from service.database import open_database
 from service.logging import get_logger
@@ -115,9 +116,11 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
     keys = keyring if keyring is not None else keyring_for(settings)
     gateway: dict[str, Cases] = {"cases": cases} if cases is not None else {}
     openings = RateLimiter(settings.openings_per_tenant, window_s=3600.0)
-    directory = DirectoryStore(open_database(settings))
-    if cases is not None and cases.directory is None:
-        cases.directory = directory
+    engine = open_database(settings)
+    directory = DirectoryStore(engine)
+    if cases is not None:  # given by a test: the installation's checks all the same
+        cases.directory = cases.directory or directory
+        cases.verification = cases.verification or VerificationGate.from_settings(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +150,7 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
                 settings.task_queue,
                 directory=directory,
                 max_open_cases=settings.open_cases_per_tenant,
+                verification=VerificationGate.from_settings(settings, engine),
             )
         return gateway["cases"]
 
@@ -199,6 +203,11 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
     @app.exception_handler(RateLimited)
     async def _limited(_: Request, error: RateLimited) -> JSONResponse:
         return _problem(429, "rate_limited", str(error), headers={"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(VerificationLocked)
+    async def _locked(_: Request, error: VerificationLocked) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+        return _problem(429, "verification_locked", str(error), headers=headers)
 
     @app.exception_handler(TooManyOpenCases)
     async def _quota(_: Request, error: TooManyOpenCases) -> JSONResponse:

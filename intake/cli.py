@@ -242,7 +242,7 @@ async def _with_cases(command: Command, args: argparse.Namespace, payload: BaseM
     settings = Settings()
     try:
         client = _key_checked(await connect(settings))
-        await command(Cases(client, settings.task_queue), args, payload)
+        await command(Cases.from_settings(client, settings), args, payload)
     except (EncryptionKeyError, EncryptionKeyNeeded) as error:
         raise CliError(str(error), EXIT_INVALID) from None
     except RPCError as error:

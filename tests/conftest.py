@@ -21,6 +21,7 @@ from service.mail_sink import MailSink
 from service.settings import Settings, venv_binary
 from service.temporal import register_search_attributes
 from service.worker_runtime import build_worker
+from tests.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 TESTS = Path(__file__).parent
 
@@ -57,7 +58,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Cases]:
     """A real casework worker on the test's task queue, and the intake's gateway to it."""
     async with build_worker(client, settings):
-        yield Cases(client, settings.task_queue)
+        yield Cases.from_settings(client, settings)
 
 
 @pytest.fixture

@@ -24,4 +24,6 @@ def case_request(request_id: str, tenant: str = "contoso", **overrides: Any) -> 
         "contact_email": TENANTS.get(tenant, "someone@example.com"),
     }
     fields.update(overrides)
+    if "requester" in overrides and "contact_email" not in overrides:
+        fields["contact_email"] = overrides["requester"]  # the requester's own address is always allowed
     return CaseRequest.model_validate(fields)

@@ -21,7 +21,7 @@ from tests.conftest import running_worker
 from tests.deliveries import verification_code
 from tests.requests import case_request
 
-EMAIL = "li.na.private@contoso.example"
+EMAIL = "staff@contoso.example"  # a user of the tenant: contact addresses must be in the directory
 PHONE = "+8613912345678"
 DESCRIPTION = "The finance share of Mrs Li has leaked"
 

@@ -70,7 +70,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         opened = open_case(env)
         case = opened["case"]
         assert opened["created"] is True
-        assert case["case_id"] == "case-e2e-1" and case["status"] == "awaiting_first_response"
+        assert case["case_id"] == "case-contoso.e2e-1" and case["status"] == "awaiting_first_response"
         assert case["severity"] == "A" and case["first_response"]["target"] == "1h"
 
         listed: list[dict[str, Any]] = []
@@ -79,12 +79,12 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
             if listed:
                 break
             time.sleep(0.2)
-        assert [c["case_id"] for c in listed] == ["case-e2e-1"]
+        assert [c["case_id"] for c in listed] == ["case-contoso.e2e-1"]
 
-        assert cli(env, "respond", "case-e2e-1", "--engineer", "li.wei", "--message", "Checking")[
+        assert cli(env, "respond", "case-contoso.e2e-1", "--engineer", "li.wei", "--message", "Checking")[
             "status"
         ] == ("in_progress")
-        resolved = cli(env, "resolve", "case-e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
+        resolved = cli(env, "resolve", "case-contoso.e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
         assert resolved["status"] == "resolved"
         assert resolved["first_response"]["state"] == "met"
         metrics_url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
@@ -99,8 +99,8 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
 
     subjects = [m["Subject"] for m in read_mailbox(tmp_path / "var" / "mail")]
-    assert any(s.startswith("[case-e2e-1] We have received your support request") for s in subjects)
-    assert any(s.startswith("[case-e2e-1] Your case is resolved") for s in subjects)
+    assert any(s.startswith("[case-contoso.e2e-1] We have received your support request") for s in subjects)
+    assert any(s.startswith("[case-contoso.e2e-1] Your case is resolved") for s in subjects)
     assert any("New severity A case" in s for s in subjects), (
         "the support queue was told (by email: no webhook set)"
     )
@@ -111,7 +111,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
     again = Worker(env, tmp_path / "worker.log")
     try:
         again.wait_ready()
-        shown = cli(env, "show", "case-e2e-1")
+        shown = cli(env, "show", "case-contoso.e2e-1")
         assert shown["status"] == "resolved", "the case survived the restart of the server and worker"
         reopened = open_case(env)
         assert reopened["created"] is False and reopened["case"]["status"] == "resolved"
