@@ -19,7 +19,9 @@ def _reason(message: str) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def field_errors(errors: ValidationError | Iterable[Mapping[str, Any]], skip: int = 0) -> list[dict[str, str]]:
+def field_errors(
+    errors: ValidationError | Iterable[Mapping[str, Any]], skip: int = 0
+) -> list[dict[str, str]]:
     """[{"field": "contact_email", "message": "not an email address"}, ...]; `skip` drops leading
     location parts (FastAPI's "body")."""
     items = errors.errors() if isinstance(errors, ValidationError) else errors

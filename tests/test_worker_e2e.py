@@ -84,7 +84,9 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         assert cli(env, "respond", "case-contoso.e2e-1", "--engineer", "li.wei", "--message", "Checking")[
             "status"
         ] == ("in_progress")
-        resolved = cli(env, "resolve", "case-contoso.e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed")
+        resolved = cli(
+            env, "resolve", "case-contoso.e2e-1", "--engineer", "li.wei", "--summary", "Codec fixed"
+        )
         assert resolved["status"] == "resolved"
         assert resolved["first_response"]["state"] == "met"
         metrics_url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
@@ -129,9 +131,7 @@ def modes(var: Path) -> dict[str, str]:
 
 def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
     env |= {
         "CASEWORK_VAR": str(var),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
