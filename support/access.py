@@ -28,12 +28,13 @@ class Permission(StrEnum):
     READ_CASES = "read_cases"  # show and list (tenant-scoped for portal and phone)
     CUSTOMER_ACTION = "customer_action"  # cooperate, reopen, survey, verification
     AGENT_ACTION = "agent_action"  # respond, update, ask, severity, resolve
-    OPERATE = "operate"  # history, replay, timeline, codec server, reports of every tenant
+    READ_REPORTS = "read_reports"  # SLA and satisfaction reports (tenant-scoped for portal and phone)
+    OPERATE = "operate"  # history, replay, timeline, codec server
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PORTAL: frozenset(
-        {Permission.OPEN_CASE, Permission.READ_CASES, Permission.CUSTOMER_ACTION}
+        {Permission.OPEN_CASE, Permission.READ_CASES, Permission.CUSTOMER_ACTION, Permission.READ_REPORTS}
     ),
     Role.PHONE: frozenset(
         {
@@ -41,6 +42,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.OPEN_PHONE_CASE,
             Permission.READ_CASES,
             Permission.CUSTOMER_ACTION,
+            Permission.READ_REPORTS,
         }
     ),
     Role.AGENT: frozenset({Permission.READ_CASES, Permission.AGENT_ACTION}),
