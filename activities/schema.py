@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Connection,
     DateTime,
+    Dialect,
     Engine,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    TypeDecorator,
     insert,
     select,
     text,
@@ -124,6 +128,62 @@ verification_failures = Table(
 
 def _v3_verification_failures(connection: Connection) -> None:
     metadata.create_all(connection, tables=[verification_failures])
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored as `TIMESTAMP WITH TIME ZONE` (PostgreSQL) or UTC text (SQLite), read back
+    aware and in UTC on both: SQLite keeps no zone (it would give naive times back, and would store an
+    aware non-UTC time as its wall-clock reading), and PostgreSQL answers in its session's zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"an aware datetime is required here, not {value!r}")
+        instant = value.astimezone(UTC)
+        return instant.replace(tzinfo=None) if dialect.name == "sqlite" else instant
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The final record of every case that ended (closed, closed unresponsive, refused...), one row per
+# case, written by the archive activity; the columns are what reports count, `record` is the whole
+# final CaseView as JSON (support.closed_case.closed_case_row derives the rest from it).
+closed_cases = Table(
+    "closed_cases",
+    metadata,
+    Column("case_id", String(200), primary_key=True),
+    Column("tenant_id", String(63), nullable=False, index=True),
+    Column("category", String(16), nullable=False),
+    Column("requested_severity", String(1), nullable=False),
+    Column("initial_severity", String(1)),  # granted at opening; none for a refused case
+    Column("final_severity", String(1)),
+    Column("status", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("opened_at", UtcDateTime, index=True),  # reports count cases by when they were opened
+    Column("first_response_due", UtcDateTime),
+    Column("first_response_at", UtcDateTime),
+    Column("first_response_met", Boolean),  # null when never answered
+    Column("sla_breached", Boolean, nullable=False),
+    Column("first_response_business_s", Float),
+    Column("first_response_wall_s", Float),
+    Column("customer_update_breaches", Integer, nullable=False),
+    Column("downgrades", Integer, nullable=False),
+    Column("reopens", Integer, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("survey_outcome", String(16)),  # pending | answered | no_answer
+    Column("survey_score", Integer),
+    Column("record", Text, nullable=False),
+    Column("archived_at", UtcDateTime, nullable=False),
+)
 
 
 # Append only. A released migration is never edited; a schema change is a new function here.
