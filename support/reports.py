@@ -1,0 +1,535 @@
+"""SLA and satisfaction reports over closed and open cases (pure: rows in, a report out).
+
+Rules, each chosen once here:
+
+- A case is counted in the window [since, until) of its opening (`opened_at`); a running case by
+  its start (Temporal's `StartTime`, which is its creation: visibility has no opening time; a case
+  that continued as new is dated by its latest run). A closed case that never opened (refused) is
+  no SLA case: it is counted apart, in `not_opened`, by its creation time, and so is a running case
+  still awaiting phone verification.
+- The severity of a case is the one whose clock decided its first response: the severity in force
+  when the first response was given (a severity change re-plans the first-response clock only until
+  it is answered, so a case answered at A and later downgraded to B met or missed an A target).
+  Read from the record's severity history; `final_severity` when the case was never answered, when
+  the record cannot be read, or when no change came after the first response. A running case is
+  reported at its current severity (all that visibility knows).
+- First-response verdict of a closed case: `first_response_met` when it was answered; never
+  answered, it is `breached` when its deadline passed before it ended (`sla_breached`, or the due
+  time before its end) and otherwise `unanswered` (it ended, e.g. closed unresponsive, before its
+  deadline). Of a running case: awaiting its first response, `breached` once due (as of the
+  report's `generated_at`) and `open` before; answered (in progress, resolved, closed awaiting its
+  survey), `met` unless it breached a clock whose first-response deadline has passed, which
+  visibility cannot tell from a later customer-update breach: counted `breached` (the conservative
+  reading; the closed record settles it).
+- `met_ratio` = met / (met + breached): open and unanswered cases have no verdict. Null when there
+  is nothing to divide, as every ratio and mean here.
+- Percentiles are nearest-rank: the smallest value with at least p % of the values at or below it
+  (sorted values v[1..n], p50 = v[ceil(0.5 n)], p90 = v[ceil(0.9 n)]); null with no values. They
+  come from closed cases (running ones have no recorded time to first response).
+- Satisfaction: a survey is `sent` when a case closed after resolution (a closed case whose
+  workflow still waits for the answer is `pending`); `response_rate` = answered / (answered +
+  no_answer), the surveys whose wait is over; `mean_score` over the answered ones; `scores` counts
+  each score 1-5.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
+
+from support.access import Principal
+from support.vocabulary import CaseStatus, Category, Severity
+
+SCORES = ("1", "2", "3", "4", "5")
+Verdict = Literal["met", "breached", "open", "unanswered"]
+
+
+def _utc(value: Any) -> Any:
+    """Databases that keep no zone (SQLite) give naive times: they were written in UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class ClosedCase(BaseModel):
+    """A row of `closed_cases`, as reports read it."""
+
+    case_id: str
+    tenant_id: str
+    category: str
+    requested_severity: str | None = None
+    initial_severity: str | None = None
+    final_severity: str | None = None
+    status: str
+    created_at: datetime
+    opened_at: datetime | None = None
+    first_response_due: datetime | None = None
+    first_response_at: datetime | None = None
+    first_response_met: bool | None = None
+    sla_breached: bool = False
+    first_response_business_s: float | None = None
+    first_response_wall_s: float | None = None
+    customer_update_breaches: int = 0
+    downgrades: int = 0
+    reopens: int = 0
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    survey_outcome: str | None = None
+    survey_score: int | None = None
+    archived_at: datetime | None = None
+    sla_severity: str | None = Field(
+        default=None, description="the severity whose clock decided the first response (see module doc)"
+    )
+
+    _aware = field_validator(
+        "created_at",
+        "opened_at",
+        "first_response_due",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+        "archived_at",
+        mode="before",
+    )(_utc)
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> ClosedCase:
+        """From a database row (its `record` column, the final case view as JSON, gives the
+        severity history)."""
+        fields = {k: v for k, v in row.items() if k in cls.model_fields and v is not None}
+        case = cls.model_validate(fields)
+        case.sla_severity = severity_at_first_response(
+            case.final_severity, case.first_response_at, row.get("record")
+        )
+        return case
+
+
+class _Change(BaseModel):
+    at: datetime
+    severity: str
+    previous: str | None = None
+
+    _aware = field_validator("at", mode="before")(_utc)
+
+
+class _Record(BaseModel):
+    severity_history: list[_Change] = []
+
+
+def severity_at_first_response(
+    final: str | None, first_response_at: datetime | None, record: str | bytes | None
+) -> str | None:
+    """The severity in force when the first response was given: the `previous` severity of the
+    first change after it (so a history trimmed in its middle still answers), else `final`."""
+    if first_response_at is None or not record:
+        return final
+    try:
+        history = _Record.model_validate_json(record).severity_history
+    except ValidationError:
+        return final
+    answered = _utc(first_response_at)
+    for change in history:
+        if change.at > answered and change.previous is not None:
+            return change.previous
+    return final
+
+
+class OpenCase(BaseModel):
+    """A running case, as Temporal visibility lists it (its search attributes)."""
+
+    case_id: str
+    tenant_id: str
+    category: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    started_at: AwareDatetime
+    first_response_due: AwareDatetime | None = None
+    sla_breached: bool = False
+
+
+class Percentiles(BaseModel):
+    p50: float | None = None
+    p90: float | None = None
+
+
+class Csat(BaseModel):
+    sent: int = 0
+    answered: int = 0
+    no_answer: int = 0
+    pending: int = 0
+    response_rate: float | None = Field(default=None, description="answered / (answered + no_answer)")
+    mean_score: float | None = None
+    scores: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(SCORES, 0))
+
+
+class Group(BaseModel):
+    cases: int = Field(default=0, description="SLA cases opened in the window")
+    met: int = 0
+    breached: int = 0
+    open: int = Field(default=0, description="running, not answered, not yet due")
+    unanswered: int = Field(default=0, description="ended before its deadline without a first response")
+    met_ratio: float | None = Field(default=None, description="met / (met + breached)")
+    first_response_business_s: Percentiles = Field(default_factory=Percentiles)
+    first_response_wall_s: Percentiles = Field(default_factory=Percentiles)
+    downgrades: int = 0
+    reopens: int = 0
+    customer_update_breaches: int = 0
+    csat: Csat = Field(default_factory=Csat)
+
+
+class SlaReport(BaseModel):
+    since: datetime
+    until: datetime
+    generated_at: datetime = Field(description="'now' for running cases: past due means due before it")
+    tenants: list[str] | None = Field(description="the tenants reported on; null = every tenant")
+    cases: int
+    met: int
+    breached: int
+    open: int
+    unanswered: int
+    met_ratio: float | None
+    first_response_business_s: Percentiles
+    first_response_wall_s: Percentiles
+    open_past_due: int = Field(description="running cases awaiting their first response after its deadline")
+    not_opened: int = Field(description="refused, or still awaiting phone verification: no SLA case")
+    downgrades: int
+    reopens: int
+    customer_update_breaches: int
+    csat: Csat
+    by_severity: dict[str, Group]
+    by_category: dict[str, Group]
+    by_tenant: dict[str, Group]
+
+
+class ReportWindow(BaseModel):
+    since: AwareDatetime
+    until: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportWindow:
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+    def holds(self, at: datetime | None) -> bool:
+        return at is not None and self.since <= at < self.until
+
+
+def report_tenants(principal: Principal, tenant: str | None) -> tuple[str, ...] | None:
+    """What a report for this principal covers: None = every tenant; () = nothing (a tenant the
+    key does not act for: an empty report, as `GET /cases` answers an empty list)."""
+    scope = principal.tenant_filter
+    if tenant is not None:
+        return (tenant,) if scope is None or tenant in scope else ()
+    return scope
+
+
+def nearest_rank(values: Sequence[float], percent: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(percent / 100 * len(ordered)), 1) - 1]
+
+
+def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
+    return round(part / whole, digits) if whole else None
+
+
+class _Entry(BaseModel):
+    """One SLA case, reduced to what the report counts."""
+
+    severity: str
+    category: str
+    tenant_id: str
+    verdict: Verdict
+    business_s: float | None = None
+    wall_s: float | None = None
+    downgrades: int = 0
+    reopens: int = 0
+    customer_update_breaches: int = 0
+    survey: str | None = None
+    score: int | None = None
+
+
+def _closed_verdict(case: ClosedCase) -> Verdict:
+    if case.first_response_met is not None:
+        return "met" if case.first_response_met else "breached"
+    ended = case.closed_at or case.resolved_at or case.archived_at
+    due = case.first_response_due
+    if case.sla_breached or (due is not None and ended is not None and ended >= due):
+        return "breached"
+    return "unanswered"
+
+
+_ANSWERED = {CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}
+
+
+def _open_verdict(case: OpenCase, now: datetime) -> Verdict:
+    due = case.first_response_due
+    past_due = due is not None and due <= now
+    if case.status in _ANSWERED:
+        return "breached" if case.sla_breached and past_due else "met"
+    if case.sla_breached or past_due:
+        return "breached"
+    return "unanswered" if case.status == CaseStatus.CLOSED_UNRESPONSIVE else "open"
+
+
+def _group(entries: list[_Entry]) -> Group:
+    verdicts = [e.verdict for e in entries]
+    met, breached = verdicts.count("met"), verdicts.count("breached")
+    business = [e.business_s for e in entries if e.business_s is not None]
+    wall = [e.wall_s for e in entries if e.wall_s is not None]
+    csat = Csat()
+    for entry in entries:
+        if entry.survey not in ("pending", "answered", "no_answer"):
+            continue
+        csat.sent += 1
+        if entry.survey == "answered":
+            csat.answered += 1
+            if entry.score is not None and str(entry.score) in csat.scores:
+                csat.scores[str(entry.score)] += 1
+        elif entry.survey == "no_answer":
+            csat.no_answer += 1
+        else:
+            csat.pending += 1
+    scores = [e.score for e in entries if e.survey == "answered" and e.score is not None]
+    csat.response_rate = _ratio(csat.answered, csat.answered + csat.no_answer)
+    csat.mean_score = round(sum(scores) / len(scores), 2) if scores else None
+    return Group(
+        cases=len(entries),
+        met=met,
+        breached=breached,
+        open=verdicts.count("open"),
+        unanswered=verdicts.count("unanswered"),
+        met_ratio=_ratio(met, met + breached),
+        first_response_business_s=Percentiles(p50=nearest_rank(business, 50), p90=nearest_rank(business, 90)),
+        first_response_wall_s=Percentiles(p50=nearest_rank(wall, 50), p90=nearest_rank(wall, 90)),
+        downgrades=sum(e.downgrades for e in entries),
+        reopens=sum(e.reopens for e in entries),
+        customer_update_breaches=sum(e.customer_update_breaches for e in entries),
+        csat=csat,
+    )
+
+
+def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dict[str, Group]:
+    keys = dict.fromkeys(always)
+    keys |= dict.fromkeys(sorted({getattr(e, key) for e in entries}))
+    return {k: _group([e for e in entries if getattr(e, key) == k]) for k in keys}
+
+
+def sla_report(
+    window: ReportWindow,
+    closed: Iterable[ClosedCase],
+    running: Iterable[OpenCase],
+    now: datetime,
+    tenants: Sequence[str] | None = None,
+) -> SlaReport:
+    """The report of the cases opened in the window. `closed` and `running` may overlap (a case
+    archived while visibility still lists it running): the closed record counts."""
+
+    def in_scope(tenant: str) -> bool:
+        return tenants is None or tenant in tenants
+
+    entries: list[_Entry] = []
+    not_opened = open_past_due = 0
+    seen: set[str] = set()
+    for case in closed:
+        if case.case_id in seen or not in_scope(case.tenant_id):
+            continue
+        seen.add(case.case_id)
+        if case.opened_at is None:
+            not_opened += window.holds(case.created_at)
+            continue
+        if not window.holds(case.opened_at):
+            continue
+        entries.append(
+            _Entry(
+                severity=case.sla_severity or case.final_severity or "unknown",
+                category=case.category,
+                tenant_id=case.tenant_id,
+                verdict=_closed_verdict(case),
+                business_s=case.first_response_business_s,
+                wall_s=case.first_response_wall_s,
+                downgrades=case.downgrades,
+                reopens=case.reopens,
+                customer_update_breaches=case.customer_update_breaches,
+                survey=case.survey_outcome,
+                score=case.survey_score,
+            )
+        )
+    for running_case in running:
+        if running_case.case_id in seen or not in_scope(running_case.tenant_id):
+            continue
+        seen.add(running_case.case_id)
+        if not window.holds(running_case.started_at):
+            continue
+        if running_case.first_response_due is None or running_case.status in (
+            None,
+            CaseStatus.NEW,
+            CaseStatus.AWAITING_VERIFICATION,
+            CaseStatus.REFUSED,
+        ):
+            not_opened += 1
+            continue
+        verdict = _open_verdict(running_case, now)
+        awaiting = running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE
+        open_past_due += awaiting and verdict == "breached"
+        entries.append(
+            _Entry(
+                severity=running_case.severity or "unknown",
+                category=running_case.category or "unknown",
+                tenant_id=running_case.tenant_id,
+                verdict=verdict,
+                survey="pending" if running_case.status == CaseStatus.CLOSED else None,
+            )
+        )
+    total = _group(entries)
+    return SlaReport(
+        since=window.since,
+        until=window.until,
+        generated_at=now,
+        tenants=None if tenants is None else sorted(tenants),
+        cases=total.cases,
+        met=total.met,
+        breached=total.breached,
+        open=total.open,
+        unanswered=total.unanswered,
+        met_ratio=total.met_ratio,
+        first_response_business_s=total.first_response_business_s,
+        first_response_wall_s=total.first_response_wall_s,
+        open_past_due=open_past_due,
+        not_opened=not_opened,
+        downgrades=total.downgrades,
+        reopens=total.reopens,
+        customer_update_breaches=total.customer_update_breaches,
+        csat=total.csat,
+        by_severity=_grouped(entries, "severity", [s.value for s in Severity]),
+        by_category=_grouped(entries, "category", [c.value for c in Category]),
+        by_tenant=_grouped(entries, "tenant_id", tenants or ()),
+    )
+
+
+# -- output for people and spreadsheets -------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "dimension",
+    "key",
+    "cases",
+    "met",
+    "breached",
+    "open",
+    "unanswered",
+    "met_ratio",
+    "first_response_business_p50_s",
+    "first_response_business_p90_s",
+    "first_response_wall_p50_s",
+    "first_response_wall_p90_s",
+    "downgrades",
+    "reopens",
+    "customer_update_breaches",
+    "surveys_sent",
+    "surveys_answered",
+    "surveys_no_answer",
+    "surveys_pending",
+    "response_rate",
+    "mean_score",
+    *(f"score_{s}" for s in SCORES),
+)
+
+
+def _rows(report: SlaReport) -> list[tuple[str, str, Group]]:
+    total = Group(**{name: getattr(report, name) for name in Group.model_fields})  # the report's own
+    rows = [("total", "all", total)]
+    for dimension, groups in (
+        ("severity", report.by_severity),
+        ("category", report.by_category),
+        ("tenant", report.by_tenant),
+    ):
+        rows += [(dimension, key, group) for key, group in groups.items()]
+    return rows
+
+
+def _cells(dimension: str, key: str, g: Group) -> list[Any]:
+    c = g.csat
+    return [
+        dimension, key, g.cases, g.met, g.breached, g.open, g.unanswered, g.met_ratio,
+        g.first_response_business_s.p50, g.first_response_business_s.p90,
+        g.first_response_wall_s.p50, g.first_response_wall_s.p90,
+        g.downgrades, g.reopens, g.customer_update_breaches,
+        c.sent, c.answered, c.no_answer, c.pending, c.response_rate, c.mean_score,
+        *(c.scores.get(s, 0) for s in SCORES),
+    ]  # fmt: skip
+
+
+def report_csv(report: SlaReport) -> str:
+    """One line per group (total, each severity, category and tenant); empty cells are nulls."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for dimension, key, group in _rows(report):
+        writer.writerow(["" if v is None else v for v in _cells(dimension, key, group)])
+    return out.getvalue()
+
+
+def _hours(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f}h"
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def report_table(report: SlaReport) -> str:
+    """The report for a terminal: a line per group, then satisfaction."""
+    scope = "every tenant" if report.tenants is None else ", ".join(report.tenants) or "no tenant"
+    lines = [
+        f"SLA report: cases opened {report.since.isoformat()} .. {report.until.isoformat()} ({scope})",
+        f"as of {report.generated_at.isoformat()}; open past due: {report.open_past_due}; "
+        f"not opened: {report.not_opened}",
+        "",
+    ]
+    header = ("group", "cases", "met", "breached", "open", "unansw.", "met %", "p50 bus.", "p90 bus.",
+              "downgr.", "reopens", "upd. br.", "surveys", "answered", "mean")  # fmt: skip
+    table: list[tuple[str, ...]] = [header]
+    for dimension, key, g in _rows(report):
+        table.append(
+            (
+                "total" if dimension == "total" else f"{dimension} {key}",
+                *(str(v) for v in (g.cases, g.met, g.breached, g.open, g.unanswered)),
+                _percent(g.met_ratio),
+                _hours(g.first_response_business_s.p50),
+                _hours(g.first_response_business_s.p90),
+                *(str(v) for v in (g.downgrades, g.reopens, g.customer_update_breaches)),
+                str(g.csat.sent),
+                str(g.csat.answered),
+                "-" if g.csat.mean_score is None else f"{g.csat.mean_score:.2f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    c = report.csat
+    lines += [
+        "",
+        f"satisfaction: {c.sent} sent, {c.answered} answered, {c.no_answer} no answer, {c.pending} pending; "
+        f"response rate {_percent(c.response_rate)}, mean score "
+        f"{'-' if c.mean_score is None else f'{c.mean_score:.2f}'}; "
+        "scores " + " ".join(f"{s}:{c.scores.get(s, 0)}" for s in SCORES),
+    ]
+    return "\n".join(lines)
+
+
+def report_json(report: SlaReport) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2)
