@@ -1,15 +1,22 @@
 """The casework database schema and its migrations (SQLite by default, PostgreSQL by DATABASE_URL).
 
-`migrate()` applies an append-only list of migrations, each once, in its own transaction, and
-records it in `schema_version`, so every process can call it safely at start-up.
+The tables here are today's model; the migrations are Alembic revisions shipped in the package
+(activities/migrations/versions/, each a snapshot of its change). `migrate()` brings a database to
+the latest revision, in one transaction that one process at a time runs, so every process calls it
+safely at start-up. Databases made before Alembic (a `schema_version` table of hand-written versions
+1-3) are stamped with the matching revision first, then upgraded; their `schema_version` table is
+kept as it was (frozen), so a process of the previous release still starts against them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
     Column,
@@ -25,16 +32,19 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
-    insert,
+    func,
+    inspect,
     select,
     text,
 )
 
 metadata = MetaData()
 
+# The hand-written migrations' record (versions 1-3), before Alembic: read once to stamp an older
+# database, never written any more. Alembic keeps its own (`alembic_version`).
 schema_version = Table(
     "schema_version",
-    metadata,
+    MetaData(),  # not part of today's model (`metadata`): new databases never have it
     Column("version", Integer, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
@@ -76,41 +86,17 @@ incidents = Table(
 )
 
 
-def _v1_directory(connection: Connection) -> None:
-    # The tenants table as version 1 had it: a migration is a snapshot, not today's model.
-    v1 = MetaData()
-    Table(
-        "tenants",
-        v1,
-        Column("tenant_id", String(63), primary_key=True),
-        Column("name", String(200), nullable=False),
-        Column("country", String(2), nullable=False),
-        Column("time_zone", String(64), nullable=False),
-        Column("agreement", String(16), nullable=False),
-        Column("purchase_channel", String(16), nullable=False),
-        Column("partner_name", String(200)),
-        Column("partner_contact", String(254)),
-    )
-    v1.create_all(connection)
-    metadata.create_all(connection, tables=[tenant_users, tenant_contacts, incidents])
-
-
 deliveries = Table(
     "notification_deliveries",
     metadata,
     Column("notification_id", String(300), primary_key=True),
     Column("channel", String(16), primary_key=True),
-    Column("case_id", String(80), nullable=False, index=True),
+    Column("case_id", String(200), nullable=False, index=True),  # String(80) before revision 0005
     Column("event", String(80), nullable=False),
     Column("status", String(16), nullable=False),  # sent | failed
     Column("detail", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
-
-
-def _v2_deliveries_and_account_managers(connection: Connection) -> None:
-    connection.execute(text("ALTER TABLE tenants ADD COLUMN account_manager_email VARCHAR(254)"))
-    metadata.create_all(connection, tables=[deliveries])
 
 
 # Wrong phone verification codes per tenant and caller number, across requests: a window opens at
@@ -124,10 +110,6 @@ verification_failures = Table(
     Column("window_started_at", DateTime(timezone=True), nullable=False),
     Column("failures", Integer, nullable=False),
 )
-
-
-def _v3_verification_failures(connection: Connection) -> None:
-    metadata.create_all(connection, tables=[verification_failures])
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -186,25 +168,72 @@ closed_cases = Table(
 )
 
 
-# Append only. A released migration is never edited; a schema change is a new function here.
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_directory,
-    _v2_deliveries_and_account_managers,
-    _v3_verification_failures,
-]
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
+LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
+# The key of the PostgreSQL advisory lock that lets one process at a time migrate (any constant
+# shared by every casework process: "casework" in ASCII, as a bigint).
+MIGRATION_LOCK = int.from_bytes(b"casework", "big") >> 1
 
 
-def migrate(engine: Engine) -> int:
-    """Bring the schema to the latest version; returns the version it is at."""
-    metadata.create_all(engine, tables=[schema_version])
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, built in code (no alembic.ini): the package's migrations folder,
+    and the connection env.py runs the revisions on."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def legacy_revision(connection: Connection) -> str | None:
+    """The revision a database made by the hand-written migrations is at, or None when Alembic
+    already keeps its version (or the database is new)."""
+    names = set(inspect(connection).get_table_names())
+    if "alembic_version" in names or schema_version.name not in names:
+        return None
+    version = connection.execute(select(func.max(schema_version.c.version))).scalar()
+    if version is None:
+        return None
+    if version not in LEGACY_REVISIONS:
+        raise RuntimeError(f"schema_version {version} was never made by casework: no Alembic revision for it")
+    return LEGACY_REVISIONS[version]
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision Alembic recorded (None before Alembic, or in a new database)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, f"no Alembic revision in {MIGRATIONS_DIR}"
+    return head
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the latest revision; returns the revision it is at.
+
+    One transaction, and one process at a time: on PostgreSQL under an advisory lock (its DDL is
+    transactional, so a failed upgrade leaves nothing behind), on SQLite under the write lock taken
+    at BEGIN IMMEDIATE. A process that waited finds the schema at the latest revision and does
+    nothing; one that finds it there at once takes no lock.
+    """
+    head = head_revision()
+    with engine.connect() as connection:
+        if current_revision(connection) == head:
+            return head
     with engine.begin() as connection:
-        current = connection.execute(
-            select(schema_version.c.version).order_by(schema_version.c.version.desc())
-        ).first()
-    version = current[0] if current else 0
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        with engine.begin() as connection:
-            migration(connection)
-            connection.execute(insert(schema_version).values(version=number, applied_at=datetime.now(UTC)))
-        version = number
-    return version
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        config = alembic_config(connection)
+        stamp = legacy_revision(connection)
+        if stamp is not None:
+            command.stamp(config, stamp)
+        command.upgrade(config, "head")
+        revision = current_revision(connection)
+    assert revision == head, f"upgraded to {revision}, not to the latest revision {head}"
+    return revision

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, func, insert, select, text
+from sqlalchemy import event, func, select
 
 from activities.directory_store import DirectoryStore, import_directory
-from activities.schema import MIGRATIONS, metadata, migrate, schema_version, tenant_users
+from activities.schema import tenant_users
 from intake.cli import EXIT_INVALID, main
 from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings
@@ -30,40 +30,7 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
     return Settings(var_dir=tmp_path / "var", database_url=url)
 
 
-def test_migration_creates_the_schema_once_and_records_the_version(tmp_path: Path, database_url: str) -> None:
-    engine = open_database(settings_for(tmp_path, database_url))
-    try:
-        assert migrate(engine) == len(MIGRATIONS), "a second run is a no-op at the latest version"
-        assert migrate(open_database(settings_for(tmp_path, database_url))) == len(MIGRATIONS)
-        with engine.connect() as connection:
-            versions = connection.execute(select(schema_version.c.version)).scalars().all()
-        assert sorted(versions) == list(range(1, len(MIGRATIONS) + 1)), "each migration recorded once"
-    finally:
-        engine.dispose()
-
-
-def test_migration_upgrades_a_version_1_database_and_keeps_its_rows(
-    tmp_path: Path, database_url: str
-) -> None:
-    (tmp_path / "var").mkdir()
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.begin() as connection:  # a database as the first release left it
-            MIGRATIONS[0](connection)
-        metadata.create_all(engine, tables=[schema_version])
-        with engine.begin() as connection:
-            connection.execute(insert(schema_version).values(version=1, applied_at=datetime.now(UTC)))
-            connection.execute(
-                text(
-                    "INSERT INTO tenants (tenant_id, name, country, time_zone, agreement, purchase_channel)"
-                    " VALUES ('old', 'Old Ltd', 'DE', 'Europe/Berlin', 'standard', 'direct')"
-                )
-            )
-        assert migrate(engine) == len(MIGRATIONS)
-        old = DirectoryStore(engine).tenant("old")
-        assert old is not None and old.name == "Old Ltd" and old.account_manager_email is None
-    finally:
-        engine.dispose()
+# The migrations (Alembic, and databases made before it) are tested in tests/test_migrations.py.
 
 
 def test_import_is_idempotent_and_reads_back(tmp_path: Path, database_url: str) -> None:
