@@ -12,17 +12,19 @@ unreachable. No stack trace ever reaches a caller.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.directory_store import DirectoryStore
+from activities.reports_store import build_sla_report
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.cases import (
     ActionRejected,
@@ -45,8 +47,9 @@ from service.database import open_database
 from service.logging import get_logger
 from service.settings import Settings
 from service.temporal import TemporalUnavailable, connect
-from support.access import Principal
+from support.access import Permission, Principal
 from support.case_view import CaseView
+from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.validation import field_errors
@@ -278,6 +281,36 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
         """One case, if it is of the key's tenants (otherwise 404). Needs `read_cases`."""
         return await cases.show(case_id, caller)
+
+    @app.get(
+        "/reports/sla",
+        response_model=SlaReport,
+        responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "the report (JSON or CSV)"}},
+    )
+    async def sla_report(
+        caller: Caller,
+        cases: Gateway,
+        since: Annotated[AwareDatetime, Query(description="ISO 8601 with offset; cases opened from then")],
+        until: Annotated[AwareDatetime, Query(description="ISO 8601 with offset; cases opened before then")],
+        tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
+        format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    ) -> Any:
+        """SLA and satisfaction report of the cases opened in [since, until) (README, Reports): every
+        tenant for operators, their own for portal and phone keys (another tenant: an empty report).
+        Needs `read_reports`."""
+        if not caller.allows(Permission.READ_REPORTS):
+            raise Forbidden(f"a {caller.role.value} key cannot read reports")
+        try:
+            window = ReportWindow(since=since, until=until)
+        except ValidationError as error:
+            raise RequestValidationError(
+                [{"loc": ("query", "until"), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+            ) from None
+        tenants = report_tenants(caller, tenant)
+        report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))
+        if format_ == "csv":
+            return Response(report_csv(report), media_type="text/csv; charset=utf-8")
+        return report
 
     @app.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
     async def verify(

@@ -12,11 +12,12 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import sys
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_context import load_policy_snapshot
 from activities.directory_store import import_directory
+from activities.reports_store import build_sla_report
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
 from intake.history import (
     EncryptionKeyNeeded,
@@ -61,7 +63,9 @@ from support.actions import (
 from support.case_terms import case_terms
 from support.directory import DirectoryError, parse_directory_file
 from support.policy import PolicyError
+from support.reports import ReportWindow, report_csv, report_table
 from support.request import CaseRequest
+from support.text import TENANT_ID_PATTERN
 from support.verification import VerificationAttempt
 from support.vocabulary import Agreement, CaseStatus, Category, Severity
 from workflows.support_case import SupportCaseWorkflow
@@ -471,6 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     ob = sub.add_parser("outbox", help="messages the embedded SMTP sink received (var/mail/), oldest first")
     ob.add_argument("--case", help="only this case's messages")
 
+    rep = sub.add_parser("report", help="reports over closed and running cases")
+    rsub = rep.add_subparsers(dest="report_command", required=True)
+    sla = rsub.add_parser(
+        "sla", help="first-response SLA and satisfaction of the cases opened in [since, until)"
+    )
+    sla.add_argument("--since", type=_aware, required=True, help="ISO 8601 with offset (included)")
+    sla.add_argument("--until", type=_aware, required=True, help="ISO 8601 with offset (excluded)")
+    sla.add_argument("--tenant", type=_tenant, help="one tenant (default: every tenant)")
+    sla.add_argument("--format", choices=["json", "table", "csv"], default="json")
+    sla.set_defaults(run=_report_sla, prepare=_prepare_report)
+
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)
     due = psub.add_parser("due", help="effective severity, calendar and first-response deadline")
@@ -570,6 +585,39 @@ async def _timeline(cases: Cases, args: argparse.Namespace, _: Any) -> None:
         _emit([line.__dict__ for line in timeline_lines(view)])
     else:
         print(render_timeline(view))
+
+
+def _tenant(text: str) -> str:
+    if not re.match(TENANT_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant id")
+    return text
+
+
+def _prepare_report(args: argparse.Namespace) -> BaseModel:
+    try:
+        return ReportWindow(since=args.since, until=args.until)
+    except ValidationError:  # both are aware times (_aware): only their order can be wrong
+        raise CliError("--until: must be after --since", EXIT_INVALID) from None
+
+
+async def _report_sla(cases: Cases, args: argparse.Namespace, window: ReportWindow) -> None:
+    tenants = None if args.tenant is None else (args.tenant,)
+    try:
+        engine = open_database(Settings())
+        try:
+            report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as error:
+        raise CliError(
+            f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
+        ) from None
+    if args.format == "csv":
+        sys.stdout.write(report_csv(report))
+    elif args.format == "table":
+        print(report_table(report))
+    else:
+        _emit(report)
 
 
 def codec_server(origin: str) -> None:

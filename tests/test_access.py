@@ -24,15 +24,16 @@ from support.access import Permission, Role
 from tests.conftest import running_worker
 from tests.test_api import KEYS, as_key, body, case_of, keyring, serve
 
-OPEN, READ, CUSTOMER, AGENT = (
+OPEN, READ, CUSTOMER, AGENT, REPORTS = (
     Permission.OPEN_CASE,
     Permission.READ_CASES,
     Permission.CUSTOMER_ACTION,
     Permission.AGENT_ACTION,
+    Permission.READ_REPORTS,
 )
 
 # (method, path) -> the permission it needs, and a body that the case would accept or refuse on its
-# merits (never for want of a role).
+# merits (never for want of a role); for a GET, its query parameters.
 ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases"): (OPEN, None),
     ("GET", "/cases"): (READ, None),
@@ -46,6 +47,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases/{case_id}/reopen"): (CUSTOMER, {"requester": "admin@contoso.example", "reason": "back"}),
     ("POST", "/cases/{case_id}/cooperation"): (CUSTOMER, {"request_id": "contact_data", "details": "ok"}),
     ("POST", "/cases/{case_id}/survey"): (CUSTOMER, {"score": 5}),
+    ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
 }
 
 ROLE_KEY = {
@@ -55,10 +57,10 @@ ROLE_KEY = {
     Role.OPERATOR: "ops",
 }
 ALLOWED = {
-    Role.PORTAL: {OPEN, READ, CUSTOMER},
-    Role.PHONE: {OPEN, READ, CUSTOMER},
+    Role.PORTAL: {OPEN, READ, CUSTOMER, REPORTS},
+    Role.PHONE: {OPEN, READ, CUSTOMER, REPORTS},
     Role.AGENT: {READ, AGENT},
-    Role.OPERATOR: {OPEN, READ, CUSTOMER, AGENT},
+    Role.OPERATOR: {OPEN, READ, CUSTOMER, AGENT, REPORTS},
 }
 
 
@@ -101,7 +103,7 @@ async def _call(
 ) -> httpx.Response:
     url = path.replace("{case_id}", case)
     if method == "GET":
-        return await http.get(url, headers=as_key(key))
+        return await http.get(url, params=payload, headers=as_key(key))
     return await http.post(url, json=payload, headers=as_key(key))
 
 

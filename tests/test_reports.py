@@ -4,6 +4,7 @@ CLI's three formats, and the worker's /metrics (first-response buckets, survey c
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, insert
+from temporalio.testing import WorkflowEnvironment
 
 from activities.reports_store import closed_cases_in, open_cases_query
 from activities.schema import closed_cases
+from intake.cli import main
 from service.database import open_database
 from service.settings import Settings
 from support.access import Principal, Role
@@ -33,6 +36,9 @@ from support.reports import (
     severity_at_first_response,
     sla_report,
 )
+from tests.conftest import running_worker
+from tests.test_access import api_client
+from tests.test_api import as_key, body
 
 T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 WEEK = ReportWindow(since=T0, until=T0 + timedelta(days=7))
@@ -317,3 +323,149 @@ def test_the_visibility_query_names_the_window_and_the_tenants() -> None:
     assert "StartTime >= '2026-11-16T00:00:00.000000Z'" in query
     assert "StartTime < '2026-11-23T00:00:00.000000Z'" in query
     assert "TenantId IN ('contoso', 'fabrikam')" in query and "ExecutionStatus = 'Running'" in query
+
+
+# -- the API over real HTTP, and the CLI ------------------------------------------------------------
+
+
+def recent(case_id: str, tenant: str, **fields: Any) -> ClosedCase:
+    """A closed case opened an hour ago (the window of the API and CLI tests is around now)."""
+    now = datetime.now(UTC)
+    times = {
+        "created_at": now - timedelta(hours=1),
+        "opened_at": now - timedelta(hours=1),
+        "first_response_due": now + timedelta(hours=10),
+        "first_response_at": now - timedelta(minutes=50),
+        "resolved_at": now - timedelta(minutes=40),
+        "closed_at": now - timedelta(minutes=30),
+        "archived_at": now - timedelta(minutes=20),
+    }
+    return closed(case_id, tenant_id=tenant, **(times | fields))
+
+
+def around_now() -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(days=1)).isoformat()}
+
+
+@pytest.fixture
+def stored(settings: Settings) -> Iterator[Engine]:
+    """The stack's own database, with closed cases of two tenants."""
+    engine = open_database(settings)
+    closed_cases.create(engine, checkfirst=True)
+    insert_closed(
+        engine,
+        recent("case-contoso.closed-1", "contoso", survey_outcome="answered", survey_score=5),
+        recent("case-contoso.closed-2", "contoso", first_response_met=False, sla_breached=True),
+        recent("case-fabrikam.closed-1", "fabrikam", survey_outcome="no_answer"),
+    )
+    yield engine
+    engine.dispose()
+
+
+async def test_the_api_report_per_role_and_tenant(
+    dev_env: WorkflowEnvironment, settings: Settings, stored: Engine, request_id: str
+) -> None:
+    async with running_worker(dev_env.client, settings), api_client(dev_env.client, settings) as http:
+        opened = await http.post(
+            "/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal")
+        )
+        assert opened.status_code == 201, opened.text
+        window = around_now()
+        report: dict[str, Any] = {}
+        for _ in range(50):  # visibility is eventually consistent
+            answer = await http.get("/reports/sla", params=window, headers=as_key("contoso-portal"))
+            assert answer.status_code == 200, answer.text
+            report = answer.json()
+            if report["open"]:
+                break
+            await asyncio.sleep(0.1)
+        assert set(report["by_tenant"]) == {"contoso"} and report["tenants"] == ["contoso"]
+        assert (report["cases"], report["met"], report["breached"], report["open"]) == (3, 1, 1, 1)
+        assert report["by_severity"]["C"]["open"] == 1 and report["met_ratio"] == 0.5
+        assert report["csat"] | {"scores": None} == {
+            "sent": 1, "answered": 1, "no_answer": 0, "pending": 0, "response_rate": 1.0,
+            "mean_score": 5.0, "scores": None,
+        }  # fmt: skip
+
+        everything = (await http.get("/reports/sla", params=window, headers=as_key("ops"))).json()
+        assert set(everything["by_tenant"]) == {"contoso", "fabrikam"} and everything["tenants"] is None
+        assert everything["cases"] == 4 and everything["csat"]["response_rate"] == 0.5
+        fabrikam = await http.get(
+            "/reports/sla", params=window | {"tenant": "fabrikam"}, headers=as_key("ops")
+        )
+        assert fabrikam.json()["cases"] == 1 and set(fabrikam.json()["by_tenant"]) == {"fabrikam"}
+
+        theirs = await http.get(
+            "/reports/sla", params=window | {"tenant": "fabrikam"}, headers=as_key("contoso-portal")
+        )
+        assert theirs.status_code == 200, "another tenant: an empty report, as GET /cases answers []"
+        assert (theirs.json()["cases"], theirs.json()["by_tenant"], theirs.json()["tenants"]) == (0, {}, [])
+
+        agent = await http.get("/reports/sla", params=window, headers=as_key("li.wei"))
+        assert agent.status_code == 403 and agent.json()["error"] == "forbidden"
+
+        as_csv = await http.get(
+            "/reports/sla", params=window | {"format": "csv"}, headers=as_key("contoso-portal")
+        )
+        assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+        rows = {(r["dimension"], r["key"]): r for r in csv.DictReader(io.StringIO(as_csv.text))}
+        assert rows[("tenant", "contoso")]["cases"] == "3" and ("tenant", "fabrikam") not in rows
+
+        for params, field in (
+            ({"since": "yesterday", "until": window["until"]}, "query.since"),
+            ({"since": "2026-11-01T00:00:00", "until": window["until"]}, "query.since"),
+            ({"since": window["until"], "until": window["since"]}, "query.until"),
+            ({"since": window["since"]}, "query.until"),
+            (window | {"format": "xml"}, "query.format"),
+            (window | {"tenant": "x'y"}, "query.tenant"),
+        ):
+            bad = await http.get("/reports/sla", params=params, headers=as_key("ops"))
+            assert bad.status_code == 422, (params, bad.text)
+            assert [f["field"] for f in bad.json()["fields"]] == [field], bad.json()
+
+
+async def test_the_cli_report_as_json_csv_and_table(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    stored: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such-temporal.toml"))
+    monkeypatch.setenv("CASEWORK_VAR", str(settings.var_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("CASEWORK_ENCRYPTION_KEY", raising=False)
+    window = around_now()
+
+    async def report(*extra: str) -> tuple[int, str, str]:
+        argv = ["report", "sla", "--since", window["since"], "--until", window["until"], *extra]
+        code = await asyncio.to_thread(main, argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = await report()
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["cases"] == 3 and set(answer["by_tenant"]) == {"contoso", "fabrikam"}, "the CLI is operator"
+    assert answer["by_severity"]["B"] | {"csat": None} == {
+        "cases": 3, "met": 2, "breached": 1, "open": 0, "unanswered": 0, "met_ratio": 0.6667,
+        "first_response_business_s": {"p50": 3600.0, "p90": 3600.0},
+        "first_response_wall_s": {"p50": 3600.0, "p90": 3600.0},
+        "downgrades": 0, "reopens": 0, "customer_update_breaches": 0, "csat": None,
+    }  # fmt: skip
+    code, out, err = await report("--tenant", "fabrikam", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["dimension"] == "total" and rows[0]["cases"] == "1" and rows[0]["surveys_no_answer"] == "1"
+    code, out, err = await report("--format", "table")
+    assert code == 0, err
+    assert out.startswith("SLA report: cases opened") and "tenant fabrikam" in out and "66.7%" in out
+    assert "satisfaction: 2 sent, 1 answered, 1 no answer" in out
+
+    code = await asyncio.to_thread(
+        main, ["report", "sla", "--since", window["until"], "--until", window["since"]]
+    )
+    assert (code, capsys.readouterr().err.strip()) == (2, "--until: must be after --since")
