@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from service.private_dir import private_dir, private_umask
 from service.process_exit import exit_now
 from service.runner import run_worker
-from service.settings import Settings
+from service.settings import SettingsError, load_settings
 
 
 def main() -> None:
@@ -24,7 +25,11 @@ def main() -> None:
     )
     parser.add_argument("--api", action="store_true", help="also serve the HTTP intake API in this process")
     args = parser.parse_args()
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as error:  # every bad variable, one a line; no traceback
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
     private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
     asyncio.run(run_worker(settings, seed=args.seed, api=args.api))
 
