@@ -87,7 +87,7 @@ async def test_routing_is_policy_data_requester_and_account_manager(
     async with running_worker(time_env.client, settings) as cases:
         a = (
             await cases.open(
-                case_request(request_id + "-a", severity="A", contact_email="oncall@contoso.example")
+                case_request(request_id + "-a", severity="A", contact_email="it-desk@contoso.example")
             )
         ).case.case_id
         b = (await cases.open(case_request(request_id + "-b", "fabrikam", severity="B"))).case.case_id
@@ -101,7 +101,7 @@ async def test_routing_is_policy_data_requester_and_account_manager(
         )
         ids_b = await delivered(settings, b, "/first_response/0/customer", settle=0.3)
     recipients = {str(m["To"]) for m in mails(settings, a)}
-    assert {"oncall@contoso.example", "admin@contoso.example", "am.contoso@casework.example"} <= recipients
+    assert {"it-desk@contoso.example", "admin@contoso.example", "am.contoso@casework.example"} <= recipients
     assert any(i.endswith("/new_case/0/support_queue") for i in ids_a)
     assert not [i for i in ids_b if i.endswith("/account_manager")], "account managers hear of A cases only"
     assert not [i for i in ids_b if "/requester" in i], "the requester is the contact: told once"
