@@ -6,9 +6,22 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from service.settings import Settings
 
+# Seconds from a minute to a week, with the policy's first-response targets as bounds (A 1 h, B one
+# business day of 15 h = 54,000 s, C three = 162,000 s), so a response on either side of a target
+# lands in a bucket of its own; the SDK's default buckets end at 10,000 s (B and C in +Inf).
+FIRST_RESPONSE_BUCKETS = (
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 54000.0, 86400.0,
+    162000.0, 259200.0, 432000.0, 604800.0,
+)  # fmt: skip
+HISTOGRAM_BUCKETS = {
+    "casework_time_to_first_response": FIRST_RESPONSE_BUCKETS,
+    "casework_business_time_to_first_response": FIRST_RESPONSE_BUCKETS,
+}
+
 
 def make_runtime(settings: Settings) -> Runtime:
     if settings.metrics_port is None:
         return Runtime.default()
     bind = f"{settings.metrics_host}:{settings.metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+    prometheus = PrometheusConfig(bind_address=bind, histogram_bucket_overrides=HISTOGRAM_BUCKETS)
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))

@@ -515,6 +515,7 @@ class SupportCaseWorkflow:
             expires_at=now + survey.wait,
         )
         view.record(now, "closed", "closed after the reopen window; satisfaction survey sent")
+        self._count("casework_surveys_sent", "satisfaction surveys sent", severity=str(view.severity))
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.CLOSED.value))
         self._notify("survey")
 
@@ -808,6 +809,7 @@ class SupportCaseWorkflow:
         view.survey.score = answer.score
         view.survey.comment = answer.comment
         view.record(now, "survey_answered", f"satisfaction {answer.score}/5", actor="customer")
+        self._count("casework_surveys_answered", "surveys answered, by score", score=str(answer.score))
         self._changed = True
 
     # -- helpers ---------------------------------------------------------------------------------
