@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,14 +18,19 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, insert
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reports_store import closed_cases_in, open_cases_query
 from activities.schema import closed_cases
 from intake.cli import main
 from service.database import open_database
-from service.settings import Settings
+from service.mail_sink import free_port
+from service.settings import Settings, venv_binary
+from service.telemetry import FIRST_RESPONSE_BUCKETS, make_runtime
+from service.temporal import register_search_attributes
 from support.access import Principal, Role
+from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.reports import (
     CSV_COLUMNS,
     ClosedCase,
@@ -37,6 +44,7 @@ from support.reports import (
     sla_report,
 )
 from tests.conftest import running_worker
+from tests.requests import case_request
 from tests.test_access import api_client
 from tests.test_api import as_key, body
 
@@ -469,3 +477,48 @@ async def test_the_cli_report_as_json_csv_and_table(
         main, ["report", "sla", "--since", window["until"], "--until", window["since"]]
     )
     assert (code, capsys.readouterr().err.strip()) == (2, "--until: must be after --since")
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+
+
+async def test_the_workers_metrics_have_first_response_buckets_and_survey_counters(
+    settings: Settings, request_id: str
+) -> None:
+    """A worker with METRICS_PORT (the runtime `make_runtime` builds for worker.py), on the
+    time-skipping server: a B case answered after 5 h, resolved, closed, its survey answered."""
+    with_metrics = dataclasses.replace(settings, metrics_port=free_port())
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+        runtime=make_runtime(with_metrics),
+    )
+    try:
+        await register_search_attributes(env.client)
+        async with running_worker(env.client, with_metrics) as cases:
+            opened = await cases.open(case_request(request_id, severity="B"))
+            case_id = opened.case.case_id
+            await env.sleep(timedelta(hours=5))
+            await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking at it"))
+            await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Fixed"))
+            await env.sleep(timedelta(days=7, minutes=1))
+            await cases.answer_survey(case_id, SurveyAnswer(score=4))
+            await env.sleep(timedelta(minutes=1))
+            url = f"http://127.0.0.1:{with_metrics.metrics_port}/metrics"
+            scraped = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    finally:
+        await env.shutdown()
+    lines = scraped.splitlines()
+    for histogram in ("casework_time_to_first_response", "casework_business_time_to_first_response"):
+        bounds = [
+            line.split('le="')[1].split('"')[0]
+            for line in lines
+            if line.startswith(f"{histogram}_bucket{{") and 'severity="B"' in line
+        ]
+        assert bounds == [f"{b:g}" for b in FIRST_RESPONSE_BUCKETS] + ["+Inf"], (histogram, bounds)
+        buckets = [line for line in lines if line.startswith(f"{histogram}_bucket{{")]
+        counts = {b.split('le="')[1].split('"')[0]: b.rsplit(" ", 1)[1] for b in buckets}
+        assert (counts["60"], counts["54000"], counts["+Inf"]) == ("0", "1", "1"), "5 h: below B's target"
+    assert any(line.startswith("casework_surveys_sent{") and line.endswith(" 1") for line in lines), lines
+    answered = [line for line in lines if line.startswith("casework_surveys_answered{")]
+    assert len(answered) == 1 and 'score="4"' in answered[0] and answered[0].endswith(" 1"), answered
