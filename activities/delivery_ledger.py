@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from activities.schema import deliveries
 
@@ -26,21 +28,20 @@ class DeliveryLedger:
     def record(
         self, notification_id: str, case_id: str, event: str, channel: str, status: str, detail: str
     ) -> None:
+        """One row per (notification, channel), written in one atomic statement, so workers that
+        record the same delivery at once (several workers on one database) never collide; a row
+        that says "sent" stays so (a late failure report of another attempt cannot undo it)."""
         values = {"status": status, "detail": detail[:2000], "recorded_at": datetime.now(UTC)}
-        key = and_(deliveries.c.notification_id == notification_id, deliveries.c.channel == channel)
+        row = {"notification_id": notification_id, "channel": channel, "case_id": case_id, "event": event}
         with self._engine.begin() as connection:
-            if connection.execute(select(deliveries.c.status).where(key)).first():
-                connection.execute(update(deliveries).where(key).values(**values))
-            else:
-                connection.execute(
-                    insert(deliveries).values(
-                        notification_id=notification_id,
-                        channel=channel,
-                        case_id=case_id,
-                        event=event,
-                        **values,
-                    )
+            upsert = _insert_for(connection.dialect.name)(deliveries).values(**row, **values)
+            connection.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[deliveries.c.notification_id, deliveries.c.channel],
+                    set_=values,
+                    where=deliveries.c.status != "sent",
                 )
+            )
 
     def for_case(self, case_id: str) -> list[dict[str, object]]:
         with self._engine.connect() as connection:
@@ -48,3 +49,12 @@ class DeliveryLedger:
                 select(deliveries).where(deliveries.c.case_id == case_id).order_by(deliveries.c.recorded_at)
             ).mappings()
             return [dict(r) for r in rows]
+
+
+def _insert_for(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"the delivery ledger supports SQLite and PostgreSQL, not {dialect}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from activities.delivery_ledger import DeliveryLedger
 from activities.schema import deliveries
@@ -54,3 +55,35 @@ def test_two_engines_share_one_ledger(tmp_path: Path, database_url: str) -> None
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_two_workers_record_the_same_delivery_at_once(tmp_path: Path, database_url: str) -> None:
+    """Several workers on one database: recording one delivery at the same moment never collides,
+    and a "sent" row stays sent."""
+    settings = Settings(var_dir=tmp_path / "var", database_url=database_url)
+    engines = [open_database(settings) for _ in range(2)]
+    errors: list[BaseException] = []
+    try:
+        for i in range(30):
+            barrier = threading.Barrier(2)
+
+            def record(engine: Engine, i: int = i, barrier: threading.Barrier = barrier) -> None:
+                barrier.wait()
+                try:
+                    DeliveryLedger(engine).record(f"n-{i}", "case-1", "ack", "email", "sent", "250 OK")
+                except Exception as error:  # collected, asserted below
+                    errors.append(error)
+
+            threads = [threading.Thread(target=record, args=(e,)) for e in engines]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert not errors, f"{len(errors)} of 30 collided: {errors[0]!r}"
+        ledger = DeliveryLedger(engines[0])
+        assert len(ledger.for_case("case-1")) == 30
+        ledger.record("n-0", "case-1", "ack", "email", "failed", "a late failure of another attempt")
+        assert ledger.delivered("n-0") == "email", "a sent delivery stays sent"
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -13,21 +13,19 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import os
 import re
-import socket
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.directory_store import VerificationFailures
-from activities.schema import migrate, verification_failures
+from activities.schema import verification_failures
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import VerificationGate, VerificationLocked, case_caller
@@ -125,33 +123,8 @@ def test_the_secret_from_the_environment_wins_and_must_be_long(tmp_path: Path) -
 # -- the failure counts -------------------------------------------------------------------------
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    host_port = url.rsplit("@", 1)[-1].split("/", 1)[0]
-    host, _, port = host_port.partition(":")
-    try:
-        with socket.create_connection((host, int(port or 5432)), timeout=0.5):
-            return url
-    except OSError:
-        return None
-
-
-DATABASES = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(_postgres_url() is None, reason="no PostgreSQL server reachable"),
-    ),
-]
-
-
-@pytest.mark.parametrize("database", DATABASES)
-def test_failures_lock_a_pair_for_the_rest_of_its_hour(tmp_path: Path, database: str) -> None:
-    if database == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'counts.db'}")
-        migrate(engine)
-    else:
-        engine = open_database(Settings(var_dir=tmp_path / "var", database_url=_postgres_url()))
+def test_failures_lock_a_pair_for_the_rest_of_its_hour(tmp_path: Path, database_url: str) -> None:
+    engine = open_database(Settings(var_dir=tmp_path / "var", database_url=database_url))
     caller = f"mac-{tmp_path.name}"[:64]
     failures = VerificationFailures(engine, limit=3)
     start = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
