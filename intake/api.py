@@ -304,7 +304,10 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
             window = ReportWindow(since=since, until=until)
         except ValidationError as error:
             raise RequestValidationError(
-                [{"loc": ("query", "until"), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+                [
+                    {"loc": ("query", *(e["loc"] or ("until",))), "msg": e["msg"], "type": e["type"]}
+                    for e in error.errors()
+                ]
             ) from None
         tenants = report_tenants(caller, tenant)
         report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))

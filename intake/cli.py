@@ -596,8 +596,14 @@ def _tenant(text: str) -> str:
 def _prepare_report(args: argparse.Namespace) -> BaseModel:
     try:
         return ReportWindow(since=args.since, until=args.until)
-    except ValidationError:  # both are aware times (_aware): only their order can be wrong
-        raise CliError("--until: must be after --since", EXIT_INVALID) from None
+    except ValidationError as error:
+        problems = [
+            f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}"
+            if e["loc"]
+            else "--until: must be after --since"
+            for e in error.errors()
+        ]
+        raise CliError("\n".join(problems), EXIT_INVALID) from None
 
 
 async def _report_sla(cases: Cases, args: argparse.Namespace, window: ReportWindow) -> None:

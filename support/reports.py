@@ -209,8 +209,21 @@ class SlaReport(BaseModel):
 
 
 class ReportWindow(BaseModel):
+    """[since, until): aware instants, kept in UTC, between 1970 and 9999."""
+
     since: AwareDatetime
     until: AwareDatetime
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        try:
+            instant = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
+        if instant.year < 1970:
+            raise ValueError("before 1970")
+        return instant
 
     @model_validator(mode="after")
     def _ordered(self) -> ReportWindow:

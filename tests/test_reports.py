@@ -423,6 +423,8 @@ async def test_the_api_report_per_role_and_tenant(
         for params, field in (
             ({"since": "yesterday", "until": window["until"]}, "query.since"),
             ({"since": "2026-11-01T00:00:00", "until": window["until"]}, "query.since"),
+            ({"since": "0001-01-01T00:00:00+05:00", "until": window["until"]}, "query.since"),
+            ({"since": window["since"], "until": "9999-12-31T23:59:59-05:00"}, "query.until"),
             ({"since": window["until"], "until": window["since"]}, "query.until"),
             ({"since": window["since"]}, "query.until"),
             (window | {"format": "xml"}, "query.format"),
@@ -477,6 +479,10 @@ async def test_the_cli_report_as_json_csv_and_table(
         main, ["report", "sla", "--since", window["until"], "--until", window["since"]]
     )
     assert (code, capsys.readouterr().err.strip()) == (2, "--until: must be after --since")
+    code = await asyncio.to_thread(
+        main, ["report", "sla", "--since", "1900-01-01T00:00:00Z", "--until", window["until"]]
+    )
+    assert (code, capsys.readouterr().err.strip()) == (2, "--since: before 1970")
 
 
 # -- metrics ----------------------------------------------------------------------------------------
