@@ -14,13 +14,13 @@ from sqlalchemy import Engine, and_, or_, select
 from temporalio.client import Client
 
 from activities.schema import closed_cases
-from support.reports import ClosedCase, OpenCase, ReportWindow, SlaReport, sla_report
+from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report
 from workflows import search_attributes as sa
 
 WORKFLOW_TYPE = "SupportCaseWorkflow"
 
 
-def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str] | None) -> list[ClosedCase]:
+def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str] | None) -> list[ClosedRow]:
     """Closed cases opened in the window, and those that never opened created in it (refused)."""
     if tenants is not None and not tenants:
         return []
@@ -34,7 +34,7 @@ def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str]
     if tenants is not None:
         query = query.where(c.tenant_id.in_(list(tenants)))
     with engine.connect() as connection:
-        return [ClosedCase.from_row(row._mapping) for row in connection.execute(query)]
+        return [ClosedRow.from_row(row._mapping) for row in connection.execute(query)]
 
 
 def _quoted(value: datetime) -> str:

@@ -58,7 +58,7 @@ def _utc(value: Any) -> Any:
     return value
 
 
-class ClosedCase(BaseModel):
+class ClosedRow(BaseModel):
     """A row of `closed_cases`, as reports read it."""
 
     case_id: str
@@ -100,7 +100,7 @@ class ClosedCase(BaseModel):
     )(_utc)
 
     @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> ClosedCase:
+    def from_row(cls, row: Mapping[Any, Any]) -> ClosedRow:
         """From a database row (its `record` column, the final case view as JSON, gives the
         severity history)."""
         fields = {k: v for k, v in row.items() if k in cls.model_fields and v is not None}
@@ -271,7 +271,7 @@ class _Entry(BaseModel):
     score: int | None = None
 
 
-def _closed_verdict(case: ClosedCase) -> Verdict:
+def _closed_verdict(case: ClosedRow) -> Verdict:
     if case.first_response_met is not None:
         return "met" if case.first_response_met else "breached"
     ended = case.closed_at or case.resolved_at or case.archived_at
@@ -339,7 +339,7 @@ def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dic
 
 def sla_report(
     window: ReportWindow,
-    closed: Iterable[ClosedCase],
+    closed: Iterable[ClosedRow],
     running: Iterable[OpenCase],
     now: datetime,
     tenants: Sequence[str] | None = None,

@@ -33,7 +33,7 @@ from support.access import Principal, Role
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.reports import (
     CSV_COLUMNS,
-    ClosedCase,
+    ClosedRow,
     OpenCase,
     ReportWindow,
     nearest_rank,
@@ -53,7 +53,7 @@ WEEK = ReportWindow(since=T0, until=T0 + timedelta(days=7))
 NOW = T0 + timedelta(days=8)
 
 
-def closed(case_id: str, **fields: Any) -> ClosedCase:
+def closed(case_id: str, **fields: Any) -> ClosedRow:
     row: dict[str, Any] = {
         "case_id": case_id,
         "tenant_id": "contoso",
@@ -80,7 +80,7 @@ def closed(case_id: str, **fields: Any) -> ClosedCase:
         "record": "{}",
         "archived_at": T0 + timedelta(days=2),
     }
-    return ClosedCase.from_row(row | fields)
+    return ClosedRow.from_row(row | fields)
 
 
 def running(case_id: str, **fields: Any) -> OpenCase:
@@ -300,7 +300,7 @@ def engine(tmp_path: Path, database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def insert_closed(engine: Engine, *cases: ClosedCase) -> None:
+def insert_closed(engine: Engine, *cases: ClosedRow) -> None:
     with engine.begin() as connection:
         for case in cases:
             row = case.model_dump(exclude={"sla_severity"})
@@ -336,7 +336,7 @@ def test_the_visibility_query_names_the_window_and_the_tenants() -> None:
 # -- the API over real HTTP, and the CLI ------------------------------------------------------------
 
 
-def recent(case_id: str, tenant: str, **fields: Any) -> ClosedCase:
+def recent(case_id: str, tenant: str, **fields: Any) -> ClosedRow:
     """A closed case opened an hour ago (the window of the API and CLI tests is around now)."""
     now = datetime.now(UTC)
     times = {
