@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.archive import export_closed_cases
 from activities.case_context import load_policy_snapshot
 from activities.directory_store import import_directory
 from activities.reports_store import build_sla_report
@@ -439,6 +440,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp = dsub.add_parser("import", help="load tenants and incidents from a TOML or JSON file (idempotent)")
     imp.add_argument("file", type=Path)
 
+    ar = sub.add_parser("archive", help="the final records of closed cases (the closed_cases table)")
+    asub = ar.add_subparsers(dest="archive_command", required=True)
+    aex = asub.add_parser(
+        "export", help="one <case-id>.json per case that ended (closed, or refused) in [since, until)"
+    )
+    aex.add_argument("--since", type=_aware, help="ISO 8601 with offset (included; default: from the first)")
+    aex.add_argument("--until", type=_aware, help="ISO 8601 with offset (excluded; default: to the last)")
+    aex.add_argument("--tenant", type=_tenant, help="one tenant (default: every tenant)")
+    aex.add_argument("-o", "--output", type=Path, required=True, help="folder to write the files in")
+
     h = sub.add_parser("history", help="a case's event history")
     hsub = h.add_subparsers(dest="history_command", required=True)
     ex = hsub.add_parser(
@@ -514,6 +525,23 @@ def directory_import(path: Path) -> dict[str, Any]:
             f"directory database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
         ) from None
     return {"imported": counts, "database": database_url(settings).split("@")[-1]}
+
+
+def archive_export(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings()
+    try:
+        engine = open_database(settings)
+        try:
+            written = export_closed_cases(engine, args.output, args.since, args.until, args.tenant)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as error:
+        raise CliError(
+            f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
+        ) from None
+    except OSError as error:
+        raise CliError(f"{error.filename or args.output}: {error.strerror}", EXIT_INVALID) from None
+    return {"exported": len(written), "directory": str(args.output)}
 
 
 def _converter() -> DataConverter:
@@ -718,6 +746,8 @@ def _run(args: argparse.Namespace) -> int:
             _emit(policy_due(args))
         elif args.command == "directory":
             _emit(directory_import(args.file))
+        elif args.command == "archive":
+            _emit(archive_export(args))
         elif args.command == "serve":
             serve()
         elif args.command == "outbox":

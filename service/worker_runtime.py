@@ -102,7 +102,7 @@ def build_worker(
     store = DirectoryStore(open_database(settings))
     context = CaseContextActivities(settings.policy_path, store)
     deliver = delivery or delivery_activities(settings)
-    archive = ArchiveActivities(settings.archive_dir)
+    archive = ArchiveActivities(store.engine)  # closed_cases, in the database every worker shares
     verification = VerificationActivities(
         store,
         deliver,

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.archive import read_archive
+from activities.archive import read_closed_case
 from activities.case_context import load_policy_snapshot
 from intake.cases import ActionRejected
+from service.database import open_database
 from service.settings import PROJECT_ROOT, Settings
 from support.actions import (
     Cooperation,
@@ -42,6 +43,15 @@ ENGINEER = "li.wei"
 async def sent(settings: Settings, case_id: str, *expected: str) -> list[str]:
     """Delivered notification ids without their audience: 'case-x/downgraded/1' once per audience told."""
     return [i.rsplit("/", 1)[0] for i in await delivered(settings, case_id, *expected, settle=0.2)]
+
+
+def archived_view(settings: Settings, case_id: str) -> CaseView | None:
+    """The final view the case left in closed_cases."""
+    engine = open_database(settings)
+    try:
+        return read_closed_case(engine, case_id)
+    finally:
+        engine.dispose()
 
 
 def kinds(view: CaseView) -> list[str]:
@@ -132,7 +142,7 @@ async def test_silent_c_case_is_closed_unresponsive_with_a_final_notice(
     assert kinds(final).count("cooperation_reminder") == 2
     assert kinds(final)[-1] == "closed_unresponsive"
     assert f"{case_id}/closed_unresponsive/0" in await sent(settings, case_id, "/closed_unresponsive/")
-    archived = read_archive(settings.archive_dir, case_id)
+    archived = archived_view(settings, case_id)
     assert archived is not None and archived.status is CaseStatus.CLOSED_UNRESPONSIVE
 
 
@@ -352,7 +362,7 @@ async def test_reopen_within_window_then_survey_answered_without_reminder(
     ids = await sent(settings, case_id, "/survey/0/", "/resolved/1/")
     assert f"{case_id}/survey/0" in ids and f"{case_id}/survey_reminder/0" not in ids
     assert f"{case_id}/resolved/0" in ids and f"{case_id}/resolved/1" in ids
-    archived = read_archive(settings.archive_dir, case_id)
+    archived = archived_view(settings, case_id)
     assert archived is not None and archived.survey is not None and archived.survey.score == 4
 
 

@@ -1,0 +1,116 @@
+"""The row a case leaves in `closed_cases` when it ends: what reports count, derived from its final view.
+
+Pure: the final `CaseView` (and the instant it is archived) in, a `ClosedCase` out. Field by field
+it is the table's columns (activities.schema.closed_cases), so reports never open the JSON record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from support.case_view import CaseView
+from support.clocks import SlaClock
+from support.sla import ClockState
+
+
+class ClosedCase(BaseModel):
+    """One ended case. Times are aware; `record` is the whole final view as JSON.
+
+    The first response was *breached* when `first_response_met` is False (answered late), or when
+    it is None (never answered) and `sla_breached` is True: a case whose first response was never
+    given has no customer-update clock, so its only breach is the first response's.
+    """
+
+    case_id: str
+    tenant_id: str
+    category: str
+    requested_severity: str
+    initial_severity: str | None = Field(description="granted at opening; None for a refused case")
+    final_severity: str | None
+    status: str = Field(description="closed, closed_unresponsive, refused, ...")
+    created_at: AwareDatetime
+    opened_at: AwareDatetime | None = Field(description="None when the case never opened (refused)")
+    first_response_due: AwareDatetime | None = Field(
+        description="the deadline the first response was given against; None when it was never given "
+        "(a clock stopped unanswered keeps no deadline) or the case never opened"
+    )
+    first_response_at: AwareDatetime | None
+    first_response_met: bool | None = Field(description="None when the first response was never given")
+    sla_breached: bool = Field(description="any SLA clock of the case ran out (first response, updates)")
+    first_response_business_s: float | None = Field(description="business time to first response")
+    first_response_wall_s: float | None = Field(description="wall-clock time from opening to first response")
+    customer_update_breaches: int = Field(
+        description="customer-update cycles breached, among those the case kept "
+        "(its view keeps the most recent ones; `customer_update_cycles_omitted` in the record)"
+    )
+    downgrades: int = Field(
+        description="severity lowered for lack of cooperation, among the changes the case kept "
+        "(the opening one and the most recent ones; `severity_history_omitted` in the record)"
+    )
+    reopens: int
+    resolved_at: AwareDatetime | None
+    closed_at: AwareDatetime | None = Field(description="None for a refused case, which never opened")
+    survey_outcome: str | None = Field(description="pending, answered or no_answer; None when none was sent")
+    survey_score: int | None
+    record: str = Field(description="the final CaseView as JSON")
+    archived_at: AwareDatetime
+
+
+def _customer_update_breaches(clock: SlaClock | None) -> int:
+    if clock is None:
+        return 0
+    finished = sum(cycle.state is ClockState.BREACHED for cycle in clock.history)
+    return finished + (clock.state is ClockState.BREACHED)
+
+
+def _downgrades(view: CaseView) -> int:
+    """Changes the case made itself (actor 'system') to a lower severity: the cooperation downgrades.
+    An engineer's severity change is the engineer's judgement, not a downgrade."""
+    return sum(
+        change.actor == "system"
+        and change.previous is not None
+        and change.severity.rank < change.previous.rank
+        for change in view.severity_history
+    )
+
+
+def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
+    """The `closed_cases` row of a case's final view."""
+    clock = view.first_response
+    answered_at = clock.answered_at if clock is not None else None
+    answered = clock is not None and answered_at is not None
+    business = clock.business_time_to_answer if clock is not None and answered else None
+    started = view.opened_at or (clock.started_at if clock is not None else None)
+    survey = view.survey
+    return ClosedCase(
+        case_id=view.case_id,
+        tenant_id=view.tenant_id,
+        category=view.category.value,
+        requested_severity=view.requested_severity.value,
+        initial_severity=view.severity_history[0].severity.value if view.severity_history else None,
+        final_severity=view.severity.value if view.severity is not None else None,
+        status=view.status.value,
+        created_at=view.created_at,
+        opened_at=view.opened_at,
+        first_response_due=clock.due if clock is not None else None,
+        first_response_at=answered_at,
+        first_response_met=(clock.state is ClockState.MET) if clock is not None and answered else None,
+        sla_breached=view.sla_breached,
+        first_response_business_s=business.total_seconds() if business is not None else None,
+        first_response_wall_s=(
+            (answered_at - started).total_seconds()
+            if answered_at is not None and started is not None
+            else None
+        ),
+        customer_update_breaches=_customer_update_breaches(view.customer_update),
+        downgrades=_downgrades(view),
+        reopens=view.reopened_count,
+        resolved_at=view.resolved_at,
+        closed_at=view.closed_at,
+        survey_outcome=survey.outcome.value if survey is not None else None,
+        survey_score=survey.score if survey is not None else None,
+        record=view.model_dump_json(),
+        archived_at=archived_at,
+    )
