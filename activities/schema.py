@@ -181,6 +181,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     and the connection env.py runs the revisions on."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # a module name mypy can check
     config.attributes["connection"] = connection
     return config
 
