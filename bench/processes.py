@@ -110,6 +110,14 @@ class WorkerProcess:
                 self.process.kill()
             self._log.close()
 
+    def kill(self) -> int:
+        """SIGKILL, as a machine's crash would: no shutdown, running activities lost."""
+        self.process.send_signal(signal.SIGKILL)
+        try:
+            return self.process.wait(timeout=10)
+        finally:
+            self._log.close()
+
 
 class ApiProcess:
     """`python starter.py serve`: the HTTP intake in its own process, as an operator runs it."""

@@ -93,7 +93,7 @@ def mailed(mail_dir: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
     counts: dict[str, int] = defaultdict(int)
     message_ids: dict[str, set[str]] = defaultdict(set)
     for message in read_mailbox(mail_dir):
-        notification = str(message["X-Casework-Notification"])
+        notification = str(message["X-Casework-Notification"]).strip()  # a long one is folded
         counts[notification] += 1
         message_ids[notification].add(str(message["Message-ID"]).strip())
     return counts, message_ids

@@ -1,0 +1,208 @@
+"""Fault injection: two workers, one database, and one of them SIGKILLed at random moments.
+
+Two real `worker.py` processes, as on two machines (each its own CASEWORK_VAR, nothing on disk in
+common), share what casework workers share: one Temporal server and task queue, and one
+PostgreSQL database (DATABASE_URL; the directory, the delivery ledger, the closed cases), with
+the same policy, secrets and encryption key. While a batch of cases runs, a killer SIGKILLs one of
+the two at random moments; the other keeps working, and the killed one is started again after a
+moment (it is ready before the next kill, so one worker is always up). Then:
+
+- every case ended as scripted, with the same SLA verdicts as the same script on a calm worker;
+- the one shared ledger says each notification was sent once: one row, "sent", per notification
+  id, and exactly the notifications that arrived; an email arrived twice only when a kill fell
+  between the SMTP server's accept and the ledger write, with the same Message-ID (at most one
+  repeat per kill);
+- every case has its row in `closed_cases` once, holding the case's final view;
+- both workers did part of the work, and mail kept arriving while one of them was down.
+
+Sizes: FAULT_CASES and FAULT_KILLS (20 cases and 3 kills in `make test`; `make faults` sets them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import random
+import secrets
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.schema import closed_cases, deliveries
+from bench.policies import fast_policy
+from bench.processes import WorkerProcess as Worker
+from bench.processes import worker_env
+from intake.cases import Cases
+from service.codec import codec_from_env, data_converter, new_key
+from service.database import open_database, seed_directory
+from service.mail_sink import MailSink
+from service.settings import Settings
+from support.case_view import CaseView
+from support.request import case_id_for
+from tests.conftest import running_worker
+from tests.faults.batch import (
+    CASES,
+    KILLS,
+    TENANT,
+    all_closed_with_survey,
+    mailed,
+    per_case,
+    run_all,
+    verdicts,
+)
+
+SLOTS = ("a", "b")  # the two machines
+
+
+def arrived(mail_dir: Path) -> int:
+    """Emails the SMTP server has accepted so far (one file each)."""
+    return sum(1 for _ in mail_dir.glob("*.eml"))
+
+
+def delivered_by(log: Path) -> int:
+    """Deliveries a worker's log says it made (JSON lines; every process that ran in this slot)."""
+    count = 0
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") == "delivered":
+            count += 1
+    return count
+
+
+def ledger_rows(engine: Engine) -> list[tuple[str, str, str]]:
+    """(notification id, channel, status) of every row of the shared ledger."""
+    with engine.connect() as connection:
+        query = select(deliveries.c.notification_id, deliveries.c.channel, deliveries.c.status)
+        return [(n, c, s) for n, c, s in connection.execute(query)]
+
+
+def closed_rows(engine: Engine) -> list[tuple[str, str]]:
+    """(case id, final view as JSON) of every row of `closed_cases`."""
+    with engine.connect() as connection:
+        query = select(closed_cases.c.case_id, closed_cases.c.record)
+        return [(case_id, record) for case_id, record in connection.execute(query)]
+
+
+async def test_two_workers_one_database_survive_kills(
+    dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path, mail_sink: MailSink, postgres_url: str
+) -> None:
+    began = time.monotonic()
+    policy = fast_policy(tmp_path)
+    calm = dataclasses.replace(settings, policy_path=policy, task_queue=settings.task_queue + "-calm")
+    run = uuid.uuid4().hex[:6]
+    async with running_worker(dev_env.client, calm) as calm_cases:
+        expected = await run_all(calm_cases, f"calm-{run}")
+    calm_s = time.monotonic() - began
+
+    # One database for both: migrated and seeded once here, as an operator would before starting
+    # workers (each worker migrates at start as well; the second finds nothing to do).
+    shared = dataclasses.replace(settings, database_url=postgres_url)
+    seed_directory(shared, settings.directory_path)
+    engine = open_database(shared)
+
+    # What both machines must have alike: the cluster and task queue, the database, the policy,
+    # the secrets, the encryption key and where mail goes. Their var/ folders are their own.
+    target = dev_env.client.service_client.config.target_host
+    common = {
+        "DATABASE_URL": postgres_url,
+        "CASEWORK_ENCRYPTION_KEY": new_key(),
+        "CASEWORK_VERIFICATION_SECRET": secrets.token_hex(32),
+        "CASEWORK_WEBHOOK_SECRET": secrets.token_hex(32),
+    }
+    envs = {
+        slot: worker_env(settings, target, policy)
+        | common
+        | {"CASEWORK_VAR": str(tmp_path / f"machine-{slot}")}
+        for slot in SLOTS
+    }
+    logs = {slot: tmp_path / f"worker-{slot}.log" for slot in SLOTS}
+    client = await Client.connect(
+        target, namespace=dev_env.client.namespace, data_converter=data_converter(codec_from_env(common))
+    )
+    cases = Cases(client, settings.task_queue)
+
+    workers = {slot: Worker(envs[slot], logs[slot], args=()) for slot in SLOTS}
+    try:
+        await asyncio.gather(*(asyncio.to_thread(w.wait_ready) for w in workers.values()))
+        mail_before = arrived(settings.mail_dir)
+        started = time.monotonic()
+        batch = asyncio.create_task(run_all(cases, f"two-{run}"))
+        rng = random.Random(14)
+        victims: list[str] = []
+        alone_s = 0.0
+        alone_mail = 0
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.5, 2.0))
+            victim = rng.choice(SLOTS)
+            victims.append(victim)
+            await asyncio.to_thread(workers[victim].kill)
+            down = time.monotonic()
+            mail_at_kill = arrived(settings.mail_dir)
+            await asyncio.sleep(rng.uniform(0.3, 1.0))  # the survivor works alone meanwhile
+            workers[victim] = Worker(envs[victim], logs[victim], args=())
+            await asyncio.to_thread(workers[victim].wait_ready)
+            alone_s += time.monotonic() - down
+            alone_mail += arrived(settings.mail_dir) - mail_at_kill
+        finals = await asyncio.wait_for(batch, timeout=300)
+        batch_s = time.monotonic() - started
+    finally:
+        for worker in workers.values():
+            if worker.process.poll() is None:
+                worker.stop()
+
+    counts, message_ids = mailed(settings.mail_dir)
+    ours = {n: c for n, c in counts.items() if f"two-{run}" in n}
+    repeats = sum(c - 1 for c in ours.values())
+    work = {slot: delivered_by(logs[slot]) for slot in SLOTS}
+    try:
+        rows, archived = ledger_rows(engine), closed_rows(engine)
+    finally:
+        engine.dispose()
+    print(
+        f"two workers: {CASES} cases, {KILLS} kills (of {''.join(victims)}), {len(ours)} notifications, "
+        f"{repeats} repeated by a kill, deliveries by worker {work}, "
+        f"{alone_mail} emails in {alone_s:.1f} s with one worker down, "
+        f"{arrived(settings.mail_dir) - mail_before} emails in all; "
+        f"calm run {calm_s:.1f} s, batch under kills {batch_s:.1f} s, test {time.monotonic() - began:.1f} s"
+    )
+
+    assert all_closed_with_survey(finals)
+    assert [verdicts(v) for v in finals] == [verdicts(v) for v in expected], (
+        "same SLA verdicts as without kills"
+    )
+    assert all(v.failed_notifications == [] for v in finals)
+
+    # Mail: every notification of every case arrived; a repeat only by a kill, the same message.
+    assert per_case(ours, f"two-{run}") == per_case(counts, f"calm-{run}"), (
+        "every notification of every case arrived"
+    )
+    assert all(len(message_ids[n]) == 1 for n in ours), "a repeat is the same message (same Message-ID)"
+    assert repeats <= KILLS, f"{repeats} repeated emails for {KILLS} kills"
+
+    # The one shared ledger: each notification once, sent, and exactly those that arrived.
+    per_notification = Counter(n for n, _, _ in rows)
+    assert {s for _, _, s in rows} == {"sent"}, f"not sent: {[r for r in rows if r[2] != 'sent']}"
+    assert {c for _, c, _ in rows} == {"email"}
+    assert all(k == 1 for k in per_notification.values()), "one ledger row per notification id"
+    assert set(per_notification) == set(ours), "the ledger records exactly the notifications that arrived"
+
+    # Closed cases: every case of the batch once, with the final view its workflow returned.
+    by_case = Counter(case_id for case_id, _ in archived)
+    batch_ids = [case_id_for(TENANT, f"two-{run}-{i}") for i in range(CASES)]
+    assert sorted(by_case) == sorted(batch_ids), "each case of the batch has its row, and only they"
+    assert all(k == 1 for k in by_case.values())
+    records = {case_id: CaseView.model_validate_json(record) for case_id, record in archived}
+    assert all(records[v.case_id] == v for v in finals), "the row holds the case's final view"
+
+    # Both machines worked, and the survivor kept delivering while the other was down.
+    assert all(work[slot] > 0 for slot in SLOTS), f"both workers delivered: {work}"
+    assert KILLS == 0 or alone_mail > 0, "mail kept arriving while one worker was down"
