@@ -60,6 +60,26 @@ from tests.faults.batch import (
 SLOTS = ("a", "b")  # the two machines
 
 
+def patient_policy(directory: Path) -> Path:
+    """The fast policy, with room for a worker's death in the few waits the script races.
+
+    A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before the other
+    worker takes them, queries included: longer than the fast policy's 3-second survey window (seen:
+    a case closed unanswered, with a survey reminder the calm run never sent) and near its 30-second
+    first-response target. A customer who answers within seconds is not what this test is about, so
+    the first response has 5 minutes and the survey a reminder after 40 s and a minute in all; the
+    calm run uses the same file, and the script answers at once, so neither wait is ever reached.
+    """
+    path = fast_policy(directory, first_response="5m")
+    text = path.read_text(encoding="utf-8")
+    patient = text.replace('wait = "3s"', 'wait = "1m"').replace(
+        'reminder_after = "2s"', 'reminder_after = "40s"'
+    )
+    assert patient.count('"1m"') > text.count('"1m"') and '"40s"' in patient, "the fast policy changed"
+    path.write_text(patient, encoding="utf-8")
+    return path
+
+
 def arrived(mail_dir: Path) -> int:
     """Emails the SMTP server has accepted so far (one file each)."""
     return sum(1 for _ in mail_dir.glob("*.eml"))
@@ -96,7 +116,7 @@ async def test_two_workers_one_database_survive_kills(
     dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path, mail_sink: MailSink, postgres_url: str
 ) -> None:
     began = time.monotonic()
-    policy = fast_policy(tmp_path)
+    policy = patient_policy(tmp_path)
     calm = dataclasses.replace(settings, policy_path=policy, task_queue=settings.task_queue + "-calm")
     run = uuid.uuid4().hex[:6]
     async with running_worker(dev_env.client, calm) as calm_cases:
