@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from intake.cli import main
-from service.private_dir import private_umask
-from service.process_exit import exit_now
-from service.settings import SettingsError, load_settings
+from adapters.process_exit import exit_now
+from bootstrap.main import starter_main
 
 if __name__ == "__main__":
-    private_umask()  # what the CLI writes (var/, exports) is readable by the user only
-    try:
-        load_settings()  # every variable checked before any command runs
-    except SettingsError as error:  # every bad variable, one a line; no traceback
-        print(error, file=sys.stderr)
-        exit_now(2)
-    exit_now(main())
+    exit_now(starter_main())

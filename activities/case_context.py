@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import datetime
 from pathlib import Path
 
@@ -12,10 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.directory_store import DirectoryStore
-from support.country_holidays import expand_policy, snapshot_years
+from adapters.directory_store import DirectoryStore
+from adapters.policy_file import load_policy_snapshot
 from support.directory import Incident
-from support.policy import Policy, PolicyError, parse_policy
+from support.policy import Policy, PolicyError
 from support.tenant import TenantFacts
 
 
@@ -68,20 +67,3 @@ class CaseContextActivities:
             caller_registered=caller_registered,
             incident=store.active_incident(request.service, request.opened_at) if request.service else None,
         )
-
-
-def load_policy_snapshot(path: Path, opened_year: int) -> Policy:
-    """The policy file with country holidays written out for the years a case can reach.
-
-    The file is read for every case; a text seen before reuses its snapshot: parsing and expanding
-    holidays costs milliseconds of the event loop per case, which a burst of openings feels."""
-    return _snapshot(path, path.read_text(encoding="utf-8"), opened_year)
-
-
-@functools.lru_cache(maxsize=16)
-def _snapshot(path: Path, text: str, opened_year: int) -> Policy:
-    policy = parse_policy(text, str(path))
-    try:
-        return expand_policy(policy, snapshot_years(opened_year))
-    except ValueError as error:
-        raise PolicyError(f"{path}: {error}") from None

@@ -29,8 +29,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery_ledger import DeliveryLedger
-from activities.messages import Message, Renderer, TemplateError
+from adapters.delivery_ledger import DeliveryLedger
+from adapters.messages import Message, Renderer, TemplateError
 from support import webhook_signature
 from support.notifications import Audience, DeliveryReceipt, Notification
 from support.routing import Addresses, Route, routes

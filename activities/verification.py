@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryActivities
-from activities.directory_store import DirectoryStore, VerificationFailures
+from adapters.directory_store import DirectoryStore, VerificationFailures
 from support.notifications import Audience, Notification
 from support.verification import IssuedCode, caller_mac, code_mac, mask
 
@@ -41,7 +41,7 @@ class VerificationActivities:
     def __init__(
         self, store: DirectoryStore, delivery: DeliveryActivities, key: bytes, failures: VerificationFailures
     ) -> None:
-        """`key`: `service.secrets.verification_key`, the same as the intake's; `failures`: the
+        """`key`: `adapters.secrets.verification_key`, the same as the intake's; `failures`: the
         wrong codes per tenant and caller that the intake records."""
         self._store = store
         self._delivery = delivery

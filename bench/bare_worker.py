@@ -10,8 +10,8 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from adapters.settings import Settings
 from bench.bare_workflow import BareWorkflow, bare_step
-from service.settings import Settings
 
 
 async def main() -> None:

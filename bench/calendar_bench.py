@@ -13,8 +13,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from activities.case_context import load_policy_snapshot
-from service.settings import PROJECT_ROOT
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT
 from support.calendar import Calendar
 
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from activities.schema import deliveries
-from bench.policies import fast_policy
+from adapters.database import open_database
+from adapters.schema import deliveries
 from bench.report import emit, latency
 from bench.stack import bench_request, bench_stack
+from bootstrap.worker_runtime import build_worker
 from intake.cases import Cases
-from service.database import open_database
-from service.worker_runtime import build_worker
+from scaffold.policies import fast_policy
 
 
 def burst_policy(directory: Path, opens_at: datetime) -> Path:

@@ -19,10 +19,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bench.processes import WorkerProcess, rss_bytes, worker_env
 from bench.report import emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases, Unavailable
+from scaffold.processes import WorkerProcess, rss_bytes, worker_env
 from support.vocabulary import CaseStatus
 from workflows.support_case import SupportCaseWorkflow
 

@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 from temporalio.worker import Worker
 
+from adapters.mail_sink import free_port
 from bench.bare_workflow import BareWorkflow, bare_step
-from bench.processes import ApiProcess, WorkerProcess, worker_env
 from bench.report import emit, latency
 from bench.stack import bench_request, bench_stack
-from service.mail_sink import free_port
+from scaffold.processes import ApiProcess, WorkerProcess, worker_env
 
 NOTHING = {"activities": 0, "timers": 0, "signals": 0, "updates": 0}
 

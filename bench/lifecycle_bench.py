@@ -23,11 +23,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.bare_workflow import BareWorkflow
-from bench.policies import fast_policy
-from bench.processes import WorkerProcess, cpu_seconds, worker_env
 from bench.report import emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
+from scaffold.policies import fast_policy
+from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from service.local_stack import local_services, start_local_server
-from service.settings import Settings
+from adapters.settings import Settings
+from scaffold.local_stack import local_services, start_local_server
 from support.request import CaseRequest
 
 

@@ -23,8 +23,12 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.directory_store import DirectoryStore
-from activities.reports_store import build_sla_report
+from adapters.api_keys import KeyFileError, Keyring, load_keyring
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore
+from adapters.logging import get_logger
+from adapters.settings import Settings
+from adapters.temporal import TemporalUnavailable, connect
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.cases import (
     ActionRejected,
@@ -41,12 +45,8 @@ from intake.cases import (
 from intake.docs import install_docs
 from intake.guard import Guard
 from intake.limits import RateLimited, RateLimiter
+from intake.reports import build_sla_report
 from intake.verification_gate import VerificationGate, VerificationLocked
-from service.api_keys import KeyFileError, Keyring, load_keyring
-from service.database import open_database
-from service.logging import get_logger
-from service.settings import Settings
-from service.temporal import TemporalUnavailable, connect
 from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants

@@ -27,12 +27,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.directory_store import DirectoryStore
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore
+from adapters.logging import get_logger
+from adapters.settings import Settings
 from intake.actions import ACTIONS, CaseAction
 from intake.verification_gate import VerificationGate, case_caller
-from service.database import open_database
-from service.logging import get_logger
-from service.settings import Settings
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
     Cooperation,

@@ -28,10 +28,16 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.archive import export_closed_cases
-from activities.case_context import load_policy_snapshot
-from activities.directory_store import import_directory
-from activities.reports_store import build_sla_report
+from adapters.api_keys import KeyFileError, load_keyring
+from adapters.closed_cases import export_closed_cases
+from adapters.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
+from adapters.database import database_url, open_database
+from adapters.directory_store import import_directory
+from adapters.logging import configure_logging
+from adapters.mail_sink import read_mailbox
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import Settings
+from adapters.temporal import TemporalUnavailable, connect
 from intake.cases import ActionRejected, CaseNotFound, Cases, Unavailable
 from intake.history import (
     EncryptionKeyNeeded,
@@ -44,13 +50,7 @@ from intake.history import (
     replay,
     timeline_lines,
 )
-from service.api_keys import KeyFileError, load_keyring
-from service.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
-from service.database import database_url, open_database
-from service.logging import configure_logging
-from service.mail_sink import read_mailbox
-from service.settings import Settings
-from service.temporal import TemporalUnavailable, connect
+from intake.reports import build_sla_report
 from support.actions import (
     Cooperation,
     CustomerActionRequest,
@@ -657,7 +657,7 @@ async def _report_sla(cases: Cases, args: argparse.Namespace, window: ReportWind
 def codec_server(origin: str) -> None:
     import uvicorn
 
-    from service.codec_server import NoOperatorKey, create_codec_app
+    from adapters.codec_server import NoOperatorKey, create_codec_app
 
     settings = Settings()
     try:

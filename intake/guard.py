@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from adapters.api_keys import Keyring
 from intake.limits import RateLimiter
-from service.api_keys import Keyring
 from support.access import Principal
 
 Scope = MutableMapping[str, Any]

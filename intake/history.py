@@ -24,8 +24,8 @@ from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from adapters.codec import ENCODING, KEY_ID
 from intake.cases import CaseNotFound
-from service.codec import ENCODING, KEY_ID
 from support.case_view import CaseView
 from workflows.support_case import SupportCaseWorkflow
 

@@ -33,10 +33,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.directory_store import VerificationFailures
-from service.database import open_database
-from service.secrets import verification_key
-from service.settings import Settings
+from adapters.database import open_database
+from adapters.directory_store import VerificationFailures
+from adapters.secrets import verification_key
+from adapters.settings import Settings
 from support.verification import SealedAttempt, VerificationResult, caller_mac, seal
 from workflows.support_case import CaseStart
 

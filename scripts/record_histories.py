@@ -21,15 +21,14 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.policies import fast_policy
+from adapters.mail_sink import read_mailbox, text_of
+from adapters.settings import PROJECT_ROOT, Settings, venv_binary
+from bootstrap.worker_runtime import build_worker, register_case_search_attributes
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import VerificationGate, case_caller
-from service.local_stack import local_services, start_local_server
-from service.mail_sink import read_mailbox, text_of
-from service.settings import PROJECT_ROOT, Settings, venv_binary
-from service.temporal import register_search_attributes
-from service.worker_runtime import build_worker
+from scaffold.local_stack import local_services, start_local_server
+from scaffold.policies import fast_policy
 from support.actions import (
     Cooperation,
     CustomerActionRequest,
@@ -247,7 +246,7 @@ async def record(out: Path, only: set[str]) -> None:
             data_converter=pydantic_data_converter,
         )
         try:
-            await register_search_attributes(env.client)
+            await register_case_search_attributes(env.client)
             plans = [(name, scenario, settings) for name, scenario in SCENARIOS.items()]
             plans.append(("continued_as_new", continued_as_new, tiny))
             for name, scenario, scenario_settings in plans:

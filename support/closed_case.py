@@ -1,7 +1,7 @@
 """The row a case leaves in `closed_cases` when it ends: what reports count, derived from its final view.
 
 Pure: the final `CaseView` (and the instant it is archived) in, a `ClosedCase` out. Field by field
-it is the table's columns (activities.schema.closed_cases), so reports never open the JSON record.
+it is the table's columns (adapters.schema.closed_cases), so reports never open the JSON record.
 """
 
 from __future__ import annotations

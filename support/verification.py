@@ -1,7 +1,7 @@
 """One-time codes for phone intake from an unregistered number (pure parts; the key is passed in).
 
 A code is kept as `HMAC-SHA256(key, "<case_id>:<code>")` under a server-side key that never enters
-workflow history (`service.secrets.verification_key`): the sending activity returns that MAC, the
+workflow history (`adapters.secrets.verification_key`): the sending activity returns that MAC, the
 intake seals the code a caller submits the same way, and the workflow compares the two MACs. So
 the history holds no hash that can be tested offline (without the key, a MAC of each of the
 10^6 codes cannot be computed) and no submitted code in clear. The code itself never reaches

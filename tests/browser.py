@@ -23,7 +23,7 @@ from playwright.async_api import ConsoleMessage, Page, Request, Route, async_pla
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.types import ASGIApp
 
-from service.mail_sink import free_port
+from adapters.mail_sink import free_port
 
 CHROMIUM = Path(os.environ.get("CASEWORK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"

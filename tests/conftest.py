@@ -13,14 +13,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.schema import deliveries
+from adapters.database import open_database
+from adapters.mail_sink import MailSink
+from adapters.schema import deliveries
+from adapters.settings import Settings, venv_binary
+from bootstrap.worker_runtime import build_worker, register_case_search_attributes
 from intake.cases import Cases
-from service.database import open_database
-from service.local_stack import local_settings, start_local_server
-from service.mail_sink import MailSink
-from service.settings import Settings, venv_binary
-from service.temporal import register_search_attributes
-from service.worker_runtime import build_worker
+from scaffold.local_stack import local_settings, start_local_server
 from tests.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 TESTS = Path(__file__).parent
@@ -48,7 +47,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
     )
     try:
-        await register_search_attributes(env.client)
+        await register_case_search_attributes(env.client)
         yield env
     finally:
         await env.shutdown()

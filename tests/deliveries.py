@@ -10,10 +10,10 @@ import asyncio
 import re
 from email.message import EmailMessage
 
-from activities.delivery_ledger import DeliveryLedger
-from service.database import open_database
-from service.mail_sink import read_mailbox, text_of
-from service.settings import Settings
+from adapters.database import open_database
+from adapters.delivery_ledger import DeliveryLedger
+from adapters.mail_sink import read_mailbox, text_of
+from adapters.settings import Settings
 
 
 def ledger(settings: Settings, case_id: str) -> list[dict[str, object]]:

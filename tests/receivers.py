@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from service.mail_sink import free_port
-from service.settings import PROJECT_ROOT
+from adapters.mail_sink import free_port
+from adapters.settings import PROJECT_ROOT
 
 SignatureCheck = Callable[[str, str, bytes], bool]
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.settings import Settings
 from intake.api import create_app
 from intake.cases import Cases
-from service.settings import Settings
 from support.access import Permission, Role
 from tests.conftest import running_worker
 from tests.test_api import KEYS, as_key, body, case_of, keyring, serve

@@ -15,11 +15,11 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.api_keys import Keyring, parse_key_file
+from adapters.mail_sink import free_port
+from adapters.settings import Settings
 from intake.api import create_app
 from intake.cases import Cases
-from service.api_keys import Keyring, parse_key_file
-from service.mail_sink import free_port
-from service.settings import Settings
 from tests.conftest import running_worker
 from tests.deliveries import delivered, verification_code
 from tests.requests import case_request

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from bench.processes import NO_LIMITS
-from bench.processes import WorkerProcess as Worker
-from service.mail_sink import free_port
+from adapters.mail_sink import free_port
+from scaffold.processes import NO_LIMITS
+from scaffold.processes import WorkerProcess as Worker
 from tests.faults.batch import FUZZ_SCALE
 
 TOKEN = "fuzz-token-0123456789"

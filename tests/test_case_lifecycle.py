@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.archive import read_closed_case
-from activities.case_context import load_policy_snapshot
+from adapters.closed_cases import read_closed_case
+from adapters.database import open_database
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT, Settings
 from intake.cases import ActionRejected
-from service.database import open_database
-from service.settings import PROJECT_ROOT, Settings
 from support.actions import (
     Cooperation,
     CustomerActionRequest,

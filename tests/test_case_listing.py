@@ -6,8 +6,8 @@ import asyncio
 
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.settings import Settings
 from intake.cases import Cases, CaseSummary
-from service.settings import Settings
 from support.vocabulary import CaseStatus, Category, Severity
 from tests.conftest import running_worker
 from tests.requests import case_request

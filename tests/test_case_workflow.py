@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.case_context import load_policy_snapshot
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import Settings
 from intake.cases import ActionRejected
-from service.settings import Settings
 from support.actions import FirstResponse, Resolution
 from support.case_view import CaseView
 from support.entitlement import case_calendar

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from adapters.settings import PROJECT_ROOT
 from intake.cli import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_UNEXPECTED, main
-from service.settings import PROJECT_ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -18,16 +18,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.archive import (
-    ArchiveActivities,
-    export_closed_cases,
-    read_closed_case,
-    store_closed_case,
-)
-from activities.schema import closed_cases
+from activities.archive import ArchiveActivities
+from adapters.closed_cases import export_closed_cases, read_closed_case, store_closed_case
+from adapters.database import open_database, seed_directory
+from adapters.schema import closed_cases
+from adapters.settings import Settings
 from intake.cli import main
-from service.database import open_database, seed_directory
-from service.settings import Settings
 from support.actions import Cooperation, FirstResponse, ReopenRequest, Resolution, SurveyAnswer
 from support.case_view import CaseView, Refusal, SeverityChange, Survey, SurveyOutcome
 from support.clocks import ClockName, CycleResult, Segment, SlaClock

@@ -20,14 +20,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.delivery import DeliveryActivities, message_id
-from activities.delivery_ledger import DeliveryLedger
-from activities.messages import Renderer
+from adapters.database import open_database
+from adapters.delivery_ledger import DeliveryLedger
+from adapters.mail_sink import MailSink, free_port, text_of
+from adapters.messages import Renderer
+from adapters.settings import PROJECT_ROOT, Settings
+from adapters.staff import StaffFileError, parse_staff
+from bootstrap.worker_runtime import build_worker, delivery_config
 from intake.cases import Cases
-from service.database import open_database
-from service.mail_sink import MailSink, free_port, text_of
-from service.settings import PROJECT_ROOT, Settings
-from service.staff import StaffFileError, parse_staff
-from service.worker_runtime import build_worker, delivery_config
 from support.actions import Cooperation, FirstResponse
 from support.display import local_time
 from support.notifications import Audience, Notification

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from activities.delivery_ledger import DeliveryLedger
-from activities.schema import deliveries
-from service.database import open_database
-from service.settings import Settings
+from adapters.database import open_database
+from adapters.delivery_ledger import DeliveryLedger
+from adapters.schema import deliveries
+from adapters.settings import Settings
 
 
 def _instant(value: object) -> datetime:

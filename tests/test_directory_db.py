@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from activities.directory_store import DirectoryStore, import_directory
-from activities.schema import tenant_users
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore, import_directory
+from adapters.schema import tenant_users
+from adapters.settings import PROJECT_ROOT, Settings
 from intake.cli import EXIT_INVALID, main
-from service.database import open_database
-from service.settings import PROJECT_ROOT, Settings
 from support.directory import DirectoryError, parse_directory_file
 from support.tenant import PurchaseChannel
 from support.vocabulary import Agreement

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.settings import Settings
 from intake.api import create_app
 from intake.docs import ASSETS_URL, REDOC_JS, SWAGGER_CSS, SWAGGER_JS
-from service.settings import Settings
 from tests.browser import BrowserPage, browser_page, serving
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})

@@ -21,9 +21,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from intake.cases import Cases
-from intake.history import fetch_runs, replay
-from service.codec import (
+from adapters.codec import (
     ENCODING,
     EncryptionCodec,
     EncryptionKeyError,
@@ -32,9 +30,11 @@ from service.codec import (
     key_id,
     parse_key,
 )
-from service.mail_sink import free_port
-from service.settings import PROJECT_ROOT, Settings
-from service.worker_runtime import build_worker
+from adapters.mail_sink import free_port
+from adapters.settings import PROJECT_ROOT, Settings
+from bootstrap.worker_runtime import build_worker
+from intake.cases import Cases
+from intake.history import fetch_runs, replay
 from support.actions import FirstResponse
 from tests.requests import case_request
 

@@ -9,10 +9,10 @@ import pytest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.mail_sink import text_of
+from adapters.settings import Settings
 from intake.cases import Cases
 from intake.verification_gate import VerificationGate
-from service.mail_sink import text_of
-from service.settings import Settings
 from support.case_view import CaseView
 from support.vocabulary import CaseStatus
 from tests.conftest import running_worker

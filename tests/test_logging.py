@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from service.logging import configure_logging
-from service.settings import Settings
+from adapters.logging import configure_logging
+from adapters.settings import Settings
 from support.actions import FirstResponse
 from support.verification import VerificationAttempt
 from tests.conftest import running_worker

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.messages import Renderer, TemplateError
-from service.settings import PROJECT_ROOT
+from adapters.messages import Renderer, TemplateError
+from adapters.settings import PROJECT_ROOT
 from support.notifications import CUSTOMER_TEMPLATES, SUPPORT_TEMPLATES, Audience, Notification
 
 RENDERER = Renderer(PROJECT_ROOT / "templates")

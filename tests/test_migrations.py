@@ -39,8 +39,9 @@ from sqlalchemy import (
     text,
 )
 
-from activities.directory_store import DirectoryStore
-from activities.schema import (
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore
+from adapters.schema import (
     LEGACY_REVISIONS,
     alembic_config,
     closed_cases,
@@ -52,8 +53,7 @@ from activities.schema import (
     schema_version,
     verification_failures,
 )
-from service.database import open_database
-from service.settings import Settings
+from adapters.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 AT = datetime(2026, 11, 20, 3, 4, 5, tzinfo=UTC)
@@ -172,7 +172,7 @@ def _not_the_legacy_record(name: str | None, kind: str, _parent: object) -> bool
 
 
 def schema_differences(engine: Engine) -> list[object]:
-    """What differs between the database's schema and today's model (activities.schema.metadata)."""
+    """What differs between the database's schema and today's model (adapters.schema.metadata)."""
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "include_name": _not_the_legacy_record}

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activities.case_context import load_policy_snapshot
-from service.settings import PROJECT_ROOT
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT
 from support.case_terms import CaseTerms, case_terms
 from support.entitlement import decide_severity
 from support.policy import PolicyError, parse_policy, policy_from_dict

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.codec import EncryptionCodec, data_converter
+from adapters.settings import PROJECT_ROOT, Settings
 from intake.cli import EXIT_INVALID, EXIT_NONDETERMINISTIC, main
 from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
-from service.codec import EncryptionCodec, data_converter
-from service.settings import PROJECT_ROOT, Settings
 from support.actions import Cooperation, FirstResponse, Resolution
 from support.vocabulary import CaseStatus
 from tests.changed_workflow import StartsWithATimer

@@ -21,14 +21,15 @@ from sqlalchemy import Engine, insert
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.reports_store import closed_cases_in, open_cases_query
-from activities.schema import closed_cases
+from adapters.database import open_database
+from adapters.mail_sink import free_port
+from adapters.reports_store import closed_cases_in
+from adapters.schema import closed_cases
+from adapters.settings import Settings, venv_binary
+from adapters.telemetry import FIRST_RESPONSE_BUCKETS, make_runtime
+from bootstrap.worker_runtime import register_case_search_attributes
 from intake.cli import main
-from service.database import open_database
-from service.mail_sink import free_port
-from service.settings import Settings, venv_binary
-from service.telemetry import FIRST_RESPONSE_BUCKETS, make_runtime
-from service.temporal import register_search_attributes
+from intake.reports import open_cases_query
 from support.access import Principal, Role
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.reports import (
@@ -500,7 +501,7 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
         runtime=make_runtime(with_metrics),
     )
     try:
-        await register_search_attributes(env.client)
+        await register_case_search_attributes(env.client)
         async with running_worker(env.client, with_metrics) as cases:
             opened = await cases.open(case_request(request_id, severity="B"))
             case_id = opened.case.case_id

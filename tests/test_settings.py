@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import (
+from adapters.settings import (
     PROJECT_ROOT,
     VARIABLES,
     Environment,

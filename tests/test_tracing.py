@@ -9,8 +9,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.testing import WorkflowEnvironment
 
-from service.settings import Settings
-from service.tracing import tracer_provider, tracing_plugins
+from adapters.settings import Settings
+from adapters.tracing import tracer_provider, tracing_plugins
 from tests.conftest import running_worker
 from tests.requests import case_request
 

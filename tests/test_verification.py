@@ -24,14 +24,14 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory_store import VerificationFailures
-from activities.schema import verification_failures
+from adapters.database import open_database
+from adapters.directory_store import VerificationFailures
+from adapters.schema import verification_failures
+from adapters.secrets import KEY_FILE, verification_key
+from adapters.settings import Settings
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import VerificationGate, VerificationLocked, case_caller
-from service.database import open_database
-from service.secrets import KEY_FILE, verification_key
-from service.settings import Settings
 from support.case_view import CaseView
 from support.verification import SealedAttempt, VerificationResult, code_mac
 from support.vocabulary import CaseStatus

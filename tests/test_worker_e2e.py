@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bench.processes import WorkerProcess as Worker
-from service.mail_sink import free_port, read_mailbox
-from service.settings import PROJECT_ROOT
+from adapters.mail_sink import free_port, read_mailbox
+from adapters.settings import PROJECT_ROOT
+from scaffold.processes import WorkerProcess as Worker
 
 pytestmark = pytest.mark.e2e
 

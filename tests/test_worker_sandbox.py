@@ -10,7 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from service.worker_runtime import WORKFLOW_RUNNER
+from bootstrap.worker_runtime import WORKFLOW_RUNNER
 from tests.clock_reading_workflow import ReadsTheClock
 
 

@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from adapters.mail_sink import read_mailbox
 from intake.cases import ActionRejected, Cases, Unavailable
-from service.mail_sink import read_mailbox
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
 from support.request import case_id_for

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.settings import PROJECT_ROOT
+from adapters.settings import PROJECT_ROOT
 from support.directory import DirectoryError, parse_directory_file
 from support.policy import PolicyError, parse_policy, policy_from_dict
 from tests.faults.batch import FUZZ_SCALE

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from bench.policies import fast_policy
-from service.mail_sink import MailSink, free_port
-from service.settings import Settings
+from adapters.mail_sink import MailSink, free_port
+from adapters.settings import Settings
+from scaffold.policies import fast_policy
 from support.request import case_id_for
 from tests.conftest import running_worker
 from tests.deliveries import ledger

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from bench.policies import fast_policy
-from bench.processes import WorkerProcess as Worker
-from bench.processes import worker_env
+from adapters.mail_sink import MailSink, free_port
+from adapters.settings import Settings
 from intake.cases import Cases, Unavailable
-from service.local_stack import start_local_server
-from service.mail_sink import MailSink, free_port
-from service.settings import Settings
+from scaffold.local_stack import start_local_server
+from scaffold.policies import fast_policy
+from scaffold.processes import WorkerProcess as Worker
+from scaffold.processes import worker_env
 from support.case_view import CaseView
 from tests.requests import case_request
 

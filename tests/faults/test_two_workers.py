@@ -34,15 +34,15 @@ from sqlalchemy import Engine, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.schema import closed_cases, deliveries
-from bench.policies import fast_policy
-from bench.processes import WorkerProcess as Worker
-from bench.processes import worker_env
+from adapters.codec import codec_from_env, data_converter, new_key
+from adapters.database import open_database, seed_directory
+from adapters.mail_sink import MailSink
+from adapters.schema import closed_cases, deliveries
+from adapters.settings import Settings
 from intake.cases import Cases
-from service.codec import codec_from_env, data_converter, new_key
-from service.database import open_database, seed_directory
-from service.mail_sink import MailSink
-from service.settings import Settings
+from scaffold.policies import fast_policy
+from scaffold.processes import WorkerProcess as Worker
+from scaffold.processes import worker_env
 from support.case_view import CaseView
 from support.request import case_id_for
 from tests.conftest import running_worker

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from bench.policies import fast_policy
-from bench.processes import WorkerProcess as Worker
-from bench.processes import worker_env
+from adapters.mail_sink import MailSink
+from adapters.settings import Settings
 from intake.cases import Cases
-from service.mail_sink import MailSink
-from service.settings import Settings
+from scaffold.policies import fast_policy
+from scaffold.processes import WorkerProcess as Worker
+from scaffold.processes import worker_env
 from tests.conftest import running_worker
 from tests.faults.batch import CASES, KILLS, all_closed_with_survey, mailed, per_case, run_all, verdicts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from service.settings import Settings
+from adapters.settings import Settings
 
 # Seconds from a minute to a week, with the policy's first-response targets as bounds (A 1 h, B one
 # business day of 15 h = 54,000 s, C three = 162,000 s), so a response on either side of a target

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from service.codec import data_converter
-from service.database import seed_directory
-from service.mail_sink import MailSink
-from service.private_dir import private_dir
-from service.settings import PROJECT_ROOT, Settings, venv_binary
-from service.temporal import register_search_attributes
+from adapters.codec import data_converter
+from adapters.database import seed_directory
+from adapters.mail_sink import MailSink
+from adapters.private_dir import private_dir
+from adapters.settings import PROJECT_ROOT, Settings, venv_binary
+from bootstrap.worker_runtime import register_case_search_attributes
 
 
 def local_settings(
@@ -60,5 +60,5 @@ async def start_local_server(database: Path | None = None, port: int | None = No
         data_converter=data_converter(None),
         dev_server_log_level="error",
     )
-    await register_search_attributes(env.client)
+    await register_case_search_attributes(env.client)
     return env

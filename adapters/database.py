@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 
-from activities.directory_store import import_directory
-from activities.schema import migrate
-from service.private_dir import private_dir
-from service.settings import Settings
+from adapters.directory_store import import_directory
+from adapters.private_dir import private_dir
+from adapters.schema import migrate
+from adapters.settings import Settings
 from support.directory import parse_directory_file
 
 

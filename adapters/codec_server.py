@@ -21,8 +21,8 @@ from starlette.routing import Route
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-from service.api_keys import Keyring
-from service.logging import get_logger
+from adapters.api_keys import Keyring
+from adapters.logging import get_logger
 from support.access import Permission
 
 log = get_logger("casework.codec_server")

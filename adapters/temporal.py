@@ -16,10 +16,9 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from service.codec import codec_from_env, data_converter
-from service.private_dir import private_dir
-from service.settings import Settings, venv_binary
-from workflows.search_attributes import ALL_KEYS
+from adapters.codec import codec_from_env, data_converter
+from adapters.private_dir import private_dir
+from adapters.settings import Settings, venv_binary
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -83,10 +82,8 @@ _INDEXED = {
 }
 
 
-async def register_search_attributes(
-    client: Client, keys: Sequence[SearchAttributeKey[Any]] = ALL_KEYS
-) -> list[str]:
-    """Register the case search attributes that are missing; returns the names it added."""
+async def register_search_attributes(client: Client, keys: Sequence[SearchAttributeKey[Any]]) -> list[str]:
+    """Register the search attributes of `keys` that are missing; returns the names it added."""
     namespace = client.namespace
     missing = {key.name: _INDEXED[key._metadata_type] for key in keys}
     try:

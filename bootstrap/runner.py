@@ -14,17 +14,17 @@ from pathlib import Path
 import uvicorn
 from temporalio.client import Client
 
+from adapters.api_keys import demo_key_file, demo_tokens
+from adapters.codec import codec_from_env, data_converter
+from adapters.database import database_url, seed_directory
+from adapters.health import serve_health
+from adapters.logging import configure_logging, get_logger
+from adapters.mail_sink import MailSink
+from adapters.settings import Settings
+from adapters.telemetry import make_runtime
+from adapters.temporal import cluster_config, embedded_dev_server
+from bootstrap.worker_runtime import build_worker, check_delivery_settings, register_case_search_attributes
 from intake.api import create_app
-from service.api_keys import demo_key_file, demo_tokens
-from service.codec import codec_from_env, data_converter
-from service.database import database_url, seed_directory
-from service.health import serve_health
-from service.logging import configure_logging, get_logger
-from service.mail_sink import MailSink
-from service.settings import Settings
-from service.telemetry import make_runtime
-from service.temporal import cluster_config, embedded_dev_server, register_search_attributes
-from service.worker_runtime import build_worker, check_delivery_settings
 from support.directory import parse_directory_file
 
 log = get_logger("casework.worker")
@@ -152,7 +152,7 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
                 **cluster, data_converter=data_converter(codec_from_env()), runtime=runtime
             )
             address = str(cluster.get("target_host"))
-        added = await register_search_attributes(client)
+        added = await register_case_search_attributes(client)
         if added:
             log.info("registered search attributes", names=added)
         worker = build_worker(client, settings)

@@ -1,7 +1,7 @@
 """The tenant directory: tenants, their users and contacts, service incidents.
 
 Schema version 1 of the hand-written migrations (`schema_version`), as it was: a database that
-recorded version 1 is stamped with this revision (activities.schema.migrate).
+recorded version 1 is stamped with this revision (adapters.schema.migrate).
 
 Revision ID: 0001
 Revises:

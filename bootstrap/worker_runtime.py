@@ -12,15 +12,17 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
 from activities.delivery import DeliveryActivities, DeliveryConfig
-from activities.delivery_ledger import DeliveryLedger
-from activities.directory_store import DirectoryStore, VerificationFailures
-from activities.messages import Renderer
 from activities.verification import VerificationActivities
-from service.database import open_database
-from service.secrets import verification_key
-from service.settings import PROJECT_ROOT, Settings
-from service.staff import StaffFileError, StaffList, load_staff
-from service.tracing import tracing_plugins
+from adapters.database import open_database
+from adapters.delivery_ledger import DeliveryLedger
+from adapters.directory_store import DirectoryStore, VerificationFailures
+from adapters.messages import Renderer
+from adapters.secrets import verification_key
+from adapters.settings import PROJECT_ROOT, Settings
+from adapters.staff import StaffFileError, StaffList, load_staff
+from adapters.temporal import register_search_attributes
+from adapters.tracing import tracing_plugins
+from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
@@ -32,6 +34,12 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
 # CASEWORK_MAX_CACHED_WORKFLOWS instead.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner()
+
+
+async def register_case_search_attributes(client: Client) -> list[str]:
+    """The search attributes the case workflow sets and intake lists by, registered where missing;
+    returns the names it added."""
+    return await register_search_attributes(client, ALL_KEYS)
 
 
 def _webhook_variables(settings: Settings) -> list[str]:

@@ -1,7 +1,7 @@
 """closed_cases: the final record of every case that ended, written by the archive activity.
 
 The first revision made with Alembic. Times are `TIMESTAMP WITH TIME ZONE` (PostgreSQL) or UTC
-text (SQLite), written and read through activities.schema.UtcDateTime.
+text (SQLite), written and read through adapters.schema.UtcDateTime.
 
 Revision ID: 0004
 Revises: 0003

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from service.private_dir import DIR_MODE, FILE_MODE
+from adapters.private_dir import DIR_MODE, FILE_MODE
 
 
 class _Keep:

@@ -18,7 +18,7 @@ import os
 import secrets
 from pathlib import Path
 
-from service.settings import Settings
+from adapters.settings import Settings
 
 KEY_FILE = "verification.key"
 MIN_SECRET_CHARS = 32

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from service.settings import PROJECT_ROOT, Settings
+from adapters.settings import PROJECT_ROOT, Settings
 
 # Benchmarks and the fuzz test measure the engine, not the intake's limits: every limit off.
 NO_LIMITS = {

@@ -1,7 +1,8 @@
-"""What reports read: closed cases from the database, running cases from Temporal visibility.
+"""The SLA report of a window: running cases from Temporal visibility, closed cases from the database.
 
-The counting is `support.reports` (pure); this module only fetches the rows of a window and a
-tenant scope (None = every tenant, () = none), and puts the two together for the API and the CLI.
+The counting is `support.reports` (pure); this module fetches the running cases of a window and a
+tenant scope (None = every tenant, () = none) by the case's search attributes, the closed ones
+through `adapters/reports_store.py`, and puts the two together for the API and the CLI.
 """
 
 from __future__ import annotations
@@ -10,31 +11,14 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.schema import closed_cases
-from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report
+from adapters.reports_store import closed_cases_in
+from support.reports import OpenCase, ReportWindow, SlaReport, sla_report
 from workflows import search_attributes as sa
 
 WORKFLOW_TYPE = "SupportCaseWorkflow"
-
-
-def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str] | None) -> list[ClosedRow]:
-    """Closed cases opened in the window, and those that never opened created in it (refused)."""
-    if tenants is not None and not tenants:
-        return []
-    c = closed_cases.c
-    query = select(closed_cases).where(
-        or_(
-            and_(c.opened_at >= window.since, c.opened_at < window.until),
-            and_(c.opened_at.is_(None), c.created_at >= window.since, c.created_at < window.until),
-        )
-    )
-    if tenants is not None:
-        query = query.where(c.tenant_id.in_(list(tenants)))
-    with engine.connect() as connection:
-        return [ClosedRow.from_row(row._mapping) for row in connection.execute(query)]
 
 
 def _quoted(value: datetime) -> str:

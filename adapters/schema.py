@@ -1,7 +1,7 @@
 """The casework database schema and its migrations (SQLite by default, PostgreSQL by DATABASE_URL).
 
 The tables here are today's model; the migrations are Alembic revisions shipped in the package
-(activities/migrations/versions/, each a snapshot of its change). `migrate()` brings a database to
+(adapters/migrations/versions/, each a snapshot of its change). `migrate()` brings a database to
 the latest revision, in one transaction that one process at a time runs, so every process calls it
 safely at start-up. Databases made before Alembic (a `schema_version` table of hand-written versions
 1-3) are stamped with the matching revision first, then upgraded; their `schema_version` table is

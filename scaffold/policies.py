@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from service.settings import PROJECT_ROOT
+from adapters.settings import PROJECT_ROOT
 
 
 def fast_policy(

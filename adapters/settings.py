@@ -177,7 +177,7 @@ class Environment(BaseSettings):
     """Every variable casework reads, its default and its check. An empty variable is unset.
 
     TEMPORAL_ADDRESS and the other TEMPORAL_* variables are read by the SDK's temporalio.envconfig
-    (service/temporal.py); CASEWORK_ENCRYPTION_* by service/codec.py, which checks them itself.
+    (adapters/temporal.py); CASEWORK_ENCRYPTION_* by adapters/codec.py, which checks them itself.
     """
 
     model_config = SettingsConfigDict(
@@ -224,7 +224,7 @@ class Environment(BaseSettings):
     rate_per_key: Limit = _env("CASEWORK_RATE_PER_KEY", 600)
     openings_per_tenant: Limit = _env("CASEWORK_OPENINGS_PER_TENANT", 60)
     open_cases_per_tenant: Limit = _env("CASEWORK_OPEN_CASES_PER_TENANT", 200)
-    # Its length is checked where the key is made (service/secrets.py), for values given in code too.
+    # Its length is checked where the key is made (adapters/secrets.py), for values given in code too.
     verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None)
     verification_failures_per_hour: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
     staff_file: AbsolutePath = _env("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml")

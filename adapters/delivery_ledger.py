@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.schema import deliveries
+from adapters.schema import deliveries
 
 
 class DeliveryLedger:

@@ -1,8 +1,8 @@
 """Alembic's environment script for casework: runs the revisions on the connection that
-`activities.schema.migrate` put in `config.attributes["connection"]`, inside its transaction.
+`adapters.schema.migrate` put in `config.attributes["connection"]`, inside its transaction.
 
 There is no offline (`--sql`) mode and no URL in a config file: the database is the one the
-process opened (service.database.open_database), SQLite or PostgreSQL.
+process opened (adapters.database.open_database), SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from activities.schema import metadata
+from adapters.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
     raise RuntimeError(
-        "the casework migrations run in code: call activities.schema.migrate(engine), "
+        "the casework migrations run in code: call adapters.schema.migrate(engine), "
         "which passes its connection in (there is no alembic.ini)"
     )
 context.configure(connection=connection, target_metadata=metadata)

@@ -1,6 +1,6 @@
 """The tenant directory in the database: tenants, their users and admin roles, registered contact
 emails and phones, and service health incidents. Only activities and the `directory import`
-command touch it; workflows get facts from activity results. Schema: `activities/schema.py`.
+command touch it; workflows get facts from activity results. Schema: `adapters/schema.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, Engine, case, delete, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.schema import incidents, tenant_contacts, tenant_users, tenants, verification_failures
+from adapters.schema import incidents, tenant_contacts, tenant_users, tenants, verification_failures
 from support.directory import DirectoryFile, Incident
 from support.tenant import TenantFacts
 

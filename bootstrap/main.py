@@ -1,0 +1,39 @@
+"""What the entry points run: the process set-up (a private umask, every setting checked), then the
+worker (`worker.py`) or a CLI command (`starter.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.private_dir import private_dir, private_umask
+from adapters.settings import Settings, SettingsError, load_settings
+from bootstrap.runner import run_worker
+from intake.cli import main as cli_main
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:  # every bad variable, one a line; no traceback
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def worker_main(seed: Path | None, api: bool) -> int:
+    """The worker process: an embedded dev server unless a cluster is configured, the worker, and
+    with `api` the HTTP intake in the same process."""
+    private_umask()  # before anything is created: var/, databases, mail, the dev server's files
+    settings = _settings()
+    private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
+    asyncio.run(run_worker(settings, seed=seed, api=api))
+    return 0
+
+
+def starter_main(argv: Sequence[str] | None = None) -> int:
+    """One CLI command; its exit code."""
+    private_umask()  # what the CLI writes (var/, exports) is readable by the user only
+    _settings()  # every variable checked before any command runs
+    return cli_main(argv)
