@@ -40,10 +40,12 @@ from adapters.mail_sink import MailSink
 from adapters.schema import closed_cases, deliveries
 from adapters.settings import Settings
 from intake.cases import Cases
-from scaffold.policies import fast_policy
+from scaffold.policies import fast_policy_model, policy_toml
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from support.case_view import CaseView
+from support.durations import parse_duration
+from support.policy import policy_from_dict
 from support.request import case_id_for
 from tests.conftest import running_worker
 from tests.faults.batch import (
@@ -70,13 +72,13 @@ def patient_policy(directory: Path) -> Path:
     the first response has 5 minutes and the survey a reminder after 40 s and a minute in all; the
     calm run uses the same file, and the script answers at once, so neither wait is ever reached.
     """
-    path = fast_policy(directory, first_response="5m")
-    text = path.read_text(encoding="utf-8")
-    patient = text.replace('wait = "3s"', 'wait = "1m"').replace(
-        'reminder_after = "2s"', 'reminder_after = "40s"'
+    fast = fast_policy_model(first_response="5m")
+    survey = fast.survey.model_copy(
+        update={"wait": parse_duration("1m"), "reminder_after": parse_duration("40s")}
     )
-    assert patient.count('"1m"') > text.count('"1m"') and '"40s"' in patient, "the fast policy changed"
-    path.write_text(patient, encoding="utf-8")
+    patient = policy_from_dict(fast.model_copy(update={"survey": survey}).model_dump(mode="json"), "patient")
+    path = directory / "patient-policy.toml"
+    path.write_text(policy_toml(patient), encoding="utf-8")
     return path
 
 
