@@ -22,6 +22,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports  # the layers and the pure support/ of [tool.importlinter] in pyproject.toml
 
 bench: $(STAMP)
 	$(PY) -m bench.calendar_bench
