@@ -1,4 +1,5 @@
-"""Deliver a notification: email over SMTP, or a signed JSON webhook, exactly once per id.
+"""Deliver a notification: email over SMTP (adapters/smtp_out.py), or a signed JSON webhook
+(adapters/webhooks.py), exactly once per id.
 
 Webhooks are signed over the time of sending and the body (`X-Casework-Signature: t=..,v1=..`,
 support/webhook_signature.py) with a secret the worker refuses to start without. An engineer is
@@ -15,23 +16,18 @@ for good and the case shows it. Logs carry ids only: never addresses, codes or m
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import Literal
 
-import aiosmtplib
-import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.messages import Message, Renderer, TemplateError
-from support import webhook_signature
+from adapters.outbound import PermanentFailure, TransientFailure
+from adapters.smtp_out import SmtpServer, case_email, send_email
+from adapters.webhooks import post_signed
 from support.notifications import Audience, DeliveryReceipt, Notification
 from support.routing import Addresses, Route, routes
 
@@ -66,14 +62,16 @@ class DeliveryConfig:
             sms_webhook=self.sms_webhook,
         )
 
-
-class PermanentFailure(Exception):
-    """This route will never take this message; try the next one."""
-
-
-def message_id(notification_id: str, domain: str) -> str:
-    """Stable across retries, so mail systems can also drop a duplicate by Message-ID."""
-    return f"<{hashlib.sha256(notification_id.encode()).hexdigest()[:40]}@{domain}>"
+    @property
+    def smtp_server(self) -> SmtpServer:
+        return SmtpServer(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            timeout_seconds=self.timeout_seconds,
+        )
 
 
 class DeliveryActivities:
@@ -148,85 +146,45 @@ class DeliveryActivities:
         )
 
     async def _send(self, route: Route, n: Notification, message: Message) -> None:
-        if route.channel == "email":
-            await self._send_email(route.target, n, message)
-        else:
-            payload: dict[str, object] = {
-                "notification_id": n.notification_id,
-                "case_id": n.case_id,
-                "event": n.event,
-                "audience": n.audience.value,
-                "subject": message.subject,
-                "text": message.text,
-            }
-            if route.channel == "sms":
-                payload |= {"to": route.to}
+        """Over the route's adapter; a transient failure raises for Temporal to retry with backoff."""
+        try:
+            if route.channel == "email":
+                await self._send_email(route.target, n, message)
             else:
-                payload |= {"facts": n.facts, "times": {k: v.isoformat() for k, v in n.times.items()}}
-            await self._post(route.target, n, payload)
+                await self._post(route, n, message)
+        except TransientFailure as failure:
+            raise ApplicationError(str(failure), type=failure.kind) from None
 
     async def _send_email(self, address: str, n: Notification, message: Message) -> None:
         config = self._config
-        email = EmailMessage()
-        email["From"] = config.mail_from
-        email["To"] = address
-        email["Subject"] = message.subject
-        email["Message-ID"] = message_id(n.notification_id, config.reply_to_domain)
-        email["Reply-To"] = f"case+{n.case_id}@{config.reply_to_domain}"
-        email["Date"] = formatdate(usegmt=True)
-        email["X-Casework-Case"] = n.case_id
-        email["X-Casework-Notification"] = n.notification_id
-        email.set_content(message.text)
-        email.add_alternative(message.html, subtype="html")
-        email["Content-Language"] = message.language  # after the body: set_content drops Content-* headers
-        try:
-            await aiosmtplib.send(
-                email,
-                hostname=config.smtp_host,
-                port=config.smtp_port,
-                use_tls=config.smtp_security == "tls",
-                start_tls=config.smtp_security == "starttls",
-                username=config.smtp_username,
-                password=config.smtp_password,
-                timeout=config.timeout_seconds,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            codes = [r.code for r in refused.recipients]
-            if all(code >= 500 for code in codes):
-                raise PermanentFailure(f"SMTP refused the recipient ({codes})") from None
-            raise ApplicationError(f"SMTP deferred the recipient ({codes})", type="SmtpTransient") from None
-        except aiosmtplib.SMTPResponseException as error:
-            if error.code >= 500:
-                raise PermanentFailure(f"SMTP {error.code}") from None
-            raise ApplicationError(f"SMTP {error.code}", type="SmtpTransient") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            raise ApplicationError(
-                f"mail server {config.smtp_host}:{config.smtp_port} unavailable ({type(error).__name__})",
-                type="SmtpUnavailable",
-            ) from None
+        email = case_email(
+            message,
+            mail_from=config.mail_from,
+            to=address,
+            case_id=n.case_id,
+            notification_id=n.notification_id,
+            reply_to_domain=config.reply_to_domain,
+        )
+        await send_email(config.smtp_server, email)
 
-    async def _post(self, url: str, n: Notification, payload: dict[str, object]) -> None:
-        body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        try:  # signed at each attempt: a retry an hour later carries a fresh time
-            signature = webhook_signature.sign(self._config.webhook_secret, body, int(time.time()))
-        except ValueError:  # no secret (the worker refuses to start so): never send unsigned
-            raise PermanentFailure("no webhook secret (CASEWORK_WEBHOOK_SECRET)") from None
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": n.notification_id,  # the same on every retry
-            "X-Casework-Event": n.event,
-            webhook_signature.HEADER: signature,
+    async def _post(self, route: Route, n: Notification, message: Message) -> None:
+        payload: dict[str, object] = {
+            "notification_id": n.notification_id,
+            "case_id": n.case_id,
+            "event": n.event,
+            "audience": n.audience.value,
+            "subject": message.subject,
+            "text": message.text,
         }
-        try:
-            async with httpx.AsyncClient(timeout=self._config.timeout_seconds) as client:
-                response = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise ApplicationError(
-                f"webhook unreachable ({type(error).__name__})", type="WebhookUnavailable"
-            ) from None
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        if status in (408, 429) or status >= 500:
-            raise ApplicationError(f"webhook answered {status}", type="WebhookTransient")
-        raise PermanentFailure(f"webhook answered {status}")
+        if route.channel == "sms":
+            payload |= {"to": route.to}
+        else:
+            payload |= {"facts": n.facts, "times": {k: v.isoformat() for k, v in n.times.items()}}
+        await post_signed(
+            route.target,
+            payload,
+            secret=self._config.webhook_secret,
+            idempotency_key=n.notification_id,
+            event=n.event,
+            timeout_seconds=self._config.timeout_seconds,
+        )

@@ -19,12 +19,13 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.delivery import DeliveryActivities, message_id
+from activities.delivery import DeliveryActivities
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
+from adapters.smtp_out import message_id
 from adapters.staff import StaffFileError, parse_staff
 from bootstrap.worker_runtime import build_worker, delivery_config
 from intake.cases import Cases

@@ -1,0 +1,48 @@
+"""Webhooks out: a JSON body signed over the time of sending (`X-Casework-Signature: t=..,v1=..`,
+support/webhook_signature.py), posted once, its answer sorted into delivered, retry or give up."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from adapters.outbound import PermanentFailure, TransientFailure
+from support import webhook_signature
+
+
+async def post_signed(
+    url: str,
+    payload: dict[str, object],
+    *,
+    secret: str,
+    idempotency_key: str,
+    event: str,
+    timeout_seconds: float,
+) -> None:
+    """POST the payload. HTTP 2xx is delivered; 408, 429, 5xx or no answer is a TransientFailure;
+    any other answer, or no secret to sign with (never sent unsigned), a PermanentFailure."""
+    body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    try:  # signed at each attempt: a retry an hour later carries a fresh time
+        signature = webhook_signature.sign(secret, body, int(time.time()))
+    except ValueError:  # no secret (the worker refuses to start so): never send unsigned
+        raise PermanentFailure("no webhook secret (CASEWORK_WEBHOOK_SECRET)") from None
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": idempotency_key,  # the same on every retry
+        "X-Casework-Event": event,
+        webhook_signature.HEADER: signature,
+    }
+    try:
+        async with httpx.AsyncClient(timeout=timeout_seconds) as client:
+            response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as error:
+        unreachable = f"webhook unreachable ({type(error).__name__})"
+        raise TransientFailure(unreachable, "WebhookUnavailable") from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status in (408, 429) or status >= 500:
+        raise TransientFailure(f"webhook answered {status}", "WebhookTransient")
+    raise PermanentFailure(f"webhook answered {status}")
