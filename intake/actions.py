@@ -7,7 +7,8 @@ without a role that may take it (tests/test_access.py fails for an endpoint no t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
@@ -36,6 +37,8 @@ class CaseAction:
     handler: Any  # the workflow's update or signal method
     kind: Literal["update", "signal"]
     actor_field: str | None = None  # filled in from the acting principal's name, never from the body
+    cli_help: str = ""  # the CLI's help line, when it says more than the summary
+    cli_flags: Mapping[str, str] = field(default_factory=dict)  # a field's option when not --<field>
 
     def body_model(self) -> type[BaseModel]:
         """What a caller sends: the model without the actor field (a body cannot name another
@@ -68,72 +71,84 @@ WF = SupportCaseWorkflow
 
 CASE_ACTIONS: tuple[CaseAction, ...] = (
     CaseAction(
-        "respond",
-        "respond",
-        "The engineer's first response",
-        AGENT,
-        FirstResponse,
-        WF.respond,
-        "update",
-        "engineer",
+        name="respond",
+        path="respond",
+        summary="The engineer's first response",
+        permission=AGENT,
+        model=FirstResponse,
+        handler=WF.respond,
+        kind="update",
+        actor_field="engineer",
     ),
     CaseAction(
-        "update",
-        "updates",
-        "An update to the customer (satisfies the update clock)",
-        AGENT,
-        CustomerUpdate,
-        WF.update_customer,
-        "update",
-        "engineer",
+        name="update",
+        path="updates",
+        summary="An update to the customer (satisfies the customer-update clock)",
+        permission=AGENT,
+        model=CustomerUpdate,
+        handler=WF.update_customer,
+        kind="update",
+        actor_field="engineer",
     ),
     CaseAction(
-        "ask",
-        "customer-requests",
-        "Ask the customer for something (pauses the update clock)",
-        AGENT,
-        CustomerActionRequest,
-        WF.request_customer_action,
-        "update",
-        "engineer",
+        name="ask",
+        path="customer-requests",
+        summary="Ask the customer for something (pauses the customer-update clock)",
+        permission=AGENT,
+        model=CustomerActionRequest,
+        handler=WF.request_customer_action,
+        kind="update",
+        actor_field="engineer",
+        cli_flags={"pauses_clock": "--no-pause"},
     ),
     CaseAction(
-        "severity",
-        "severity",
-        "Change the severity",
-        AGENT,
-        SeverityChangeRequest,
-        WF.change_severity,
-        "update",
-        "engineer",
-    ),
-    CaseAction("resolve", "resolve", "Resolve the case", AGENT, Resolution, WF.resolve, "update", "engineer"),
-    CaseAction(
-        "reopen",
-        "reopen",
-        "The customer reopens a resolved case within the window",
-        CUSTOMER,
-        ReopenRequest,
-        WF.reopen,
-        "update",
+        name="severity",
+        path="severity",
+        summary="Change the severity",
+        permission=AGENT,
+        model=SeverityChangeRequest,
+        handler=WF.change_severity,
+        kind="update",
+        actor_field="engineer",
+        cli_flags={"severity": "--to"},
     ),
     CaseAction(
-        "cooperate",
-        "cooperation",
-        "The customer provides an obligation or request",
-        CUSTOMER,
-        Cooperation,
-        WF.cooperate,
-        "signal",
+        name="resolve",
+        path="resolve",
+        summary="Resolve the case",
+        permission=AGENT,
+        model=Resolution,
+        handler=WF.resolve,
+        kind="update",
+        actor_field="engineer",
     ),
     CaseAction(
-        "survey",
-        "survey",
-        "The customer's satisfaction survey answer",
-        CUSTOMER,
-        SurveyAnswer,
-        WF.survey,
-        "signal",
+        name="reopen",
+        path="reopen",
+        summary="The customer reopens a resolved case within the window",
+        permission=CUSTOMER,
+        model=ReopenRequest,
+        handler=WF.reopen,
+        kind="update",
+    ),
+    CaseAction(
+        name="cooperate",
+        path="cooperation",
+        summary="The customer provides an obligation or request",
+        permission=CUSTOMER,
+        model=Cooperation,
+        handler=WF.cooperate,
+        kind="signal",
+        cli_flags={"request_id": "--request"},
+    ),
+    CaseAction(
+        name="survey",
+        path="survey",
+        summary="The customer's satisfaction survey answer",
+        permission=CUSTOMER,
+        model=SurveyAnswer,
+        handler=WF.survey,
+        kind="signal",
     ),
 )
 

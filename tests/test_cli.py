@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.api_keys import parse_key_file
 from adapters.settings import PROJECT_ROOT
 from intake.cli import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_UNEXPECTED, main
 
@@ -230,3 +231,34 @@ def test_serve_and_codec_server_refuse_a_broken_key_file_in_one_line(
         assert (code, out) == (EXIT_INVALID, ""), err
         [line] = err.splitlines()
         assert line.startswith(f"{keys}: ") and "token" in line, line
+
+
+def test_keys_new_prints_a_token_and_an_entry_that_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "keys", "new", "--name", "contoso-portal", "--role", "portal", "--tenant", "contoso"
+    )
+    assert code == 0
+    made = json.loads(out)
+    keyring = parse_key_file(made["entry"], "made")
+    principal = keyring.authenticate(made["token"])
+    assert principal is not None and principal.name == "contoso-portal" and principal.tenants == ("contoso",)
+    assert made["token"] not in made["entry"], "the key file keeps only the token's SHA-256"
+    code, _, err = run(capsys, "keys", "new", "--name", "li.wei", "--role", "agent", "--tenant", "contoso")
+    assert code == EXIT_INVALID and "acts on every tenant" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["severity", "case-contoso.x", "--engineer", "li.wei", "--to", "Z", "--reason", "why"], "severity:"),
+        (["respond", "case-contoso.x", "--engineer", "Li Wei", "--message", "hi"], "engineer:"),
+        (["survey", "case-contoso.x", "--score", "9"], "score:"),
+        (["cooperate", "case-contoso.x", "--request", "contact_data", "--details", "a\x07b"], "details:"),
+    ],
+)
+def test_action_commands_check_their_fields_before_connecting(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Every action command is made from the action table's model: its fields are checked first."""
+    code, _, err = run(capsys, *argv)
+    assert code == EXIT_INVALID and message in err

@@ -1,0 +1,164 @@
+"""What every `starter.py` command shares: exit codes, the one-line error, JSON output, argument
+types, and the Temporal connection with the errors a command maps to exit codes.
+
+Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
+an exit code a script can branch on; nothing is started or changed when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.codec import EncryptionKeyError
+from adapters.settings import Settings
+from adapters.temporal import TemporalUnavailable, connect
+from intake.cases import (
+    ActionRejected,
+    CaseNotFound,
+    Cases,
+    Forbidden,
+    InvalidField,
+    RequestConflict,
+    TooManyOpenCases,
+    Unavailable,
+)
+from intake.history import EncryptionKeyNeeded, KeyCheckingCodec
+from intake.verification_gate import VerificationLocked
+from support.text import TENANT_ID_PATTERN
+from support.validation import describe
+
+M = TypeVar("M", bound=BaseModel)
+
+EXIT_UNEXPECTED = 1
+EXIT_INVALID = 2
+EXIT_UNAVAILABLE = 3
+EXIT_NOT_FOUND = 4
+EXIT_REJECTED = 5
+EXIT_NONDETERMINISTIC = 6
+EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`| head`): 128 + SIGPIPE, as Unix tools
+
+# A command that talks to Temporal: the gateway, the parsed arguments, the validated input.
+Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def validated(model: type[M], data: dict[str, Any]) -> M:
+    """The model, or one line per field ("severity: Input should be 'A', 'B' or 'C'"), exit 2."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise CliError("\n".join(describe(error)), EXIT_INVALID) from None
+
+
+def emit(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2)
+    else:
+        text = json.dumps(
+            [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            if isinstance(value, list)
+            else value,
+            indent=2,
+            ensure_ascii=False,
+        )
+    print(text)
+
+
+def aware(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time like 2026-11-23T23:30:00+08:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +08:00")
+    return value
+
+
+def zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except Exception:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone like Europe/Budapest") from None
+    return text
+
+
+def tenant(text: str) -> str:
+    if not re.match(TENANT_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant id")
+    return text
+
+
+def key_checked(client: Client) -> Client:
+    """The same connection, with a codec that turns a payload this CLI cannot open (no key, or
+    another key) into one clear sentence."""
+    config = client.config()
+    converter = config["data_converter"]
+    config["data_converter"] = dataclasses.replace(
+        converter, payload_codec=KeyCheckingCodec(converter.payload_codec)
+    )
+    return Client(**config)
+
+
+async def check_key(client: Client, case_id: str) -> None:
+    """Before an update: can this CLI read the case at all? (Otherwise the action would be done,
+    its answer unreadable, and the input stored without encryption.) One event, one call."""
+    try:
+        async for event in client.get_workflow_handle(case_id).fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            if client.data_converter.payload_codec is not None:
+                await client.data_converter.payload_codec.decode(started.input.payloads)
+            return
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(f"no case {case_id!r}") from None
+        raise
+
+
+def rpc_failure(error: RPCError) -> CliError:
+    """A Temporal call that failed in a way no command foresaw: the server's reason, one line."""
+    if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return CliError(f"Temporal did not answer: {error.message}", EXIT_UNAVAILABLE)
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return CliError(error.message, EXIT_NOT_FOUND)
+    return CliError(f"Temporal refused the request: {error.message}", EXIT_INVALID)
+
+
+async def with_cases(command: Command, args: argparse.Namespace, payload: BaseModel | None) -> None:
+    settings = Settings()
+    try:
+        client = key_checked(await connect(settings))
+        await command(Cases.from_settings(client, settings), args, payload)
+    except (EncryptionKeyError, EncryptionKeyNeeded) as error:
+        raise CliError(str(error), EXIT_INVALID) from None
+    except RPCError as error:
+        raise rpc_failure(error) from None
+    except TemporalUnavailable as error:
+        raise CliError(str(error), EXIT_UNAVAILABLE) from None
+    except Unavailable as error:
+        raise CliError(f"{error}. Is a worker running (`make run`)?", EXIT_UNAVAILABLE) from None
+    except CaseNotFound as error:
+        raise CliError(str(error), EXIT_NOT_FOUND) from None
+    except (ActionRejected, RequestConflict) as error:
+        raise CliError(f"rejected: {error}", EXIT_REJECTED) from None
+    except InvalidField as error:
+        raise CliError(f"{error.field}: {error}", EXIT_INVALID) from None
+    except (Forbidden, TooManyOpenCases, VerificationLocked) as error:
+        raise CliError(str(error), EXIT_REJECTED) from None
