@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -24,7 +24,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.database import open_database
@@ -318,7 +318,8 @@ class Cases:
             if event.HasField("workflow_execution_completed_event_attributes"):
                 payloads = event.workflow_execution_completed_event_attributes.result.payloads
                 [view] = await self._client.data_converter.decode(payloads, [CaseView])
-                return view  # type: ignore[no-any-return]
+                if isinstance(view, CaseView):
+                    return view
         raise Unavailable(f"case {handle.id} completed but its result is not in its history")
 
     async def list(
@@ -433,18 +434,21 @@ class Cases:
         )
 
     async def _signal(self, case_id: str, signal: object, payload: BaseModel) -> None:
+        """`signal` is a signal method of the workflow (from the action table)."""
         try:
-            await self._handle(case_id).signal(signal, payload)  # type: ignore[call-overload]
+            await self._handle(case_id).signal(cast(Any, signal), payload)
         except RPCError as error:
             raise await self._not_running(error, case_id) from None
 
     async def _act(self, case_id: str, update: object, action: BaseModel) -> Any:
+        """`update` is an update method of the workflow (from the action table, or `verify`)."""
         handle = self._handle(case_id)
         try:
-            return await handle.execute_update(update, action)  # type: ignore[call-overload]
+            return await handle.execute_update(cast(Any, update), action)
         except WorkflowUpdateFailedError as error:
             cause = error.cause
-            raise ActionRejected(getattr(cause, "message", None) or str(cause or error)) from None
+            reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
+            raise ActionRejected(reason) from None
         except RPCError as error:
             raise await self._not_running(error, case_id) from None
 
