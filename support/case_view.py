@@ -1,7 +1,10 @@
 """The case as people read it: status, severity history, clocks and timeline.
 
 The workflow keeps exactly this model as its state, so the `view` query, the workflow result and
-the archived record are the same thing.
+the archived record are the same thing. It is also the continue-as-new input, so it stays bounded
+under any sequence of requests: callers' texts are kept as excerpts (`support.excerpt`), and every
+list that a caller can grow keeps its first and/or most recent items, with a count of the ones
+left out. The full texts went to their readers (notifications) and stay in the workflow history.
 """
 
 from __future__ import annotations
@@ -9,14 +12,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from support.clocks import SlaClock
-from support.cooperation import CustomerRequest
+from support.cooperation import CustomerRequest, RequestKind
+from support.excerpt import excerpt
 from support.notifications import FailedNotification
 from support.request import CaseRequest
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
+
+# How much of a case its state keeps (README "Bounded state"). The numbers bound the continue-as-new
+# input (and the `view` answer) to well under 256 KiB whatever callers send.
+TIMELINE_FIRST = 20  # the first entries, which tell how the case was opened
+TIMELINE_RECENT = 100  # and the most recent ones; those between are counted in `timeline_omitted`
+ENTRY_MAX = 600  # characters of one timeline message (callers' texts in it are 200-character excerpts)
+CLOSED_REQUESTS_KEPT = 10  # answered or waived engineer requests kept (obligations are always kept)
+SEVERITY_CHANGES_KEPT = 20  # besides the opening severity
+PAUSES_KEPT = 20
+FAILED_NOTIFICATIONS_KEPT = 20
+UPDATE_CYCLES_KEPT = 20  # finished customer-update cycles whose verdict the case keeps
 
 
 class TimelineEntry(BaseModel):
@@ -135,6 +150,41 @@ class CaseView(BaseModel):
     closed_at: datetime | None = None
     survey: Survey | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    timeline_omitted: int = Field(
+        default=0,
+        description=f"entries left out between the first {TIMELINE_FIRST} and the most recent "
+        f"{TIMELINE_RECENT}; the workflow history has them all",
+    )
+    customer_requests_omitted: int = Field(
+        default=0, description="answered or waived engineer requests no longer listed"
+    )
+    severity_history_omitted: int = Field(
+        default=0, description="severity changes between the first and the most recent ones, not listed"
+    )
+    pauses_omitted: int = Field(default=0, description="older clock pauses no longer listed")
+    failed_notifications_omitted: int = Field(
+        default=0, description="older failed notifications no longer listed"
+    )
+    customer_update_cycles_omitted: int = Field(
+        default=0, description="older customer-update cycles whose verdict is no longer listed"
+    )
+    # Sequence numbers: counted, never derived from lists that are trimmed.
+    engineer_requests: int = Field(default=0, description="engineer requests made (request-<n> numbering)")
+    severity_changes: int = Field(default=0, description="severity changes after the opening one")
+    cooperation_reminders_sent: int = 0
+
+    @model_validator(mode="after")
+    def _counters_of_older_state(self) -> CaseView:
+        """State carried over from a run before the counters existed: its lists were never trimmed,
+        so they still count everything."""
+        given = self.model_fields_set
+        if "engineer_requests" not in given:
+            self.engineer_requests = sum(r.kind is RequestKind.ENGINEER for r in self.customer_requests)
+        if "severity_changes" not in given:
+            self.severity_changes = max(len(self.severity_history) - 1, 0)
+        if "cooperation_reminders_sent" not in given:
+            self.cooperation_reminders_sent = sum(e.kind == "cooperation_reminder" for e in self.timeline)
+        return self
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -174,7 +224,46 @@ class CaseView(BaseModel):
         )
 
     def record(self, at: datetime, kind: str, message: str, actor: str = "system") -> None:
-        self.timeline.append(TimelineEntry(at=at, actor=actor, kind=kind, message=message))
+        """A timeline entry. Every change of the case is recorded, so this is also where the
+        state is kept bounded (`keep_bounded`) after whatever the change added."""
+        entry = TimelineEntry(at=at, actor=actor, kind=kind, message=excerpt(message, ENTRY_MAX))
+        self.timeline.append(entry)
+        self.keep_bounded()
+
+    def keep_bounded(self) -> None:
+        """Trim every list a caller can grow to its kept items, counting the ones left out."""
+        excess = len(self.timeline) - (TIMELINE_FIRST + TIMELINE_RECENT)
+        if excess > 0:
+            del self.timeline[TIMELINE_FIRST : TIMELINE_FIRST + excess]
+            self.timeline_omitted += excess
+        self._keep_recent_requests()
+        excess = len(self.severity_history) - (1 + SEVERITY_CHANGES_KEPT)
+        if excess > 0:
+            del self.severity_history[1 : 1 + excess]  # the opening severity stays
+            self.severity_history_omitted += excess
+        excess = len(self.pauses) - PAUSES_KEPT
+        if excess > 0:
+            del self.pauses[:excess]
+            self.pauses_omitted += excess
+        excess = len(self.failed_notifications) - FAILED_NOTIFICATIONS_KEPT
+        if excess > 0:
+            del self.failed_notifications[:excess]
+            self.failed_notifications_omitted += excess
+        clock = self.customer_update
+        if clock is not None and len(clock.history) > UPDATE_CYCLES_KEPT:
+            self.customer_update_cycles_omitted += len(clock.history) - UPDATE_CYCLES_KEPT
+            self.customer_update = clock.model_copy(update={"history": clock.history[-UPDATE_CYCLES_KEPT:]})
+
+    def _keep_recent_requests(self) -> None:
+        """Outstanding requests and obligations stay; of the engineer requests that are answered or
+        waived, the most recent few stay, with the text of what was asked as an excerpt."""
+        closed = [r for r in self.customer_requests if r.kind is RequestKind.ENGINEER and not r.outstanding]
+        for request in closed:
+            request.what = excerpt(request.what)
+        dropped = {id(r) for r in closed[: max(len(closed) - CLOSED_REQUESTS_KEPT, 0)]}
+        if dropped:
+            self.customer_requests = [r for r in self.customer_requests if id(r) not in dropped]
+            self.customer_requests_omitted += len(dropped)
 
 
 def expected_wait(due: datetime, now: datetime) -> timedelta:

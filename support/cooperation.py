@@ -12,6 +12,10 @@ from support.calendar import Calendar
 from support.policy import Policy
 from support.vocabulary import Severity
 
+# Engineer requests a case may have outstanding at once (README "Bounded state"): the next one is
+# refused until the customer answers one, or the case is resolved.
+MAX_OPEN_REQUESTS = 10
+
 
 class RequestKind(StrEnum):
     OBLIGATION = "obligation"
@@ -36,7 +40,7 @@ class CustomerRequest(BaseModel):
     reminders_sent: int = 0
     state: RequestState = RequestState.OUTSTANDING
     answered_at: datetime | None = None
-    answer: str | None = None
+    answer: str | None = Field(default=None, description="an excerpt of the customer's answer")
 
     @property
     def outstanding(self) -> bool:
@@ -131,3 +135,8 @@ def waive_all(requests: list[CustomerRequest]) -> list[CustomerRequest]:
 def waiting_on_customer(requests: list[CustomerRequest]) -> bool:
     """True while a request that pauses the provider's update clock is outstanding."""
     return any(r.outstanding and r.pauses_clock for r in requests)
+
+
+def open_engineer_requests(requests: list[CustomerRequest]) -> int:
+    """Engineer requests still waiting for the customer (the ones `MAX_OPEN_REQUESTS` caps)."""
+    return sum(r.outstanding and r.kind is RequestKind.ENGINEER for r in requests)
