@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         superseded,
     )
     from support.cooperation import (
+        MAX_OPEN_REQUESTS,
         CustomerRequest,
         RequestKind,
         RequestState,
@@ -70,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         new_request,
         obligations_at,
         one_lower,
+        open_engineer_requests,
         waiting_on_customer,
         waive_all,
     )
@@ -77,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
     from support.durations import format_duration
     from support.eligibility import check_eligibility
     from support.entitlement import calendar_name, case_calendar, decide_severity
+    from support.excerpt import excerpt
     from support.notifications import (
         Audience,
         FailedNotification,
@@ -101,6 +104,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch ids: each guards a change of what a case does, so cases started before it replay.
 SUPERSEDED_WARNINGS_PATCH = "superseded-sla-warnings-not-sent"
+DRAIN_STARTED_DURING_WAIT_PATCH = "deliveries-started-while-draining-awaited"
 
 
 class CarriedCase(BaseModel):
@@ -135,6 +139,7 @@ class SupportCaseWorkflow:
         self._tenant: TenantFacts | None = None
         self._calendar: Calendar | None = None
         self._issued: IssuedCode | None = None
+        self._moving = False  # settling before continue-as-new: engineers' actions wait for the new run
         if start.carried is None:
             self._view = CaseView.for_request(start.request, workflow.now(), workflow.info().workflow_id)
         else:
@@ -382,14 +387,17 @@ class SupportCaseWorkflow:
         elif wake.kind is Wake.COOPERATION_REMINDER:
             request = self._customer_request(wake.ref)
             request.reminders_sent += 1
+            view.cooperation_reminders_sent += 1  # the timeline is trimmed: never count its entries
             view.record(
-                now, "cooperation_reminder", f"reminded the customer: {request.what} (due {request.due})"
+                now,
+                "cooperation_reminder",
+                f"reminded the customer: {excerpt(request.what)} (due {request.due})",
             )
             self._notify(
                 f"cooperation_reminder_{request.request_id}",
                 {"what": request.what},
                 {"due": request.due},
-                sequence=len([e for e in view.timeline if e.kind == "cooperation_reminder"]),
+                sequence=view.cooperation_reminders_sent,
             )
         elif wake.kind is Wake.COOPERATION_DUE:
             request = self._customer_request(wake.ref)
@@ -477,8 +485,9 @@ class SupportCaseWorkflow:
         view.calendar = calendar_name(policy, view.category, severity)
         view.time_zone = self.calendar.time_zone
         view.severity_history.append(
-            SeverityChange(at=now, severity=severity, previous=previous, actor=actor, reason=reason)
+            SeverityChange(at=now, severity=severity, previous=previous, actor=actor, reason=excerpt(reason))
         )
+        view.severity_changes += 1
         rule, warn_at = policy.severities[severity], policy.sla.warn_at
         if view.first_response is not None:
             view.first_response = retarget_clock(
@@ -492,14 +501,13 @@ class SupportCaseWorkflow:
             view.customer_requests, policy, severity, self.calendar, now
         )
         kind = "downgraded" if downgrade else "severity_changed"
-        view.record(now, kind, f"severity {previous} -> {severity.value}: {reason}", actor=actor)
+        view.record(now, kind, f"severity {previous} -> {severity.value}: {excerpt(reason)}", actor=actor)
         updates: list[SearchAttributeUpdate[Any]] = [sa.CASE_SEVERITY.value_set(severity.value)]
         if view.first_response is not None and view.first_response.due is not None:
             updates.append(sa.FIRST_RESPONSE_DUE.value_set(view.first_response.due))
         self._upsert(*updates)
         facts = {"previous_severity": str(previous), "reason": reason}
-        sequence = len(view.severity_history) - 1
-        self._notify(kind, facts, sequence=sequence)
+        self._notify(kind, facts, sequence=view.severity_changes)
         workflow.logger.info("severity changed", extra={"severity": severity.value, "downgrade": downgrade})
         if downgrade:
             self._count("casework_downgrades", "downgrades for lack of cooperation", to=severity.value)
@@ -525,7 +533,7 @@ class SupportCaseWorkflow:
         view.closed_at = now
         view.customer_requests = waive_all(view.customer_requests)
         self._stop_clocks(now)
-        view.record(now, "closed_unresponsive", f"closed: {why}")
+        view.record(now, "closed_unresponsive", f"closed: {excerpt(why)}")
         self._upsert(sa.CASE_STATUS.value_set(view.status.value))
         self._notify("closed_unresponsive", {"reason": why})
 
@@ -541,9 +549,16 @@ class SupportCaseWorkflow:
         return self._view
 
     async def _drain_deliveries(self) -> None:
-        """Wait for every delivery in flight (each records its own failure)."""
-        await asyncio.gather(*self._deliveries)
-        self._deliveries = []
+        """Wait for every delivery in flight (each records its own failure), including the ones a
+        handler starts meanwhile: forgetting those lost their notifications when a burst of updates
+        met a continue-as-new (cases before the patch replay the old way)."""
+        while self._deliveries:
+            pending = list(self._deliveries)  # handlers append to self._deliveries meanwhile
+            await asyncio.gather(*pending)
+            if not workflow.patched(DRAIN_STARTED_DURING_WAIT_PATCH):
+                self._deliveries = []
+                return
+            self._deliveries = [d for d in self._deliveries if d not in pending]
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -563,7 +578,9 @@ class SupportCaseWorkflow:
             await self._drain_deliveries()
 
     async def _continue_as_new(self) -> None:
+        self._moving = True
         await self._settle()
+        self._view.keep_bounded()  # already so after every change; the input must be, whatever happened
         workflow.continue_as_new(
             CaseStart(
                 request=self._request,
@@ -657,7 +674,7 @@ class SupportCaseWorkflow:
         view.record(
             now,
             "customer_updated",
-            f"customer update ({clock.state.value}): {action.message}",
+            f"customer update ({clock.state.value}): {excerpt(action.message)}",
             action.engineer,
         )
         self._touch(now, action.engineer)
@@ -674,7 +691,8 @@ class SupportCaseWorkflow:
     def request_customer_action(self, action: CustomerActionRequest) -> CaseView:
         now, view = workflow.now(), self._view
         assert view.severity is not None
-        number = len([r for r in view.customer_requests if r.kind is RequestKind.ENGINEER]) + 1
+        view.engineer_requests += 1  # answered requests leave the list: never number from its length
+        number = view.engineer_requests
         request = new_request(
             self.policy,
             view.severity,
@@ -687,8 +705,9 @@ class SupportCaseWorkflow:
             pauses_clock=action.pauses_clock,
         )
         view.customer_requests.append(request)
-        view.record(now, "customer_action_requested", f"{request.request_id}: {action.what}", action.engineer)
-        self._sync_pause(now, action.engineer, f"waiting for the customer: {action.what}")
+        what = excerpt(action.what)
+        view.record(now, "customer_action_requested", f"{request.request_id}: {what}", action.engineer)
+        self._sync_pause(now, action.engineer, f"waiting for the customer: {what}")
         self._touch(now, action.engineer)
         self._notify(
             "customer_action_requested",
@@ -701,6 +720,11 @@ class SupportCaseWorkflow:
     @request_customer_action.validator
     def _check_request_customer_action(self, action: CustomerActionRequest) -> None:
         self._require_status(CaseStatus.IN_PROGRESS, "ask the customer", "give the first response first")
+        if open_engineer_requests(self._view.customer_requests) >= MAX_OPEN_REQUESTS:
+            raise ValueError(
+                f"cannot ask the customer: {MAX_OPEN_REQUESTS} requests are already waiting for their "
+                "answer; wait for one, or resolve the case"
+            )
 
     @workflow.update
     def change_severity(self, change: SeverityChangeRequest) -> CaseView:
@@ -727,11 +751,11 @@ class SupportCaseWorkflow:
         view.status = CaseStatus.RESOLVED
         view.resolved_at = now
         view.resolved_by = action.engineer
-        view.resolution_summary = action.summary
+        view.resolution_summary = excerpt(action.summary)
         view.reopen_until = now + self.policy.resolution.reopen_window
         view.customer_requests = waive_all(view.customer_requests)
         self._stop_clocks(now)
-        view.record(now, "resolved", f"resolved: {action.summary}", actor=action.engineer)
+        view.record(now, "resolved", f"resolved: {view.resolution_summary}", actor=action.engineer)
         self._count(
             "casework_cases_resolved",
             "cases resolved",
@@ -762,7 +786,7 @@ class SupportCaseWorkflow:
             view.customer_update = next_cycle(
                 view.customer_update, self.calendar, now, self.policy.sla.warn_at, paused=False
             )
-        view.record(now, "reopened", f"reopened: {action.reason}", actor="customer")
+        view.record(now, "reopened", f"reopened: {excerpt(action.reason)}", actor="customer")
         self._touch(now, None)
         self._upsert(sa.CASE_STATUS.value_set(CaseStatus.IN_PROGRESS.value))
         self._notify("reopened", {"reason": action.reason}, sequence=view.reopened_count)
@@ -790,13 +814,16 @@ class SupportCaseWorkflow:
             return
         request.state = RequestState.ANSWERED
         request.answered_at = now
-        request.answer = answer.details
+        request.answer = excerpt(answer.details)  # in full: in the notification and the history
         view.record(
-            now, "customer_cooperated", f"{request.request_id}: {request.what} received", actor="customer"
+            now,
+            "customer_cooperated",
+            f"{request.request_id}: {excerpt(request.what)} received",
+            actor="customer",
         )
         self._sync_pause(now, "customer", "the customer answered")
         self._touch(now, None)
-        self._notify("customer_cooperated", {"request_id": request.request_id})
+        self._notify("customer_cooperated", {"request_id": request.request_id, "details": answer.details})
 
     @workflow.signal
     def survey(self, answer: SurveyAnswer) -> None:
@@ -807,7 +834,7 @@ class SupportCaseWorkflow:
         view.survey.outcome = SurveyOutcome.ANSWERED
         view.survey.answered_at = now
         view.survey.score = answer.score
-        view.survey.comment = answer.comment
+        view.survey.comment = excerpt(answer.comment)
         view.record(now, "survey_answered", f"satisfaction {answer.score}/5", actor="customer")
         self._count("casework_surveys_answered", "surveys answered, by score", score=str(answer.score))
         self._changed = True
@@ -831,7 +858,9 @@ class SupportCaseWorkflow:
             now,
             self.policy.sla.warn_at,
         )
-        view.record(now, "first_response", f"first response ({clock.state.value}): {message}", actor=engineer)
+        view.record(
+            now, "first_response", f"first response ({clock.state.value}): {excerpt(message)}", actor=engineer
+        )
         severity = view.severity.value
         self._count(
             "casework_first_response_sla",
@@ -894,6 +923,13 @@ class SupportCaseWorkflow:
         self._changed = True
 
     def _require_open(self, action: str) -> None:
+        if self._moving:
+            # Accepted now, it would start a delivery the continue-as-new must wait for: a steady
+            # stream of actions would keep the case from ever continuing as new.
+            raise ValueError(
+                f"cannot {action} right now: the case is moving to a new run (its history is long); "
+                "send it again in a moment"
+            )
         status = self._view.status
         if status is CaseStatus.NEW:
             raise ValueError(f"cannot {action}: the case is still being opened; try again in a moment")
@@ -1045,6 +1081,7 @@ class SupportCaseWorkflow:
                 reason = cause.message
             else:
                 reason = f"not delivered within {rule.retry_for} of retries"
+            reason = excerpt(reason)  # a server's error text, kept short in the case
             now = workflow.now()
             self._view.failed_notifications.append(
                 FailedNotification(
