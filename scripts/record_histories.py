@@ -181,6 +181,32 @@ async def continued_as_new(env: WorkflowEnvironment, cases: Cases, _: Settings) 
     return case
 
 
+async def burst_of_updates_continues_as_new(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Bursts of concurrent updates on a case that continues as new every few dozen events: each
+    continue-as-new waits for the deliveries the updates started (the patch
+    `deliveries-started-while-draining-awaited`), refusing engineers' actions meanwhile."""
+    case = (await cases.open(request("burst", "fabrikam"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await env.sleep(timedelta(seconds=2))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+
+    async def update(n: int) -> None:
+        for _ in range(100):  # sent again while the case moves to a new run
+            try:
+                await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message=f"Update {n}"))
+                return
+            except Exception:  # refused while moving, or it reached the run that had just moved
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"update {n} was never accepted")
+
+    for burst in range(3):
+        await asyncio.gather(*(update(10 * burst + n) for n in range(6)))
+        await env.sleep(timedelta(seconds=2))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Patched"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 async def intake_waits_for_decision(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     """The intake's `decided` update (added after the first recordings) in a history."""
     case = (await cases.open(request("decided"))).case.case_id
@@ -249,6 +275,7 @@ async def record(out: Path, only: set[str]) -> None:
             await register_case_search_attributes(env.client)
             plans = [(name, scenario, settings) for name, scenario in SCENARIOS.items()]
             plans.append(("continued_as_new", continued_as_new, tiny))
+            plans.append(("burst_of_updates_continues_as_new", burst_of_updates_continues_as_new, tiny))
             for name, scenario, scenario_settings in plans:
                 if only and name not in only:
                     continue
