@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import Settings
-from intake.cases import ActionRejected
+from intake.cases import ActionRejected, RequestConflict
 from support.actions import FirstResponse, Resolution
 from support.case_view import CaseView
 from support.entitlement import case_calendar
@@ -150,7 +150,9 @@ async def test_same_request_twice_is_one_case(
         first = await cases.open(case_request(request_id))
         handle = time_env.client.get_workflow_handle(first.case.case_id)
         first_run = (await handle.describe()).run_id
-        again = await cases.open(case_request(request_id, title="The same request, resent"))
+        again = await cases.open(case_request(request_id))
+        with pytest.raises(RequestConflict, match="already used for another request"):
+            await cases.open(case_request(request_id, title="Another request under the same id"))
         second_run = (await handle.describe()).run_id
     assert first.created and not again.created
     assert again.case.case_id == first.case.case_id
