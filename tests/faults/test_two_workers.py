@@ -35,7 +35,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import codec_from_env, data_converter, new_key
@@ -112,6 +113,22 @@ def work_in(log: Path) -> tuple[int, int]:
             lines += 1
             deliveries += entry.get("event") == "delivered"
     return deliveries, lines
+
+
+async def stuck_cases(client: Client, case_ids: list[str]) -> str:
+    """Why the batch did not end: each case still running, with its last workflow task failure."""
+    lines = []
+    for case_id in case_ids:
+        handle = client.get_workflow_handle(case_id)
+        if (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING:
+            continue
+        failure = "no workflow task failure"
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                attributes = event.workflow_task_failed_event_attributes
+                failure = f"event {event.event_id}: {attributes.failure.message}"
+        lines.append(f"{case_id} still running ({failure})")
+    return "the batch did not end in 300 s:\n" + "\n".join(lines)
 
 
 def ledger_rows(engine: Engine) -> list[tuple[str, str, str]]:
@@ -197,7 +214,12 @@ async def test_two_workers_one_database_survive_kills(
             workers[victim] = Worker(envs[victim], logs[victim], args=())
             await asyncio.to_thread(workers[victim].wait_ready)
             windows.append((killed_at[-1], time.time()))
-        finals = await asyncio.wait_for(batch, timeout=300)
+        try:
+            finals = await asyncio.wait_for(batch, timeout=300)
+        except TimeoutError:
+            raise AssertionError(
+                await stuck_cases(client, [case_id_for(TENANT, f"two-{run}-{i}") for i in range(CASES)])
+            ) from None
         batch_s = time.monotonic() - started
         expected, calm_s = await calm_task
     finally:
