@@ -48,6 +48,13 @@ class SeverityChange(BaseModel):
     actor: str
     reason: str
 
+    @property
+    def is_downgrade(self) -> bool:
+        """The case lowered its own severity (actor 'system': the customer did not cooperate in
+        time). An engineer's change is the engineer's judgement, not a downgrade."""
+        lowered = self.previous is not None and self.severity.rank < self.previous.rank
+        return self.actor == "system" and lowered
+
 
 class Refusal(BaseModel):
     """Why a request did not become a case: `code` for machines, `message` for the requester."""
@@ -162,6 +169,12 @@ class CaseView(BaseModel):
         default=0, description="severity changes between the first and the most recent ones, not listed"
     )
     pauses_omitted: int = Field(default=0, description="older clock pauses no longer listed")
+    downgrades_omitted: int = Field(
+        default=0, description="cooperation downgrades among the severity changes no longer listed"
+    )
+    customer_update_breaches_omitted: int = Field(
+        default=0, description="breached customer-update cycles among those no longer listed"
+    )
     failed_notifications_omitted: int = Field(
         default=0, description="older failed notifications no longer listed"
     )
@@ -239,6 +252,8 @@ class CaseView(BaseModel):
         self._keep_recent_requests()
         excess = len(self.severity_history) - (1 + SEVERITY_CHANGES_KEPT)
         if excess > 0:
+            dropped = self.severity_history[1 : 1 + excess]
+            self.downgrades_omitted += sum(change.is_downgrade for change in dropped)
             del self.severity_history[1 : 1 + excess]  # the opening severity stays
             self.severity_history_omitted += excess
         excess = len(self.pauses) - PAUSES_KEPT
@@ -251,6 +266,10 @@ class CaseView(BaseModel):
             self.failed_notifications_omitted += excess
         clock = self.customer_update
         if clock is not None and len(clock.history) > UPDATE_CYCLES_KEPT:
+            dropped_cycles = clock.history[: len(clock.history) - UPDATE_CYCLES_KEPT]
+            self.customer_update_breaches_omitted += sum(
+                cycle.state is ClockState.BREACHED for cycle in dropped_cycles
+            )
             self.customer_update_cycles_omitted += len(clock.history) - UPDATE_CYCLES_KEPT
             self.customer_update = clock.model_copy(update={"history": clock.history[-UPDATE_CYCLES_KEPT:]})
 

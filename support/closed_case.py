@@ -11,7 +11,6 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from support.case_view import CaseView
-from support.clocks import SlaClock
 from support.sla import ClockState
 
 
@@ -58,22 +57,17 @@ class ClosedCase(BaseModel):
     archived_at: AwareDatetime
 
 
-def _customer_update_breaches(clock: SlaClock | None) -> int:
+def _customer_update_breaches(view: CaseView) -> int:
+    clock = view.customer_update
     if clock is None:
-        return 0
+        return view.customer_update_breaches_omitted
     finished = sum(cycle.state is ClockState.BREACHED for cycle in clock.history)
-    return finished + (clock.state is ClockState.BREACHED)
+    return view.customer_update_breaches_omitted + finished + (clock.state is ClockState.BREACHED)
 
 
 def _downgrades(view: CaseView) -> int:
-    """Changes the case made itself (actor 'system') to a lower severity: the cooperation downgrades.
-    An engineer's severity change is the engineer's judgement, not a downgrade."""
-    return sum(
-        change.actor == "system"
-        and change.previous is not None
-        and change.severity.rank < change.previous.rank
-        for change in view.severity_history
-    )
+    """The cooperation downgrades, including those among severity changes no longer listed."""
+    return view.downgrades_omitted + sum(change.is_downgrade for change in view.severity_history)
 
 
 def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
@@ -104,7 +98,7 @@ def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
             if answered_at is not None and started is not None
             else None
         ),
-        customer_update_breaches=_customer_update_breaches(view.customer_update),
+        customer_update_breaches=_customer_update_breaches(view),
         downgrades=_downgrades(view),
         reopens=view.reopened_count,
         resolved_at=view.resolved_at,

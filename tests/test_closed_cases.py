@@ -472,3 +472,33 @@ async def test_an_a_case_answered_late_and_downgraded_leaves_its_row(
     assert row.first_response_due == row.opened_at + timedelta(hours=1)
     assert row.customer_update_breaches == 0
     assert (row.survey_outcome, row.survey_score) == ("no_answer", None)
+
+
+def test_counts_include_what_the_bounded_view_no_longer_lists() -> None:
+    """A long case keeps only its recent severity changes and update cycles: the row still counts
+    every downgrade and every breached customer-update cycle the view has trimmed away."""
+    view = answered_case()
+    assert view.customer_update is not None
+    many_cycles = [cycle(n, ClockState.BREACHED if n % 2 else ClockState.MET) for n in range(60)]
+    view.customer_update = view.customer_update.model_copy(update={"history": many_cycles})
+    flips = [
+        SeverityChange(
+            at=OPENED + timedelta(hours=5, minutes=n),
+            severity=Severity.A if n % 2 else Severity.C,
+            previous=Severity.C if n % 2 else Severity.A,
+            actor="system" if not n % 2 else ENGINEER,
+            reason="flip",
+        )
+        for n in range(40)
+    ]
+    view.severity_history += flips
+    full = closed_case_row(view, ARCHIVED)
+    view.keep_bounded()
+    assert view.customer_update is not None and len(view.customer_update.history) < 60
+    assert len(view.severity_history) < 45
+    trimmed = closed_case_row(view, ARCHIVED)
+    assert (trimmed.downgrades, trimmed.customer_update_breaches) == (
+        full.downgrades,
+        full.customer_update_breaches,
+    )
+    assert (full.downgrades, full.customer_update_breaches) == (2 + 20, 30 + 1)
