@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) worker.py --seed directory.toml --api
 
+# make test floods one case with 2,000 updates and 200 answers (tests/test_state_bounds.py, ~40 s);
+# make faults runs it at the full 10,000 and 1,000 (~3.5 min on 2 cores).
 test: $(STAMP) lint
 	bash scripts/ensure_chromium.sh
-	$(PY) -m pytest -q
+	STATE_BOUND_UPDATES=2000 STATE_BOUND_COOPERATIONS=200 $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -32,7 +34,8 @@ bench: $(STAMP)
 	$(PY) -m bench.idle_cases --cases 500
 
 faults: $(STAMP)
-	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py
+	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py \
+		tests/test_state_bounds.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache
