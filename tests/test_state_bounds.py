@@ -252,7 +252,9 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
     async with worker:
         opened = await Cases(client, task_queue).open(request)
         case_id = opened.case.case_id
-        handle = client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
+        handle: WorkflowHandle[SupportCaseWorkflow, CaseView] = client.get_workflow_handle_for(
+            SupportCaseWorkflow.run, case_id
+        )
         await handle.execute_update(
             SupportCaseWorkflow.respond, FirstResponse(engineer=ENGINEER, message=message)
         )
