@@ -9,7 +9,7 @@ left out. The full texts went to their readers (notifications) and stay in the w
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field, model_validator
@@ -283,8 +283,3 @@ class CaseView(BaseModel):
         if dropped:
             self.customer_requests = [r for r in self.customer_requests if id(r) not in dropped]
             self.customer_requests_omitted += len(dropped)
-
-
-def expected_wait(due: datetime, now: datetime) -> timedelta:
-    """Wall-clock time the customer should expect to wait for the first response."""
-    return max(due - now, timedelta(0))

@@ -59,10 +59,3 @@ def plan_clock(calendar: Calendar, started_at: datetime, target: Target, warn_at
     return ClockPlan(
         started_at=started_at, target=target, business_time=business_time, due=due, checkpoints=checkpoints
     )
-
-
-def verdict(due: datetime, answered_at: datetime | None, now: datetime) -> ClockState:
-    """Met when answered by the deadline; breached once the deadline passed unanswered."""
-    if answered_at is not None:
-        return ClockState.MET if answered_at <= due else ClockState.BREACHED
-    return ClockState.BREACHED if now >= due else ClockState.RUNNING

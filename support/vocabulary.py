@@ -15,9 +15,6 @@ class Severity(StrEnum):
         """Higher is more urgent: A=3, B=2, C=1."""
         return {"A": 3, "B": 2, "C": 1}[self.value]
 
-    def at_most(self, cap: Severity) -> Severity:
-        return cap if self.rank > cap.rank else self
-
 
 class Category(StrEnum):
     TECHNICAL = "technical"

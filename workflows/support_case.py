@@ -122,9 +122,6 @@ class CaseStart(BaseModel):
     carried: CarriedCase | None = None
 
 
-# Notifications are never dropped: they retry with backoff, without limit, while the case's
-# timers keep running; a later issue adds permanent-failure handling and alerting.
-NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
