@@ -103,16 +103,21 @@ def _payloads_in(message: Message) -> Iterator[Payload]:
                 yield from _payloads_in(item)
 
 
+def payloads_in(history: WorkflowHistory) -> Iterator[Payload]:
+    """Every payload anywhere in a history (inputs, results, update arguments, memos, ...)."""
+    for event in history.events:
+        yield from _payloads_in(event)
+
+
 async def check_readable(runs: Sequence[WorkflowHistory], codec: PayloadCodec | None) -> None:
     """Raise `EncryptionKeyNeeded` when a history holds payloads sealed with a key `codec` lacks:
     replaying it would otherwise fail deep in the SDK and look like nondeterminism."""
     samples: dict[str, Payload] = {}
     for run in runs:
-        for event in run.events:
-            for payload in _payloads_in(event):
-                key = _sealed_by(payload)
-                if key is not None:
-                    samples.setdefault(key, payload)
+        for payload in payloads_in(run):
+            key = _sealed_by(payload)
+            if key is not None:
+                samples.setdefault(key, payload)
     checker = codec if isinstance(codec, KeyCheckingCodec) else KeyCheckingCodec(codec)
     for payload in samples.values():
         await checker.decode([payload])

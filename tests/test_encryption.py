@@ -16,9 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import (
@@ -34,7 +33,7 @@ from adapters.mail_sink import free_port
 from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.worker_runtime import build_worker
 from intake.cases import Cases
-from intake.history import fetch_runs, replay
+from intake.history import fetch_runs, payloads_in, replay
 from support.actions import FirstResponse
 from tests.requests import case_request
 
@@ -48,30 +47,6 @@ def client_with(env: WorkflowEnvironment, codec: EncryptionCodec | None) -> Clie
     config = env.client.config()
     config["data_converter"] = data_converter(codec)
     return Client(**config)
-
-
-def payloads_in(history: WorkflowHistory) -> Iterator[Payload]:
-    """Every payload anywhere in a history (inputs, results, update arguments, ...)."""
-
-    def walk(message: Message) -> Iterator[Payload]:
-        if isinstance(message, Payload):
-            yield message
-            return
-        for field, value in message.ListFields():
-            if field.message_type is None:
-                continue
-            if isinstance(value, Message):
-                items = [value]
-            elif field.message_type.GetOptions().map_entry:
-                items = list(value.values())
-            else:
-                items = list(value)
-            for item in items:
-                if isinstance(item, Message):
-                    yield from walk(item)
-
-    for event in history.events:
-        yield from walk(event)
 
 
 async def test_payloads_are_unreadable_in_raw_history_and_readable_with_the_key(
