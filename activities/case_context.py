@@ -13,9 +13,8 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.directory_store import DirectoryStore
 from adapters.policy_file import load_policy_snapshot
-from support.directory import Incident
+from support.case_context import CaseContext
 from support.policy import Policy, PolicyError
-from support.tenant import TenantFacts
 
 
 class ContextRequest(BaseModel):
@@ -24,14 +23,6 @@ class ContextRequest(BaseModel):
     opened_at: datetime
     caller_number: str | None = None
     service: str | None = None
-
-
-class CaseContext(BaseModel):
-    policy: Policy
-    tenant: TenantFacts | None
-    requester_is_admin: bool = False
-    caller_registered: bool | None = None  # None: not a phone request
-    incident: Incident | None = None
 
 
 class CaseContextActivities:

@@ -1,5 +1,9 @@
-"""Who is reached where: the routes of one notification, best first (the customer's preferred
-method first), over the deployment's addresses. Pure: the delivery activity tries them in order.
+"""Who is told of what, and where they are reached (pure).
+
+`recipients`: the notifications of one case event, one per audience the policy routes the event
+to (`[routing.events]`), each addressed in its reader's language and zone. `routes`: where one
+notification is reached, best first (the customer's preferred method first), over the
+deployment's addresses; the delivery activity tries them in order.
 
 An engineer is reached only at the address the staff list gives for their name: a name is looked
 up, never formatted into an address (a name like "attacker@evil.example, li.wei" once reached
@@ -9,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from support.notifications import Audience, Notification
+from support.case_record import CaseRecord
+from support.notifications import Audience, Notification, notification_id, template_for
+from support.vocabulary import ContactMethod
 
 
 @dataclass(frozen=True)
@@ -57,3 +64,72 @@ def routes(notification: Notification, config: Addresses) -> list[Route]:
             return [Route("webhook", config.escalation_webhook)]
         return [Route("email", config.duty_manager_email)]
     return queue
+
+
+def recipients(
+    case: CaseRecord,
+    event: str,
+    facts: dict[str, str] | None = None,
+    times: dict[str, datetime] | None = None,
+    sequence: int = 0,
+) -> list[Notification]:
+    """Everyone the policy routes this event to, with what every message may mention."""
+    template = template_for(event)
+    view = case.view
+    common = {
+        "case_id": view.case_id,
+        "severity": str(view.severity or view.requested_severity),
+        "title": view.title,
+        "category": view.category.value,
+        "tenant_name": view.tenant_name or view.tenant_id,
+    }
+    instants: dict[str, datetime] = {}
+    if view.first_response is not None and view.first_response.due is not None:
+        instants["first_response_due"] = view.first_response.due
+    told = []
+    for audience in case.rules.routing.audiences(template, view.severity):
+        fields = _addressed(case, audience)
+        if fields is None:
+            continue
+        told.append(
+            Notification(
+                notification_id=notification_id(view.case_id, event, sequence, audience),
+                case_id=view.case_id,
+                event=event,
+                template=template,
+                audience=audience,
+                facts=common | (facts or {}),
+                times=instants | (times or {}),
+                **fields,
+            )
+        )
+    return told
+
+
+def _addressed(case: CaseRecord, audience: Audience) -> dict[str, Any] | None:
+    """Language, zone and address of one audience; None when it has nobody to tell."""
+    request, routing = case.request, case.rules.routing
+    customer_zone = case.tenant.time_zone if case.tenant else routing.support_time_zone
+    support_side: dict[str, Any] = {
+        "language": routing.support_language,
+        "time_zone": routing.support_time_zone,
+    }
+    if audience is Audience.CUSTOMER:
+        return {
+            "language": request.language,
+            "time_zone": customer_zone,
+            "to_email": request.contact_email,
+            "to_phone": request.contact_phone,
+            "prefer_phone": request.preferred_contact is ContactMethod.PHONE,
+        }
+    if audience is Audience.REQUESTER:
+        if "@" not in request.requester or request.requester.lower() == request.contact_email.lower():
+            return None  # the requester is the contact, or has no address: told once, as the customer
+        return {"language": request.language, "time_zone": customer_zone, "to_email": request.requester}
+    if audience is Audience.ACCOUNT_MANAGER:
+        if case.tenant is None or case.tenant.account_manager_email is None:
+            return None
+        return support_side | {"to_email": case.tenant.account_manager_email}
+    if audience is Audience.ENGINEER:
+        return support_side | {"engineer": case.view.assigned_engineer}
+    return support_side

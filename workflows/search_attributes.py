@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+with workflow.unsafe.imports_passed_through():
+    from support.case_effects import CaseAttribute
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 CASE_SEVERITY = SearchAttributeKey.for_keyword("CaseSeverity")
@@ -21,6 +27,16 @@ ALL_KEYS = (
     SLA_BREACHED,
     INCIDENT_ID,
 )
+
+
+# The keys of the attributes the case's machine sets (`support.case_effects.SetAttributes`).
+BY_ATTRIBUTE: dict[CaseAttribute, SearchAttributeKey[Any]] = {
+    CaseAttribute.STATUS: CASE_STATUS,
+    CaseAttribute.SEVERITY: CASE_SEVERITY,
+    CaseAttribute.FIRST_RESPONSE_DUE: FIRST_RESPONSE_DUE,
+    CaseAttribute.SLA_BREACHED: SLA_BREACHED,
+    CaseAttribute.INCIDENT_ID: INCIDENT_ID,
+}
 
 
 def at_start(tenant_id: str, category: str, severity: str) -> TypedSearchAttributes:

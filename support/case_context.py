@@ -1,0 +1,19 @@
+"""What a case is decided on when it opens: the policy snapshot and the directory's facts.
+
+An activity reads them (`activities/case_context.py`); the case's machine decides on them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from support.directory import Incident
+from support.policy import Policy
+from support.tenant import TenantFacts
+
+
+class CaseContext(BaseModel):
+    policy: Policy
+    tenant: TenantFacts | None
+    requester_is_admin: bool = False
+    caller_registered: bool | None = None  # None: not a phone request
+    incident: Incident | None = None

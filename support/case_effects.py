@@ -1,0 +1,93 @@
+"""What the case's machine asks the workflow to carry out, in order.
+
+The machine decides and records; the workflow (the shell) carries out: it starts a delivery for
+each `Tell`, upserts each `SetAttributes`, and counts, observes and logs through the SDK (so
+replays emit nothing twice). A decision also says whether the case changed in a way its agenda
+may see (`wake`), and carries the answer of an update that has one (`reply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from support.notifications import Notification
+from support.verification import VerificationResult
+
+
+class CaseAttribute(StrEnum):
+    """The search attributes a case keeps up to date (ids, enums and instants only)."""
+
+    STATUS = "CaseStatus"
+    SEVERITY = "CaseSeverity"
+    FIRST_RESPONSE_DUE = "FirstResponseDue"
+    SLA_BREACHED = "SlaBreached"
+    INCIDENT_ID = "IncidentId"
+
+
+@dataclass(frozen=True)
+class Tell:
+    """Deliver this notification (beside the case's timers, retried as the policy allows)."""
+
+    notification: Notification
+
+
+@dataclass(frozen=True)
+class SetAttributes:
+    values: tuple[tuple[CaseAttribute, str | bool | datetime], ...]
+
+
+@dataclass(frozen=True)
+class Count:
+    name: str
+    description: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Observe:
+    name: str
+    description: str
+    seconds: float
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Log:
+    level: Literal["info", "warning", "error"]
+    message: str
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+Effect = Tell | SetAttributes | Count | Observe | Log
+
+
+@dataclass
+class Decision:
+    """The effects of one event, in the order the shell must carry them out."""
+
+    effects: list[Effect] = field(default_factory=list)
+    wake: bool = False
+    reply: VerificationResult | None = None
+
+    def tell(self, notifications: list[Notification]) -> None:
+        self.effects += [Tell(n) for n in notifications]
+
+    def set(self, *values: tuple[CaseAttribute, str | bool | datetime]) -> None:
+        self.effects.append(SetAttributes(values))
+
+    def count(self, name: str, description: str, **labels: str) -> None:
+        self.effects.append(Count(name, description, labels))
+
+    def observe(self, name: str, description: str, seconds: float, **labels: str) -> None:
+        self.effects.append(Observe(name, description, seconds, labels))
+
+    def log(self, level: Literal["info", "warning", "error"], message: str, **extra: object) -> None:
+        self.effects.append(Log(level, message, extra))
+
+    @property
+    def told(self) -> list[Notification]:
+        return [e.notification for e in self.effects if isinstance(e, Tell)]

@@ -1,0 +1,68 @@
+"""Everything a case can learn, as one union of models: the facts it opens on, the phone
+verification's steps, the engineers' and the customer's actions (`support.actions`), time
+passing, and a notification that could not be delivered."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    CustomerUpdate,
+    FirstResponse,
+    ReopenRequest,
+    Resolution,
+    SeverityChangeRequest,
+    SurveyAnswer,
+)
+from support.case_context import CaseContext
+from support.notifications import Notification
+from support.verification import IssuedCode, SealedAttempt
+
+
+class CodeSent(BaseModel):
+    """A one-time code went to a registered contact of the tenant."""
+
+    issued: IssuedCode
+
+
+class CodeNotSent(BaseModel):
+    """No code could be sent: the number is locked after wrong codes, or no route worked."""
+
+    locked: bool
+    reason: str
+
+
+class VerificationWaitOver(BaseModel):
+    """The caller's code was confirmed or refused for good, or the code expired."""
+
+
+class TimePassed(BaseModel):
+    """The case's clock moved on: whatever its agenda has due now happens, in order."""
+
+
+class DeliveryFailed(BaseModel):
+    """A notification no route could deliver within the policy's retry time."""
+
+    notification: Notification
+    reason: str
+
+
+Event = (
+    CaseContext
+    | CodeSent
+    | CodeNotSent
+    | VerificationWaitOver
+    | SealedAttempt
+    | FirstResponse
+    | CustomerUpdate
+    | CustomerActionRequest
+    | SeverityChangeRequest
+    | Resolution
+    | ReopenRequest
+    | Cooperation
+    | SurveyAnswer
+    | TimePassed
+    | DeliveryFailed
+)

@@ -1,0 +1,191 @@
+"""The case as a state machine: `decide(case, event, now)` changes the case's record and returns
+what the workflow must carry out, in order (`support.case_effects`). Pure: no I/O, no clock but
+`now`, no randomness; every rule lives in the module named for it, and this one only dispatches.
+
+`refusal(case, action, now)` says why an engineer's or customer's action may not happen now (the
+workflow's update validators); a refused action changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    CustomerUpdate,
+    FirstResponse,
+    ReopenRequest,
+    Resolution,
+    SeverityChangeRequest,
+    SurveyAnswer,
+)
+from support.agenda import Wake, WakeUp, agenda
+from support.case_context import CaseContext
+from support.case_effects import Decision
+from support.case_events import (
+    CodeNotSent,
+    CodeSent,
+    DeliveryFailed,
+    Event,
+    TimePassed,
+    VerificationWaitOver,
+)
+from support.case_record import CaseRecord
+from support.clocks import ClockName
+from support.customer_requests import ask, came_due, cooperated, remind, request_refusal
+from support.excerpt import excerpt
+from support.notifications import FailedNotification
+from support.opening import context_loaded
+from support.phone_verification import attempt_refusal, attempted, code_not_sent, code_sent, wait_over
+from support.resolution import (
+    close,
+    remind_survey,
+    reopen,
+    reopen_refusal,
+    resolve,
+    survey_answered,
+    survey_expired,
+)
+from support.responses import customer_update, follow_up, respond
+from support.severity_changes import change_refusal, engineer_change
+from support.sla_checkpoints import checkpoint_reached
+from support.verification import SealedAttempt
+from support.vocabulary import CaseStatus
+
+Step = Callable[[CaseRecord, Any, datetime, Decision], None]
+
+
+def _time_passed(case: CaseRecord, _: TimePassed, now: datetime, decision: Decision) -> None:
+    """Every wake-up that is due, one at a time: each may change what comes next."""
+    while True:
+        due = [w for w in agenda(case.view, case.calendar, case.rules) if w.at <= now]
+        if not due:
+            return
+        _wake(case, due[0], now, decision)
+
+
+def _wake(case: CaseRecord, wake: WakeUp, now: datetime, decision: Decision) -> None:
+    if wake.kind is Wake.CLOCK_CHECKPOINT:
+        checkpoint_reached(case, ClockName(wake.ref), now, decision)
+    elif wake.kind is Wake.COOPERATION_REMINDER:
+        remind(case, wake.ref, now, decision)
+    elif wake.kind is Wake.COOPERATION_DUE:
+        came_due(case, wake.ref, now, decision)
+    elif wake.kind is Wake.IDLE_FOLLOW_UP:
+        follow_up(case, now, decision)
+    elif wake.kind is Wake.REOPEN_WINDOW_END:
+        close(case, now, decision)
+    elif wake.kind is Wake.SURVEY_REMINDER:
+        remind_survey(case, now, decision)
+    elif wake.kind is Wake.SURVEY_TIMEOUT:
+        survey_expired(case, now)
+
+
+def _delivery_failed(case: CaseRecord, event: DeliveryFailed, now: datetime, decision: Decision) -> None:
+    """Shown in the case and alerted on (operators' metric and log), never dropped silently."""
+    notification, reason = event.notification, excerpt(event.reason)  # a server's error text, kept short
+    case.view.failed_notifications.append(
+        FailedNotification(
+            notification_id=notification.notification_id,
+            event=notification.event,
+            audience=notification.audience,
+            reason=reason,
+            at=now,
+        )
+    )
+    case.view.record(
+        now, "notification_failed", f"{notification.event} to {notification.audience.value}: {reason}"
+    )
+    decision.log(
+        "error",
+        "notification permanently failed",
+        notification_id=notification.notification_id,
+        audience=notification.audience.value,
+    )
+    decision.count(
+        "casework_notifications_failed",
+        "notifications that could not be delivered on any route",
+        event=notification.template,
+        audience=notification.audience.value,
+    )
+    decision.wake = True
+
+
+def _verification_over(case: CaseRecord, _: VerificationWaitOver, now: datetime, decision: Decision) -> None:
+    wait_over(case, now, decision)
+
+
+STEPS: dict[type[BaseModel], Step] = {
+    CaseContext: context_loaded,
+    CodeSent: code_sent,
+    CodeNotSent: code_not_sent,
+    VerificationWaitOver: _verification_over,
+    SealedAttempt: attempted,
+    FirstResponse: respond,
+    CustomerUpdate: customer_update,
+    CustomerActionRequest: ask,
+    SeverityChangeRequest: engineer_change,
+    Resolution: resolve,
+    ReopenRequest: reopen,
+    Cooperation: cooperated,
+    SurveyAnswer: survey_answered,
+    TimePassed: _time_passed,
+    DeliveryFailed: _delivery_failed,
+}
+
+
+def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
+    """The case after `event` at `now` (changed in place), and the effects to carry out."""
+    decision = Decision()
+    STEPS[type(event)](case, event, now, decision)
+    return decision
+
+
+# -- whether an action may happen now ------------------------------------------------------------
+
+_VERBS: dict[type[BaseModel], str] = {
+    FirstResponse: "respond",
+    CustomerUpdate: "update the customer",
+    CustomerActionRequest: "ask the customer",
+    SeverityChangeRequest: "change the severity",
+    Resolution: "resolve",
+}
+
+
+def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = False) -> str | None:
+    """Why `action` may not happen now, or None. `moving`: the case is settling before it
+    continues as new, and takes no engineer's action until the new run."""
+    if isinstance(action, SealedAttempt):
+        return attempt_refusal(case, action)
+    if isinstance(action, ReopenRequest):
+        return reopen_refusal(case, now)
+    verb = _VERBS[type(action)]
+    status = case.view.status
+    if moving:
+        # Accepted now, it would start a delivery the continue-as-new must wait for: a steady
+        # stream of actions would keep the case from ever continuing as new.
+        return (
+            f"cannot {verb} right now: the case is moving to a new run (its history is long); "
+            "send it again in a moment"
+        )
+    if status is CaseStatus.NEW:
+        return f"cannot {verb}: the case is still being opened; try again in a moment"
+    if not status.is_open:
+        return f"cannot {verb}: the case is {status.value}"
+    if isinstance(action, FirstResponse):
+        clock = case.view.first_response
+        assert clock is not None
+        if clock.answered_at is not None:
+            return f"the first response was already given by {clock.answered_by} at {clock.answered_at}"
+    elif isinstance(action, CustomerUpdate | CustomerActionRequest) and status is not CaseStatus.IN_PROGRESS:
+        return f"cannot {verb}: the case is {status.value}; give the first response first"
+    elif isinstance(action, CustomerActionRequest):
+        return request_refusal(case)
+    elif isinstance(action, SeverityChangeRequest):
+        return change_refusal(case, action)
+    return None

@@ -1,0 +1,99 @@
+"""The state of record of one case, and the workflow's input that carries it to a new run.
+
+The record is the caller-visible `CaseView` plus what only the case needs: the request (with the
+contact's addresses, never shown in the view), the policy and tenant facts it was opened on, and
+the verification code's MAC. One model serves callers and the record for the view itself: it is
+the `view` query, the workflow's result, the archived row and the continue-as-new input, and
+recorded histories carry it in that shape; what callers must not see stays outside it, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from support.calendar import Calendar
+from support.case_context import CaseContext
+from support.case_view import CaseView
+from support.entitlement import case_calendar
+from support.policy import Policy
+from support.request import CaseRequest
+from support.tenant import TenantFacts
+from support.verification import IssuedCode
+from support.vocabulary import Severity
+
+
+class CarriedCase(BaseModel):
+    """Everything a case needs to go on in a new run after continue-as-new."""
+
+    case: CaseView
+    policy: Policy
+    tenant: TenantFacts
+
+
+class CaseStart(BaseModel):
+    """Workflow input: the request, and the carried state when the case continued as new."""
+
+    request: CaseRequest
+    carried: CarriedCase | None = None
+
+
+def always(_: str) -> bool:
+    return True
+
+
+class CaseRecord:
+    """One case's state of record. The machine (`support.case_machine`) changes it in place: a
+    case's view is up to 256 KiB, and copying it on every event would cost every worker."""
+
+    def __init__(self, request: CaseRequest, view: CaseView, patched: Callable[[str], bool] = always) -> None:
+        self.request = request
+        self.view = view
+        self.policy: Policy | None = None
+        self.tenant: TenantFacts | None = None
+        self.issued: IssuedCode | None = None
+        self.context: CaseContext | None = None  # kept while the caller is being verified
+        # Whether a rule change (a `workflow.patched` id) applies to this case: cases that ran
+        # before it replay the old way. Asked only at the moment the rule would act.
+        self.patched = patched
+        self._calendar: tuple[Severity, Calendar] | None = None
+
+    @classmethod
+    def begin(
+        cls, start: CaseStart, now: datetime, case_id: str, patched: Callable[[str], bool] = always
+    ) -> CaseRecord:
+        """A new case (its view made from the request), or the one carried from the last run."""
+        if start.carried is None:
+            return cls(start.request, CaseView.for_request(start.request, now, case_id), patched)
+        record = cls(start.request, start.carried.case, patched)
+        record.policy, record.tenant = start.carried.policy, start.carried.tenant
+        return record
+
+    @property
+    def rules(self) -> Policy:
+        assert self.policy is not None, "the case has no policy before its context is loaded"
+        return self.policy
+
+    @property
+    def facts(self) -> TenantFacts:
+        assert self.tenant is not None, "the case has no tenant before it is opened"
+        return self.tenant
+
+    @property
+    def calendar(self) -> Calendar:
+        """The calendar of the case's current severity (cached: built once per severity)."""
+        severity = self.view.severity
+        assert severity is not None, "the case has no calendar before it is opened"
+        if self._calendar is None or self._calendar[0] is not severity:
+            calendar = case_calendar(self.rules, self.view.category, severity, self.facts.time_zone)
+            self._calendar = (severity, calendar)
+        return self._calendar[1]
+
+    def carried(self) -> CaseStart:
+        """The input of the next run: the view kept bounded, whatever happened."""
+        self.view.keep_bounded()
+        return CaseStart(
+            request=self.request, carried=CarriedCase(case=self.view, policy=self.rules, tenant=self.facts)
+        )

@@ -1,0 +1,150 @@
+"""What the case asks of the customer and what happens when it does not come: an engineer's
+request (it pauses the customer-update clock while outstanding), the severity's obligations,
+reminders, and at the due time a downgrade one level, or for a C case, closing it unresponsive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from support.actions import Cooperation, CustomerActionRequest
+from support.case_effects import Decision
+from support.case_record import CaseRecord
+from support.case_view import ClockPause
+from support.clocks import pause_clock, resume_clock
+from support.cooperation import (
+    MAX_OPEN_REQUESTS,
+    CustomerRequest,
+    RequestKind,
+    RequestState,
+    new_request,
+    one_lower,
+    open_engineer_requests,
+    waiting_on_customer,
+)
+from support.excerpt import excerpt
+from support.resolution import close_unresponsive
+from support.responses import touch
+from support.routing import recipients
+from support.severity_changes import change_severity
+from support.vocabulary import CaseStatus
+
+
+def request_refusal(case: CaseRecord) -> str | None:
+    if open_engineer_requests(case.view.customer_requests) >= MAX_OPEN_REQUESTS:
+        return (
+            f"cannot ask the customer: {MAX_OPEN_REQUESTS} requests are already waiting for their "
+            "answer; wait for one, or resolve the case"
+        )
+    return None
+
+
+def _request(case: CaseRecord, request_id: str) -> CustomerRequest:
+    return next(r for r in case.view.customer_requests if r.request_id == request_id)
+
+
+def sync_pause(case: CaseRecord, now: datetime, actor: str, reason: str) -> None:
+    """Pause the update clock while a pausing request is outstanding; resume when none is."""
+    view = case.view
+    clock = view.customer_update
+    if clock is None:
+        return
+    waiting = waiting_on_customer(view.customer_requests)
+    if waiting and clock.running:
+        view.customer_update = pause_clock(clock, now)
+        view.pauses.append(ClockPause(paused_at=now, paused_by=actor, reason=reason))
+        view.record(now, "clock_paused", f"customer-update clock paused: {reason}", actor=actor)
+    elif not waiting and not clock.running and view.status is CaseStatus.IN_PROGRESS:
+        view.customer_update = resume_clock(clock, case.calendar, now, case.rules.sla.warn_at)
+        if view.pauses and view.pauses[-1].resumed_at is None:
+            view.pauses[-1].resumed_at = now
+            view.pauses[-1].resumed_by = actor
+        view.record(now, "clock_resumed", f"customer-update clock resumed: {reason}", actor=actor)
+
+
+def ask(case: CaseRecord, action: CustomerActionRequest, now: datetime, decision: Decision) -> None:
+    view = case.view
+    assert view.severity is not None
+    view.engineer_requests += 1  # answered requests leave the list: never number from its length
+    number = view.engineer_requests
+    request = new_request(
+        case.rules,
+        view.severity,
+        case.calendar,
+        now,
+        request_id=f"request-{number}",
+        kind=RequestKind.ENGINEER,
+        what=action.what,
+        requested_by=action.engineer,
+        pauses_clock=action.pauses_clock,
+    )
+    view.customer_requests.append(request)
+    what = excerpt(action.what)
+    view.record(now, "customer_action_requested", f"{request.request_id}: {what}", action.engineer)
+    sync_pause(case, now, action.engineer, f"waiting for the customer: {what}")
+    touch(case, now, action.engineer, decision)
+    decision.tell(
+        recipients(
+            case,
+            "customer_action_requested",
+            {"request_id": request.request_id, "what": action.what},
+            {"due": request.due},
+            sequence=number,
+        )
+    )
+
+
+def cooperated(case: CaseRecord, answer: Cooperation, now: datetime, decision: Decision) -> None:
+    view = case.view
+    request = next(
+        (r for r in view.customer_requests if r.request_id == answer.request_id and r.outstanding), None
+    )
+    if request is None:
+        view.record(
+            now, "cooperation_unmatched", f"customer sent {answer.request_id!r}, which is not outstanding"
+        )
+        return
+    request.state = RequestState.ANSWERED
+    request.answered_at = now
+    request.answer = excerpt(answer.details)  # in full: in the notification and the history
+    view.record(
+        now,
+        "customer_cooperated",
+        f"{request.request_id}: {excerpt(request.what)} received",
+        actor="customer",
+    )
+    sync_pause(case, now, "customer", "the customer answered")
+    touch(case, now, None, decision)
+    decision.tell(
+        recipients(case, "customer_cooperated", {"request_id": request.request_id, "details": answer.details})
+    )
+
+
+def remind(case: CaseRecord, request_id: str, now: datetime, decision: Decision) -> None:
+    view = case.view
+    request = _request(case, request_id)
+    request.reminders_sent += 1
+    view.cooperation_reminders_sent += 1  # the timeline is trimmed: never count its entries
+    view.record(
+        now, "cooperation_reminder", f"reminded the customer: {excerpt(request.what)} (due {request.due})"
+    )
+    decision.tell(
+        recipients(
+            case,
+            f"cooperation_reminder_{request.request_id}",
+            {"what": request.what},
+            {"due": request.due},
+            sequence=view.cooperation_reminders_sent,
+        )
+    )
+
+
+def came_due(case: CaseRecord, request_id: str, now: datetime, decision: Decision) -> None:
+    """Not provided in time: one severity lower (both sides told why), or closed at C."""
+    request = _request(case, request_id)
+    assert case.view.severity is not None
+    lower = one_lower(case.view.severity)
+    why = f"the customer did not provide {request.what} in time (due {request.due.isoformat()})"
+    if lower is None:
+        close_unresponsive(case, why, now, decision)
+    else:
+        change_severity(case, lower, "system", f"downgraded: {why}", now, decision, downgrade=True)

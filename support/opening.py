@@ -1,0 +1,126 @@
+"""Opening a case: eligible requests open on the terms of `support.case_terms` (severity granted,
+calendar, first-response clock, obligations); the others are refused with a reason."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from support.case_context import CaseContext
+from support.case_effects import CaseAttribute, Decision
+from support.case_record import CaseRecord
+from support.case_terms import case_terms
+from support.case_view import IncidentLink, Refusal, SeverityChange
+from support.clocks import ClockName, start_clock
+from support.cooperation import RequestKind, obligations_at
+from support.display import local_time
+from support.eligibility import check_eligibility
+from support.routing import recipients
+from support.vocabulary import CaseStatus
+
+
+def context_loaded(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:
+    """Refused, opened, or (a phone call from an unregistered number) kept until the caller is
+    verified (`support.phone_verification`)."""
+    case.policy, case.tenant = context.policy, context.tenant
+    refusal = check_eligibility(case.request, context.tenant, context.requester_is_admin)
+    if refusal is not None:
+        refuse(case, refusal, now, decision)
+    elif context.caller_registered is False:
+        case.context = context
+    else:
+        open_case(case, context, now, decision)
+
+
+def refuse(case: CaseRecord, refusal: Refusal, now: datetime, decision: Decision) -> None:
+    view = case.view
+    view.status = CaseStatus.REFUSED
+    view.refusal = refusal
+    view.record(now, f"refused_{refusal.code}", refusal.message)
+    decision.set((CaseAttribute.STATUS, CaseStatus.REFUSED.value))
+    decision.tell(recipients(case, "refused", {"reason_code": refusal.code, "reason": refusal.message}))
+    decision.log("info", "case refused", reason_code=refusal.code)
+
+
+def obligations_text(case: CaseRecord) -> str:
+    return "; ".join(
+        f"{r.what} by {local_time(r.due, case.facts.time_zone)}"
+        for r in case.view.customer_requests
+        if r.kind is RequestKind.OBLIGATION and r.outstanding
+    )
+
+
+def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:
+    assert context.tenant is not None
+    request, view = case.request, case.view
+    terms = case_terms(
+        context.policy,
+        request.category,
+        request.severity,
+        context.tenant.agreement,
+        context.tenant.time_zone,
+        now,
+    )
+    severity, plan = terms.decision.granted, terms.first_response
+    view.tenant_name = context.tenant.name
+    view.policy_version = context.policy.version
+    view.severity = severity
+    view.calendar = terms.calendar_name
+    view.time_zone = terms.calendar.time_zone
+    view.opened_at = now
+    case.policy, case.tenant = context.policy, context.tenant
+    calendar, policy = case.calendar, case.rules
+    view.first_response = start_clock(
+        ClockName.FIRST_RESPONSE, calendar, plan.target, now, policy.sla.warn_at
+    )
+    reason = "; ".join(cap.message for cap in terms.decision.caps) or "as requested"
+    view.severity_history.append(
+        SeverityChange(at=now, severity=severity, previous=None, actor="system", reason=reason)
+    )
+    for cap in terms.decision.caps:
+        view.record(now, "severity_capped", f"{cap.code}: {cap.message}")
+    view.record(
+        now,
+        "opened",
+        f"opened at severity {severity.value} on the {view.calendar} calendar; first response due "
+        f"{local_time(plan.due, calendar.time_zone)} ({plan.target} of business time)",
+    )
+    if context.incident is not None:
+        incident = context.incident
+        view.incident = IncidentLink(
+            incident_id=incident.incident_id, service=incident.service, title=incident.title
+        )
+        view.record(
+            now, "incident_linked", f"linked to active incident {incident.incident_id}: {incident.title}"
+        )
+        decision.set((CaseAttribute.INCIDENT_ID, incident.incident_id))
+    view.customer_requests = obligations_at(policy, severity, calendar, now)
+    if view.customer_requests:
+        view.record(now, "obligations_requested", obligations_text(case))
+    view.status = CaseStatus.AWAITING_FIRST_RESPONSE
+    decision.set(
+        (CaseAttribute.STATUS, view.status.value),
+        (CaseAttribute.SEVERITY, severity.value),
+        (CaseAttribute.FIRST_RESPONSE_DUE, plan.due),
+    )
+    facts = {
+        "requested_severity": request.severity.value,
+        "severity_reason": reason,
+        "expected_wait_seconds": str(int(max(plan.due - now, timedelta(0)).total_seconds())),
+        "support_open_now": "yes" if calendar.is_open(now) else "no",
+        "obligations": obligations_text(case),
+    }
+    if view.incident is not None:
+        facts |= {"incident_id": view.incident.incident_id, "incident_title": view.incident.title}
+    times = {"support_opens_at": calendar.next_open(now)}
+    decision.tell(recipients(case, "acknowledged", facts, times))
+    decision.tell(recipients(case, "new_case", facts | {"calendar": terms.calendar_name}, times))
+    decision.count(
+        "casework_cases_opened", "cases opened", severity=severity.value, category=view.category.value
+    )
+    decision.log(
+        "info",
+        "case opened",
+        severity=severity.value,
+        due=plan.due.isoformat(),
+        capped=bool(terms.decision.caps),
+    )

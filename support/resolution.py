@@ -1,0 +1,139 @@
+"""How a case ends: resolved by an engineer (the customer may reopen it within the window), then
+closed with a satisfaction survey (one reminder, then no more waiting); or closed unresponsive
+when a C case's customer did not cooperate in time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from support.actions import ReopenRequest, Resolution, SurveyAnswer
+from support.case_effects import CaseAttribute, Decision
+from support.case_record import CaseRecord
+from support.case_view import Survey, SurveyOutcome
+from support.clocks import next_cycle, stop_clock
+from support.cooperation import waive_all
+from support.excerpt import excerpt
+from support.responses import first_response, touch
+from support.routing import recipients
+from support.vocabulary import CaseStatus
+
+
+def reopen_refusal(case: CaseRecord, now: datetime) -> str | None:
+    view = case.view
+    if view.status is not CaseStatus.RESOLVED or view.reopen_until is None:
+        return f"only a resolved case can be reopened; this case is {view.status.value}"
+    if now >= view.reopen_until:
+        return f"the reopen window ended at {view.reopen_until.isoformat()}"
+    return None
+
+
+def stop_clocks(case: CaseRecord, now: datetime) -> None:
+    view = case.view
+    if view.first_response is not None and view.first_response.answered_at is None:
+        view.first_response = stop_clock(view.first_response, now)
+    if view.customer_update is not None:
+        view.customer_update = stop_clock(view.customer_update, now)
+    if view.pauses and view.pauses[-1].resumed_at is None:
+        view.pauses[-1].resumed_at = now
+        view.pauses[-1].resumed_by = "system"
+
+
+def resolve(case: CaseRecord, action: Resolution, now: datetime, decision: Decision) -> None:
+    """Resolving an unanswered case is its first response too; every request is waived."""
+    view = case.view
+    assert view.first_response is not None
+    if view.first_response.answered_at is None:
+        first_response(case, action.engineer, action.summary, now, decision)
+    view.status = CaseStatus.RESOLVED
+    view.resolved_at = now
+    view.resolved_by = action.engineer
+    view.resolution_summary = excerpt(action.summary)
+    view.reopen_until = now + case.rules.resolution.reopen_window
+    view.customer_requests = waive_all(view.customer_requests)
+    stop_clocks(case, now)
+    view.record(now, "resolved", f"resolved: {view.resolution_summary}", actor=action.engineer)
+    decision.count(
+        "casework_cases_resolved", "cases resolved", severity=str(view.severity), category=view.category.value
+    )
+    decision.set((CaseAttribute.STATUS, CaseStatus.RESOLVED.value))
+    decision.tell(
+        recipients(
+            case,
+            "resolved",
+            {"summary": action.summary},
+            {"reopen_until": view.reopen_until},
+            sequence=view.reopened_count,
+        )
+    )
+    decision.wake = True
+
+
+def reopen(case: CaseRecord, action: ReopenRequest, now: datetime, decision: Decision) -> None:
+    """Back to in progress, with a fresh customer-update cycle."""
+    view = case.view
+    view.status = CaseStatus.IN_PROGRESS
+    view.reopened_count += 1
+    view.reopen_until = None
+    if view.customer_update is not None:
+        view.customer_update = next_cycle(
+            view.customer_update, case.calendar, now, case.rules.sla.warn_at, paused=False
+        )
+    view.record(now, "reopened", f"reopened: {excerpt(action.reason)}", actor="customer")
+    touch(case, now, None, decision)
+    decision.set((CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value))
+    decision.tell(recipients(case, "reopened", {"reason": action.reason}, sequence=view.reopened_count))
+
+
+def close(case: CaseRecord, now: datetime, decision: Decision) -> None:
+    """The reopen window ended: closed, and the satisfaction survey sent."""
+    view, survey = case.view, case.rules.survey
+    view.status = CaseStatus.CLOSED
+    view.closed_at = now
+    view.reopen_until = None
+    view.survey = Survey(
+        sent_at=now,
+        reminder_at=now + survey.reminder_after if survey.reminder_after is not None else None,
+        expires_at=now + survey.wait,
+    )
+    view.record(now, "closed", "closed after the reopen window; satisfaction survey sent")
+    decision.count("casework_surveys_sent", "satisfaction surveys sent", severity=str(view.severity))
+    decision.set((CaseAttribute.STATUS, CaseStatus.CLOSED.value))
+    decision.tell(recipients(case, "survey"))
+
+
+def close_unresponsive(case: CaseRecord, why: str, now: datetime, decision: Decision) -> None:
+    view = case.view
+    view.status = CaseStatus.CLOSED_UNRESPONSIVE
+    view.closed_at = now
+    view.customer_requests = waive_all(view.customer_requests)
+    stop_clocks(case, now)
+    view.record(now, "closed_unresponsive", f"closed: {excerpt(why)}")
+    decision.set((CaseAttribute.STATUS, view.status.value))
+    decision.tell(recipients(case, "closed_unresponsive", {"reason": why}))
+
+
+def survey_answered(case: CaseRecord, answer: SurveyAnswer, now: datetime, decision: Decision) -> None:
+    view = case.view
+    if view.survey is None or view.survey.outcome is not SurveyOutcome.PENDING:
+        view.record(now, "survey_ignored", "a survey answer arrived when no survey was open")
+        return
+    view.survey.outcome = SurveyOutcome.ANSWERED
+    view.survey.answered_at = now
+    view.survey.score = answer.score
+    view.survey.comment = excerpt(answer.comment)
+    view.record(now, "survey_answered", f"satisfaction {answer.score}/5", actor="customer")
+    decision.count("casework_surveys_answered", "surveys answered, by score", score=str(answer.score))
+    decision.wake = True
+
+
+def remind_survey(case: CaseRecord, now: datetime, decision: Decision) -> None:
+    assert case.view.survey is not None
+    case.view.survey.reminded_at = now
+    case.view.record(now, "survey_reminder", "reminded the customer of the satisfaction survey")
+    decision.tell(recipients(case, "survey_reminder"))
+
+
+def survey_expired(case: CaseRecord, now: datetime) -> None:
+    assert case.view.survey is not None
+    case.view.survey.outcome = SurveyOutcome.NO_ANSWER
+    case.view.record(now, "survey_expired", "no survey answer; stopped waiting")
