@@ -1,20 +1,46 @@
 """The terms a case opens on: granted severity, calendar and first-response clock (pure).
 
 One function, used by the workflow when a case opens and by `starter.py policy due`, so the
-answer the CLI gives is the answer a case gets.
+answer the CLI gives is the answer a case gets: the first-response plan is the clock a case
+opening at that instant starts (`support.clocks.start_clock`), not a second computation.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from support.calendar import Calendar
+from support.clocks import ClockName, SlaClock, start_clock
 from support.entitlement import SeverityDecision, calendar_name, case_calendar, decide_severity
 from support.policy import Policy
-from support.sla import ClockPlan, plan_clock
+from support.sla import Checkpoint
+from support.targets import Target
 from support.vocabulary import Agreement, Category, Severity
+
+
+class ClockPlan(BaseModel):
+    """A just-started clock seen as its plan: its target, deadline and checkpoints (warnings, then
+    the breach at the deadline)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: Target
+    clock: SlaClock
+
+    @property
+    def business_time(self) -> timedelta:
+        return self.clock.business_time
+
+    @property
+    def due(self) -> datetime:
+        assert self.clock.due is not None, "a just-started clock is running, so it has a deadline"
+        return self.clock.due
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        return self.clock.checkpoints
 
 
 class CaseTerms(BaseModel):
@@ -36,12 +62,11 @@ def case_terms(
 ) -> CaseTerms:
     decision = decide_severity(policy, category, requested, agreement)
     calendar = case_calendar(policy, category, decision.granted, tenant_time_zone)
-    plan = plan_clock(
-        calendar, opened_at, policy.severities[decision.granted].first_response, policy.sla.warn_at
-    )
+    target = policy.severities[decision.granted].first_response
+    clock = start_clock(ClockName.FIRST_RESPONSE, calendar, target, opened_at, policy.sla.warn_at)
     return CaseTerms(
         decision=decision,
         calendar_name=calendar_name(policy, category, decision.granted),
         calendar=calendar,
-        first_response=plan,
+        first_response=ClockPlan(target=target, clock=clock),
     )

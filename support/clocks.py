@@ -81,7 +81,10 @@ def used(clock: SlaClock, calendar: Calendar, now: datetime) -> timedelta:
 
 
 def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock:
-    """Deadline and the checkpoints still to come, from the segments (pure)."""
+    """Deadline and the checkpoints still to come, from the segments (pure).
+
+    The only place a deadline or a warning instant is computed: starting, resuming and
+    retargeting a clock come here, and so does `policy due` (through `start_clock`)."""
     if not clock.running:
         return clock.model_copy(
             update={"due": None if clock.answered_at is None else clock.due, "checkpoints": []}
