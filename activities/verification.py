@@ -17,16 +17,19 @@ import math
 import secrets
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryActivities
 from adapters.directory_store import DirectoryStore, VerificationFailures
+from support.durations import Duration, format_duration
 from support.notifications import Audience, Notification
+from support.policy import VerificationRule
 from support.verification import IssuedCode, caller_mac, code_mac, mask
 
 VERIFICATION_LOCKED = "VerificationLocked"
+DEFAULT_VALID_FOR = VerificationRule().expires_after
 
 
 class CodeRequest(BaseModel):
@@ -35,6 +38,11 @@ class CodeRequest(BaseModel):
     language: str = "en"
     time_zone: str = "Asia/Shanghai"
     caller_number: str | None = None  # absent in histories recorded before the limits per caller
+    valid_for: Duration | None = Field(
+        default=None,
+        description="the case policy's [verification] expires_after, told to the customer; callers "
+        "that do not pass it yet get the policy's default",
+    )
 
 
 class VerificationActivities:
@@ -84,7 +92,7 @@ class VerificationActivities:
             to_email=emails[0] if emails else None,
             to_phone=phones[0] if phones else None,
             prefer_phone=not emails,
-            facts={"code": code, "note": "Use the most recent code you received."},
+            facts={"code": code, "valid_for": format_duration(request.valid_for or DEFAULT_VALID_FOR)},
         )
         receipt = await self._delivery.deliver(notification)
         address = emails[0] if emails and receipt.channel == "email" else (phones or emails)[0]

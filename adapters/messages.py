@@ -2,8 +2,9 @@
 
 Customer-facing templates exist in English, Simplified Chinese and Hungarian, support-facing ones
 in English and Simplified Chinese; the recipient's language is matched by tag, then by primary
-language, then English. Times are shown in the recipient's zone with the zone named. A fact the
-template needs but the notification lacks is an error, never an empty gap in a message.
+language, then English. Times are shown in the recipient's zone with the zone named; a duration
+fact (policy notation, "10m") is spelled out in the template's language with `{{ fact|duration }}`.
+A fact the template needs but the notification lacks is an error, never an empty gap in a message.
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ import jinja2
 from pydantic import BaseModel
 
 from support.display import local_time
+from support.durations import parse_duration
 from support.notifications import Notification
 
 FALLBACK_LANGUAGE = "en"
+
+# Units of a spoken duration per language: (singular, plural) for days, hours, minutes, seconds.
+_UNITS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes"), ("second", "seconds")),
+    "zh-CN": (("天", "天"), ("小时", "小时"), ("分钟", "分钟"), ("秒", "秒")),
+    "hu": (("nap", "nap"), ("óra", "óra"), ("perc", "perc"), ("másodperc", "másodperc")),
+}
+_UNIT_SECONDS = (86400, 3600, 60, 1)
 
 
 class Message(BaseModel):
@@ -41,6 +51,7 @@ class Renderer:
             autoescape=False,  # noqa: S701 - renders plain text; the HTML part is escaped in _html()
             keep_trailing_newline=False,
         )
+        self._env.filters["duration"] = _duration
 
     @cache  # noqa: B019 - one renderer per worker, a handful of (side) keys
     def languages(self, side: str) -> tuple[str, ...]:
@@ -74,6 +85,26 @@ class Renderer:
         return Message(
             subject=subject.strip(), text=body.strip() + "\n", html=_html(subject, body), language=language
         )
+
+
+def spoken_duration(text: str, language: str) -> str:
+    """A policy duration ("1h30m") as a reader says it: "1 hour 30 minutes", "1 小时 30 分钟",
+    "1 óra 30 perc" (English for a language without units here)."""
+    units = _UNITS.get(language, _UNITS[FALLBACK_LANGUAGE])
+    total = int(parse_duration(text).total_seconds())
+    parts = []
+    for (one, many), size in zip(units, _UNIT_SECONDS, strict=True):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count} {one if count == 1 else many}")
+    return " ".join(parts) or f"0 {units[-1][1]}"
+
+
+@jinja2.pass_context
+def _duration(context: jinja2.runtime.Context, text: str) -> str:
+    """The `duration` filter: in the language of the template being rendered (side/language/name)."""
+    parts = (context.name or "").split("/")
+    return spoken_duration(text, parts[1] if len(parts) == 3 else FALLBACK_LANGUAGE)
 
 
 def _html(subject: str, body: str) -> str:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
-from adapters.messages import Renderer, TemplateError
+from activities.delivery import DeliveryActivities
+from activities.verification import CodeRequest, VerificationActivities
+from adapters.directory_store import DirectoryStore, VerificationFailures
+from adapters.messages import Renderer, TemplateError, spoken_duration
+from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
-from support.notifications import CUSTOMER_TEMPLATES, SUPPORT_TEMPLATES, Audience, Notification
+from support.notifications import (
+    CUSTOMER_TEMPLATES,
+    SUPPORT_TEMPLATES,
+    Audience,
+    DeliveryReceipt,
+    Notification,
+)
 
 RENDERER = Renderer(PROJECT_ROOT / "templates")
 DUE = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
@@ -29,7 +42,7 @@ FACTS = {
     "reason_code": "not_admin",
     "reason": "a reason",
     "code": "123456",
-    "note": "Use the most recent code you received.",
+    "valid_for": "10m",
     "engineer": "li.wei",
     "message": "We found the cause.",
     "request_id": "request-1",
@@ -108,3 +121,74 @@ def test_a_missing_fact_is_an_error_not_a_gap() -> None:
     n = notification("resolved", Audience.CUSTOMER, "en").model_copy(update={"facts": {"title": "x"}})
     with pytest.raises(TemplateError, match="summary"):
         RENDERER.render(n)
+
+
+# -- the verification code: how long it is valid, as the policy says, in the reader's language -----
+
+
+class _Contacts(DirectoryStore):
+    def __init__(self) -> None:
+        pass
+
+    def registered(self, tenant_id: str, kind: str) -> list[str]:
+        return ["it@contoso.example"] if kind == "email" else []
+
+
+class _Outbox(DeliveryActivities):
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    async def deliver(self, notification: Notification) -> DeliveryReceipt:
+        self.sent.append(notification)
+        return DeliveryReceipt(notification_id=notification.notification_id, channel="email", duplicate=False)
+
+
+class _NoFailures(VerificationFailures):
+    def __init__(self) -> None:
+        pass
+
+
+async def verification_message(language: str, policy_path: Path) -> str:
+    """The verification code message the activity sends for a case on the policy at `policy_path`."""
+    policy = load_policy_snapshot(policy_path, 2026)
+    outbox = _Outbox()
+    activities = VerificationActivities(_Contacts(), outbox, b"k" * 32, _NoFailures())
+    request = CodeRequest(
+        case_id="case-r-1",
+        tenant_id="contoso",
+        language=language,
+        valid_for=policy.verification.expires_after,
+    )
+    await ActivityEnvironment().run(activities.send_verification_code, request)
+    (sent,) = outbox.sent
+    return RENDERER.render(sent).text
+
+
+async def test_the_verification_code_is_valid_for_the_policys_time_told_in_the_readers_language(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    text = (PROJECT_ROOT / "policy.toml").read_text()
+    assert 'expires_after = "10m"' in text
+    policy.write_text(text.replace('expires_after = "10m"', 'expires_after = "15m"'))
+
+    english = await verification_message("en", policy)
+    chinese = await verification_message("zh-CN", policy)
+    hungarian = await verification_message("hu", policy)
+
+    assert "valid for 15 minutes." in english and "Use the most recent code you received." in english
+    assert "15 分钟内有效" in chinese and "最新验证码" in chinese
+    assert "érvényességi ideje: 15 perc." in hungarian and "legutóbb kapott kódot" in hungarian
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s", english) if re.search(r"[a-z]{3}", s)]
+    for translated in (chinese, hungarian):
+        assert not [s for s in sentences if s in translated], "no English sentence in a translation"
+        assert "minute" not in translated and "10 " not in translated, "the policy's time, not a default"
+    assert not re.search(r"[A-Za-z]{2,}", chinese), "no Latin-script word at all in the Chinese message"
+
+
+def test_durations_are_spelled_out_in_the_readers_language() -> None:
+    assert spoken_duration("1h30m", "en") == "1 hour 30 minutes"
+    assert spoken_duration("1m", "en") == "1 minute"
+    assert spoken_duration("2d", "zh-CN") == "2 天"
+    assert spoken_duration("90s", "hu") == "1 perc 30 másodperc"
+    assert spoken_duration("45s", "fr") == "45 seconds"
