@@ -36,10 +36,15 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
+def import_directory_file(engine: Engine, path: Path) -> dict[str, int]:
+    """Import a directory file (idempotent) into this database, e.g. the demo directory for `make run`."""
+    return import_directory(engine, parse_directory_file(path.read_text(encoding="utf-8"), str(path)))
+
+
 def seed_directory(settings: Settings, path: Path) -> dict[str, int]:
-    """Import a directory file (idempotent), e.g. the demo directory for `make run` and tests."""
+    """Import a directory file (idempotent) through an engine of its own (tests and local stacks)."""
     engine = open_database(settings)
     try:
-        return import_directory(engine, parse_directory_file(path.read_text(encoding="utf-8"), str(path)))
+        return import_directory_file(engine, path)
     finally:
         engine.dispose()

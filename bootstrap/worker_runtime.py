@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -92,8 +93,9 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
     )
 
 
-def delivery_activities(settings: Settings) -> DeliveryActivities:
-    ledger = DeliveryLedger(open_database(settings))
+def delivery_activities(settings: Settings, engine: Engine | None = None) -> DeliveryActivities:
+    """Deliveries with their ledger in `engine` (or a database opened from `settings`)."""
+    ledger = DeliveryLedger(engine if engine is not None else open_database(settings))
     return DeliveryActivities(delivery_config(settings), ledger, Renderer(PROJECT_ROOT / "templates"))
 
 
@@ -103,13 +105,16 @@ def build_worker(
     task_queue: str | None = None,
     delivery: DeliveryActivities | None = None,
     graceful_shutdown: timedelta = GRACEFUL_SHUTDOWN,
+    engine: Engine | None = None,
 ) -> Worker:
+    """The worker on `client`, its activities on `engine` (the process's database engine; one
+    opened from `settings` when none is given): directory, archive, verification failures, ledger."""
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-    store = DirectoryStore(open_database(settings))
+    store = DirectoryStore(engine if engine is not None else open_database(settings))
     context = CaseContextActivities(settings.policy_path, store)
-    deliver = delivery or delivery_activities(settings)
+    deliver = delivery or delivery_activities(settings, store.engine)
     archive = ArchiveActivities(store.engine)  # closed_cases, in the database every worker shares
     verification = VerificationActivities(
         store,
