@@ -1,5 +1,8 @@
 """The composition root: the one place that builds settings, adapters, the worker, the API and the CLI.
 
-`worker.py` and `starter.py` parse their arguments and call `bootstrap.main`; the worker process
-(`bootstrap.runner`) serves the in-process API from here too. Nothing below imports this package.
+`worker.py` and `starter.py` parse their arguments and call `bootstrap.main`. Here the settings are
+read, the database engine and the Temporal client opened, and handed to what uses them: the worker
+(`worker_runtime`), the gateway to the cases (`gateway`), the HTTP API (`api`) and the CLI (`cli`).
+The worker process (`runner`) opens one engine and one client, and its in-process API (`make run`)
+uses both. Nothing below imports this package; intake/ opens no engine and no connection itself.
 """

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
+from bootstrap.cli import run_cli
 from bootstrap.runner import run_worker
-from intake.cli import main as cli_main
 
 
 def _settings() -> Settings:
@@ -35,5 +35,5 @@ def worker_main(seed: Path | None, api: bool) -> int:
 def starter_main(argv: Sequence[str] | None = None) -> int:
     """One CLI command; its exit code."""
     private_umask()  # what the CLI writes (var/, exports) is readable by the user only
-    _settings()  # every variable checked before any command runs
-    return cli_main(argv)
+    settings = _settings()  # every variable checked before any command runs
+    return run_cli(argv, settings)

@@ -1,4 +1,5 @@
-"""Runs the worker: embedded dev server (or an existing cluster), search attributes, the worker."""
+"""Runs the worker: embedded dev server (or an existing cluster), search attributes, the worker, and
+for `make run` the HTTP API in the same process, over the worker's own client and database engine."""
 
 from __future__ import annotations
 
@@ -12,19 +13,21 @@ from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from adapters.api_keys import demo_key_file, demo_tokens
 from adapters.codec import codec_from_env, data_converter
-from adapters.database import database_url, seed_directory
+from adapters.database import database_url, import_directory_file, open_database
 from adapters.health import serve_health
 from adapters.logging import configure_logging, get_logger
 from adapters.mail_sink import MailSink
 from adapters.settings import Settings
 from adapters.telemetry import make_runtime
 from adapters.temporal import cluster_config, embedded_dev_server
+from bootstrap.api import api_app
+from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker, check_delivery_settings, register_case_search_attributes
-from intake.api import create_app
 from support.directory import parse_directory_file
 
 log = get_logger("casework.worker")
@@ -121,8 +124,16 @@ def _banner(
 async def run_worker(settings: Settings, seed: Path | None = None, api: bool = False) -> None:
     configure_logging(settings.log_level)
     check_delivery_settings(settings)  # before anything starts: refuse unsigned webhooks, a bad staff list
+    engine = open_database(settings)  # the process's one engine: the worker's activities and the API's
+    try:
+        await _run(settings, engine, seed, api)
+    finally:
+        engine.dispose()
+
+
+async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool) -> None:
     if seed is not None:
-        counts = seed_directory(settings, seed)
+        counts = import_directory_file(engine, seed)
         log.info("directory imported", source=str(seed), **counts)
     sink: MailSink | None = None
     if settings.smtp_host is None:
@@ -155,13 +166,14 @@ async def run_worker(settings: Settings, seed: Path | None = None, api: bool = F
         added = await register_case_search_attributes(client)
         if added:
             log.info("registered search attributes", names=added)
-        worker = build_worker(client, settings)
+        worker = build_worker(client, settings, engine=engine)
         runner = asyncio.create_task(worker.run())
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
         if api:
             config = uvicorn.Config(
-                create_app(settings),
+                # the worker's own client and engine: one connection and one pool in the process
+                api_app(settings, cases=build_cases(client, settings, engine), engine=engine),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_config=None,

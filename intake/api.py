@@ -7,6 +7,10 @@ on that tenant (`support.access`): another tenant's case is 404. Errors have one
 the case refused the action (with its reason) or a request id reused for another request, 413 body
 too large, 422 invalid input (one entry per field), 429 a limit (with Retry-After), 503 Temporal
 unreachable. No stack trace ever reaches a caller.
+
+The app is handed what it uses (keys, database engine, the gateway); it opens nothing itself.
+`bootstrap/api.py` builds it: over the worker's own client and engine in `make run`
+(`worker.py --api`), over a database and a connection of its own in `starter.py serve`.
 """
 
 
@@ -20,20 +24,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ValidationError
+from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.api_keys import KeyFileError, Keyring, load_keyring
-from adapters.database import open_database
-from adapters.directory_store import DirectoryStore
+from adapters.api_keys import Keyring
 from adapters.logging import get_logger
 from adapters.settings import Settings
-from adapters.temporal import TemporalUnavailable, connect
+from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
     Cases,
+    CasesSource,
     CaseSummary,
     Forbidden,
     InvalidField,
@@ -46,7 +50,7 @@ from intake.docs import install_docs
 from intake.guard import Guard
 from intake.limits import RateLimited, RateLimiter
 from intake.reports import build_sla_report
-from intake.verification_gate import VerificationGate, VerificationLocked
+from intake.verification_gate import VerificationLocked
 from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
@@ -106,24 +110,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
-def keyring_for(settings: Settings) -> Keyring:
-    """The API's principals; a key file that cannot be used stops the start with its reason."""
-    try:
-        return load_keyring(settings.api_keys_file, settings.api_tokens)
-    except KeyFileError as error:
-        raise SystemExit(str(error)) from None
-
-
-def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring | None = None) -> FastAPI:
-    """The app; `cases` is given in tests, otherwise it connects to Temporal when first needed."""
-    keys = keyring if keyring is not None else keyring_for(settings)
-    gateway: dict[str, Cases] = {"cases": cases} if cases is not None else {}
+def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: CasesSource) -> FastAPI:
+    """The app over what it is handed: the principals (`keys`), the database the reports read
+    (`engine`), and the gateway to the cases (which may connect to Temporal when first asked; an
+    unreachable Temporal is a 503)."""
     openings = RateLimiter(settings.openings_per_tenant, window_s=3600.0)
-    engine = open_database(settings)
-    directory = DirectoryStore(engine)
-    if cases is not None:  # given by a test: the installation's checks all the same
-        cases.directory = cases.directory or directory
-        cases.verification = cases.verification or VerificationGate.from_settings(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -143,19 +134,10 @@ def create_app(settings: Settings, cases: Cases | None = None, keyring: Keyring 
     install_docs(app)
 
     async def get_cases() -> Cases:
-        if "cases" not in gateway:
-            try:
-                client = await connect(settings)
-            except TemporalUnavailable as error:
-                raise Unavailable(str(error)) from None
-            gateway["cases"] = Cases(
-                client,
-                settings.task_queue,
-                directory=directory,
-                max_open_cases=settings.open_cases_per_tenant,
-                verification=VerificationGate.from_settings(settings, engine),
-            )
-        return gateway["cases"]
+        try:
+            return await gateway()
+        except TemporalUnavailable as error:
+            raise Unavailable(str(error)) from None
 
     bearer = HTTPBearer(auto_error=False, description="an API key's token (see README, Security)")
 

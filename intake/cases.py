@@ -4,6 +4,9 @@ Every call names its principal: a case of a tenant the principal does not act fo
 (its existence is not revealed), an opening for such a tenant is forbidden, and lists show only the
 principal's tenants. The CLI and in-process callers act as the operator (they hold the Temporal
 connection, which is operator power anyway).
+
+The gateway is handed what it talks to (the Temporal client, the directory, the verification gate);
+it opens nothing itself. `bootstrap/gateway.py` builds it as the installation runs it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,10 +31,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
-from adapters.settings import Settings
 from intake.actions import ACTIONS, CaseAction
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
@@ -135,28 +137,13 @@ class Cases:
     ) -> None:
         """`directory` checks contact addresses against the tenant's entry; `max_open_cases` caps
         the cases a tenant may have open at once (0: no cap); `verification` seals phone codes and
-        limits wrong ones per caller (`from_settings` wires all three from the settings)."""
+        limits wrong ones per caller (`bootstrap.gateway.build_cases` wires all three from the settings)."""
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
         self.directory = directory
         self._max_open_cases = max_open_cases
         self.verification = verification
-
-    @classmethod
-    def from_settings(
-        cls, client: Client, settings: Settings, open_wait: timedelta = timedelta(seconds=15)
-    ) -> Cases:
-        """The gateway as this installation runs it: directory checks, limits, verification gate."""
-        engine = open_database(settings)
-        return cls(
-            client,
-            settings.task_queue,
-            open_wait=open_wait,
-            directory=DirectoryStore(engine),
-            max_open_cases=settings.open_cases_per_tenant,
-            verification=VerificationGate.from_settings(settings, engine),
-        )
 
     @property
     def client(self) -> Client:
@@ -462,3 +449,9 @@ class Cases:
             return _rpc_error(again, case_id)
         status = description.status.name.lower() if description.status else "closed"
         return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")
+
+
+# The gateway as the composition root hands it to the API and the CLI: the same `Cases` on every
+# call, connected to Temporal on the first (raising `adapters.temporal.TemporalUnavailable` when
+# Temporal cannot be reached; the next call tries again).
+CasesSource = Callable[[], Awaitable[Cases]]

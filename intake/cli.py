@@ -4,6 +4,9 @@ operator's commands (intake/operator_commands.py). The CLI acts as the operator.
 Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
 an exit code a script can branch on (intake/command_line.py); nothing is started or changed when
 the input is bad, and no traceback reaches the terminal.
+
+The commands are handed what they use (`Services`: settings, the Temporal connection, the
+database) by the composition root, `bootstrap/cli.py`, which `starter.py` runs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from intake.command_line import (
     EXIT_UNAVAILABLE,
     EXIT_UNEXPECTED,
     CliError,
+    Services,
     with_cases,
 )
 from intake.operator_commands import add_operator_commands
@@ -37,26 +41,27 @@ __all__ = [
     "EXIT_REJECTED",
     "EXIT_UNAVAILABLE",
     "EXIT_UNEXPECTED",
+    "Services",
     "build_parser",
     "main",
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(services: Services) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starter.py", description="Open, inspect and drive casework cases.")
     parser.set_defaults(call=None, run=None, prepare=None)
     sub = parser.add_subparsers(dest="command", required=True)
     add_case_commands(sub)
-    add_operator_commands(sub)
+    add_operator_commands(sub, services)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None, services: Services) -> int:
     """Run one command; whatever happens, stderr gets at most one sentence per problem, never a
     traceback (LOG_LEVEL=DEBUG adds the traceback of an unexpected error, for a bug report)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(services).parse_args(argv)
     try:
-        code = _run(args)
+        code = _run(args, services)
         sys.stdout.flush()  # a reader that went away is noticed here, not at exit
         return code
     except BrokenPipeError:
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNEXPECTED
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, services: Services) -> int:
     """A command runs as it is (`call`), or validates its input (`prepare`, no I/O) and then talks
     to Temporal through the gateway (`run`)."""
     try:
@@ -86,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
             code = args.call(args)
             return code if isinstance(code, int) else 0
         payload = args.prepare(args) if args.prepare is not None else None
-        asyncio.run(with_cases(args.run, args, payload))
+        asyncio.run(with_cases(args.run, args, payload, services.cases))
     except CliError as error:
         print(error, file=sys.stderr)
         return error.code

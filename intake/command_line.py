@@ -1,5 +1,6 @@
 """What every `starter.py` command shares: exit codes, the one-line error, JSON output, argument
-types, and the Temporal connection with the errors a command maps to exit codes.
+types, what the commands are handed (`Services`: the settings, the gateway over the Temporal
+connection, the database), and the errors a command maps to exit codes.
 
 Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
 an exit code a script can branch on; nothing is started or changed when the input is bad.
@@ -12,21 +13,26 @@ import dataclasses
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.api_keys import Keyring
 from adapters.codec import EncryptionKeyError
 from adapters.settings import Settings
-from adapters.temporal import TemporalUnavailable, connect
+from adapters.temporal import TemporalUnavailable
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
     Cases,
+    CasesSource,
     Forbidden,
     InvalidField,
     RequestConflict,
@@ -50,6 +56,17 @@ EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`| head`): 128 + S
 
 # A command that talks to Temporal: the gateway, the parsed arguments, the validated input.
 Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the commands are handed by the composition root (`bootstrap/cli.py`). Nothing is opened
+    before a command asks for it, and then once for the process."""
+
+    settings: Settings
+    cases: CasesSource  # the gateway over a Temporal connection whose codec names a missing key
+    database: Callable[[], Engine]  # the database, its schema migrated (raises SQLAlchemyError)
+    api: Callable[[Keyring], FastAPI]  # the HTTP intake for `serve`, with these keys
 
 
 class CliError(Exception):
@@ -108,7 +125,7 @@ def tenant(text: str) -> str:
 
 def key_checked(client: Client) -> Client:
     """The same connection, with a codec that turns a payload this CLI cannot open (no key, or
-    another key) into one clear sentence."""
+    another key) into one clear sentence (what `bootstrap/cli.py` hands the commands)."""
     config = client.config()
     converter = config["data_converter"]
     config["data_converter"] = dataclasses.replace(
@@ -141,11 +158,12 @@ def rpc_failure(error: RPCError) -> CliError:
     return CliError(f"Temporal refused the request: {error.message}", EXIT_INVALID)
 
 
-async def with_cases(command: Command, args: argparse.Namespace, payload: BaseModel | None) -> None:
-    settings = Settings()
+async def with_cases(
+    command: Command, args: argparse.Namespace, payload: BaseModel | None, cases: CasesSource
+) -> None:
+    """Run a command with the gateway (connecting to Temporal first), its failures as exit codes."""
     try:
-        client = key_checked(await connect(settings))
-        await command(Cases.from_settings(client, settings), args, payload)
+        await command(await cases(), args, payload)
     except (EncryptionKeyError, EncryptionKeyNeeded) as error:
         raise CliError(str(error), EXIT_INVALID) from None
     except RPCError as error:

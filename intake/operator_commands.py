@@ -1,6 +1,8 @@
 """The operator's commands of `starter.py`: the directory and archive databases, a case's history,
 replay and timeline, reports, the API and codec servers, the embedded sink's outbox, keys, and the
 policy's answers without a server. The CLI acts as operator (it talks to Temporal directly).
+The database, the Temporal connection and the API app are handed over (`Services`, from
+`bootstrap/cli.py`); no command opens them itself.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import secrets
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters.api_keys import KeyFileError, load_keyring
 from adapters.closed_cases import export_closed_cases
 from adapters.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
-from adapters.database import database_url, open_database
+from adapters.database import database_url
 from adapters.directory_store import import_directory
 from adapters.logging import configure_logging
 from adapters.mail_sink import read_mailbox
@@ -35,6 +38,7 @@ from intake.command_line import (
     EXIT_NONDETERMINISTIC,
     EXIT_UNAVAILABLE,
     CliError,
+    Services,
     aware,
     emit,
     tenant,
@@ -96,8 +100,8 @@ def policy_due(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def directory_import(path: Path) -> dict[str, Any]:
-    settings = Settings()
+def directory_import(path: Path, services: Services) -> dict[str, Any]:
+    settings = services.settings
     try:
         directory = parse_directory_file(path.read_text(encoding="utf-8"), str(path))
     except OSError as error:
@@ -105,8 +109,7 @@ def directory_import(path: Path) -> dict[str, Any]:
     except DirectoryError as error:
         raise CliError(str(error), EXIT_INVALID) from None
     try:
-        engine = open_database(settings)
-        counts = import_directory(engine, directory)
+        counts = import_directory(services.database(), directory)
     except SQLAlchemyError as error:
         raise CliError(
             f"directory database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
@@ -114,14 +117,9 @@ def directory_import(path: Path) -> dict[str, Any]:
     return {"imported": counts, "database": database_url(settings).split("@")[-1]}
 
 
-def archive_export(args: argparse.Namespace) -> dict[str, Any]:
-    settings = Settings()
+def archive_export(args: argparse.Namespace, services: Services) -> dict[str, Any]:
     try:
-        engine = open_database(settings)
-        try:
-            written = export_closed_cases(engine, args.output, args.since, args.until, args.tenant)
-        finally:
-            engine.dispose()
+        written = export_closed_cases(services.database(), args.output, args.since, args.until, args.tenant)
     except SQLAlchemyError as error:
         raise CliError(
             f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
@@ -215,14 +213,12 @@ def _prepare_report(args: argparse.Namespace) -> BaseModel:
         raise CliError("\n".join(problems), EXIT_INVALID) from None
 
 
-async def _report_sla(cases: Cases, args: argparse.Namespace, window: ReportWindow) -> None:
+async def _report_sla(
+    services: Services, cases: Cases, args: argparse.Namespace, window: ReportWindow
+) -> None:
     tenants = None if args.tenant is None else (args.tenant,)
     try:
-        engine = open_database(Settings())
-        try:
-            report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))
-        finally:
-            engine.dispose()
+        report = await build_sla_report(services.database(), cases.client, window, tenants, datetime.now(UTC))
     except SQLAlchemyError as error:
         raise CliError(
             f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
@@ -235,12 +231,11 @@ async def _report_sla(cases: Cases, args: argparse.Namespace, window: ReportWind
         emit(report)
 
 
-def codec_server(origin: str) -> None:
+def codec_server(origin: str, settings: Settings) -> None:
     import uvicorn
 
     from adapters.codec_server import NoOperatorKey, create_codec_app
 
-    settings = Settings()
     try:
         codec = codec_from_env()
         if codec is None:
@@ -253,8 +248,7 @@ def codec_server(origin: str) -> None:
     uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
 
 
-def outbox(case_id: str | None) -> list[dict[str, str]]:
-    settings = Settings()
+def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
     if settings.smtp_host:
         print(
             f"note: mail goes to {settings.smtp_host}; only the embedded sink's mail is kept here",
@@ -273,12 +267,10 @@ def outbox(case_id: str | None) -> list[dict[str, str]]:
     ]
 
 
-def serve() -> None:
+def serve(services: Services) -> None:
     import uvicorn
 
-    from intake.api import create_app
-
-    settings = Settings()
+    settings = services.settings
     try:
         keyring = load_keyring(settings.api_keys_file, settings.api_tokens)
     except KeyFileError as error:
@@ -290,14 +282,14 @@ def serve() -> None:
             EXIT_INVALID,
         )
     configure_logging(settings.log_level)
-    app = create_app(settings, keyring=keyring)
+    app = services.api(keyring)  # over this process's database; Temporal is connected when first needed
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
 
 
-def _replay_command(args: argparse.Namespace) -> int:
+def _replay_command(args: argparse.Namespace, services: Services) -> int:
     """A file replays without a server; a case or --all are fetched from Temporal."""
     if args.file is None:
-        asyncio.run(with_cases(_replay, args, None))
+        asyncio.run(with_cases(_replay, args, None, services.cases))
         return 0
     try:
         report = asyncio.run(
@@ -330,7 +322,9 @@ def keys_new(args: argparse.Namespace) -> dict[str, Any]:
     return {"name": principal.name, "role": principal.role.value, "token": token, "entry": "\n".join(lines)}
 
 
-def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_operator_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], services: Services
+) -> None:
     d = sub.add_parser("directory", help="the tenant directory database")
     dsub = d.add_subparsers(dest="directory_command", required=True)
     imp = dsub.add_parser("import", help="load tenants and incidents from a TOML or JSON file (idempotent)")
@@ -391,7 +385,7 @@ def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     sla.add_argument("--until", type=aware, required=True, help="ISO 8601 with offset (excluded)")
     sla.add_argument("--tenant", type=tenant, help="one tenant (default: every tenant)")
     sla.add_argument("--format", choices=["json", "table", "csv"], default="json")
-    sla.set_defaults(run=_report_sla, prepare=_prepare_report)
+    sla.set_defaults(run=partial(_report_sla, services), prepare=_prepare_report)
 
     p = sub.add_parser("policy", help="ask the policy questions without a server")
     psub = p.add_subparsers(dest="policy_command", required=True)
@@ -415,11 +409,11 @@ def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     kn.set_defaults(call=lambda args: emit(keys_new(args)))
 
     # Commands that need no Temporal connection run as they are.
-    d.set_defaults(call=lambda args: emit(directory_import(args.file)))
-    ar.set_defaults(call=lambda args: emit(archive_export(args)))
+    d.set_defaults(call=lambda args: emit(directory_import(args.file, services)))
+    ar.set_defaults(call=lambda args: emit(archive_export(args, services)))
     sub.choices["new-key"].set_defaults(call=lambda args: print(new_key()))
-    cs.set_defaults(call=lambda args: codec_server(args.origin))
-    sub.choices["serve"].set_defaults(call=lambda args: serve())
-    ob.set_defaults(call=lambda args: emit(outbox(args.case)))
-    rp.set_defaults(call=_replay_command, run=None)
+    cs.set_defaults(call=lambda args: codec_server(args.origin, services.settings))
+    sub.choices["serve"].set_defaults(call=lambda args: serve(services))
+    ob.set_defaults(call=lambda args: emit(outbox(args.case, services.settings)))
+    rp.set_defaults(call=lambda args: _replay_command(args, services), run=None)
     due.set_defaults(call=lambda args: emit(policy_due(args)))

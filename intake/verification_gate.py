@@ -1,7 +1,7 @@
 """The intake's side of phone verification: seal the code, and limit wrong codes per caller.
 
 A submitted code never goes to the case in clear: `seal` turns it into its MAC under the
-server-side key (`service.secrets.verification_key`, the same key the worker's sending activity
+server-side key (`adapters.secrets.verification_key`, the same key the worker's sending activity
 uses), and the case compares MACs. Wrong codes are counted per (tenant, caller number) across
 requests in the database (the number kept as a MAC, never in clear): at
 `CASEWORK_VERIFICATION_FAILURES_PER_HOUR` (10) in an hour the pair is locked: attempts are refused
@@ -10,7 +10,7 @@ worker sends no fresh code to that caller (a new request is refused `verificatio
 
 Use (in `Cases.verify`, with the case's tenant and caller number, e.g. from `case_caller`):
 
-    gate = VerificationGate.from_settings(settings)
+    gate = bootstrap.gateway.verification_gate(settings, engine)  # the composition root builds it
     result = await gate.attempt(
         case_id, tenant_id, caller_number, attempt.code,
         lambda sealed: self._act(case_id, SupportCaseWorkflow.verify, sealed),
@@ -30,13 +30,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
 from temporalio.client import Client
 
-from adapters.database import open_database
 from adapters.directory_store import VerificationFailures
-from adapters.secrets import verification_key
-from adapters.settings import Settings
 from support.verification import SealedAttempt, VerificationResult, caller_mac, seal
 from workflows.support_case import CaseStart
 
@@ -64,17 +60,10 @@ class CaseCaller(BaseModel):
 
 class VerificationGate:
     def __init__(self, key: bytes, failures: VerificationFailures) -> None:
+        """`key`: the server-side verification key; `failures`: the wrong codes counted in the
+        database, in windows of `WINDOW` (`bootstrap.gateway.verification_gate` wires both)."""
         self._key = key
         self._failures = failures
-
-    @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> VerificationGate:
-        """The gate of this installation: its verification key, its database (`engine`, or one
-        opened from `settings`), `settings.verification_failures_per_hour`."""
-        failures = VerificationFailures(
-            engine or open_database(settings), settings.verification_failures_per_hour, WINDOW
-        )
-        return cls(verification_key(settings), failures)
 
     def seal(self, case_id: str, code: str) -> SealedAttempt:
         """The `verify` update's input for this code: its MAC, never the code."""

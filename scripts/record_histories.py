@@ -23,10 +23,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT, Settings, venv_binary
+from bootstrap.gateway import verification_gate
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
-from intake.verification_gate import VerificationGate, case_caller
+from intake.verification_gate import case_caller
 from scaffold.local_stack import local_services, start_local_server
 from scaffold.policies import fast_policy
 from support.actions import (
@@ -148,7 +149,7 @@ async def _phone_verification(name: str, env: WorkflowEnvironment, cases: Cases,
             code = found[-1][1]
             break
         await asyncio.sleep(0.05)
-    gate, caller = VerificationGate.from_settings(settings), await case_caller(env.client, case)
+    gate, caller = verification_gate(settings), await case_caller(env.client, case)
 
     async def send(sealed: SealedAttempt) -> VerificationResult:
         handle = env.client.get_workflow_handle(case)

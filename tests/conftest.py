@@ -17,6 +17,7 @@ from adapters.database import open_database
 from adapters.mail_sink import MailSink
 from adapters.schema import deliveries
 from adapters.settings import Settings, venv_binary
+from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
 from intake.cases import Cases
 from scaffold.local_stack import local_settings, start_local_server
@@ -55,9 +56,14 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @asynccontextmanager
 async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Cases]:
-    """A real casework worker on the test's task queue, and the intake's gateway to it."""
-    async with build_worker(client, settings):
-        yield Cases.from_settings(client, settings)
+    """A real casework worker on the test's task queue, and the intake's gateway to it, over one
+    database engine as the worker process has."""
+    engine = open_database(settings)
+    try:
+        async with build_worker(client, settings, engine=engine):
+            yield build_cases(client, settings, engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

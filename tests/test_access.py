@@ -18,7 +18,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.settings import Settings
-from intake.api import create_app
+from bootstrap.api import api_app
 from intake.cases import Cases
 from support.access import Permission, Role
 from tests.conftest import running_worker
@@ -68,7 +68,7 @@ ALLOWED = {
 async def api_client(
     client: Any, settings: Settings, cases: Cases | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, cases=cases or Cases(client, settings.task_queue), keyring=keyring())
+    app = api_app(settings, cases=cases or Cases(client, settings.task_queue), keyring=keyring())
     server, task, url = await serve(app)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -87,7 +87,7 @@ async def stack(
 
 
 def test_every_endpoint_has_a_role(settings: Settings) -> None:
-    app = create_app(settings, keyring=keyring())
+    app = api_app(settings, keyring=keyring())
     spec = app.openapi()
     served = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert served == set(ENDPOINTS), "an endpoint without a line in ENDPOINTS (or a line without one)"

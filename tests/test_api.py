@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.api_keys import Keyring, parse_key_file
 from adapters.mail_sink import free_port
 from adapters.settings import Settings
-from intake.api import create_app
+from bootstrap.api import api_app
 from intake.cases import Cases
 from tests.conftest import running_worker
 from tests.deliveries import delivered, verification_code
@@ -74,7 +74,7 @@ async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
 @pytest.fixture
 async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Api]:
     async with running_worker(dev_env.client, settings):
-        app = create_app(settings, cases=Cases(dev_env.client, settings.task_queue), keyring=keyring())
+        app = api_app(settings, cases=Cases(dev_env.client, settings.task_queue), keyring=keyring())
         server, task, url = await serve(app)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
@@ -206,7 +206,7 @@ async def test_openapi_is_served(api: Api) -> None:
 
 async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) -> None:
     unreachable = dataclasses.replace(settings, dev_server_port=1, api_tokens=(TOKEN,))
-    server, task, url = await serve(create_app(unreachable))
+    server, task, url = await serve(api_app(unreachable))
     try:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             response = await client.post("/cases", json=body(request_id))
@@ -223,7 +223,7 @@ async def test_no_worker_running_is_a_503_that_says_the_case_is_kept(
 ) -> None:
     settings = dataclasses.replace(settings, api_tokens=(TOKEN,))
     cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=1))
-    server, task, url = await serve(create_app(settings, cases=cases))
+    server, task, url = await serve(api_app(settings, cases=cases))
     try:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             waiting = await client.post("/cases", json=body(request_id))
@@ -246,7 +246,7 @@ async def test_a_broken_policy_file_keeps_the_case_waiting_until_it_is_fixed(
     policy.write_text(good.replace("[severities.A]", "[severities.A"), encoding="utf-8")
     settings = dataclasses.replace(settings, api_tokens=(TOKEN,), policy_path=policy)
     cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=2))
-    server, task, url = await serve(create_app(settings, cases=cases))
+    server, task, url = await serve(api_app(settings, cases=cases))
     try:
         async with (
             running_worker(dev_env.client, settings),

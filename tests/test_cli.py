@@ -14,7 +14,8 @@ import pytest
 
 from adapters.api_keys import parse_key_file
 from adapters.settings import PROJECT_ROOT
-from intake.cli import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_UNEXPECTED, main
+from bootstrap.cli import main
+from intake.cli import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_UNEXPECTED
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -23,7 +23,7 @@ from adapters.closed_cases import export_closed_cases, read_closed_case, store_c
 from adapters.database import open_database, seed_directory
 from adapters.schema import closed_cases
 from adapters.settings import Settings
-from intake.cli import main
+from bootstrap.cli import main
 from support.actions import Cooperation, FirstResponse, ReopenRequest, Resolution, SurveyAnswer
 from support.case_view import CaseView, Refusal, SeverityChange, Survey, SurveyOutcome
 from support.clocks import ClockName, CycleResult, Segment, SlaClock

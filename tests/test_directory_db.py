@@ -18,7 +18,8 @@ from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, import_directory
 from adapters.schema import tenant_users
 from adapters.settings import PROJECT_ROOT, Settings
-from intake.cli import EXIT_INVALID, main
+from bootstrap.cli import main
+from intake.cli import EXIT_INVALID
 from support.directory import DirectoryError, parse_directory_file
 from support.tenant import PurchaseChannel
 from support.vocabulary import Agreement

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters.settings import Settings
-from intake.api import create_app
+from bootstrap.api import api_app
 from intake.docs import ASSETS_URL, REDOC_JS, SWAGGER_CSS, SWAGGER_JS
 from tests.browser import BrowserPage, browser_page, serving
 
@@ -25,7 +25,7 @@ REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 @pytest.fixture
 async def api_url(settings: Settings) -> AsyncIterator[str]:
     """The real app of `make run` and `starter.py serve`; the docs pages need no Temporal server."""
-    async with serving(create_app(settings)) as url:
+    async with serving(api_app(settings)) as url:
         yield url
 
 

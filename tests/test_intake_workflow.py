@@ -11,8 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import text_of
 from adapters.settings import Settings
+from bootstrap.gateway import verification_gate
 from intake.cases import Cases
-from intake.verification_gate import VerificationGate
 from support.case_view import CaseView
 from support.vocabulary import CaseStatus
 from tests.conftest import running_worker
@@ -87,7 +87,7 @@ async def test_right_code_opens_the_case_and_the_code_is_never_shown(
             if "verification_code" in str(m["X-Casework-Notification"])
         ]
         assert sent["To"] == "it-desk@contoso.example"
-        result = await verify(time_env.client, VerificationGate.from_settings(settings), view.case_id, code)
+        result = await verify(time_env.client, verification_gate(settings), view.case_id, code)
         assert result.verified
         await time_env.sleep(timedelta(seconds=1))
         opened = await cases.show(view.case_id)
@@ -105,7 +105,7 @@ async def test_wrong_codes_count_down_then_lock(
         view = await phone_case(cases, request_id, UNREGISTERED)
         code = await verification_code(settings, view.case_id)
         bad = wrong(code)
-        gate = VerificationGate.from_settings(settings)
+        gate = verification_gate(settings)
         remaining = []
         for _ in range(4):
             result = await verify(time_env.client, gate, view.case_id, bad)

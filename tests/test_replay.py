@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import EncryptionCodec, data_converter
 from adapters.settings import PROJECT_ROOT, Settings
-from intake.cli import EXIT_INVALID, EXIT_NONDETERMINISTIC, main
+from bootstrap.cli import main
+from intake.cli import EXIT_INVALID, EXIT_NONDETERMINISTIC
 from intake.history import export_json, fetch_runs, load_json, render_timeline, replay, timeline_lines
 from support.actions import Cooperation, FirstResponse, Resolution
 from support.vocabulary import CaseStatus

@@ -27,8 +27,8 @@ from adapters.reports_store import closed_cases_in
 from adapters.schema import closed_cases
 from adapters.settings import Settings, venv_binary
 from adapters.telemetry import FIRST_RESPONSE_BUCKETS, make_runtime
+from bootstrap.cli import main
 from bootstrap.worker_runtime import register_case_search_attributes
-from intake.cli import main
 from intake.reports import open_cases_query
 from support.access import Principal, Role
 from support.actions import FirstResponse, Resolution, SurveyAnswer

@@ -29,6 +29,7 @@ from adapters.directory_store import VerificationFailures
 from adapters.schema import verification_failures
 from adapters.secrets import KEY_FILE, verification_key
 from adapters.settings import Settings
+from bootstrap.gateway import verification_gate
 from intake.cases import Cases
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import VerificationGate, VerificationLocked, case_caller
@@ -154,7 +155,7 @@ def test_failures_lock_a_pair_for_the_rest_of_its_hour(tmp_path: Path, database_
 async def test_the_history_of_a_verified_case_holds_no_code_and_nothing_testable_offline(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    gate = VerificationGate.from_settings(settings)
+    gate = verification_gate(settings)
     async with running_worker(time_env.client, settings) as cases:
         view = await phone_case(cases, request_id)
         assert view.status is CaseStatus.AWAITING_VERIFICATION
@@ -192,7 +193,7 @@ async def test_a_code_in_clear_is_refused_by_the_case(
 async def test_ten_wrong_codes_over_three_requests_lock_the_caller_not_the_tenant(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    gate = VerificationGate.from_settings(settings)
+    gate = verification_gate(settings)
     client = time_env.client
     async with running_worker(client, settings) as cases:
         counted = []

@@ -1,0 +1,50 @@
+"""The HTTP intake (`intake.api.create_app`) as this installation serves it: its keys, its database
+engine, its gateway to the cases.
+
+`make run` (`worker.py --api`) hands it the worker's own engine and a gateway over the worker's own
+Temporal client (`bootstrap/runner.py`); `starter.py serve` the CLI's engine and a gateway that
+connects to Temporal when first needed (`bootstrap/cli.py`); tests the gateway they made.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from adapters.api_keys import KeyFileError, Keyring, load_keyring
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore
+from adapters.settings import Settings
+from adapters.temporal import connect
+from bootstrap.gateway import CasesOnDemand, given, verification_gate
+from intake.api import create_app
+from intake.cases import Cases
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The API's principals; a key file that cannot be used stops the start with its reason."""
+    try:
+        return load_keyring(settings.api_keys_file, settings.api_tokens)
+    except KeyFileError as error:
+        raise SystemExit(str(error)) from None
+
+
+def api_app(
+    settings: Settings,
+    cases: Cases | None = None,
+    keyring: Keyring | None = None,
+    engine: Engine | None = None,
+) -> FastAPI:
+    """The app. `keyring` defaults to the settings' keys; `engine` to a database opened from the
+    settings. Without `cases` the app connects to Temporal when a request first needs it (an
+    unreachable Temporal is a 503 until it answers). A gateway made without the installation's
+    directory check or verification gate (a test's `Cases(client, task_queue)`) is given them."""
+    keys = keyring if keyring is not None else keyring_for(settings)
+    database = engine if engine is not None else open_database(settings)
+    if cases is None:
+        return create_app(
+            settings, keys, database, CasesOnDemand(lambda: connect(settings), settings, lambda: database)
+        )
+    cases.directory = cases.directory or DirectoryStore(database)
+    cases.verification = cases.verification or verification_gate(settings, database)
+    return create_app(settings, keys, database, given(cases))

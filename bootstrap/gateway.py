@@ -1,0 +1,84 @@
+"""The intake's gateway (`intake.cases.Cases`) as this installation runs it, over the Temporal client
+and the database engine it is handed: the directory's contact check, the open-case cap, the
+verification gate. The worker's process, `starter.py serve` and the CLI all get theirs from here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from adapters.database import open_database
+from adapters.directory_store import DirectoryStore, VerificationFailures
+from adapters.secrets import verification_key
+from adapters.settings import Settings
+from intake.cases import Cases, CasesSource
+from intake.verification_gate import WINDOW, VerificationGate
+
+OPEN_WAIT = timedelta(seconds=15)
+
+
+def verification_gate(settings: Settings, engine: Engine | None = None) -> VerificationGate:
+    """The gate of this installation: its verification key, the wrong codes counted in its database
+    (`engine`, or one opened from `settings`), `settings.verification_failures_per_hour`."""
+    failures = VerificationFailures(
+        engine if engine is not None else open_database(settings),
+        settings.verification_failures_per_hour,
+        WINDOW,
+    )
+    return VerificationGate(verification_key(settings), failures)
+
+
+def build_cases(
+    client: Client, settings: Settings, engine: Engine, open_wait: timedelta = OPEN_WAIT
+) -> Cases:
+    """The gateway over `client`, with the directory checks, limits and verification gate of
+    `settings` on `engine`."""
+    return Cases(
+        client,
+        settings.task_queue,
+        open_wait=open_wait,
+        directory=DirectoryStore(engine),
+        max_open_cases=settings.open_cases_per_tenant,
+        verification=verification_gate(settings, engine),
+    )
+
+
+def given(cases: Cases) -> CasesSource:
+    """A gateway already made (over a client already connected) as the API and the CLI take it."""
+
+    async def source() -> Cases:
+        return cases
+
+    return source
+
+
+class CasesOnDemand:
+    """The gateway connected to Temporal when first asked for, then the same one on every call
+    (`starter.py serve` starts before Temporal may be up; the CLI connects only for the commands
+    that talk to it). Callers asking while a connection is being made wait for that one; a failed
+    connection is not kept (its error goes to each of them, and the next call tries again)."""
+
+    def __init__(
+        self, connect: Callable[[], Awaitable[Client]], settings: Settings, engine: Callable[[], Engine]
+    ) -> None:
+        """`connect` opens the connection; `engine` gives the database the gateway's checks use."""
+        self._connect = connect
+        self._settings = settings
+        self._engine = engine
+        self._cases: Cases | None = None
+        self._connecting: asyncio.Task[Client] | None = None
+
+    async def __call__(self) -> Cases:
+        if self._cases is not None:
+            return self._cases
+        task = self._connecting
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._connecting = asyncio.ensure_future(self._connect())
+        client = await asyncio.shield(task)
+        if self._cases is None:
+            self._cases = build_cases(client, self._settings, self._engine())
+        return self._cases
