@@ -179,7 +179,11 @@ class DeliveryActivities:
         if route.channel == "sms":
             payload |= {"to": route.to}
         else:
-            payload |= {"facts": n.facts, "times": {k: v.isoformat() for k, v in n.times.items()}}
+            payload |= {
+                "facts": n.facts,
+                "times": {k: v.isoformat() for k, v in n.times.items()},
+                "reasons": {k: [r.model_dump(mode="json") for r in v] for k, v in n.reasons.items()},
+            }
         await post_signed(
             route.target,
             payload,

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 from pydantic import BaseModel
 
+from adapters.phrases import PhraseBook, PhraseError
 from support.display import local_time
 from support.durations import parse_duration
 from support.notifications import Notification
@@ -52,6 +53,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self._env.filters["duration"] = _duration
+        self._phrases = PhraseBook(root / "reasons")
 
     @cache  # noqa: B019 - one renderer per worker, a handful of (side) keys
     def languages(self, side: str) -> tuple[str, ...]:
@@ -73,6 +75,13 @@ class Renderer:
         language = self.language_for(side, notification.language)
         context: dict[str, object] = dict(notification.facts)
         context |= {name: local_time(at, notification.time_zone) for name, at in notification.times.items()}
+        try:  # what the case says in its own words, in the reader's language (support.reasons)
+            context |= {
+                name: self._phrases.said(reasons, language, notification.time_zone)
+                for name, reasons in notification.reasons.items()
+            }
+        except PhraseError as error:
+            raise TemplateError(str(error)) from None
         context |= {"case_id": notification.case_id}
         try:
             template = self._env.get_template(f"{side}/{language}/{notification.template}.txt")

@@ -18,6 +18,7 @@ from support.clocks import SlaClock
 from support.cooperation import CustomerRequest, RequestKind
 from support.excerpt import excerpt
 from support.notifications import FailedNotification
+from support.reasons import Reason
 from support.request import CaseRequest
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
@@ -57,12 +58,20 @@ class SeverityChange(BaseModel):
 
 
 class Refusal(BaseModel):
-    """Why a request did not become a case: `code` for machines, `message` for the requester."""
+    """Why a request did not become a case: `code` and `params` for machines and for the
+    requester's message in their language (`support.reasons`), `message` in English."""
 
     code: str
     message: str
+    params: dict[str, str] = Field(
+        default_factory=dict, description="what the message mentions, for rendering it in any language"
+    )
     referral_partner: str | None = None
     referral_contact: str | None = None
+
+    @property
+    def reason(self) -> Reason:
+        return Reason(code=self.code, params=self.params)
 
 
 class VerificationView(BaseModel):
@@ -185,6 +194,9 @@ class CaseView(BaseModel):
     engineer_requests: int = Field(default=0, description="engineer requests made (request-<n> numbering)")
     severity_changes: int = Field(default=0, description="severity changes after the opening one")
     cooperation_reminders_sent: int = 0
+    cooperations_received: int = Field(
+        default=0, description="customer answers received (each one's notice has its own id)"
+    )
 
     @model_validator(mode="after")
     def _counters_of_older_state(self) -> CaseView:

@@ -22,6 +22,7 @@ from support.cooperation import (
     waiting_on_customer,
 )
 from support.excerpt import excerpt
+from support.reasons import ASKED, NOT_PROVIDED, Reason
 from support.resolution import close_unresponsive
 from support.responses import touch
 from support.routing import recipients
@@ -114,8 +115,16 @@ def cooperated(case: CaseRecord, answer: Cooperation, now: datetime, decision: D
     )
     sync_pause(case, now, "customer", "the customer answered")
     touch(case, now, None, decision)
+    # Numbered: under one id, the second answer's notice was the first one's, and the delivery
+    # ledger dropped it as a repeat (cases carried over numbered none: they start again at 1).
+    view.cooperations_received += 1
     decision.tell(
-        recipients(case, "customer_cooperated", {"request_id": request.request_id, "details": answer.details})
+        recipients(
+            case,
+            "customer_cooperated",
+            {"request_id": request.request_id, "details": answer.details},
+            sequence=view.cooperations_received,
+        )
     )
 
 
@@ -131,9 +140,10 @@ def remind(case: CaseRecord, request_id: str, now: datetime, decision: Decision)
         recipients(
             case,
             f"cooperation_reminder_{request.request_id}",
-            {"what": request.what},
+            {"what": request.what} if request.kind is RequestKind.ENGINEER else {},
             {"due": request.due},
             sequence=view.cooperation_reminders_sent,
+            reasons={"what": [Reason(code=ASKED, params=_what(request))]},
         )
     )
 
@@ -144,7 +154,16 @@ def came_due(case: CaseRecord, request_id: str, now: datetime, decision: Decisio
     assert case.view.severity is not None
     lower = one_lower(case.view.severity)
     why = f"the customer did not provide {request.what} in time (due {request.due.isoformat()})"
+    said = Reason(code=NOT_PROVIDED, params=_what(request), times={"due": request.due})
     if lower is None:
-        close_unresponsive(case, why, now, decision)
+        close_unresponsive(case, why, said, now, decision)
     else:
-        change_severity(case, lower, "system", f"downgraded: {why}", now, decision, downgrade=True)
+        change_severity(case, lower, "system", f"downgraded: {why}", now, decision, downgrade=True, said=said)
+
+
+def _what(request: CustomerRequest) -> dict[str, str]:
+    """What was asked, for a phrase: an obligation by its name (a phrase of its own in every
+    language), an engineer's request in the engineer's words."""
+    if request.kind is RequestKind.OBLIGATION:
+        return {"obligation": request.request_id, "what": request.what}
+    return {"what": request.what}

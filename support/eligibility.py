@@ -31,6 +31,7 @@ def check_eligibility(
             code="unknown_tenant",
             message=f"Tenant {request.tenant_id!r} is not a customer of this support service; "
             "check the tenant id.",
+            params={"tenant_id": request.tenant_id},
         )
     if not requester_is_admin:
         return Refusal(
@@ -47,9 +48,13 @@ def check_eligibility(
             code="partner_referral",
             message=f"{tenant.name} bought its subscriptions through {partner}, "
             f"who provides its support{contact}.",
+            params={"tenant": tenant.name, "partner": tenant.partner_name or ""}
+            | ({"contact": tenant.partner_contact} if tenant.partner_contact else {}),
             referral_partner=tenant.partner_name,
             referral_contact=tenant.partner_contact,
         )
     if request.scope in _OUT_OF_SCOPE:
-        return Refusal(code="out_of_scope", message=_OUT_OF_SCOPE[request.scope])
+        return Refusal(
+            code="out_of_scope", message=_OUT_OF_SCOPE[request.scope], params={"area": request.scope.value}
+        )
     return None

@@ -6,16 +6,23 @@ from pydantic import BaseModel, ConfigDict
 
 from support.calendar import Calendar
 from support.policy import Policy
+from support.reasons import Reason
 from support.vocabulary import Agreement, Category, Severity
 
 
 class SeverityCap(BaseModel):
-    """Why a requested severity was lowered; `code` is for machines, `message` for people."""
+    """Why a requested severity was lowered: `code` and `params` for machines and for messages
+    in the reader's language (`support.reasons`), `message` in English for the timeline."""
 
     model_config = ConfigDict(frozen=True)
 
     code: str
     message: str
+    params: dict[str, str] = {}
+
+    @property
+    def reason(self) -> Reason:
+        return Reason(code=self.code, params=self.params)
 
 
 class SeverityDecision(BaseModel):
@@ -39,6 +46,7 @@ def decide_severity(
             SeverityCap(
                 code="category_cap",
                 message=f"{category.value} cases are at most severity {category_cap.value}",
+                params={"category": category.value, "severity": category_cap.value},
             )
         )
     while (needed := policy.severities[granted].requires_agreement) is not None and needed != agreement:
@@ -50,6 +58,12 @@ def decide_severity(
                     f"severity {granted.value} needs a {needed.value} support agreement; "
                     f"the tenant has {agreement.value}, so the case is severity {lower.value}"
                 ),
+                params={
+                    "severity": granted.value,
+                    "needed": needed.value,
+                    "agreement": agreement.value,
+                    "lower": lower.value,
+                },
             )
         )
         granted = lower

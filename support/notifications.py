@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from support.reasons import Reason
+
 
 class Audience(StrEnum):
     CUSTOMER = "customer"  # the case's contact, preferred method first
@@ -82,6 +84,11 @@ class Notification(BaseModel):
     engineer: str | None = None
     facts: dict[str, str] = Field(default_factory=dict)
     times: dict[str, datetime] = Field(default_factory=dict)
+    reasons: dict[str, list[Reason]] = Field(
+        default_factory=dict,
+        description="what the case says in its own words, by the fact it stands for: rendered in the "
+        "reader's language (support.reasons)",
+    )
 
 
 class DeliveryReceipt(BaseModel):

@@ -10,10 +10,10 @@ from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
 from support.case_terms import case_terms
 from support.case_view import IncidentLink, Refusal, SeverityChange
-from support.clocks import ClockName, start_clock
-from support.cooperation import RequestKind, obligations_at
+from support.cooperation import CustomerRequest, RequestKind, obligations_at
 from support.display import local_time
 from support.eligibility import check_eligibility
+from support.reasons import DUE_BY, Reason
 from support.routing import recipients
 from support.vocabulary import CaseStatus
 
@@ -37,16 +37,26 @@ def refuse(case: CaseRecord, refusal: Refusal, now: datetime, decision: Decision
     view.refusal = refusal
     view.record(now, f"refused_{refusal.code}", refusal.message)
     decision.set((CaseAttribute.STATUS, CaseStatus.REFUSED.value))
-    decision.tell(recipients(case, "refused", {"reason_code": refusal.code, "reason": refusal.message}))
+    told = recipients(case, "refused", {"reason_code": refusal.code}, reasons={"reason": [refusal.reason]})
+    decision.tell(told)
     decision.log("info", "case refused", reason_code=refusal.code)
 
 
+def _obligations(case: CaseRecord) -> list[CustomerRequest]:
+    return [r for r in case.view.customer_requests if r.kind is RequestKind.OBLIGATION and r.outstanding]
+
+
 def obligations_text(case: CaseRecord) -> str:
-    return "; ".join(
-        f"{r.what} by {local_time(r.due, case.facts.time_zone)}"
-        for r in case.view.customer_requests
-        if r.kind is RequestKind.OBLIGATION and r.outstanding
-    )
+    """For the timeline (in English, for engineers)."""
+    return "; ".join(f"{r.what} by {local_time(r.due, case.facts.time_zone)}" for r in _obligations(case))
+
+
+def obligations_said(case: CaseRecord) -> list[Reason]:
+    """For the customer, in their language: each obligation's name is its phrase's code."""
+    return [
+        Reason(code=DUE_BY, params={"obligation": r.request_id, "what": r.what}, times={"due": r.due})
+        for r in _obligations(case)
+    ]
 
 
 def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:
@@ -69,9 +79,7 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
     view.opened_at = now
     case.policy, case.tenant = context.policy, context.tenant
     calendar, policy = case.calendar, case.rules
-    view.first_response = start_clock(
-        ClockName.FIRST_RESPONSE, calendar, plan.target, now, policy.sla.warn_at
-    )
+    view.first_response = plan.clock  # the very clock `starter.py policy due` answers with
     reason = "; ".join(cap.message for cap in terms.decision.caps) or "as requested"
     view.severity_history.append(
         SeverityChange(at=now, severity=severity, previous=None, actor="system", reason=reason)
@@ -104,16 +112,20 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
     )
     facts = {
         "requested_severity": request.severity.value,
-        "severity_reason": reason,
         "expected_wait_seconds": str(int(max(plan.due - now, timedelta(0)).total_seconds())),
         "support_open_now": "yes" if calendar.is_open(now) else "no",
-        "obligations": obligations_text(case),
+    }
+    said = {
+        "severity_reason": [cap.reason for cap in terms.decision.caps],
+        "obligations": obligations_said(case),
     }
     if view.incident is not None:
         facts |= {"incident_id": view.incident.incident_id, "incident_title": view.incident.title}
     times = {"support_opens_at": calendar.next_open(now)}
-    decision.tell(recipients(case, "acknowledged", facts, times))
-    decision.tell(recipients(case, "new_case", facts | {"calendar": terms.calendar_name}, times))
+    decision.tell(recipients(case, "acknowledged", facts, times, reasons=said))
+    decision.tell(
+        recipients(case, "new_case", facts | {"calendar": terms.calendar_name}, times, reasons=said)
+    )
     decision.count(
         "casework_cases_opened", "cases opened", severity=severity.value, category=view.category.value
     )

@@ -13,6 +13,7 @@ from support.case_view import Survey, SurveyOutcome
 from support.clocks import next_cycle, stop_clock
 from support.cooperation import waive_all
 from support.excerpt import excerpt
+from support.reasons import Reason
 from support.responses import first_response, touch
 from support.routing import recipients
 from support.vocabulary import CaseStatus
@@ -101,7 +102,8 @@ def close(case: CaseRecord, now: datetime, decision: Decision) -> None:
     decision.tell(recipients(case, "survey"))
 
 
-def close_unresponsive(case: CaseRecord, why: str, now: datetime, decision: Decision) -> None:
+def close_unresponsive(case: CaseRecord, why: str, said: Reason, now: datetime, decision: Decision) -> None:
+    """`why` in English for the timeline; `said` for the people told."""
     view = case.view
     view.status = CaseStatus.CLOSED_UNRESPONSIVE
     view.closed_at = now
@@ -109,7 +111,7 @@ def close_unresponsive(case: CaseRecord, why: str, now: datetime, decision: Deci
     stop_clocks(case, now)
     view.record(now, "closed_unresponsive", f"closed: {excerpt(why)}")
     decision.set((CaseAttribute.STATUS, view.status.value))
-    decision.tell(recipients(case, "closed_unresponsive", {"reason": why}))
+    decision.tell(recipients(case, "closed_unresponsive", reasons={"reason": [said]}))
 
 
 def survey_answered(case: CaseRecord, answer: SurveyAnswer, now: datetime, decision: Decision) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from support.case_record import CaseRecord
 from support.notifications import Audience, Notification, notification_id, template_for
+from support.reasons import Reason
 from support.vocabulary import ContactMethod
 
 
@@ -72,6 +73,7 @@ def recipients(
     facts: dict[str, str] | None = None,
     times: dict[str, datetime] | None = None,
     sequence: int = 0,
+    reasons: dict[str, list[Reason]] | None = None,
 ) -> list[Notification]:
     """Everyone the policy routes this event to, with what every message may mention."""
     template = template_for(event)
@@ -100,6 +102,7 @@ def recipients(
                 audience=audience,
                 facts=common | (facts or {}),
                 times=instants | (times or {}),
+                reasons=reasons or {},
                 **fields,
             )
         )

@@ -15,6 +15,7 @@ from support.clocks import retarget_clock
 from support.cooperation import after_severity_change
 from support.entitlement import calendar_name, decide_severity
 from support.excerpt import excerpt
+from support.reasons import Reason
 from support.responses import touch
 from support.routing import recipients
 from support.vocabulary import Severity
@@ -46,7 +47,10 @@ def change_severity(
     now: datetime,
     decision: Decision,
     downgrade: bool,
+    said: Reason | None = None,
 ) -> None:
+    """`reason` in English for the timeline; `said` is how a downgrade's reason is told (an
+    engineer's reason is told as they wrote it)."""
     view, policy = case.view, case.rules
     previous = view.severity
     view.severity = severity
@@ -71,8 +75,11 @@ def change_severity(
     if view.first_response is not None and view.first_response.due is not None:
         attributes.append((CaseAttribute.FIRST_RESPONSE_DUE, view.first_response.due))
     decision.set(*attributes)
-    facts = {"previous_severity": str(previous), "reason": reason}
-    decision.tell(recipients(case, kind, facts, sequence=view.severity_changes))
+    facts = {"previous_severity": str(previous)}
+    if said is None:
+        facts["reason"] = reason
+    reasons = {"reason": [said]} if said is not None else None
+    decision.tell(recipients(case, kind, facts, sequence=view.severity_changes, reasons=reasons))
     decision.log("info", "severity changed", severity=severity.value, downgrade=downgrade)
     if downgrade:
         decision.count("casework_downgrades", "downgrades for lack of cooperation", to=severity.value)

@@ -58,7 +58,5 @@ Line = Annotated[str, Field(min_length=1, max_length=LINE_MAX), AfterValidator(_
 Message = Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX), AfterValidator(_message)]
 Reason = Annotated[str, Field(min_length=3, max_length=REASON_MAX), AfterValidator(_message)]
 Comment = Annotated[str, Field(max_length=COMMENT_MAX), AfterValidator(_message)]
-Email = Annotated[
-    str, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)
-]
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)]
 EngineerName = Annotated[str, Field(pattern=NAME_PATTERN, description="the engineer's staff name")]

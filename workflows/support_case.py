@@ -115,6 +115,7 @@ class SupportCaseWorkflow:
                     tenant_id=case.facts.tenant_id,
                     language=case.request.language,
                     caller_number=case.request.caller_number,
+                    valid_for=case.rules.verification.expires_after,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(
