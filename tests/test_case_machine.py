@@ -550,8 +550,6 @@ FAILURES = [0, 1, 3, 7, 15]  # the n-th notification told so far could not be de
 Step = Event | timedelta | int | Literal["next"]
 CHOICES: list[Step] = [*ACTIONS, *WAITS, *WAITS, "next", "next", *FAILURES]
 STEPS = st.sampled_from(CHOICES)
-# Repeated notification ids the machine is known to produce (see the xfail test below).
-KNOWN_REPEATS = {"customer_cooperated"}
 
 
 def check_invariants(driver: Driver) -> None:
@@ -563,7 +561,7 @@ def check_invariants(driver: Driver) -> None:
         assert view.closed_at is not None and view.survey is not None
     if view.status.is_final:
         assert not any(c is not None and c.running for c in (view.first_response, view.customer_update))
-    ids = Counter(n.notification_id for n in driver.told if n.event not in KNOWN_REPEATS)
+    ids = Counter(n.notification_id for n in driver.told)
     assert not [i for i, count in ids.items() if count > 1], "a notification id told twice"
     assert len(view.timeline) <= TIMELINE_FIRST + TIMELINE_RECENT
     instants = [e.at for e in view.timeline]
@@ -619,12 +617,6 @@ def test_any_allowed_actions_and_time_keep_the_case_whole(
         check_invariants(driver)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="support/customer_requests.cooperated tells customer_cooperated with sequence 0 every "
-    "time: the second answer's notice has the first one's id, and the delivery ledger drops it "
-    "as a duplicate",
-)
 def test_each_cooperation_tells_the_engineer_under_its_own_id() -> None:
     driver = open_case("cooperations", severity="A")
     driver.act(Cooperation(request_id="reachable_contacts", details="Wang Fang, 24x7"))
