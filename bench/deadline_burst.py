@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,23 +25,28 @@ from bench.report import emit, latency
 from bench.stack import bench_request, bench_stack
 from bootstrap.worker_runtime import build_worker
 from intake.cases import Cases
-from scaffold.policies import fast_policy
+from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
+from support.calendar import WEEKDAYS
+from support.policy import Policy, policy_from_dict
+
+
+def burst_policy_model(opens_at: datetime) -> Policy:
+    """The fast policy with a 1 s first-response target, its 24x7 calendar replaced by one in UTC
+    that opens every day at `opens_at`'s time of day (and stays open until midnight)."""
+    fast = fast_policy_model(first_response="1s")
+    window = [f"{opens_at:%H:%M:%S}-24:00"]
+    calendar = fast.calendars[FAST_CALENDAR].model_copy(
+        update={"time_zone": "UTC", "hours": dict.fromkeys(WEEKDAYS, window)}
+    )
+    policy = fast.model_copy(update={"calendars": fast.calendars | {FAST_CALENDAR: calendar}})
+    # model_copy does not validate (nor rebuild the calendar's parsed windows): validate the whole.
+    return policy_from_dict(policy.model_dump(mode="json"), "burst policy")
 
 
 def burst_policy(directory: Path, opens_at: datetime) -> Path:
-    """The fast policy, with the 24x7 calendar opening today at `opens_at` (UTC) and a 1 s target."""
-    path = fast_policy(directory, first_response="1s")
-    text = path.read_text(encoding="utf-8")
-    window = f'["{opens_at:%H:%M:%S}-24:00"]'
-    hours = (
-        "{ " + ", ".join(f"{d} = {window}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + " }"
-    )
-    text = re.sub(
-        r'\[calendars\.always\]\ntime_zone = "Asia/Shanghai"\nhours = \{[^}]*\}',
-        f'[calendars.always]\ntime_zone = "UTC"\nhours = {hours}',
-        text,
-    )
-    path.write_text(text, encoding="utf-8")
+    """The burst policy as a file in `directory`, for the worker."""
+    path = directory / "burst-policy.toml"
+    path.write_text(policy_toml(burst_policy_model(opens_at)), encoding="utf-8")
     return path
 
 
