@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
 from datetime import timedelta
+from types import TracebackType
 
 from sqlalchemy import Engine
 from temporalio import activity, workflow
@@ -23,6 +26,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
+from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
 
@@ -99,6 +103,41 @@ def delivery_activities(settings: Settings, engine: Engine | None = None) -> Del
     return DeliveryActivities(delivery_config(settings), ledger, Renderer(PROJECT_ROOT / "templates"))
 
 
+class CaseWorkers:
+    """The case worker and, beside it in the same process, the worker of the cases' deliveries on
+    a task queue of their own (`workflows.deliveries.deliveries_queue`): each has its own activity
+    slots, so a case being opened never waits behind mail. Run, entered and shut down as one."""
+
+    def __init__(self, case: Worker, deliveries: Worker) -> None:
+        self.case = case
+        self.deliveries = deliveries
+        self._stack = AsyncExitStack()
+
+    async def run(self) -> None:
+        """Until shut down; if either stops (or fails), the other is shut down too."""
+        runs = [asyncio.create_task(self.case.run()), asyncio.create_task(self.deliveries.run())]
+        try:
+            await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for worker, run in zip((self.case, self.deliveries), runs, strict=True):
+                if not run.done() and worker.is_running:
+                    await worker.shutdown()
+            await asyncio.gather(*runs)
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(self.case.shutdown(), self.deliveries.shutdown())
+
+    async def __aenter__(self) -> CaseWorkers:
+        await self._stack.enter_async_context(self.deliveries)
+        await self._stack.enter_async_context(self.case)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -106,8 +145,8 @@ def build_worker(
     delivery: DeliveryActivities | None = None,
     graceful_shutdown: timedelta = GRACEFUL_SHUTDOWN,
     engine: Engine | None = None,
-) -> Worker:
-    """The worker on `client`, its activities on `engine` (the process's database engine; one
+) -> CaseWorkers:
+    """The workers on `client`, their activities on `engine` (the process's database engine; one
     opened from `settings` when none is given): directory, archive, verification failures, ledger."""
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
@@ -122,13 +161,15 @@ def build_worker(
         verification_key(settings),
         VerificationFailures(store.engine, settings.verification_failures_per_hour),
     )
-    return Worker(
+    queue = task_queue or settings.task_queue
+    case = Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
         activities=[
             context.load_case_context,
+            # Cases started before deliveries had their own queue still deliver on this one.
             deliver.deliver_notification,
             archive.archive_case,
             verification.send_verification_code,
@@ -140,3 +181,12 @@ def build_worker(
         max_cached_workflows=settings.max_cached_workflows,
         plugins=tracing_plugins(settings.tracing),
     )
+    deliveries = Worker(
+        client,
+        task_queue=deliveries_queue(queue),
+        activities=[deliver.deliver_notification],
+        graceful_shutdown_timeout=graceful_shutdown,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        plugins=tracing_plugins(settings.tracing),
+    )
+    return CaseWorkers(case, deliveries)

@@ -84,6 +84,21 @@ async def severity_a_resolved_with_survey(env: WorkflowEnvironment, cases: Cases
     return case
 
 
+async def deliveries_on_their_own_queue(env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
+    """A whole A case recorded after its deliveries moved to a task queue of their own (the
+    patch deliveries-on-their-own-task-queue); the older recordings deliver on the case's queue."""
+    case = (await cases.open(request("own-queue", severity="A", service="teams"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="impact_analysis", details="provided"))
+    await env.sleep(timedelta(minutes=35))  # the 50 % warning
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Investigating"))
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Routing fixed"))
+    await env.sleep(timedelta(days=7, minutes=1))
+    await cases.answer_survey(case, SurveyAnswer(score=4))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
 async def severity_a_breach_then_change(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("a-breach", severity="A"))).case.case_id
     await env.sleep(timedelta(minutes=70))  # warnings, breach
@@ -254,6 +269,7 @@ SCENARIOS: dict[str, Scenario] = {
     "phone_verification_sealed": phone_verification_sealed,
     "refused_not_admin": refused_not_admin,
     "intake_waits_for_decision": intake_waits_for_decision,
+    "deliveries_on_their_own_queue": deliveries_on_their_own_queue,
 }
 
 

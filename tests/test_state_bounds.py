@@ -55,6 +55,7 @@ from support.targets import Target
 from support.text import MESSAGE_MAX, REASON_MAX
 from support.vocabulary import CaseStatus, Severity
 from tests.requests import case_request
+from workflows.deliveries import deliveries_queue
 from workflows.support_case import CarriedCase, CaseStart, SupportCaseWorkflow
 
 UPDATES = int(os.environ.get("STATE_BOUND_UPDATES", "10000"))
@@ -249,7 +250,10 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
     details = "d" * MESSAGE_MAX
     what = "w" * REASON_MAX
     request = case_request(f"flood-{uuid.uuid4().hex[:8]}", severity="A")
-    async with worker:
+    deliveries = Worker(
+        client, task_queue=deliveries_queue(task_queue), activities=[doubles.deliver_notification]
+    )
+    async with deliveries, worker:
         opened = await Cases(client, task_queue).open(request)
         case_id = opened.case.case_id
         handle: WorkflowHandle[SupportCaseWorkflow, CaseView] = client.get_workflow_handle_for(

@@ -20,6 +20,15 @@ with workflow.unsafe.imports_passed_through():
 
 # Cases before it forgot deliveries started while earlier ones drained; they replay the old way.
 DRAIN_STARTED_DURING_WAIT_PATCH = "deliveries-started-while-draining-awaited"
+# Cases before it delivered on the case's own task queue, sharing its activity slots.
+OWN_QUEUE_PATCH = "deliveries-on-their-own-task-queue"
+
+
+def deliveries_queue(case_queue: str) -> str:
+    """The task queue of a case's deliveries: beside the case's own, with a worker (and activity
+    slots) of its own, so that deciding a case (loading its context, sending a verification code)
+    never waits behind mail, whatever the priorities of the deliveries."""
+    return f"{case_queue}-deliveries"
 
 
 class Deliveries:
@@ -32,10 +41,14 @@ class Deliveries:
 
     async def _deliver(self, notification: Notification, rule: DeliveryRule) -> None:
         """Deliver with retries for as long as the policy allows."""
+        queue = None
+        if workflow.patched(OWN_QUEUE_PATCH):
+            queue = deliveries_queue(workflow.info().task_queue)
         try:
             await workflow.execute_activity_method(
                 DeliveryActivities.deliver_notification,
                 notification,
+                task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=rule.retry_for,
                 retry_policy=RetryPolicy(
