@@ -99,6 +99,25 @@ async def deliveries_on_their_own_queue(env: WorkflowEnvironment, cases: Cases, 
     return case
 
 
+async def obligations_asked_again_after_upgrade(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """A to B waives A's obligations; back to A asks them again (the patch
+    waived-obligations-asked-again); the customer provides them and the case is resolved."""
+    case = (await cases.open(request("asked-again", severity="A"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.change_severity(
+        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
+    )
+    await env.sleep(timedelta(hours=1))
+    await cases.change_severity(
+        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.A, reason="spreading")
+    )
+    for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
+        await cases.cooperate(case, Cooperation(request_id=obligation, details="provided"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 async def severity_a_breach_then_change(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("a-breach", severity="A"))).case.case_id
     await env.sleep(timedelta(minutes=70))  # warnings, breach
@@ -270,6 +289,7 @@ SCENARIOS: dict[str, Scenario] = {
     "refused_not_admin": refused_not_admin,
     "intake_waits_for_decision": intake_waits_for_decision,
     "deliveries_on_their_own_queue": deliveries_on_their_own_queue,
+    "obligations_asked_again_after_upgrade": obligations_asked_again_after_upgrade,
 }
 
 

@@ -106,12 +106,38 @@ def obligations_at(
     ]
 
 
-def after_severity_change(
-    requests: list[CustomerRequest], policy: Policy, severity: Severity, calendar: Calendar, at: datetime
-) -> list[CustomerRequest]:
-    """Obligations follow the new severity (dropped ones waived, new ones asked for); every request
-    still outstanding gets a fresh reasonable time on the new calendar from the change."""
+def waived_and_required_again(requests: list[CustomerRequest], policy: Policy, severity: Severity) -> bool:
+    """An obligation the case waived (a lower severity, or resolved) that `severity` requires."""
     required = set(policy.severities[severity].obligations)
+    return any(
+        r.kind is RequestKind.OBLIGATION and r.state is RequestState.WAIVED and r.request_id in required
+        for r in requests
+    )
+
+
+def after_severity_change(
+    requests: list[CustomerRequest],
+    policy: Policy,
+    severity: Severity,
+    calendar: Calendar,
+    at: datetime,
+    ask_waived_again: bool = True,
+) -> list[CustomerRequest]:
+    """Obligations follow the new severity (dropped ones waived, new ones asked for, and waived
+    ones the new severity requires asked for again); every request still outstanding gets a fresh
+    reasonable time on the new calendar from the change. `ask_waived_again` False: the rule of
+    cases that changed severity before it, which never asked a waived obligation again."""
+    required = set(policy.severities[severity].obligations)
+    if ask_waived_again:  # asked again below, in the place of the waived one
+        requests = [
+            r
+            for r in requests
+            if not (
+                r.kind is RequestKind.OBLIGATION
+                and r.state is RequestState.WAIVED
+                and r.request_id in required
+            )
+        ]
     result: list[CustomerRequest] = []
     for request in requests:
         if not request.outstanding:

@@ -12,13 +12,16 @@ from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
 from support.case_view import SeverityChange
 from support.clocks import retarget_clock
-from support.cooperation import after_severity_change
+from support.cooperation import after_severity_change, waived_and_required_again
 from support.entitlement import calendar_name, decide_severity
 from support.excerpt import excerpt
 from support.reasons import Reason
 from support.responses import touch
 from support.routing import recipients
 from support.vocabulary import Severity
+
+# Cases that changed severity before it never asked a waived obligation again: they replay so.
+OBLIGATIONS_ASKED_AGAIN_PATCH = "waived-obligations-asked-again"
 
 
 def change_refusal(case: CaseRecord, change: SeverityChangeRequest) -> str | None:
@@ -68,7 +71,15 @@ def change_severity(
         view.customer_update = retarget_clock(
             view.customer_update, calendar, rule.customer_update, warn_at, now
         )
-    view.customer_requests = after_severity_change(view.customer_requests, policy, severity, calendar, now)
+    again = waived_and_required_again(view.customer_requests, policy, severity)
+    view.customer_requests = after_severity_change(
+        view.customer_requests,
+        policy,
+        severity,
+        calendar,
+        now,
+        ask_waived_again=again and case.patched(OBLIGATIONS_ASKED_AGAIN_PATCH),
+    )
     kind = "downgraded" if downgrade else "severity_changed"
     view.record(now, kind, f"severity {previous} -> {severity.value}: {excerpt(reason)}", actor=actor)
     attributes: list[tuple[CaseAttribute, str | bool | datetime]] = [(CaseAttribute.SEVERITY, severity.value)]

@@ -139,6 +139,24 @@ def test_an_upgrade_asks_for_the_new_severitys_obligations_from_the_change() -> 
     assert [r.kind for r in after] == [RequestKind.OBLIGATION] * 3
 
 
+def test_obligations_waived_by_a_downgrade_are_asked_again_when_the_severity_comes_back() -> None:
+    calendar_a, calendar_b = calendar_of(Severity.A), calendar_of(Severity.B)
+    requests = obligations_at(POLICY, Severity.A, calendar_a, T0)
+    down = after_severity_change(requests, POLICY, Severity.B, calendar_b, T0 + H)
+    assert by_id(down)["impact_analysis"].state is RequestState.WAIVED
+    back_at = T0 + 3 * H
+
+    back = after_severity_change(down, POLICY, Severity.A, calendar_a, back_at)
+
+    assert sorted(r.request_id for r in back) == ["contact_data", "impact_analysis", "reachable_contacts"]
+    asked = by_id(back)
+    assert asked["impact_analysis"].outstanding and asked["reachable_contacts"].outstanding
+    assert asked["impact_analysis"].due == back_at + 2 * H, "A's time again, from the change back"
+    # Cases that changed severity before the rule keep the old answer (they replay so):
+    old = after_severity_change(down, POLICY, Severity.A, calendar_a, back_at, ask_waived_again=False)
+    assert by_id(old)["impact_analysis"].state is RequestState.WAIVED
+
+
 def test_a_severity_change_does_not_touch_requests_already_closed() -> None:
     answered = engineer_request(1).model_copy(update={"state": RequestState.ANSWERED, "answered_at": T0})
     waived = engineer_request(2).model_copy(update={"state": RequestState.WAIVED})
