@@ -8,13 +8,13 @@ policy.toml (product: 09:00-24:00 every day; billing: Mon-Fri 09:00-18:00 with P
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
+from bench.report import emit
 from support.calendar import Calendar
 
 
@@ -50,7 +50,11 @@ def main() -> None:
     print(f"{'calendar':<10} {'amount':<16} {'calls/s':>10}")
     for row in results:
         print(f"{row['calendar']:<10} {row['amount']:<16} {row['calls_per_s']:>10}")
-    print(json.dumps({"benchmark": "calendar_add", "python": sys.version.split()[0], "results": results}))
+    emit(
+        "calendar_bench",
+        {"benchmark": "calendar_add", "python": sys.version.split()[0], "results": results},
+        table=False,
+    )
 
 
 if __name__ == "__main__":

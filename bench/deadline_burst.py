@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from adapters.database import open_database
 from adapters.schema import deliveries
-from bench.report import emit, latency
+from bench.report import Progress, counted, emit, latency
 from bench.stack import bench_request, bench_stack
 from bootstrap.worker_runtime import build_worker
 from intake.cases import Cases
@@ -72,11 +72,13 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                     )
                     return view.case_id
 
-            ids = await asyncio.gather(*(open_one(i) for i in range(cases_n)))
+            with Progress("opening", cases_n) as progress:
+                ids = await asyncio.gather(*(counted(progress, open_one(i)) for i in range(cases_n)))
             opened_by = datetime.now(UTC)
             if opened_by >= opens_at:
                 raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
             engine = open_database(stack.settings)
+            escalated = Progress("escalations", cases_n)
             for _ in range(1200):
                 with engine.connect() as connection:
                     rows = connection.execute(
@@ -86,9 +88,11 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                             deliveries.c.status == "sent",
                         )
                     ).all()
+                escalated.reach(len(rows))
                 if len(rows) >= cases_n:
                     break
                 await asyncio.sleep(0.25)
+            escalated.close()
     late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
     return {
         "benchmark": "deadline_burst",
@@ -106,4 +110,4 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    emit(asyncio.run(main(args.cases, args.concurrency)))
+    emit("deadline_burst", asyncio.run(main(args.cases, args.concurrency)))

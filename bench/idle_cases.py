@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bench.report import emit
+from bench.report import Progress, counting, emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases, Unavailable
 from scaffold.processes import WorkerProcess, rss_bytes, worker_env
@@ -73,7 +73,8 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
             return view.case_id
 
         t0 = time.perf_counter()
-        ids = [str(i) for i in await in_parallel(cases_n, concurrency, open_case)]
+        with Progress("opening", cases_n) as progress:
+            ids = [str(i) for i in await in_parallel(cases_n, concurrency, counting(progress, open_case))]
         open_seconds = time.perf_counter() - t0
         await asyncio.sleep(5)  # deliveries of the last openings finish; the worker is idle
         rss_open, peak_open = mib(worker.process.pid)
@@ -91,7 +92,8 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
             view = await handle.query(SupportCaseWorkflow.view)
             return view.status
 
-        statuses = await in_parallel(cases_n, concurrency, read)
+        with Progress("reading after restart", cases_n) as progress:
+            statuses = await in_parallel(cases_n, concurrency, counting(progress, read))
         back_seconds = time.perf_counter() - t2
         rss_back, peak_back = mib(worker.process.pid)
         worker.stop()
@@ -132,4 +134,4 @@ if __name__ == "__main__":
         help="the worker's max_cached_workflows (default 1000, as deployed)",
     )
     args = parser.parse_args()
-    emit(asyncio.run(main(args.cases, args.concurrency, args.cache)))
+    emit("idle_cases", asyncio.run(main(args.cases, args.concurrency, args.cache)))

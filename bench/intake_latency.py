@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 from adapters.mail_sink import free_port
 from bench.bare_workflow import BareWorkflow, bare_step
-from bench.report import emit, latency
+from bench.report import Progress, emit, latency
 from bench.stack import bench_request, bench_stack
 from scaffold.processes import ApiProcess, WorkerProcess, worker_env
 
@@ -33,12 +33,13 @@ NOTHING = {"activities": 0, "timers": 0, "signals": 0, "updates": 0}
 
 
 async def open_loop(
-    rate: float, seconds: float, call: Callable[[int], Awaitable[str | None]]
+    rate: float, seconds: float, call: Callable[[int], Awaitable[str | None]], what: str
 ) -> tuple[list[float], Counter[str], float]:
     """Latencies of the calls that succeeded, errors by kind, and the rate actually offered."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     total = int(rate * seconds)
+    progress = Progress(what, total, unit="request")
     t0 = time.perf_counter()
 
     async def one(i: int, scheduled: float) -> None:
@@ -50,6 +51,7 @@ async def open_loop(
             latencies.append(time.perf_counter() - scheduled)
         else:
             errors[error] += 1
+        progress.advance()
 
     tasks = []
     for i in range(total):
@@ -58,6 +60,7 @@ async def open_loop(
         tasks.append(asyncio.create_task(one(i, scheduled)))
     offered = total / max(time.perf_counter() - t0, 1e-9)
     await asyncio.gather(*tasks)
+    progress.close()
     return latencies, errors, offered
 
 
@@ -88,7 +91,9 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
 
                 for i in range(5):  # warm-up: connections, caches, the first workflow tasks
                     await post_case(-1 - i)
-                api_latencies, api_errors, api_offered = await open_loop(rate, seconds, post_case)
+                api_latencies, api_errors, api_offered = await open_loop(
+                    rate, seconds, post_case, "POST /cases"
+                )
         finally:
             api.stop()
             worker.stop()
@@ -105,7 +110,9 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
 
             for i in range(5):
                 await start_bare(-1 - i)
-            bare_latencies, bare_errors, bare_offered = await open_loop(rate, seconds, start_bare)
+            bare_latencies, bare_errors, bare_offered = await open_loop(
+                rate, seconds, start_bare, "bare start_workflow"
+            )
 
     return {
         "benchmark": "intake_latency",
@@ -130,4 +137,4 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=10, help="requests per second (default 10)")
     parser.add_argument("--seconds", type=float, default=30, help="how long to offer them (default 30)")
     args = parser.parse_args()
-    emit(asyncio.run(main(args.rate, args.seconds)))
+    emit("intake_latency", asyncio.run(main(args.rate, args.seconds)))

@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.bare_workflow import BareWorkflow
-from bench.report import emit
+from bench.report import Progress, counting, emit
 from bench.stack import bench_request, bench_stack
 from intake.cases import Cases
 from scaffold.policies import fast_policy
@@ -82,7 +82,10 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                 cases = Cases(env.client, settings.task_queue)
                 await drive_case(cases, -1, run)  # warm-up
                 cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
-                ids = await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
+                with Progress("cases", cases_n) as progress:
+                    ids = await in_batches(
+                        cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
+                    )
                 case_seconds = time.perf_counter() - t0
                 case_cpu = cpu_seconds(worker.process.pid) - cpu0
             finally:
@@ -113,7 +116,8 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
 
                 await bare(-1)
                 cpu1, t1 = cpu_seconds(bare_worker.process.pid), time.perf_counter()
-                await in_batches(cases_n, concurrency, bare)
+                with Progress("bare workflows", cases_n, unit="workflow") as progress:
+                    await in_batches(cases_n, concurrency, counting(progress, bare))
                 bare_seconds = time.perf_counter() - t1
                 bare_cpu = cpu_seconds(bare_worker.process.pid) - cpu1
             finally:
@@ -138,4 +142,4 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    emit(asyncio.run(main(args.cases, args.concurrency)))
+    emit("lifecycle_bench", asyncio.run(main(args.cases, args.concurrency)))
