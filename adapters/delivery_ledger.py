@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +11,19 @@ from sqlalchemy import Engine, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.schema import deliveries
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One outcome of a delivery on a channel: "sent", or "failed" with why."""
+
+    notification_id: str
+    case_id: str
+    event: str
+    channel: str
+    status: str
+    detail: str
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class DeliveryLedger:
@@ -31,17 +46,35 @@ class DeliveryLedger:
         """One row per (notification, channel), written in one atomic statement, so workers that
         record the same delivery at once (several workers on one database) never collide; a row
         that says "sent" stays so (a late failure report of another attempt cannot undo it)."""
-        values = {"status": status, "detail": detail[:2000], "recorded_at": datetime.now(UTC)}
-        row = {"notification_id": notification_id, "channel": channel, "case_id": case_id, "event": event}
+        self.record_all([LedgerEntry(notification_id, case_id, event, channel, status, detail)])
+
+    def record_all(self, entries: Sequence[LedgerEntry]) -> None:
+        """Record entries, in order, as `record` does each, in one transaction (one commit: a
+        delivery that failed on a route and then went out on the next costs one)."""
+        if not entries:
+            return
         with self._engine.begin() as connection:
-            upsert = _insert_for(connection.dialect.name)(deliveries).values(**row, **values)
-            connection.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[deliveries.c.notification_id, deliveries.c.channel],
-                    set_=values,
-                    where=deliveries.c.status != "sent",
+            insert = _insert_for(connection.dialect.name)
+            for entry in entries:
+                values = {
+                    "status": entry.status,
+                    "detail": entry.detail[:2000],
+                    "recorded_at": entry.recorded_at,
+                }
+                row = {
+                    "notification_id": entry.notification_id,
+                    "channel": entry.channel,
+                    "case_id": entry.case_id,
+                    "event": entry.event,
+                }
+                upsert = insert(deliveries).values(**row, **values)
+                connection.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[deliveries.c.notification_id, deliveries.c.channel],
+                        set_=values,
+                        where=deliveries.c.status != "sent",
+                    )
                 )
-            )
 
     def for_case(self, case_id: str) -> list[dict[str, object]]:
         with self._engine.connect() as connection:
