@@ -1,12 +1,17 @@
-"""Email out over SMTP: the message as casework sends it, and one send with its failure sorted."""
+"""Email out over SMTP: the message as casework sends it, and sending it (over a pool of reused
+connections, or one of its own) with a failure sorted into permanent or transient."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Literal
+from typing import Any, Literal
 
 import aiosmtplib
 
@@ -55,19 +60,155 @@ def case_email(
 
 
 async def send_email(server: SmtpServer, email: EmailMessage) -> None:
-    """Send one email. A 5xx refusal is a PermanentFailure; a 4xx reply, a server that cannot be
-    reached or a timeout is a TransientFailure."""
+    """Send one email over a connection of its own (opened and closed here). A 5xx refusal is a
+    PermanentFailure; a 4xx reply, a server that cannot be reached or a timeout is a
+    TransientFailure. SmtpPool.send sends the same way over a reused connection."""
+    with _sorted_failures(server):
+        await aiosmtplib.send(email, **_connection_options(server))
+
+
+class SmtpPool:
+    """Open connections to one SMTP server, each reused for the next message while it is healthy.
+
+    At most `size` connections are open, each carrying one message at a time: more concurrent
+    senders wait for a free one. A connection goes back to the pool only after a message it
+    carried was accepted; after any failure it is closed. One idle for more than
+    `max_idle_seconds` (servers drop idle clients, RFC 5321 suggests after 5 minutes) or that has
+    carried `max_messages` is closed instead of reused. When a reused connection turns out to have
+    been dropped by the server (it closed it while idle, or answers 421 "closing channel", e.g. at
+    its limit of messages per connection), the message is sent once more, on a fresh connection;
+    a failure there is sorted as send_email sorts it, for the activity's retry. (Should a server
+    take a message and drop the connection before its "250" reached us, the message goes twice,
+    as it would on the activity's retry; both carry the same Message-ID.) Close the pool when
+    done (`await pool.close()`): idle connections are ended with QUIT.
+    """
+
+    def __init__(
+        self,
+        server: SmtpServer,
+        *,
+        size: int = 8,
+        max_idle_seconds: float = 30.0,
+        max_messages: int = 100,
+    ) -> None:
+        if size < 1:
+            raise ValueError("an SMTP pool holds at least one connection")
+        self.server = server
+        self.size = size
+        self.max_idle_seconds = max_idle_seconds
+        self.max_messages = max_messages
+        self.opened = 0  # connections opened over the pool's life (benchmarks and tests read it)
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+
+    async def send(self, email: EmailMessage) -> None:
+        """Send one email over a pooled connection (see the class)."""
+        if self._closed:
+            raise RuntimeError("the SMTP pool is closed")
+        async with self._slots:
+            with _sorted_failures(self.server):
+                connection = self._reusable()
+                if connection is not None:
+                    try:
+                        await self._send_on(connection, email)
+                        return
+                    except (aiosmtplib.SMTPException, ConnectionError) as error:
+                        if not _let_go(error):
+                            raise
+                        # The server had let the connection go: once more, on a fresh one.
+                await self._send_on(await self._open(), email)
+
+    async def close(self) -> None:
+        """End idle connections with QUIT (briefly: a dead server does not hold the shutdown up)."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(c.quit() for c in idle))
+
+    def _reusable(self) -> _Connection | None:
+        """The most recently used idle connection that is still worth reusing; the others that
+        are not are closed on the way."""
+        while self._idle:
+            connection = self._idle.pop()
+            if (
+                connection.smtp.is_connected
+                and time.monotonic() - connection.idle_since <= self.max_idle_seconds
+            ):
+                return connection
+            connection.smtp.close()
+        return None
+
+    async def _open(self) -> _Connection:
+        smtp = aiosmtplib.SMTP(**_connection_options(self.server))
+        try:
+            await smtp.connect()  # STARTTLS and login as configured, as aiosmtplib.send does
+        except BaseException:
+            smtp.close()  # e.g. connected, then refused the login
+            raise
+        self.opened += 1
+        return _Connection(smtp)
+
+    async def _send_on(self, connection: _Connection, email: EmailMessage) -> None:
+        """Send on `connection`; it goes back to the pool if the message was taken, else it is closed."""
+        try:
+            await connection.smtp.send_message(email)
+        except BaseException:
+            connection.smtp.close()
+            raise
+        connection.messages += 1
+        if self._closed or connection.messages >= self.max_messages:
+            await connection.quit()
+        else:
+            connection.idle_since = time.monotonic()
+            self._idle.append(connection)
+
+
+def _let_go(error: Exception) -> bool:
+    """The server dropped the connection: it closed it, or answered 421 ("service not available,
+    closing transmission channel")."""
+    if isinstance(error, ConnectionError):  # SMTPServerDisconnected, a reset, a broken pipe
+        return True
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(r.code == _CLOSING for r in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code == _CLOSING
+
+
+_CLOSING = 421
+
+
+@dataclass
+class _Connection:
+    smtp: aiosmtplib.SMTP
+    messages: int = 0
+    idle_since: float = 0.0
+
+    async def quit(self) -> None:
+        try:
+            await asyncio.wait_for(self.smtp.quit(), timeout=1.0)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            self.smtp.close()
+
+
+def _connection_options(server: SmtpServer) -> dict[str, Any]:
+    return {
+        "hostname": server.host,
+        "port": server.port,
+        "use_tls": server.security == "tls",
+        "start_tls": server.security == "starttls",
+        "username": server.username,
+        "password": server.password,
+        "timeout": server.timeout_seconds,
+    }
+
+
+@contextmanager
+def _sorted_failures(server: SmtpServer) -> Iterator[None]:
+    """A 5xx refusal is a PermanentFailure; a 4xx reply, a server that cannot be reached or a
+    timeout is a TransientFailure."""
     try:
-        await aiosmtplib.send(
-            email,
-            hostname=server.host,
-            port=server.port,
-            use_tls=server.security == "tls",
-            start_tls=server.security == "starttls",
-            username=server.username,
-            password=server.password,
-            timeout=server.timeout_seconds,
-        )
+        yield
     except aiosmtplib.SMTPRecipientsRefused as refused:
         codes = [r.code for r in refused.recipients]
         if all(code >= 500 for code in codes):
