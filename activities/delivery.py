@@ -11,6 +11,9 @@ never sends what already went out. A transient failure (server down, timeout, 4x
 408, 429) raises and Temporal retries with backoff; a permanent one (5xx SMTP, other HTTP 4xx,
 a template error) is recorded and the next route is tried; when none is left the activity fails
 for good and the case shows it. Logs carry ids only: never addresses, codes or message text.
+
+Emails go over a few SMTP connections kept open and reused from one delivery to the next
+(adapters/smtp_out.py SmtpPool), webhooks over one HTTP client; `close()` ends them.
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Literal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.delivery_ledger import DeliveryLedger
+from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
-from adapters.smtp_out import SmtpServer, case_email, send_email
-from adapters.webhooks import post_signed
+from adapters.smtp_out import SmtpPool, SmtpServer, case_email
+from adapters.webhooks import WebhookClient
 from support.notifications import Audience, DeliveryReceipt, Notification
 from support.routing import Addresses, Route, routes
 
@@ -50,6 +54,7 @@ class DeliveryConfig:
     sms_webhook: str | None = None
     webhook_secret: str = ""
     timeout_seconds: float = 15.0
+    smtp_connections: int = 8  # at most this many open to the SMTP server, reused between emails
 
     @property
     def addresses(self) -> Addresses:
@@ -75,10 +80,34 @@ class DeliveryConfig:
 
 
 class DeliveryActivities:
+    """The delivery activity. It keeps SMTP connections (a pool, adapters/smtp_out.py) and an HTTP
+    client open between deliveries: `await close()` (or `async with`) when the worker is done."""
+
     def __init__(self, config: DeliveryConfig, ledger: DeliveryLedger, renderer: Renderer) -> None:
         self._config = config
         self._ledger = ledger
         self._renderer = renderer
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._smtp: SmtpPool | None = None
+        self._webhooks: WebhookClient | None = None
+
+    async def __aenter__(self) -> DeliveryActivities:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the SMTP connections and the HTTP client kept between deliveries. A delivery
+        after this opens new ones."""
+        smtp, webhooks = self._smtp, self._webhooks
+        self._smtp = self._webhooks = None
+        if smtp is not None:
+            await smtp.close()
+        if webhooks is not None:
+            await webhooks.close()
 
     @activity.defn(name="deliver_notification")
     async def deliver_notification(self, notification: Notification) -> DeliveryReceipt:
@@ -93,21 +122,29 @@ class DeliveryActivities:
         try:
             message = self._renderer.render(self._in_recipients_language(n))
         except TemplateError as error:
-            await self._record(n, "template", "failed", str(error))
+            await self._record(self._entry(n, "template", "failed", str(error)))
             raise ApplicationError(str(error), type="TemplateError", non_retryable=True) from None
         problems: list[str] = []
-        for route in routes(n, self._config.addresses):
-            try:
-                await self._send(route, n, message)
-            except PermanentFailure as failure:
-                problems.append(f"{route.channel}: {failure}")
-                await self._record(n, route.channel, "failed", str(failure))
-                self._log("route refused the message permanently", n, route.channel)
-                continue
-            await self._record(n, route.channel, "sent", "")
-            await self._after_delivery(n)
-            self._log("delivered", n, route.channel)
-            return DeliveryReceipt(notification_id=n.notification_id, channel=route.channel, duplicate=False)
+        refusals: list[LedgerEntry] = []  # recorded with the outcome, in one transaction
+        try:
+            for route in routes(n, self._config.addresses):
+                try:
+                    await self._send(route, n, message)
+                except PermanentFailure as failure:
+                    problems.append(f"{route.channel}: {failure}")
+                    refusals.append(self._entry(n, route.channel, "failed", str(failure)))
+                    self._log("route refused the message permanently", n, route.channel)
+                    continue
+                entries, refusals = [*refusals, self._entry(n, route.channel, "sent", "")], []
+                await self._record(*entries)
+                await self._after_delivery(n)
+                self._log("delivered", n, route.channel)
+                return DeliveryReceipt(
+                    notification_id=n.notification_id, channel=route.channel, duplicate=False
+                )
+        finally:  # no route left, or a transient failure on the next one: the refusals still count
+            if refusals:
+                await self._record(*refusals)
         reason = "; ".join(problems) or f"no route configured for {n.audience.value}"
         activity.logger.error(
             "notification permanently failed",
@@ -129,10 +166,31 @@ class DeliveryActivities:
     async def _after_delivery(self, notification: Notification) -> None:
         """Between a delivery and its completion; tests use it to stop a worker right there."""
 
-    async def _record(self, n: Notification, channel: str, status: str, detail: str) -> None:
-        await asyncio.to_thread(
-            self._ledger.record, n.notification_id, n.case_id, n.event, channel, status, detail
-        )
+    @staticmethod
+    def _entry(n: Notification, channel: str, status: str, detail: str) -> LedgerEntry:
+        return LedgerEntry(n.notification_id, n.case_id, n.event, channel, status, detail)
+
+    async def _record(self, *entries: LedgerEntry) -> None:
+        await asyncio.to_thread(self._ledger.record_all, entries)
+
+    def _bound_to_this_loop(self) -> None:
+        """Connections belong to the event loop that opened them: in another loop (a second
+        asyncio.run) the instance starts afresh; the old loop's connections are left behind."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._smtp, self._webhooks = loop, None, None
+
+    def _smtp_pool(self) -> SmtpPool:
+        self._bound_to_this_loop()
+        if self._smtp is None:
+            self._smtp = SmtpPool(self._config.smtp_server, size=self._config.smtp_connections)
+        return self._smtp
+
+    def _webhook_client(self) -> WebhookClient:
+        self._bound_to_this_loop()
+        if self._webhooks is None:
+            self._webhooks = WebhookClient()
+        return self._webhooks
 
     def _log(self, what: str, n: Notification, channel: str) -> None:
         activity.logger.info(
@@ -165,7 +223,7 @@ class DeliveryActivities:
             notification_id=n.notification_id,
             reply_to_domain=config.reply_to_domain,
         )
-        await send_email(config.smtp_server, email)
+        await self._smtp_pool().send(email)
 
     async def _post(self, route: Route, n: Notification, message: Message) -> None:
         payload: dict[str, object] = {
@@ -184,7 +242,7 @@ class DeliveryActivities:
                 "times": {k: v.isoformat() for k, v in n.times.items()},
                 "reasons": {k: [r.model_dump(mode="json") for r in v] for k, v in n.reasons.items()},
             }
-        await post_signed(
+        await self._webhook_client().post_signed(
             route.target,
             payload,
             secret=self._config.webhook_secret,
