@@ -1,11 +1,14 @@
-"""The floor for the lifecycle benchmark: a workflow with a case's counts of work and no logic."""
+"""The floors of the benchmarks: workflows with a case's counts of work and no logic (lifecycle),
+and timers falling due together that then run trivial activities (deadline burst)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity, workflow
+from temporalio.common import Priority
 
 
 @activity.defn(name="bare_step")
@@ -53,3 +56,48 @@ class BareWorkflow:
     def touch(self) -> int:
         self.updates += 1
         return self.updates
+
+
+@dataclass(frozen=True)
+class BareDeadline:
+    """When the bare deadline workflow's timer falls due, and how many activities it then runs."""
+
+    due: datetime
+    activities: int
+
+
+class BareBreachLedger:
+    """The floor's delivery ledger, in the benchmark's own process: when each bare deadline
+    workflow's measured activity ran (its body's clock, as the delivery ledger's `recorded_at`)."""
+
+    def __init__(self) -> None:
+        self.ran: dict[str, datetime] = {}
+
+    @activity.defn(name="bare_breach_step")
+    async def step(self, n: int) -> None:
+        if n == 0:  # the measured one, like the duty manager's escalation among a breach's deliveries
+            info = activity.info()
+            self.ran.setdefault(info.workflow_id or info.activity_id, datetime.now(UTC))
+
+
+@workflow.defn(name="BareDeadlineWorkflow")
+class BareDeadlineWorkflow:
+    """The floor of a deadline burst: a timer that falls due at `due`, then `activities`
+    activities beside each other doing nothing, the measured one with an escalation's priority."""
+
+    @workflow.run
+    async def run(self, deadline: BareDeadline) -> None:
+        delay = deadline.due - workflow.now()
+        if delay > timedelta(0):
+            await workflow.sleep(delay)
+        await asyncio.gather(
+            *(
+                workflow.execute_activity_method(
+                    BareBreachLedger.step,
+                    i,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    priority=Priority(priority_key=1) if i == 0 else Priority.default,
+                )
+                for i in range(deadline.activities)
+            )
+        )

@@ -4,6 +4,14 @@ record) minus the deadline, p50 / p99 / max.
 
 The cases are opened while their calendar is still closed; it opens at one instant T for all of
 them, so every deadline is T + 1 s of business time, exactly, by the calendar's own rules.
+
+Beside it, in the same run and on the same server once the case worker has stopped, its floor:
+M bare workflows (bench/bare_workflow.py) whose timers fall due at one instant and that then run as
+many activities as a case scheduled from T on (its burst deliveries, averaged over a sample), with
+trivial bodies, on a worker in this process with the case worker's tuning. The floor's lateness is
+when the measured activity's body ran (as the ledger records `recorded_at` in the delivery's body)
+minus that instant; the measured one has the priority of the escalation to the duty manager.
+`lateness_p99_to_floor` is casework's p99 over the floor's.
 Run: `make bench` (short) or `.venv/bin/python -m bench.deadline_burst --cases 1000`.
 """
 
@@ -18,11 +26,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from adapters.database import open_database
 from adapters.schema import deliveries
+from adapters.settings import Settings
+from bench.bare_workflow import BareBreachLedger, BareDeadline, BareDeadlineWorkflow
 from bench.report import Progress, counted, emit, latency
-from bench.stack import bench_request, bench_stack
+from bench.stack import Stack, bench_request, bench_stack
 from bootstrap.worker_runtime import build_worker
 from intake.cases import Cases
 from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
@@ -50,35 +63,31 @@ def burst_policy(directory: Path, opens_at: datetime) -> Path:
     return path
 
 
-async def main(cases_n: int, concurrency: int) -> dict[str, object]:
-    # Open the cases within the lead time; T must stay on today's UTC date.
-    lead = timedelta(seconds=max(20, cases_n // 8))
-    opens_at = (datetime.now(UTC) + lead).replace(microsecond=0)
-    if opens_at.date() != datetime.now(UTC).date():
-        raise SystemExit("too close to midnight UTC for this benchmark; run it again in a few minutes")
-    deadline = opens_at + timedelta(seconds=1)
-    async with bench_stack() as stack:
-        stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
-        run = uuid.uuid4().hex[:6]
-        async with build_worker(stack.env.client, stack.settings):
-            cases = Cases(stack.env.client, stack.settings.task_queue)
-            semaphore = asyncio.Semaphore(concurrency)
+async def casework_burst(
+    stack: Stack, cases_n: int, concurrency: int, opens_at: datetime, deadline: datetime
+) -> tuple[list[str], list[float]]:
+    """Open the cases before T, then wait for their escalations: the case ids, and each
+    escalation's lateness (the delivery ledger's `recorded_at` minus the deadline)."""
+    run = uuid.uuid4().hex[:6]
+    async with build_worker(stack.env.client, stack.settings):
+        cases = Cases(stack.env.client, stack.settings.task_queue)
+        semaphore = asyncio.Semaphore(concurrency)
 
-            async def open_one(i: int) -> str:
-                async with semaphore:
-                    view = (await cases.open(bench_request(f"burst-{run}-{i}", "A"))).case
-                    assert view.first_response is not None and view.first_response.due == deadline, (
-                        view.first_response
-                    )
-                    return view.case_id
+        async def open_one(i: int) -> str:
+            async with semaphore:
+                view = (await cases.open(bench_request(f"burst-{run}-{i}", "A"))).case
+                assert view.first_response is not None and view.first_response.due == deadline, (
+                    view.first_response
+                )
+                return view.case_id
 
-            with Progress("opening", cases_n) as progress:
-                ids = await asyncio.gather(*(counted(progress, open_one(i)) for i in range(cases_n)))
-            opened_by = datetime.now(UTC)
-            if opened_by >= opens_at:
-                raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
-            engine = open_database(stack.settings)
-            escalated = Progress("escalations", cases_n)
+        with Progress("opening", cases_n) as progress:
+            ids = await asyncio.gather(*(counted(progress, open_one(i)) for i in range(cases_n)))
+        opened_by = datetime.now(UTC)
+        if opened_by >= opens_at:
+            raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
+        engine = open_database(stack.settings)
+        with Progress("escalations", cases_n) as escalated:
             for _ in range(1200):
                 with engine.connect() as connection:
                     rows = connection.execute(
@@ -92,16 +101,103 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                 if len(rows) >= cases_n:
                     break
                 await asyncio.sleep(0.25)
-            escalated.close()
     late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
+    return ids, late
+
+
+async def activities_since(client: Client, case_ids: list[str], since: datetime) -> int:
+    """How many activities a case scheduled from `since` on (the burst's deliveries: warnings
+    still sent, the breach's notices), on average over a sample of the cases, at least one."""
+    sample = case_ids[:20]
+    total = 0
+    for case_id in sample:
+        history = await client.get_workflow_handle(case_id).fetch_history()
+        total += sum(
+            1
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and event.event_time.ToDatetime(tzinfo=UTC) >= since
+        )
+    return max(1, round(total / max(len(sample), 1)))
+
+
+async def floor_burst(
+    client: Client, settings: Settings, workflows_n: int, activities: int, concurrency: int
+) -> tuple[datetime, list[float]]:
+    """The floor, on the same server: as many bare workflows whose timers fall due at one instant
+    and then run `activities` trivial activities each, on a worker in this process with the case
+    worker's tuning. Returns the instant and each workflow's lateness (when its measured
+    activity's body ran minus the instant)."""
+    run = uuid.uuid4().hex[:6]
+    queue = f"{settings.task_queue}-floor"
+    due = (datetime.now(UTC) + timedelta(seconds=max(10, workflows_n // 40))).replace(microsecond=0)
+    ledger = BareBreachLedger()
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareDeadlineWorkflow],
+        activities=[ledger.step],
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+    ):
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def start_one(i: int) -> None:
+            async with semaphore:
+                await client.start_workflow(
+                    BareDeadlineWorkflow.run,
+                    BareDeadline(due=due, activities=activities),
+                    id=f"floor-{run}-{i}",
+                    task_queue=queue,
+                )
+
+        with Progress("floor: starting", workflows_n, unit="workflow") as progress:
+            await asyncio.gather(*(counted(progress, start_one(i)) for i in range(workflows_n)))
+        if datetime.now(UTC) >= due:
+            raise SystemExit("starting the floor's workflows took too long; use fewer cases")
+        with Progress("floor: activities run", workflows_n, unit="workflow") as progress:
+            for _ in range(1200):
+                progress.reach(len(ledger.ran))
+                if len(ledger.ran) >= workflows_n:
+                    break
+                await asyncio.sleep(0.25)
+    return due, [(at - due).total_seconds() for at in ledger.ran.values()]
+
+
+async def main(cases_n: int, concurrency: int) -> dict[str, object]:
+    # Open the cases within the lead time; T must stay on today's UTC date.
+    lead = timedelta(seconds=max(20, cases_n // 8))
+    opens_at = (datetime.now(UTC) + lead).replace(microsecond=0)
+    if opens_at.date() != datetime.now(UTC).date():
+        raise SystemExit("too close to midnight UTC for this benchmark; run it again in a few minutes")
+    deadline = opens_at + timedelta(seconds=1)
+    async with bench_stack() as stack:
+        stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
+        ids, late = await casework_burst(stack, cases_n, concurrency, opens_at, deadline)
+        # The case worker is stopped; the floor runs alone on the same server.
+        activities = await activities_since(stack.env.client, ids, opens_at)
+        floor_due, floor_late = await floor_burst(
+            stack.env.client, stack.settings, cases_n, activities, concurrency
+        )
+    lateness, floor = latency(late), latency(floor_late)
+    p99, floor_p99 = lateness["p99"], floor["p99"]
     return {
         "benchmark": "deadline_burst",
         "cases": cases_n,
         "deadline": deadline.isoformat(),
-        "escalations": len(rows),
-        "lateness_s": latency(late),
+        "escalations": len(late),
+        "lateness_s": lateness,
         "cases_opened": len(ids),
         "cpus": os.cpu_count(),
+        "floor_deadline": floor_due.isoformat(),
+        "floor_workflows": cases_n,
+        "floor_activities_per_workflow": activities,
+        "floor_measured": len(floor_late),
+        "floor_lateness_s": floor,
+        "lateness_p99_to_floor": (
+            round(p99 / floor_p99, 2) if p99 is not None and floor_p99 is not None and floor_p99 > 0 else None
+        ),
     }
 
 
