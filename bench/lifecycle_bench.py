@@ -6,6 +6,12 @@ trivial bodies: the floor of Temporal on this machine.
 Run: `make bench` (short) or `.venv/bin/python -m bench.lifecycle_bench --cases 500`.
 Prints a table and a JSON summary. Both workers (`worker.py`, and `bench.bare_worker` for the
 floor) run in their own processes with the same tuning; CPU per case is that process's own.
+
+`--workers 2` (or more) runs the cases a second time, in the same run and on the same server,
+against that many `worker.py` processes, and adds their figures as `workers_2` (CPU per case is
+the workers' sum). Several workers run with CASEWORK_MAX_CACHED_WORKFLOWS=0, as the README's known
+problem with several workers says until the SDK is fixed; the 1-worker figures keep the default
+cache, so the comparison includes the cost of running uncached.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from adapters.settings import Environment
 from bench.bare_workflow import BareWorkflow
 from bench.report import Progress, counting, emit
-from bench.stack import bench_request, bench_stack
+from bench.stack import Stack, bench_request, bench_stack
 from intake.cases import Cases
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
@@ -70,26 +77,48 @@ async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def main(cases_n: int, concurrency: int) -> dict[str, object]:
+# README, "Known problem with several workers": until the SDK is fixed, every worker runs
+# uncached when several do (each task replays from history, at a CPU cost).
+SEVERAL_WORKERS_ENV = {"CASEWORK_MAX_CACHED_WORKFLOWS": "0"}
+
+
+async def casework_phase(
+    stack: Stack, address: str, workers: int, cases_n: int, concurrency: int
+) -> tuple[list[str], float, list[float]]:
+    """N cases against `workers` worker.py processes on the stack's server: the case ids, the
+    wall time, and each worker's CPU time."""
+    run = uuid.uuid4().hex[:6]
+    env = worker_env(stack.settings, address) | (SEVERAL_WORKERS_ENV if workers > 1 else {})
+    processes = [WorkerProcess(env, stack.tmp / f"worker-{workers}-{n}.log", args=()) for n in range(workers)]
+    try:
+        for process in processes:
+            await asyncio.to_thread(process.wait_ready)
+        cases = Cases(stack.env.client, stack.settings.task_queue)
+        await asyncio.gather(*(drive_case(cases, -1 - n, run) for n in range(workers)))  # warm-up
+        cpu0, t0 = [cpu_seconds(p.process.pid) for p in processes], time.perf_counter()
+        label = "cases" if workers == 1 else f"cases, {workers} workers"
+        with Progress(label, cases_n) as progress:
+            ids = await in_batches(
+                cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
+            )
+        seconds = time.perf_counter() - t0
+        cpu = [cpu_seconds(p.process.pid) - c for p, c in zip(processes, cpu0, strict=True)]
+    finally:
+        for process in processes:
+            process.stop()
+    return [str(i) for i in ids], seconds, cpu
+
+
+async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as policy_dir:
         async with bench_stack(fast_policy(Path(policy_dir))) as stack:
             env, settings = stack.env, stack.settings
             address = env.client.service_client.config.target_host
             run = uuid.uuid4().hex[:6]
-            worker = WorkerProcess(worker_env(settings, address), stack.tmp / "worker.log", args=())
-            try:
-                await asyncio.to_thread(worker.wait_ready)
-                cases = Cases(env.client, settings.task_queue)
-                await drive_case(cases, -1, run)  # warm-up
-                cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
-                with Progress("cases", cases_n) as progress:
-                    ids = await in_batches(
-                        cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
-                    )
-                case_seconds = time.perf_counter() - t0
-                case_cpu = cpu_seconds(worker.process.pid) - cpu0
-            finally:
-                worker.stop()
+            ids, case_seconds, (case_cpu,) = await casework_phase(stack, address, 1, cases_n, concurrency)
+            scaled = None
+            if workers > 1:
+                scaled = await casework_phase(stack, address, workers, cases_n, concurrency)
             totals: Counter[str] = Counter()
             sample = min(20, len(ids))
             for case_id in ids[:sample]:
@@ -122,7 +151,7 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
                 bare_cpu = cpu_seconds(bare_worker.process.pid) - cpu1
             finally:
                 bare_worker.stop()
-    return {
+    summary: dict[str, object] = {
         "benchmark": "lifecycle_throughput",
         "cases": cases_n,
         "concurrency": concurrency,
@@ -134,12 +163,35 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         "worker_cpu_s_per_case": round(case_cpu / cases_n, 4),
         "bare_worker_cpu_s_per_workflow": round(bare_cpu / cases_n, 4),
         "cpus": os.cpu_count(),
+        "workers": workers,
+        # worker_env passes no CASEWORK_* of this process: one worker runs with the default cache.
+        "worker_max_cached_workflows": Environment.model_fields["max_cached_workflows"].default,
     }
+    if scaled is not None:
+        _, seconds, cpu = scaled
+        summary[f"workers_{workers}"] = {
+            "cases_per_s": round(cases_n / seconds, 2),
+            "worker_cpu_s_per_case": round(sum(cpu) / cases_n, 4),
+            "cpu_s_per_case_by_worker": [round(c / cases_n, 4) for c in cpu],
+            "ratio_to_1_worker": round(case_seconds / seconds, 3),
+            "max_cached_workflows": int(SEVERAL_WORKERS_ENV["CASEWORK_MAX_CACHED_WORKFLOWS"]),
+            "why_uncached": "README 'Known problem with several workers': CASEWORK_MAX_CACHED_WORKFLOWS=0 "
+            "on every worker when several run, until the SDK is fixed",
+        }
+    return summary
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run the cases against this many worker processes on the same server (default 1)",
+    )
     args = parser.parse_args()
-    emit("lifecycle_bench", asyncio.run(main(args.cases, args.concurrency)))
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    emit("lifecycle_bench", asyncio.run(main(args.cases, args.concurrency, args.workers)))
