@@ -88,6 +88,21 @@ def all_closed_with_survey(views: list[CaseView]) -> bool:
     )
 
 
+def not_as_scripted(views: list[CaseView]) -> list[tuple[str, str, str, list[str]]]:
+    """The cases that did not end closed with the survey answered: id, status, survey outcome and
+    the last timeline entries, to say what happened instead."""
+    return [
+        (
+            v.case_id,
+            v.status.value,
+            v.survey.outcome.value if v.survey else "-",
+            [e.kind for e in v.timeline[-6:]],
+        )
+        for v in views
+        if not all_closed_with_survey([v] * CASES)
+    ]
+
+
 def mailed(mail_dir: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Per notification id: how many emails arrived, and their distinct Message-IDs."""
     counts: dict[str, int] = defaultdict(int)
