@@ -306,9 +306,10 @@ async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_repl
 ) -> None:
     async with WebhookReceiver(secret=SECRET) as receiver:
         hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
-        receipt = await ActivityEnvironment().run(
-            deliveries_for(hooked).deliver_notification, engineer_notice(f"case-{request_id}", "mallory")
-        )
+        async with deliveries_for(hooked) as deliveries:  # closes the connections it kept
+            receipt = await ActivityEnvironment().run(
+                deliveries.deliver_notification, engineer_notice(f"case-{request_id}", "mallory")
+            )
         assert receipt.channel == "webhook"
         [sent] = receiver.received
         assert sent.status == 200, "casework's own signature passes the README's check"
@@ -391,7 +392,8 @@ async def test_a_name_made_of_addresses_reaches_only_the_support_queue(
 ) -> None:
     case_id = f"case-{request_id}"
     notice = engineer_notice(case_id, "attacker@evil.example, li.wei")
-    await ActivityEnvironment().run(deliveries_for(settings).deliver_notification, notice)
+    async with deliveries_for(settings) as deliveries:
+        await ActivityEnvironment().run(deliveries.deliver_notification, notice)
     [mail] = mails(settings, case_id)
     assert mail["X-Envelope-To"] == "support-queue@casework.example"
     assert mail["To"] == "support-queue@casework.example"
