@@ -166,7 +166,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> 
         pool = SmtpPool(server)
         for n in range(3):
             await pool.send(email(n))
-            await asyncio.sleep(0.1)  # the server has closed it by now
+            await asyncio.sleep(0.3)  # the server has closed it by now
         await pool.close()
     assert sink.ids() == ["n-0", "n-1", "n-2"]
     assert sink.connections == 3
