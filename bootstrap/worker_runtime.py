@@ -108,10 +108,15 @@ class CaseWorkers:
     a task queue of their own (`workflows.deliveries.deliveries_queue`): each has its own activity
     slots, so a case being opened never waits behind mail. Run, entered and shut down as one."""
 
-    def __init__(self, case: Worker, deliveries: Worker) -> None:
+    def __init__(self, case: Worker, deliveries: Worker, owned: DeliveryActivities | None = None) -> None:
         self.case = case
         self.deliveries = deliveries
+        self._owned = owned  # the deliveries' SMTP pool and HTTP client, closed once both workers stop
         self._stack = AsyncExitStack()
+
+    async def _close(self) -> None:
+        if self._owned is not None:
+            await self._owned.close()
 
     async def run(self) -> None:
         """Until shut down; if either stops (or fails), the other is shut down too."""
@@ -122,12 +127,16 @@ class CaseWorkers:
             for worker, run in zip((self.case, self.deliveries), runs, strict=True):
                 if not run.done() and worker.is_running:
                     await worker.shutdown()
-            await asyncio.gather(*runs)
+            try:
+                await asyncio.gather(*runs)
+            finally:
+                await self._close()
 
     async def shutdown(self) -> None:
         await asyncio.gather(self.case.shutdown(), self.deliveries.shutdown())
 
     async def __aenter__(self) -> CaseWorkers:
+        self._stack.push_async_callback(self._close)  # last, after both workers stopped
         await self._stack.enter_async_context(self.deliveries)
         await self._stack.enter_async_context(self.case)
         return self
@@ -189,4 +198,4 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         plugins=tracing_plugins(settings.tracing),
     )
-    return CaseWorkers(case, deliveries)
+    return CaseWorkers(case, deliveries, owned=None if delivery is not None else deliver)

@@ -203,7 +203,7 @@ async def test_worker_restarted_between_send_and_completion_sends_no_second_emai
         Renderer(PROJECT_ROOT / "templates"),
     )
     cases = Cases(time_env.client, settings.task_queue)
-    async with build_worker(
+    async with hanging, build_worker(  # the test owns its deliveries: it closes their connections
         time_env.client, settings, delivery=hanging, graceful_shutdown=timedelta(seconds=1)
     ):
         view = (await cases.open(case_request(request_id, severity="B"))).case
