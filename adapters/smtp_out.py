@@ -9,7 +9,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message as Mime
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate
 from typing import Any, Literal
 
@@ -17,6 +21,10 @@ import aiosmtplib
 
 from adapters.messages import Message
 from adapters.outbound import PermanentFailure, TransientFailure
+
+UTF8 = Charset("utf-8")
+UTF8.header_encoding = QP  # readable where it is ASCII, in the subject and in the body
+UTF8.body_encoding = QP
 
 
 @dataclass(frozen=True)
@@ -42,24 +50,38 @@ def case_email(
     case_id: str,
     notification_id: str,
     reply_to_domain: str,
-) -> EmailMessage:
-    """A notification's email: text and HTML, replies to the case's address, ids in headers."""
-    email = EmailMessage()
-    email["From"] = mail_from
-    email["To"] = to
-    email["Subject"] = message.subject
-    email["Message-ID"] = message_id(notification_id, reply_to_domain)
-    email["Reply-To"] = f"case+{case_id}@{reply_to_domain}"
-    email["Date"] = formatdate(usegmt=True)
-    email["X-Casework-Case"] = case_id
-    email["X-Casework-Notification"] = notification_id
-    email.set_content(message.text)
-    email.add_alternative(message.html, subtype="html")
-    email["Content-Language"] = message.language  # after the body: set_content drops Content-* headers
-    return email
+) -> Mime:
+    """A notification's email: text and HTML, replies to the case's address, ids in headers.
+
+    Built with the compat32 MIME classes: `EmailMessage` parses every header it is given into a
+    structured object, which made building a message cost 3.6 ms against 1.1 ms here (measured,
+    bench.case_profile: email building was the largest share of a case's worker CPU)."""
+    mail = MIMEMultipart("alternative")
+    mail["From"] = mail_from
+    mail["To"] = to
+    mail["Subject"] = (
+        message.subject
+        if message.subject.isascii()
+        else Header(message.subject, UTF8, header_name="Subject").encode()
+    )
+    mail["Message-ID"] = message_id(notification_id, reply_to_domain)
+    mail["Reply-To"] = f"case+{case_id}@{reply_to_domain}"
+    mail["Date"] = formatdate(usegmt=True)
+    mail["X-Casework-Case"] = case_id
+    mail["X-Casework-Notification"] = notification_id
+    mail["Content-Language"] = message.language
+    mail.attach(_text(message.text, "plain"))
+    mail.attach(_text(message.html, "html"))
+    return mail
 
 
-async def send_email(server: SmtpServer, email: EmailMessage) -> None:
+def _text(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, UTF8)
+    return part
+
+
+async def send_email(server: SmtpServer, email: Mime) -> None:
     """Send one email over a connection of its own (opened and closed here). A 5xx refusal is a
     PermanentFailure; a 4xx reply, a server that cannot be reached or a timeout is a
     TransientFailure. SmtpPool.send sends the same way over a reused connection."""
@@ -102,7 +124,7 @@ class SmtpPool:
         self._slots = asyncio.Semaphore(size)
         self._closed = False
 
-    async def send(self, email: EmailMessage) -> None:
+    async def send(self, email: Mime) -> None:
         """Send one email over a pooled connection (see the class)."""
         if self._closed:
             raise RuntimeError("the SMTP pool is closed")
@@ -148,7 +170,7 @@ class SmtpPool:
         self.opened += 1
         return _Connection(smtp)
 
-    async def _send_on(self, connection: _Connection, email: EmailMessage) -> None:
+    async def _send_on(self, connection: _Connection, email: Mime) -> None:
         """Send on `connection`; it goes back to the pool if the message was taken, else it is closed."""
         try:
             await connection.smtp.send_message(email)

@@ -1,0 +1,131 @@
+"""Where a case's worker CPU goes: N cases driven as `bench.lifecycle_bench` drives them, against
+`worker.py` in its own process sampled by py-spy (`pip install py-spy`; it is in the dev extras),
+every sample put in the first category its stack matches (the table's order). Prints the share of
+the worker's sampled CPU and the CPU seconds per case of each category.
+
+Run: `.venv/bin/python -m bench.case_profile --cases 300` (py-spy needs to be allowed to read the
+worker's memory: root, or ptrace permitted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from bench.lifecycle_bench import drive_case, in_batches
+from bench.report import RESULTS_DIR, emit
+from bench.stack import bench_stack
+from intake.cases import Cases
+from scaffold.policies import fast_policy
+from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
+
+# (category, substrings of a stack that put a sample in it), first match wins.
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("logging (structlog, logging)", ("structlog", "logging/__init__", "adapters/logging")),
+    ("templates (Jinja2, phrase book)", ("jinja2", "adapters/messages", "adapters/phrases")),
+    ("email: building and SMTP", ("email/", "aiosmtplib", "adapters/smtp_out", "smtplib")),
+    ("database (SQLAlchemy, SQLite)", ("sqlalchemy", "sqlite3", "delivery_ledger", "directory_store")),
+    ("payload conversion (temporalio converter)", ("temporalio/converter",)),
+    ("case rules (support/)", ("(support/",)),
+    ("workflow shell (workflows/)", ("(workflows/",)),
+    ("sandbox: import of the workflow module", ("workflow_sandbox/_importer",)),
+    ("sandbox: restriction proxies", ("workflow_sandbox/_restrictions",)),
+    ("pydantic elsewhere", ("pydantic",)),
+    ("SDK: workflow runtime (incl. sandbox runner)", ("temporalio/worker/_workflow", "workflow_sandbox")),
+    ("SDK: activity runtime", ("temporalio/worker/_activity", "(activities/")),
+    ("SDK: bridge to the Rust core", ("temporalio/bridge", "temporalio/worker/_worker")),
+    ("asyncio event loop", ("asyncio/",)),
+    ("other", ("",)),
+]
+
+
+IDLE = "_worker (concurrent/futures/thread.py:81)"  # an idle thread-pool thread, waiting for work
+
+
+def categorise(raw: Path) -> Counter[str]:
+    """py-spy's raw output (collapsed stacks, 'frame;frame;... count') as samples per category."""
+    samples: Counter[str] = Counter()
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit() or not stack or stack.endswith(IDLE):
+            continue  # no Python frame (the SDK's Rust threads), or a pool thread waiting for work
+        category = next(name for name, needles in CATEGORIES if any(n in stack for n in needles))
+        samples[category] += int(count)
+    return samples
+
+
+async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("py-spy is not installed: `.venv/bin/pip install py-spy` (it is in the dev extras)")
+    with tempfile.TemporaryDirectory() as policy_dir:
+        async with bench_stack(fast_policy(Path(policy_dir))) as stack:
+            address = stack.env.client.service_client.config.target_host
+            run = uuid.uuid4().hex[:6]
+            worker = WorkerProcess(worker_env(stack.settings, address), stack.tmp / "worker.log", args=())
+            raw = stack.tmp / "profile.txt"
+            try:
+                await asyncio.to_thread(worker.wait_ready)
+                cases = Cases(stack.env.client, stack.settings.task_queue)
+                await drive_case(cases, -1, run)  # warm-up
+                sampler = subprocess.Popen(  # noqa: ASYNC220 - stopped below, after the cases
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(worker.process.pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        str(rate),
+                        "--output",
+                        str(raw),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1)  # py-spy attached
+                cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
+                await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
+                seconds, cpu = time.perf_counter() - t0, cpu_seconds(worker.process.pid) - cpu0
+                sampler.send_signal(signal.SIGINT)
+                await asyncio.to_thread(sampler.wait, 60)
+            finally:
+                worker.stop()
+            samples = categorise(raw)
+            kept = RESULTS_DIR / "case_profile.raw.txt"  # py-spy's stacks, for a closer look
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(raw, kept)
+    total = sum(samples.values()) or 1
+    per_case = cpu / cases_n
+    shares = {name: round(samples[name] / total, 3) for name, _ in CATEGORIES}
+    return {
+        "benchmark": "case_profile",
+        "cases": cases_n,
+        "cases_per_s": round(cases_n / seconds, 2),
+        "worker_cpu_s_per_case": round(per_case, 4),
+        "samples": total,
+        "share_of_worker_cpu": shares,
+        "cpu_s_per_case": {name: round(share * per_case, 4) for name, share in shares.items()},
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    args = parser.parse_args()
+    emit("case_profile", asyncio.run(main(args.cases, args.concurrency, args.rate)))
