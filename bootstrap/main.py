@@ -12,6 +12,7 @@ from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
 from bootstrap.cli import run_cli
 from bootstrap.runner import run_worker
+from bootstrap.worker_runtime import compile_sandboxed_modules
 
 
 def _settings() -> Settings:
@@ -28,6 +29,7 @@ def worker_main(seed: Path | None, api: bool) -> int:
     private_umask()  # before anything is created: var/, databases, mail, the dev server's files
     settings = _settings()
     private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
+    compile_sandboxed_modules(settings.var_dir)
     asyncio.run(run_worker(settings, seed=seed, api=api))
     return 0
 

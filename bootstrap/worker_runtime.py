@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import py_compile
+import sys
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -39,6 +43,22 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
 # CASEWORK_MAX_CACHED_WORKFLOWS instead.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner()
+
+
+def compile_sandboxed_modules(var_dir: Path) -> list[Path]:
+    """Compile the workflow modules the sandbox imports afresh for every case it loads, once, into
+    the worker's own `var/pycache` (`sys.pycache_prefix`): without a .pyc beside the source (this
+    machine sets PYTHONDONTWRITEBYTECODE; an install may be read-only) the sandbox compiled the
+    source again for every case. Returns the files written."""
+    sys.pycache_prefix = str(var_dir / "pycache")
+    written = []
+    for workflow_class in WORKFLOWS:
+        module = sys.modules[workflow_class.__module__]
+        assert module.__file__ is not None
+        cached = importlib.util.cache_from_source(module.__file__)
+        py_compile.compile(module.__file__, cfile=cached, doraise=True)
+        written.append(Path(cached))
+    return written
 
 
 async def register_case_search_attributes(client: Client) -> list[str]:
