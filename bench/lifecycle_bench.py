@@ -32,15 +32,26 @@ from adapters.settings import Environment
 from bench.bare_workflow import BareWorkflow
 from bench.report import Progress, counting, emit
 from bench.stack import Stack, bench_request, bench_stack
-from intake.cases import Cases
+from intake.cases import Cases, Unavailable
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
 
+# Openings the intake answered 503 "not decided within 15 s" (sent again, as it says is safe).
+UNDECIDED: list[str] = []
+
 
 async def drive_case(cases: Cases, i: int, run: str) -> str:
-    case_id = (await cases.open(bench_request(f"bench-{run}-{i}"))).case.case_id
+    request = bench_request(f"bench-{run}-{i}")
+    for _ in range(20):
+        try:
+            case_id = (await cases.open(request)).case.case_id
+            break
+        except Unavailable:
+            UNDECIDED.append(request.case_id)
+    else:
+        raise SystemExit(f"{request.case_id} was not decided after 20 tries")
     await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
     await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
     for _ in range(400):  # the reopen window is 1 s; then the survey is open
@@ -116,9 +127,11 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
             address = env.client.service_client.config.target_host
             run = uuid.uuid4().hex[:6]
             ids, case_seconds, (case_cpu,) = await casework_phase(stack, address, 1, cases_n, concurrency)
+            undecided = len(UNDECIDED)
             scaled = None
             if workers > 1:
                 scaled = await casework_phase(stack, address, workers, cases_n, concurrency)
+            undecided_scaled = len(UNDECIDED) - undecided
             totals: Counter[str] = Counter()
             sample = min(20, len(ids))
             for case_id in ids[:sample]:
@@ -161,6 +174,7 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
         "events_per_case": average["events"],
         "per_case": {k: average[k] for k in ("activities", "timers", "signals", "updates")},
         "worker_cpu_s_per_case": round(case_cpu / cases_n, 4),
+        "openings_not_decided_in_15s": undecided,
         "bare_worker_cpu_s_per_workflow": round(bare_cpu / cases_n, 4),
         "cpus": os.cpu_count(),
         "workers": workers,
@@ -172,6 +186,7 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
         summary[f"workers_{workers}"] = {
             "cases_per_s": round(cases_n / seconds, 2),
             "worker_cpu_s_per_case": round(sum(cpu) / cases_n, 4),
+            "openings_not_decided_in_15s": undecided_scaled,
             "cpu_s_per_case_by_worker": [round(c / cases_n, 4) for c in cpu],
             "ratio_to_1_worker": round(case_seconds / seconds, 3),
             "max_cached_workflows": int(SEVERAL_WORKERS_ENV["CASEWORK_MAX_CACHED_WORKFLOWS"]),
