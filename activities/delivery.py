@@ -32,7 +32,7 @@ from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.smtp_out import SmtpPool, SmtpServer, case_email
 from adapters.webhooks import WebhookClient
-from support.notifications import Audience, DeliveryReceipt, Notification
+from support.notifications import Audience, DeliveryReceipt, Notification, urgency
 from support.routing import Addresses, Route, routes
 
 
@@ -223,7 +223,7 @@ class DeliveryActivities:
             notification_id=n.notification_id,
             reply_to_domain=config.reply_to_domain,
         )
-        await self._smtp_pool().send(email)
+        await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
 
     async def _post(self, route: Route, n: Notification, message: Message) -> None:
         payload: dict[str, object] = {

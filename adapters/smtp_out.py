@@ -4,9 +4,12 @@ connections, or one of its own) with a failure sorted into permanent or transien
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import heapq
+import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.charset import QP, Charset
@@ -89,12 +92,50 @@ async def send_email(server: SmtpServer, email: Mime) -> None:
         await aiosmtplib.send(email, **_connection_options(server))
 
 
+class Slots:
+    """At most `size` holders at once; those waiting are let in most urgent first (priority 1
+    before 3, as `support.notifications.urgency` orders deliveries), then in arrival order. (An
+    asyncio.Semaphore lets them in by arrival only: in a burst, the duty manager's escalation,
+    first off the task queue, waited behind every email the worker had already taken.)"""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def held(self, priority: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (priority, next(self._arrivals), turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # let in just as it was cancelled: the slot goes on
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a cancelled waiter is skipped
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 class SmtpPool:
     """Open connections to one SMTP server, each reused for the next message while it is healthy.
 
     At most `size` connections are open, each carrying one message at a time: more concurrent
-    senders wait for a free one. A connection goes back to the pool only after a message it
-    carried was accepted; after any failure it is closed. One idle for more than
+    senders wait for a free one, the most urgent first (`Slots`). A connection goes back to the
+    pool only after a message it carried was accepted; after any failure it is closed. One idle for more than
     `max_idle_seconds` (servers drop idle clients, RFC 5321 suggests after 5 minutes) or that has
     carried `max_messages` is closed instead of reused. When a reused connection turns out to have
     been dropped by the server (it closed it while idle, or answers 421 "closing channel", e.g. at
@@ -121,14 +162,14 @@ class SmtpPool:
         self.max_messages = max_messages
         self.opened = 0  # connections opened over the pool's life (benchmarks and tests read it)
         self._idle: list[_Connection] = []
-        self._slots = asyncio.Semaphore(size)
+        self._slots = Slots(size)
         self._closed = False
 
-    async def send(self, email: Mime) -> None:
-        """Send one email over a pooled connection (see the class)."""
+    async def send(self, email: Mime, priority: int = 3) -> None:
+        """Send one email over a pooled connection (see the class); `priority` 1 goes first."""
         if self._closed:
             raise RuntimeError("the SMTP pool is closed")
-        async with self._slots:
+        async with self._slots.held(priority):
             with _sorted_failures(self.server):
                 connection = self._reusable()
                 if connection is not None:

@@ -28,7 +28,7 @@ from adapters.mail_sink import free_port
 from adapters.messages import Renderer
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.settings import PROJECT_ROOT, Settings
-from adapters.smtp_out import SmtpPool, SmtpServer
+from adapters.smtp_out import Slots, SmtpPool, SmtpServer
 from support.notifications import Audience, Notification
 
 SECRET = "s3cret-for-tests"
@@ -330,9 +330,10 @@ async def test_a_refused_route_and_the_next_one_are_recorded_in_one_transaction(
                         assert receipt.channel == "sms"
         assert commits[0] == 4, "the email's refusal and the sms's delivery: one transaction"
         rows = DeliveryLedger(engine).for_case("case-p")
-        assert sorted((r["channel"], r["status"]) for r in rows) == [("email", "failed")] * 4 + [
-            ("sms", "sent")
-        ] * 4
+        assert (
+            sorted((r["channel"], r["status"]) for r in rows)
+            == [("email", "failed")] * 4 + [("sms", "sent")] * 4
+        )
         assert len(seen) == 4 and len(set(seen)) == 1, "the four posts went over one HTTP connection"
     finally:
         engine.dispose()
@@ -365,3 +366,29 @@ def test_sqlite_runs_in_wal_mode_without_a_sync_per_commit(tmp_path: Path) -> No
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         engine.dispose()
+
+
+async def test_the_most_urgent_sender_gets_the_next_free_connection() -> None:
+    """In a burst, the escalation to the duty manager (priority 1) goes out before the emails
+    that were waiting for a connection before it (priority 2 and 3), not after them."""
+    slots = Slots(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def send(name: str, priority: int) -> None:
+        async with slots.held(priority):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+
+    first = asyncio.create_task(send("first", 3))
+    await asyncio.sleep(0)
+    waiting = [
+        asyncio.create_task(send(n, p)) for n, p in [("notice", 3), ("customer", 2), ("escalation", 1)]
+    ]
+    cancelled = asyncio.create_task(send("gave up", 1))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    release.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["first", "escalation", "customer", "notice"]
