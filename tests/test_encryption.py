@@ -43,6 +43,14 @@ SECRET_EMAIL = "wang.fang.secret@contoso.example"
 SECRET_TEXT = "Payroll server 10.1.2.3 of Mrs Wang leaks salaries"
 
 
+def is_patch_marker(data: bytes) -> bool:
+    """A `workflow.patched` marker's details, written by the SDK's core: the patch id only."""
+    try:
+        return set(json.loads(data)) == {"id", "deprecated"}
+    except (ValueError, TypeError):
+        return False
+
+
 def client_with(env: WorkflowEnvironment, codec: EncryptionCodec | None) -> Client:
     config = env.client.config()
     config["data_converter"] = data_converter(codec)
@@ -65,7 +73,9 @@ async def test_payloads_are_unreadable_in_raw_history_and_readable_with_the_key(
     sealed_payloads = [p for p in payloads if p.metadata["encoding"] == ENCODING]
     assert len(sealed_payloads) > 10
     plain = [p for p in payloads if p.metadata["encoding"] != ENCODING]
-    assert all("type" in p.metadata for p in plain), "only search attributes (no personal data) stay plain"
+    assert all("type" in p.metadata or is_patch_marker(p.data) for p in plain), (
+        "only search attributes and patch markers (no personal data) stay plain"
+    )
     blob = b"".join(p.data for p in payloads)
     assert SECRET_EMAIL.encode() not in blob and b"Payroll" not in blob and b"li.wei" not in blob
     assert shown.title == view.title, "with the key the case reads as usual"
