@@ -1,5 +1,5 @@
-"""Email out over SMTP: the message as casework sends it, and sending it (over a pool of reused
-connections, or one of its own) with a failure sorted into permanent or transient."""
+"""Email out over SMTP: the message as casework sends it, and sending it over a pool of reused
+connections, with a failure sorted into permanent or transient."""
 
 from __future__ import annotations
 
@@ -84,14 +84,6 @@ def _text(body: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
-async def send_email(server: SmtpServer, email: Mime) -> None:
-    """Send one email over a connection of its own (opened and closed here). A 5xx refusal is a
-    PermanentFailure; a 4xx reply, a server that cannot be reached or a timeout is a
-    TransientFailure. SmtpPool.send sends the same way over a reused connection."""
-    with _sorted_failures(server):
-        await aiosmtplib.send(email, **_connection_options(server))
-
-
 class Slots:
     """At most `size` holders at once; those waiting are let in most urgent first (priority 1
     before 3, as `support.notifications.urgency` orders deliveries), then in arrival order. (An
@@ -135,15 +127,16 @@ class SmtpPool:
 
     At most `size` connections are open, each carrying one message at a time: more concurrent
     senders wait for a free one, the most urgent first (`Slots`). A connection goes back to the
-    pool only after a message it carried was accepted; after any failure it is closed. One idle for more than
-    `max_idle_seconds` (servers drop idle clients, RFC 5321 suggests after 5 minutes) or that has
-    carried `max_messages` is closed instead of reused. When a reused connection turns out to have
-    been dropped by the server (it closed it while idle, or answers 421 "closing channel", e.g. at
-    its limit of messages per connection), the message is sent once more, on a fresh connection;
-    a failure there is sorted as send_email sorts it, for the activity's retry. (Should a server
-    take a message and drop the connection before its "250" reached us, the message goes twice,
-    as it would on the activity's retry; both carry the same Message-ID.) Close the pool when
-    done (`await pool.close()`): idle connections are ended with QUIT.
+    pool only after a message it carried was accepted; after any failure it is closed. One idle
+    for more than `max_idle_seconds` (servers drop idle clients, RFC 5321 suggests after 5
+    minutes) or that has carried `max_messages` is closed instead of reused. When a reused
+    connection turns out to have been dropped by the server (it closed it while idle, or answers
+    421 "closing channel", e.g. at its limit of messages per connection), the message is sent once
+    more, on a fresh connection. A failure is sorted for the activity's retry: a 5xx refusal is
+    permanent; a 4xx reply, an unreachable server or a timeout is transient. (Should a server take
+    a message and drop the connection before its "250" reached us, the message goes twice, as it
+    would on the activity's retry; both carry the same Message-ID.) Close the pool when done
+    (`await pool.close()`): idle connections are ended with QUIT.
     """
 
     def __init__(

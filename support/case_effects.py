@@ -87,7 +87,3 @@ class Decision:
 
     def log(self, level: Literal["info", "warning", "error"], message: str, **extra: object) -> None:
         self.effects.append(Log(level, message, extra))
-
-    @property
-    def told(self) -> list[Notification]:
-        return [e.notification for e in self.effects if isinstance(e, Tell)]
