@@ -78,3 +78,36 @@ class SurveyAnswer(BaseModel):
 
     score: int = Field(ge=1, le=5)
     comment: Comment = ""
+
+
+# -- a customer's email reply (issue 15): the contract between the inbound mail and the case -------
+
+ATTACHMENTS_PER_REPLY = 20
+MESSAGE_HASH_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class AttachmentRef(BaseModel):
+    """An attachment of a customer's reply, as the case lists it. The bytes are stored outside
+    the workflow (the attachment store, by `attachment_id`); the case keeps only this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attachment_id: str = Field(pattern=MESSAGE_HASH_PATTERN, description="the store's key (SHA-256 hex)")
+    filename: Line
+    content_type: str = Field(pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
+    size: int = Field(ge=0, description="bytes")
+
+
+class CustomerReply(BaseModel):
+    """A customer's email reply to the case, already checked by the inbound mail (the sender is a
+    contact of the case's tenant; not an auto-reply; quoted history and signature stripped)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    message_id: str = Field(
+        pattern=MESSAGE_HASH_PATTERN,
+        description="SHA-256 hex of the mail's Message-ID: the same mail twice is one message",
+    )
+    sender: Line = Field(description="the sender's address, masked (support.verification.mask)")
+    body: Message
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=ATTACHMENTS_PER_REPLY)
