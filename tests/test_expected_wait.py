@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT
 from support.case_terms import case_terms
 from support.expected_wait import expected_wait
 from support.tenant import PurchaseChannel, TenantProfile
 from support.vocabulary import Agreement, Category, Severity
-from tests.case_driver import PROJECT_ROOT
 
 POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
