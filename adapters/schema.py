@@ -27,6 +27,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -167,6 +168,30 @@ closed_cases = Table(
     Column("archived_at", UtcDateTime, nullable=False),
 )
 
+
+# Customers' email replies (revision 0006): the mails a case has taken, one row per case and Message-ID
+# hash, so the same mail delivered twice is one message; and their attachments, kept here and not in
+# the workflow's state (the case lists their `AttachmentRef`s), served to those who may read the case.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("case_id", String(200), primary_key=True),
+    Column("message_hash", String(64), primary_key=True),  # support.inbound_mail.message_hash
+    Column("received_at", UtcDateTime, nullable=False),
+)
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("attachment_id", String(64), primary_key=True),  # SHA-256 of the case, message and content
+    Column("case_id", String(200), nullable=False, index=True),
+    Column("tenant_id", String(63), nullable=False),
+    Column("message_hash", String(64), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.

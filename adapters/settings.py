@@ -75,6 +75,13 @@ def _at_least(low: int, note: str = "") -> Callable[[object], int]:
     return check
 
 
+def _between(low: int, high: int, what: str) -> Callable[[object], int]:
+    def check(raw: object) -> int:
+        return _whole(raw, low, high, f"must be a whole number of {what} between {low} and {high}")
+
+    return check
+
+
 def _one_of(choices: tuple[str, ...], normalise: Callable[[str], str]) -> Callable[[object], str]:
     def check(raw: object) -> str:
         value = normalise(str(raw).strip())
@@ -167,6 +174,8 @@ DatabaseUrl = Annotated[str | None, BeforeValidator(_database_url)]
 WebhookUrl = Annotated[str | None, BeforeValidator(_webhook_url)]
 Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
+# As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
+InboundAttachments = Annotated[int, BeforeValidator(_between(0, 20, "attachments a message"))]
 
 
 def _env(name: str, default: Any) -> Any:
@@ -228,6 +237,11 @@ class Environment(BaseSettings):
     verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None)
     verification_failures_per_hour: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
     staff_file: AbsolutePath = _env("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml")
+    inbound_smtp_host: Text = _env("CASEWORK_INBOUND_SMTP_HOST", "127.0.0.1")
+    inbound_smtp_port: PortOrOff = _env("CASEWORK_INBOUND_SMTP_PORT", 2525)
+    inbound_max_message_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+    inbound_max_attachment_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+    inbound_max_attachments: InboundAttachments = _env("CASEWORK_INBOUND_MAX_ATTACHMENTS", 10)
 
     @classmethod
     def settings_customise_sources(
@@ -334,6 +348,15 @@ class Settings:
     verification_failures_per_hour: int = FROM_ENVIRONMENT
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
     staff_file: Path = FROM_ENVIRONMENT
+    # Customers' email replies (README "Inbound mail"): casework's own SMTP listener for
+    # case+<case-id>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
+    # SIZE it announces and enforces), one attachment, and attachments a message (at most
+    # support.actions.ATTACHMENTS_PER_REPLY).
+    inbound_smtp_host: str = FROM_ENVIRONMENT
+    inbound_smtp_port: int | None = FROM_ENVIRONMENT
+    inbound_max_message_bytes: int = FROM_ENVIRONMENT
+    inbound_max_attachment_bytes: int = FROM_ENVIRONMENT
+    inbound_max_attachments: int = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]

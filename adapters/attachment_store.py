@@ -1,0 +1,133 @@
+"""Where customers' email replies are recorded: which mails each case has taken (so one mail is one
+message however often a sending server delivers it), and their attachments' bytes, kept in the
+database and not in the workflow's state (the case lists only `AttachmentRef`s).
+
+Each call is one short transaction; callers in async code run them in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from adapters.schema import attachments, inbound_messages
+from support.actions import AttachmentRef
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    case_id: str
+    tenant_id: str
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
+def attachment_id(case_id: str, message_hash: str, number: int, content: bytes) -> str:
+    """The id a case lists: SHA-256 of the case, the mail, the attachment's place in it and its
+    bytes. The same mail delivered again gives the same ids; the same file on two cases, two."""
+    digest = hashlib.sha256()
+    for piece in (case_id.encode(), message_hash.encode(), str(number).encode()):
+        digest.update(piece + b"\x00")
+    digest.update(content)
+    return digest.hexdigest()
+
+
+class AttachmentStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def received(self, case_id: str, message_hash: str) -> bool:
+        """The case already took this mail."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(inbound_messages.c.case_id).where(
+                    inbound_messages.c.case_id == case_id, inbound_messages.c.message_hash == message_hash
+                )
+            ).first()
+        return row is not None
+
+    def mark_received(self, case_id: str, message_hash: str) -> None:
+        """Record that the case took this mail (a second record of it is no error)."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    insert(inbound_messages).values(
+                        case_id=case_id, message_hash=message_hash, received_at=datetime.now(UTC)
+                    )
+                )
+        except IntegrityError:
+            pass  # recorded by a delivery of the same mail that ran at the same time
+
+    def store(
+        self,
+        case_id: str,
+        tenant_id: str,
+        message_hash: str,
+        files: list[tuple[str, str, bytes]],
+    ) -> list[AttachmentRef]:
+        """Keep a mail's attachments (filename, content type, bytes) in one transaction and return
+        what the case lists of them. Storing the same mail again keeps one copy of each (two
+        deliveries of it at once: the one that lost the race finds the other's rows)."""
+        try:
+            return self._store(case_id, tenant_id, message_hash, files)
+        except IntegrityError:
+            return self._store(case_id, tenant_id, message_hash, files)
+
+    def _store(
+        self, case_id: str, tenant_id: str, message_hash: str, files: list[tuple[str, str, bytes]]
+    ) -> list[AttachmentRef]:
+        refs: list[AttachmentRef] = []
+        with self._engine.begin() as connection:
+            for number, (filename, content_type, content) in enumerate(files, start=1):
+                key = attachment_id(case_id, message_hash, number, content)
+                refs.append(
+                    AttachmentRef(
+                        attachment_id=key, filename=filename, content_type=content_type, size=len(content)
+                    )
+                )
+                exists = connection.execute(
+                    select(attachments.c.attachment_id).where(attachments.c.attachment_id == key)
+                ).first()
+                if exists is not None:
+                    continue
+                connection.execute(
+                    insert(attachments).values(
+                        attachment_id=key,
+                        case_id=case_id,
+                        tenant_id=tenant_id,
+                        message_hash=message_hash,
+                        filename=filename,
+                        content_type=content_type,
+                        size=len(content),
+                        content=content,
+                        stored_at=datetime.now(UTC),
+                    )
+                )
+        return refs
+
+    def get(self, case_id: str, attachment_id: str) -> StoredAttachment | None:
+        """An attachment of this case (an id of another case is none of its attachments)."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    attachments.c.case_id,
+                    attachments.c.tenant_id,
+                    attachments.c.filename,
+                    attachments.c.content_type,
+                    attachments.c.content,
+                ).where(attachments.c.attachment_id == attachment_id, attachments.c.case_id == case_id)
+            ).first()
+        if row is None:
+            return None
+        return StoredAttachment(
+            case_id=row.case_id,
+            tenant_id=row.tenant_id,
+            filename=row.filename,
+            content_type=row.content_type,
+            content=bytes(row.content),
+        )

@@ -1,0 +1,109 @@
+"""What casework decides about a mail sent to a case's reply address, before anything is done with it.
+
+Pure rules, no I/O: which case an address names (`case+<case-id>@<reply domain>`, as the
+acknowledgement's `Reply-To` says), whether a message was sent by a machine (RFC 3834: such a
+message is never answered and never becomes a customer message, so two auto-responders cannot
+loop through a case), and the stable hash that makes one mail one message however often it comes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+
+LOCAL_PREFIX: Final = "case+"
+_CASE_ID = re.compile(
+    "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.strip("^$") + "$"
+)
+# Senders that are machines by name (bounces, list servers, no-reply robots): RFC 3834 section 2
+# and the names mail systems use for their own notices.
+_MACHINE_LOCALS: Final = re.compile(
+    r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|listserv|majordomo|"
+    r"(no|do[-_.]?not)[-_.]?reply|bounces?([-+].*)?|owner-.+|.+-(owner|request|bounces))$",
+    re.IGNORECASE,
+)
+_BULK_PRECEDENCE: Final = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+def case_id_of(address: str, reply_domain: str) -> str | None:
+    """The case a recipient address names, or None when it is not a case's reply address of this
+    installation. The domain is compared without case (DNS); the case id exactly, as it was sent."""
+    text = address.strip().strip("<>").strip()
+    local, at, domain = text.rpartition("@")
+    if not at or domain.lower().rstrip(".") != reply_domain.lower().rstrip("."):
+        return None
+    if local[: len(LOCAL_PREFIX)].lower() != LOCAL_PREFIX:
+        return None
+    case_id = local[len(LOCAL_PREFIX) :]
+    return case_id if _CASE_ID.fullmatch(case_id) else None
+
+
+def reply_address(case_id: str, reply_domain: str) -> str:
+    """The address a case's mail names in `Reply-To` (adapters/smtp_out.py writes the same)."""
+    return f"{LOCAL_PREFIX}{case_id}@{reply_domain}"
+
+
+def automatic_reason(headers: Iterable[tuple[str, str]], envelope_sender: str) -> str | None:
+    """Why a message was sent by a machine and must not be answered or attached (RFC 3834), or None
+    for a person's mail. `headers` are (name, value) pairs as received; `envelope_sender` is the
+    address of `MAIL FROM` ('' for `MAIL FROM:<>`, which only bounces and notices use)."""
+    sender = envelope_sender.strip().strip("<>").strip()
+    if not sender:
+        return "empty envelope sender (a bounce or a delivery notice)"
+    if _is_machine(sender):
+        return f"envelope sender is a mail system ({sender.partition('@')[0].lower()})"
+    for name, raw in headers:
+        key = name.strip().lower()
+        value = raw.strip()
+        lowered = value.lower()
+        if key == "auto-submitted" and lowered.split(";")[0].strip() not in ("", "no"):
+            return f"Auto-Submitted: {lowered.split(';')[0].strip()}"
+        if key == "precedence" and lowered in _BULK_PRECEDENCE:
+            return f"Precedence: {lowered}"
+        if key in ("x-autoreply", "x-autorespond", "x-auto-response-suppress-all") and value:
+            return f"{name.strip()} is set"
+        if key == "x-auto-response-suppress" and any(
+            token.strip().lower() in ("all", "autoreply", "oof") for token in value.split(",")
+        ):
+            # Outlook's own auto-replies carry `X-Auto-Response-Suppress: All` themselves.
+            return f"X-Auto-Response-Suppress: {value}"
+        if key in ("list-id", "list-unsubscribe") and value:
+            return f"{name.strip()} (a mailing list)"
+        if key == "content-type" and lowered.startswith("multipart/report"):
+            return "a delivery or read report (multipart/report)"
+        if key == "from" and _is_machine(_address_in(value)):
+            return "From is a mail system"
+    return None
+
+
+def message_hash(message_id: str | None, raw: bytes) -> str:
+    """SHA-256 hex of the mail's Message-ID (angle brackets and surrounding space ignored), so the
+    same mail twice is one message; without one, of the raw message, the same bytes each time a
+    sending server retries."""
+    if message_id is not None:
+        key = message_id.strip().strip("<>").strip()
+        if key:
+            return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+def same_domain(first: str, second: str) -> bool:
+    """Two addresses of one mail domain (a sender's bounce address beside its From)."""
+    one, two = first.rpartition("@")[2].lower(), second.rpartition("@")[2].lower()
+    return bool(one) and one == two
+
+
+def _is_machine(address: str) -> bool:
+    local = address.rpartition("@")[0] or address
+    return bool(_MACHINE_LOCALS.fullmatch(local.strip()))
+
+
+def _address_in(value: str) -> str:
+    """The address of a From header value: between the last angle brackets, or the value."""
+    if "<" in value and ">" in value:
+        return value[value.rfind("<") + 1 : value.rfind(">")].strip()
+    return value.strip()
