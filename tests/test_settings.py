@@ -133,6 +133,11 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_VERIFICATION_SECRET": "v" * 40,
         "CASEWORK_VERIFICATION_FAILURES_PER_HOUR": "3",
         "CASEWORK_STAFF": str(tmp_path / "staff.toml"),
+        "CASEWORK_INBOUND_SMTP_HOST": "0.0.0.0",
+        "CASEWORK_INBOUND_SMTP_PORT": "0",
+        "CASEWORK_INBOUND_MAX_MESSAGE_BYTES": "1000",
+        "CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES": "500",
+        "CASEWORK_INBOUND_MAX_ATTACHMENTS": "20",
     }
     assert set(values) == set(VARIABLES.values())  # this test sets every one of them
     for name, value in values.items():
@@ -179,6 +184,11 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "verification_secret": "v" * 40,
         "verification_failures_per_hour": 3,
         "staff_file": tmp_path / "staff.toml",
+        "inbound_smtp_host": "0.0.0.0",
+        "inbound_smtp_port": None,  # 0 = off
+        "inbound_max_message_bytes": 1000,
+        "inbound_max_attachment_bytes": 500,
+        "inbound_max_attachments": 20,
     }
 
 
