@@ -33,6 +33,7 @@ from adapters.logging import get_logger
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
+from intake.attachments_api import attachments_router
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
@@ -328,6 +329,8 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
 
     for action in CASE_ACTIONS:
         route(action)
+
+    app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
 
     # The guard runs before routing, so before anything reads a body.
     app.add_middleware(Guard, keyring=keys, per_key=RateLimiter(settings.rate_per_key))

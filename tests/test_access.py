@@ -48,7 +48,11 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases/{case_id}/cooperation"): (CUSTOMER, {"request_id": "contact_data", "details": "ok"}),
     ("POST", "/cases/{case_id}/survey"): (CUSTOMER, {"score": 5}),
     ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
+    # an attachment of a customer's email reply; the case here has none, so the allowed answer
+    # is a 404 that names the attachment (tests/test_inbound_mail.py downloads real ones)
+    ("GET", "/cases/{case_id}/attachments/{attachment_id}"): (READ, None),
 }
+NO_ATTACHMENT = "0" * 64
 
 ROLE_KEY = {
     Role.PORTAL: "contoso-portal",
@@ -101,7 +105,7 @@ def test_every_endpoint_has_a_role(settings: Settings) -> None:
 async def _call(
     http: httpx.AsyncClient, key: str, method: str, path: str, case: str, payload: dict[str, Any] | None
 ) -> httpx.Response:
-    url = path.replace("{case_id}", case)
+    url = path.replace("{case_id}", case).replace("{attachment_id}", NO_ATTACHMENT)
     if method == "GET":
         return await http.get(url, params=payload, headers=as_key(key))
     return await http.post(url, json=payload, headers=as_key(key))
@@ -119,7 +123,10 @@ async def test_every_role_against_every_case_endpoint(
             if path == "/cases" and method == "POST":
                 continue  # openings have their own test below
             response = await _call(http, key, method, path, case, payload)
-            if permission in ALLOWED[role]:
+            if permission in ALLOWED[role] and "{attachment_id}" in path:
+                assert response.status_code == 404, (role, method, path, response.text)
+                assert "has no attachment" in response.json()["message"], (role, path)
+            elif permission in ALLOWED[role]:
                 assert response.status_code not in (401, 403, 404), (role, method, path, response.text)
             else:
                 assert response.status_code == 403, (role, method, path, response.text)
