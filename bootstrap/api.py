@@ -18,7 +18,9 @@ from adapters.settings import Settings
 from adapters.temporal import connect
 from bootstrap.gateway import CasesOnDemand, given, verification_gate
 from intake.api import create_app
-from intake.cases import Cases
+from intake.cases import Cases, CasesSource
+from intake.console import install_console
+from intake.expected_wait_api import ExpectedWaits, expected_wait_router
 
 
 def keyring_for(settings: Settings) -> Keyring:
@@ -37,14 +39,18 @@ def api_app(
 ) -> FastAPI:
     """The app. `keyring` defaults to the settings' keys; `engine` to a database opened from the
     settings. Without `cases` the app connects to Temporal when a request first needs it (an
-    unreachable Temporal is a 503 until it answers). A gateway made without the installation's
+    unreachable Temporal is a 503 until it answers). The expected-wait endpoint and the console
+    (/console/) are served beside the API over the same gateway. A gateway made without the installation's
     directory check or verification gate (a test's `Cases(client, task_queue)`) is given them."""
     keys = keyring if keyring is not None else keyring_for(settings)
     database = engine if engine is not None else open_database(settings)
     if cases is None:
-        return create_app(
-            settings, keys, database, CasesOnDemand(lambda: connect(settings), settings, lambda: database)
-        )
-    cases.directory = cases.directory or DirectoryStore(database)
-    cases.verification = cases.verification or verification_gate(settings, database)
-    return create_app(settings, keys, database, given(cases))
+        source: CasesSource = CasesOnDemand(lambda: connect(settings), settings, lambda: database)
+    else:
+        cases.directory = cases.directory or DirectoryStore(database)
+        cases.verification = cases.verification or verification_gate(settings, database)
+        source = given(cases)
+    app = create_app(settings, keys, database, source)
+    app.include_router(expected_wait_router(ExpectedWaits(settings, database)))
+    install_console(app, settings, keys, database, source)  # /console/, in front of the API's guard
+    return app

@@ -48,6 +48,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases/{case_id}/cooperation"): (CUSTOMER, {"request_id": "contact_data", "details": "ok"}),
     ("POST", "/cases/{case_id}/survey"): (CUSTOMER, {"score": 5}),
     ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
+    ("GET", "/intake/expected-wait"): (OPEN, {"tenant": "contoso", "category": "technical", "severity": "B"}),
     # an attachment of a customer's email reply; the case here has none, so the allowed answer
     # is a 404 that names the attachment (tests/test_inbound_mail.py downloads real ones)
     ("GET", "/cases/{case_id}/attachments/{attachment_id}"): (READ, None),

@@ -1,0 +1,46 @@
+"""The support console (/console/): server-rendered pages over the API's gateway and rules.
+
+`install_console` puts the console in front of the API app: requests under /console go to the
+console (signed in by its session cookie), every other request goes on to the API and its
+bearer-token guard, untouched. The console's pages are HTML, not part of the API's OpenAPI
+document or its endpoint table (tests/test_access.py); tests/test_console_browser.py covers them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from adapters.api_keys import Keyring
+from adapters.secrets import verification_key
+from adapters.settings import Settings
+from intake.cases import CasesSource
+from intake.console.app import PREFIX, create_console
+from intake.console.session import Sessions
+from intake.guard import ASGIApp, Receive, Scope, Send
+
+
+class ConsoleDispatch:
+    """An ASGI middleware: /console and below to the console app, the rest to the API."""
+
+    def __init__(self, app: ASGIApp, console: ASGIApp) -> None:
+        self._app = app
+        self._console = console
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self._console(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
+def install_console(
+    app: FastAPI, settings: Settings, keys: Keyring, engine: Engine, gateway: CasesSource
+) -> None:
+    """Serve the console from `app`. Its session cookies are signed with a key derived from the
+    verification secret (`adapters.secrets`), which every API process of an installation shares,
+    so a session made by one process is good on the others."""
+    sessions = Sessions(verification_key(settings), keys)
+    console = create_console(settings, engine, gateway, sessions)
+    app.add_middleware(ConsoleDispatch, console=console)

@@ -1,0 +1,607 @@
+"""The support console: server-rendered pages at /console/ for engineers, customers' admins and
+operators, over the same gateway (`intake.cases.Cases`) and rules (`support.access`) as the API.
+
+Signed in with an API key once (the form's `token`); then a signed, HttpOnly, SameSite=Strict
+session cookie (`intake.console.session`). Every form carries a CSRF token; every page knows its
+principal and offers only what the role may do on that tenant (another tenant's case is 404). The
+pages allow only their own origin (Content-Security-Policy); htmx is served from the repository.
+It is an ASGI app of its own, in front of the API's bearer-token guard (`install_console`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
+from temporalio.service import RPCError
+
+from adapters.logging import get_logger
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT, Settings
+from adapters.temporal import TemporalUnavailable
+from intake.actions import ACTIONS, CASE_ACTIONS, CaseAction
+from intake.cases import (
+    ActionRejected,
+    CaseNotFound,
+    Cases,
+    CasesSource,
+    Forbidden,
+    InvalidField,
+    RequestConflict,
+    TooManyOpenCases,
+    Unavailable,
+)
+from intake.console.clocks import BAR_WIDTH, clock_bar
+from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
+from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
+from intake.console.queue import QUEUE_STATUSES, next_deadlines
+from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
+from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
+from intake.expected_wait_api import ExpectedWaits
+from support.access import Permission, Principal
+from support.case_view import CaseView
+from support.entitlement import case_calendar
+from support.expected_wait import ExpectedWait
+from support.policy import Policy
+from support.reports import report_tenants
+from support.request import CaseRequest
+from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.validation import field_errors
+from support.vocabulary import CaseStatus, Category, ContactMethod, Severity
+
+log = get_logger("casework.console")
+
+TEMPLATES = PROJECT_ROOT / "templates" / "console"
+STATIC = Path(__file__).parent / "static"
+PREFIX = "/console"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+CASE_ID = re.compile(
+    "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
+)
+TENANT_ID = re.compile(TENANT_ID_PATTERN)
+REPORT_WEEKS = 8
+
+
+class SignInNeeded(Exception):
+    """No valid session: a page sends the browser to the sign-in form."""
+
+
+class BadForm(Exception):
+    """A form without this browser's CSRF token, or too large to read."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        undefined=jinja2.Undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def local(at: datetime | None, zone: str | None = None) -> str:
+        if at is None:
+            return ""
+        return at.astimezone(ZoneInfo(zone or "UTC")).strftime("%Y-%m-%d %H:%M %Z")
+
+    def span(seconds: int | None) -> str:
+        if seconds is None:
+            return ""
+        sign, rest = ("-", -seconds) if seconds < 0 else ("", seconds)
+        hours, rest = divmod(rest, 3600)
+        return f"{sign}{hours}h {rest // 60:02d}m {rest % 60:02d}s"
+
+    def wall(seconds: int) -> str:
+        """A wait as people say it: '2d 19h 30m', '1h 00m'."""
+        days, rest = divmod(max(seconds, 0), 86400)
+        hours, rest = divmod(rest, 3600)
+        text = f"{hours}h {rest // 60:02d}m"
+        return f"{days}d {text}" if days else text
+
+    env.filters["local"] = local
+    env.filters["wall"] = wall
+    env.filters["span"] = span
+    env.filters["iso"] = lambda at: at.astimezone(UTC).isoformat() if at is not None else ""
+    return env
+
+
+def create_console(settings: Settings, engine: Engine, gateway: CasesSource, sessions: Sessions) -> FastAPI:
+    """The console app; its routes are under /console/ (the dispatcher passes the path whole)."""
+    env = _environment()
+    waits = ExpectedWaits(settings, engine)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    async def policy_now() -> Policy:
+        return await asyncio.to_thread(load_policy_snapshot, settings.policy_path, datetime.now(UTC).year)
+
+    async def get_cases() -> Cases:
+        try:
+            return await gateway()
+        except TemporalUnavailable as error:
+            raise Unavailable(str(error)) from None
+
+    def language(request: Request) -> str:
+        return negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.read(request.cookies.get(SESSION_COOKIE))
+
+    def signed_in(request: Request) -> Session:
+        session = session_of(request)
+        if session is None:
+            raise SignInNeeded()
+        return session
+
+    def render(
+        request: Request,
+        template: str,
+        status: int = 200,
+        session: Session | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = language(request)
+        words = Words(TEMPLATES, lang)
+        principal = session.principal if session is not None else None
+        page = env.get_template(template).render(
+            t=words,
+            lang=lang,
+            languages=LANGUAGES,
+            path=request.url.path,
+            principal=principal,
+            csrf=sessions.csrf(session.nonce) if session is not None else "",
+            may=(lambda p: principal is not None and principal.allows(Permission(p))),
+            **context,
+        )
+        return HTMLResponse(page, status_code=status)
+
+    async def read_form(
+        request: Request, session: Session | None, nonce: str | None = None
+    ) -> dict[str, str]:
+        """The posted fields, after the size limit and the CSRF check."""
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+            raise BadForm(413, "fix_fields")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise BadForm(413, "fix_fields")
+        form = parse_form(bytes(body))
+        expected = session.nonce if session is not None else nonce
+        if not sessions.csrf_ok(expected, form.get("csrf")):
+            raise BadForm(403, "csrf")
+        return form
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith(f"{PREFIX}/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        chosen = request.query_params.get("lang")
+        if chosen and (lang := matched(chosen)) is not None:
+            response.set_cookie(
+                LANGUAGE_COOKIE, lang, max_age=365 * 86400, path=PREFIX, samesite="strict", httponly=True
+            )
+        return response
+
+    def error_page(request: Request, status: int, key: str, detail: str = "") -> HTMLResponse:
+        return render(request, "error.html", status, session_of(request), key=key, detail=detail)
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, _: SignInNeeded) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": f"{PREFIX}/sign-in"})
+        return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+
+    @app.exception_handler(BadForm)
+    async def _bad_form(request: Request, error: BadForm) -> HTMLResponse:
+        return error_page(request, error.status, error.key)
+
+    @app.exception_handler(CaseNotFound)
+    async def _not_found(request: Request, _: CaseNotFound) -> HTMLResponse:
+        return error_page(request, 404, "not_found")
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, error: Forbidden) -> HTMLResponse:
+        return error_page(request, 403, "forbidden", str(error))
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, _: Unavailable) -> HTMLResponse:
+        return error_page(request, 503, "unavailable")
+
+    @app.exception_handler(RPCError)
+    async def _rpc(request: Request, error: RPCError) -> HTMLResponse:
+        log.warning("Temporal error in the console", status=error.status.name if error.status else None)
+        return error_page(request, 503, "unavailable")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> HTMLResponse:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
+        return error_page(request, 422, "fix_fields", problems)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, error: HTTPException) -> HTMLResponse:
+        return error_page(request, error.status_code, "not_found" if error.status_code == 404 else "error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> HTMLResponse:
+        log.error("unexpected error in the console", error_type=type(error).__name__)
+        return error_page(request, 500, "error")
+
+    # Signing in and out
+
+    @app.get(PREFIX)
+    @app.get(f"{PREFIX}/")
+    async def home(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+        if session.principal.allows(Permission.READ_CASES):
+            return RedirectResponse(f"{PREFIX}/queue", status_code=303)
+        return RedirectResponse(f"{PREFIX}/reports", status_code=303)
+
+    def sign_in_page(request: Request, status: int = 200, problem: str = "") -> HTMLResponse:
+        nonce = new_nonce()
+        response = render(
+            request, "sign_in.html", status, None, problem=problem, pre_csrf=sessions.csrf(nonce)
+        )
+        response.set_cookie(PRE_SESSION_COOKIE, nonce, path=PREFIX, httponly=True, samesite="strict")
+        return response
+
+    @app.get(f"{PREFIX}/sign-in")
+    async def sign_in_form(request: Request) -> HTMLResponse:
+        return sign_in_page(request)
+
+    @app.post(f"{PREFIX}/sign-in")
+    async def sign_in(request: Request) -> Response:
+        form = await read_form(request, None, request.cookies.get(PRE_SESSION_COOKIE))
+        signed = sessions.sign_in(form.get("token", "").strip())
+        if signed is None:
+            return sign_in_page(request, 401, "bad_token")
+        principal, cookie = signed
+        log.info("console sign-in", key=principal.name, role=principal.role.value)
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=8 * 3600,
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.delete_cookie(PRE_SESSION_COOKIE, path=PREFIX)
+        return response
+
+    @app.post(f"{PREFIX}/sign-out")
+    async def sign_out(request: Request) -> Response:
+        session = signed_in(request)
+        await read_form(request, session)
+        sessions.sign_out(session)
+        response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    # The queue
+
+    Filter = Annotated[str | None, Query(max_length=64)]
+
+    def filters(severity: str | None, tenant: str | None, status: str | None) -> dict[str, Any]:
+        """The queue's filters; an unknown value is a field error, never a 500."""
+        chosen: dict[str, Any] = {"severity": None, "tenant_id": None, "status": None}
+        problems = []
+        if severity:
+            try:
+                chosen["severity"] = Severity(severity)
+            except ValueError:
+                problems.append({"loc": ("query", "severity"), "msg": "not a severity", "type": "value"})
+        if tenant:
+            if TENANT_ID.match(tenant):
+                chosen["tenant_id"] = tenant
+            else:
+                problems.append({"loc": ("query", "tenant"), "msg": "not a tenant id", "type": "value"})
+        if status:
+            try:
+                chosen["status"] = CaseStatus(status)
+            except ValueError:
+                problems.append({"loc": ("query", "status"), "msg": "not a status", "type": "value"})
+        if problems:
+            raise RequestValidationError(problems)
+        return chosen
+
+    async def queue_context(
+        request: Request, severity: str | None, tenant: str | None, status: str | None
+    ) -> dict[str, Any]:
+        session = signed_in(request)
+        principal = session.principal
+        if not principal.allows(Permission.READ_CASES):
+            raise Forbidden(f"a {principal.role.value} key cannot read cases")
+        chosen = filters(severity, tenant, status)
+        cases = await get_cases()
+        now = datetime.now(UTC)
+        entries = await next_deadlines(cases, principal, await policy_now(), now, **chosen)
+        return {
+            "session": session,
+            "entries": entries,
+            "now": now,
+            "chosen": {"severity": severity or "", "tenant": tenant or "", "status": status or ""},
+            "severities": [s.value for s in Severity],
+            "statuses": [s.value for s in QUEUE_STATUSES],
+            "query": request.url.query,
+        }
+
+    @app.get(f"{PREFIX}/queue")
+    async def queue(
+        request: Request, severity: Filter = None, tenant: Filter = None, status: Filter = None
+    ) -> HTMLResponse:
+        context = await queue_context(request, severity, tenant, status)
+        return render(request, "queue.html", **context)
+
+    @app.get(f"{PREFIX}/queue/rows")
+    async def queue_rows(
+        request: Request, severity: Filter = None, tenant: Filter = None, status: Filter = None
+    ) -> HTMLResponse:
+        """The rows alone, for htmx's refresh of the table."""
+        context = await queue_context(request, severity, tenant, status)
+        return render(request, "queue_rows.html", **context)
+
+    # The case page and its actions
+
+    def allowed_actions(principal: Principal) -> list[CaseAction]:
+        return [a for a in CASE_ACTIONS if principal.allows(a.permission)]
+
+    async def case_page(
+        request: Request,
+        session: Session,
+        case_id: str,
+        status: int = 200,
+        view: CaseView | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        if not CASE_ID.match(case_id):
+            raise CaseNotFound(case_id)
+        cases = await get_cases()
+        if view is None:
+            view = await cases.show(case_id, session.principal)
+        policy = await policy_now()
+        now = datetime.now(UTC)
+        zone = view.time_zone or "UTC"
+        bars = []
+        if view.severity is not None:
+            calendar = case_calendar(policy, view.category, view.severity, zone)
+            bars = [
+                clock_bar(clock, calendar, policy.sla.warn_at, now)
+                for clock in (view.first_response, view.customer_update)
+                if clock is not None
+            ]
+        forms = [(a, form_fields(a.body_model())) for a in allowed_actions(session.principal)]
+        outstanding = [r.request_id for r in view.customer_requests if r.outstanding]
+        return render(
+            request,
+            "case.html",
+            status,
+            session,
+            view=view,
+            zone=zone,
+            bars=bars,
+            bar_width=BAR_WIDTH,
+            forms=forms,
+            outstanding=outstanding,
+            done=request.query_params.get("done", ""),
+            **context,
+        )
+
+    @app.get(f"{PREFIX}/cases/{{case_id}}")
+    async def show_case(request: Request, case_id: str) -> HTMLResponse:
+        return await case_page(request, signed_in(request), case_id)
+
+    @app.post(f"{PREFIX}/cases/{{case_id}}/actions/{{name}}")
+    async def act(request: Request, case_id: str, name: str) -> Response:
+        session = signed_in(request)
+        form = await read_form(request, session)
+        action = ACTIONS.get(name)
+        if action is None or not CASE_ID.match(case_id):
+            raise CaseNotFound(case_id)
+        principal = session.principal
+        if not principal.allows(action.permission):
+            raise Forbidden(f"a {principal.role.value} key cannot {action.name}")
+        model = action.body_model()
+        try:
+            body = model.model_validate(model_input(model, form))
+        except ValidationError as error:
+            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            return await case_page(
+                request, session, case_id, 422, failed=name, problems=problems, values=form
+            )
+        cases = await get_cases()
+        try:
+            await cases.perform(action, case_id, action.payload(body, principal.name), principal)
+        except (ActionRejected, InvalidField) as error:
+            problems = {error.field: str(error)} if isinstance(error, InvalidField) else {}
+            return await case_page(
+                request,
+                session,
+                case_id,
+                409 if isinstance(error, ActionRejected) else 422,
+                failed=name,
+                refusal=str(error) if not problems else "",
+                problems=problems,
+                values=form,
+            )
+        return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={name}", status_code=303)
+
+    # Contact support
+
+    def contact_tenants(principal: Principal) -> list[str]:
+        """The tenants the form offers: the key's own; an empty list means a free tenant field."""
+        return [] if principal.all_tenants else list(principal.tenants)
+
+    def may_open(session: Session) -> Principal:
+        principal = session.principal
+        if not principal.allows(Permission.OPEN_CASE):
+            raise Forbidden(f"a {principal.role.value} key cannot open cases")
+        return principal
+
+    async def wait_for(
+        principal: Principal, tenant: str, category: str, severity: str
+    ) -> ExpectedWait | None:
+        try:
+            chosen = (Category(category), Severity(severity))
+        except ValueError:
+            return None
+        if not TENANT_ID.match(tenant):
+            return None
+        try:
+            return await waits.answer(principal, tenant, *chosen)
+        except (CaseNotFound, Forbidden):
+            return None
+
+    def contact_context(principal: Principal, values: dict[str, str]) -> dict[str, Any]:
+        tenants = contact_tenants(principal)
+        defaults = {
+            "tenant": tenants[0] if tenants else "",
+            "category": Category.TECHNICAL.value,
+            "severity": Severity.B.value,
+            "preferred_contact": ContactMethod.EMAIL.value,
+            "request_id": "web-" + secrets.token_hex(8),
+        }
+        return {
+            "tenants": tenants,
+            "categories": [c.value for c in Category],
+            "severities": [s.value for s in Severity],
+            "methods": [m.value for m in ContactMethod],
+            "values": defaults | {k: v for k, v in values.items() if k != "csrf"},
+        }
+
+    @app.get(f"{PREFIX}/contact")
+    async def contact(request: Request) -> HTMLResponse:
+        session = signed_in(request)
+        principal = may_open(session)
+        context = contact_context(principal, {})
+        values = context["values"]
+        wait = await wait_for(principal, values["tenant"], values["category"], values["severity"])
+        return render(request, "contact.html", 200, session, wait=wait, problems={}, **context)
+
+    @app.get(f"{PREFIX}/contact/wait")
+    async def contact_wait(
+        request: Request,
+        tenant: Annotated[str, Query(max_length=64)] = "",
+        category: Annotated[str, Query(max_length=32)] = "",
+        severity: Annotated[str, Query(max_length=8)] = "",
+    ) -> HTMLResponse:
+        """The expected-wait panel alone, for htmx when the category or severity changes."""
+        session = signed_in(request)
+        principal = may_open(session)
+        wait = await wait_for(principal, tenant, category, severity)
+        return render(request, "wait.html", 200, session, wait=wait)
+
+    @app.post(f"{PREFIX}/contact")
+    async def open_case(request: Request) -> HTMLResponse:
+        session = signed_in(request)
+        principal = may_open(session)
+        form = await read_form(request, session)
+        values = {k: v for k, v in form.items() if k != "csrf"}
+        data: dict[str, Any] = {
+            "request_id": values.get("request_id", ""),
+            "tenant_id": values.get("tenant", ""),
+            "requester": values.get("requester", ""),
+            "category": values.get("category", ""),
+            "severity": values.get("severity", ""),
+            "title": values.get("title", ""),
+            "description": values.get("description", ""),
+            "contact_email": values.get("contact_email", ""),
+            "preferred_contact": values.get("preferred_contact", "email"),
+            "language": language(request),
+        }
+        if values.get("contact_phone"):
+            data["contact_phone"] = values["contact_phone"]
+        problems: dict[str, str] = {}
+        try:
+            case_request = CaseRequest.model_validate(data)
+        except ValidationError as error:
+            renamed = {"tenant_id": "tenant"}
+            problems = {renamed.get(e["field"], e["field"]): e["message"] for e in field_errors(error)}
+        if problems:
+            context = contact_context(principal, values)
+            wait = await wait_for(principal, values.get("tenant", ""), data["category"], data["severity"])
+            return render(request, "contact.html", 422, session, wait=wait, problems=problems, **context)
+        cases = await get_cases()
+        try:
+            Cases.authorise_opening(case_request, principal)
+            opened = await cases.open(case_request, principal)
+        except (InvalidField, RequestConflict, TooManyOpenCases) as error:
+            field = error.field if isinstance(error, InvalidField) else "request_id"
+            context = contact_context(principal, values)
+            wait = await wait_for(principal, case_request.tenant_id, data["category"], data["severity"])
+            return render(
+                request, "contact.html", 422, session, wait=wait, problems={field: str(error)}, **context
+            )
+        wait = await wait_for(principal, case_request.tenant_id, data["category"], data["severity"])
+        return render(request, "acknowledged.html", 201, session, view=opened.case, wait=wait)
+
+    # Reports
+
+    @app.get(f"{PREFIX}/reports")
+    async def reports(request: Request, tenant: Filter = None) -> HTMLResponse:
+        session, report = await report_for(request, tenant)
+        return render(
+            request,
+            "reports.html",
+            200,
+            session,
+            report=report,
+            chart_height=CHART_HEIGHT,
+            tenant=tenant or "",
+        )
+
+    @app.get(f"{PREFIX}/reports.csv")
+    async def reports_csv(request: Request, tenant: Filter = None) -> Response:
+        _, report = await report_for(request, tenant)
+        return Response(
+            weekly_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="first-response-by-week.csv"'},
+        )
+
+    async def report_for(request: Request, tenant: str | None) -> tuple[Session, Any]:
+        session = signed_in(request)
+        principal = session.principal
+        if not principal.allows(Permission.READ_REPORTS):
+            raise Forbidden(f"a {principal.role.value} key cannot read reports")
+        chosen = filters(None, tenant, None)["tenant_id"]
+        cases = await get_cases()
+        scope = report_tenants(principal, chosen)
+        return session, await weekly(engine, cases.client, scope, datetime.now(UTC), REPORT_WEEKS)
+
+    return app
