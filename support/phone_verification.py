@@ -16,7 +16,7 @@ from support.opening import open_case, refuse
 from support.verification import SealedAttempt, VerificationResult, attempt_matches, can_check
 from support.vocabulary import CaseStatus
 
-ELSEWHERE = "Please call from a number registered for your organisation, or open the case in the web portal."
+ELSEWHERE = "Please call from a number registered for your organisation, or try again later."
 
 
 def needs_code(case: CaseRecord) -> bool:
@@ -109,6 +109,6 @@ def wait_over(case: CaseRecord, now: datetime, decision: Decision) -> None:
     else:
         message = (
             "Too many wrong codes; the case was not opened. Please call again from a registered number "
-            "or open the case in the web portal."
+            "or try again in an hour."
         )
         refuse(case, Refusal(code="verification_locked", message=message), now, decision)
