@@ -15,14 +15,17 @@ from pydantic import BaseModel, create_model
 
 from support.access import Permission
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from workflows.support_case import SupportCaseWorkflow
 
@@ -39,6 +42,7 @@ class CaseAction:
     actor_field: str | None = None  # filled in from the acting principal's name, never from the body
     cli_help: str = ""  # the CLI's help line, when it says more than the summary
     cli_flags: Mapping[str, str] = field(default_factory=dict)  # a field's option when not --<field>
+    staff_field: str | None = None  # a field that must name someone on the staff list (else 422)
 
     def body_model(self) -> type[BaseModel]:
         """What a caller sends: the model without the actor field (a body cannot name another
@@ -123,6 +127,28 @@ CASE_ACTIONS: tuple[CaseAction, ...] = (
         actor_field="engineer",
     ),
     CaseAction(
+        name="assign",
+        path="assignment",
+        summary="Assign (or hand over) the case to an engineer on the staff list",
+        permission=AGENT,
+        model=Assignment,
+        handler=WF.assign,
+        kind="update",
+        actor_field="engineer",
+        cli_flags={"assignee": "--to"},
+        staff_field="assignee",
+    ),
+    CaseAction(
+        name="note",
+        path="notes",
+        summary="An internal note for staff (never shown or sent to the customer)",
+        permission=AGENT,
+        model=InternalNote,
+        handler=WF.note,
+        kind="update",
+        actor_field="engineer",
+    ),
+    CaseAction(
         name="reopen",
         path="reopen",
         summary="The customer reopens a resolved case within the window",
@@ -137,8 +163,8 @@ CASE_ACTIONS: tuple[CaseAction, ...] = (
         summary="The customer provides an obligation or request",
         permission=CUSTOMER,
         model=Cooperation,
-        handler=WF.cooperate,
-        kind="signal",
+        handler=WF.answer_request,
+        kind="update",
         cli_flags={"request_id": "--request"},
     ),
     CaseAction(
@@ -147,8 +173,17 @@ CASE_ACTIONS: tuple[CaseAction, ...] = (
         summary="The customer's satisfaction survey answer",
         permission=CUSTOMER,
         model=SurveyAnswer,
-        handler=WF.survey,
-        kind="signal",
+        handler=WF.answer_survey,
+        kind="update",
+    ),
+    CaseAction(
+        name="withdraw",
+        path="withdrawal",
+        summary="The customer withdraws an open case (closed without a survey)",
+        permission=CUSTOMER,
+        model=Withdrawal,
+        handler=WF.withdraw,
+        kind="update",
     ),
 )
 

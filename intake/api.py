@@ -13,7 +13,6 @@ The app is handed what it uses (keys, database engine, the gateway); it opens no
 (`worker.py --api`), over a database and a connection of its own in `starter.py serve`.
 """
 
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from intake.cases import (
     RequestConflict,
     TooManyOpenCases,
     Unavailable,
+    staff_from_file,
 )
 from intake.docs import install_docs
 from intake.guard import Guard
@@ -56,7 +56,7 @@ from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
-from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.text import NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.validation import field_errors
 from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
@@ -136,9 +136,12 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
 
     async def get_cases() -> Cases:
         try:
-            return await gateway()
+            cases = await gateway()
         except TemporalUnavailable as error:
             raise Unavailable(str(error)) from None
+        if cases.staff is None:  # assignments name engineers of the settings' staff list
+            cases.staff = staff_from_file(settings.staff_file)
+        return cases
 
     bearer = HTTPBearer(auto_error=False, description="an API key's token (see README, Security)")
 
@@ -248,6 +251,9 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
         severity: Severity | None = None,
         category: Category | None = None,
         tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
+        assignee: Annotated[
+            str | None, Query(pattern=NAME_PATTERN, description="the assigned engineer's staff name")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[CaseSummary]:
         """Cases of the key's tenants (every tenant for agents and operators). Needs `read_cases`."""
@@ -258,6 +264,7 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
             tenant_id=tenant,
             limit=limit,
             principal=caller,
+            assignee=assignee,
         )
 
     @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)

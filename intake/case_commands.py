@@ -1,7 +1,8 @@
 """The case commands of `starter.py`: open, show, list, verify, and one command for each action of
-the table in `intake/actions.py` (respond, update, ask, severity, resolve, reopen, cooperate,
-survey), its options made from the action's model. The CLI acts as the operator: it names the
-engineer an agent action is for (`--engineer`), as an agent's API key would by its own name.
+the table in `intake/actions.py` (respond, update, ask, severity, resolve, assign, note, reopen,
+cooperate, survey, withdraw), its options made from the action's model. The CLI acts as the
+operator: it names the engineer an agent action is for (`--engineer`), as an agent's API key
+would by its own name.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ async def _list(cases: Cases, args: argparse.Namespace, _: None) -> None:
             category=args.category,
             tenant_id=args.tenant,
             limit=args.limit,
+            assignee=args.assignee,
         )
     )
 
@@ -151,6 +153,7 @@ def add_case_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ls.add_argument("--severity", type=Severity, choices=list(Severity))
     ls.add_argument("--category", type=Category, choices=list(Category))
     ls.add_argument("--tenant")
+    ls.add_argument("--assignee", help="the assigned engineer's staff name")
     ls.add_argument("--limit", type=int, default=100)
     ls.set_defaults(run=_list)
 

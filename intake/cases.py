@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -33,12 +34,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
+from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
     Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
     ReopenRequest,
@@ -46,7 +49,9 @@ from support.actions import (
     SeverityChangeRequest,
     SurveyAnswer,
 )
+from support.case_machine import MOVING_MARK
 from support.case_view import CaseView
+from support.customer_view import customer_view
 from support.request import CaseRequest
 from support.verification import SealedAttempt, VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
@@ -82,12 +87,32 @@ class InvalidField(ValueError):
         self.field = field
 
 
+NOT_ON_STAFF = "not on the staff list"
+
+# Who may be named where the staff list is asked (`CaseAction.staff_field`): the names of the
+# list as it is now (read again on each call, so an edit of the file applies without a restart).
+StaffNames = Callable[[], Collection[str]]
+
+
+def staff_from_file(path: Path) -> StaffNames:
+    """The names of the staff list file (CASEWORK_STAFF); a file that cannot be read is a 503."""
+
+    def names() -> frozenset[str]:
+        try:
+            return frozenset(member.name for member in load_staff(path).staff)
+        except StaffFileError as error:
+            raise Unavailable(str(error)) from None
+
+    return names
+
+
 class TooManyOpenCases(RuntimeError):
     """The tenant has as many open cases as it may."""
 
 
 FINGERPRINT_MEMO = "request_sha256"
 log = get_logger("casework.intake")
+REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is sent again this often
 
 
 def fingerprint(request: CaseRequest) -> str:
@@ -110,6 +135,7 @@ class CaseSummary(BaseModel):
     first_response_due: datetime | None
     sla_breached: bool | None
     started_at: datetime | None
+    assigned_engineer: str | None = None
 
 
 # A query needs a worker to run it. Without one it would wait for the client's default; with a
@@ -134,6 +160,7 @@ class Cases:
         directory: DirectoryStore | None = None,
         max_open_cases: int = 0,
         verification: VerificationGate | None = None,
+        staff: StaffNames | None = None,
     ) -> None:
         """`directory` checks contact addresses against the tenant's entry; `max_open_cases` caps
         the cases a tenant may have open at once (0: no cap); `verification` seals phone codes and
@@ -144,6 +171,7 @@ class Cases:
         self.directory = directory
         self._max_open_cases = max_open_cases
         self.verification = verification
+        self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
 
     @property
     def client(self) -> Client:
@@ -164,7 +192,7 @@ class Cases:
                     f"request_id {request.request_id!r} was already used for another request of this "
                     "tenant; use a new request_id for a new case"
                 )
-            return OpenedCase(created=False, case=await self._decided_view(request.case_id))
+            return OpenedCase(created=False, case=_seen(await self._decided_view(request.case_id), principal))
         await self._check_contact(request)
         await self._check_open_cases(request.tenant_id)
         created = True
@@ -189,7 +217,7 @@ class Cases:
                 ) from None
         except RPCError as error:
             raise _rpc_error(error, request.case_id) from None
-        return OpenedCase(created=created, case=await self._decided_view(request.case_id))
+        return OpenedCase(created=created, case=_seen(await self._decided_view(request.case_id), principal))
 
     @staticmethod
     def authorise_opening(request: CaseRequest, principal: Principal) -> None:
@@ -291,8 +319,9 @@ class Cases:
             if tenant is None or not principal.sees(tenant):
                 raise CaseNotFound(f"no case {case_id!r}")
             if description.status is WorkflowExecutionStatus.COMPLETED:
-                return await self._final_view(handle)
-            return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                return _seen(await self._final_view(handle), principal)
+            view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+            return _seen(view, principal)
         except RPCError as error:
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
@@ -317,6 +346,7 @@ class Cases:
         tenant_id: str | None = None,
         limit: int = 100,
         principal: Principal = CLI_OPERATOR,
+        assignee: str | None = None,
     ) -> list[CaseSummary]:
         """Cases by their search attributes (enums and ids only, so the query needs no escaping),
         of the principal's tenants only."""
@@ -333,6 +363,7 @@ class Cases:
             (sa.CASE_SEVERITY, severity),
             (sa.CASE_CATEGORY, category),
             (sa.TENANT_ID, tenant_id),
+            (sa.ASSIGNED_ENGINEER, assignee),  # a staff name (NAME_PATTERN): nothing to escape
         ):
             if value is not None:
                 clauses.append(f"{key.name} = '{value}'")
@@ -349,6 +380,9 @@ class Cases:
                         tenant_id=attrs.get(sa.TENANT_ID),
                         first_response_due=attrs.get(sa.FIRST_RESPONSE_DUE),
                         sla_breached=attrs.get(sa.SLA_BREACHED),
+                        assigned_engineer=None
+                        if principal.customer_side
+                        else attrs.get(sa.ASSIGNED_ENGINEER),
                         started_at=execution.start_time,
                     )
                 )
@@ -360,15 +394,26 @@ class Cases:
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
     ) -> CaseView | None:
         """Carry out one action of the table for this principal: its role must allow it, and the
-        case must be of a tenant it acts for. Updates answer with the case's view; signals None."""
+        case must be of a tenant it acts for; a name it gives for a staff field must be on the staff
+        list. Updates answer with the case's view (the customer's view for portal and phone keys);
+        signals None."""
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
         await self.scope(case_id, principal)
+        if action.staff_field is not None:
+            self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)))
         if action.kind == "signal":
             await self._signal(case_id, action.handler, payload)
             return None
         view: CaseView = await self._act(case_id, action.handler, payload)
-        return view
+        return _seen(view, principal)
+
+    def _check_staff(self, field: str, name: str) -> None:
+        """Before the case is asked: a name the staff list does not know is the caller's error."""
+        if self.staff is None:
+            raise Unavailable("the staff list is not configured on this intake (CASEWORK_STAFF)")
+        if name not in self.staff():
+            raise InvalidField(field, NOT_ON_STAFF)
 
     async def _view(self, name: str, case_id: str, payload: BaseModel) -> CaseView:
         view = await self.perform(ACTIONS[name], case_id, payload)
@@ -393,11 +438,29 @@ class Cases:
     async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
         return await self._view("reopen", case_id, action)
 
-    async def cooperate(self, case_id: str, answer: Cooperation) -> None:
-        await self.perform(ACTIONS["cooperate"], case_id, answer)
+    async def cooperate(self, case_id: str, answer: Cooperation) -> CaseView:
+        return await self._view("cooperate", case_id, answer)
 
-    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> None:
-        await self.perform(ACTIONS["survey"], case_id, answer)
+    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> CaseView:
+        return await self._view("survey", case_id, answer)
+
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView:
+        """A customer's email reply, from the inbound mail (which checked the sender). Exactly once:
+        the update id is `reply-<message_id>` (the same mail sent twice at once is one update) and
+        the case refuses a message it already has with a reason starting with
+        `support.customer_replies.ALREADY_RECEIVED`. Raises CaseNotFound, ActionRejected (the
+        case's reason: closed, already received) or Unavailable (try again later)."""
+        for attempt in range(REPLY_ATTEMPTS):
+            try:
+                view: CaseView = await self._act(
+                    case_id, SupportCaseWorkflow.receive_reply, reply, update_id=f"reply-{reply.message_id}"
+                )
+                return view
+            except ActionRejected as error:
+                if MOVING_MARK not in str(error):
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))  # the case settles into its next run
+        raise Unavailable(f"case {case_id} is moving to a new run; deliver the reply again shortly")
 
     async def verify(
         self, case_id: str, attempt: VerificationAttempt, principal: Principal = CLI_OPERATOR
@@ -427,11 +490,13 @@ class Cases:
         except RPCError as error:
             raise await self._not_running(error, case_id) from None
 
-    async def _act(self, case_id: str, update: object, action: BaseModel) -> Any:
+    async def _act(
+        self, case_id: str, update: object, action: BaseModel, update_id: str | None = None
+    ) -> Any:
         """`update` is an update method of the workflow (from the action table, or `verify`)."""
         handle = self._handle(case_id)
         try:
-            return await handle.execute_update(cast(Any, update), action)
+            return await handle.execute_update(cast(Any, update), action, id=update_id)
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
@@ -449,6 +514,11 @@ class Cases:
             return _rpc_error(again, case_id)
         status = description.status.name.lower() if description.status else "closed"
         return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")
+
+
+def _seen(view: CaseView, principal: Principal) -> CaseView:
+    """The case as this principal may see it: the customer's side never sees staff's notes."""
+    return customer_view(view) if principal.customer_side else view
 
 
 # The gateway as the composition root hands it to the API and the CLI: the same `Cases` on every

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from intake.case_commands import add_case_commands
+from intake.cases import Cases, CasesSource, staff_from_file
 from intake.command_line import (
     EXIT_BROKEN_PIPE,
     EXIT_INVALID,
@@ -91,8 +92,20 @@ def _run(args: argparse.Namespace, services: Services) -> int:
             code = args.call(args)
             return code if isinstance(code, int) else 0
         payload = args.prepare(args) if args.prepare is not None else None
-        asyncio.run(with_cases(args.run, args, payload, services.cases))
+        asyncio.run(with_cases(args.run, args, payload, _with_staff(services)))
     except CliError as error:
         print(error, file=sys.stderr)
         return error.code
     return 0
+
+
+def _with_staff(services: Services) -> CasesSource:
+    """The gateway, knowing the settings' staff list (`assign --to` names someone on it)."""
+
+    async def source() -> Cases:
+        cases = await services.cases()
+        if cases.staff is None:
+            cases.staff = staff_from_file(services.settings.staff_file)
+        return cases
+
+    return source

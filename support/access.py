@@ -26,8 +26,8 @@ class Permission(StrEnum):
     OPEN_CASE = "open_case"  # web intake
     OPEN_PHONE_CASE = "open_phone_case"  # phone intake with caller_number
     READ_CASES = "read_cases"  # show and list (tenant-scoped for portal and phone)
-    CUSTOMER_ACTION = "customer_action"  # cooperate, reopen, survey, verification
-    AGENT_ACTION = "agent_action"  # respond, update, ask, severity, resolve
+    CUSTOMER_ACTION = "customer_action"  # cooperate, reopen, survey, withdraw, verification
+    AGENT_ACTION = "agent_action"  # respond, update, ask, severity, resolve, assign, note
     READ_REPORTS = "read_reports"  # SLA and satisfaction reports (tenant-scoped for portal and phone)
     OPERATE = "operate"  # history, replay, timeline, codec server
 
@@ -77,6 +77,12 @@ class Principal(BaseModel):
 
     def allows(self, permission: Permission) -> bool:
         return permission in GRANTS[self.role]
+
+    @property
+    def customer_side(self) -> bool:
+        """Portal and phone keys act for customers: they see the customer's view of a case
+        (`support.customer_view`), never staff's notes."""
+        return self.role in TENANT_SCOPED
 
     @property
     def all_tenants(self) -> bool:

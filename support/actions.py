@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from support.text import Comment, EngineerName, Line, Message, Reason
+from support.text import Comment, EngineerName, Line, Message, Note, Reason
 from support.vocabulary import Severity
 
 
@@ -78,6 +78,34 @@ class SurveyAnswer(BaseModel):
 
     score: int = Field(ge=1, le=5)
     comment: Comment = ""
+
+
+class Assignment(BaseModel):
+    """An agent hands the case to an engineer on the staff list (the intake checks the list)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    engineer: EngineerName = Field(description="who assigns (the acting key's name)")
+    assignee: EngineerName = Field(description="who holds the case from now on: a name on the staff list")
+    reason: Reason
+
+
+class InternalNote(BaseModel):
+    """A note for colleagues: kept with the case for staff, never told to the customer."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    engineer: EngineerName
+    note: Note
+
+
+class Withdrawal(BaseModel):
+    """The customer withdraws an open case (it solved itself): closed without a survey."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    requester: Line
+    reason: Reason
 
 
 # -- a customer's email reply (issue 15): the contract between the inbound mail and the case -------

@@ -26,6 +26,7 @@ class CaseAttribute(StrEnum):
     FIRST_RESPONSE_DUE = "FirstResponseDue"
     SLA_BREACHED = "SlaBreached"
     INCIDENT_ID = "IncidentId"
+    ASSIGNED_ENGINEER = "AssignedEngineer"  # a staff name, never a customer's
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,18 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from support.case_context import CaseContext
 from support.notifications import Notification
@@ -63,6 +67,10 @@ Event = (
     | ReopenRequest
     | Cooperation
     | SurveyAnswer
+    | Assignment
+    | InternalNote
+    | Withdrawal
+    | CustomerReply
     | TimePassed
     | DeliveryFailed
 )

@@ -15,16 +15,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from support.agenda import Wake, WakeUp, agenda
+from support.assignment import assign, assign_refusal, noted
 from support.case_context import CaseContext
 from support.case_effects import Decision
 from support.case_events import (
@@ -37,7 +42,15 @@ from support.case_events import (
 )
 from support.case_record import CaseRecord
 from support.clocks import ClockName
-from support.customer_requests import ask, came_due, cooperated, remind, request_refusal
+from support.customer_replies import received, reply_refusal
+from support.customer_requests import (
+    ask,
+    came_due,
+    cooperated,
+    cooperation_refusal,
+    remind,
+    request_refusal,
+)
 from support.excerpt import excerpt
 from support.notifications import FailedNotification
 from support.opening import context_loaded
@@ -50,12 +63,14 @@ from support.resolution import (
     resolve,
     survey_answered,
     survey_expired,
+    survey_refusal,
 )
 from support.responses import customer_update, follow_up, respond
 from support.severity_changes import change_refusal, engineer_change
 from support.sla_checkpoints import checkpoint_reached
 from support.verification import SealedAttempt
 from support.vocabulary import CaseStatus
+from support.withdrawal import withdraw, withdrawal_refusal
 
 Step = Callable[[CaseRecord, Any, datetime, Decision], None]
 
@@ -99,7 +114,10 @@ def _delivery_failed(case: CaseRecord, event: DeliveryFailed, now: datetime, dec
         )
     )
     case.view.record(
-        now, "notification_failed", f"{notification.event} to {notification.audience.value}: {reason}"
+        now,
+        "notification_failed",
+        f"{notification.event} to {notification.audience.value}: {reason}",
+        internal=True,
     )
     decision.log(
         "error",
@@ -134,6 +152,10 @@ STEPS: dict[type[BaseModel], Step] = {
     ReopenRequest: reopen,
     Cooperation: cooperated,
     SurveyAnswer: survey_answered,
+    Assignment: assign,
+    InternalNote: noted,
+    Withdrawal: withdraw,
+    CustomerReply: received,
     TimePassed: _time_passed,
     DeliveryFailed: _delivery_failed,
 }
@@ -154,6 +176,11 @@ _VERBS: dict[type[BaseModel], str] = {
     CustomerActionRequest: "ask the customer",
     SeverityChangeRequest: "change the severity",
     Resolution: "resolve",
+    Assignment: "assign",
+    InternalNote: "add a note",
+    Withdrawal: "withdraw",
+    Cooperation: "take this answer",
+    CustomerReply: "take a reply",
 }
 
 
@@ -164,17 +191,25 @@ def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = F
         return attempt_refusal(case, action)
     if isinstance(action, ReopenRequest):
         return reopen_refusal(case, now)
+    if isinstance(action, SurveyAnswer):
+        return survey_refusal(case)  # starts no delivery: taken while the case moves too
+    if isinstance(action, CustomerReply):
+        # A repeat is refused as such whatever the case does now (the inbound side's exactly-once).
+        return reply_refusal(case, action) or (_MOVING.format(verb="take a reply") if moving else None)
     verb = _VERBS[type(action)]
     status = case.view.status
     if moving:
         # Accepted now, it would start a delivery the continue-as-new must wait for: a steady
         # stream of actions would keep the case from ever continuing as new.
-        return (
-            f"cannot {verb} right now: the case is moving to a new run (its history is long); "
-            "send it again in a moment"
-        )
+        return _MOVING.format(verb=verb)
     if status is CaseStatus.NEW:
         return f"cannot {verb}: the case is still being opened; try again in a moment"
+    if isinstance(action, Withdrawal):
+        return withdrawal_refusal(case)
+    if isinstance(action, InternalNote):
+        return None  # staff may note on a resolved or closed case while it runs
+    if isinstance(action, Cooperation):
+        return cooperation_refusal(case, action)
     if not status.is_open:
         return f"cannot {verb}: the case is {status.value}"
     if isinstance(action, FirstResponse):
@@ -188,4 +223,13 @@ def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = F
         return request_refusal(case)
     elif isinstance(action, SeverityChangeRequest):
         return change_refusal(case, action)
+    elif isinstance(action, Assignment):
+        return assign_refusal(case, action)
     return None
+
+
+_MOVING = (
+    "cannot {verb} right now: the case is moving to a new run (its history is long); "
+    "send it again in a moment"
+)
+MOVING_MARK = "send it again in a moment"  # how a caller recognises a refusal worth retrying soon

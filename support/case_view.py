@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field, model_validator
 
+from support.actions import AttachmentRef
 from support.clocks import SlaClock
 from support.cooperation import CustomerRequest, RequestKind
 from support.excerpt import excerpt
@@ -33,6 +34,10 @@ SEVERITY_CHANGES_KEPT = 20  # besides the opening severity
 PAUSES_KEPT = 20
 FAILED_NOTIFICATIONS_KEPT = 20
 UPDATE_CYCLES_KEPT = 20  # finished customer-update cycles whose verdict the case keeps
+NOTES_KEPT = 20  # the most recent internal notes; older ones are counted in `notes_omitted`
+NOTE_KEPT_MAX = 1_000  # characters of a note the case keeps (the history has it in full)
+REPLY_IDS_KEPT = 100  # message ids of the most recent customer replies (a repeat is refused)
+ATTACHMENTS_KEPT = 50  # the most recent attachments listed; older ones counted
 
 
 class TimelineEntry(BaseModel):
@@ -40,6 +45,20 @@ class TimelineEntry(BaseModel):
     actor: str = Field(description="'system', 'customer' or the engineer's name")
     kind: str = Field(description="machine-readable event, e.g. opened, severity_capped, sla_warning_50")
     message: str
+    internal: bool = Field(default=False, description="for staff only: never in a customer-facing view")
+
+
+class NoteEntry(BaseModel):
+    """An engineer's internal note, as the case keeps it (an excerpt of at most 1,000 characters)."""
+
+    at: datetime
+    engineer: str
+    note: str
+
+
+class WithdrawalRecord(BaseModel):
+    at: datetime
+    reason: str = Field(description="the customer's reason, as an excerpt")
 
 
 class SeverityChange(BaseModel):
@@ -165,6 +184,15 @@ class CaseView(BaseModel):
     reopened_count: int = 0
     closed_at: datetime | None = None
     survey: Survey | None = None
+    withdrawal: WithdrawalRecord | None = None
+    notes: list[NoteEntry] = Field(default_factory=list, description="internal notes (staff only)")
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, description="attachments of the customer's replies (stored outside the case)"
+    )
+    reply_ids: list[str] = Field(
+        default_factory=list,
+        description="message ids of the most recent customer replies: a repeat is refused",
+    )
     timeline: list[TimelineEntry] = Field(default_factory=list)
     timeline_omitted: int = Field(
         default=0,
@@ -190,6 +218,8 @@ class CaseView(BaseModel):
     customer_update_cycles_omitted: int = Field(
         default=0, description="older customer-update cycles whose verdict is no longer listed"
     )
+    notes_omitted: int = Field(default=0, description="older internal notes no longer listed")
+    attachments_omitted: int = Field(default=0, description="older attachments no longer listed")
     # Sequence numbers: counted, never derived from lists that are trimmed.
     engineer_requests: int = Field(default=0, description="engineer requests made (request-<n> numbering)")
     severity_changes: int = Field(default=0, description="severity changes after the opening one")
@@ -197,6 +227,8 @@ class CaseView(BaseModel):
     cooperations_received: int = Field(
         default=0, description="customer answers received (each one's notice has its own id)"
     )
+    assignments: int = Field(default=0, description="assignments made (each one's notice has its own id)")
+    replies_received: int = Field(default=0, description="customer email replies received")
 
     @model_validator(mode="after")
     def _counters_of_older_state(self) -> CaseView:
@@ -248,10 +280,14 @@ class CaseView(BaseModel):
             created_at=now,
         )
 
-    def record(self, at: datetime, kind: str, message: str, actor: str = "system") -> None:
-        """A timeline entry. Every change of the case is recorded, so this is also where the
-        state is kept bounded (`keep_bounded`) after whatever the change added."""
-        entry = TimelineEntry(at=at, actor=actor, kind=kind, message=excerpt(message, ENTRY_MAX))
+    def record(
+        self, at: datetime, kind: str, message: str, actor: str = "system", internal: bool = False
+    ) -> None:
+        """A timeline entry (`internal`: for staff only). Every change of the case is recorded, so
+        this is also where the state is kept bounded (`keep_bounded`) after whatever it added."""
+        entry = TimelineEntry(
+            at=at, actor=actor, kind=kind, message=excerpt(message, ENTRY_MAX), internal=internal
+        )
         self.timeline.append(entry)
         self.keep_bounded()
 
@@ -276,6 +312,16 @@ class CaseView(BaseModel):
         if excess > 0:
             del self.failed_notifications[:excess]
             self.failed_notifications_omitted += excess
+        excess = len(self.notes) - NOTES_KEPT
+        if excess > 0:
+            del self.notes[:excess]
+            self.notes_omitted += excess
+        excess = len(self.attachments) - ATTACHMENTS_KEPT
+        if excess > 0:
+            del self.attachments[:excess]
+            self.attachments_omitted += excess
+        if len(self.reply_ids) > REPLY_IDS_KEPT:
+            del self.reply_ids[: len(self.reply_ids) - REPLY_IDS_KEPT]
         clock = self.customer_update
         if clock is not None and len(clock.history) > UPDATE_CYCLES_KEPT:
             dropped_cycles = clock.history[: len(clock.history) - UPDATE_CYCLES_KEPT]

@@ -39,6 +39,35 @@ def request_refusal(case: CaseRecord) -> str | None:
     return None
 
 
+def cooperation_refusal(case: CaseRecord, answer: Cooperation) -> str | None:
+    """Why the case would ignore this answer: no such request, or it is no longer outstanding."""
+    request = next((r for r in case.view.customer_requests if r.request_id == answer.request_id), None)
+    if request is None:
+        return f"the case has no request {answer.request_id!r}; nothing was asked under that name"
+    if request.state is RequestState.ANSWERED:
+        return f"request {answer.request_id!r} was already answered at {request.answered_at}"
+    if request.state is RequestState.WAIVED:
+        return f"request {answer.request_id!r} is no longer needed (waived)"
+    return None
+
+
+def answered_by_reply(case: CaseRecord, now: datetime, what: str) -> list[str]:
+    """A customer's email reply answers every engineer request still outstanding (the engineer asked
+    by email; the reply is its answer) and the update clock resumes. Obligations stay: each is a
+    named deliverable the customer confirms on its own (cooperate), not any mail that arrives.
+    Returns the ids of the requests answered."""
+    answered = []
+    for request in case.view.customer_requests:
+        if request.kind is RequestKind.ENGINEER and request.outstanding:
+            request.state = RequestState.ANSWERED
+            request.answered_at = now
+            request.answer = excerpt(what)
+            answered.append(request.request_id)
+    if answered:
+        sync_pause(case, now, "customer", "the customer replied by email")
+    return answered
+
+
 def _request(case: CaseRecord, request_id: str) -> CustomerRequest:
     return next(r for r in case.view.customer_requests if r.request_id == request_id)
 

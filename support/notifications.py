@@ -42,6 +42,7 @@ CUSTOMER_TEMPLATES = frozenset(
         "survey",
         "survey_reminder",
         "closed_unresponsive",
+        "withdrawn",
     }
 )
 SUPPORT_TEMPLATES = frozenset(
@@ -57,6 +58,9 @@ SUPPORT_TEMPLATES = frozenset(
         "downgraded",
         "severity_changed",
         "closed_unresponsive",
+        "assigned",
+        "customer_replied",
+        "withdrawn",
     }
 )
 ALL_TEMPLATES = CUSTOMER_TEMPLATES | SUPPORT_TEMPLATES

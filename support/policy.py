@@ -104,6 +104,15 @@ class VerificationRule(BaseModel):
     expires_after: Duration = Field(default=timedelta(minutes=10))
 
 
+# Events added after policies were first snapshotted into cases (issue 15): a running case's
+# snapshot without a line for one routes it so (policy.toml names them like every other event).
+LATER_EVENTS: dict[str, list[Audience]] = {
+    "assigned": [Audience.ENGINEER],
+    "customer_replied": [Audience.ENGINEER],
+    "withdrawn": [Audience.CUSTOMER, Audience.ENGINEER],
+}
+
+
 class RoutingRule(BaseModel):
     """Who is told of what. Addresses and webhook URLs are deployment settings, not policy."""
 
@@ -119,7 +128,11 @@ class RoutingRule(BaseModel):
         unknown = sorted(set(self.events) - ALL_TEMPLATES)
         if unknown:
             raise ValueError(f"events: unknown event(s) {', '.join(unknown)}")
-        missing = sorted(t for t in ALL_TEMPLATES if t != "verification_code" and not self.events.get(t))
+        missing = sorted(
+            t
+            for t in ALL_TEMPLATES - LATER_EVENTS.keys()
+            if t != "verification_code" and not self.events.get(t)
+        )
         if missing:
             raise ValueError(f"events: no audience for {', '.join(missing)}; every event must reach someone")
         return self
@@ -127,7 +140,7 @@ class RoutingRule(BaseModel):
     def audiences(self, template: str, severity: Severity | None) -> list[Audience]:
         return [
             a
-            for a in self.events.get(template, [])
+            for a in self.events.get(template, LATER_EVENTS.get(template, []))
             if a is not Audience.ACCOUNT_MANAGER or severity in self.account_manager_severities
         ]
 

@@ -16,8 +16,9 @@ Rules, each chosen once here:
 - First-response verdict of a closed case: `first_response_met` when it was answered; never
   answered, it is `breached` when its deadline passed before it ended (`sla_breached`, or the due
   time before its end) and otherwise `unanswered` (it ended, e.g. closed unresponsive, before its
-  deadline). Of a running case: awaiting its first response, `breached` once due (as of the
-  report's `generated_at`) and `open` before; answered (in progress, resolved, closed awaiting its
+  deadline; or withdrawn by the customer before it: a withdrawn case has no survey). Of a running
+  case: awaiting its first response, `breached` once due (as of the report's `generated_at`) and
+  `open` before; answered (in progress, resolved, closed awaiting its
   survey), `met` unless it breached a clock whose first-response deadline has passed, which
   visibility cannot tell from a later customer-update breach: counted `breached` (the conservative
   reading; the closed record settles it).
@@ -291,7 +292,10 @@ def _open_verdict(case: OpenCase, now: datetime) -> Verdict:
         return "breached" if case.sla_breached and past_due else "met"
     if case.sla_breached or past_due:
         return "breached"
-    return "unanswered" if case.status == CaseStatus.CLOSED_UNRESPONSIVE else "open"
+    # Ended without a first response before its deadline: neither met nor breached. A withdrawn case
+    # is archived as soon as its run ends, and counted from its record (answered or not) from then.
+    ended = (CaseStatus.CLOSED_UNRESPONSIVE, CaseStatus.WITHDRAWN)
+    return "unanswered" if case.status in ended else "open"
 
 
 def _group(entries: list[_Entry]) -> Group:

@@ -28,6 +28,18 @@ def reopen_refusal(case: CaseRecord, now: datetime) -> str | None:
     return None
 
 
+def survey_refusal(case: CaseRecord) -> str | None:
+    """A survey answer counts only while the survey waits for it."""
+    survey = case.view.survey
+    if survey is None:
+        return "the satisfaction survey has not been sent: it is sent when the case closes"
+    if survey.outcome is SurveyOutcome.ANSWERED:
+        return f"the satisfaction survey was already answered at {survey.answered_at}"
+    if survey.outcome is SurveyOutcome.NO_ANSWER:
+        return f"the satisfaction survey expired at {survey.expires_at.isoformat()}"
+    return None
+
+
 def stop_clocks(case: CaseRecord, now: datetime) -> None:
     view = case.view
     if view.first_response is not None and view.first_response.answered_at is None:

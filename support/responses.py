@@ -15,6 +15,10 @@ from support.excerpt import excerpt
 from support.routing import recipients
 from support.vocabulary import CaseStatus
 
+# Cases that gave their first response before the assignee was a search attribute did not set it:
+# they replay so. From then on the responder, assigned by answering, is listed under the attribute.
+ASSIGNEE_ATTRIBUTE_PATCH = "assignee-search-attribute"
+
 
 def touch(case: CaseRecord, now: datetime, engineer: str | None, decision: Decision) -> None:
     """Activity on the case: resets the idle follow-up (and the agenda is looked at again)."""
@@ -71,7 +75,12 @@ def first_response(case: CaseRecord, engineer: str, message: str, now: datetime,
         )
     decision.tell(recipients(case, "first_response", {"engineer": engineer, "message": message}))
     touch(case, now, engineer, decision)
-    decision.set((CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value))
+    attributes: list[tuple[CaseAttribute, str | bool | datetime]] = [
+        (CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value)
+    ]
+    if case.patched(ASSIGNEE_ATTRIBUTE_PATCH):
+        attributes.append((CaseAttribute.ASSIGNED_ENGINEER, engineer))
+    decision.set(*attributes)
 
 
 def customer_update(case: CaseRecord, action: CustomerUpdate, now: datetime, decision: Decision) -> None:
@@ -105,7 +114,9 @@ def follow_up(case: CaseRecord, now: datetime, decision: Decision) -> None:
     view = case.view
     view.follow_ups_sent += 1
     view.last_activity_at = now
-    view.record(now, "follow_up", f"no activity for a while; reminded {view.assigned_engineer}")
+    view.record(
+        now, "follow_up", f"no activity for a while; reminded {view.assigned_engineer}", internal=True
+    )
     decision.tell(
         recipients(
             case, "follow_up", {"engineer": str(view.assigned_engineer)}, sequence=view.follow_ups_sent

@@ -24,6 +24,7 @@ LINE_MAX = 200
 MESSAGE_MAX = 20_000  # a message to the customer, a description, a customer's answer
 REASON_MAX = 2_000  # a severity change's reason, what the customer is asked for
 COMMENT_MAX = 5_000  # a survey comment
+NOTE_MAX = 5_000  # an engineer's internal note
 
 # C0 controls and DEL, and the C1 controls; line and paragraph separators as well.
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -58,5 +59,6 @@ Line = Annotated[str, Field(min_length=1, max_length=LINE_MAX), AfterValidator(_
 Message = Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX), AfterValidator(_message)]
 Reason = Annotated[str, Field(min_length=3, max_length=REASON_MAX), AfterValidator(_message)]
 Comment = Annotated[str, Field(max_length=COMMENT_MAX), AfterValidator(_message)]
+Note = Annotated[str, Field(min_length=1, max_length=NOTE_MAX), AfterValidator(_message)]
 Email = Annotated[str, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)]
 EngineerName = Annotated[str, Field(pattern=NAME_PATTERN, description="the engineer's staff name")]

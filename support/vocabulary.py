@@ -53,11 +53,17 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     CLOSED_UNRESPONSIVE = "closed_unresponsive"
+    WITHDRAWN = "withdrawn"  # the customer withdrew it while it was open: closed without a survey
     REFUSED = "refused"
 
     @property
     def is_final(self) -> bool:
-        return self in (CaseStatus.CLOSED, CaseStatus.CLOSED_UNRESPONSIVE, CaseStatus.REFUSED)
+        return self in (
+            CaseStatus.CLOSED,
+            CaseStatus.CLOSED_UNRESPONSIVE,
+            CaseStatus.WITHDRAWN,
+            CaseStatus.REFUSED,
+        )
 
     @property
     def is_open(self) -> bool:

@@ -19,12 +19,18 @@ from pydantic import BaseModel
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
 from support.actions import (
+    Assignment,
+    Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
+    SurveyAnswer,
+    Withdrawal,
 )
 from support.agenda import WakeUp, agenda, case_done
 from support.case_context import CaseContext
@@ -43,7 +49,8 @@ from support.vocabulary import Channel
 DIRECTORY_FILE = PROJECT_ROOT / "directory.toml"
 DIRECTORY = parse_directory_file(DIRECTORY_FILE.read_text(encoding="utf-8"), str(DIRECTORY_FILE))
 
-# The actions an update validator checks (the workflow's `_check`); signals are never refused.
+# The actions an update validator checks (the workflow's `_check`): every action the intake sends
+# (the old `cooperate` and `survey` signals, never refused, reach the case through `deliver`).
 VALIDATED = (
     FirstResponse,
     CustomerUpdate,
@@ -52,6 +59,12 @@ VALIDATED = (
     Resolution,
     ReopenRequest,
     SealedAttempt,
+    Assignment,
+    InternalNote,
+    Withdrawal,
+    CustomerReply,
+    Cooperation,
+    SurveyAnswer,
 )
 
 # Each action comes this long after whatever happened before it, as on a server, where a round

@@ -51,6 +51,13 @@ FACTS = {
     "summary": "Codec fixed",
     "clock": "first_response",
     "percent": "50",
+    "assignee": "zhang.min",  # assigned (issue 15)
+    "previous": "li.wei",
+    "sender": "a***@contoso.example",  # customer_replied
+    "body": "Here is the trace.",
+    "attachments": "- trace.txt (text/plain, 120 bytes)",
+    "answered": "request-1",
+    "status": "in_progress",
 }
 TIMES = {"first_response_due": DUE, "due": DUE, "support_opens_at": DUE, "reopen_until": DUE}
 

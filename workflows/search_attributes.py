@@ -17,6 +17,7 @@ TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 FIRST_RESPONSE_DUE = SearchAttributeKey.for_datetime("FirstResponseDue")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 INCIDENT_ID = SearchAttributeKey.for_keyword("IncidentId")
+ASSIGNED_ENGINEER = SearchAttributeKey.for_keyword("AssignedEngineer")  # a staff name
 
 ALL_KEYS = (
     CASE_STATUS,
@@ -26,6 +27,7 @@ ALL_KEYS = (
     FIRST_RESPONSE_DUE,
     SLA_BREACHED,
     INCIDENT_ID,
+    ASSIGNED_ENGINEER,
 )
 
 
@@ -36,6 +38,7 @@ BY_ATTRIBUTE: dict[CaseAttribute, SearchAttributeKey[Any]] = {
     CaseAttribute.FIRST_RESPONSE_DUE: FIRST_RESPONSE_DUE,
     CaseAttribute.SLA_BREACHED: SLA_BREACHED,
     CaseAttribute.INCIDENT_ID: INCIDENT_ID,
+    CaseAttribute.ASSIGNED_ENGINEER: ASSIGNED_ENGINEER,
 }
 
 

@@ -24,14 +24,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseContextActivities, ContextRequest
     from activities.verification import VERIFICATION_LOCKED, CodeRequest, VerificationActivities
     from support.actions import (
+        Assignment,
         Cooperation,
         CustomerActionRequest,
+        CustomerReply,
         CustomerUpdate,
         FirstResponse,
+        InternalNote,
         ReopenRequest,
         Resolution,
         SeverityChangeRequest,
         SurveyAnswer,
+        Withdrawal,
     )
     from support.agenda import agenda, case_done
     from support.case_effects import Count, Decision, Log, Observe, SetAttributes, Tell
@@ -272,6 +276,64 @@ class SupportCaseWorkflow:
     @reopen.validator
     def _check_reopen(self, action: ReopenRequest) -> None:
         self._check(action)
+
+    @workflow.update
+    def assign(self, action: Assignment) -> CaseView:
+        self._apply(action)
+        return self._case.view
+
+    @assign.validator
+    def _check_assign(self, action: Assignment) -> None:
+        self._check(action)
+
+    @workflow.update
+    def note(self, action: InternalNote) -> CaseView:
+        self._apply(action)
+        return self._case.view
+
+    @note.validator
+    def _check_note(self, action: InternalNote) -> None:
+        self._check(action)
+
+    @workflow.update
+    def withdraw(self, action: Withdrawal) -> CaseView:
+        self._apply(action)
+        return self._case.view
+
+    @withdraw.validator
+    def _check_withdraw(self, action: Withdrawal) -> None:
+        self._check(action)
+
+    @workflow.update
+    def receive_reply(self, reply: CustomerReply) -> CaseView:
+        """A customer's email reply (the inbound mail; update id `reply-<message_id>`)."""
+        self._apply(reply)
+        return self._case.view
+
+    @receive_reply.validator
+    def _check_receive_reply(self, reply: CustomerReply) -> None:
+        self._check(reply)
+
+    @workflow.update
+    def answer_request(self, answer: Cooperation) -> CaseView:
+        """The customer's answer to an obligation or request, checked (the `cooperate` signal is
+        kept for clients and histories from before: it takes what it gets)."""
+        self._apply(answer)
+        return self._case.view
+
+    @answer_request.validator
+    def _check_answer_request(self, answer: Cooperation) -> None:
+        self._check(answer)
+
+    @workflow.update
+    def answer_survey(self, answer: SurveyAnswer) -> CaseView:
+        """The survey answer, checked (the `survey` signal is kept, as `cooperate`)."""
+        self._apply(answer)
+        return self._case.view
+
+    @answer_survey.validator
+    def _check_answer_survey(self, answer: SurveyAnswer) -> None:
+        self._check(answer)
 
     @workflow.signal
     async def cooperate(self, answer: Cooperation) -> None:

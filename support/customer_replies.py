@@ -1,0 +1,95 @@
+"""A customer's email reply to a case (already checked by the inbound mail: the sender is a
+contact of the tenant, not an auto-reply, quoted history stripped; see `support.actions`).
+
+Exactly once: the case remembers the message ids of its recent replies and refuses a repeat with
+a reason that starts with `ALREADY_RECEIVED`, which the inbound side takes as "already landed".
+A reply to an open case answers the engineer's outstanding requests (the update clock resumes),
+reaches the assignee (or the support queue) in full with its attachments, and is listed on the
+case; to a resolved case it is added as a message without reopening it (reopening is the
+customer's explicit action). While the satisfaction survey waits, a reply that starts with a
+score 1-5 is the survey's answer; any other reply to a closed case is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from support.actions import CustomerReply, SurveyAnswer
+from support.case_effects import Decision
+from support.case_record import CaseRecord
+from support.case_view import SurveyOutcome
+from support.customer_requests import answered_by_reply
+from support.excerpt import excerpt
+from support.resolution import survey_answered
+from support.responses import touch
+from support.routing import recipients
+from support.text import COMMENT_MAX
+from support.vocabulary import CaseStatus
+
+ALREADY_RECEIVED = "already received"  # the start of the refusal of a repeated reply
+_SCORE = re.compile(
+    r"^\s*([1-5])(?![0-9]|[.,][0-9])\s*(?:/\s*5\b|out of 5\b)?[\s.:;,!)\-\u2013\u2014]*(.*)$", re.DOTALL
+)
+
+
+def survey_score(body: str) -> tuple[int, str] | None:
+    """(score, comment) when the body starts with a score 1-5 ("4", "4/5", "5 - great"), else None."""
+    match = _SCORE.match(body)
+    if match is None:
+        return None
+    return int(match[1]), match[2].strip()[:COMMENT_MAX]
+
+
+def _survey_waits(case: CaseRecord) -> bool:
+    survey = case.view.survey
+    return survey is not None and survey.outcome is SurveyOutcome.PENDING
+
+
+def reply_refusal(case: CaseRecord, reply: CustomerReply) -> str | None:
+    view = case.view
+    if reply.message_id in view.reply_ids:
+        return f"{ALREADY_RECEIVED}: this message is already on case {view.case_id}"
+    if view.status in (CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION):
+        return "cannot take a reply: the case is still being opened; try again in a moment"
+    if view.status.is_final and not (_survey_waits(case) and survey_score(reply.body) is not None):
+        return f"cannot take a reply: the case is {view.status.value}; please open a new case"
+    return None
+
+
+def _listing(reply: CustomerReply) -> str:
+    if not reply.attachments:
+        return "-"
+    return "\n".join(f"- {a.filename} ({a.content_type}, {a.size} bytes)" for a in reply.attachments)
+
+
+def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: Decision) -> None:
+    view = case.view
+    view.reply_ids.append(reply.message_id)
+    scored = survey_score(reply.body) if _survey_waits(case) else None
+    if scored is not None:
+        view.record(now, "survey_reply", "the customer answered the survey by email", actor="customer")
+        score, comment = scored
+        survey_answered(case, SurveyAnswer(score=score, comment=comment), now, decision)
+        return
+    view.replies_received += 1
+    view.attachments += reply.attachments
+    answered = answered_by_reply(case, now, reply.body) if view.status.is_open else []
+    attached = f" ({len(reply.attachments)} attachments)" if reply.attachments else ""
+    view.record(now, "customer_replied", f"email: {excerpt(reply.body)}{attached}", actor="customer")
+    touch(case, now, None, decision)
+    decision.tell(
+        recipients(
+            case,
+            "customer_replied",
+            {
+                "sender": reply.sender,
+                "body": reply.body,
+                "attachments": _listing(reply),
+                "answered": ", ".join(answered) or "-",
+                "status": view.status.value,
+            },
+            sequence=view.replies_received,
+        )
+    )
+    decision.count("casework_customer_replies", "customer email replies on cases", status=view.status.value)
