@@ -15,7 +15,7 @@ from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.cases import Cases, CasesSource
+from intake.cases import Cases, CasesSource, staff_from_file
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -35,8 +35,8 @@ def verification_gate(settings: Settings, engine: Engine | None = None) -> Verif
 def build_cases(
     client: Client, settings: Settings, engine: Engine, open_wait: timedelta = OPEN_WAIT
 ) -> Cases:
-    """The gateway over `client`, with the directory checks, limits and verification gate of
-    `settings` on `engine`."""
+    """The gateway over `client`, with the directory checks, limits, verification gate and staff
+    list (who may be assigned) of `settings` on `engine`."""
     return Cases(
         client,
         settings.task_queue,
@@ -44,6 +44,7 @@ def build_cases(
         directory=DirectoryStore(engine),
         max_open_cases=settings.open_cases_per_tenant,
         verification=verification_gate(settings, engine),
+        staff=staff_from_file(settings.staff_file),
     )
 
 

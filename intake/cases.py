@@ -39,15 +39,18 @@ from intake.actions import ACTIONS, CaseAction
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
     CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from support.case_machine import MOVING_MARK
 from support.case_view import CaseView
@@ -437,6 +440,15 @@ class Cases:
 
     async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
         return await self._view("reopen", case_id, action)
+
+    async def assign(self, case_id: str, action: Assignment) -> CaseView:
+        return await self._view("assign", case_id, action)
+
+    async def note(self, case_id: str, action: InternalNote) -> CaseView:
+        return await self._view("note", case_id, action)
+
+    async def withdraw(self, case_id: str, action: Withdrawal) -> CaseView:
+        return await self._view("withdraw", case_id, action)
 
     async def cooperate(self, case_id: str, answer: Cooperation) -> CaseView:
         return await self._view("cooperate", case_id, answer)

@@ -47,6 +47,9 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases/{case_id}/reopen"): (CUSTOMER, {"requester": "admin@contoso.example", "reason": "back"}),
     ("POST", "/cases/{case_id}/cooperation"): (CUSTOMER, {"request_id": "contact_data", "details": "ok"}),
     ("POST", "/cases/{case_id}/survey"): (CUSTOMER, {"score": 5}),
+    ("POST", "/cases/{case_id}/assignment"): (AGENT, {"assignee": "zhang.min", "reason": "handover"}),
+    ("POST", "/cases/{case_id}/notes"): (AGENT, {"note": "checked the MX records"}),
+    ("POST", "/cases/{case_id}/withdrawal"): (CUSTOMER, {"requester": "it@contoso.com", "reason": "gone"}),
     ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
     ("GET", "/intake/expected-wait"): (OPEN, {"tenant": "contoso", "category": "technical", "severity": "B"}),
     # an attachment of a customer's email reply; the case here has none, so the allowed answer
