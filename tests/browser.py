@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from playwright.async_api import ConsoleMessage, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.types import ASGIApp
 
@@ -89,50 +89,66 @@ def require_chromium() -> Path:
     return CHROMIUM
 
 
+async def recorded_page(
+    browser: Browser, *, width: int = 1280, height: int = 900, locale: str | None = None
+) -> BrowserPage:
+    """A page in a fresh context of `browser` (its own cookies); requests off loopback are
+    recorded and refused. The caller closes `page.context`."""
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, service_workers="block", locale=locale
+    )
+    page = await context.new_page()
+    recorded = BrowserPage(page)
+
+    def on_request(request: Request) -> None:
+        recorded.requests.append(request.url)
+
+    def on_failed(request: Request) -> None:
+        recorded.failed.append(f"{request.url}: {request.failure}")
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            recorded.console_errors.append(message.text)
+
+    def on_page_error(error: Exception) -> None:
+        recorded.page_errors.append(str(error))
+
+    async def guard(route: Route) -> None:
+        if is_loopback(route.request.url):
+            await route.continue_()
+        else:
+            recorded.refused.append(route.request.url)
+            await route.abort("blockedbyclient")
+
+    context.on("request", on_request)
+    context.on("requestfailed", on_failed)
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    await context.route("**/*", guard)
+    return recorded
+
+
 @asynccontextmanager
-async def browser_page(*, width: int = 1280, height: int = 900) -> AsyncIterator[BrowserPage]:
-    """Headless chromium with one page; requests off loopback are recorded and refused."""
+async def chromium() -> AsyncIterator[Browser]:
+    """One headless chromium (the system's, by path) for several pages, e.g. a test module's."""
     executable = require_chromium()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(executable), headless=True, args=_CHROMIUM_ARGS
         )
         try:
-            context = await browser.new_context(
-                viewport={"width": width, "height": height}, service_workers="block"
-            )
-            page = await context.new_page()
-            recorded = BrowserPage(page)
-
-            def on_request(request: Request) -> None:
-                recorded.requests.append(request.url)
-
-            def on_failed(request: Request) -> None:
-                recorded.failed.append(f"{request.url}: {request.failure}")
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    recorded.console_errors.append(message.text)
-
-            def on_page_error(error: Exception) -> None:
-                recorded.page_errors.append(str(error))
-
-            async def guard(route: Route) -> None:
-                if is_loopback(route.request.url):
-                    await route.continue_()
-                else:
-                    recorded.refused.append(route.request.url)
-                    await route.abort("blockedbyclient")
-
-            context.on("request", on_request)
-            context.on("requestfailed", on_failed)
-            page.on("console", on_console)
-            page.on("pageerror", on_page_error)
-            await context.route("**/*", guard)
-            yield recorded
-            await context.close()
+            yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def browser_page(*, width: int = 1280, height: int = 900) -> AsyncIterator[BrowserPage]:
+    """Headless chromium with one page; requests off loopback are recorded and refused."""
+    async with chromium() as browser:
+        recorded = await recorded_page(browser, width=width, height=height)
+        yield recorded
+        await recorded.page.context.close()
 
 
 @asynccontextmanager

@@ -83,6 +83,7 @@ CASE_ID = re.compile(
 )
 TENANT_ID = re.compile(TENANT_ID_PATTERN)
 REPORT_WEEKS = 8
+Filter = Annotated[str | None, Query(max_length=64)]  # a query filter; checked in `filters`
 
 
 class SignInNeeded(Exception):
@@ -314,8 +315,6 @@ def create_console(settings: Settings, engine: Engine, gateway: CasesSource, ses
         return response
 
     # The queue
-
-    Filter = Annotated[str | None, Query(max_length=64)]
 
     def filters(severity: str | None, tenant: str | None, status: str | None) -> dict[str, Any]:
         """The queue's filters; an unknown value is a field error, never a 500."""
