@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import re
 import sys
 import tempfile
@@ -25,20 +26,25 @@ from adapters.mail_sink import read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT, Settings, venv_binary
 from bootstrap.gateway import verification_gate
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
-from intake.cases import Cases
+from intake.cases import Cases, staff_from_file
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import case_caller
 from scaffold.local_stack import local_services, start_local_server
 from scaffold.policies import fast_policy
 from support.actions import (
+    Assignment,
+    AttachmentRef,
     Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from support.request import CaseRequest
 from support.verification import SealedAttempt, VerificationResult
@@ -278,6 +284,53 @@ async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Pa
         await env.shutdown()
 
 
+def _reply(text: str, *attachments: str) -> CustomerReply:
+    def sha(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    return CustomerReply(
+        message_id=sha(f"<{text}@mail.contoso.example>"),
+        sender="a***@contoso.example",
+        body=text,
+        attachments=[
+            AttachmentRef(attachment_id=sha(name), filename=name, content_type="text/plain", size=120)
+            for name in attachments
+        ],
+    )
+
+
+async def team_case_withdrawn(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 15: the first response (its assignee attribute behind a patch), a note, a request
+    answered by the customer's email reply (with an attachment), a handover, the new assignee's
+    follow-up, then the customer withdraws it (no survey)."""
+    case = (await cases.open(request("team-withdrawn"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.note(case, InternalNote(engineer=ENGINEER, note="Suspect the MX change of last week"))
+    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A trace"))
+    await env.sleep(timedelta(hours=2))
+    await cases.receive_reply(case, _reply("Here is the trace", "trace.txt"))
+    await cases.assign(case, Assignment(engineer=ENGINEER, assignee="zhang.min", reason="On leave"))
+    await env.sleep(timedelta(days=2))  # B: the new assignee's idle follow-up
+    await cases.withdraw(case, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
+async def survey_answered_by_reply(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 15: a reply to the resolved case is a message (not a reopening); a reply with a score
+    answers the survey."""
+    case = (await cases.open(request("survey-reply", severity="C"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Explained the setting"))
+    await cases.receive_reply(case, _reply("Thanks, that did it"))
+    await env.sleep(timedelta(days=7, minutes=1))
+    await cases.receive_reply(case, _reply("5 - quick and clear"))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -290,6 +343,8 @@ SCENARIOS: dict[str, Scenario] = {
     "intake_waits_for_decision": intake_waits_for_decision,
     "deliveries_on_their_own_queue": deliveries_on_their_own_queue,
     "obligations_asked_again_after_upgrade": obligations_asked_again_after_upgrade,
+    "team_case_withdrawn": team_case_withdrawn,
+    "survey_answered_by_reply": survey_answered_by_reply,
 }
 
 
@@ -317,7 +372,11 @@ async def record(out: Path, only: set[str]) -> None:
                 if only and name not in only:
                     continue
                 async with build_worker(env.client, scenario_settings):
-                    cases = Cases(env.client, scenario_settings.task_queue)
+                    cases = Cases(
+                        env.client,
+                        scenario_settings.task_queue,
+                        staff=staff_from_file(scenario_settings.staff_file),
+                    )
                     case_id = await scenario(env, cases, scenario_settings)
                     runs = await fetch_runs(env.client, case_id)
                 (out / f"{name}.json").write_text(export_json(runs), encoding="utf-8")

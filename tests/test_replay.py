@@ -42,6 +42,8 @@ def test_the_recorded_set_covers_the_lifecycle() -> None:
         "refused_not_admin",
         "continued_as_new",
         "intake_waits_for_decision",
+        "team_case_withdrawn",  # issue 15: assign, note, reply, withdraw
+        "survey_answered_by_reply",
     } <= names
     assert len(load_json(TEXTS["continued_as_new"])) >= 2, "several runs"
 
