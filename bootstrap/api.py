@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from adapters.api_keys import KeyFileError, Keyring, load_keyring
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
+from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import connect
 from bootstrap.gateway import CasesOnDemand, given, verification_gate
@@ -51,6 +52,8 @@ def api_app(
         cases.verification = cases.verification or verification_gate(settings, database)
         source = given(cases)
     app = create_app(settings, keys, database, source)
-    app.include_router(expected_wait_router(ExpectedWaits(settings, database)))
-    install_console(app, settings, keys, database, source)  # /console/, in front of the API's guard
+    waits = ExpectedWaits(settings.policy_path, DirectoryStore(database))
+    app.include_router(expected_wait_router(waits))
+    # /console/, in front of the API's guard; its sessions signed with a key every process shares
+    install_console(app, settings, keys, database, source, waits, verification_key(settings))
     return app

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Engine
 
 from adapters.directory_store import DirectoryStore
 from adapters.policy_file import load_policy_snapshot
-from adapters.settings import Settings
 from intake.cases import CaseNotFound, Forbidden
 from support.access import Permission, Principal
 from support.expected_wait import ExpectedWait, expected_wait
@@ -30,9 +29,9 @@ PATH = "/intake/expected-wait"
 class ExpectedWaits:
     """The computation with what it reads: the policy file and the tenant directory."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
-        self._policy_path = settings.policy_path
-        self._directory = DirectoryStore(engine)
+    def __init__(self, policy_path: Path, directory: DirectoryStore) -> None:
+        self._policy_path = policy_path
+        self._directory = directory
 
     async def answer(
         self, principal: Principal, tenant_id: str, category: Category, severity: Severity

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from adapters.api_keys import Keyring
-from adapters.secrets import verification_key
 from adapters.settings import Settings
 from intake.cases import CasesSource
 from intake.console.app import PREFIX, create_console
 from intake.console.session import Sessions
+from intake.expected_wait_api import ExpectedWaits
 from intake.guard import ASGIApp, Receive, Scope, Send
 
 
@@ -36,11 +36,16 @@ class ConsoleDispatch:
 
 
 def install_console(
-    app: FastAPI, settings: Settings, keys: Keyring, engine: Engine, gateway: CasesSource
+    app: FastAPI,
+    settings: Settings,
+    keys: Keyring,
+    engine: Engine,
+    gateway: CasesSource,
+    waits: ExpectedWaits,
+    session_key: bytes,
 ) -> None:
-    """Serve the console from `app`. Its session cookies are signed with a key derived from the
-    verification secret (`adapters.secrets`), which every API process of an installation shares,
-    so a session made by one process is good on the others."""
-    sessions = Sessions(verification_key(settings), keys)
-    console = create_console(settings, engine, gateway, sessions)
+    """Serve the console from `app`, over what the API is handed and the expected waits.
+    `session_key` signs the session cookies: every API process of an installation must be given
+    the same one (bootstrap derives it from the verification secret, which they share)."""
+    console = create_console(settings, engine, gateway, waits, Sessions(session_key, keys))
     app.add_middleware(ConsoleDispatch, console=console)

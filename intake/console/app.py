@@ -134,10 +134,11 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def create_console(settings: Settings, engine: Engine, gateway: CasesSource, sessions: Sessions) -> FastAPI:
+def create_console(
+    settings: Settings, engine: Engine, gateway: CasesSource, waits: ExpectedWaits, sessions: Sessions
+) -> FastAPI:
     """The console app; its routes are under /console/ (the dispatcher passes the path whole)."""
     env = _environment()
-    waits = ExpectedWaits(settings, engine)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 
