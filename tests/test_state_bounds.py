@@ -38,10 +38,24 @@ from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.worker_runtime import WORKFLOW_RUNNER
 from intake.cases import Cases
 from scaffold.policies import fast_policy_model, policy_toml
-from support.actions import Cooperation, CustomerActionRequest, CustomerUpdate, FirstResponse
+from support.actions import (
+    ATTACHMENTS_PER_REPLY,
+    Assignment,
+    AttachmentRef,
+    Cooperation,
+    CustomerActionRequest,
+    CustomerReply,
+    CustomerUpdate,
+    FirstResponse,
+    InternalNote,
+)
 from support.case_view import (
+    ATTACHMENTS_KEPT,
     CLOSED_REQUESTS_KEPT,
     ENTRY_MAX,
+    NOTE_KEPT_MAX,
+    NOTES_KEPT,
+    REPLY_IDS_KEPT,
     TIMELINE_FIRST,
     TIMELINE_RECENT,
     UPDATE_CYCLES_KEPT,
@@ -52,8 +66,9 @@ from support.excerpt import ELLIPSIS, EXCERPT_MAX, excerpt
 from support.notifications import DeliveryReceipt, Notification
 from support.policy import policy_from_dict
 from support.targets import Target
-from support.text import MESSAGE_MAX, REASON_MAX
+from support.text import LINE_MAX, MESSAGE_MAX, NOTE_MAX, REASON_MAX
 from support.vocabulary import CaseStatus, Severity
+from tests.case_driver import Driver
 from tests.requests import case_request
 from workflows.deliveries import deliveries_queue
 from workflows.support_case import CarriedCase, CaseStart, SupportCaseWorkflow
@@ -164,6 +179,43 @@ def test_counters_of_state_carried_from_before_the_bounds_are_derived_from_its_l
     )
     fresh = CaseView.model_validate(view.model_dump(mode="json"))
     assert fresh.cooperation_reminders_sent == 0  # given (as counted by new code), not re-derived
+
+
+def test_notes_replies_attachments_and_handovers_keep_the_state_bounded() -> None:
+    """Issue 15's lists at their worst: maximum notes, replies with the most attachments of the
+    longest names, handovers with the longest reasons. Each list keeps its recent items with a
+    count of the rest, and the carried state stays far below the bound."""
+    driver = Driver(case_request("bounds-team", severity="B"), T0)
+    driver.act(FirstResponse(engineer=ENGINEER, message="m" * MESSAGE_MAX))
+    for n in range(150):
+        driver.act(InternalNote(engineer=ENGINEER, note=f"{n} " + "n" * (NOTE_MAX - 10)))
+        driver.act(
+            CustomerReply(
+                message_id=f"{n:064x}",
+                sender="a***@contoso.example",
+                body="b" * MESSAGE_MAX,
+                attachments=[
+                    AttachmentRef(
+                        attachment_id=f"{n * 100 + a:064x}",
+                        filename="f" * LINE_MAX,
+                        content_type="application/" + "x" * 62,
+                        size=10**9,
+                    )
+                    for a in range(ATTACHMENTS_PER_REPLY)
+                ],
+            )
+        )
+        assignee = "zhang.min" if n % 2 == 0 else ENGINEER
+        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason="r" * REASON_MAX))
+    view = driver.view
+    assert len(view.notes) == NOTES_KEPT and view.notes_omitted == 150 - NOTES_KEPT
+    assert all(len(note.note) <= NOTE_KEPT_MAX for note in view.notes)
+    assert len(view.attachments) == ATTACHMENTS_KEPT
+    assert view.attachments_omitted == 150 * ATTACHMENTS_PER_REPLY - ATTACHMENTS_KEPT
+    assert len(view.reply_ids) == REPLY_IDS_KEPT and view.replies_received == 150
+    assert len(view.timeline) <= TIMELINE_FIRST + TIMELINE_RECENT
+    carried = driver.case.carried().model_dump_json()
+    assert len(carried.encode()) < 256 * 1024 // 2, len(carried)
 
 
 # -- one case under a flood of maximum-size requests ---------------------------------------------
