@@ -52,6 +52,7 @@ from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
 from intake.expected_wait_api import ExpectedWaits
+from intake.limits import RateLimited, RateLimiter
 from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.entitlement import case_calendar
@@ -139,6 +140,7 @@ def create_console(
 ) -> FastAPI:
     """The console app; its routes are under /console/ (the dispatcher passes the path whole)."""
     env = _environment()
+    per_key = RateLimiter(settings.rate_per_key)  # the API's limit, counted for the console's pages
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 
@@ -161,6 +163,9 @@ def create_console(
         session = session_of(request)
         if session is None:
             raise SignInNeeded()
+        wait = per_key.take(session.principal.name)
+        if wait is not None:
+            raise RateLimited(f"too many requests from this key; try again in {int(wait)} s", wait)
         return session
 
     def render(
@@ -241,6 +246,12 @@ def create_console(
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, _: Unavailable) -> HTMLResponse:
         return error_page(request, 503, "unavailable")
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, error: RateLimited) -> HTMLResponse:
+        page = error_page(request, 429, "error", str(error))
+        page.headers["Retry-After"] = str(int(error.retry_after))
+        return page
 
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, error: RPCError) -> HTMLResponse:

@@ -1,0 +1,185 @@
+"""The console's parts without a browser: words in every language, language negotiation, signed
+sessions and CSRF tokens, forms made from the action table, clock bars, the queue's order, and
+the pages over HTTP without Temporal (sign-in, CSRF, headers, the expected-wait panel)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from adapters.policy_file import load_policy_snapshot
+from adapters.settings import PROJECT_ROOT, Settings
+from bootstrap.api import api_app
+from intake.actions import CASE_ACTIONS
+from intake.console.app import CSP, TEMPLATES
+from intake.console.clocks import clock_bar
+from intake.console.forms import form_fields, model_input, parse_form
+from intake.console.i18n import LANGUAGES, negotiate, strings
+from intake.console.queue import QueueEntry, order
+from intake.console.session import Sessions
+from support.clocks import ClockName, answer_clock, pause_clock, resume_clock, start_clock
+from support.targets import Target
+from tests.test_api import KEYS, keyring
+
+POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def test_every_language_has_every_word() -> None:
+    english = strings(TEMPLATES, "en")
+    for language in LANGUAGES:
+        assert set(strings(TEMPLATES, language)) == set(english), language
+
+
+def test_language_from_the_switch_then_the_browser() -> None:
+    assert negotiate(None, None) == "en"
+    assert negotiate(None, "zh-TW,zh;q=0.9,en;q=0.8") == "zh-CN"
+    assert negotiate(None, "de-DE, hu;q=0.7, en;q=0.5") == "hu"
+    assert negotiate(None, "en;q=0.2, hu;q=0.9") == "hu"
+    assert negotiate("zh-CN", "hu") == "zh-CN"
+    assert negotiate("klingon", "hu;q=x") == "hu"
+
+
+def test_sessions_are_signed_expire_and_end_at_sign_out() -> None:
+    keys = keyring()
+    sessions = Sessions(b"k" * 32, keys)
+    signed = sessions.sign_in(KEYS["li.wei"][2])
+    assert signed is not None and sessions.sign_in("wrong") is None
+    principal, cookie = signed
+    assert KEYS["li.wei"][2] not in cookie, "never the raw token"
+    session = sessions.read(cookie)
+    assert session is not None and session.principal == principal
+    data, _, mac = cookie.rpartition(".")
+    forged = data.replace(data[3], "A" if data[3] != "A" else "B", 1)
+    assert sessions.read(f"{forged}.{mac}") is None, "a changed cookie is not a session"
+    assert Sessions(b"x" * 32, keys).read(cookie) is None, "another installation's key"
+    assert sessions.csrf_ok(session.nonce, sessions.csrf(session.nonce))
+    assert not sessions.csrf_ok(session.nonce, sessions.csrf("another"))
+    assert not sessions.csrf_ok(session.nonce, None)
+    sessions.sign_out(session)
+    assert sessions.read(cookie) is None
+    expired = Sessions(b"k" * 32, keys, lifetime_s=-1).sign_in(KEYS["li.wei"][2])
+    assert expired is not None and sessions.read(expired[1]) is None
+
+
+def test_action_forms_come_from_the_table() -> None:
+    for action in CASE_ACTIONS:
+        fields = form_fields(action.body_model())
+        assert [f.name for f in fields] == list(action.body_model().model_fields)
+        assert action.actor_field not in {f.name for f in fields}, "the actor is the signed-in key"
+    by_name = {a.name: {f.name: f for f in form_fields(a.body_model())} for a in CASE_ACTIONS}
+    assert by_name["respond"]["message"].widget == "textarea"
+    assert by_name["severity"]["severity"].widget == "select"
+    assert by_name["severity"]["severity"].choices == ("A", "B", "C")
+    assert by_name["ask"]["pauses_clock"].widget == "checkbox"
+    assert by_name["survey"]["score"].widget == "number"
+    assert (by_name["survey"]["score"].minimum, by_name["survey"]["score"].maximum) == (1, 5)
+    ask = next(a for a in CASE_ACTIONS if a.name == "ask").body_model()
+    given = model_input(ask, parse_form(b"what=a+trace&csrf=x&engineer=someone"))
+    assert given == {"what": "a trace", "pauses_clock": False}, "only the model's fields; unticked is false"
+
+
+def test_clock_bar_marks_warnings_and_pauses_in_business_time() -> None:
+    calendar = POLICY.calendars["product"]
+    clock = start_clock(ClockName.CUSTOMER_UPDATE, calendar, Target.model_validate("10h"), NOW, [0.5, 0.8])
+    clock = pause_clock(clock, NOW + timedelta(hours=2))
+    clock = resume_clock(clock, calendar, NOW + timedelta(hours=5), [0.5, 0.8])
+    bar = clock_bar(clock, calendar, [0.5, 0.8], NOW + timedelta(hours=6))
+    assert bar.used == "3h" and bar.used_fraction == pytest.approx(0.3)
+    assert [round(p, 6) for p in bar.pauses] == [0.2] and bar.warnings == (0.5, 0.8)
+    answered = answer_clock(clock, calendar, NOW + timedelta(hours=6), "li.wei")
+    assert [round(p, 6) for p in clock_bar(answered, calendar, [0.5], NOW + timedelta(hours=9)).pauses] == [
+        0.2
+    ]
+
+
+def test_queue_orders_by_time_left_then_the_paused() -> None:
+    def entry(case_id: str, due: datetime | None) -> QueueEntry:
+        return QueueEntry(
+            case_id, "contoso", "t", "B", "in_progress", None, due, 0, True, False, due is None, "UTC"
+        )
+
+    entries = [
+        entry("later", NOW + timedelta(hours=3)),
+        entry("paused", None),
+        entry("late", NOW - timedelta(1)),
+    ]
+    entries.append(entry("soon", NOW + timedelta(minutes=5)))
+    assert [e.case_id for e in order(entries, NOW)] == ["late", "soon", "later", "paused"]
+
+
+@pytest.fixture
+async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app of `make run` over ASGI; no Temporal is needed for these pages."""
+    app = api_app(replace(settings, rate_per_key=0), keyring=keyring())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, key: str) -> str:
+    form = await http.get("/console/sign-in")
+    signed = await http.post("/console/sign-in", data={"token": KEYS[key][2], "csrf": csrf_of(form.text)})
+    assert signed.status_code == 303, signed.text
+    return signed.headers["set-cookie"]
+
+
+async def test_sign_in_needs_its_csrf_token_and_sets_a_strict_cookie(http: httpx.AsyncClient) -> None:
+    first = await http.get("/console/queue")
+    assert first.status_code == 303 and first.headers["location"] == "/console/sign-in"
+    form = await http.get("/console/sign-in")
+    assert form.headers["content-security-policy"] == CSP and "script-src 'self'" in CSP
+    assert form.headers["x-frame-options"] == "DENY" and form.headers["cache-control"] == "no-store"
+    assert "https://" not in form.text, "nothing from another origin"
+    refused = await http.post("/console/sign-in", data={"token": KEYS["ops"][2]})
+    assert refused.status_code == 403
+    wrong = await http.post("/console/sign-in", data={"token": "nope", "csrf": csrf_of(form.text)})
+    assert wrong.status_code == 401 and 'id="sign-in-problem"' in wrong.text
+    cookie = await sign_in(http, "ops")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    assert KEYS["ops"][2] not in cookie
+    big = await http.post("/console/sign-in", content=b"x" * 70_000, headers={"content-type": "text/plain"})
+    assert big.status_code == 413
+
+
+async def test_expected_wait_panel_and_field_errors_without_temporal(http: httpx.AsyncClient) -> None:
+    await sign_in(http, "contoso-portal")
+    panel = await http.get(
+        "/console/contact/wait", params={"tenant": "contoso", "category": "billing", "severity": "A"}
+    )
+    assert panel.status_code == 200 and "billing cases are at most severity B" in panel.text
+    other = await http.get(
+        "/console/contact/wait", params={"tenant": "fabrikam", "category": "x", "severity": "A"}
+    )
+    assert other.status_code == 200 and 'id="wait-text"' not in other.text, "another tenant: no answer"
+    form = await http.get("/console/contact")
+    assert 'id="wait-text"' in form.text and '<option value="contoso"' in form.text
+    posted = await http.post(
+        "/console/contact",
+        data={
+            "csrf": csrf_of(form.text),
+            "tenant": "contoso",
+            "category": "technical",
+            "severity": "Z",
+            "title": "",
+            "description": "x",
+            "requester": "admin@contoso.example",
+            "contact_email": "nope",
+        },
+    )
+    assert posted.status_code == 422
+    for field in ("severity", "title", "contact_email"):
+        assert f'data-field="{field}"' in posted.text, field
+    agent_queue = await http.get("/console/queue", params={"severity": "Q"})
+    assert agent_queue.status_code == 422 and "severity" in agent_queue.text
