@@ -27,6 +27,7 @@ from adapters.telemetry import make_runtime
 from adapters.temporal import cluster_config, embedded_dev_server
 from bootstrap.api import api_app
 from bootstrap.gateway import build_cases
+from bootstrap.inbound import start_inbound_listener
 from bootstrap.worker_runtime import build_worker, check_delivery_settings, register_case_search_attributes
 from support.directory import parse_directory_file
 
@@ -73,6 +74,7 @@ def _banner(
     api_token: str | None,
     embedded_mail: bool,
     demo_keys: Path | None = None,
+    inbound_port: int | None = None,
 ) -> str:
     lines = ["", "casework worker is running"]
     if embedded:
@@ -93,6 +95,11 @@ def _banner(
         ),
         f"  directory database  : {database_url(settings).split('@')[-1]}",
     ]
+    if inbound_port is not None:
+        lines.append(
+            f"  inbound mail        : smtp://{settings.inbound_smtp_host}:{inbound_port} "
+            f"(replies to case+<case id>@{settings.reply_to_domain})"
+        )
     if settings.health_port:
         lines.append(f"  liveness            : http://localhost:{settings.health_port}/healthz")
     if settings.metrics_port:
@@ -170,10 +177,15 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
         runner = asyncio.create_task(worker.run())
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
+        cases = build_cases(client, settings, engine)  # the worker's own client and engine
+        # Customers' email replies: casework's own SMTP listener, beside the worker (README "Inbound mail").
+        inbound = await start_inbound_listener(settings, cases, engine, runtime)
+        if inbound is not None:
+            stack.push_async_callback(inbound.stop)
         if api:
             config = uvicorn.Config(
                 # the worker's own client and engine: one connection and one pool in the process
-                api_app(settings, cases=build_cases(client, settings, engine), engine=engine),
+                api_app(settings, cases=cases, engine=engine),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_config=None,
@@ -204,11 +216,14 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
                 api_token=api_token,
                 embedded_mail=sink is not None,
                 demo_keys=demo_keys,
+                inbound_port=inbound.port if inbound is not None else None,
             ),
             flush=True,
         )
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([runner, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if inbound is not None:
+            await inbound.stop()  # no new replies once stopping: their senders keep them and retry
         if server is not None and serving is not None:
             server.should_exit = True
             await serving

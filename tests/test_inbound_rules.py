@@ -45,17 +45,17 @@ PERSON = [("From", "Anna <admin@contoso.example>"), ("Subject", "Re: [case-conto
     ("headers", "sender", "automatic"),
     [
         (PERSON, "admin@contoso.example", False),
-        (PERSON + [("Auto-Submitted", "no")], "admin@contoso.example", False),
-        (PERSON + [("Auto-Submitted", "auto-replied")], "admin@contoso.example", True),
-        (PERSON + [("Auto-Submitted", "auto-generated; owner-email=x@y")], "admin@contoso.example", True),
-        (PERSON + [("Precedence", "bulk")], "admin@contoso.example", True),
-        (PERSON + [("Precedence", "Junk")], "admin@contoso.example", True),
-        (PERSON + [("Precedence", "list")], "admin@contoso.example", True),
-        (PERSON + [("X-Autoreply", "yes")], "admin@contoso.example", True),
-        (PERSON + [("X-Autorespond", "vacation")], "admin@contoso.example", True),
-        (PERSON + [("X-Auto-Response-Suppress", "All")], "admin@contoso.example", True),
-        (PERSON + [("List-Id", "<it.contoso.example>")], "admin@contoso.example", True),
-        (PERSON + [("Content-Type", "multipart/report; report-type=delivery-status")], "a@b.example", True),
+        ([*PERSON, ("Auto-Submitted", "no")], "admin@contoso.example", False),
+        ([*PERSON, ("Auto-Submitted", "auto-replied")], "admin@contoso.example", True),
+        ([*PERSON, ("Auto-Submitted", "auto-generated; owner-email=x@y")], "admin@contoso.example", True),
+        ([*PERSON, ("Precedence", "bulk")], "admin@contoso.example", True),
+        ([*PERSON, ("Precedence", "Junk")], "admin@contoso.example", True),
+        ([*PERSON, ("Precedence", "list")], "admin@contoso.example", True),
+        ([*PERSON, ("X-Autoreply", "yes")], "admin@contoso.example", True),
+        ([*PERSON, ("X-Autorespond", "vacation")], "admin@contoso.example", True),
+        ([*PERSON, ("X-Auto-Response-Suppress", "All")], "admin@contoso.example", True),
+        ([*PERSON, ("List-Id", "<it.contoso.example>")], "admin@contoso.example", True),
+        ([*PERSON, ("Content-Type", "multipart/report; report-type=delivery-status")], "a@b.example", True),
         (PERSON, "", True),  # MAIL FROM:<>
         (PERSON, "<>", True),
         (PERSON, "MAILER-DAEMON@mx.contoso.example", True),
@@ -99,11 +99,14 @@ REPLIES = {
         "Sent: Friday, November 27, 2026 10:00 AM\nTo: admin@contoso.example\nSubject: Re: case\n\nPlease.\n",
         "Trace attached.",
     ),
-    "en, signature": ("Works now, thanks.\n\n-- \nAnna Smith | Contoso\n+86 21 5555 0100\n", "Works now, thanks."),
-    "zh-CN, Gmail": (
-        "日志已附上，问题从九点开始。\n\n在 2026年11月27日周五 10:00，casework support "
-        "<support@casework.example> 写道：\n> 请发送通话跟踪。\n",
-        "日志已附上，问题从九点开始。",
+    "en, signature": (
+        "Works now, thanks.\n\n-- \nAnna Smith | Contoso\n+86 21 5555 0100\n",
+        "Works now, thanks.",
+    ),
+    "zh-CN, Gmail": (  # full-width comma and colon (\uff0c, \uff1a) as Gmail writes them
+        "日志已附上\uff0c问题从九点开始。\n\n在 2026年11月27日周五 10:00\uff0ccasework support "
+        "<support@casework.example> 写道\uff1a\n> 请发送通话跟踪。\n",
+        "日志已附上\uff0c问题从九点开始。",
     ),
     "zh-CN, Outlook": (
         "日志已附上。\n\n-----原始邮件-----\n发件人: casework support <support@casework.example>\n"

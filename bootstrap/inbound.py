@@ -1,0 +1,75 @@
+"""Customers' email replies as this installation receives them: casework's own SMTP listener
+(`adapters.smtp_in`) on CASEWORK_INBOUND_SMTP_HOST:PORT, deciding through `intake.inbound_mail`
+over the process's gateway to the cases and its database, counting each outcome in the metric
+`casework_inbound_mail` (by `outcome`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from temporalio.runtime import Runtime
+
+from adapters.attachment_store import AttachmentStore
+from adapters.directory_store import DirectoryStore
+from adapters.logging import get_logger
+from adapters.mail_reader import MailLimits
+from adapters.settings import Settings
+from adapters.smtp_in import InboundListener, ListenerConfig
+from intake.inbound_mail import InboundMail, ReplyGateway
+
+log = get_logger("casework.worker")
+
+
+def inbound_mail(
+    settings: Settings, cases: ReplyGateway, engine: Engine, runtime: Runtime | None = None
+) -> InboundMail:
+    """The routing of the replies, with the limits of `settings`; outcomes counted in `runtime`'s
+    metrics when given."""
+    limits = MailLimits(
+        max_attachment_bytes=settings.inbound_max_attachment_bytes,
+        max_attachments=settings.inbound_max_attachments,
+    )
+    count: Callable[[str], None] | None = None
+    if runtime is not None:
+        counter = runtime.metric_meter.create_counter(
+            "casework_inbound_mail", "mails received for case reply addresses, by outcome"
+        )
+
+        def count_outcome(outcome: str) -> None:
+            counter.add(1, {"outcome": outcome})
+
+        count = count_outcome
+    store, directory = AttachmentStore(engine), DirectoryStore(engine)
+    routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits)
+    if count is not None:
+        routing.count = count
+    return routing
+
+
+async def start_inbound_listener(
+    settings: Settings,
+    cases: ReplyGateway,
+    engine: Engine,
+    runtime: Runtime | None = None,
+    port: int | None = None,
+) -> InboundListener | None:
+    """The listener, started on the running loop; None when it is off (port 0) or its port is
+    taken (another worker on this machine has it: logged, the worker runs on without it).
+    `port` overrides the settings' (tests: 0 is any free port)."""
+    chosen = settings.inbound_smtp_port if port is None else port
+    if chosen is None:
+        return None
+    config = ListenerConfig(
+        host=settings.inbound_smtp_host, port=chosen, max_message_bytes=settings.inbound_max_message_bytes
+    )
+    try:
+        return await InboundListener(inbound_mail(settings, cases, engine, runtime), config).start()
+    except OSError as error:
+        log.warning(
+            "inbound mail listener not started",
+            host=settings.inbound_smtp_host,
+            port=chosen,
+            error=str(error),
+        )
+        return None

@@ -1,0 +1,261 @@
+"""What casework does with a mail sent to a case's reply address (`case+<case-id>@<reply domain>`):
+the routing decision behind casework's own SMTP listener (`adapters.smtp_in`).
+
+Every mail gets a truthful SMTP answer, and none is attached silently or lost:
+
+- 250: the reply is on the case (or already was: the same Message-ID again is one message); an
+  automatic message (RFC 3834) is accepted and dropped, with a log line and a metric, never
+  answered, so no two robots can loop through a case;
+- 550 at RCPT: not a case's address, or no such case; 550 at DATA: a sender who is not a contact
+  of the case's tenant, or a reply the case refuses (closed, say), with the case's reason; 552 a
+  message or an attachment over the limits;
+- 451 when the case cannot be reached right now (Temporal down): the sending server keeps the
+  mail and tries again, so a reply is never lost.
+
+Log lines carry the case id, the outcome and masked addresses, never a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.attachment_store import AttachmentStore
+from adapters.directory_store import DirectoryStore
+from adapters.logging import get_logger
+from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_mail
+from adapters.temporal import TemporalUnavailable
+from intake.cases import ActionRejected, CaseNotFound, Unavailable
+from support.actions import CustomerReply
+from support.case_record import CaseStart
+from support.case_view import CaseView
+from support.customer_replies import ALREADY_RECEIVED
+from support.inbound_mail import automatic_reason, case_id_of, message_hash, same_domain
+from support.text import MESSAGE_MAX
+from support.verification import mask
+from workflows import search_attributes as sa
+
+log = get_logger("casework.inbound_mail")
+
+
+class ReplyGateway(Protocol):
+    """The intake's gateway as the inbound mail uses it (`intake.cases.Cases`)."""
+
+    @property
+    def client(self) -> Client: ...
+
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView: ...
+
+
+@dataclass(frozen=True)
+class SmtpAnswer:
+    """The SMTP reply to a recipient or a message, and the outcome the metric counts."""
+
+    code: int
+    text: str
+    outcome: str
+
+    @property
+    def line(self) -> str:
+        text = re.sub(r"[^\x20-\x7e]+", " ", self.text).strip()[:300]  # one ASCII line
+        return f"{self.code} {text}"
+
+
+@dataclass(frozen=True)
+class CaseAddresses:
+    """What a case knows of who may write to it: its tenant and the addresses of its request."""
+
+    tenant_id: str
+    requester: str
+    contact_email: str
+
+
+# Temporal cannot be reached (the client's own connection errors are RuntimeErrors, as is Unavailable).
+UNREACHABLE_ERRORS = (Unavailable, TemporalUnavailable, RPCError, TimeoutError, RuntimeError)
+UNREACHABLE = SmtpAnswer(
+    451, "4.3.0 the case cannot be reached right now; please try again later", "unavailable"
+)
+
+
+def _uncounted(outcome: str) -> None:
+    return None
+
+
+class InboundMail:
+    """Decides each recipient and each message of the listener."""
+
+    def __init__(
+        self,
+        cases: ReplyGateway,
+        directory: DirectoryStore,
+        store: AttachmentStore,
+        reply_domain: str,
+        limits: MailLimits,
+    ) -> None:
+        """`count` (set by the composition root) is told each outcome: the metric
+        `casework_inbound_mail` by outcome."""
+        self._cases = cases
+        self._directory = directory
+        self._store = store
+        self._reply_domain = reply_domain
+        self._limits = limits
+        self.count: Callable[[str], None] = _uncounted
+
+    async def recipient(self, address: str) -> SmtpAnswer | None:
+        """None to accept a recipient at RCPT; otherwise the refusal."""
+        case_id = case_id_of(address, self._reply_domain)
+        if case_id is None:
+            return SmtpAnswer(
+                550, f"5.1.1 not a case address: write to case+<case id>@{self._reply_domain}", "not_a_case"
+            )
+        try:
+            await self._addresses(case_id)
+        except CaseNotFound:
+            return SmtpAnswer(550, f"5.1.1 no case {case_id}", "unknown_case")
+        except UNREACHABLE_ERRORS as error:
+            log.warning(
+                "inbound recipient deferred: case unreachable", case_id=case_id, error=type(error).__name__
+            )
+            return UNREACHABLE
+        return None
+
+    async def message(self, envelope_sender: str, recipient: str, raw: bytes) -> SmtpAnswer:
+        """The answer to one received mail for one case address (the listener takes one a message)."""
+        answer = await self._message(envelope_sender, recipient, raw)
+        self.count(answer.outcome)
+        return answer
+
+    async def _message(self, envelope_sender: str, recipient: str, raw: bytes) -> SmtpAnswer:
+        case_id = case_id_of(recipient, self._reply_domain)
+        if case_id is None:  # the listener checked it at RCPT
+            return SmtpAnswer(550, "5.1.1 not a case address", "not_a_case")
+        try:
+            mail = read_mail(raw, self._limits)
+        except MailRefused as refused:
+            log.info("inbound mail refused", case_id=case_id, outcome="too_large", reason=str(refused))
+            return SmtpAnswer(refused.code, str(refused), "too_large")
+        automatic = automatic_reason(mail.headers, envelope_sender)
+        if automatic is not None:
+            log.info(
+                "inbound mail dropped: automatic message, not answered (RFC 3834)",
+                case_id=case_id,
+                outcome="automatic",
+                reason=automatic,
+                sender=mask(envelope_sender) if envelope_sender else "<>",
+            )
+            return SmtpAnswer(250, "2.6.0 automatic message: accepted and not added to the case", "automatic")
+        digest = message_hash(mail.message_id, raw)
+        try:
+            if await asyncio.to_thread(self._store.received, case_id, digest):
+                return self._duplicate(case_id)
+            addresses = await self._addresses(case_id)
+            if not await self._belongs(addresses, mail.from_address, envelope_sender):
+                log.info(
+                    "inbound mail refused: sender not a contact of the case's tenant",
+                    case_id=case_id,
+                    outcome="stranger",
+                    sender=mask(mail.from_address or envelope_sender),
+                )
+                return SmtpAnswer(
+                    550,
+                    "5.7.1 the sender is not a contact of this case's customer; write from the address "
+                    "registered for your organisation",
+                    "stranger",
+                )
+            return await self._land(case_id, addresses, digest, mail)
+        except CaseNotFound:
+            return SmtpAnswer(550, f"5.1.1 no case {case_id}", "unknown_case")
+        except UNREACHABLE_ERRORS as error:
+            log.warning(
+                "inbound mail deferred: case unreachable", case_id=case_id, error=type(error).__name__
+            )
+            return UNREACHABLE
+
+    async def _land(self, case_id: str, addresses: CaseAddresses, digest: str, mail: ReadMail) -> SmtpAnswer:
+        body = mail.body[:MESSAGE_MAX].strip()
+        if not body and not mail.attachments:
+            return SmtpAnswer(550, "5.6.0 the reply has no text of its own above the quoted message", "empty")
+        files = [(a.filename, a.content_type, a.content) for a in mail.attachments]
+        refs = await asyncio.to_thread(self._store.store, case_id, addresses.tenant_id, digest, files)
+        try:
+            reply = CustomerReply(
+                message_id=digest,
+                sender=mask(mail.from_address),
+                body=body or "(attachments only)",
+                attachments=refs,
+            )
+        except ValidationError as error:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            return SmtpAnswer(550, f"5.6.0 the reply cannot be taken: {problem}", "invalid")
+        try:
+            await self._cases.receive_reply(case_id, reply)
+        except ActionRejected as rejected:
+            reason = str(rejected)
+            if reason.startswith(ALREADY_RECEIVED):
+                await asyncio.to_thread(self._store.mark_received, case_id, digest)
+                return self._duplicate(case_id)
+            log.info("inbound mail refused by the case", case_id=case_id, outcome="refused", reason=reason)
+            return SmtpAnswer(550, f"5.7.1 {reason}", "refused")
+        await asyncio.to_thread(self._store.mark_received, case_id, digest)
+        log.info(
+            "inbound mail added to the case",
+            case_id=case_id,
+            outcome="accepted",
+            sender=mask(mail.from_address),
+            attachments=len(refs),
+        )
+        return SmtpAnswer(250, f"2.0.0 added to case {case_id}", "accepted")
+
+    def _duplicate(self, case_id: str) -> SmtpAnswer:
+        log.info("inbound mail already on the case", case_id=case_id, outcome="duplicate")
+        return SmtpAnswer(250, f"2.0.0 already on case {case_id}", "duplicate")
+
+    async def _belongs(self, case: CaseAddresses, from_address: str, envelope_sender: str) -> bool:
+        """The From address is the requester's, the case's contact address, or one of the tenant's
+        in the directory; the envelope sender is one of those too, or of the From's own domain (a
+        mail system's bounce address, `bounces+x@contoso.example`)."""
+        if not from_address or not await self._known(case, from_address):
+            return False
+        sender = envelope_sender.strip().strip("<>")
+        return (
+            sender.lower() == from_address.lower()
+            or same_domain(sender, from_address)
+            or (await self._known(case, sender))
+        )
+
+    async def _known(self, case: CaseAddresses, address: str) -> bool:
+        lowered = address.strip().lower()
+        if lowered in (case.requester.lower(), case.contact_email.lower()):
+            return True
+        return await asyncio.to_thread(self._directory.contact_belongs, case.tenant_id, lowered)
+
+    async def _addresses(self, case_id: str) -> CaseAddresses:
+        """The case's tenant (its search attribute) and its request's addresses (its start input,
+        the first event of its current run: a case that continued as new carries its request)."""
+        client = self._cases.client
+        handle = client.get_workflow_handle(case_id)
+        try:
+            description = await handle.describe()
+            tenant = description.typed_search_attributes.get(sa.TENANT_ID)
+            if tenant is None:
+                raise CaseNotFound(f"no case {case_id!r}")
+            async for event in handle.fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [start] = await client.data_converter.decode(payloads, [CaseStart])
+                assert isinstance(start, CaseStart)
+                request = start.request
+                return CaseAddresses(tenant, request.requester, request.contact_email)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(f"no case {case_id!r}") from None
+            if error.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise CaseNotFound(f"no case {case_id!r}") from None
+            raise Unavailable(f"Temporal did not answer for {case_id}") from None
+        raise CaseNotFound(f"no case {case_id!r}")
