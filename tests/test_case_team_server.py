@@ -7,14 +7,26 @@ portal's view, the mail that really went out, the assignee filter of the list.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import text_of
 from adapters.settings import Settings
-from support.actions import Assignment, Cooperation, FirstResponse
+from intake.cases import ActionRejected
+from support.actions import (
+    Assignment,
+    AttachmentRef,
+    Cooperation,
+    CustomerActionRequest,
+    CustomerReply,
+    FirstResponse,
+    Withdrawal,
+)
+from support.customer_replies import ALREADY_RECEIVED
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
 from tests.requests import case_request
@@ -117,3 +129,42 @@ async def test_reassignment_moves_follow_ups_to_the_new_assignee(
     assert any(
         m["To"] == ASSIGNEE_EMAIL and "Assigned to you" in m["Subject"] for m in mails(settings, case_id)
     )
+
+
+async def test_a_reply_lands_once_resumes_the_paused_clock_and_reaches_the_assignee(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    reply = CustomerReply(
+        message_id=hashlib.sha256(b"<trace@mail.contoso.example>").hexdigest(),
+        sender="a***@contoso.example",
+        body="Here is the trace you asked for.",
+        attachments=[
+            AttachmentRef(attachment_id="a" * 64, filename="trace.txt", content_type="text/plain", size=9)
+        ],
+    )
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id, severity="B"))).case.case_id
+        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.request_customer_action(case_id, CustomerActionRequest(engineer="li.wei", what="A trace"))
+        paused = await cases.show(case_id)
+        assert paused.customer_update is not None and not paused.customer_update.running
+        first, again = await asyncio.gather(
+            cases.receive_reply(case_id, reply), cases.receive_reply(case_id, reply)
+        )
+        assert first.replies_received == again.replies_received == 1, "the same mail twice is one message"
+        try:
+            later = await cases.receive_reply(case_id, reply)
+            assert later.replies_received == 1
+        except ActionRejected as rejected:
+            assert str(rejected).startswith(ALREADY_RECEIVED)
+        view = await cases.show(case_id)
+        assert view.customer_update is not None and view.customer_update.running
+        assert [a.filename for a in view.attachments] == ["trace.txt"]
+        await delivered(settings, case_id, "/customer_replied/1/engineer", settle=0.3)
+        await cases.withdraw(case_id, Withdrawal(requester=CUSTOMER_EMAIL, reason="Solved by the trace"))
+        other = reply.model_copy(update={"message_id": "b" * 64})
+        with pytest.raises(ActionRejected):
+            await cases.receive_reply(case_id, other)  # withdrawn: a reply to it does not land
+    told = [m for m in mails(settings, case_id) if "客户已回复" in m["Subject"]]  # li.wei reads zh-CN
+    assert len(told) == 1 and told[0]["To"] == "li.wei@casework.example"
+    assert "Here is the trace" in text_of(told[0]) and "trace.txt" in text_of(told[0])
