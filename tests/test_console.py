@@ -181,5 +181,8 @@ async def test_expected_wait_panel_and_field_errors_without_temporal(http: httpx
     assert posted.status_code == 422
     for field in ("severity", "title", "contact_email"):
         assert f'data-field="{field}"' in posted.text, field
-    agent_queue = await http.get("/console/queue", params={"severity": "Q"})
+    switched = await http.get("/console/contact", params={"lang": "zh-CN"})
+    assert "联系支持" in switched.text and "casework_lang=zh-CN" in switched.headers["set-cookie"]
+    assert "预计首次响应" in (await http.get("/console/contact")).text, "the switch is kept"
+    agent_queue = await http.get("/console/queue", params={"severity": "Q", "lang": "en"})
     assert agent_queue.status_code == 422 and "severity" in agent_queue.text

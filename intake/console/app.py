@@ -154,7 +154,9 @@ def create_console(
             raise Unavailable(str(error)) from None
 
     def language(request: Request) -> str:
-        return negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+        """The switch (`?lang=`, then its cookie), else the browser's languages."""
+        chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+        return negotiate(chosen, request.headers.get("accept-language"))
 
     def session_of(request: Request) -> Session | None:
         return sessions.read(request.cookies.get(SESSION_COOKIE))
