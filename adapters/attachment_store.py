@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.schema import attachments, inbound_messages
@@ -109,6 +109,15 @@ class AttachmentStore:
                     )
                 )
         return refs
+
+    def discard(self, case_id: str, message_hash: str) -> None:
+        """Drop the attachments of a mail the case refused: nothing lists them, nobody may read them."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(attachments).where(
+                    attachments.c.case_id == case_id, attachments.c.message_hash == message_hash
+                )
+            )
 
     def get(self, case_id: str, attachment_id: str) -> StoredAttachment | None:
         """An attachment of this case (an id of another case is none of its attachments)."""

@@ -139,7 +139,7 @@ class InboundMail:
         try:
             mail = read_mail(raw, self._limits)
         except MailRefused as refused:
-            log.info("inbound mail refused", case_id=case_id, outcome="too_large", reason=str(refused))
+            log.info("inbound mail refused: over the limits", case_id=case_id, outcome="too_large")
             return SmtpAnswer(refused.code, str(refused), "too_large")
         automatic = automatic_reason(mail.headers, envelope_sender)
         if automatic is not None:
@@ -192,6 +192,7 @@ class InboundMail:
                 attachments=refs,
             )
         except ValidationError as error:
+            await asyncio.to_thread(self._store.discard, case_id, digest)
             problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             return SmtpAnswer(550, f"5.6.0 the reply cannot be taken: {problem}", "invalid")
         try:
@@ -201,6 +202,7 @@ class InboundMail:
             if reason.startswith(ALREADY_RECEIVED):
                 await asyncio.to_thread(self._store.mark_received, case_id, digest)
                 return self._duplicate(case_id)
+            await asyncio.to_thread(self._store.discard, case_id, digest)
             log.info("inbound mail refused by the case", case_id=case_id, outcome="refused", reason=reason)
             return SmtpAnswer(550, f"5.7.1 {reason}", "refused")
         await asyncio.to_thread(self._store.mark_received, case_id, digest)

@@ -39,5 +39,10 @@ def test_replies_and_attachments_are_kept_once(tmp_path: Path, database_url: str
         assert found.tenant_id == "t" * 63
         assert store.get("case-other.r-1", refs[0].attachment_id) is None, "only under its own case"
         assert store.get(CASE, "0" * 64) is None
+
+        store.store(CASE, "t" * 63, "cd" * 32, [("refused.txt", "text/plain", b"no")])
+        store.discard(CASE, "cd" * 32)  # the case refused that mail
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(attachments)).scalar() == 2
     finally:
         engine.dispose()

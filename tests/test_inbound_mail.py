@@ -12,7 +12,6 @@ withdrawn case, a mail for no case and mail over the limits do not land.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -25,10 +24,12 @@ import aiosmtplib
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 from temporalio.client import Client
 
 from adapters.database import open_database
 from adapters.mail_sink import MailSink, free_port, text_of
+from adapters.schema import attachments
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener
 from bootstrap.api import api_app
@@ -237,10 +238,20 @@ async def test_strangers_robots_bounces_and_withdrawn_cases_are_not_attached(sta
         headers=as_key("contoso-portal"),
     )
     assert withdrawn.status_code == 200, withdrawn.text
-    code, text = await send(stack.listener.port, reply_to(ack, "One more thing"))
+    late = reply_to(ack, "One more thing")
+    late.add_attachment(b"late", maintype="text", subtype="plain", filename="late.txt")
+    code, text = await send(stack.listener.port, late)
+    # the case's reason: withdrawn, or (once its workflow has ended) that it takes no more actions
     assert code == 550 and text.startswith("5.7.1"), text
-    await asyncio.sleep(0)
+    assert "withdrawn" in text or "has ended" in text, text
     assert (await view(stack, case_id)).replies_received == 0
+    engine = open_database(stack.settings)
+    try:
+        with engine.connect() as connection:
+            kept = connection.execute(select(attachments.c.filename).where(attachments.c.case_id == case_id))
+            assert kept.all() == [], "a refused reply's attachments are not kept"
+    finally:
+        engine.dispose()
 
 
 async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_path: Path) -> None:
