@@ -135,4 +135,6 @@ async def next_deadlines(
 
     views = await asyncio.gather(*(read(s) for s in listed[:VIEWS_READ]))
     entries = [e for v in views if v is not None and (e := entry_of(v, policy, now)) is not None]
+    if status is not None:  # the view is the truth; the list's attributes may lag behind it
+        entries = [e for e in entries if e.status == status.value]
     return order(entries, now)
