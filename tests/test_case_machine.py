@@ -22,14 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
+    CustomerReply,
     CustomerUpdate,
     FirstResponse,
+    InternalNote,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
     SurveyAnswer,
+    Withdrawal,
 )
 from support.calendar import Calendar
 from support.case_effects import CaseAttribute
@@ -542,6 +546,15 @@ ACTIONS: list[Event] = [
     ReopenRequest(requester="admin@contoso.example", reason="It is back"),
     SurveyAnswer(score=1),
     SurveyAnswer(score=5),
+    # issue 15: handovers, notes, email replies (a repeat, a survey score) and withdrawal
+    *(Assignment(engineer=ENGINEER, assignee=e, reason="handover") for e in ENGINEERS),
+    InternalNote(engineer=ENGINEER, note="for colleagues"),
+    *(
+        CustomerReply(message_id=f"{n:064x}", sender="a***@contoso.example", body=body)
+        for n, body in enumerate(["Here it is", "Here it is", "4 thanks"])
+    ),
+    CustomerReply(message_id=f"{0:064x}", sender="a***@contoso.example", body="Here it is"),
+    Withdrawal(requester="admin@contoso.example", reason="It fixed itself"),
 ]
 WAITS = [timedelta(minutes=10), timedelta(hours=1), timedelta(hours=5), timedelta(days=1), timedelta(days=3)]
 FAILURES = [0, 1, 3, 7, 15]  # the n-th notification told so far could not be delivered
@@ -559,6 +572,9 @@ def check_invariants(driver: Driver) -> None:
         assert view.reopen_until is not None and view.resolved_at is not None
     if view.status is CaseStatus.CLOSED:
         assert view.closed_at is not None and view.survey is not None
+    if view.status is CaseStatus.WITHDRAWN:
+        assert view.closed_at is not None and view.survey is None and view.withdrawal is not None
+    assert len(view.reply_ids) == len(set(view.reply_ids)), "a reply landed twice"
     if view.status.is_final:
         assert not any(c is not None and c.running for c in (view.first_response, view.customer_update))
     ids = Counter(n.notification_id for n in driver.told)
