@@ -34,7 +34,8 @@ def respond(case: CaseRecord, action: FirstResponse, now: datetime, decision: De
 
 def first_response(case: CaseRecord, engineer: str, message: str, now: datetime, decision: Decision) -> None:
     """The first response stops the first-response clock (met or breached) and starts the
-    customer-update clock; the responding engineer is assigned."""
+    customer-update clock; the responding engineer is assigned unless an agent assigned the case
+    to someone before (an explicit assignment stands)."""
     view = case.view
     assert view.first_response is not None and view.severity is not None
     clock = answer_clock(view.first_response, case.calendar, now, engineer)
@@ -43,7 +44,7 @@ def first_response(case: CaseRecord, engineer: str, message: str, now: datetime,
         view.sla_breached = True  # answered late in the same instant the breach came due
         decision.set((CaseAttribute.SLA_BREACHED, True))
     view.status = CaseStatus.IN_PROGRESS
-    view.assigned_engineer = engineer
+    view.assigned_engineer = view.assigned_engineer or engineer
     view.customer_update = start_clock(
         ClockName.CUSTOMER_UPDATE,
         case.calendar,
@@ -79,7 +80,7 @@ def first_response(case: CaseRecord, engineer: str, message: str, now: datetime,
         (CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value)
     ]
     if case.patched(ASSIGNEE_ATTRIBUTE_PATCH):
-        attributes.append((CaseAttribute.ASSIGNED_ENGINEER, engineer))
+        attributes.append((CaseAttribute.ASSIGNED_ENGINEER, view.assigned_engineer))
     decision.set(*attributes)
 
 

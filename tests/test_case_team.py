@@ -121,6 +121,9 @@ def test_an_unassigned_case_can_be_assigned_before_the_first_response() -> None:
     driver.act(Assignment(engineer="duty.lead", assignee=OTHER, reason="billing expert"))
     assert driver.view.status is CaseStatus.AWAITING_FIRST_RESPONSE
     assert driver.view.assigned_engineer == OTHER
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))  # another engineer answers
+    assert driver.view.assigned_engineer == OTHER, "an explicit assignment stands"
+    assert driver.attributes[CaseAttribute.ASSIGNED_ENGINEER] == OTHER
 
 
 # -- internal notes ------------------------------------------------------------------------------
