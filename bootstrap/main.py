@@ -10,9 +10,6 @@ from pathlib import Path
 
 from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
-from bootstrap.cli import run_cli
-from bootstrap.runner import run_worker
-from bootstrap.worker_runtime import compile_sandboxed_modules
 
 
 def _settings() -> Settings:
@@ -26,6 +23,9 @@ def _settings() -> Settings:
 def worker_main(seed: Path | None, api: bool) -> int:
     """The worker process: an embedded dev server unless a cluster is configured, the worker, and
     with `api` the HTTP intake in the same process."""
+    from bootstrap.runner import run_worker  # the worker's imports are not the CLI's
+    from bootstrap.worker_runtime import compile_sandboxed_modules
+
     private_umask()  # before anything is created: var/, databases, mail, the dev server's files
     settings = _settings()
     private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
@@ -36,6 +36,8 @@ def worker_main(seed: Path | None, api: bool) -> int:
 
 def starter_main(argv: Sequence[str] | None = None) -> int:
     """One CLI command; its exit code."""
+    from bootstrap.cli import run_cli
+
     private_umask()  # what the CLI writes (var/, exports) is readable by the user only
     settings = _settings()  # every variable checked before any command runs
     return run_cli(argv, settings)

@@ -15,10 +15,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -43,6 +42,9 @@ from intake.history import EncryptionKeyNeeded, KeyCheckingCodec
 from intake.verification_gate import VerificationLocked
 from support.text import TENANT_ID_PATTERN
 from support.validation import describe
+
+if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster without it)
+    from fastapi import FastAPI
 
 M = TypeVar("M", bound=BaseModel)
 
