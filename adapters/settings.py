@@ -176,6 +176,7 @@ Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
 # As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
 InboundAttachments = Annotated[int, BeforeValidator(_between(0, 20, "attachments a message"))]
+SmtpConnections = Annotated[int, BeforeValidator(_between(1, 100, "connections"))]
 
 
 def _env(name: str, default: Any) -> Any:
@@ -219,6 +220,7 @@ class Environment(BaseSettings):
     smtp_security: SmtpSecurity = _env("SMTP_SECURITY", "starttls")
     smtp_username: str | None = _env("SMTP_USERNAME", None)
     smtp_password: str | None = _env("SMTP_PASSWORD", None)
+    smtp_connections: SmtpConnections = _env("CASEWORK_SMTP_CONNECTIONS", 8)
     sink_port: Port = _env("CASEWORK_SMTP_SINK_PORT", 8025)
     mail_from: Address = _env("CASEWORK_MAIL_FROM", "casework support <support@casework.example>")
     reply_to_domain: Domain = _env("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
@@ -324,6 +326,7 @@ class Settings:
     smtp_security: str = FROM_ENVIRONMENT
     smtp_username: str | None = FROM_ENVIRONMENT
     smtp_password: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
+    smtp_connections: int = FROM_ENVIRONMENT
     sink_port: int = FROM_ENVIRONMENT
     mail_from: str = FROM_ENVIRONMENT
     reply_to_domain: str = FROM_ENVIRONMENT

@@ -104,6 +104,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         smtp_security=security,  # type: ignore[arg-type]
         smtp_username=settings.smtp_username,
         smtp_password=settings.smtp_password,
+        smtp_connections=settings.smtp_connections,
         mail_from=settings.mail_from,
         reply_to_domain=settings.reply_to_domain,
         support_queue_email=settings.support_queue_email,
