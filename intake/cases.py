@@ -355,6 +355,8 @@ class Cases:
         of the principal's tenants only."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot list cases")
+        if assignee is not None and principal.customer_side:
+            raise Forbidden("who holds a case is for staff: a portal or phone key cannot filter by assignee")
         clauses = [f"WorkflowType = '{SupportCaseWorkflow.__name__}'"]
         scope = principal.tenant_filter
         if scope is not None:

@@ -94,6 +94,9 @@ async def test_notes_assignment_withdrawal_and_truthful_customer_actions_over_th
             break
         await asyncio.sleep(0.1)
     assert [(c["case_id"], c["assigned_engineer"]) for c in listed] == [(case, "zhang.min")]
+    by_portal = await http.get("/cases", params={"assignee": "zhang.min"}, headers=portal)
+    assert by_portal.status_code == 403, by_portal.text
+    assert [c["assigned_engineer"] for c in (await http.get("/cases", headers=portal)).json()] == [None]
 
     # Withdrawal: closed without a survey, the assignee told, the customer confirmed.
     withdrawal = {"requester": CUSTOMER_EMAIL, "reason": "It fixed itself"}
