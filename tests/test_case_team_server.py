@@ -12,11 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import text_of
 from adapters.settings import Settings
-from intake.cases import ActionRejected
+from intake.cases import ActionRejected, Cases
+from intake.cli import EXIT_INVALID, EXIT_REJECTED, Services, main
 from support.actions import (
     Assignment,
     AttachmentRef,
@@ -171,3 +174,29 @@ async def test_a_reply_lands_once_resumes_the_paused_clock_and_reaches_the_assig
     told = [m for m in mails(settings, case_id) if "客户已回复" in m["Subject"]]  # li.wei reads zh-CN
     assert len(told) == 1 and told[0]["To"] == "li.wei@casework.example"
     assert "Here is the trace" in text_of(told[0]) and "trace.txt" in text_of(told[0])
+
+
+async def test_the_cli_exits_non_zero_with_the_case_reason(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`starter.py survey` before the survey, `assign` to a stranger: refused, never "sent"."""
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(request_id, severity="B"))).case.case_id
+        target = time_env.client.service_client.config.target_host
+
+        async def gateway() -> Cases:  # the CLI's own connection, in the CLI's own event loop
+            client = await Client.connect(target, data_converter=pydantic_data_converter)
+            return Cases(client, settings.task_queue)
+
+        services = Services(settings=settings, cases=gateway, database=unused, api=unused)
+        survey = await asyncio.to_thread(main, ["survey", case_id, "--score", "5"], services)
+        survey_err = capsys.readouterr().err
+        assign = ["assign", case_id, "--engineer", "li.wei", "--to", "nobody.here", "--reason", "try"]
+        stranger = await asyncio.to_thread(main, assign, services)
+        stranger_err = capsys.readouterr().err
+    assert survey == EXIT_REJECTED and "satisfaction survey has not been sent" in survey_err
+    assert stranger == EXIT_INVALID and "assignee: not on the staff list" in stranger_err
+
+
+def unused(*_: object) -> Any:
+    raise AssertionError("not used by case commands")
