@@ -26,11 +26,12 @@ from support.case_effects import CaseAttribute
 from support.case_machine import refusal
 from support.case_record import CaseRecord, CaseStart
 from support.case_view import ATTACHMENTS_KEPT, NOTES_KEPT, REPLY_IDS_KEPT, CaseView, SurveyOutcome
+from support.closed_case import closed_case_row
 from support.cooperation import RequestState
 from support.customer_replies import ALREADY_RECEIVED, survey_score
 from support.customer_view import customer_view
 from support.notifications import Audience
-from support.reports import OpenCase, _open_verdict
+from support.reports import ClosedRow, OpenCase, ReportWindow, _open_verdict, sla_report
 from support.responses import ASSIGNEE_ATTRIBUTE_PATCH
 from support.sla import ClockState
 from support.vocabulary import CaseStatus
@@ -334,3 +335,13 @@ def test_old_views_decode_without_the_new_fields() -> None:
     for entry in data["timeline"]:
         entry.pop("internal")
     assert CaseView.model_validate(data).timeline[0].internal is False
+
+
+def test_a_withdrawn_case_in_the_report_is_unanswered_and_sent_no_survey() -> None:
+    driver = open_case("withdrawn-report", severity="B")
+    view = driver.act(Withdrawal(requester="admin@contoso.example", reason="Raised by mistake"))
+    row = ClosedRow.model_validate(closed_case_row(view, driver.now).model_dump())
+    window = ReportWindow(since=T0 - timedelta(days=1), until=T0 + timedelta(days=1))
+    report = sla_report(window, [row], [], driver.now + timedelta(days=3))
+    assert (report.cases, report.met, report.breached, report.unanswered) == (1, 0, 0, 1)
+    assert report.csat.sent == 0
