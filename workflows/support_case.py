@@ -198,7 +198,7 @@ class SupportCaseWorkflow:
         await self._deliveries.settle()
         workflow.continue_as_new(self._case.carried())
 
-    # -- agent actions (updates), customer events (signals) and the view (query) ---------------
+    # -- agent and customer actions (updates; two signals of old), and the view (query) --------
 
     @workflow.query
     def view(self) -> CaseView:
@@ -337,11 +337,13 @@ class SupportCaseWorkflow:
 
     @workflow.signal
     async def cooperate(self, answer: Cooperation) -> None:
+        """Kept for running clients and recorded histories: the intake sends `answer_request`."""
         await workflow.wait_condition(lambda: self._case.view.status is not CaseStatus.NEW)
         self._apply(answer)
 
     @workflow.signal
     def survey(self, answer: SurveyAnswer) -> None:
+        """Kept as `cooperate` is: the intake sends `answer_survey`."""
         self._apply(answer)
 
 
