@@ -31,11 +31,12 @@ from support.cooperation import RequestState
 from support.customer_replies import ALREADY_RECEIVED, survey_score
 from support.customer_view import customer_view
 from support.notifications import Audience
+from support.policy import policy_from_dict
 from support.reports import ClosedRow, OpenCase, ReportWindow, _open_verdict, sla_report
 from support.responses import ASSIGNEE_ATTRIBUTE_PATCH
 from support.sla import ClockState
 from support.vocabulary import CaseStatus
-from tests.case_driver import Driver, Refused
+from tests.case_driver import Driver, Refused, policy_for
 from tests.test_case_machine import ENGINEER, T0, open_case
 
 OTHER = "zhang.min"
@@ -345,3 +346,14 @@ def test_a_withdrawn_case_in_the_report_is_unanswered_and_sent_no_survey() -> No
     report = sla_report(window, [row], [], driver.now + timedelta(days=3))
     assert (report.cases, report.met, report.breached, report.unanswered) == (1, 0, 0, 1)
     assert report.csat.sent == 0
+
+
+def test_a_policy_snapshot_from_before_the_new_events_routes_them_to_the_engineer() -> None:
+    """Running cases carry the policy they opened on: one without the issue's events still
+    validates (continue-as-new input, replays) and tells the engineer (or the queue)."""
+    data = policy_for(T0).model_dump(mode="json")
+    for event in ("assigned", "customer_replied", "withdrawn"):
+        data["routing"]["events"].pop(event)
+    older = policy_from_dict(data, "an older snapshot")
+    assert older.routing.audiences("assigned", None) == [Audience.ENGINEER]
+    assert older.routing.audiences("withdrawn", None) == [Audience.CUSTOMER, Audience.ENGINEER]
