@@ -2,8 +2,8 @@
 what the workflow must carry out, in order (`support.case_effects`). Pure: no I/O, no clock but
 `now`, no randomness; every rule lives in the module named for it, and this one only dispatches.
 
-`refusal(case, action, now)` says why an engineer's or customer's action may not happen now (the
-workflow's update validators); a refused action changes nothing.
+`refusal(case, action, now)` says why an engineer's or customer's action (or an email reply) may
+not happen now (the workflow's update validators); a refused action changes nothing.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ _VERBS: dict[type[BaseModel], str] = {
 
 def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = False) -> str | None:
     """Why `action` may not happen now, or None. `moving`: the case is settling before it
-    continues as new, and takes no engineer's action until the new run."""
+    continues as new, and takes no action that would start a delivery until the new run (a
+    survey answer starts none, and a repeated reply is refused as such whatever the case does)."""
     if isinstance(action, SealedAttempt):
         return attempt_refusal(case, action)
     if isinstance(action, ReopenRequest):
