@@ -27,6 +27,11 @@ class CaseAttribute(StrEnum):
     SLA_BREACHED = "SlaBreached"
     INCIDENT_ID = "IncidentId"
     ASSIGNED_ENGINEER = "AssignedEngineer"  # a staff name, never a customer's
+    NEXT_DEADLINE = "NextDeadline"  # the nearest open deadline (support.next_deadline)
+    CLOCK_PAUSED = "ClockPaused"  # the running clock waits for the customer
+
+
+AttributeValue = str | bool | datetime
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class Tell:
 
 @dataclass(frozen=True)
 class SetAttributes:
-    values: tuple[tuple[CaseAttribute, str | bool | datetime], ...]
+    values: tuple[tuple[CaseAttribute, AttributeValue], ...]
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,17 @@ class Decision:
     def tell(self, notifications: list[Notification]) -> None:
         self.effects += [Tell(n) for n in notifications]
 
-    def set(self, *values: tuple[CaseAttribute, str | bool | datetime]) -> None:
+    def set(self, *values: tuple[CaseAttribute, AttributeValue]) -> None:
         self.effects.append(SetAttributes(values))
+
+    def also_set(self, *values: tuple[CaseAttribute, AttributeValue]) -> None:
+        """Set with the decision's last upsert when it has one (one command instead of two)."""
+        for index in range(len(self.effects) - 1, -1, -1):
+            effect = self.effects[index]
+            if isinstance(effect, SetAttributes):
+                self.effects[index] = SetAttributes(effect.values + values)
+                return
+        self.set(*values)
 
     def count(self, name: str, description: str, **labels: str) -> None:
         self.effects.append(Count(name, description, labels))

@@ -52,6 +52,7 @@ from support.customer_requests import (
     request_refusal,
 )
 from support.excerpt import excerpt
+from support.next_deadline import publish
 from support.notifications import FailedNotification
 from support.opening import context_loaded
 from support.phone_verification import attempt_refusal, attempted, code_not_sent, code_sent, wait_over
@@ -165,6 +166,7 @@ def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
     """The case after `event` at `now` (changed in place), and the effects to carry out."""
     decision = Decision()
     STEPS[type(event)](case, event, now, decision)
+    publish(case, decision)
     return decision
 
 

@@ -18,6 +18,7 @@ from support.calendar import Calendar
 from support.case_context import CaseContext
 from support.case_view import CaseView
 from support.entitlement import case_calendar
+from support.next_deadline import NO_DEADLINE, NextDeadline
 from support.policy import Policy
 from support.request import CaseRequest
 from support.tenant import TenantFacts
@@ -59,6 +60,9 @@ class CaseRecord:
         # before it replay the old way. Asked only at the moment the rule would act.
         self.patched = patched
         self._calendar: tuple[Severity, Calendar] | None = None
+        # The next deadline this run last published as search attributes (None: not known, as in
+        # a run carried over from one that did not publish it).
+        self.published: NextDeadline | None = NO_DEADLINE
 
     @classmethod
     def begin(
@@ -69,6 +73,7 @@ class CaseRecord:
             return cls(start.request, CaseView.for_request(start.request, now, case_id), patched)
         record = cls(start.request, start.carried.case, patched)
         record.policy, record.tenant = start.carried.policy, start.carried.tenant
+        record.published = None
         return record
 
     @property

@@ -125,6 +125,8 @@ def test_deadline_follows_severity_and_calendar(
         CaseAttribute.STATUS: "awaiting_first_response",
         CaseAttribute.SEVERITY: severity.value,
         CaseAttribute.FIRST_RESPONSE_DUE: due,
+        CaseAttribute.NEXT_DEADLINE: due,  # the queue's order: the first response comes first
+        CaseAttribute.CLOCK_PAUSED: False,
     }
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from support.case_effects import CaseAttribute
+    from support.case_effects import AttributeValue, CaseAttribute
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 CASE_SEVERITY = SearchAttributeKey.for_keyword("CaseSeverity")
@@ -18,6 +23,9 @@ FIRST_RESPONSE_DUE = SearchAttributeKey.for_datetime("FirstResponseDue")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 INCIDENT_ID = SearchAttributeKey.for_keyword("IncidentId")
 ASSIGNED_ENGINEER = SearchAttributeKey.for_keyword("AssignedEngineer")  # a staff name
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")  # the queue's order
+CLOCK_PAUSED = SearchAttributeKey.for_bool("ClockPaused")
+REQUESTER_KEY = SearchAttributeKey.for_keyword("RequesterKey")  # a keyed digest, never the name
 
 ALL_KEYS = (
     CASE_STATUS,
@@ -28,6 +36,9 @@ ALL_KEYS = (
     SLA_BREACHED,
     INCIDENT_ID,
     ASSIGNED_ENGINEER,
+    NEXT_DEADLINE,
+    CLOCK_PAUSED,
+    REQUESTER_KEY,
 )
 
 
@@ -39,7 +50,14 @@ BY_ATTRIBUTE: dict[CaseAttribute, SearchAttributeKey[Any]] = {
     CaseAttribute.SLA_BREACHED: SLA_BREACHED,
     CaseAttribute.INCIDENT_ID: INCIDENT_ID,
     CaseAttribute.ASSIGNED_ENGINEER: ASSIGNED_ENGINEER,
+    CaseAttribute.NEXT_DEADLINE: NEXT_DEADLINE,
+    CaseAttribute.CLOCK_PAUSED: CLOCK_PAUSED,
 }
+
+
+def update(attribute: CaseAttribute, value: AttributeValue) -> SearchAttributeUpdate[Any]:
+    """The upsert of one attribute the machine set."""
+    return BY_ATTRIBUTE[attribute].value_set(value)
 
 
 def at_start(tenant_id: str, category: str, severity: str) -> TypedSearchAttributes:

@@ -146,7 +146,7 @@ class SupportCaseWorkflow:
             if isinstance(effect, Tell):
                 self._deliveries.start(effect.notification, self._case.rules.delivery)
             elif isinstance(effect, SetAttributes):
-                workflow.upsert_search_attributes([sa.BY_ATTRIBUTE[k].value_set(v) for k, v in effect.values])
+                workflow.upsert_search_attributes([sa.update(k, v) for k, v in effect.values])
             elif isinstance(effect, Count):
                 workflow.metric_meter().create_counter(effect.name, effect.description).add(1, effect.labels)
             elif isinstance(effect, Observe):

@@ -1,0 +1,66 @@
+"""The case's next deadline as data (issue 16): what the queue orders by, published by the case
+as the NextDeadline and ClockPaused search attributes whenever it changes. Pure, through the
+machine's driver."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
+from support.case_effects import CaseAttribute
+from support.clocks import ClockName
+from support.next_deadline import NEXT_DEADLINE_PATCH, NO_DEADLINE_AT, next_deadline
+from tests.case_driver import Driver
+from tests.test_case_machine import ENGINEER, T0, open_case
+from tests.test_case_team import reply
+
+
+def published(driver: Driver) -> list[tuple[object, object]]:
+    """Every (NextDeadline, ClockPaused) the case published, in order."""
+    deadlines = [v for _, k, v in driver.attribute_log if k is CaseAttribute.NEXT_DEADLINE]
+    paused = [v for _, k, v in driver.attribute_log if k is CaseAttribute.CLOCK_PAUSED]
+    assert len(deadlines) == len(paused), "the two attributes are always set together"
+    return list(zip(deadlines, paused, strict=True))
+
+
+def test_the_first_response_due_then_the_update_due_then_none_once_resolved() -> None:
+    driver = open_case("next-a", severity="A")
+    first_due = driver.view.first_response.due  # type: ignore[union-attr]
+    assert next_deadline(driver.view).clock is ClockName.FIRST_RESPONSE
+    assert published(driver) == [(first_due, False)]
+
+    driver.advance(timedelta(minutes=40))  # the 50 % warning passes: the deadline does not move
+    assert published(driver) == [(first_due, False)], "a warning publishes nothing new"
+
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    update = driver.view.customer_update
+    assert update is not None and update.due is not None
+    assert next_deadline(driver.view).clock is ClockName.CUSTOMER_UPDATE
+    assert published(driver)[-1] == (update.due, False)
+
+    driver.act(Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    assert next_deadline(driver.view).at is None
+    assert published(driver)[-1] == (NO_DEADLINE_AT, False), "no deadline sorts after every real one"
+
+
+def test_a_clock_waiting_for_the_customer_is_paused_without_a_deadline_until_they_answer() -> None:
+    driver = open_case("next-pause", severity="A")
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    driver.act(CustomerActionRequest(engineer=ENGINEER, what="Send the message trace"))
+    assert next_deadline(driver.view).paused
+    assert published(driver)[-1] == (NO_DEADLINE_AT, True)
+
+    answer: CustomerReply = reply("Trace attached", key="next-pause")
+    driver.act(answer)
+    update = driver.view.customer_update
+    assert update is not None and update.due is not None
+    assert published(driver)[-1] == (update.due, False), "the reply resumed the clock"
+
+
+def test_a_case_from_before_the_rule_publishes_nothing() -> None:
+    request = open_case("next-old").case.request
+    driver = Driver(request, T0)
+    driver.case.patched = lambda patch: patch != NEXT_DEADLINE_PATCH
+    driver.case.published = None
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    assert published(driver)[1:] == [], "an old case's history replays without the new upserts"
