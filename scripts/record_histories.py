@@ -331,6 +331,20 @@ async def survey_answered_by_reply(env: WorkflowEnvironment, cases: Cases, _: Se
     return case
 
 
+async def next_deadline_published(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 16: the queue's NextDeadline and ClockPaused attributes (behind a patch) follow the
+    first response's due time, the customer-update clock, its pause for the customer and its
+    resumption by their reply, and the resolution."""
+    case = (await cases.open(request("next-deadline", severity="A"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A trace"))
+    await env.sleep(timedelta(minutes=30))
+    await cases.receive_reply(case, _reply("The trace of the failed delivery", "trace.txt"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -345,6 +359,7 @@ SCENARIOS: dict[str, Scenario] = {
     "obligations_asked_again_after_upgrade": obligations_asked_again_after_upgrade,
     "team_case_withdrawn": team_case_withdrawn,
     "survey_answered_by_reply": survey_answered_by_reply,
+    "next_deadline_published": next_deadline_published,
 }
 
 
