@@ -33,12 +33,12 @@ from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.attachments_api import attachments_router
+from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
     Cases,
     CasesSource,
-    CaseSummary,
     Forbidden,
     InvalidField,
     OpenedCase,
@@ -56,7 +56,7 @@ from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
-from support.text import NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.text import LINE_MAX, NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.validation import field_errors
 from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
@@ -245,6 +245,8 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
 
     @app.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
     async def list_cases(
+        request: Request,
+        response: Response,
         caller: Caller,
         cases: Gateway,
         status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
@@ -254,18 +256,43 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
         assignee: Annotated[
             str | None, Query(pattern=NAME_PATTERN, description="the assigned engineer's staff name")
         ] = None,
+        requester: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=LINE_MAX,
+                pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+                description="the requester's sign-in name (with `tenant`); matched by a keyed digest",
+            ),
+        ] = None,
+        order: Annotated[
+            ListOrder,
+            Query(description="`started`: newest first; `deadline`: least time to the next deadline first"),
+        ] = ListOrder.STARTED,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=CURSOR_MAX, description="the next page's cursor (the `Next-Cursor` header)"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[CaseSummary]:
-        """Cases of the key's tenants (every tenant for agents and operators). Needs `read_cases`."""
-        return await cases.list(
-            status=status_,
+        """Cases of the key's tenants (every tenant for agents and operators), a page at a time:
+        when there are more, the `Link` header names the next page (`rel="next"`) and
+        `Next-Cursor` carries its cursor. Needs `read_cases`."""
+        wanted = CaseFilter(
+            statuses=() if status_ is None else (status_,),
             severity=severity,
             category=category,
             tenant_id=tenant,
-            limit=limit,
-            principal=caller,
             assignee=assignee,
         )
+        page = await cases.page(
+            wanted, principal=caller, order=order, cursor=cursor, limit=limit, requester=requester
+        )
+        if page.next_cursor is not None:
+            following = request.url.include_query_params(cursor=page.next_cursor)
+            response.headers["Link"] = f'<{following}>; rel="next"'
+            response.headers["Next-Cursor"] = page.next_cursor
+        return page.cases
 
     @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from intake.actions import CASE_ACTIONS, CaseAction
+from intake.case_listing import ListOrder, ListRequest
 from intake.cases import Cases
 from intake.command_line import EXIT_INVALID, CliError, check_key, emit, validated
 from support.request import CaseRequest
@@ -69,17 +70,24 @@ async def _show(cases: Cases, args: argparse.Namespace, _: None) -> None:
     emit(await cases.show(args.case_id))
 
 
-async def _list(cases: Cases, args: argparse.Namespace, _: None) -> None:
-    emit(
-        await cases.list(
-            status=args.status,
-            severity=args.severity,
-            category=args.category,
-            tenant_id=args.tenant,
-            limit=args.limit,
-            assignee=args.assignee,
-        )
+def _prepare_list(args: argparse.Namespace) -> BaseModel:
+    fields = ("status", "severity", "category", "tenant", "assignee", "requester", "order", "cursor", "limit")
+    return validated(
+        ListRequest, {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     )
+
+
+async def _list(cases: Cases, args: argparse.Namespace, wanted: ListRequest) -> None:
+    page = await cases.page(
+        wanted.filter(),
+        order=wanted.order,
+        cursor=wanted.cursor,
+        limit=wanted.limit,
+        requester=wanted.requester,
+    )
+    emit(page.cases)
+    if page.next_cursor is not None:
+        print(f"more: the next page is `list ... --cursor {page.next_cursor}`", file=sys.stderr)
 
 
 def _prepare_verify(args: argparse.Namespace) -> BaseModel:
@@ -148,14 +156,21 @@ def add_case_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     s.add_argument("case_id")
     s.set_defaults(run=_show)
 
-    ls = sub.add_parser("list", help="list cases by search attributes")
+    ls = sub.add_parser("list", help="list cases by search attributes, a page at a time")
     ls.add_argument("--status", type=CaseStatus, choices=list(CaseStatus))
     ls.add_argument("--severity", type=Severity, choices=list(Severity))
     ls.add_argument("--category", type=Category, choices=list(Category))
     ls.add_argument("--tenant")
     ls.add_argument("--assignee", help="the assigned engineer's staff name")
-    ls.add_argument("--limit", type=int, default=100)
-    ls.set_defaults(run=_list)
+    ls.add_argument("--requester", help="the requester's sign-in name (with --tenant)")
+    ls.add_argument(
+        "--order",
+        choices=[o.value for o in ListOrder],
+        help="started (newest first) or deadline (least time left)",
+    )
+    ls.add_argument("--cursor", help="the next page, as the last page's note on stderr gave it")
+    ls.add_argument("--limit", type=int)
+    ls.set_defaults(run=_list, prepare=_prepare_list)
 
     for action in CASE_ACTIONS:
         _ActionCommand(action).add_to(sub)

@@ -12,10 +12,11 @@ it opens nothing itself. `bootstrap/gateway.py` builds it as the installation ru
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,6 +37,7 @@ from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
+from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
@@ -129,18 +131,6 @@ class OpenedCase(BaseModel):
     case: CaseView
 
 
-class CaseSummary(BaseModel):
-    case_id: str
-    status: str | None
-    severity: str | None
-    category: str | None
-    tenant_id: str | None
-    first_response_due: datetime | None
-    sla_breached: bool | None
-    started_at: datetime | None
-    assigned_engineer: str | None = None
-
-
 # A query needs a worker to run it. Without one it would wait for the client's default; with a
 # worker that just died, it waits out the server's sticky-queue timeout (~10 s) first.
 QUERY_TIMEOUT = timedelta(seconds=20)
@@ -208,7 +198,12 @@ class Cases:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 search_attributes=sa.at_start(
-                    request.tenant_id, request.category.value, request.severity.value
+                    request.tenant_id,
+                    request.category.value,
+                    request.severity.value,
+                    None
+                    if self.verification is None
+                    else self.verification.requester_key(request.tenant_id, request.requester),
                 ),
                 memo={FINGERPRINT_MEMO: digest},
             )
@@ -351,49 +346,50 @@ class Cases:
         principal: Principal = CLI_OPERATOR,
         assignee: str | None = None,
     ) -> list[CaseSummary]:
-        """Cases by their search attributes (enums and ids only, so the query needs no escaping),
-        of the principal's tenants only."""
+        """The first page of cases by their search attributes, newest first (`page` for more)."""
+        wanted = CaseFilter(
+            statuses=() if status is None else (status,),
+            severity=severity,
+            category=category,
+            tenant_id=tenant_id,
+            assignee=assignee,
+        )
+        return (await self.page(wanted, principal=principal, limit=limit)).cases
+
+    async def page(
+        self,
+        wanted: CaseFilter,
+        *,
+        principal: Principal = CLI_OPERATOR,
+        order: ListOrder = ListOrder.STARTED,
+        cursor: str | None = None,
+        limit: int = 100,
+        requester: str | None = None,
+    ) -> CasePage:
+        """One page of the principal's cases (`intake.case_listing`): only its tenants; who holds
+        a case and the requester filter are for staff; `requester` is matched by its keyed
+        digest (the name is never a search attribute)."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot list cases")
-        if assignee is not None and principal.customer_side:
+        if wanted.assignee is not None and principal.customer_side:
             raise Forbidden("who holds a case is for staff: a portal or phone key cannot filter by assignee")
-        clauses = [f"WorkflowType = '{SupportCaseWorkflow.__name__}'"]
         scope = principal.tenant_filter
-        if scope is not None:
-            if tenant_id is not None and tenant_id not in scope:
-                return []
-            clauses.append(f"{sa.TENANT_ID.name} IN (" + ", ".join(f"'{t}'" for t in scope) + ")")
-        for key, value in (
-            (sa.CASE_STATUS, status),
-            (sa.CASE_SEVERITY, severity),
-            (sa.CASE_CATEGORY, category),
-            (sa.TENANT_ID, tenant_id),
-            (sa.ASSIGNED_ENGINEER, assignee),  # a staff name (NAME_PATTERN): nothing to escape
-        ):
-            if value is not None:
-                clauses.append(f"{key.name} = '{value}'")
-        summaries: list[CaseSummary] = []
+        if scope is not None and wanted.tenant_id is not None and wanted.tenant_id not in scope:
+            return CasePage(cases=[])
+        if requester is not None:
+            if wanted.tenant_id is None:
+                raise InvalidField("tenant", "a requester is named within a tenant: give the tenant too")
+            if self.verification is None:
+                raise Unavailable("the requester filter needs the verification key (its secret is not set)")
+            wanted = dataclasses.replace(
+                wanted, requester_key=self.verification.requester_key(wanted.tenant_id, requester)
+            )
         try:
-            async for execution in self._client.list_workflows(" AND ".join(clauses), limit=limit):
-                attrs = execution.typed_search_attributes
-                summaries.append(
-                    CaseSummary(
-                        case_id=execution.id,
-                        status=attrs.get(sa.CASE_STATUS),
-                        severity=attrs.get(sa.CASE_SEVERITY),
-                        category=attrs.get(sa.CASE_CATEGORY),
-                        tenant_id=attrs.get(sa.TENANT_ID),
-                        first_response_due=attrs.get(sa.FIRST_RESPONSE_DUE),
-                        sla_breached=attrs.get(sa.SLA_BREACHED),
-                        assigned_engineer=None
-                        if principal.customer_side
-                        else attrs.get(sa.ASSIGNED_ENGINEER),
-                        started_at=execution.start_time,
-                    )
-                )
+            return await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
+        except BadCursor as error:
+            raise InvalidField("cursor", str(error)) from None
         except RPCError as error:
             raise _rpc_error(error, "list") from None
-        return summaries
 
     async def perform(
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR

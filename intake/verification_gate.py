@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from adapters.directory_store import VerificationFailures
-from support.verification import SealedAttempt, VerificationResult, caller_mac, seal
+from support.verification import SealedAttempt, VerificationResult, caller_mac, requester_mac, seal
 from workflows.support_case import CaseStart
 
 __all__ = ["CaseCaller", "VerificationGate", "VerificationLocked", "case_caller"]
@@ -64,6 +64,11 @@ class VerificationGate:
         database, in windows of `WINDOW` (`bootstrap.gateway.verification_gate` wires both)."""
         self._key = key
         self._failures = failures
+
+    def requester_key(self, tenant_id: str, requester: str) -> str:
+        """The RequesterKey search attribute of a tenant's requester (a sign-in name, compared
+        without case): staff can list one person's cases, and nobody reads the name from Temporal."""
+        return requester_mac(self._key, tenant_id, requester)
 
     def seal(self, case_id: str, code: str) -> SealedAttempt:
         """The `verify` update's input for this code: its MAC, never the code."""

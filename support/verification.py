@@ -84,6 +84,12 @@ def caller_mac(key: bytes, tenant_id: str, caller_number: str) -> str:
     return hmac.new(key, f"caller:{tenant_id}:{caller_number}".encode(), hashlib.sha256).hexdigest()
 
 
+def requester_mac(key: bytes, tenant_id: str, requester: str) -> str:
+    """How a requester is found among cases (a search attribute): never in clear."""
+    digest = hmac.new(key, f"requester:{tenant_id}:{requester.casefold()}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def can_check(attempt: SealedAttempt, issued: IssuedCode) -> bool:
     """Whether the workflow can compare this attempt with this code: a MAC for a MACed code, a code
     in clear only for a legacy (salted hash) one."""

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.settings import Settings
-from intake.cases import Cases, CaseSummary
+from intake.case_listing import CaseFilter, CaseSummary, ListOrder
+from intake.cases import Cases, InvalidField
+from support.actions import FirstResponse
 from support.vocabulary import CaseStatus, Category, Severity
 from tests.conftest import running_worker
 from tests.requests import case_request
+from tests.test_api import Api, api, as_key, body, case_of  # noqa: F401  (the api fixture)
 
 
 async def _eventually(
@@ -46,3 +50,114 @@ async def test_list_filters_by_status_severity_category_and_tenant(
     summary = critical[0]
     assert summary.status == "awaiting_first_response" and summary.tenant_id == "contoso"
     assert summary.first_response_due is not None and summary.sla_breached is False
+
+
+async def _settled(cases: Cases, expected: set[str], **page: object) -> list[CaseSummary]:
+    """The whole listing, page by page through its cursors, once every expected case is in it
+    with its next deadline published (visibility is eventually consistent)."""
+    rows: list[CaseSummary] = []
+    for _ in range(50):
+        rows, cursor = [], None
+        while True:
+            got = await cases.page(**page, cursor=cursor)  # type: ignore[arg-type]
+            rows += got.cases
+            if got.next_cursor is None:
+                break
+            cursor = got.next_cursor
+        listed = {r.case_id: r for r in rows}
+        if expected <= set(listed) and all(listed[c].next_deadline for c in expected):
+            return rows
+        await asyncio.sleep(0.1)
+    return rows
+
+
+async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    """Issue 16: the queue's order as data. Severity A's first response is due in an hour, C's in
+    days; an answered A case's next deadline is its customer update. Pages of one, through the
+    cursor, give every case once, least time left first."""
+    async with running_worker(dev_env.client, settings) as cases:
+        opened = {
+            severity: (await cases.open(case_request(f"{request_id}-{severity}", severity=severity))).case
+            for severity in ("A", "B", "C")
+        }
+        answered = (await cases.open(case_request(f"{request_id}-answered", severity="A"))).case.case_id
+        view = await cases.respond(answered, FirstResponse(engineer="li.wei", message="Looking at it"))
+        assert view.customer_update is not None and view.customer_update.due is not None
+        wanted = CaseFilter(statuses=(CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS))
+        expected = {c.case_id for c in opened.values()} | {answered}
+        rows = await _settled(cases, expected, wanted=wanted, order=ListOrder.DEADLINE, limit=1)
+
+        deadlines = [r.next_deadline for r in rows]
+        assert None not in deadlines and deadlines == sorted(deadlines)  # type: ignore[type-var]
+        assert len(rows) == len(expected), "each case once across the pages"
+        by_id = {r.case_id: r for r in rows}
+        for case in opened.values():
+            assert by_id[case.case_id].next_deadline == case.first_response.due  # type: ignore[union-attr]
+        assert by_id[answered].next_deadline == view.customer_update.due
+        assert rows[0].case_id == opened["A"].case_id and rows[-1].case_id == opened["C"].case_id
+
+        with pytest.raises(InvalidField, match="other filters"):
+            first = await cases.page(wanted, order=ListOrder.DEADLINE, limit=1)
+            await cases.page(CaseFilter(), order=ListOrder.DEADLINE, cursor=first.next_cursor, limit=1)
+
+
+async def test_newest_first_pages_through_the_servers_cursor_and_a_requester_is_found_by_digest(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    async with running_worker(dev_env.client, settings) as cases:
+        mine = [(await cases.open(case_request(f"{request_id}-{n}"))).case.case_id for n in range(3)]
+        other = await cases.open(case_request(f"{request_id}-other", requester="anna@contoso.example"))
+        everyone = set(mine) | {other.case.case_id}
+        rows = await _settled_started(cases, everyone)
+        assert len(rows) == len(everyone) and {r.case_id for r in rows} == everyone
+
+        found = await cases.page(CaseFilter(tenant_id="contoso"), requester="ADMIN@contoso.example")
+        assert {r.case_id for r in found.cases} == set(mine), "the sign-in name matches without case"
+        with pytest.raises(InvalidField, match="tenant"):
+            await cases.page(CaseFilter(), requester="admin@contoso.example")
+        description = await dev_env.client.get_workflow_handle(mine[0]).describe()
+        stored = str(description.raw_description.workflow_execution_info.search_attributes)
+        assert "admin@contoso" not in stored, "the requester's name is never a search attribute"
+
+
+async def _settled_started(cases: Cases, expected: set[str]) -> list[CaseSummary]:
+    rows: list[CaseSummary] = []
+    for _ in range(50):
+        rows, cursor = [], None
+        while True:
+            got = await cases.page(CaseFilter(), limit=1, cursor=cursor)
+            rows += got.cases
+            if got.next_cursor is None:
+                break
+            cursor = got.next_cursor
+        if expected <= {r.case_id for r in rows}:
+            return rows
+        await asyncio.sleep(0.1)
+    return rows
+
+
+async def test_the_api_names_the_next_page_in_its_link_header(
+    api: Api,  # noqa: F811  (the fixture imported above)
+    request_id: str,
+) -> None:
+    http, agent = api.client, as_key("li.wei")
+    for n in range(3):
+        assert (await http.post("/cases", json=body(f"{request_id}-{n}"))).status_code == 201
+    seen: list[str] = []
+    for _ in range(50):
+        seen, url = [], "/cases?order=deadline&status=awaiting_first_response&limit=2"
+        while url:
+            page = await http.get(url, headers=agent)
+            assert page.status_code == 200, page.text
+            seen += [row["case_id"] for row in page.json()]
+            link = page.headers.get("Link")
+            assert (link is None) == ("Next-Cursor" not in page.headers)
+            url = link[1 : link.index(">")] if link else ""
+        if len(seen) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(seen) == sorted(case_of(f"{request_id}-{n}") for n in range(3))
+    bad = await http.get("/cases", params={"order": "deadline", "cursor": "not-a-cursor"}, headers=agent)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "cursor", bad.text

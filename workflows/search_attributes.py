@@ -60,14 +60,18 @@ def update(attribute: CaseAttribute, value: AttributeValue) -> SearchAttributeUp
     return BY_ATTRIBUTE[attribute].value_set(value)
 
 
-def at_start(tenant_id: str, category: str, severity: str) -> TypedSearchAttributes:
-    """Set by the starter, so a case is listable before its first workflow task runs."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(CASE_STATUS, "new"),
-            SearchAttributePair(TENANT_ID, tenant_id),
-            SearchAttributePair(CASE_CATEGORY, category),
-            SearchAttributePair(CASE_SEVERITY, severity),
-            SearchAttributePair(SLA_BREACHED, False),
-        ]
-    )
+def at_start(
+    tenant_id: str, category: str, severity: str, requester_key: str | None = None
+) -> TypedSearchAttributes:
+    """Set by the starter, so a case is listable before its first workflow task runs.
+    `requester_key`: the requester's keyed digest (intake.verification_gate), never the name."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(CASE_STATUS, "new"),
+        SearchAttributePair(TENANT_ID, tenant_id),
+        SearchAttributePair(CASE_CATEGORY, category),
+        SearchAttributePair(CASE_SEVERITY, severity),
+        SearchAttributePair(SLA_BREACHED, False),
+    ]
+    if requester_key is not None:
+        pairs.append(SearchAttributePair(REQUESTER_KEY, requester_key))
+    return TypedSearchAttributes(pairs)

@@ -1,20 +1,20 @@
 """The console's queue: open cases by the time left to their nearest deadline.
 
-One gateway call, `next_deadlines`, answers the queue in order. Today it lists the open cases by
-their search attributes and reads each one's view (at most `VIEWS_READ`, the soonest first-response
-deadlines first) for the deadline that is next: the first response while it is awaited, the next
-customer update once responded, none while the update clock is paused. When each case carries its
-nearest open deadline as a search attribute, this becomes one ordered visibility query and reads
-no views; the page and its tests stay as they are.
+One gateway call, `next_deadlines`, answers the queue in order: the first `QUEUE_PAGE` open cases
+by the `NextDeadline` search attribute each case publishes (`intake.case_listing`, order
+`deadline`: the first response while it is awaited, then the next customer update; cases whose
+clock waits for the customer last). Then the view of each row on the page is read, for its title,
+calendar and flags: the view is the truth, so a case that moved on since the listing drops out.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from intake.cases import CaseNotFound, Cases, CaseSummary, Unavailable
+from intake.case_listing import CaseFilter, CaseSummary, ListOrder
+from intake.cases import CaseNotFound, Cases, Unavailable
 from support.access import Principal
 from support.calendar import Calendar
 from support.case_view import CaseView
@@ -25,7 +25,7 @@ from support.sla import ClockState
 from support.vocabulary import CaseStatus, Severity
 
 QUEUE_STATUSES = (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS)
-VIEWS_READ = 100  # views read for one queue page: the queue is meant for the cases that are due soon
+QUEUE_PAGE = 50  # rows of the queue: the cases with the least time left
 _READS_AT_ONCE = 8
 _FAR = datetime.max.replace(tzinfo=None)
 
@@ -114,16 +114,11 @@ async def next_deadlines(
     status: CaseStatus | None = None,
 ) -> list[QueueEntry]:
     """The queue of this principal's open cases, ordered (see the module's docstring)."""
-    statuses = [status] if status is not None else list(QUEUE_STATUSES)
-    listed: list[CaseSummary] = []
-    for wanted in statuses:
-        if wanted not in QUEUE_STATUSES:
-            continue
-        listed += await cases.list(
-            status=wanted, severity=severity, tenant_id=tenant_id, limit=VIEWS_READ, principal=principal
-        )
-    far = now + timedelta(days=3650)
-    listed.sort(key=lambda s: s.first_response_due or far)
+    statuses = QUEUE_STATUSES if status is None else (status,)
+    if any(wanted not in QUEUE_STATUSES for wanted in statuses):
+        return []
+    wanted = CaseFilter(statuses=statuses, severity=severity, tenant_id=tenant_id)
+    page = await cases.page(wanted, principal=principal, order=ListOrder.DEADLINE, limit=QUEUE_PAGE)
     gate = asyncio.Semaphore(_READS_AT_ONCE)
 
     async def read(summary: CaseSummary) -> CaseView | None:
@@ -133,7 +128,7 @@ async def next_deadlines(
             except (CaseNotFound, Unavailable):
                 return None  # gone, or its worker is slow: the next refresh shows it
 
-    views = await asyncio.gather(*(read(s) for s in listed[:VIEWS_READ]))
+    views = await asyncio.gather(*(read(s) for s in page.cases))
     entries = [e for v in views if v is not None and (e := entry_of(v, policy, now)) is not None]
     if status is not None:  # the view is the truth; the list's attributes may lag behind it
         entries = [e for e in entries if e.status == status.value]
