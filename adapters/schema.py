@@ -193,6 +193,17 @@ attachments = Table(
     Column("stored_at", UtcDateTime, nullable=False),
 )
 
+# Console sessions signed out before they expire (revision 0007), so that a cookie copied before
+# sign-out is refused by every API process, and after a restart: one row per session, by the SHA-256
+# of its nonce (nothing a cookie or a form is made of), until the session would have expired; rows
+# past their expiry are deleted at each sign-out (adapters.console_sessions).
+console_sessions_revoked = Table(
+    "console_sessions_revoked",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}

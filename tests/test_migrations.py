@@ -215,11 +215,11 @@ def write_legacy_rows(engine: Engine, version: int) -> None:
 
 
 def test_a_new_database_goes_straight_to_the_latest_revision(engine: Engine) -> None:
-    assert migrate(engine) == head_revision() == "0006"
+    assert migrate(engine) == head_revision() == "0007"
     assert schema_differences(engine) == [], "the revisions build exactly today's model"
     names = set(inspect(engine).get_table_names())
     assert {"closed_cases", "alembic_version", "tenants", "verification_failures"} <= names
-    assert {"inbound_messages", "attachments"} <= names
+    assert {"inbound_messages", "attachments", "console_sessions_revoked"} <= names
     assert "schema_version" not in names, "only databases from before Alembic have it"
     with engine.connect() as connection:
         assert current_revision(connection) == head_revision()
