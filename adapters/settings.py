@@ -150,6 +150,17 @@ def _domain(raw: object) -> str:
     return text
 
 
+def _flag(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError("must be true or false (or 1/0, yes/no, on/off)" + _got(raw))
+
+
 def _text(raw: object) -> str:
     return str(raw).strip()
 
@@ -165,6 +176,7 @@ AtLeastTwo = Annotated[int, BeforeValidator(_at_least(2))]
 AbsolutePath = Annotated[Path, BeforeValidator(_path)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_path)]
 Text = Annotated[str, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
 OptionalText = Annotated[str | None, BeforeValidator(_text)]
 Tokens = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_tokens)]
 LogLevel = Annotated[str, BeforeValidator(_one_of(LOG_LEVELS, str.upper))]
@@ -244,6 +256,7 @@ class Environment(BaseSettings):
     inbound_max_message_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
     inbound_max_attachment_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
     inbound_max_attachments: InboundAttachments = _env("CASEWORK_INBOUND_MAX_ATTACHMENTS", 10)
+    console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
 
     @classmethod
     def settings_customise_sources(
@@ -360,6 +373,9 @@ class Settings:
     inbound_max_message_bytes: int = FROM_ENVIRONMENT
     inbound_max_attachment_bytes: int = FROM_ENVIRONMENT
     inbound_max_attachments: int = FROM_ENVIRONMENT
+    # The console's cookies (README "The support console"): Secure always when true (behind a proxy
+    # that ends TLS, where the API sees http), else Secure when the request came over https.
+    console_secure_cookie: bool = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]

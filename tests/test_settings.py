@@ -85,6 +85,7 @@ def test_defaults_on_an_empty_environment(clean_env: pytest.MonkeyPatch) -> None
         verification_secret=None,
         verification_failures_per_hour=10,
         staff_file=PROJECT_ROOT / "staff.toml",
+        console_secure_cookie=False,  # Secure only over https
     )
     assert settings.mail_dir == PROJECT_ROOT / "var" / "mail"
     assert settings.archive_dir == PROJECT_ROOT / "var" / "archive"
@@ -139,6 +140,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_INBOUND_MAX_MESSAGE_BYTES": "1000",
         "CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES": "500",
         "CASEWORK_INBOUND_MAX_ATTACHMENTS": "20",
+        "CASEWORK_CONSOLE_SECURE_COOKIE": "Yes",
     }
     assert set(values) == set(VARIABLES.values())  # this test sets every one of them
     for name, value in values.items():
@@ -191,6 +193,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "inbound_max_message_bytes": 1000,
         "inbound_max_attachment_bytes": 500,
         "inbound_max_attachments": 20,
+        "console_secure_cookie": True,
     }
 
 
@@ -251,6 +254,7 @@ def test_only_the_exact_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
         ("DATABASE_URL", "mysql://root@db/casework", "must be a sqlite:/// or postgresql://"),
         ("DATABASE_URL", "not a url", "must be a sqlite:/// or postgresql://"),
         ("CASEWORK_WEBHOOK_ESCALATION", "chat.example/hook", "must be an http:// or https:// URL"),
+        ("CASEWORK_CONSOLE_SECURE_COOKIE", "sometimes", "must be true or false (or 1/0, yes/no, on/off)"),
     ],
 )
 def test_a_bad_value_names_its_variable(
