@@ -2,9 +2,10 @@
 
 The workflow keeps exactly this model as its state, so the `view` query, the workflow result and
 the archived record are the same thing. It is also the continue-as-new input, so it stays bounded
-under any sequence of requests: callers' texts are kept as excerpts (`support.excerpt`), and every
-list that a caller can grow keeps its first and/or most recent items, with a count of the ones
-left out. The full texts went to their readers (notifications) and stay in the workflow history.
+under any sequence of requests: callers' texts are kept as excerpts (`support.excerpt`) whose
+budgets are bytes of UTF-8, so the bound holds in Chinese or emoji as in English, and every list
+that a caller can grow keeps its first and/or most recent items, with a count of the ones left
+out. The full texts went to their readers (notifications) and stay in the workflow history.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 from support.actions import AttachmentRef
 from support.clocks import SlaClock
 from support.cooperation import CustomerRequest, RequestKind
-from support.excerpt import excerpt
+from support.excerpt import excerpt, utf8_size
 from support.notifications import FailedNotification
 from support.reasons import Reason
 from support.request import CaseRequest
@@ -25,19 +26,21 @@ from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 
 # How much of a case its state keeps (README "Bounded state"). The numbers bound the continue-as-new
-# input (and the `view` answer) to well under 256 KiB whatever callers send.
+# input (and the `view` answer) to well under 256 KiB whatever callers send, in any script: text
+# budgets are bytes of UTF-8 (a character is 1 to 4), never characters.
 TIMELINE_FIRST = 20  # the first entries, which tell how the case was opened
 TIMELINE_RECENT = 100  # and the most recent ones; those between are counted in `timeline_omitted`
-ENTRY_MAX = 600  # characters of one timeline message (callers' texts in it are 200-character excerpts)
+ENTRY_MAX = 600  # bytes (UTF-8) of one timeline message (callers' texts in it are 200-byte excerpts)
 CLOSED_REQUESTS_KEPT = 10  # answered or waived engineer requests kept (obligations are always kept)
 SEVERITY_CHANGES_KEPT = 20  # besides the opening severity
 PAUSES_KEPT = 20
 FAILED_NOTIFICATIONS_KEPT = 20
 UPDATE_CYCLES_KEPT = 20  # finished customer-update cycles whose verdict the case keeps
 NOTES_KEPT = 20  # the most recent internal notes; older ones are counted in `notes_omitted`
-NOTE_KEPT_MAX = 1_000  # characters of a note the case keeps (the history has it in full)
+NOTE_KEPT_MAX = 1_000  # bytes (UTF-8) of a note the case keeps (the history has it in full)
 REPLY_IDS_KEPT = 100  # message ids of the most recent customer replies (a repeat is refused)
 ATTACHMENTS_KEPT = 50  # the most recent attachments listed; older ones counted
+FILENAME_KEPT_MAX = 200  # bytes (UTF-8) of a listed attachment's name (the store keeps it in full)
 
 
 class TimelineEntry(BaseModel):
@@ -49,7 +52,7 @@ class TimelineEntry(BaseModel):
 
 
 class NoteEntry(BaseModel):
-    """An engineer's internal note, as the case keeps it (an excerpt of at most 1,000 characters)."""
+    """An engineer's internal note, as the case keeps it (an excerpt of at most 1,000 bytes)."""
 
     at: datetime
     engineer: str
@@ -292,7 +295,8 @@ class CaseView(BaseModel):
         self.keep_bounded()
 
     def keep_bounded(self) -> None:
-        """Trim every list a caller can grow to its kept items, counting the ones left out."""
+        """Trim every list a caller can grow to its kept items, counting the ones left out, and
+        every kept text to its byte budget (also what a run from before the budgets carried)."""
         excess = len(self.timeline) - (TIMELINE_FIRST + TIMELINE_RECENT)
         if excess > 0:
             del self.timeline[TIMELINE_FIRST : TIMELINE_FIRST + excess]
@@ -322,6 +326,7 @@ class CaseView(BaseModel):
             self.attachments_omitted += excess
         if len(self.reply_ids) > REPLY_IDS_KEPT:
             del self.reply_ids[: len(self.reply_ids) - REPLY_IDS_KEPT]
+        self._keep_texts_within_budget()
         clock = self.customer_update
         if clock is not None and len(clock.history) > UPDATE_CYCLES_KEPT:
             dropped_cycles = clock.history[: len(clock.history) - UPDATE_CYCLES_KEPT]
@@ -330,6 +335,22 @@ class CaseView(BaseModel):
             )
             self.customer_update_cycles_omitted += len(clock.history) - UPDATE_CYCLES_KEPT
             self.customer_update = clock.model_copy(update={"history": clock.history[-UPDATE_CYCLES_KEPT:]})
+
+    def _keep_texts_within_budget(self) -> None:
+        """Timeline messages, notes and attachment names cut to their byte budgets. The callers
+        excerpt what they add; this also cuts what they add whole (an attachment's name, a
+        `Line` of up to 200 characters, is up to 800 bytes) and what an older run carried over."""
+        for entry in self.timeline:
+            if utf8_size(entry.message) > ENTRY_MAX:
+                entry.message = excerpt(entry.message, ENTRY_MAX)
+        for note in self.notes:
+            if utf8_size(note.note) > NOTE_KEPT_MAX:
+                note.note = excerpt(note.note, NOTE_KEPT_MAX)
+        if any(utf8_size(a.filename) > FILENAME_KEPT_MAX for a in self.attachments):
+            self.attachments = [
+                a.model_copy(update={"filename": excerpt(a.filename, FILENAME_KEPT_MAX)})
+                for a in self.attachments
+            ]
 
     def _keep_recent_requests(self) -> None:
         """Outstanding requests and obligations stay; of the engineer requests that are answered or

@@ -53,6 +53,7 @@ from support.case_view import (
     ATTACHMENTS_KEPT,
     CLOSED_REQUESTS_KEPT,
     ENTRY_MAX,
+    FILENAME_KEPT_MAX,
     NOTE_KEPT_MAX,
     NOTES_KEPT,
     REPLY_IDS_KEPT,
@@ -62,7 +63,7 @@ from support.case_view import (
     CaseView,
 )
 from support.cooperation import MAX_OPEN_REQUESTS, RequestKind, RequestState, new_request
-from support.excerpt import ELLIPSIS, EXCERPT_MAX, excerpt
+from support.excerpt import ELLIPSIS, EXCERPT_MAX, excerpt, utf8_size
 from support.notifications import DeliveryReceipt, Notification
 from support.policy import policy_from_dict
 from support.targets import Target
@@ -77,6 +78,7 @@ UPDATES = int(os.environ.get("STATE_BOUND_UPDATES", "10000"))
 COOPERATIONS = int(os.environ.get("STATE_BOUND_COOPERATIONS", "1000"))
 BATCH = int(os.environ.get("STATE_BOUND_BATCH", "10"))  # updates in flight at once
 CARRIED_MAX = 256 * 1024
+TEAM_LISTS_CARRIED_MAX = CARRIED_MAX // 2  # README "Bounded state": about 95 KiB at their worst
 TIMER_SECONDS = 10  # the flood's customer-update target and idle follow-up
 ENGINEER = "li.wei"
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
@@ -91,11 +93,37 @@ def test_excerpt_keeps_short_texts_and_cuts_long_ones_with_an_ellipsis() -> None
     exact = "x" * EXCERPT_MAX
     assert excerpt(exact) == exact
     cut = excerpt("y" * (EXCERPT_MAX + 1))
-    assert len(cut) == EXCERPT_MAX and cut.endswith(ELLIPSIS) and cut.startswith("y" * (EXCERPT_MAX - 1))
-    assert excerpt("word " * 100, 11) == "word word" + ELLIPSIS  # no blank before the ellipsis
-    assert excerpt("abcdef", 1) == ELLIPSIS
+    assert len(cut.encode()) == EXCERPT_MAX and cut.endswith(ELLIPSIS)
+    assert cut == "y" * (EXCERPT_MAX - len(ELLIPSIS.encode())) + ELLIPSIS
+    assert excerpt("word " * 100, 13) == "word word" + ELLIPSIS  # no blank before the ellipsis
+    assert excerpt("abcdef", 3) == ELLIPSIS
     with pytest.raises(ValueError):
-        excerpt("abc", 0)
+        excerpt("abc", 2)
+
+
+# Texts of one character repeated: 1, 3 and 4 bytes in UTF-8 (zh-CN is a primary language here).
+SCRIPTS = pytest.mark.parametrize("char", ["x", "中", "😀"], ids=["ascii", "cjk", "emoji"])
+
+
+@SCRIPTS
+def test_excerpt_budget_is_bytes_of_utf8_cut_on_a_character_boundary(char: str) -> None:
+    width = len(char.encode())
+    fits = char * (EXCERPT_MAX // width)
+    assert excerpt(fits) == fits
+    for extra in range(1, 5):  # every offset of the cut within a character
+        text = "a" * extra + char * EXCERPT_MAX
+        cut = excerpt(text)
+        assert len(cut.encode()) <= EXCERPT_MAX and cut.endswith(ELLIPSIS)
+        assert text.startswith(cut.removesuffix(ELLIPSIS))  # whole characters, none of them broken
+        assert len(cut.encode()) > EXCERPT_MAX - width  # and no more is dropped than one character
+    assert excerpt(char * 1_000, 600).encode().decode() == excerpt(char * 1_000, 600)
+    assert utf8_size(char * 10) == 10 * width
+    assert len(excerpt(char * 10_000, NOTE_KEPT_MAX).encode()) <= NOTE_KEPT_MAX
+
+
+def test_excerpt_measures_rather_than_fails_on_a_lone_surrogate() -> None:
+    cut = excerpt("\ud800" * 100)
+    assert cut.endswith(ELLIPSIS) and utf8_size(cut) <= EXCERPT_MAX
 
 
 def test_timeline_keeps_the_opening_and_the_most_recent_entries_and_counts_the_rest() -> None:
@@ -107,7 +135,7 @@ def test_timeline_keeps_the_opening_and_the_most_recent_entries_and_counts_the_r
     assert view.timeline_omitted == 780
     kept = [int(e.kind.removeprefix("kind-")) for e in view.timeline]
     assert kept == list(range(TIMELINE_FIRST)) + list(range(total - TIMELINE_RECENT, total))
-    assert all(len(e.message) <= ENTRY_MAX and e.message.endswith(ELLIPSIS) for e in view.timeline)
+    assert all(utf8_size(e.message) <= ENTRY_MAX and e.message.endswith(ELLIPSIS) for e in view.timeline)
     view.record(T0, "short", "a short line")
     assert view.timeline[-1].message == "a short line" and view.timeline_omitted == 781
 
@@ -144,7 +172,7 @@ def test_closed_engineer_requests_beyond_the_recent_few_leave_the_state_obligati
     assert ids == ["impact_analysis", *answered, *(f"request-{n}" for n in range(26, 31))]
     assert view.customer_requests_omitted == 25 - CLOSED_REQUESTS_KEPT
     closed = [r for r in view.customer_requests if r.kind is RequestKind.ENGINEER and not r.outstanding]
-    assert all(len(r.what) == EXCERPT_MAX for r in closed)
+    assert all(utf8_size(r.what) == EXCERPT_MAX for r in closed)
     assert all(len(r.what) == REASON_MAX for r in view.customer_requests if r.outstanding)
 
 
@@ -181,23 +209,26 @@ def test_counters_of_state_carried_from_before_the_bounds_are_derived_from_its_l
     assert fresh.cooperation_reminders_sent == 0  # given (as counted by new code), not re-derived
 
 
-def test_notes_replies_attachments_and_handovers_keep_the_state_bounded() -> None:
+@SCRIPTS
+def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: str) -> None:
     """Issue 15's lists at their worst: maximum notes, replies with the most attachments of the
-    longest names, handovers with the longest reasons. Each list keeps its recent items with a
-    count of the rest, and the carried state stays far below the bound."""
+    longest names, handovers with the longest reasons, in 1-, 3- and 4-byte characters. Each list
+    keeps its recent items with a count of the rest, every kept text stays within its budget in
+    bytes, and the carried state (UTF-8 JSON, as the payload converter writes it) stays far below
+    the bound in any script."""
     driver = Driver(case_request("bounds-team", severity="B"), T0)
-    driver.act(FirstResponse(engineer=ENGINEER, message="m" * MESSAGE_MAX))
+    driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
     for n in range(150):
-        driver.act(InternalNote(engineer=ENGINEER, note=f"{n} " + "n" * (NOTE_MAX - 10)))
+        driver.act(InternalNote(engineer=ENGINEER, note=f"{n} " + char * (NOTE_MAX - 10)))
         driver.act(
             CustomerReply(
                 message_id=f"{n:064x}",
                 sender="a***@contoso.example",
-                body="b" * MESSAGE_MAX,
+                body=char * MESSAGE_MAX,
                 attachments=[
                     AttachmentRef(
                         attachment_id=f"{n * 100 + a:064x}",
-                        filename="f" * LINE_MAX,
+                        filename=char * LINE_MAX,
                         content_type="application/" + "x" * 62,
                         size=10**9,
                     )
@@ -206,16 +237,35 @@ def test_notes_replies_attachments_and_handovers_keep_the_state_bounded() -> Non
             )
         )
         assignee = "zhang.min" if n % 2 == 0 else ENGINEER
-        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason="r" * REASON_MAX))
+        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
     view = driver.view
     assert len(view.notes) == NOTES_KEPT and view.notes_omitted == 150 - NOTES_KEPT
-    assert all(len(note.note) <= NOTE_KEPT_MAX for note in view.notes)
+    assert all(utf8_size(note.note) <= NOTE_KEPT_MAX for note in view.notes)
     assert len(view.attachments) == ATTACHMENTS_KEPT
     assert view.attachments_omitted == 150 * ATTACHMENTS_PER_REPLY - ATTACHMENTS_KEPT
+    assert all(utf8_size(a.filename) <= FILENAME_KEPT_MAX for a in view.attachments)
     assert len(view.reply_ids) == REPLY_IDS_KEPT and view.replies_received == 150
     assert len(view.timeline) <= TIMELINE_FIRST + TIMELINE_RECENT
-    carried = driver.case.carried().model_dump_json()
-    assert len(carried.encode()) < 256 * 1024 // 2, len(carried)
+    assert all(utf8_size(entry.message) <= ENTRY_MAX for entry in view.timeline)
+    carried = driver.case.carried().model_dump_json().encode()
+    assert len(carried) < TEAM_LISTS_CARRIED_MAX, f"{len(carried) / 1024:.1f} KiB with {char!r}"
+
+
+def test_texts_carried_from_a_run_before_the_byte_budgets_are_cut_to_them() -> None:
+    """A run that counted characters carried up to 1,000 characters of a note (3,000 bytes in
+    Chinese) and 200-character attachment names; the next change of the case cuts them."""
+    view = CaseView.for_request(case_request("bounds-older"), T0)
+    older = view.model_dump(mode="json")
+    older["notes"] = [{"at": T0.isoformat(), "engineer": ENGINEER, "note": "中" * 1_000}]
+    older["attachments"] = [
+        {"attachment_id": "0" * 64, "filename": "中" * LINE_MAX, "content_type": "text/plain", "size": 1}
+    ]
+    older["timeline"] = [{"at": T0.isoformat(), "actor": "system", "kind": "opened", "message": "中" * 600}]
+    carried = CaseView.model_validate(older)
+    carried.record(T0, "test", "trim")
+    assert utf8_size(carried.notes[0].note) <= NOTE_KEPT_MAX and carried.notes[0].note.startswith("中")
+    assert utf8_size(carried.attachments[0].filename) <= FILENAME_KEPT_MAX
+    assert utf8_size(carried.timeline[0].message) <= ENTRY_MAX
 
 
 # -- one case under a flood of maximum-size requests ---------------------------------------------
@@ -409,12 +459,12 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
         assert view.status is CaseStatus.IN_PROGRESS
         assert len(view.timeline) == TIMELINE_FIRST + TIMELINE_RECENT
         assert len(view.timeline) + view.timeline_omitted > UPDATES + COOPERATIONS
-        assert all(len(e.message) <= ENTRY_MAX for e in view.timeline)
+        assert all(utf8_size(e.message) <= ENTRY_MAX for e in view.timeline)
         assert any(e.kind == "opened" for e in view.timeline[:TIMELINE_FIRST])
         engineer_requests = [r for r in view.customer_requests if r.kind is RequestKind.ENGINEER]
         assert len(engineer_requests) == CLOSED_REQUESTS_KEPT
         assert engineer_requests[-1].request_id == f"request-{asked}"
-        assert all(len(r.answer or "") == EXCERPT_MAX for r in engineer_requests)
+        assert all(utf8_size(r.answer or "") == EXCERPT_MAX for r in engineer_requests)
         assert view.customer_requests_omitted == asked - CLOSED_REQUESTS_KEPT
         assert view.customer_update is not None and len(view.customer_update.history) == UPDATE_CYCLES_KEPT
         assert view.customer_update.cycle == UPDATES
