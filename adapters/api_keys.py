@@ -78,6 +78,11 @@ class Keyring:
     def principals(self) -> list[Principal]:
         return [p for _, p in self._keys]
 
+    def named(self, name: str) -> tuple[Principal, bytes] | None:
+        """The key of this name (one at most) and the SHA-256 of its token, as the file has them now."""
+        found = [(principal, digest) for digest, principal in self._keys if principal.name == name]
+        return found[0] if len(found) == 1 else None
+
     def authenticate(self, token: str | None) -> Principal | None:
         given = hashlib.sha256((token or "").encode()).digest()
         found: Principal | None = None

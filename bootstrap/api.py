@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from adapters.api_keys import KeyFileError, Keyring, load_keyring
+from adapters.console_sessions import SignedOutSessions
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
 from adapters.secrets import verification_key
@@ -54,6 +55,8 @@ def api_app(
     app = create_app(settings, keys, database, source)
     waits = ExpectedWaits(settings.policy_path, DirectoryStore(database))
     app.include_router(expected_wait_router(waits))
-    # /console/, in front of the API's guard; its sessions signed with a key every process shares
-    install_console(app, settings, keys, database, source, waits, verification_key(settings))
+    # /console/, in front of the API's guard; its sessions signed with a key every process shares,
+    # and signed out in the database they share
+    session_key = verification_key(settings)
+    install_console(app, settings, keys, database, source, waits, session_key, SignedOutSessions(database))
     return app

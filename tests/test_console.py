@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
+from adapters.api_keys import Keyring, parse_key_file
+from adapters.console_sessions import SignedOutSessions
+from adapters.database import open_database
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
@@ -45,9 +50,10 @@ def test_language_from_the_switch_then_the_browser() -> None:
     assert negotiate("klingon", "hu;q=x") == "hu"
 
 
-def test_sessions_are_signed_expire_and_end_at_sign_out() -> None:
+def test_sessions_are_signed_expire_and_end_at_sign_out(settings: Settings) -> None:
     keys = keyring()
-    sessions = Sessions(b"k" * 32, keys)
+    sign_outs = SignedOutSessions(open_database(settings))
+    sessions = Sessions(b"k" * 32, keys, sign_outs)
     signed = sessions.sign_in(KEYS["li.wei"][2])
     assert signed is not None and sessions.sign_in("wrong") is None
     principal, cookie = signed
@@ -57,13 +63,19 @@ def test_sessions_are_signed_expire_and_end_at_sign_out() -> None:
     data, _, mac = cookie.rpartition(".")
     forged = data.replace(data[3], "A" if data[3] != "A" else "B", 1)
     assert sessions.read(f"{forged}.{mac}") is None, "a changed cookie is not a session"
-    assert Sessions(b"x" * 32, keys).read(cookie) is None, "another installation's key"
+    assert Sessions(b"x" * 32, keys, sign_outs).read(cookie) is None, "another installation's key"
     assert sessions.csrf_ok(session.nonce, sessions.csrf(session.nonce))
     assert not sessions.csrf_ok(session.nonce, sessions.csrf("another"))
     assert not sessions.csrf_ok(session.nonce, None)
+    replaced = keys_with(**{"li.wei": "agent-token-li-wei-00002"})
+    assert Sessions(b"k" * 32, replaced, sign_outs).read(cookie) is None, "its token replaced"
+    assert Sessions(b"k" * 32, keys_with(), sign_outs).read(cookie) == session, "the same key file again"
+    other_process = Sessions(b"k" * 32, keys, SignedOutSessions(open_database(settings)))
     sessions.sign_out(session)
+    sessions.sign_out(session)  # twice (two tabs): no error
     assert sessions.read(cookie) is None
-    expired = Sessions(b"k" * 32, keys, lifetime_s=-1).sign_in(KEYS["li.wei"][2])
+    assert other_process.read(cookie) is None, "signed out in the database every process reads"
+    expired = Sessions(b"k" * 32, keys, sign_outs, lifetime_s=-1).sign_in(KEYS["li.wei"][2])
     assert expired is not None and sessions.read(expired[1]) is None
 
 
@@ -186,3 +198,130 @@ async def test_expected_wait_panel_and_field_errors_without_temporal(http: httpx
     assert "预计首次响应" in (await http.get("/console/contact")).text, "the switch is kept"
     agent_queue = await http.get("/console/queue", params={"severity": "Q", "lang": "en"})
     assert agent_queue.status_code == 422 and "severity" in agent_queue.text
+
+
+def keys_with(**tokens: str) -> Keyring:
+    """The test keys, with some keys' tokens replaced under the same names."""
+    lines = []
+    for name, (role, tenants, token) in KEYS.items():
+        lines += ["[[keys]]", f'name = "{name}"', f'token = "{tokens.get(name, token)}"', f'role = "{role}"']
+        if tenants:
+            lines.append("tenants = [" + ", ".join(f'"{t}"' for t in tenants) + "]")
+    return parse_key_file("\n".join(lines), "test keys")
+
+
+def process(settings: Settings, keys: Keyring | None = None) -> FastAPI:
+    """One API process of the installation `settings` describes (its database, its session key)."""
+    return api_app(replace(settings, rate_per_key=0), keyring=keys or keyring())
+
+
+def browser(app: FastAPI, base_url: str = "http://console.test") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+async def signed_in_with(http: httpx.AsyncClient, cookie: str) -> bool:
+    """Whether a session cookie (`name=value`) signs in at this process: home then goes to a page."""
+    http.cookies.clear()
+    home = await http.get("/console/", headers={"cookie": cookie})
+    assert home.status_code == 303
+    return str(home.headers["location"]) != "/console/sign-in"
+
+
+async def test_sign_out_ends_the_session_on_every_api_process_and_after_a_restart(
+    settings: Settings,
+) -> None:
+    """Two API processes of one installation, and one started later: a cookie copied before
+    sign-out works on none of them after it; another session of the same key goes on."""
+    async with browser(process(settings)) as first, browser(process(settings)) as second:
+        cookie = (await sign_in(first, "contoso-portal")).split(";")[0]
+        kept = (await sign_in(first, "contoso-portal")).split(";")[0]  # another browser, same key
+        assert await signed_in_with(second, cookie), "every process reads the session"
+        first.cookies.clear()
+        page = await first.get("/console/contact", headers={"cookie": cookie})
+        signed_out = await first.post(
+            "/console/sign-out", data={"csrf": csrf_of(page.text)}, headers={"cookie": cookie}
+        )
+        assert signed_out.status_code == 303 and signed_out.headers["location"] == "/console/sign-in"
+        assert not await signed_in_with(first, cookie)
+        assert not await signed_in_with(second, cookie), "signed out on the other process too"
+        assert await signed_in_with(second, kept), "only the session that signed out ends"
+    async with browser(process(settings)) as restarted:
+        assert not await signed_in_with(restarted, cookie), "and after a restart"
+        assert await signed_in_with(restarted, kept)
+
+
+async def test_a_token_replaced_under_the_same_name_ends_its_sessions(settings: Settings) -> None:
+    async with browser(process(settings, keys_with())) as http:
+        leaked = (await sign_in(http, "li.wei")).split(";")[0]
+        other = (await sign_in(http, "ops")).split(";")[0]
+        assert await signed_in_with(http, leaked)
+    replaced = keys_with(**{"li.wei": "agent-token-li-wei-00002"})  # the key file, fixed and reloaded
+    async with browser(process(settings, replaced)) as http:
+        assert not await signed_in_with(http, leaked), "the leaked token's sessions end with it"
+        assert await signed_in_with(http, other), "the other keys' sessions go on"
+        signed = await http.post(
+            "/console/sign-in",
+            data={
+                "token": "agent-token-li-wei-00002",
+                "csrf": csrf_of((await http.get("/console/sign-in")).text),
+            },
+        )
+        assert signed.status_code == 303 and await signed_in_with(
+            http, signed.headers["set-cookie"].split(";")[0]
+        )
+
+
+@pytest.mark.parametrize(
+    ("forced", "base_url", "secure"),
+    [
+        (False, "http://console.test", False),
+        (False, "https://console.test", True),
+        (True, "http://console.test", True),  # behind a proxy that ends TLS, uvicorn sees http
+    ],
+)
+async def test_the_cookies_are_secure_when_forced_or_over_https(
+    settings: Settings, forced: bool, base_url: str, secure: bool
+) -> None:
+    app = process(replace(settings, console_secure_cookie=forced))
+    async with browser(app, base_url) as http:  # cookies carried by hand: httpx keeps Secure ones from http
+
+        def carried(response: httpx.Response, name: str) -> dict[str, str]:
+            (found,) = [
+                c.split(";")[0] for c in response.headers.get_list("set-cookie") if c.startswith(name)
+            ]
+            return {"cookie": found}
+
+        form = await http.get("/console/sign-in", params={"lang": "hu"})
+        cookies = form.headers.get_list("set-cookie")
+        signed = await http.post(
+            "/console/sign-in",
+            data={"token": KEYS["ops"][2], "csrf": csrf_of(form.text)},
+            headers=carried(form, "casework_presession"),
+        )
+        cookies += signed.headers.get_list("set-cookie")
+        session = carried(signed, "casework_session")
+        page = await http.get("/console/reports", params={"tenant": "!"}, headers=session)
+        signed_out = await http.post("/console/sign-out", data={"csrf": csrf_of(page.text)}, headers=session)
+        assert signed_out.status_code == 303
+        cookies += signed_out.headers.get_list("set-cookie")
+    names = [c.split("=")[0] for c in cookies]
+    assert set(names) == {"casework_lang", "casework_presession", "casework_session"}, names
+    assert len(names) == 5, "set each, deleted the pre-session one, then the session one"
+    for cookie in cookies:
+        assert ("; secure" in cookie.lower()) == secure, cookie
+
+
+async def test_a_sign_out_record_that_cannot_be_read_is_a_503_never_a_session(settings: Settings) -> None:
+    async with browser(process(settings)) as http:
+        cookie = (await sign_in(http, "contoso-portal")).split(";")[0]
+        engine = open_database(settings)
+        try:
+            with engine.begin() as connection:  # the database stops answering for the table
+                connection.execute(text("DROP TABLE console_sessions_revoked"))
+            http.cookies.clear()
+            page = await http.get("/console/contact", headers={"cookie": cookie})
+            assert page.status_code == 503 and 'name="csrf"' not in page.text
+            home = await http.get("/console/", headers={"cookie": cookie})
+            assert home.status_code == 503
+        finally:
+            engine.dispose()

@@ -15,7 +15,7 @@ from adapters.api_keys import Keyring
 from adapters.settings import Settings
 from intake.cases import CasesSource
 from intake.console.app import PREFIX, create_console
-from intake.console.session import Sessions
+from intake.console.session import Sessions, SignOuts
 from intake.expected_wait_api import ExpectedWaits
 from intake.guard import ASGIApp, Receive, Scope, Send
 
@@ -43,9 +43,12 @@ def install_console(
     gateway: CasesSource,
     waits: ExpectedWaits,
     session_key: bytes,
+    sign_outs: SignOuts,
 ) -> None:
     """Serve the console from `app`, over what the API is handed and the expected waits.
-    `session_key` signs the session cookies: every API process of an installation must be given
-    the same one (bootstrap derives it from the verification secret, which they share)."""
-    console = create_console(settings, engine, gateway, waits, Sessions(session_key, keys))
+    `session_key` signs the session cookies and `sign_outs` records the sessions signed out: every
+    API process of an installation must be given the same (bootstrap derives the key from the
+    verification secret, and keeps sign-outs in the database, which they share)."""
+    sessions = Sessions(session_key, keys, sign_outs)
+    console = create_console(settings, engine, gateway, waits, sessions)
     app.add_middleware(ConsoleDispatch, console=console)

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
@@ -158,11 +159,28 @@ def create_console(
         chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
         return negotiate(chosen, request.headers.get("accept-language"))
 
-    def session_of(request: Request) -> Session | None:
-        return sessions.read(request.cookies.get(SESSION_COOKIE))
+    def secure(request: Request) -> bool:
+        """Whether cookies go out Secure: always when the settings say so (behind a proxy that ends
+        TLS, this app may see http), else when the request came over https."""
+        return settings.console_secure_cookie or request.url.scheme == "https"
 
-    def signed_in(request: Request) -> Session:
-        session = session_of(request)
+    def cookie_options(request: Request) -> dict[str, Any]:
+        return {"path": PREFIX, "httponly": True, "samesite": "strict", "secure": secure(request)}
+
+    async def session_of(request: Request) -> Session | None:
+        """The request's session; the sign-out record is read in the database (503 if it cannot be:
+        a signed-out cookie is never let through for want of an answer)."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            return await asyncio.to_thread(sessions.read, cookie)
+        except SQLAlchemyError as error:
+            log.warning("console sessions unreadable", error_type=type(error).__name__)
+            raise Unavailable("the database does not answer") from None
+
+    async def signed_in(request: Request) -> Session:
+        session = await session_of(request)
         if session is None:
             raise SignInNeeded()
         wait = per_key.take(session.principal.name)
@@ -219,13 +237,15 @@ def create_console(
             response.headers["Cache-Control"] = "no-store"
         chosen = request.query_params.get("lang")
         if chosen and (lang := matched(chosen)) is not None:
-            response.set_cookie(
-                LANGUAGE_COOKIE, lang, max_age=365 * 86400, path=PREFIX, samesite="strict", httponly=True
-            )
+            response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, **cookie_options(request))
         return response
 
-    def error_page(request: Request, status: int, key: str, detail: str = "") -> HTMLResponse:
-        return render(request, "error.html", status, session_of(request), key=key, detail=detail)
+    async def error_page(request: Request, status: int, key: str, detail: str = "") -> HTMLResponse:
+        try:
+            session = await session_of(request)
+        except Unavailable:
+            session = None  # the page that says so, without the signed-in parts
+        return render(request, "error.html", status, session, key=key, detail=detail)
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, _: SignInNeeded) -> Response:
@@ -235,51 +255,53 @@ def create_console(
 
     @app.exception_handler(BadForm)
     async def _bad_form(request: Request, error: BadForm) -> HTMLResponse:
-        return error_page(request, error.status, error.key)
+        return await error_page(request, error.status, error.key)
 
     @app.exception_handler(CaseNotFound)
     async def _not_found(request: Request, _: CaseNotFound) -> HTMLResponse:
-        return error_page(request, 404, "not_found")
+        return await error_page(request, 404, "not_found")
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden) -> HTMLResponse:
-        return error_page(request, 403, "forbidden", str(error))
+        return await error_page(request, 403, "forbidden", str(error))
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, _: Unavailable) -> HTMLResponse:
-        return error_page(request, 503, "unavailable")
+        return await error_page(request, 503, "unavailable")
 
     @app.exception_handler(RateLimited)
     async def _limited(request: Request, error: RateLimited) -> HTMLResponse:
-        page = error_page(request, 429, "error", str(error))
+        page = await error_page(request, 429, "error", str(error))
         page.headers["Retry-After"] = str(int(error.retry_after))
         return page
 
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, error: RPCError) -> HTMLResponse:
         log.warning("Temporal error in the console", status=error.status.name if error.status else None)
-        return error_page(request, 503, "unavailable")
+        return await error_page(request, 503, "unavailable")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> HTMLResponse:
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
-        return error_page(request, 422, "fix_fields", problems)
+        return await error_page(request, 422, "fix_fields", problems)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> HTMLResponse:
-        return error_page(request, error.status_code, "not_found" if error.status_code == 404 else "error")
+        return await error_page(
+            request, error.status_code, "not_found" if error.status_code == 404 else "error"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> HTMLResponse:
         log.error("unexpected error in the console", error_type=type(error).__name__)
-        return error_page(request, 500, "error")
+        return await error_page(request, 500, "error")
 
     # Signing in and out
 
     @app.get(PREFIX)
     @app.get(f"{PREFIX}/")
     async def home(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
         if session.principal.allows(Permission.READ_CASES):
@@ -291,7 +313,7 @@ def create_console(
         response = render(
             request, "sign_in.html", status, None, problem=problem, pre_csrf=sessions.csrf(nonce)
         )
-        response.set_cookie(PRE_SESSION_COOKIE, nonce, path=PREFIX, httponly=True, samesite="strict")
+        response.set_cookie(PRE_SESSION_COOKIE, nonce, **cookie_options(request))
         return response
 
     @app.get(f"{PREFIX}/sign-in")
@@ -307,25 +329,21 @@ def create_console(
         principal, cookie = signed
         log.info("console sign-in", key=principal.name, role=principal.role.value)
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=8 * 3600,
-            path=PREFIX,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-        response.delete_cookie(PRE_SESSION_COOKIE, path=PREFIX)
+        response.set_cookie(SESSION_COOKIE, cookie, max_age=sessions.lifetime, **cookie_options(request))
+        response.delete_cookie(PRE_SESSION_COOKIE, **cookie_options(request))
         return response
 
     @app.post(f"{PREFIX}/sign-out")
     async def sign_out(request: Request) -> Response:
-        session = signed_in(request)
+        session = await signed_in(request)
         await read_form(request, session)
-        sessions.sign_out(session)
+        try:
+            await asyncio.to_thread(sessions.sign_out, session)  # for every API process
+        except SQLAlchemyError as error:
+            log.warning("console sign-out not recorded", error_type=type(error).__name__)
+            raise Unavailable("the database does not answer") from None
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        response.delete_cookie(SESSION_COOKIE, **cookie_options(request))
         return response
 
     # The queue
@@ -356,7 +374,7 @@ def create_console(
     async def queue_context(
         request: Request, severity: str | None, tenant: str | None, status: str | None
     ) -> dict[str, Any]:
-        session = signed_in(request)
+        session = await signed_in(request)
         principal = session.principal
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
@@ -437,11 +455,11 @@ def create_console(
 
     @app.get(f"{PREFIX}/cases/{{case_id}}")
     async def show_case(request: Request, case_id: str) -> HTMLResponse:
-        return await case_page(request, signed_in(request), case_id)
+        return await case_page(request, await signed_in(request), case_id)
 
     @app.post(f"{PREFIX}/cases/{{case_id}}/actions/{{name}}")
     async def act(request: Request, case_id: str, name: str) -> Response:
-        session = signed_in(request)
+        session = await signed_in(request)
         form = await read_form(request, session)
         action = ACTIONS.get(name)
         if action is None or not CASE_ID.match(case_id):
@@ -519,7 +537,7 @@ def create_console(
 
     @app.get(f"{PREFIX}/contact")
     async def contact(request: Request) -> HTMLResponse:
-        session = signed_in(request)
+        session = await signed_in(request)
         principal = may_open(session)
         context = contact_context(principal, {})
         values = context["values"]
@@ -534,14 +552,14 @@ def create_console(
         severity: Annotated[str, Query(max_length=8)] = "",
     ) -> HTMLResponse:
         """The expected-wait panel alone, for htmx when the category or severity changes."""
-        session = signed_in(request)
+        session = await signed_in(request)
         principal = may_open(session)
         wait = await wait_for(principal, tenant, category, severity)
         return render(request, "wait.html", 200, session, wait=wait)
 
     @app.post(f"{PREFIX}/contact")
     async def open_case(request: Request) -> HTMLResponse:
-        session = signed_in(request)
+        session = await signed_in(request)
         principal = may_open(session)
         form = await read_form(request, session)
         values = {k: v for k, v in form.items() if k != "csrf"}
@@ -608,7 +626,7 @@ def create_console(
         )
 
     async def report_for(request: Request, tenant: str | None) -> tuple[Session, Any]:
-        session = signed_in(request)
+        session = await signed_in(request)
         principal = session.principal
         if not principal.allows(Permission.READ_REPORTS):
             raise Forbidden(f"a {principal.role.value} key cannot read reports")
