@@ -148,6 +148,43 @@ def test_notes_are_kept_for_staff_bounded_and_never_told() -> None:
     assert len(view.notes) == NOTES_KEPT, "the customer's copy leaves the case's own view alone"
 
 
+def test_the_customer_view_leaves_out_staff_entries_recorded_before_the_internal_flag() -> None:
+    """A running case carries entries recorded before `internal` existed: read back, they say
+    internal=False. The customer's view leaves them out by kind, and names no staff member: who
+    asked, paused, answered or resolved is "support"."""
+    driver = responded("old-entries", severity="B")
+    driver.act(CustomerActionRequest(engineer=ENGINEER, what="Send the SMTP logs of Monday"))
+    driver.act(Assignment(engineer="duty.lead", assignee=OTHER, reason="billing expert"))
+    driver.act(InternalNote(engineer=OTHER, note=NOTE))
+    driver.act(Resolution(engineer=OTHER, summary="Fixed the MX record"))
+    data = driver.view.model_dump(mode="json")
+    at = data["timeline"][-1]["at"]
+    data["timeline"] += [
+        {"at": at, "actor": "system", "kind": "follow_up", "message": f"no activity; reminded {ENGINEER}"},
+        {"at": at, "actor": "system", "kind": "notification_failed", "message": f"follow_up to {OTHER}: 550"},
+    ]
+    for entry in data["timeline"]:
+        entry.pop("internal", None)  # as a run from before the flag carried it
+    older = CaseView.model_validate(data)
+    assert not any(entry.internal for entry in older.timeline)
+
+    seen = customer_view(older)
+    kinds = [entry.kind for entry in seen.timeline]
+    assert not {"follow_up", "notification_failed", "assigned", "note"} & set(kinds)
+    assert {"opened", "first_response", "customer_action_requested", "resolved"} <= set(kinds)
+    shown = seen.model_dump_json()
+    for name in (ENGINEER, OTHER, "duty.lead"):
+        assert name not in shown, name
+    engineer_request = next(r for r in seen.customer_requests if r.request_id == "request-1")
+    assert engineer_request.requested_by == "support"
+    assert {e.actor for e in seen.timeline} <= {"system", "customer", "support"}
+    assert seen.resolved_by == "support" and seen.pauses[0].paused_by == "support"
+    assert seen.first_response is not None and seen.first_response.answered_by == "support"
+    # The case's own view (staff's) is left alone.
+    assert ENGINEER in older.model_dump_json() and older.resolved_by == OTHER
+    assert len(older.timeline) == len(data["timeline"])
+
+
 def test_a_note_is_taken_on_a_resolved_case_but_not_while_it_is_opened() -> None:
     driver = responded("note-resolved")
     driver.act(Resolution(engineer=ENGINEER, summary="Fixed"))
