@@ -7,12 +7,21 @@ customer languages added to its table: Hungarian, which it lacks, and the Gmail 
 reply header ("在 ... 写道" and a full-width colon), which its Chinese entry misses. An RFC 3676
 signature ("-- ") is cut first. Mail with only an HTML part is rendered to text (stdlib
 `html.parser`), leaving out <blockquote> and Gmail's quote block: the quoted history of an HTML reply.
+
+Real mail is taken as it comes, not refused: text labelled ISO-8859-1 is read as Windows-1252 (what
+mail clients that say Latin-1 mostly write: `It\x92s`), and control characters a case's message may
+not hold (a pasted log's form feeds, C1 controls) become a space or U+FFFD. Attachments are every
+leaf of the whole MIME tree that is not the body and has a file name or a Content-ID (an image in
+multipart/related, a signed mail's file), a forwarded mail (message/rfc822) kept whole as a `.eml`
+file; only the signatures of multipart/signed are left out.
 """
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.policy
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
@@ -51,6 +60,14 @@ _PARSER = EmailReplyParser(languages=list(LANGUAGES))
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
 _SEPARATOR = re.compile(r"\n[ \t]*(?:-{3,}[^\n]*-{3,}|_{10,})[ \t]*\s*\Z")
+# What a case's message may not hold (support.text: line breaks and tabs only below U+0020): a
+# vertical tab or form feed becomes a space, any other control character U+FFFD.
+_SPACING_CONTROL = re.compile(r"[\x0b\x0c]")
+_OTHER_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# What a file name (a one-line field) may not hold, nor a path separator.
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\]+")
+_SIGNATURE_TYPES: Final = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
+                                     "application/pgp-signature"})
 
 
 class MailRefused(ValueError):
@@ -111,7 +128,12 @@ def reply_text(message: EmailMessage) -> str:
     else:
         html = message.get_body(preferencelist=("html",))
         text = html_to_text(_content(html)) if html is not None else ""
-    return strip_reply(text)
+    return strip_reply(clean_text(text))
+
+
+def clean_text(text: str) -> str:
+    """`text` with the control characters a message may not hold replaced (CR LF kept as they are)."""
+    return _OTHER_CONTROL.sub("\ufffd", _SPACING_CONTROL.sub(" ", text))
 
 
 def strip_reply(text: str) -> str:
@@ -168,21 +190,33 @@ def html_to_text(html: str) -> str:
 
 
 def _attachments(message: EmailMessage, limits: MailLimits) -> list[Attachment]:
+    """Every attachment in the whole MIME tree (see the module), counted and sized against `limits`."""
+    bodies = {
+        id(part)
+        for part in (message.get_body(preferencelist=("plain",)), message.get_body(preferencelist=("html",)))
+        if part is not None
+    }
     found: list[Attachment] = []
-    for part in message.iter_attachments():
-        if part.get_content_maintype() == "multipart":
+    for part in _leaves(message):
+        if id(part) in bodies:
             continue
-        content = part.get_payload(decode=True)
+        forwarded = part.get_content_type() == "message/rfc822"
+        if forwarded:
+            content: object = _forwarded(part)
+        elif not _is_attachment(part):
+            continue
+        else:
+            content = part.get_payload(decode=True)
         if not isinstance(content, bytes):
             continue
-        name = _filename(part, len(found) + 1)
+        name = _filename(part, len(found) + 1, ".eml" if forwarded else None)
         if len(content) > limits.max_attachment_bytes:
             raise MailRefused(
                 552,
                 f"5.3.4 attachment {name!r} is {len(content)} bytes; at most "
                 f"{limits.max_attachment_bytes} bytes an attachment are accepted",
             )
-        found.append(Attachment(name, _content_type(part), content))
+        found.append(Attachment(name, "message/rfc822" if forwarded else _content_type(part), content))
         if len(found) > limits.max_attachments:
             raise MailRefused(
                 552, f"5.3.4 at most {limits.max_attachments} attachments a message are accepted"
@@ -190,9 +224,50 @@ def _attachments(message: EmailMessage, limits: MailLimits) -> list[Attachment]:
     return found
 
 
-def _filename(part: Message, number: int) -> str:
-    name = part.get_filename() or ""
-    name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", name).strip().strip(".") or f"attachment-{number}"
+def _leaves(part: Message) -> list[Message]:
+    """The parts of the tree below `part` that hold content, depth first; a forwarded message is
+    one leaf (kept whole); a signature of multipart/signed is none."""
+    if part.get_content_type() == "message/rfc822":
+        return [part]
+    if not part.is_multipart():
+        return [] if part.get_content_type() in _SIGNATURE_TYPES else [part]
+    payload = part.get_payload()
+    children = payload if isinstance(payload, list) else []
+    return [leaf for child in children if isinstance(child, Message) for leaf in _leaves(child)]
+
+
+def _is_attachment(part: Message) -> bool:
+    """A leaf that is not the body: a file (by name or disposition), an inline part others point
+    to (a Content-ID), or anything that is not text."""
+    return (
+        part.get_filename() is not None
+        or part.get("Content-ID") is not None
+        or part.get_content_disposition() == "attachment"
+        or part.get_content_maintype() != "text"
+    )
+
+
+def _forwarded(part: Message) -> bytes | None:
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(inner, Message):
+        return None
+    try:
+        return inner.as_bytes(policy=email.policy.SMTP)
+    except (LookupError, UnicodeError, ValueError):
+        return bytes(inner)
+
+
+def _filename(part: Message, number: int, suffix: str | None = None) -> str:
+    """A file name of one line, without control characters or a path; `attachment-<n>` (with the
+    extension of its type) when it has none."""
+    name = clean_text(part.get_filename() or "")
+    name = _NAME_CONTROL.sub("_", name).strip().strip(".")
+    if not name:
+        extension = suffix or mimetypes.guess_extension(part.get_content_type()) or ""
+        name = f"attachment-{number}{extension}"
+    elif suffix is not None and not name.lower().endswith(suffix):
+        name = name[: 200 - len(suffix)] + suffix
     return name[:200]
 
 
@@ -202,11 +277,23 @@ def _content_type(part: Message) -> str:
 
 
 def _content(part: Any) -> str:
+    charset = part.get_content_charset()
+    if charset is not None and _is_latin1(charset):
+        # Labelled ISO-8859-1, written in Windows-1252 as a rule (its quotes and dashes in 0x80-0x9f).
+        payload = part.get_payload(decode=True)
+        return payload.decode("cp1252", "replace") if isinstance(payload, bytes) else ""
     try:
         return str(part.get_content())
     except (LookupError, UnicodeError, AssertionError):  # an unknown charset: read what can be read
         payload = part.get_payload(decode=True)
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _is_latin1(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "iso8859-1"
+    except LookupError:
+        return False
 
 
 def _header(value: Any) -> str:
