@@ -45,6 +45,8 @@ class DeliveryConfig:
     smtp_password: str | None = None
     mail_from: str = "casework support <support@casework.example>"
     reply_to_domain: str = "support.casework.example"
+    # The key of the case addresses' MACs (support.inbound_mail.reply_key); the listener checks them.
+    reply_key: bytes = field(default=b"", repr=False)
     support_queue_email: str = "support-queue@casework.example"
     duty_manager_email: str = "duty-manager@casework.example"
     staff: Mapping[str, str] = field(default_factory=dict)  # engineer name -> email (the staff list)
@@ -222,6 +224,7 @@ class DeliveryActivities:
             case_id=n.case_id,
             notification_id=n.notification_id,
             reply_to_domain=config.reply_to_domain,
+            reply_key=config.reply_key,
         )
         await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
 

@@ -24,6 +24,7 @@ import aiosmtplib
 
 from adapters.messages import Message
 from adapters.outbound import PermanentFailure, TransientFailure
+from support.inbound_mail import reply_address
 
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = QP  # readable where it is ASCII, in the subject and in the body
@@ -53,8 +54,14 @@ def case_email(
     case_id: str,
     notification_id: str,
     reply_to_domain: str,
+    reply_key: bytes,
 ) -> Mime:
     """A notification's email: text and HTML, replies to the case's address, ids in headers.
+
+    The case's address carries a MAC keyed with `reply_key` (`support.inbound_mail.reply_address`);
+    a case id too long for one (over `CASE_ID_MAX`) gets no Reply-To: replies go to `mail_from`.
+    `Auto-Submitted: auto-generated` (RFC 3834): every mail casework sends is automatic, so a
+    customer's out-of-office robot does not answer it.
 
     Built with the compat32 MIME classes: `EmailMessage` parses every header it is given into a
     structured object, which made building a message cost 3.6 ms against 1.1 ms here (measured,
@@ -68,7 +75,10 @@ def case_email(
         else Header(message.subject, UTF8, header_name="Subject").encode()
     )
     mail["Message-ID"] = message_id(notification_id, reply_to_domain)
-    mail["Reply-To"] = f"case+{case_id}@{reply_to_domain}"
+    reply_to = reply_address(case_id, reply_to_domain, reply_key)
+    if reply_to is not None:
+        mail["Reply-To"] = reply_to
+    mail["Auto-Submitted"] = "auto-generated"
     mail["Date"] = formatdate(usegmt=True)
     mail["X-Casework-Case"] = case_id
     mail["X-Casework-Notification"] = notification_id

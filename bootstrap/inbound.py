@@ -12,13 +12,12 @@ from temporalio.runtime import Runtime
 
 from adapters.attachment_store import AttachmentStore
 from adapters.directory_store import DirectoryStore
-from adapters.logging import get_logger
 from adapters.mail_reader import MailLimits
+from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
 from intake.inbound_mail import InboundMail, ReplyGateway
-
-log = get_logger("casework.worker")
+from support.inbound_mail import reply_key
 
 
 def inbound_mail(
@@ -41,7 +40,8 @@ def inbound_mail(
 
         count = count_outcome
     store, directory = AttachmentStore(engine), DirectoryStore(engine)
-    routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits)
+    key = reply_key(verification_key(settings))  # the same as the deliveries' (bootstrap.worker_runtime)
+    routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits, key)
     if count is not None:
         routing.count = count
     return routing
@@ -54,9 +54,10 @@ async def start_inbound_listener(
     runtime: Runtime | None = None,
     port: int | None = None,
 ) -> InboundListener | None:
-    """The listener, started on the running loop; None when it is off (port 0) or its port is
-    taken (another worker on this machine has it: logged, the worker runs on without it).
-    `port` overrides the settings' (tests: 0 is any free port)."""
+    """The listener, started on the running loop; None when it is off (CASEWORK_INBOUND_SMTP_PORT=0).
+    A port that cannot be bound (another worker on this machine has it) stops the start with one
+    line (SystemExit): every acknowledgement tells the customer to reply, so a worker must not run
+    with nothing reading the replies. `port` overrides the settings' (tests: 0 is any free port)."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
@@ -66,10 +67,8 @@ async def start_inbound_listener(
     try:
         return await InboundListener(inbound_mail(settings, cases, engine, runtime), config).start()
     except OSError as error:
-        log.warning(
-            "inbound mail listener not started",
-            host=settings.inbound_smtp_host,
-            port=chosen,
-            error=str(error),
-        )
-        return None
+        raise SystemExit(
+            f"the inbound mail listener cannot listen on {settings.inbound_smtp_host}:{chosen} "
+            f"({error.strerror or error}): free the port, set CASEWORK_INBOUND_SMTP_PORT to another "
+            "one, or to 0 to read no replies (another worker on this machine may have it)"
+        ) from None

@@ -98,7 +98,11 @@ def _banner(
     if inbound_port is not None:
         lines.append(
             f"  inbound mail        : smtp://{settings.inbound_smtp_host}:{inbound_port} "
-            f"(replies to case+<case id>@{settings.reply_to_domain})"
+            f"(replies to case+<case id>.<mac>@{settings.reply_to_domain})"
+        )
+    else:
+        lines.append(
+            "  inbound mail        : off (CASEWORK_INBOUND_SMTP_PORT=0): customers' replies are not read"
         )
     if settings.health_port:
         lines.append(f"  liveness            : http://localhost:{settings.health_port}/healthz")
@@ -173,15 +177,16 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
         added = await register_case_search_attributes(client)
         if added:
             log.info("registered search attributes", names=added)
+        cases = build_cases(client, settings, engine)  # the worker's own client and engine
+        # Customers' email replies: casework's own SMTP listener, beside the worker (README "Inbound
+        # mail"). Before the worker runs: a port that cannot be bound stops the start (SystemExit).
+        inbound = await start_inbound_listener(settings, cases, engine, runtime)
+        if inbound is not None:
+            stack.push_async_callback(inbound.stop)
         worker = build_worker(client, settings, engine=engine)
         runner = asyncio.create_task(worker.run())
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
-        cases = build_cases(client, settings, engine)  # the worker's own client and engine
-        # Customers' email replies: casework's own SMTP listener, beside the worker (README "Inbound mail").
-        inbound = await start_inbound_listener(settings, cases, engine, runtime)
-        if inbound is not None:
-            stack.push_async_callback(inbound.stop)
         if api:
             config = uvicorn.Config(
                 # the worker's own client and engine: one connection and one pool in the process

@@ -30,6 +30,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
+from support.inbound_mail import reply_key
 from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
@@ -107,6 +108,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         smtp_connections=settings.smtp_connections,
         mail_from=settings.mail_from,
         reply_to_domain=settings.reply_to_domain,
+        reply_key=reply_key(verification_key(settings)),  # the inbound listener derives the same
         support_queue_email=settings.support_queue_email,
         duty_manager_email=settings.duty_manager_email,
         staff=staff.emails(),

@@ -1,4 +1,4 @@
-"""What casework does with a mail sent to a case's reply address (`case+<case-id>@<reply domain>`):
+"""What casework does with a mail sent to a case's reply address (`case+<case-id>.<mac>@<reply domain>`):
 the routing decision behind casework's own SMTP listener (`adapters.smtp_in`).
 
 Every mail gets a truthful SMTP answer, and none is attached silently or lost:
@@ -6,11 +6,16 @@ Every mail gets a truthful SMTP answer, and none is attached silently or lost:
 - 250: the reply is on the case (or already was: the same Message-ID again is one message); an
   automatic message (RFC 3834) is accepted and dropped, with a log line and a metric, never
   answered, so no two robots can loop through a case;
-- 550 at RCPT: not a case's address, or no such case; 550 at DATA: a sender who is not a contact
-  of the case's tenant, or a reply the case refuses (closed, say), with the case's reason; 552 a
-  message or an attachment over the limits;
-- 451 when the case cannot be reached right now (Temporal down): the sending server keeps the
-  mail and tries again, so a reply is never lost.
+- 550 at RCPT: not a case's address, a wrong or missing MAC, or no such case, all with one text
+  (`NO_SUCH_ADDRESS`), so the answer tells nobody which cases exist; 550 at DATA: a sender who is
+  not a contact of the case's tenant, or a reply the case refuses (closed, say), with the case's
+  reason; 552 a message or an attachment over the limits;
+- 451 when the case cannot be reached right now (Temporal down), or refuses the reply for now (it
+  is still being opened, or moving to a new run): the sending server keeps the mail and tries
+  again, so a reply is never lost.
+
+A reply longer than a message may be (`MESSAGE_MAX`) is kept whole: the case gets its beginning
+and a note that it continues in the attachment `reply.txt`, which holds the full text.
 
 Log lines carry the case id, the outcome and masked addresses, never a body.
 """
@@ -34,9 +39,10 @@ from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_mail
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, Unavailable
 from support.actions import CustomerReply
+from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
 from support.case_view import CaseView
-from support.customer_replies import ALREADY_RECEIVED
+from support.customer_replies import ALREADY_RECEIVED, STILL_OPENING
 from support.inbound_mail import automatic_reason, case_id_of, message_hash, same_domain
 from support.text import MESSAGE_MAX
 from support.verification import mask
@@ -82,6 +88,10 @@ UNREACHABLE_ERRORS = (Unavailable, TemporalUnavailable, RPCError, TimeoutError, 
 UNREACHABLE = SmtpAnswer(
     451, "4.3.0 the case cannot be reached right now; please try again later", "unavailable"
 )
+# One answer for an address that is no case's, has a wrong or no MAC, or names no case.
+NO_SUCH_ADDRESS = SmtpAnswer(550, "5.1.1 no such case address", "not_a_case")
+FULL_TEXT = "reply.txt"  # the attachment that holds a reply longer than MESSAGE_MAX
+CONTINUED = "\n\n[... the reply continues in the attachment reply.txt]"
 
 
 def _uncounted(outcome: str) -> None:
@@ -98,6 +108,7 @@ class InboundMail:
         store: AttachmentStore,
         reply_domain: str,
         limits: MailLimits,
+        reply_key: bytes,
     ) -> None:
         """`count` (set by the composition root) is told each outcome: the metric
         `casework_inbound_mail` by outcome."""
@@ -106,19 +117,18 @@ class InboundMail:
         self._store = store
         self._reply_domain = reply_domain
         self._limits = limits
+        self._key = reply_key
         self.count: Callable[[str], None] = _uncounted
 
     async def recipient(self, address: str) -> SmtpAnswer | None:
         """None to accept a recipient at RCPT; otherwise the refusal."""
-        case_id = case_id_of(address, self._reply_domain)
+        case_id = case_id_of(address, self._reply_domain, self._key)
         if case_id is None:
-            return SmtpAnswer(
-                550, f"5.1.1 not a case address: write to case+<case id>@{self._reply_domain}", "not_a_case"
-            )
+            return NO_SUCH_ADDRESS
         try:
             await self._addresses(case_id)
         except CaseNotFound:
-            return SmtpAnswer(550, f"5.1.1 no case {case_id}", "unknown_case")
+            return NO_SUCH_ADDRESS
         except UNREACHABLE_ERRORS as error:
             log.warning(
                 "inbound recipient deferred: case unreachable", case_id=case_id, error=type(error).__name__
@@ -133,9 +143,9 @@ class InboundMail:
         return answer
 
     async def _message(self, envelope_sender: str, recipient: str, raw: bytes) -> SmtpAnswer:
-        case_id = case_id_of(recipient, self._reply_domain)
+        case_id = case_id_of(recipient, self._reply_domain, self._key)
         if case_id is None:  # the listener checked it at RCPT
-            return SmtpAnswer(550, "5.1.1 not a case address", "not_a_case")
+            return NO_SUCH_ADDRESS
         try:
             mail = read_mail(raw, self._limits)
         except MailRefused as refused:
@@ -171,7 +181,7 @@ class InboundMail:
                 )
             return await self._land(case_id, addresses, digest, mail)
         except CaseNotFound:
-            return SmtpAnswer(550, f"5.1.1 no case {case_id}", "unknown_case")
+            return NO_SUCH_ADDRESS
         except UNREACHABLE_ERRORS as error:
             log.warning(
                 "inbound mail deferred: case unreachable", case_id=case_id, error=type(error).__name__
@@ -179,10 +189,22 @@ class InboundMail:
             return UNREACHABLE
 
     async def _land(self, case_id: str, addresses: CaseAddresses, digest: str, mail: ReadMail) -> SmtpAnswer:
-        body = mail.body[:MESSAGE_MAX].strip()
+        body = mail.body.strip()
         if not body and not mail.attachments:
             return SmtpAnswer(550, "5.6.0 the reply has no text of its own above the quoted message", "empty")
         files = [(a.filename, a.content_type, a.content) for a in mail.attachments]
+        if len(body) > MESSAGE_MAX:
+            full = body.encode("utf-8")
+            if len(full) > self._limits.max_attachment_bytes or len(files) >= self._limits.max_attachments:
+                return SmtpAnswer(
+                    552,
+                    f"5.3.4 the reply's text is over {MESSAGE_MAX} characters and cannot be kept as the "
+                    f"attachment {FULL_TEXT} (at most {self._limits.max_attachments} attachments of "
+                    f"{self._limits.max_attachment_bytes} bytes); send it as a shorter reply or a file",
+                    "too_large",
+                )
+            files.append((FULL_TEXT, "text/plain", full))
+            body = body[: MESSAGE_MAX - len(CONTINUED)].rstrip() + CONTINUED
         refs = await asyncio.to_thread(self._store.store, case_id, addresses.tenant_id, digest, files)
         try:
             reply = CustomerReply(
@@ -196,15 +218,25 @@ class InboundMail:
             problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             return SmtpAnswer(550, f"5.6.0 the reply cannot be taken: {problem}", "invalid")
         try:
-            await self._cases.receive_reply(case_id, reply)
+            taken = await self._cases.receive_reply(case_id, reply)
         except ActionRejected as rejected:
             reason = str(rejected)
             if reason.startswith(ALREADY_RECEIVED):
                 await asyncio.to_thread(self._store.mark_received, case_id, digest)
                 return self._duplicate(case_id)
             await asyncio.to_thread(self._store.discard, case_id, digest)
+            if STILL_OPENING in reason or MOVING_MARK in reason:  # for now: the sender retries
+                log.info(
+                    "inbound mail deferred by the case", case_id=case_id, outcome="deferred", reason=reason
+                )
+                return SmtpAnswer(451, f"4.7.0 {reason}", "deferred")
             log.info("inbound mail refused by the case", case_id=case_id, outcome="refused", reason=reason)
             return SmtpAnswer(550, f"5.7.1 {reason}", "refused")
+        listed = {a.attachment_id for a in taken.attachments}
+        if refs and not all(ref.attachment_id in listed for ref in refs):
+            # Taken as something that lists no attachments (the survey's answer): keep none of them.
+            await asyncio.to_thread(self._store.discard, case_id, digest)
+            refs = []
         await asyncio.to_thread(self._store.mark_received, case_id, digest)
         log.info(
             "inbound mail added to the case",

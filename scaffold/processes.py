@@ -38,6 +38,9 @@ def worker_env(settings: Settings, temporal_address: str, policy: Path | None = 
         "CASEWORK_POLICY": str(policy or settings.policy_path),
         "CASEWORK_TASK_QUEUE": settings.task_queue,
         "CASEWORK_HEALTH_PORT": "0",
+        # No inbound mail listener: several workers on one machine would want one port, and a port
+        # that cannot be bound stops a worker (bootstrap.inbound).
+        "CASEWORK_INBOUND_SMTP_PORT": "0",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(settings.smtp_port),
         "SMTP_SECURITY": "none",

@@ -28,6 +28,7 @@ from support.text import COMMENT_MAX
 from support.vocabulary import CaseStatus
 
 ALREADY_RECEIVED = "already received"  # the start of the refusal of a repeated reply
+STILL_OPENING = "the case is still being opened"  # in the refusal of a reply to a case not open yet: for now
 _SCORE = re.compile(
     r"^\s*([1-5])(?![0-9]|[.,][0-9])\s*(?:/\s*5\b|out of 5\b)?[\s.:;,!)\-\u2013\u2014]*(.*)$", re.DOTALL
 )

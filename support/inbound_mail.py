@@ -1,14 +1,18 @@
 """What casework decides about a mail sent to a case's reply address, before anything is done with it.
 
-Pure rules, no I/O: which case an address names (`case+<case-id>@<reply domain>`, as the
-acknowledgement's `Reply-To` says), whether a message was sent by a machine (RFC 3834: such a
-message is never answered and never becomes a customer message, so two auto-responders cannot
-loop through a case), and the stable hash that makes one mail one message however often it comes.
+Pure rules, no I/O: which case an address names (`case+<case-id>.<mac>@<reply domain>`, as the
+acknowledgement's `Reply-To` says: the MAC, keyed with a server-side secret, makes the address
+unguessable, so knowing a case id is not enough to write to the case), whether a message was sent
+by a machine (RFC 3834: such a message is never answered and never becomes a customer message, so
+two auto-responders cannot loop through a case), and the stable hash that makes one mail one
+message however often it comes.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from typing import Final
@@ -16,6 +20,13 @@ from typing import Final
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 
 LOCAL_PREFIX: Final = "case+"
+# The MAC of a case's reply address: 13 base32 characters (65 bits) of HMAC-SHA256(key, case id),
+# lower case (mail systems may fold a local part's case). RFC 5321 allows 64 characters in a local
+# part: "case+" + case id + "." + MAC fits a case id of at most 45 characters.
+MAC_CHARS: Final = 13
+LOCAL_MAX: Final = 64
+CASE_ID_MAX: Final = LOCAL_MAX - len(LOCAL_PREFIX) - 1 - MAC_CHARS
+_KEY_LABEL: Final = b"casework reply address v1"
 _CASE_ID = re.compile(
     "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.strip("^$") + "$"
 )
@@ -29,22 +40,42 @@ _MACHINE_LOCALS: Final = re.compile(
 _BULK_PRECEDENCE: Final = frozenset({"bulk", "junk", "list", "auto_reply"})
 
 
-def case_id_of(address: str, reply_domain: str) -> str | None:
+def reply_key(secret: bytes) -> bytes:
+    """The key of the reply addresses' MACs, derived from the installation's verification secret
+    (`adapters.secrets.verification_key`), so the two never share a key."""
+    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+
+
+def address_mac(case_id: str, key: bytes) -> str:
+    digest = hmac.new(key, case_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:MAC_CHARS]
+
+
+def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:
     """The case a recipient address names, or None when it is not a case's reply address of this
-    installation. The domain is compared without case (DNS); the case id exactly, as it was sent."""
+    installation with the right MAC (`reply_address`). The domain and the MAC are compared without
+    case (DNS; mail systems that fold local parts); the case id exactly, as it was sent."""
     text = address.strip().strip("<>").strip()
     local, at, domain = text.rpartition("@")
     if not at or domain.lower().rstrip(".") != reply_domain.lower().rstrip("."):
         return None
     if local[: len(LOCAL_PREFIX)].lower() != LOCAL_PREFIX:
         return None
-    case_id = local[len(LOCAL_PREFIX) :]
-    return case_id if _CASE_ID.fullmatch(case_id) else None
+    case_id, dot, mac = local[len(LOCAL_PREFIX) :].rpartition(".")
+    if not dot or not _CASE_ID.fullmatch(case_id):
+        return None
+    if not hmac.compare_digest(mac.lower().encode("ascii", "replace"), address_mac(case_id, key).encode()):
+        return None
+    return case_id
 
 
-def reply_address(case_id: str, reply_domain: str) -> str:
-    """The address a case's mail names in `Reply-To` (adapters/smtp_out.py writes the same)."""
-    return f"{LOCAL_PREFIX}{case_id}@{reply_domain}"
+def reply_address(case_id: str, reply_domain: str, key: bytes) -> str | None:
+    """The address a case's mail names in `Reply-To` (adapters/smtp_out.py), or None for a case id
+    longer than `CASE_ID_MAX`, whose address would not fit a local part (its mail carries no case
+    address: a reply goes to the From address, the support mailbox)."""
+    if len(case_id) > CASE_ID_MAX:
+        return None
+    return f"{LOCAL_PREFIX}{case_id}.{address_mac(case_id, key)}@{reply_domain}"
 
 
 def automatic_reason(headers: Iterable[tuple[str, str]], envelope_sender: str) -> str | None:

@@ -24,6 +24,7 @@ from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.messages import Renderer
+from adapters.secrets import verification_key
 from adapters.settings import PROJECT_ROOT, Settings
 from adapters.smtp_out import message_id
 from adapters.staff import StaffFileError, parse_staff
@@ -31,6 +32,7 @@ from bootstrap.worker_runtime import build_worker, delivery_config
 from intake.cases import Cases
 from support.actions import Cooperation, FirstResponse
 from support.display import local_time
+from support.inbound_mail import case_id_of, reply_key
 from support.notifications import Audience, Notification
 from support.routing import Addresses, Route, routes
 from support.webhook_signature import sign, verify
@@ -74,7 +76,10 @@ async def test_acknowledgement_email_in_the_customers_language_and_zone(
     assert str(ack["Message-ID"]).strip() == message_id(
         f"{view.case_id}/acknowledged/0/customer", "support.casework.example"
     )
-    assert ack["Reply-To"] == f"case+{view.case_id}@support.casework.example"
+    # the case's address with its MAC (support.inbound_mail), as the inbound listener checks it
+    key = reply_key(verification_key(settings))
+    assert case_id_of(str(ack["Reply-To"]), "support.casework.example", key) == view.case_id
+    assert ack["Auto-Submitted"] == "auto-generated"
     assert {p.get_content_type() for p in ack.walk()} >= {"multipart/alternative", "text/plain", "text/html"}
     body = text_of(ack)
     assert view.first_response is not None and view.first_response.due is not None

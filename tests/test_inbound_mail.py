@@ -13,36 +13,52 @@ withdrawn case, a mail for no case and mail over the limits do not land.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import aiosmtplib
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from temporalio.client import Client
 
+from adapters.attachment_store import AttachmentStore
 from adapters.database import open_database
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.schema import attachments
+from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener
 from bootstrap.api import api_app
-from bootstrap.inbound import start_inbound_listener
-from intake.cases import Cases
+from bootstrap.inbound import inbound_mail, start_inbound_listener
+from intake.cases import ActionRejected, Cases
+from intake.inbound_mail import CaseAddresses, InboundMail
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
-from support.actions import CustomerActionRequest, FirstResponse
+from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
+from support.case_machine import refusal
+from support.case_record import CaseRecord, CaseStart
 from support.case_view import CaseView
+from support.customer_replies import STILL_OPENING
+from support.inbound_mail import reply_address, reply_key
+from support.text import MESSAGE_MAX
+from tests.case_driver import Driver, Refused
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
 from tests.requests import case_request
 from tests.test_api import as_key, keyring, serve
+from tests.test_case_machine import T0
+from tests.test_case_machine import open_case as open_driven_case
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 OPS = Principal(name="ops", role=Role.OPERATOR)
@@ -51,6 +67,7 @@ ASSIGNEE_MAILBOX = "li.wei@casework.example"  # staff.toml
 CUSTOMER = "admin@contoso.example"
 MAX_ATTACHMENT = 2000
 MAX_MESSAGE = 20_000
+NO_SUCH = "5.1.1 no such case address"
 
 
 @dataclass
@@ -146,7 +163,8 @@ async def test_a_reply_lands_once_resumes_the_clock_reaches_the_assignee_with_it
 ) -> None:
     case_id = await open_case(stack, "reply")
     ack = await acknowledgement(stack, case_id)
-    assert ack["Reply-To"] == f"case+{case_id}@{stack.settings.reply_to_domain}"
+    assert str(ack["Reply-To"]).startswith(f"case+{case_id}.")
+    assert ack["Auto-Submitted"] == "auto-generated", "RFC 3834: robots do not answer it"
     await stack.cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
     asked = await stack.cases.request_customer_action(
         case_id, CustomerActionRequest(engineer=ENGINEER, what="Send a call trace")
@@ -213,10 +231,10 @@ async def test_strangers_robots_bounces_and_withdrawn_cases_are_not_attached(sta
     code, text = await send(
         stack.listener.port, reply_to(ack, "hello"), to=f"someone@{stack.settings.reply_to_domain}"
     )
-    assert code == 550 and "not a case address" in text, "refused at RCPT"
+    assert (code, text) == (550, NO_SUCH), "refused at RCPT"
     never = f"case+case-contoso.never@{stack.settings.reply_to_domain}"
     code, text = await send(stack.listener.port, reply_to(ack, "hello"), to=never)
-    assert code == 550 and "no case case-contoso.never" in text
+    assert (code, text) == (550, NO_SUCH)
 
     big = reply_to(ack, "A large trace")
     big.add_attachment(
@@ -254,6 +272,32 @@ async def test_strangers_robots_bounces_and_withdrawn_cases_are_not_attached(sta
         engine.dispose()
 
 
+async def test_a_guessed_case_address_is_refused_like_an_unknown_case(stack: Stack) -> None:
+    """The case id is guessable, its address is not: without the MAC of the acknowledgement's
+    Reply-To, or with a wrong one, a reply is refused with the very text an unknown case gets, even
+    from the case's own customer (so RCPT tells nobody which cases exist)."""
+    case_id = await open_case(stack, "guessed")
+    ack = await acknowledgement(stack, case_id)
+    domain = stack.settings.reply_to_domain
+    real = str(ack["Reply-To"])
+    mac = real.partition("@")[0].rpartition(".")[2]
+    guesses = [
+        f"case+{case_id}@{domain}",  # the address as it was before: case id only
+        f"case+{case_id}.{'a' * len(mac)}@{domain}",
+        f"case+{case_id}.{mac[:-1]}@{domain}",
+        f"case+case-contoso.never.{mac}@{domain}",  # a MAC of another case
+    ]
+    key = reply_key(verification_key(stack.settings))
+    unknown = reply_address("case-contoso.never-opened", domain, key)  # a right MAC, no such case
+    assert unknown is not None
+    for address in [*guesses, unknown]:
+        code, text = await send(stack.listener.port, reply_to(ack, "Let me in"), to=address)
+        assert (code, text) == (550, NO_SUCH), address
+    assert (await view(stack, case_id)).replies_received == 0
+    code, text = await send(stack.listener.port, reply_to(ack, "The real one"))
+    assert (code, text) == (250, f"2.0.0 added to case {case_id}")
+
+
 async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_path: Path) -> None:
     """451: the sending server keeps the mail and tries again later."""
     sink = MailSink(tmp_path / "var" / "mail").start()
@@ -267,9 +311,168 @@ async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_pa
         mail["From"] = CUSTOMER
         mail["Message-ID"] = make_msgid(domain="contoso.example")
         mail.set_content("Are you there?")
-        code, text = await send(listener.port, mail, to=f"case+case-contoso.r-1@{settings.reply_to_domain}")
+        key = reply_key(verification_key(settings))
+        address = reply_address("case-contoso.r-1", settings.reply_to_domain, key)
+        assert address is not None
+        code, text = await send(listener.port, mail, to=address)
         assert code == 451 and text.startswith("4.3.0"), text
     finally:
         await listener.stop()
         engine.dispose()
         sink.stop()
+
+
+# -- the routing over the pure case (tests.case_driver) and a real store: no Temporal ------------
+
+
+class DrivenCases:
+    """The gateway as the inbound mail uses it, over the pure case: its view, or its refusal as
+    the intake raises it (ActionRejected)."""
+
+    def __init__(self, driver: Driver | None, refusal_text: str | None = None) -> None:
+        self.driver = driver
+        self.refusal_text = refusal_text
+        self.replies: list[CustomerReply] = []
+
+    @property
+    def client(self) -> Client:
+        raise AssertionError("not asked: the addresses are given")
+
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView:
+        self.replies.append(reply)
+        if self.refusal_text is not None:
+            raise ActionRejected(self.refusal_text)
+        assert self.driver is not None
+        try:
+            return self.driver.act(reply)
+        except Refused as refused:
+            raise ActionRejected(refused.reason) from None
+
+
+@dataclass
+class Routed:
+    routing: InboundMail
+    cases: DrivenCases
+    engine: Engine
+    address: str
+    case_id: str
+
+    def kept(self) -> list[str]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(attachments.c.filename).where(attachments.c.case_id == self.case_id)
+            )
+            return sorted(row[0] for row in rows)
+
+
+def unit_settings(tmp_path: Path) -> Settings:
+    """Settings of a stack without a mail server (nothing is sent)."""
+    return local_settings(tmp_path / "var", cast(MailSink, SimpleNamespace(port=1)))
+
+
+@contextmanager
+def routed(tmp_path: Path, cases: DrivenCases, case_id: str = "case-contoso.unit-1") -> Iterator[Routed]:
+    settings = dataclasses.replace(
+        unit_settings(tmp_path), inbound_max_attachment_bytes=100_000, inbound_max_attachments=3
+    )
+    engine = open_database(settings)
+    try:
+        routing = inbound_mail(settings, cases, engine)
+
+        async def addresses(case: str) -> CaseAddresses:
+            return CaseAddresses("contoso", CUSTOMER, CUSTOMER)
+
+        routing._addresses = addresses  # type: ignore[method-assign,assignment]
+        key = reply_key(verification_key(settings))
+        address = reply_address(case_id, settings.reply_to_domain, key)
+        assert address is not None
+        yield Routed(routing, cases, engine, address, case_id)
+    finally:
+        engine.dispose()
+
+
+def customer_mail(body: str, *files: tuple[str, bytes]) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = CUSTOMER
+    mail["Message-ID"] = make_msgid(domain="contoso.example")
+    mail.set_content(body)
+    for name, content in files:
+        mail.add_attachment(content, maintype="text", subtype="plain", filename=name)
+    return mail.as_bytes()
+
+
+async def test_a_reply_longer_than_a_message_is_kept_whole_in_reply_txt(tmp_path: Path) -> None:
+    driver = open_driven_case("unit-long")
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    text = "".join(f"line {n}: the log says it failed\n" for n in range(1500)).strip()
+    assert len(text) > MESSAGE_MAX
+    with routed(tmp_path, DrivenCases(driver), driver.view.case_id) as it:
+        answer = await it.routing.message(CUSTOMER, it.address, customer_mail(text, ("a.txt", b"a")))
+        assert answer.code == 250, answer.line
+        [reply] = it.cases.replies
+        assert len(reply.body) <= MESSAGE_MAX and reply.body.startswith(text[:1000])
+        assert reply.body.endswith("continues in the attachment reply.txt]")
+        assert [a.filename for a in reply.attachments] == ["a.txt", "reply.txt"]
+        assert [a.filename for a in driver.view.attachments] == ["a.txt", "reply.txt"]
+        store = AttachmentStore(it.engine)
+        full = store.get(it.case_id, reply.attachments[1].attachment_id)
+        assert full is not None and full.content.decode("utf-8") == text
+
+        over = await it.routing.message(
+            CUSTOMER, it.address, customer_mail(text, ("a.txt", b"a"), ("b.txt", b"b"), ("c.txt", b"c"))
+        )
+        assert over.code == 552 and "reply.txt" in over.text, "no room for the full text: said so"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "cannot take a reply: the case is still being opened; try again in a moment",
+        "cannot take a reply right now: the case is moving to a new run (its history is long); "
+        "send it again in a moment",
+    ],
+)
+async def test_a_reply_the_case_refuses_for_now_is_deferred_with_451(tmp_path: Path, reason: str) -> None:
+    with routed(tmp_path, DrivenCases(None, reason)) as it:
+        answer = await it.routing.message(CUSTOMER, it.address, customer_mail("hello", ("a.txt", b"a")))
+        assert answer.code == 451 and answer.text.startswith("4."), answer.line
+        assert it.kept() == [], "its attachments are stored again when it comes back"
+
+
+async def test_the_refusal_of_a_case_being_opened_is_one_the_inbound_side_defers() -> None:
+    request = open_driven_case("unit-new").case.request
+    record = CaseRecord.begin(CaseStart(request=request), T0, request.case_id)
+    reason = refusal(record, CustomerReply(message_id="0" * 64, sender="a***@c.example", body="hi"), T0)
+    assert reason is not None and STILL_OPENING in reason
+
+
+async def test_a_reply_taken_as_the_survey_answer_keeps_no_attachments(tmp_path: Path) -> None:
+    driver = open_driven_case("unit-survey", severity="C")
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    driver.act(Resolution(engineer=ENGINEER, summary="Fixed"))
+    driver.advance(timedelta(days=7, minutes=1))
+    with routed(tmp_path, DrivenCases(driver), driver.view.case_id) as it:
+        answer = await it.routing.message(CUSTOMER, it.address, customer_mail("5 thanks", ("log.txt", b"x")))
+        assert answer.code == 250, answer.line
+        survey = driver.view.survey
+        assert survey is not None and survey.score == 5 and driver.view.attachments == []
+        assert it.kept() == [], "nothing lists them: they are not kept"
+
+
+async def test_a_port_that_cannot_be_bound_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    settings = unit_settings(tmp_path)
+    engine = open_database(settings)
+    taken = socket.socket()
+    try:
+        taken.bind((settings.inbound_smtp_host, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            await start_inbound_listener(settings, DrivenCases(None), engine, port=port)
+        line = str(stopped.value)
+        assert "\n" not in line and "CASEWORK_INBOUND_SMTP_PORT" in line and str(port) in line
+        off = dataclasses.replace(settings, inbound_smtp_port=None)
+        assert await start_inbound_listener(off, DrivenCases(None), engine) is None, "0: off, allowed"
+    finally:
+        taken.close()
+        engine.dispose()

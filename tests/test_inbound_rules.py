@@ -5,25 +5,57 @@ are stripped (en, zh-CN, hu; Gmail- and Outlook-style quoting; HTML-only mail); 
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 import pytest
 
 from adapters.mail_reader import MailLimits, MailRefused, html_to_text, read_mail, strip_reply
-from support.inbound_mail import automatic_reason, case_id_of, message_hash, reply_address, same_domain
+from adapters.messages import Message
+from adapters.smtp_out import case_email
+from support.actions import AttachmentRef, CustomerReply
+from support.inbound_mail import (
+    CASE_ID_MAX,
+    MAC_CHARS,
+    automatic_reason,
+    case_id_of,
+    message_hash,
+    reply_address,
+    reply_key,
+    same_domain,
+)
+from support.request import case_id_for
 
 DOMAIN = "support.casework.example"
+
+
+KEY = reply_key(b"k" * 32)
+
+
+def _address(case_id: str, domain: str = DOMAIN) -> str:
+    address = reply_address(case_id, domain, KEY)
+    assert address is not None
+    return address
+
+
+def _folded(case_id: str) -> str:
+    local, _, domain = _address(case_id).partition("@")
+    mac = local.rpartition(".")[2]
+    return f"Case+{case_id}.{mac.upper()}@{domain.upper()}"
 
 
 @pytest.mark.parametrize(
     ("address", "case_id"),
     [
-        ("case+case-contoso.demo-1@support.casework.example", "case-contoso.demo-1"),
-        ("<case+case-contoso.demo-1@support.casework.example>", "case-contoso.demo-1"),
-        ("Case+case-contoso.Web_1@SUPPORT.casework.example", "case-contoso.Web_1"),
-        ("case+case-legacy-1@support.casework.example", "case-legacy-1"),  # before ids carried the tenant
-        ("case+case-contoso.demo-1@support.casework.example.", "case-contoso.demo-1"),
-        ("case+case-contoso.demo-1@other.example", None),
-        ("case-contoso.demo-1@support.casework.example", None),
+        (_address("case-contoso.demo-1"), "case-contoso.demo-1"),
+        (f"<{_address('case-contoso.demo-1')}>", "case-contoso.demo-1"),
+        (_folded("case-contoso.Web_1"), "case-contoso.Web_1"),  # a mail system folded prefix, MAC, domain
+        (_address("case-legacy-1"), "case-legacy-1"),  # before ids carried the tenant
+        (_address("case-contoso.r.1.2"), "case-contoso.r.1.2"),  # dots in the request id
+        (_address("case-contoso.demo-1") + ".", "case-contoso.demo-1"),
+        (_address("case-contoso.demo-1").replace(DOMAIN, "other.example"), None),
+        (_address("case-contoso.demo-1").replace("case+", ""), None),
         ("case+@support.casework.example", None),
         ("case+case-contoso.demo 1@support.casework.example", None),
         ("case+case-contoso.demo-1", None),
@@ -31,11 +63,36 @@ DOMAIN = "support.casework.example"
     ],
 )
 def test_the_case_an_address_names(address: str, case_id: str | None) -> None:
-    assert case_id_of(address, DOMAIN) == case_id
+    assert case_id_of(address, DOMAIN, KEY) == case_id
 
 
 def test_the_reply_address_round_trips() -> None:
-    assert case_id_of(reply_address("case-contoso.r-1", DOMAIN), DOMAIN) == "case-contoso.r-1"
+    assert case_id_of(_address("case-contoso.r-1"), DOMAIN, KEY) == "case-contoso.r-1"
+
+
+def test_a_case_address_without_its_mac_or_with_another_one_names_no_case() -> None:
+    """The address cannot be guessed from the case id: the MAC is keyed with the server's secret."""
+    real = _address("case-contoso.r-1")
+    local, _, mac = real.partition("@")[0].rpartition(".")
+    assert len(mac) == MAC_CHARS == 13  # 65 bits
+    assert case_id_of("case+case-contoso.r-1@" + DOMAIN, DOMAIN, KEY) is None  # the old, guessable form
+    assert case_id_of(f"{local}.{'a' * len(mac)}@{DOMAIN}", DOMAIN, KEY) is None
+    assert case_id_of(f"{local}.{mac[:-1]}@{DOMAIN}", DOMAIN, KEY) is None
+    other_case_mac = _address("case-contoso.r-2").partition("@")[0].rpartition(".")[2]
+    assert case_id_of(f"{local}.{other_case_mac}@{DOMAIN}", DOMAIN, KEY) is None
+    assert case_id_of(real, DOMAIN, reply_key(b"another secret of 32 characters!")) is None
+    assert reply_key(b"k" * 32) != b"k" * 32, "derived, not the verification key itself"
+
+
+def test_the_local_part_fits_rfc_5321_or_the_case_gets_no_address() -> None:
+    """64 characters at most; case ids go up to 5 + 63 + 1 + 64 = 133 characters (support.request)."""
+    longest_fitting = "case-" + "t" * 20 + "." + "r" * (CASE_ID_MAX - 26)
+    assert len(longest_fitting) == CASE_ID_MAX == 45
+    fits = _address(longest_fitting)
+    assert len(fits.partition("@")[0]) == 64
+    assert case_id_of(fits, DOMAIN, KEY) == longest_fitting
+    assert reply_address(longest_fitting + "x", DOMAIN, KEY) is None
+    assert reply_address(case_id_for("t" * 63, "r" * 64), DOMAIN, KEY) is None
 
 
 PERSON = [("From", "Anna <admin@contoso.example>"), ("Subject", "Re: [case-contoso.r-1]")]
@@ -173,3 +230,151 @@ def test_attachments_over_the_limits_refuse_the_mail() -> None:
     with pytest.raises(MailRefused) as many:
         read_mail(_with_attachments(1, 1, 1), MailLimits(max_attachment_bytes=20, max_attachments=2))
     assert many.value.code == 552 and "at most 2 attachments" in str(many.value)
+
+
+LIMITS = MailLimits(max_attachment_bytes=1000, max_attachments=5)
+
+
+def _person(mail: EmailMessage | MIMEMultipart) -> None:
+    mail["From"] = "Anna <admin@contoso.example>"
+    mail["Message-ID"] = "<nested@contoso.example>"
+
+
+def _part(mail: EmailMessage, index: int) -> EmailMessage:
+    parts = mail.get_payload()
+    assert isinstance(parts, list)
+    part = parts[index]
+    assert isinstance(part, EmailMessage)
+    return part
+
+
+def test_an_image_in_multipart_related_inside_alternative_is_an_attachment() -> None:
+    mail = EmailMessage()
+    _person(mail)
+    mail.set_content("See the screenshot")
+    mail.add_alternative('<p>See the screenshot</p><img src="cid:shot1">', subtype="html")
+    html = _part(mail, 1)
+    html.add_related(b"\x89PNG shot", maintype="image", subtype="png", cid="<shot1>")
+    assert mail.get_content_type() == "multipart/alternative"
+    read = read_mail(mail.as_bytes(), LIMITS)
+    assert [(a.filename, a.content_type, a.content) for a in read.attachments] == [
+        ("attachment-1.png", "image/png", b"\x89PNG shot")
+    ]
+    assert read.body == "See the screenshot"
+
+
+def test_a_signed_mails_attachment_is_kept_and_its_signature_left_out() -> None:
+    inner = MIMEMultipart("mixed")
+    inner.attach(MIMEText("Trace attached, signed."))
+    trace = MIMEApplication(b"%PDF trace", "pdf")
+    trace.add_header("Content-Disposition", "attachment", filename="trace.pdf")
+    inner.attach(trace)
+    signed = MIMEMultipart("signed", protocol="application/pkcs7-signature", micalg="sha-256")
+    _person(signed)
+    signed.attach(inner)
+    signature = MIMEApplication(b"0\x82sig", "pkcs7-signature")
+    signature.add_header("Content-Disposition", "attachment", filename="smime.p7s")
+    signed.attach(signature)
+    read = read_mail(signed.as_bytes(), LIMITS)
+    assert [(a.filename, a.content_type, a.content) for a in read.attachments] == [
+        ("trace.pdf", "application/pdf", b"%PDF trace")
+    ]
+    assert read.body == "Trace attached, signed."
+
+
+def test_a_forwarded_message_is_kept_as_an_eml_file() -> None:
+    forwarded = EmailMessage()
+    forwarded["From"] = "carrier@telco.example"
+    forwarded["Subject"] = "Outage notice"
+    forwarded.set_content("The trunk is down.")
+    mail = EmailMessage()
+    _person(mail)
+    mail.set_content("Forwarding the carrier's notice")
+    mail.add_attachment(forwarded)  # message/rfc822, without a file name
+    read = read_mail(mail.as_bytes(), LIMITS)
+    [kept] = read.attachments
+    assert (kept.filename, kept.content_type) == ("attachment-1.eml", "message/rfc822")
+    assert b"The trunk is down." in kept.content and b"Subject: Outage notice" in kept.content
+
+
+def test_nested_attachments_count_against_the_limits() -> None:
+    mail = EmailMessage()
+    _person(mail)
+    mail.set_content("Screenshots")
+    mail.add_alternative("<p>Screenshots</p>", subtype="html")
+    html = _part(mail, 1)
+    for number in range(3):
+        html.add_related(b"x" * 10, maintype="image", subtype="png", cid=f"<s{number}>")
+    with pytest.raises(MailRefused) as many:
+        read_mail(mail.as_bytes(), MailLimits(max_attachment_bytes=1000, max_attachments=2))
+    assert many.value.code == 552
+    with pytest.raises(MailRefused) as big:
+        read_mail(mail.as_bytes(), MailLimits(max_attachment_bytes=9, max_attachments=5))
+    assert big.value.code == 552
+
+
+def _raw_text(body: bytes, charset: str) -> bytes:
+    return (
+        b"From: Anna <admin@contoso.example>\r\nMessage-ID: <t@contoso.example>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=" + charset.encode() + b"\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"
+    )
+
+
+def test_latin_1_labelled_text_is_read_as_windows_1252_and_taken_by_the_case() -> None:
+    read = read_mail(_raw_text(b"It\x92s down since 9:00 \x96 all lines.", "iso-8859-1"), LIMITS)
+    assert read.body == "It\u2019s down since 9:00 \u2013 all lines."
+    CustomerReply(message_id="0" * 64, sender="a***@contoso.example", body=read.body)  # the case's shape
+
+
+def test_control_characters_a_message_may_not_hold_are_replaced_not_refused() -> None:
+    log = b"log start\x0cpage 2\x0bcol\x1b[31mred\x00end\nnext line\tTab"
+    read = read_mail(_raw_text(log, "utf-8"), LIMITS)
+    assert read.body == "log start page 2 col\ufffd[31mred\ufffdend\nnext line\tTab"
+    CustomerReply(message_id="0" * 64, sender="a***@contoso.example", body=read.body)
+
+
+def test_file_names_are_cleaned_of_what_a_line_may_not_hold() -> None:
+    mail = EmailMessage()
+    _person(mail)
+    mail.set_content("names")
+    mail.add_attachment(b"1", maintype="text", subtype="plain", filename="log\u2028one\x85.txt")
+    mail.add_attachment(b"2", maintype="text", subtype="plain", filename="tab\there\u2029.txt")
+    read = read_mail(mail.as_bytes(), LIMITS)
+    names = [a.filename for a in read.attachments]
+    assert names == ["log_one\ufffd.txt", "tab_here_.txt"]
+    for attachment in read.attachments:
+        AttachmentRef(
+            attachment_id="0" * 64,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=len(attachment.content),
+        )
+
+
+def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() -> None:
+    """RFC 3834: customers' out-of-office robots do not answer casework's notices."""
+    message = Message(subject="[case-contoso.r-1] received", text="t", html="<p>t</p>", language="en")
+    mail = case_email(
+        message,
+        mail_from="casework support <support@casework.example>",
+        to="admin@contoso.example",
+        case_id="case-contoso.r-1",
+        notification_id="case-contoso.r-1/acknowledged/0/customer",
+        reply_to_domain=DOMAIN,
+        reply_key=KEY,
+    )
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert automatic_reason(list(mail.items()), "support@casework.example") is not None
+    assert case_id_of(mail["Reply-To"], DOMAIN, KEY) == "case-contoso.r-1"
+    too_long = case_id_for("t" * 63, "r" * 64)
+    long_mail = case_email(
+        message,
+        mail_from="casework support <support@casework.example>",
+        to="admin@contoso.example",
+        case_id=too_long,
+        notification_id=f"{too_long}/acknowledged/0/customer",
+        reply_to_domain=DOMAIN,
+        reply_key=KEY,
+    )
+    assert long_mail["Reply-To"] is None, "no address over 64 characters: replies go to From"

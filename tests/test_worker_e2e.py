@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
         "CASEWORK_API_PORT": str(free_port()),
         "CASEWORK_SMTP_SINK_PORT": str(free_port()),
         "CASEWORK_HEALTH_PORT": str(free_port()),
+        "CASEWORK_INBOUND_SMTP_PORT": str(free_port()),  # not 2525: another worker may have it
         "METRICS_PORT": str(free_port()),
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
@@ -63,6 +65,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
     try:
         banner = worker.wait_ready()
         assert f"http://localhost:{env['CASEWORK_UI_PORT']}" in banner
+        assert f":{env['CASEWORK_INBOUND_SMTP_PORT']} (replies to case+<case id>.<mac>@" in banner
         with urllib.request.urlopen(
             f"http://127.0.0.1:{env['CASEWORK_HEALTH_PORT']}/healthz", timeout=5
         ) as live:
@@ -139,6 +142,7 @@ def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Pat
         "CASEWORK_API_PORT": str(free_port()),
         "CASEWORK_SMTP_SINK_PORT": str(free_port()),
         "CASEWORK_HEALTH_PORT": "0",
+        "CASEWORK_INBOUND_SMTP_PORT": "0",
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }
@@ -174,3 +178,31 @@ def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Pat
                 assert mode == expected, f"{attempt}: var/{name} is {mode}"
     finally:
         os.umask(old_umask)
+
+
+def test_a_taken_inbound_mail_port_stops_the_worker_with_one_line(tmp_path: Path) -> None:
+    """Every acknowledgement says "reply to this message": no worker runs with nothing reading."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env |= {
+            "CASEWORK_VAR": str(tmp_path / "var"),
+            "CASEWORK_DEV_SERVER_PORT": str(free_port()),
+            "CASEWORK_UI_PORT": str(free_port()),
+            "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+            "CASEWORK_HEALTH_PORT": "0",
+            "CASEWORK_INBOUND_SMTP_PORT": str(port),
+            "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+            "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
+        }
+        done = subprocess.run(
+            [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "casework worker is running" not in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"the inbound mail listener cannot listen on 127.0.0.1:{port}"), done.stderr
+    assert "CASEWORK_INBOUND_SMTP_PORT" in last
