@@ -147,13 +147,14 @@ async def test_cli_without_the_encryption_key_says_so_in_one_line(
         case_id = (await cases.open(case_request(request_id))).case.case_id
         for key in (None, OTHER_KEY):
             env = cli_env(dev_env, settings, key)
-            for argv in (
+            commands = (
                 ["timeline", case_id],
                 ["show", case_id],
                 ["replay", case_id],
                 ["respond", case_id, "--engineer", "li.wei", "--message", "Looking"],
-            ):
-                code, out, err = await starter(env, *argv)
+            )
+            answers = await asyncio.gather(*(starter(env, *argv) for argv in commands))  # independent
+            for argv, (code, out, err) in zip(commands, answers, strict=True):
                 assert (code, out) == (EXIT_INVALID, ""), (argv, err)
                 [line] = err.splitlines()
                 assert "encrypted" in line and "CASEWORK_ENCRYPTION_KEY" in line, line
