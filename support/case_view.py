@@ -32,6 +32,9 @@ TIMELINE_FIRST = 20  # the first entries, which tell how the case was opened
 TIMELINE_RECENT = 100  # and the most recent ones; those between are counted in `timeline_omitted`
 ENTRY_MAX = 600  # bytes (UTF-8) of one timeline message (callers' texts in it are 200-byte excerpts)
 CLOSED_REQUESTS_KEPT = 10  # answered or waived engineer requests kept (obligations are always kept)
+# bytes (UTF-8) of what an outstanding engineer request asks for: REASON_MAX characters of ASCII,
+# a third of that in Chinese (the customer's mail had it whole; once answered, an excerpt is kept)
+ASKED_KEPT_MAX = 2_000
 SEVERITY_CHANGES_KEPT = 20  # besides the opening severity
 PAUSES_KEPT = 20
 FAILED_NOTIFICATIONS_KEPT = 20
@@ -353,9 +356,14 @@ class CaseView(BaseModel):
             ]
 
     def _keep_recent_requests(self) -> None:
-        """Outstanding requests and obligations stay; of the engineer requests that are answered or
-        waived, the most recent few stay, with the text of what was asked as an excerpt."""
-        closed = [r for r in self.customer_requests if r.kind is RequestKind.ENGINEER and not r.outstanding]
+        """Outstanding requests and obligations stay (what an engineer asks for within its byte
+        budget); of the engineer requests that are answered or waived, the most recent few stay,
+        with the text of what was asked as an excerpt."""
+        engineer = [r for r in self.customer_requests if r.kind is RequestKind.ENGINEER]
+        for request in engineer:
+            if request.outstanding and utf8_size(request.what) > ASKED_KEPT_MAX:
+                request.what = excerpt(request.what, ASKED_KEPT_MAX)
+        closed = [r for r in engineer if not r.outstanding]
         for request in closed:
             request.what = excerpt(request.what)
         dropped = {id(r) for r in closed[: max(len(closed) - CLOSED_REQUESTS_KEPT, 0)]}

@@ -48,8 +48,11 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    SeverityChangeRequest,
 )
+from support.case_events import DeliveryFailed
 from support.case_view import (
+    ASKED_KEPT_MAX,
     ATTACHMENTS_KEPT,
     CLOSED_REQUESTS_KEPT,
     ENTRY_MAX,
@@ -78,7 +81,8 @@ UPDATES = int(os.environ.get("STATE_BOUND_UPDATES", "10000"))
 COOPERATIONS = int(os.environ.get("STATE_BOUND_COOPERATIONS", "1000"))
 BATCH = int(os.environ.get("STATE_BOUND_BATCH", "10"))  # updates in flight at once
 CARRIED_MAX = 256 * 1024
-TEAM_LISTS_CARRIED_MAX = CARRIED_MAX // 2  # README "Bounded state": about 95 KiB at their worst
+TEAM_LISTS_CARRIED_MAX = CARRIED_MAX // 2  # README "Bounded state": about 118 KiB at their worst
+ALL_LISTS_CARRIED_MAX = 160 * 1024  # every list at its worst: about 150 KiB, in any script
 TIMER_SECONDS = 10  # the flood's customer-update target and idle follow-up
 ENGINEER = "li.wei"
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
@@ -212,7 +216,8 @@ def test_counters_of_state_carried_from_before_the_bounds_are_derived_from_its_l
 @SCRIPTS
 def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: str) -> None:
     """Issue 15's lists at their worst: maximum notes, replies with the most attachments of the
-    longest names, handovers with the longest reasons, in 1-, 3- and 4-byte characters. Each list
+    longest names, handovers with the longest reasons, then the most requests waiting for the
+    customer, in 1-, 3- and 4-byte characters. Each list
     keeps its recent items with a count of the rest, every kept text stays within its budget in
     bytes, and the carried state (UTF-8 JSON, as the payload converter writes it) stays far below
     the bound in any script."""
@@ -238,6 +243,8 @@ def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: st
         )
         assignee = "zhang.min" if n % 2 == 0 else ENGINEER
         driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
+    for _ in range(MAX_OPEN_REQUESTS):  # and the most requests waiting for the customer, kept whole
+        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
     view = driver.view
     assert len(view.notes) == NOTES_KEPT and view.notes_omitted == 150 - NOTES_KEPT
     assert all(utf8_size(note.note) <= NOTE_KEPT_MAX for note in view.notes)
@@ -247,8 +254,56 @@ def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: st
     assert len(view.reply_ids) == REPLY_IDS_KEPT and view.replies_received == 150
     assert len(view.timeline) <= TIMELINE_FIRST + TIMELINE_RECENT
     assert all(utf8_size(entry.message) <= ENTRY_MAX for entry in view.timeline)
+    waiting = [r for r in view.customer_requests if r.kind is RequestKind.ENGINEER and r.outstanding]
+    assert len(waiting) == MAX_OPEN_REQUESTS and all(utf8_size(r.what) <= ASKED_KEPT_MAX for r in waiting)
     carried = driver.case.carried().model_dump_json().encode()
     assert len(carried) < TEAM_LISTS_CARRIED_MAX, f"{len(carried) / 1024:.1f} KiB with {char!r}"
+
+
+@SCRIPTS
+def test_every_list_at_its_worst_in_any_script_stays_well_under_the_bound(char: str) -> None:
+    """Every list a caller can grow, full of the longest texts: answered requests, clock pauses,
+    severity changes, update cycles and failed deliveries, then issue 15's lists and the most
+    requests waiting. Counted in characters this was 151 KiB in ASCII, 325 KiB in Chinese and
+    411 KiB in emoji; in bytes it is about 150 KiB in each."""
+    driver = Driver(case_request("bounds-all", severity="B"), T0)
+    driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
+    for n in range(1, 31):
+        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
+        driver.act(Cooperation(request_id=f"request-{n}", details=char * MESSAGE_MAX))
+        severity = Severity.A if n % 2 else Severity.B
+        driver.act(SeverityChangeRequest(engineer=ENGINEER, severity=severity, reason=char * REASON_MAX))
+        driver.act(CustomerUpdate(engineer=ENGINEER, message=char * MESSAGE_MAX))
+        driver.deliver(DeliveryFailed(notification=driver.told[-1], reason=char * MESSAGE_MAX))
+    for n in range(150):
+        driver.act(InternalNote(engineer=ENGINEER, note=char * NOTE_MAX))
+        attachments = [
+            AttachmentRef(
+                attachment_id=f"{n * 100 + a:064x}",
+                filename=char * LINE_MAX,
+                content_type="application/" + "x" * 62,
+                size=10**9,
+            )
+            for a in range(ATTACHMENTS_PER_REPLY)
+        ]
+        driver.act(
+            CustomerReply(
+                message_id=f"{n:064x}",
+                sender="a***@contoso.example",
+                body=char * MESSAGE_MAX,
+                attachments=attachments,
+            )
+        )
+        assignee = "zhang.min" if n % 2 == 0 else ENGINEER
+        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
+    for _ in range(MAX_OPEN_REQUESTS):
+        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
+    view = driver.view
+    assert view.customer_update is not None and len(view.customer_update.history) == UPDATE_CYCLES_KEPT
+    assert (len(view.severity_history), len(view.pauses), len(view.failed_notifications)) == (21, 20, 20)
+    assert view.customer_requests_omitted == 30 - CLOSED_REQUESTS_KEPT
+    carried = driver.case.carried().model_dump_json().encode()
+    assert len(carried) < ALL_LISTS_CARRIED_MAX, f"{len(carried) / 1024:.1f} KiB with {char!r}"
 
 
 def test_texts_carried_from_a_run_before_the_byte_budgets_are_cut_to_them() -> None:
