@@ -12,6 +12,9 @@ never sends what already went out. A transient failure (server down, timeout, 4x
 a template error) is recorded and the next route is tried; when none is left the activity fails
 for good and the case shows it. Logs carry ids only: never addresses, codes or message text.
 
+Each email replies to its case's address, `case+<token>@<reply domain>`; the token is recorded with
+the case in the shared database (adapters/reply_addresses.py) before the email goes out.
+
 Emails go over a few SMTP connections kept open and reused from one delivery to the next
 (adapters/smtp_out.py SmtpPool), webhooks over one HTTP client; `close()` ends them.
 """
@@ -30,8 +33,10 @@ from temporalio.exceptions import ApplicationError
 from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
+from adapters.reply_addresses import ReplyAddresses
 from adapters.smtp_out import SmtpPool, SmtpServer, case_email
 from adapters.webhooks import WebhookClient
+from support.inbound_mail import reply_token, tenant_of_case
 from support.notifications import Audience, DeliveryReceipt, Notification, urgency
 from support.routing import Addresses, Route, routes
 
@@ -45,7 +50,8 @@ class DeliveryConfig:
     smtp_password: str | None = None
     mail_from: str = "casework support <support@casework.example>"
     reply_to_domain: str = "support.casework.example"
-    # The key of the case addresses' MACs (support.inbound_mail.reply_key); the listener checks them.
+    # The key of the case addresses' tokens (support.inbound_mail.reply_key): the listener's too,
+    # which checks the MACs of the addresses sent before the tokens with it.
     reply_key: bytes = field(default=b"", repr=False)
     support_queue_email: str = "support-queue@casework.example"
     duty_manager_email: str = "duty-manager@casework.example"
@@ -81,14 +87,27 @@ class DeliveryConfig:
         )
 
 
+_REMEMBERED_MAX = 10_000  # tokens a delivery worker keeps in mind as recorded
+
+
 class DeliveryActivities:
     """The delivery activity. It keeps SMTP connections (a pool, adapters/smtp_out.py) and an HTTP
     client open between deliveries: `await close()` (or `async with`) when the worker is done."""
 
-    def __init__(self, config: DeliveryConfig, ledger: DeliveryLedger, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        config: DeliveryConfig,
+        ledger: DeliveryLedger,
+        renderer: Renderer,
+        replies: ReplyAddresses | None = None,
+    ) -> None:
+        """`replies`: where each email's reply address is recorded before it goes out (by default
+        in the ledger's database, which every worker and inbound listener shares)."""
         self._config = config
         self._ledger = ledger
         self._renderer = renderer
+        self._replies = replies if replies is not None else ReplyAddresses(ledger.engine)
+        self._remembered: dict[str, None] = {}  # tokens this process recorded (the latest, bounded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._smtp: SmtpPool | None = None
         self._webhooks: WebhookClient | None = None
@@ -217,6 +236,7 @@ class DeliveryActivities:
 
     async def _send_email(self, address: str, n: Notification, message: Message) -> None:
         config = self._config
+        await self._remember_reply_address(n.case_id)
         email = case_email(
             message,
             mail_from=config.mail_from,
@@ -227,6 +247,18 @@ class DeliveryActivities:
             reply_key=config.reply_key,
         )
         await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
+
+    async def _remember_reply_address(self, case_id: str) -> None:
+        """Record the case's reply token (the email's Reply-To) before the email goes out, so a
+        reply reaching any listener finds the case; once per case and process is enough (the row
+        is never removed), written again harmlessly by other workers and after a restart."""
+        token = reply_token(case_id, self._config.reply_key)
+        if token in self._remembered:
+            return
+        await asyncio.to_thread(self._replies.remember, token, case_id, tenant_of_case(case_id))
+        self._remembered[token] = None
+        if len(self._remembered) > _REMEMBERED_MAX:
+            del self._remembered[next(iter(self._remembered))]
 
     async def _post(self, route: Route, n: Notification, message: Message) -> None:
         payload: dict[str, object] = {

@@ -30,6 +30,10 @@ class DeliveryLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def delivered(self, notification_id: str) -> str | None:
         """The channel this notification was delivered on, if it was."""
         with self._engine.connect() as connection:
@@ -54,7 +58,7 @@ class DeliveryLedger:
         if not entries:
             return
         with self._engine.begin() as connection:
-            insert = _insert_for(connection.dialect.name)
+            insert = dialect_insert(connection.dialect.name)
             for entry in entries:
                 values = {
                     "status": entry.status,
@@ -84,10 +88,10 @@ class DeliveryLedger:
             return [dict(r) for r in rows]
 
 
-def _insert_for(dialect: str) -> Any:
+def dialect_insert(dialect: str) -> Any:
     """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
     if dialect == "postgresql":
         return postgresql.insert
     if dialect == "sqlite":
         return sqlite.insert
-    raise RuntimeError(f"the delivery ledger supports SQLite and PostgreSQL, not {dialect}")
+    raise RuntimeError(f"casework's database is SQLite or PostgreSQL, not {dialect}")

@@ -204,6 +204,19 @@ console_sessions_revoked = Table(
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
+# Case reply addresses (revision 0008): the token of each `case+<token>@<reply domain>` casework has
+# sent (support.inbound_mail.reply_token), written by the delivery activity before the mail goes out
+# and read by every inbound listener to find the case a reply is for. The tenant is the one the case
+# id names ('' for ids of before tenants).
+reply_addresses = Table(
+    "reply_addresses",
+    metadata,
+    Column("token", String(26), primary_key=True),
+    Column("case_id", String(200), nullable=False, index=True),
+    Column("tenant_id", String(63), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}

@@ -58,8 +58,10 @@ def case_email(
 ) -> Mime:
     """A notification's email: text and HTML, replies to the case's address, ids in headers.
 
-    The case's address carries a MAC keyed with `reply_key` (`support.inbound_mail.reply_address`);
-    a case id too long for one (over `CASE_ID_MAX`) gets no Reply-To: replies go to `mail_from`.
+    Every case's mail replies to its address, `case+<token>@<reply_to_domain>` with a token keyed
+    with `reply_key` (`support.inbound_mail.reply_address`), 31 characters of local part whatever
+    the case id's length; the caller records the token with its case before sending
+    (adapters.reply_addresses), so the inbound listener finds the case.
     `Auto-Submitted: auto-generated` (RFC 3834): every mail casework sends is automatic, so a
     customer's out-of-office robot does not answer it.
 
@@ -75,9 +77,7 @@ def case_email(
         else Header(message.subject, UTF8, header_name="Subject").encode()
     )
     mail["Message-ID"] = message_id(notification_id, reply_to_domain)
-    reply_to = reply_address(case_id, reply_to_domain, reply_key)
-    if reply_to is not None:
-        mail["Reply-To"] = reply_to
+    mail["Reply-To"] = reply_address(case_id, reply_to_domain, reply_key)
     mail["Auto-Submitted"] = "auto-generated"
     mail["Date"] = formatdate(usegmt=True)
     mail["X-Casework-Case"] = case_id

@@ -13,6 +13,7 @@ from temporalio.runtime import Runtime
 from adapters.attachment_store import AttachmentStore
 from adapters.directory_store import DirectoryStore
 from adapters.mail_reader import MailLimits
+from adapters.reply_addresses import ReplyAddresses
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
@@ -41,7 +42,8 @@ def inbound_mail(
         count = count_outcome
     store, directory = AttachmentStore(engine), DirectoryStore(engine)
     key = reply_key(verification_key(settings))  # the same as the deliveries' (bootstrap.worker_runtime)
-    routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits, key)
+    replies = ReplyAddresses(engine)  # the tokens every delivery worker records, in the shared database
+    routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits, key, replies)
     if count is not None:
         routing.count = count
     return routing

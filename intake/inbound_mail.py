@@ -1,12 +1,17 @@
-"""What casework does with a mail sent to a case's reply address (`case+<case-id>.<mac>@<reply domain>`):
-the routing decision behind casework's own SMTP listener (`adapters.smtp_in`).
+"""What casework does with a mail sent to a case's reply address: the routing decision behind
+casework's own SMTP listener (`adapters.smtp_in`).
+
+The address names its case by a token (`case+<token>@<reply domain>`), looked up among the tokens
+the deliveries recorded in the shared database (`adapters.reply_addresses`), or, in mail sent
+before the tokens, by the case id and its MAC (`case+<case-id>.<mac>@<reply domain>`).
 
 Every mail gets a truthful SMTP answer, and none is attached silently or lost:
 
 - 250: the reply is on the case (or already was: the same Message-ID again is one message); an
   automatic message (RFC 3834) is accepted and dropped, with a log line and a metric, never
   answered, so no two robots can loop through a case;
-- 550 at RCPT: not a case's address, a wrong or missing MAC, or no such case, all with one text
+- 550 at RCPT: not a case's address, a token casework never sent, a wrong or missing MAC, or no
+  such case, all with one text
   (`NO_SUCH_ADDRESS`), so the answer tells nobody which cases exist; 550 at DATA: a sender who is
   not a contact of the case's tenant, or a reply the case refuses (closed, say), with the case's
   reason; 552 a message or an attachment over the limits;
@@ -36,6 +41,7 @@ from adapters.attachment_store import AttachmentStore
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_mail
+from adapters.reply_addresses import ReplyAddresses
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, Unavailable
 from support.actions import CustomerReply
@@ -43,7 +49,7 @@ from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
 from support.case_view import CaseView
 from support.customer_replies import ALREADY_RECEIVED, STILL_OPENING
-from support.inbound_mail import automatic_reason, case_id_of, message_hash, same_domain
+from support.inbound_mail import automatic_reason, case_id_of, message_hash, same_domain, token_of
 from support.text import MESSAGE_MAX
 from support.verification import mask
 from workflows import search_attributes as sa
@@ -88,7 +94,8 @@ UNREACHABLE_ERRORS = (Unavailable, TemporalUnavailable, RPCError, TimeoutError, 
 UNREACHABLE = SmtpAnswer(
     451, "4.3.0 the case cannot be reached right now; please try again later", "unavailable"
 )
-# One answer for an address that is no case's, has a wrong or no MAC, or names no case.
+# One answer for an address that is no case's, has a token never sent, a wrong or no MAC, or names
+# no case.
 NO_SUCH_ADDRESS = SmtpAnswer(550, "5.1.1 no such case address", "not_a_case")
 FULL_TEXT = "reply.txt"  # the attachment that holds a reply longer than MESSAGE_MAX
 CONTINUED = "\n\n[... the reply continues in the attachment reply.txt]"
@@ -109,9 +116,11 @@ class InboundMail:
         reply_domain: str,
         limits: MailLimits,
         reply_key: bytes,
+        replies: ReplyAddresses,
     ) -> None:
         """`count` (set by the composition root) is told each outcome: the metric
-        `casework_inbound_mail` by outcome."""
+        `casework_inbound_mail` by outcome. `replies`: the reply tokens the deliveries recorded."""
+        self._replies = replies
         self._cases = cases
         self._directory = directory
         self._store = store
@@ -120,9 +129,18 @@ class InboundMail:
         self._key = reply_key
         self.count: Callable[[str], None] = _uncounted
 
+    async def case_of(self, address: str) -> str | None:
+        """The case a recipient address names: by its token, recorded when casework sent it, or, in
+        the form sent before tokens, by its case id with the right MAC. None for any other address.
+        (A database that cannot be read raises: the listener answers 451, the sender tries again.)"""
+        token = token_of(address, self._reply_domain)
+        if token is not None:
+            return await asyncio.to_thread(self._replies.case_for, token)
+        return case_id_of(address, self._reply_domain, self._key)
+
     async def recipient(self, address: str) -> SmtpAnswer | None:
         """None to accept a recipient at RCPT; otherwise the refusal."""
-        case_id = case_id_of(address, self._reply_domain, self._key)
+        case_id = await self.case_of(address)
         if case_id is None:
             return NO_SUCH_ADDRESS
         try:
@@ -143,7 +161,7 @@ class InboundMail:
         return answer
 
     async def _message(self, envelope_sender: str, recipient: str, raw: bytes) -> SmtpAnswer:
-        case_id = case_id_of(recipient, self._reply_domain, self._key)
+        case_id = await self.case_of(recipient)
         if case_id is None:  # the listener checked it at RCPT
             return NO_SUCH_ADDRESS
         try:

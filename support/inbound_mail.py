@@ -1,11 +1,18 @@
 """What casework decides about a mail sent to a case's reply address, before anything is done with it.
 
-Pure rules, no I/O: which case an address names (`case+<case-id>.<mac>@<reply domain>`, as the
-acknowledgement's `Reply-To` says: the MAC, keyed with a server-side secret, makes the address
-unguessable, so knowing a case id is not enough to write to the case), whether a message was sent
-by a machine (RFC 3834: such a message is never answered and never becomes a customer message, so
-two auto-responders cannot loop through a case), and the stable hash that makes one mail one
-message however often it comes.
+Pure rules, no I/O: which case an address names, whether a message was sent by a machine (RFC 3834:
+such a message is never answered and never becomes a customer message, so two auto-responders
+cannot loop through a case), and the stable hash that makes one mail one message however often it
+comes.
+
+A case's reply address (the `Reply-To` of its mail) is `case+<token>@<reply domain>`: the token is
+26 base32 characters (130 bits) of an HMAC-SHA256 of the case id under a server-side key, short
+whatever the case id's length (the local part is 31 characters, RFC 5321 allows 64) and
+unguessable, so knowing a case id is not enough to write to the case. The delivery activity records
+each token with its case in the shared database before the mail goes out; the listener looks the
+token up there (`token_of`). Mail sent before the token carried `case+<case-id>.<mac>@<reply
+domain>` (13 base32 characters of the MAC, only for case ids of at most `CASE_ID_MAX` characters):
+such addresses are still read, and checked, by `case_id_of`.
 """
 
 from __future__ import annotations
@@ -20,9 +27,14 @@ from typing import Final
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 
 LOCAL_PREFIX: Final = "case+"
-# The MAC of a case's reply address: 13 base32 characters (65 bits) of HMAC-SHA256(key, case id),
-# lower case (mail systems may fold a local part's case). RFC 5321 allows 64 characters in a local
-# part: "case+" + case id + "." + MAC fits a case id of at most 45 characters.
+# The token of a case's reply address: 26 base32 characters (130 bits) of HMAC-SHA256(key, label +
+# case id), lower case (mail systems may fold a local part's case).
+TOKEN_CHARS: Final = 26
+_TOKEN_LABEL: Final = b"casework reply token v1\x00"
+_TOKEN: Final = re.compile(f"^[a-z2-7]{{{TOKEN_CHARS}}}$")
+# The MAC of a case's reply address as it was sent before the token (still read): 13 base32
+# characters (65 bits) of HMAC-SHA256(key, case id), lower case. RFC 5321 allows 64 characters in a
+# local part: "case+" + case id + "." + MAC fit a case id of at most 45 characters.
 MAC_CHARS: Final = 13
 LOCAL_MAX: Final = 64
 CASE_ID_MAX: Final = LOCAL_MAX - len(LOCAL_PREFIX) - 1 - MAC_CHARS
@@ -51,17 +63,55 @@ def address_mac(case_id: str, key: bytes) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:MAC_CHARS]
 
 
-def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:
-    """The case a recipient address names, or None when it is not a case's reply address of this
-    installation with the right MAC (`reply_address`). The domain and the MAC are compared without
-    case (DNS; mail systems that fold local parts); the case id exactly, as it was sent."""
+def reply_token(case_id: str, key: bytes) -> str:
+    """The token of a case's reply address (`reply_address`): the same for a case every time, under
+    the same key."""
+    digest = hmac.new(key, _TOKEN_LABEL + case_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:TOKEN_CHARS]
+
+
+def reply_address(case_id: str, reply_domain: str, key: bytes) -> str:
+    """The address a case's mail names in `Reply-To` (adapters/smtp_out.py): `case+<token>@domain`,
+    31 characters of local part whatever the case id. It names the case only once the token is
+    recorded with it (adapters.reply_addresses, by the delivery activity before the mail goes out)."""
+    return f"{LOCAL_PREFIX}{reply_token(case_id, key)}@{reply_domain}"
+
+
+def token_of(address: str, reply_domain: str) -> str | None:
+    """The token a recipient address carries (lower case), or None when it is not a token address
+    of this installation. Whether it names a case is the recorded tokens' to say."""
+    rest = _after_prefix(address, reply_domain)
+    if rest is None or not _TOKEN.fullmatch(rest.lower()):
+        return None
+    return rest.lower()
+
+
+def tenant_of_case(case_id: str) -> str:
+    """The tenant a case id names (`case-<tenant>.<request id>`), or '' for the ids of before tenants."""
+    tenant, dot, _ = case_id.removeprefix("case-").partition(".")
+    return tenant if dot and re.fullmatch(TENANT_ID_PATTERN, tenant) else ""
+
+
+def _after_prefix(address: str, reply_domain: str) -> str | None:
+    """What follows `case+` in an address of the reply domain (compared without case: DNS, and mail
+    systems that fold local parts), or None."""
     text = address.strip().strip("<>").strip()
     local, at, domain = text.rpartition("@")
     if not at or domain.lower().rstrip(".") != reply_domain.lower().rstrip("."):
         return None
     if local[: len(LOCAL_PREFIX)].lower() != LOCAL_PREFIX:
         return None
-    case_id, dot, mac = local[len(LOCAL_PREFIX) :].rpartition(".")
+    return local[len(LOCAL_PREFIX) :]
+
+
+def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:
+    """The case an address of the form sent before the token names (`case+<case-id>.<mac>@domain`,
+    `mac_reply_address`), or None when it is not one of this installation with the right MAC. The
+    domain and the MAC are compared without case; the case id exactly, as it was sent."""
+    rest = _after_prefix(address, reply_domain)
+    if rest is None:
+        return None
+    case_id, dot, mac = rest.rpartition(".")
     if not dot or not _CASE_ID.fullmatch(case_id):
         return None
     if not hmac.compare_digest(mac.lower().encode("ascii", "replace"), address_mac(case_id, key).encode()):
@@ -69,10 +119,9 @@ def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:
     return case_id
 
 
-def reply_address(case_id: str, reply_domain: str, key: bytes) -> str | None:
-    """The address a case's mail names in `Reply-To` (adapters/smtp_out.py), or None for a case id
-    longer than `CASE_ID_MAX`, whose address would not fit a local part (its mail carries no case
-    address: a reply goes to the From address, the support mailbox)."""
+def mac_reply_address(case_id: str, reply_domain: str, key: bytes) -> str | None:
+    """The address a case's mail named in `Reply-To` before the token (`case_id_of` still reads
+    it), or None for a case id longer than `CASE_ID_MAX`, whose mail then carried none."""
     if len(case_id) > CASE_ID_MAX:
         return None
     return f"{LOCAL_PREFIX}{case_id}.{address_mac(case_id, key)}@{reply_domain}"

@@ -52,7 +52,7 @@ OPENERS = {
     "start_time_skipping",
     "verification_key",  # adapters.secrets
 }
-STORES = {"DirectoryStore", "VerificationFailures", "DeliveryLedger", "SignedOutSessions"}
+STORES = {"DirectoryStore", "VerificationFailures", "DeliveryLedger", "SignedOutSessions", "ReplyAddresses"}
 
 
 def opened_in(path: Path) -> list[str]:
