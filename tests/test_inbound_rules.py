@@ -18,12 +18,17 @@ from support.actions import AttachmentRef, CustomerReply
 from support.inbound_mail import (
     CASE_ID_MAX,
     MAC_CHARS,
+    TOKEN_CHARS,
     automatic_reason,
     case_id_of,
+    mac_reply_address,
     message_hash,
     reply_address,
     reply_key,
+    reply_token,
     same_domain,
+    tenant_of_case,
+    token_of,
 )
 from support.request import case_id_for
 
@@ -34,7 +39,8 @@ KEY = reply_key(b"k" * 32)
 
 
 def _address(case_id: str, domain: str = DOMAIN) -> str:
-    address = reply_address(case_id, domain, KEY)
+    """The address of the form sent before the token (case+<case-id>.<mac>), still read."""
+    address = mac_reply_address(case_id, domain, KEY)
     assert address is not None
     return address
 
@@ -84,15 +90,55 @@ def test_a_case_address_without_its_mac_or_with_another_one_names_no_case() -> N
     assert reply_key(b"k" * 32) != b"k" * 32, "derived, not the verification key itself"
 
 
-def test_the_local_part_fits_rfc_5321_or_the_case_gets_no_address() -> None:
+def test_the_old_form_was_sent_only_where_its_local_part_fit_rfc_5321() -> None:
     """64 characters at most; case ids go up to 5 + 63 + 1 + 64 = 133 characters (support.request)."""
     longest_fitting = "case-" + "t" * 20 + "." + "r" * (CASE_ID_MAX - 26)
     assert len(longest_fitting) == CASE_ID_MAX == 45
     fits = _address(longest_fitting)
     assert len(fits.partition("@")[0]) == 64
     assert case_id_of(fits, DOMAIN, KEY) == longest_fitting
-    assert reply_address(longest_fitting + "x", DOMAIN, KEY) is None
-    assert reply_address(case_id_for("t" * 63, "r" * 64), DOMAIN, KEY) is None
+    assert mac_reply_address(longest_fitting + "x", DOMAIN, KEY) is None
+    assert mac_reply_address(case_id_for("t" * 63, "r" * 64), DOMAIN, KEY) is None
+
+
+def test_every_case_gets_a_token_address_that_fits_rfc_5321() -> None:
+    """case+<token>: 31 characters of local part for any case id, the longest (133) included."""
+    for case_id in ["case-legacy-1", "case-contoso.r-1", case_id_for("t" * 63, "r" * 64)]:
+        address = reply_address(case_id, DOMAIN, KEY)
+        local, _, domain = address.partition("@")
+        assert len(local) == len("case+") + TOKEN_CHARS == 31 and domain == DOMAIN
+        token = reply_token(case_id, KEY)
+        assert local == f"case+{token}" and len(token) == 26 and token == token.lower()
+        assert token_of(address, DOMAIN) == token
+        assert token_of(f"<Case+{token.upper()}@{DOMAIN.upper()}.>", DOMAIN) == token, "folded by a mail system"
+        assert case_id_of(address, DOMAIN, KEY) is None, "a token names its case only through the database"
+    one, two = reply_token("case-contoso.r-1", KEY), reply_token("case-contoso.r-2", KEY)
+    assert one != two and one == reply_token("case-contoso.r-1", KEY)
+    assert reply_token("case-contoso.r-1", reply_key(b"another secret of 32 characters!")) != one
+    assert not one.startswith(_address("case-contoso.r-1").partition("@")[0].rpartition(".")[2]), (
+        "the token is not the old form's MAC made longer"
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"case+{'a' * 25}@{DOMAIN}",
+        f"case+{'a' * 27}@{DOMAIN}",
+        f"case+{'a' * 25}1@{DOMAIN}",  # not base32
+        f"case+{'a' * 26}@other.example",
+        f"{'a' * 26}@{DOMAIN}",
+        f"case+{'a' * 26}",
+    ],
+)
+def test_what_is_no_token_address(address: str) -> None:
+    assert token_of(address, DOMAIN) is None
+
+
+def test_the_tenant_a_case_id_names() -> None:
+    assert tenant_of_case("case-contoso.r-1") == "contoso"
+    assert tenant_of_case(case_id_for("t" * 63, "r.1")) == "t" * 63
+    assert tenant_of_case("case-legacy-1") == ""
 
 
 PERSON = [("From", "Anna <admin@contoso.example>"), ("Subject", "Re: [case-contoso.r-1]")]
@@ -366,7 +412,7 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
     )
     assert mail["Auto-Submitted"] == "auto-generated"
     assert automatic_reason(list(mail.items()), "support@casework.example") is not None
-    assert case_id_of(mail["Reply-To"], DOMAIN, KEY) == "case-contoso.r-1"
+    assert token_of(mail["Reply-To"], DOMAIN) == reply_token("case-contoso.r-1", KEY)
     too_long = case_id_for("t" * 63, "r" * 64)
     long_mail = case_email(
         message,
@@ -377,4 +423,5 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
         reply_to_domain=DOMAIN,
         reply_key=KEY,
     )
-    assert long_mail["Reply-To"] is None, "no address over 64 characters: replies go to From"
+    local = str(long_mail["Reply-To"]).partition("@")[0]
+    assert local == f"case+{reply_token(too_long, KEY)}" and len(local) <= 64, "the longest case id has one too"
