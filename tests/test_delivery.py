@@ -24,6 +24,7 @@ from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.messages import Renderer
+from adapters.reply_addresses import ReplyAddresses
 from adapters.secrets import verification_key
 from adapters.settings import PROJECT_ROOT, Settings
 from adapters.smtp_out import message_id
@@ -32,7 +33,7 @@ from bootstrap.worker_runtime import build_worker, delivery_config
 from intake.cases import Cases
 from support.actions import Cooperation, FirstResponse
 from support.display import local_time
-from support.inbound_mail import case_id_of, reply_key
+from support.inbound_mail import reply_key, reply_token, token_of
 from support.notifications import Audience, Notification
 from support.routing import Addresses, Route, routes
 from support.webhook_signature import sign, verify
@@ -76,9 +77,15 @@ async def test_acknowledgement_email_in_the_customers_language_and_zone(
     assert str(ack["Message-ID"]).strip() == message_id(
         f"{view.case_id}/acknowledged/0/customer", "support.casework.example"
     )
-    # the case's address with its MAC (support.inbound_mail), as the inbound listener checks it
+    # the case's address with its token (support.inbound_mail), recorded for the inbound listener
     key = reply_key(verification_key(settings))
-    assert case_id_of(str(ack["Reply-To"]), "support.casework.example", key) == view.case_id
+    token = token_of(str(ack["Reply-To"]), "support.casework.example")
+    assert token == reply_token(view.case_id, key)
+    engine = open_database(settings)
+    try:
+        assert ReplyAddresses(engine).case_for(token) == view.case_id
+    finally:
+        engine.dispose()
     assert ack["Auto-Submitted"] == "auto-generated"
     assert {p.get_content_type() for p in ack.walk()} >= {"multipart/alternative", "text/plain", "text/html"}
     body = text_of(ack)
