@@ -6,8 +6,10 @@ the listener and the API served over HTTP.
 
 A reply lands on the right case once (the same Message-ID twice is one message), resumes the clock
 the engineer's request paused, and reaches the assignee; its attachment is stored, listed on the
-case and downloadable by the tenant's key only. A stranger, an auto-reply, a bounce, a reply to a
-withdrawn case, a mail for no case and mail over the limits do not land.
+case and downloadable by the tenant's key only. The case with the longest id there is (a 63-character
+tenant, a 64-character request id) gets a Reply-To that fits RFC 5321 and its replies land; so do
+replies to the form of address sent before the tokens. A stranger, an auto-reply, a bounce, a reply
+to a withdrawn case, a mail for no case or a made-up token, and mail over the limits do not land.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from temporalio.client import Client
 
 from adapters.attachment_store import AttachmentStore
 from adapters.database import open_database
+from adapters.directory_store import import_directory
 from adapters.mail_sink import MailSink, free_port, text_of
+from adapters.reply_addresses import ReplyAddresses
 from adapters.schema import attachments
 from adapters.secrets import verification_key
 from adapters.settings import Settings
@@ -50,7 +54,9 @@ from support.case_machine import refusal
 from support.case_record import CaseRecord, CaseStart
 from support.case_view import CaseView
 from support.customer_replies import STILL_OPENING
-from support.inbound_mail import reply_address, reply_key
+from support.directory import DirectoryFile, TenantRecord
+from support.inbound_mail import mac_reply_address, reply_address, reply_key, reply_token, tenant_of_case
+from support.request import case_id_for
 from support.text import MESSAGE_MAX
 from tests.case_driver import Driver, Refused
 from tests.conftest import running_worker
@@ -116,11 +122,20 @@ async def open_case(stack: Stack, tag: str) -> str:
     return opened.case.case_id
 
 
-async def acknowledgement(stack: Stack, case_id: str) -> EmailMessage:
+async def acknowledgement(stack: Stack, case_id: str, customer: str = CUSTOMER) -> EmailMessage:
     """The acknowledgement as it reached the customer's mailbox."""
     await delivered(stack.settings, case_id, "/acknowledged/")
-    [ack] = [m for m in mails(stack.settings, case_id) if m["To"] == CUSTOMER]
+    # (a case id too long for one header line is folded: its header reads with a leading space)
+    [ack] = [
+        m
+        for m in mails(stack.settings)
+        if str(m["X-Casework-Case"]).strip() == case_id and m["To"] == customer
+    ]
     return ack
+
+
+def key_of(stack: Stack) -> bytes:
+    return reply_key(verification_key(stack.settings))
 
 
 def reply_to(original: EmailMessage, body: str, sender: str = CUSTOMER, **headers: str) -> EmailMessage:
@@ -163,7 +178,7 @@ async def test_a_reply_lands_once_resumes_the_clock_reaches_the_assignee_with_it
 ) -> None:
     case_id = await open_case(stack, "reply")
     ack = await acknowledgement(stack, case_id)
-    assert str(ack["Reply-To"]).startswith(f"case+{case_id}.")
+    assert str(ack["Reply-To"]) == reply_address(case_id, stack.settings.reply_to_domain, key_of(stack))
     assert ack["Auto-Submitted"] == "auto-generated", "RFC 3834: robots do not answer it"
     await stack.cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
     asked = await stack.cases.request_customer_action(
@@ -273,29 +288,67 @@ async def test_strangers_robots_bounces_and_withdrawn_cases_are_not_attached(sta
 
 
 async def test_a_guessed_case_address_is_refused_like_an_unknown_case(stack: Stack) -> None:
-    """The case id is guessable, its address is not: without the MAC of the acknowledgement's
-    Reply-To, or with a wrong one, a reply is refused with the very text an unknown case gets, even
-    from the case's own customer (so RCPT tells nobody which cases exist)."""
+    """The case id is guessable, its address is not: a made-up token, the token of a case casework
+    never wrote to, an address of the earlier form (case+<case-id>.<mac>) without the MAC or with a
+    wrong one, are refused with the very text an unknown case gets, even from the case's own
+    customer (so RCPT tells nobody which cases exist). The earlier form with its MAC, as mail sent
+    before the tokens carries it, still lands."""
     case_id = await open_case(stack, "guessed")
     ack = await acknowledgement(stack, case_id)
     domain = stack.settings.reply_to_domain
-    real = str(ack["Reply-To"])
-    mac = real.partition("@")[0].rpartition(".")[2]
+    key = key_of(stack)
+    earlier = mac_reply_address(case_id, domain, key)
+    assert earlier is not None
+    mac = earlier.partition("@")[0].rpartition(".")[2]
     guesses = [
-        f"case+{case_id}@{domain}",  # the address as it was before: case id only
+        f"case+{case_id}@{domain}",  # the address as it was first: case id only
         f"case+{case_id}.{'a' * len(mac)}@{domain}",
         f"case+{case_id}.{mac[:-1]}@{domain}",
         f"case+case-contoso.never.{mac}@{domain}",  # a MAC of another case
+        f"case+{'q' * 26}@{domain}",  # a made-up token
+        f"case+{reply_token(case_id, key)[:-1]}a@{domain}",  # the real token, one character changed
     ]
-    key = reply_key(verification_key(stack.settings))
-    unknown = reply_address("case-contoso.never-opened", domain, key)  # a right MAC, no such case
+    unknown = mac_reply_address("case-contoso.never-opened", domain, key)  # a right MAC, no such case
     assert unknown is not None
-    for address in [*guesses, unknown]:
+    never_sent = reply_address("case-contoso.never-opened", domain, key)  # its token, never recorded
+    for address in [*guesses, unknown, never_sent]:
         code, text = await send(stack.listener.port, reply_to(ack, "Let me in"), to=address)
         assert (code, text) == (550, NO_SUCH), address
     assert (await view(stack, case_id)).replies_received == 0
     code, text = await send(stack.listener.port, reply_to(ack, "The real one"))
     assert (code, text) == (250, f"2.0.0 added to case {case_id}")
+    code, text = await send(stack.listener.port, reply_to(ack, "To the earlier address"), to=earlier)
+    assert (code, text) == (250, f"2.0.0 added to case {case_id}"), "mail sent before the tokens"
+    assert (await view(stack, case_id)).replies_received == 2
+
+
+async def test_the_case_with_the_longest_id_gets_a_reply_address_and_its_reply_lands(stack: Stack) -> None:
+    """case-<63-character tenant>.<64-character request id>, 133 characters: its Reply-To fits the
+    64 octets RFC 5321 allows a local part (before the tokens, a case id over 45 characters got
+    none), and a reply to it lands on the case."""
+    tenant = ("long-tenant-" + uuid.uuid4().hex * 2)[:63]
+    customer = f"admin@{tenant[:20]}.example"
+    engine = open_database(stack.settings)
+    try:
+        record = TenantRecord(
+            name="A tenant with the longest id", country="HU", time_zone="Europe/Budapest", admins=[customer]
+        )
+        import_directory(engine, DirectoryFile(tenants={tenant: record}))
+    finally:
+        engine.dispose()
+    request_id = (uuid.uuid4().hex * 2)[:64]
+    request = case_request(request_id, tenant, requester=customer, contact_email=customer)
+    case_id = (await stack.cases.open(request, OPS)).case.case_id
+    assert case_id == case_id_for(tenant, request_id) and len(case_id) == 133
+    ack = await acknowledgement(stack, case_id, customer)
+    local = str(ack["Reply-To"]).partition("@")[0]
+    assert ack["Reply-To"] is not None and len(local.encode()) <= 64, ack["Reply-To"]
+    assert local == f"case+{reply_token(case_id, key_of(stack))}"
+    code, text = await send(stack.listener.port, reply_to(ack, "It fails for everyone", customer), customer)
+    assert (code, text) == (250, f"2.0.0 added to case {case_id}")
+    case = await view(stack, case_id)
+    assert case.replies_received == 1
+    assert "It fails for everyone" in str(case.model_dump())
 
 
 async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_path: Path) -> None:
@@ -312,10 +365,13 @@ async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_pa
         mail["Message-ID"] = make_msgid(domain="contoso.example")
         mail.set_content("Are you there?")
         key = reply_key(verification_key(settings))
+        ReplyAddresses(engine).remember(reply_token("case-contoso.r-1", key), "case-contoso.r-1", "contoso")
         address = reply_address("case-contoso.r-1", settings.reply_to_domain, key)
-        assert address is not None
-        code, text = await send(listener.port, mail, to=address)
-        assert code == 451 and text.startswith("4.3.0"), text
+        earlier = mac_reply_address("case-contoso.r-1", settings.reply_to_domain, key)
+        assert earlier is not None
+        for to in (address, earlier):
+            code, text = await send(listener.port, mail, to=to)
+            assert code == 451 and text.startswith("4.3.0"), text
     finally:
         await listener.stop()
         engine.dispose()
@@ -384,8 +440,8 @@ def routed(tmp_path: Path, cases: DrivenCases, case_id: str = "case-contoso.unit
 
         routing._addresses = addresses  # type: ignore[method-assign,assignment]
         key = reply_key(verification_key(settings))
+        ReplyAddresses(engine).remember(reply_token(case_id, key), case_id, tenant_of_case(case_id))
         address = reply_address(case_id, settings.reply_to_domain, key)
-        assert address is not None
         yield Routed(routing, cases, engine, address, case_id)
     finally:
         engine.dispose()

@@ -110,7 +110,8 @@ def test_every_case_gets_a_token_address_that_fits_rfc_5321() -> None:
         token = reply_token(case_id, KEY)
         assert local == f"case+{token}" and len(token) == 26 and token == token.lower()
         assert token_of(address, DOMAIN) == token
-        assert token_of(f"<Case+{token.upper()}@{DOMAIN.upper()}.>", DOMAIN) == token, "folded by a mail system"
+        folded = f"<Case+{token.upper()}@{DOMAIN.upper()}.>"  # as a mail system may fold it
+        assert token_of(folded, DOMAIN) == token
         assert case_id_of(address, DOMAIN, KEY) is None, "a token names its case only through the database"
     one, two = reply_token("case-contoso.r-1", KEY), reply_token("case-contoso.r-2", KEY)
     assert one != two and one == reply_token("case-contoso.r-1", KEY)
@@ -424,4 +425,4 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
         reply_key=KEY,
     )
     local = str(long_mail["Reply-To"]).partition("@")[0]
-    assert local == f"case+{reply_token(too_long, KEY)}" and len(local) <= 64, "the longest case id has one too"
+    assert local == f"case+{reply_token(too_long, KEY)}" and len(local) <= 64, "the longest id has one too"

@@ -35,10 +35,8 @@ def test_a_recorded_token_names_its_case_on_every_process(tmp_path: Path, databa
         assert listener.case_for(reply_token("case-contoso.never", KEY)) is None, "never sent"
 
         other = reply_token("case-contoso.r-1", KEY)
-        threads = [
-            threading.Thread(target=ReplyAddresses(engine).remember, args=(other, "case-contoso.r-1", "contoso"))
-            for engine in engines
-        ]
+        record = (other, "case-contoso.r-1", "contoso")
+        threads = [threading.Thread(target=ReplyAddresses(e).remember, args=record) for e in engines]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +27,8 @@ from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.mail_sink import free_port
 from adapters.messages import Renderer
 from adapters.outbound import PermanentFailure, TransientFailure
+from adapters.reply_addresses import ReplyAddresses
+from adapters.schema import reply_addresses
 from adapters.settings import PROJECT_ROOT, Settings
 from adapters.smtp_out import Slots, SmtpPool, SmtpServer
 from support.notifications import Audience, Notification
@@ -250,6 +252,18 @@ def customer_notice(n: int, to_email: str) -> Notification:
     )
 
 
+def reply_addresses_apart(settings: Settings) -> tuple[Engine, ReplyAddresses]:
+    """The emails' reply addresses recorded through an engine of their own (on the same database),
+    so that the ledger's transactions are counted alone."""
+    engine = open_database(settings)
+    return engine, ReplyAddresses(engine)
+
+
+def recorded_reply_addresses(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(reply_addresses)).scalar_one())
+
+
 def count_commits(engine: Engine) -> list[int]:
     commits = [0]
 
@@ -290,13 +304,15 @@ async def test_deliveries_share_connections_and_write_the_ledger_once_each(
     tmp_path: Path, database_url: str
 ) -> None:
     sink = CountingSink(drop="close")
-    engine = open_database(Settings(var_dir=tmp_path / "var", database_url=database_url))
+    settings = Settings(var_dir=tmp_path / "var", database_url=database_url)
+    engine = open_database(settings)
+    apart, replies = reply_addresses_apart(settings)
     commits = count_commits(engine)
     try:
         with smtp_server(sink) as server:
             config = DeliveryConfig(smtp_host=server.host, smtp_port=server.port, smtp_connections=2)
             async with DeliveryActivities(
-                config, DeliveryLedger(engine), Renderer(PROJECT_ROOT / "templates")
+                config, DeliveryLedger(engine), Renderer(PROJECT_ROOT / "templates"), replies
             ) as deliveries:
                 receipts = await asyncio.gather(*(deliveries.deliver(support_notice(n)) for n in range(6)))
                 again = await deliveries.deliver(support_notice(0))
@@ -306,15 +322,19 @@ async def test_deliveries_share_connections_and_write_the_ledger_once_each(
         assert commits[0] == 6, "one ledger transaction per delivery"
         rows = DeliveryLedger(engine).for_case("case-p")
         assert [(r["channel"], r["status"]) for r in rows] == [("email", "sent")] * 6
+        assert recorded_reply_addresses(engine) == 1, "the case's reply address, recorded once"
     finally:
         engine.dispose()
+        apart.dispose()
 
 
 async def test_a_refused_route_and_the_next_one_are_recorded_in_one_transaction(
     tmp_path: Path, database_url: str
 ) -> None:
     sink = CountingSink(refuse={"gone@fabrikam.example": "550 5.1.1 No such user"})
-    engine = open_database(Settings(var_dir=tmp_path / "var", database_url=database_url))
+    settings = Settings(var_dir=tmp_path / "var", database_url=database_url)
+    engine = open_database(settings)
+    apart, replies = reply_addresses_apart(settings)
     commits = count_commits(engine)
     try:
         with smtp_server(sink) as server:
@@ -323,7 +343,7 @@ async def test_a_refused_route_and_the_next_one_are_recorded_in_one_transaction(
                     smtp_host=server.host, smtp_port=server.port, sms_webhook=url, webhook_secret=SECRET
                 )
                 async with DeliveryActivities(
-                    config, DeliveryLedger(engine), Renderer(PROJECT_ROOT / "templates")
+                    config, DeliveryLedger(engine), Renderer(PROJECT_ROOT / "templates"), replies
                 ) as deliveries:
                     for n in range(4):
                         receipt = await deliveries.deliver(customer_notice(n, "gone@fabrikam.example"))
@@ -337,6 +357,7 @@ async def test_a_refused_route_and_the_next_one_are_recorded_in_one_transaction(
         assert len(seen) == 4 and len(set(seen)) == 1, "the four posts went over one HTTP connection"
     finally:
         engine.dispose()
+        apart.dispose()
 
 
 def test_a_batch_keeps_the_ledgers_guarantees(tmp_path: Path, database_url: str) -> None:
