@@ -365,7 +365,7 @@ class Settings:
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
     staff_file: Path = FROM_ENVIRONMENT
     # Customers' email replies (README "Inbound mail"): casework's own SMTP listener for
-    # case+<case-id>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
+    # case+<token>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
     # SIZE it announces and enforces), one attachment, and attachments a message (at most
     # support.actions.ATTACHMENTS_PER_REPLY).
     inbound_smtp_host: str = FROM_ENVIRONMENT

@@ -1,4 +1,4 @@
-"""casework's own SMTP listener (aiosmtpd) for customers' replies to `case+<case-id>@<reply domain>`.
+"""casework's own SMTP listener (aiosmtpd) for customers' replies to `case+<token>@<reply domain>`.
 
 It receives and answers; what to answer is decided by the `Routing` it is handed (the intake's
 `intake.inbound_mail.InboundMail`). It runs on the caller's event loop (not aiosmtpd's Controller
