@@ -98,7 +98,7 @@ def _banner(
     if inbound_port is not None:
         lines.append(
             f"  inbound mail        : smtp://{settings.inbound_smtp_host}:{inbound_port} "
-            f"(replies to case+<case id>.<mac>@{settings.reply_to_domain})"
+            f"(replies to case+<token>@{settings.reply_to_domain})"
         )
     else:
         lines.append(
@@ -113,6 +113,7 @@ def _banner(
     if api_token is not None:
         lines += [
             f"  HTTP API            : http://localhost:{settings.api_port}/docs",
+            f"  console             : http://localhost:{settings.api_port}/console/ (sign in with a key)",
             f"  API token           : {api_token} (operator)"
             if api_token
             else "  API keys            : from CASEWORK_API_KEYS / CASEWORK_API_TOKENS",
