@@ -113,6 +113,13 @@ def notification(template: str, audience: Audience, language: str) -> Notificati
             "summary": "OK",
             "clock": "first_response",
             "percent": "50",
+            "assignee": "zhang.min",  # assigned (issue 15)
+            "previous": "li.wei",
+            "sender": "a***@contoso.example",  # customer_replied
+            "body": "OK, 12:00.",  # the customer's own words, in any language
+            "attachments": "- trace.txt (text/plain, 120 bytes)",
+            "answered": "request-1",
+            "status": "in_progress",
         },
         times={"first_response_due": DUE, "due": DUE, "support_opens_at": DUE, "reopen_until": DUE},
         reasons={"reason": every, "severity_reason": every, "obligations": every, "what": every},
