@@ -186,7 +186,7 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
 
     @app.exception_handler(InvalidField)
     async def _invalid_field(_: Request, error: InvalidField) -> JSONResponse:
-        fields = [{"field": f"body.{error.field}", "message": str(error)}]
+        fields = [{"field": f"{error.where}.{error.field}", "message": str(error)}]
         return _problem(422, "invalid_input", "the request is not valid; see fields", fields)
 
     @app.exception_handler(RateLimited)

@@ -1,12 +1,15 @@
 """Listing cases by their search attributes, a page at a time.
 
 Two orders. `started` (the default) is the visibility store's own order, newest first, and its
-cursor is the store's page token. `deadline` puts the case with the least time left to its next
-deadline first (the `NextDeadline` attribute the case publishes; cases with none, resolved or
-waiting for the customer, come last). Temporal's SQL visibility stores (SQLite, PostgreSQL) refuse
-`ORDER BY`, so this order is made here: a keyset cursor (the last row's deadline and case id), a
-query for the rows at or after it, and the `limit` smallest kept while the rest stream past. That
-reads every matching row once per page: right for a queue of open cases, not for an archive.
+cursor is the store's page token. `deadline` lists open cases (unless statuses are given), the one
+with the least time left to its next deadline first (the `NextDeadline` attribute the case
+publishes; a case whose run started before the attribute existed counts its first-response due
+time while that is awaited; cases with no running deadline, waiting for the customer, come last).
+Temporal's SQL visibility stores (SQLite, PostgreSQL) refuse `ORDER BY`, so this order is made
+here: a keyset cursor (the last row's deadline and case id), one scan of the matching cases, and
+the `limit` smallest after the cursor kept while the rest stream past. That reads every matching
+case once per page: right for a queue of open cases, not for an archive. A case whose deadline
+moves between two pages can show on both, or on neither (the next refresh has it).
 
 A cursor is opaque to callers and bound to its listing: one made for other filters is refused.
 """
@@ -14,12 +17,13 @@ A cursor is opaque to callers and bound to its listing: one made for other filte
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import heapq
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +38,7 @@ from workflows.support_case import SupportCaseWorkflow
 
 CURSOR_MAX = 2048  # characters of a cursor a caller may send back
 _SCAN_PAGE = 1000  # rows per visibility call while a deadline page is made
+OPEN_STATUSES = (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS)
 
 
 class ListOrder(StrEnum):
@@ -120,10 +125,6 @@ def query_of(wanted: CaseFilter, tenants: Sequence[str] | None) -> str:
     return " AND ".join(clauses)
 
 
-def _instant(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _encode(fields: dict[str, str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -143,15 +144,21 @@ def _decode(cursor: str, order: ListOrder, binding: str) -> dict[str, str]:
 
 def summary_of(execution: WorkflowExecution, staff_side: bool) -> CaseSummary:
     attrs = execution.typed_search_attributes
-    deadline = attrs.get(sa.NEXT_DEADLINE)
+    status = attrs.get(sa.CASE_STATUS)
+    first_response_due = attrs.get(sa.FIRST_RESPONSE_DUE)
+    published = attrs.get(sa.NEXT_DEADLINE)
+    if published is None:  # a run from before the attribute: its first response, while awaited
+        deadline = first_response_due if status == CaseStatus.AWAITING_FIRST_RESPONSE else None
+    else:
+        deadline = None if published >= NO_DEADLINE_AT else published
     return CaseSummary(
         case_id=execution.id,
-        status=attrs.get(sa.CASE_STATUS),
+        status=status,
         severity=attrs.get(sa.CASE_SEVERITY),
         category=attrs.get(sa.CASE_CATEGORY),
         tenant_id=attrs.get(sa.TENANT_ID),
-        first_response_due=attrs.get(sa.FIRST_RESPONSE_DUE),
-        next_deadline=None if deadline is None or deadline >= NO_DEADLINE_AT else deadline,
+        first_response_due=first_response_due,
+        next_deadline=deadline,
         clock_paused=attrs.get(sa.CLOCK_PAUSED),
         sla_breached=attrs.get(sa.SLA_BREACHED),
         assigned_engineer=attrs.get(sa.ASSIGNED_ENGINEER) if staff_side else None,
@@ -170,6 +177,8 @@ async def list_page(
 ) -> CasePage:
     """One page of the principal's cases that match `wanted`, in `order`. Raises BadCursor and
     the client's RPCError."""
+    if order is ListOrder.DEADLINE and not wanted.statuses:
+        wanted = dataclasses.replace(wanted, statuses=OPEN_STATUSES)  # only open cases have deadlines
     tenants = principal.tenant_filter
     query = query_of(wanted, None if tenants is None else sorted(tenants))
     binding = hashlib.sha256(f"{order}\n{query}".encode()).hexdigest()[:16]
@@ -207,9 +216,8 @@ async def _deadline_page(
             after = (datetime.fromisoformat(fields["d"]), fields["id"])
         except (KeyError, ValueError):
             raise BadCursor("not a cursor of this listing") from None
-        query += f" AND {sa.NEXT_DEADLINE.name} >= '{_instant(after[0])}'"
-    else:
-        query += f" AND {sa.NEXT_DEADLINE.name} IS NOT NULL"  # cases from before the attribute: none
+        if after[0].tzinfo is None:
+            raise BadCursor("not a cursor of this listing")
 
     def key(row: CaseSummary) -> tuple[datetime, str]:
         return (row.next_deadline or NO_DEADLINE_AT, row.case_id)

@@ -87,9 +87,10 @@ class RequestConflict(ValueError):
 class InvalidField(ValueError):
     """Input that is well-formed but not acceptable, with the field it concerns."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, where: str = "body") -> None:
         super().__init__(message)
         self.field = field
+        self.where = where  # "body" or "query": where the field was given, as the API names it
 
 
 NOT_ON_STAFF = "not on the staff list"
@@ -378,7 +379,7 @@ class Cases:
             return CasePage(cases=[])
         if requester is not None:
             if wanted.tenant_id is None:
-                raise InvalidField("tenant", "a requester is named within a tenant: give the tenant too")
+                raise InvalidField("tenant", "a requester is named within a tenant: give the tenant too", "query")
             if self.verification is None:
                 raise Unavailable("the requester filter needs the verification key (its secret is not set)")
             wanted = dataclasses.replace(
@@ -387,7 +388,7 @@ class Cases:
         try:
             return await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
         except BadCursor as error:
-            raise InvalidField("cursor", str(error)) from None
+            raise InvalidField("cursor", str(error), where="query") from None
         except RPCError as error:
             raise _rpc_error(error, "list") from None
 

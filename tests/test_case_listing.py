@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from temporalio.client import Client, WorkflowExecution
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.settings import Settings
-from intake.case_listing import CaseFilter, CaseSummary, ListOrder
+from intake.case_listing import (
+    OPEN_STATUSES,
+    BadCursor,
+    CaseFilter,
+    CaseSummary,
+    ListOrder,
+    list_page,
+    query_of,
+    summary_of,
+)
 from intake.cases import Cases, InvalidField
+from support.access import CLI_OPERATOR
 from support.actions import FirstResponse
+from support.next_deadline import NO_DEADLINE_AT
 from support.vocabulary import CaseStatus, Category, Severity
 from tests.conftest import running_worker
 from tests.requests import case_request
 from tests.test_api import Api, api, as_key, body, case_of  # noqa: F401  (the api fixture)
+from workflows import search_attributes as sa
 
 
 async def _eventually(
@@ -52,9 +73,9 @@ async def test_list_filters_by_status_severity_category_and_tenant(
     assert summary.first_response_due is not None and summary.sla_breached is False
 
 
-async def _settled(cases: Cases, expected: set[str], **page: object) -> list[CaseSummary]:
+async def _settled(cases: Cases, expected: dict[str, datetime | None], **page: object) -> list[CaseSummary]:
     """The whole listing, page by page through its cursors, once every expected case is in it
-    with its next deadline published (visibility is eventually consistent)."""
+    with the next deadline it published last (visibility is eventually consistent)."""
     rows: list[CaseSummary] = []
     for _ in range(50):
         rows, cursor = [], None
@@ -64,8 +85,8 @@ async def _settled(cases: Cases, expected: set[str], **page: object) -> list[Cas
             if got.next_cursor is None:
                 break
             cursor = got.next_cursor
-        listed = {r.case_id: r for r in rows}
-        if expected <= set(listed) and all(listed[c].next_deadline for c in expected):
+        listed = {r.case_id: r.next_deadline for r in rows}
+        if all(listed.get(case) == due for case, due in expected.items()):
             return rows
         await asyncio.sleep(0.1)
     return rows
@@ -85,8 +106,10 @@ async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline
         answered = (await cases.open(case_request(f"{request_id}-answered", severity="A"))).case.case_id
         view = await cases.respond(answered, FirstResponse(engineer="li.wei", message="Looking at it"))
         assert view.customer_update is not None and view.customer_update.due is not None
-        wanted = CaseFilter(statuses=(CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS))
-        expected = {c.case_id for c in opened.values()} | {answered}
+        wanted = CaseFilter()  # the deadline order lists the open cases
+        expected = {c.case_id: c.first_response.due for c in opened.values() if c.first_response}
+        expected[answered] = view.customer_update.due
+        assert None not in expected.values()
         rows = await _settled(cases, expected, wanted=wanted, order=ListOrder.DEADLINE, limit=1)
 
         deadlines = [r.next_deadline for r in rows]
@@ -98,9 +121,10 @@ async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline
         assert by_id[answered].next_deadline == view.customer_update.due
         assert rows[0].case_id == opened["A"].case_id and rows[-1].case_id == opened["C"].case_id
 
+        first = await cases.page(wanted, order=ListOrder.DEADLINE, limit=1)
         with pytest.raises(InvalidField, match="other filters"):
-            first = await cases.page(wanted, order=ListOrder.DEADLINE, limit=1)
-            await cases.page(CaseFilter(), order=ListOrder.DEADLINE, cursor=first.next_cursor, limit=1)
+            other = CaseFilter(severity=Severity.A)
+            await cases.page(other, order=ListOrder.DEADLINE, cursor=first.next_cursor)
 
 
 async def test_newest_first_pages_through_the_servers_cursor_and_a_requester_is_found_by_digest(
@@ -160,4 +184,38 @@ async def test_the_api_names_the_next_page_in_its_link_header(
         await asyncio.sleep(0.1)
     assert sorted(seen) == sorted(case_of(f"{request_id}-{n}") for n in range(3))
     bad = await http.get("/cases", params={"order": "deadline", "cursor": "not-a-cursor"}, headers=agent)
-    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "cursor", bad.text
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "query.cursor", bad.text
+
+
+def test_a_run_from_before_the_attribute_is_ordered_by_its_first_response_while_awaited() -> None:
+    """Cases whose runs started before NextDeadline existed replay without it until they continue
+    as new: the listing counts their first-response due time while it is awaited."""
+    due = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    later = due + timedelta(hours=4)
+
+    def row(status: str, next_deadline: datetime | None = None) -> CaseSummary:
+        pairs: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(sa.CASE_STATUS, status),
+            SearchAttributePair(sa.FIRST_RESPONSE_DUE, due),
+        ]
+        if next_deadline is not None:
+            pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, next_deadline))
+        attributes = TypedSearchAttributes(pairs)
+        execution = SimpleNamespace(id="case-x", typed_search_attributes=attributes, start_time=due)
+        return summary_of(cast(WorkflowExecution, execution), staff_side=True)
+
+    assert row("awaiting_first_response").next_deadline == due, "an old run: its first response"
+    assert row("in_progress").next_deadline is None, "an old run once answered: not known, last"
+    assert row("in_progress", later).next_deadline == later, "the published one"
+    assert row("resolved", NO_DEADLINE_AT).next_deadline is None, "the placeholder is never shown"
+
+
+async def test_a_cursor_without_a_time_zone_is_a_field_error_not_a_crash() -> None:
+    first = CaseFilter()
+    binding_query = query_of(dataclasses.replace(first, statuses=OPEN_STATUSES), None)
+    binding = hashlib.sha256(f"{ListOrder.DEADLINE}\n{binding_query}".encode()).hexdigest()[:16]
+    forged = base64.urlsafe_b64encode(
+        json.dumps({"o": "deadline", "q": binding, "d": "2026-01-01", "id": "case-a"}).encode()
+    ).decode()
+    with pytest.raises(BadCursor):
+        await list_page(cast(Client, None), first, CLI_OPERATOR, order=ListOrder.DEADLINE, cursor=forged)
