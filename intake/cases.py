@@ -379,7 +379,7 @@ class Cases:
             return CasePage(cases=[])
         if requester is not None:
             if wanted.tenant_id is None:
-                raise InvalidField("tenant", "a requester is named within a tenant: give the tenant too", "query")
+                raise InvalidField("tenant", "a requester is named within a tenant: give its tenant", "query")
             if self.verification is None:
                 raise Unavailable("the requester filter needs the verification key (its secret is not set)")
             wanted = dataclasses.replace(
