@@ -65,7 +65,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
     try:
         banner = worker.wait_ready()
         assert f"http://localhost:{env['CASEWORK_UI_PORT']}" in banner
-        assert f":{env['CASEWORK_INBOUND_SMTP_PORT']} (replies to case+<case id>.<mac>@" in banner
+        assert f":{env['CASEWORK_INBOUND_SMTP_PORT']} (replies to case+<token>@" in banner
         with urllib.request.urlopen(
             f"http://127.0.0.1:{env['CASEWORK_HEALTH_PORT']}/healthz", timeout=5
         ) as live:
