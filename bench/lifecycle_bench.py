@@ -145,6 +145,8 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
             for case_id in ids[:sample]:
                 totals += await history_counts(env.client, str(case_id))
             average = {k: round(v / sample) for k, v in totals.items()}
+            for kind in ("events", "activities", "timers", "signals", "updates"):
+                average.setdefault(kind, 0)  # a case may have none of a kind (no signals since issue 15)
 
             bare_queue = settings.task_queue + "-bare"
             bare_env = worker_env(settings, address) | {"CASEWORK_TASK_QUEUE": bare_queue}
