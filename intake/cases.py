@@ -390,6 +390,9 @@ class Cases:
         except BadCursor as error:
             raise InvalidField("cursor", str(error), where="query") from None
         except RPCError as error:
+            transient = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+            if cursor and error.status not in transient:  # the server could not read the page token
+                raise InvalidField("cursor", "not a cursor of this listing", where="query") from None
             raise _rpc_error(error, "list") from None
 
     async def perform(

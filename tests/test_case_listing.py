@@ -219,3 +219,19 @@ async def test_a_cursor_without_a_time_zone_is_a_field_error_not_a_crash() -> No
     ).decode()
     with pytest.raises(BadCursor):
         await list_page(cast(Client, None), first, CLI_OPERATOR, order=ListOrder.DEADLINE, cursor=forged)
+
+
+async def test_a_forged_page_token_is_a_field_error(
+    api: Api,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """A cursor's binding can be recomputed by anyone; the server's page token inside it cannot be
+    forged: the server refuses it, and the caller gets a field error, not a 400 from Temporal."""
+    query = query_of(CaseFilter(), None)
+    binding = hashlib.sha256(f"{ListOrder.STARTED}\n{query}".encode()).hexdigest()[:16]
+    token = base64.urlsafe_b64encode(b"not a page token").decode().rstrip("=")
+    forged = base64.urlsafe_b64encode(
+        json.dumps({"o": "started", "q": binding, "t": token}).encode()
+    ).decode()
+    answer = await api.client.get("/cases", params={"cursor": forged}, headers=as_key("li.wei"))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["fields"] == [{"field": "query.cursor", "message": "not a cursor of this listing"}]
