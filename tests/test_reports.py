@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -49,6 +50,7 @@ from tests.requests import case_request
 from tests.test_access import api_client
 from tests.test_api import as_key, body
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # contoso's zone
 T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 WEEK = ReportWindow(since=T0, until=T0 + timedelta(days=7))
 NOW = T0 + timedelta(days=8)
@@ -502,6 +504,13 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
     )
     try:
         await register_case_search_attributes(env.client)
+        # The server starts at the real clock: from Friday 16:00 UTC it is the weekend in Shanghai,
+        # and 5 h then hold no business time at all. Open on a weekday morning there.
+        now = (await env.get_current_time()).astimezone(SHANGHAI)
+        morning = now.replace(hour=10, minute=0, second=0, microsecond=0)
+        while morning <= now or morning.weekday() >= 5:
+            morning += timedelta(days=1)
+        await env.sleep(morning - now)
         async with running_worker(env.client, with_metrics) as cases:
             opened = await cases.open(case_request(request_id, severity="B"))
             case_id = opened.case.case_id
