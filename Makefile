@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) worker.py --seed directory.toml --api
 
-# make test floods one case with 1,000 updates and 100 answers (tests/test_state_bounds.py, ~20 s);
-# make faults runs it at the full 10,000 and 1,000 (~3.5 min on 2 cores). The tests start many
+# make test floods one case with 1,000 updates and 100 answers (tests/test_state_bounds.py, ~20 s)
+# and runs the fault batches with 12 cases and 2 kills; make faults runs the flood at the full
+# 10,000 and 1,000 (~3.5 min on 2 cores) and the batches with 200 cases and 6 kills. The tests start many
 # Python processes (CLI, workers): they may keep bytecode (this machine sets PYTHONDONTWRITEBYTECODE;
 # the worker never depends on it: it compiles its sandboxed modules into var/pycache itself).
 test: $(STAMP) lint
 	bash scripts/ensure_chromium.sh
-	PYTHONDONTWRITEBYTECODE= STATE_BOUND_UPDATES=1000 STATE_BOUND_COOPERATIONS=100 $(PY) -m pytest -q
+	PYTHONDONTWRITEBYTECODE= STATE_BOUND_UPDATES=1000 STATE_BOUND_COOPERATIONS=100 FAULT_CASES=12 FAULT_KILLS=2 \
+		$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -6,7 +6,7 @@ the SMTP server accepted and the ledger had not yet recorded when the kill came 
 when many were in flight, never one message twice per kill): it carries the same Message-ID, so
 mail systems see a duplicate, and it is counted. Sizes: FAULT_CASES
 and FAULT_KILLS
-(20 cases and 3 kills in `make test`, 200 and 6 in `make faults`).
+(12 cases and 2 kills in `make test`, 200 and 6 in `make faults`; 20 and 3 by default).
 """
 
 from __future__ import annotations
