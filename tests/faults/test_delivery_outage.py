@@ -1,7 +1,8 @@
 """Fault injection: the SMTP server and the webhook receiver are down (connections refused) while
 a batch of cases runs, then come back. Every notification is delivered exactly once, on its own
 route, and the cases went on meanwhile. Real time on the dev server, with delivery retries capped
-at 1 s so that "a while" is seconds. Sizes: FAULT_CASES (12 in `make test`, 200 in `make faults`, 20 by default).
+at 1 s so that "a while" is seconds. Sizes: FAULT_CASES (12 in `make test`, 200 in `make faults`,
+20 by default).
 """
 
 from __future__ import annotations

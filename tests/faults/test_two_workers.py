@@ -17,7 +17,8 @@ moment (it is ready before the next kill, so one worker is always up). Then:
 - every case has its row in `closed_cases` once, holding the case's final view;
 - both workers did part of the work, and mail kept arriving while one of them was down.
 
-Sizes: FAULT_CASES and FAULT_KILLS (12 cases and 2 kills in `make test`, 200 and 6 in `make faults`; 20 and 3 by default).
+Sizes: FAULT_CASES and FAULT_KILLS (12 cases and 2 kills in `make test`, 200 and 6 in
+`make faults`; 20 and 3 by default).
 """
 
 from __future__ import annotations
