@@ -14,15 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.archive import ArchiveActivities
-    from activities.case_context import CaseContextActivities, ContextRequest
-    from activities.verification import VERIFICATION_LOCKED, CodeRequest, VerificationActivities
     from support.actions import (
         Assignment,
         Cooperation,
@@ -40,27 +36,21 @@ with workflow.unsafe.imports_passed_through():
     from support.agenda import agenda, case_done
     from support.case_effects import Count, Decision, Log, Observe, SetAttributes, Tell
     from support.case_events import (
-        CodeNotSent,
-        CodeSent,
         DeliveryFailed,
         Event,
         TimePassed,
-        VerificationWaitOver,
     )
     from support.case_machine import decide, refusal
     from support.case_record import CarriedCase, CaseRecord, CaseStart
     from support.case_view import CaseView
     from support.notifications import Notification
-    from support.phone_verification import needs_code
     from support.verification import SealedAttempt, VerificationResult
-    from support.vocabulary import CaseStatus, Channel
+    from support.vocabulary import CaseStatus
     from workflows import search_attributes as sa
+    from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
 
 __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
-
-CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
 
 @workflow.defn
 class SupportCaseWorkflow:
@@ -74,7 +64,7 @@ class SupportCaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         if start.carried is None:
-            await self._open()
+            await open_case(self._case, self._apply, self._wait_until)
         else:
             workflow.logger.info("case continued as new", extra={"status": self._case.view.status.value})
         case = self._case
@@ -89,54 +79,6 @@ class SupportCaseWorkflow:
                 await workflow.wait_condition(lambda: self._changed)
             self._apply(TimePassed())
         return await self._finish()
-
-    async def _open(self) -> None:
-        request, view = self._case.request, self._case.view
-        context = await workflow.execute_activity_method(
-            CaseContextActivities.load_case_context,
-            ContextRequest(
-                tenant_id=request.tenant_id,
-                requester=request.requester,
-                opened_at=view.created_at,
-                caller_number=request.caller_number if request.channel is Channel.PHONE else None,
-                service=request.service,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=CONTEXT_RETRY,
-        )
-        self._apply(context)
-        if needs_code(self._case):
-            await self._verify_caller()
-
-    async def _verify_caller(self) -> None:
-        """Phone intake from an unregistered number: a one-time code to a registered contact."""
-        case = self._case
-        try:
-            issued = await workflow.execute_activity_method(
-                VerificationActivities.send_verification_code,
-                CodeRequest(
-                    case_id=case.view.case_id,
-                    tenant_id=case.facts.tenant_id,
-                    language=case.request.language,
-                    caller_number=case.request.caller_number,
-                    valid_for=case.rules.verification.expires_after,
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(
-                    maximum_attempts=5, non_retryable_error_types=["NoRegisteredContact"]
-                ),
-            )
-        except ActivityError as error:
-            cause = error.cause
-            locked = isinstance(cause, ApplicationError) and cause.type == VERIFICATION_LOCKED
-            reason = cause.message if isinstance(cause, ApplicationError) else str(error)
-            self._apply(CodeNotSent(locked=locked, reason=reason))
-            return
-        self._apply(CodeSent(issued=issued))
-        verification = case.view.verification
-        assert verification is not None
-        await self._wait_until(lambda: verification.outcome != "pending", verification.expires_at)
-        self._apply(VerificationWaitOver())
 
     # -- carrying out what the machine decided ---------------------------------------------------
 
