@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -73,23 +74,39 @@ async def test_list_filters_by_status_severity_category_and_tenant(
     assert summary.first_response_due is not None and summary.sla_breached is False
 
 
-async def _settled(cases: Cases, expected: dict[str, datetime | None], **page: object) -> list[CaseSummary]:
-    """The whole listing, page by page through its cursors, once every expected case is in it
-    with the next deadline it published last (visibility is eventually consistent)."""
+async def _every_page(cases: Cases, **page: object) -> list[CaseSummary]:
+    """The whole listing, page by page through its cursors."""
+    rows: list[CaseSummary] = []
+    cursor: str | None = None
+    while True:
+        got = await cases.page(**page, cursor=cursor)  # type: ignore[arg-type]
+        rows += got.cases
+        if got.next_cursor is None:
+            return rows
+        cursor = got.next_cursor
+
+
+async def _settled(
+    cases: Cases, settled: Callable[[list[CaseSummary]], bool], **page: object
+) -> list[CaseSummary]:
+    """The whole listing once `settled` holds for it (visibility is eventually consistent)."""
     rows: list[CaseSummary] = []
     for _ in range(50):
-        rows, cursor = [], None
-        while True:
-            got = await cases.page(**page, cursor=cursor)  # type: ignore[arg-type]
-            rows += got.cases
-            if got.next_cursor is None:
-                break
-            cursor = got.next_cursor
-        listed = {r.case_id: r.next_deadline for r in rows}
-        if all(listed.get(case) == due for case, due in expected.items()):
+        rows = await _every_page(cases, **page)
+        if settled(rows):
             return rows
         await asyncio.sleep(0.1)
     return rows
+
+
+def _deadlines_are(expected: dict[str, datetime | None]) -> Callable[[list[CaseSummary]], bool]:
+    """Every expected case is listed with the next deadline it published last."""
+
+    def settled(rows: list[CaseSummary]) -> bool:
+        listed = {r.case_id: r.next_deadline for r in rows}
+        return all(listed.get(case) == due for case, due in expected.items())
+
+    return settled
 
 
 async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline(
@@ -110,7 +127,8 @@ async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline
         expected = {c.case_id: c.first_response.due for c in opened.values() if c.first_response}
         expected[answered] = view.customer_update.due
         assert None not in expected.values()
-        rows = await _settled(cases, expected, wanted=wanted, order=ListOrder.DEADLINE, limit=1)
+        settled = _deadlines_are(expected)
+        rows = await _settled(cases, settled, wanted=wanted, order=ListOrder.DEADLINE, limit=1)
 
         deadlines = [r.next_deadline for r in rows]
         assert None not in deadlines and deadlines == sorted(deadlines)  # type: ignore[type-var]
@@ -134,7 +152,10 @@ async def test_newest_first_pages_through_the_servers_cursor_and_a_requester_is_
         mine = [(await cases.open(case_request(f"{request_id}-{n}"))).case.case_id for n in range(3)]
         other = await cases.open(case_request(f"{request_id}-other", requester="anna@contoso.example"))
         everyone = set(mine) | {other.case.case_id}
-        rows = await _settled_started(cases, everyone)
+        def all_listed(rows: list[CaseSummary]) -> bool:
+            return everyone <= {r.case_id for r in rows}
+
+        rows = await _settled(cases, all_listed, wanted=CaseFilter(), limit=1)
         assert len(rows) == len(everyone) and {r.case_id for r in rows} == everyone
 
         found = await cases.page(CaseFilter(tenant_id="contoso"), requester="ADMIN@contoso.example")
@@ -144,22 +165,6 @@ async def test_newest_first_pages_through_the_servers_cursor_and_a_requester_is_
         description = await dev_env.client.get_workflow_handle(mine[0]).describe()
         stored = str(description.raw_description.workflow_execution_info.search_attributes)
         assert "admin@contoso" not in stored, "the requester's name is never a search attribute"
-
-
-async def _settled_started(cases: Cases, expected: set[str]) -> list[CaseSummary]:
-    rows: list[CaseSummary] = []
-    for _ in range(50):
-        rows, cursor = [], None
-        while True:
-            got = await cases.page(CaseFilter(), limit=1, cursor=cursor)
-            rows += got.cases
-            if got.next_cursor is None:
-                break
-            cursor = got.next_cursor
-        if expected <= {r.case_id for r in rows}:
-            return rows
-        await asyncio.sleep(0.1)
-    return rows
 
 
 async def test_the_api_names_the_next_page_in_its_link_header(
