@@ -18,10 +18,9 @@ from intake.cases import CaseNotFound, Cases, Unavailable
 from support.access import Principal
 from support.calendar import Calendar
 from support.case_view import CaseView
-from support.clocks import SlaClock
 from support.entitlement import case_calendar
+from support.next_deadline import next_deadline
 from support.policy import Policy
-from support.sla import ClockState
 from support.vocabulary import CaseStatus, Severity
 
 QUEUE_STATUSES = (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS)
@@ -55,33 +54,23 @@ def business_left(calendar: Calendar, now: datetime, due: datetime) -> int:
     return -int(calendar.elapsed(due, now).total_seconds())
 
 
-def next_clock(view: CaseView) -> SlaClock | None:
-    """The clock whose deadline is the case's next: the first response while it is awaited, then
-    the customer update."""
-    first = view.first_response
-    if first is not None and first.answered_at is None:
-        return first
-    return view.customer_update
-
-
 def entry_of(view: CaseView, policy: Policy, now: datetime) -> QueueEntry | None:
-    """The row of a case, or None when it is not open (it moved on since it was listed)."""
+    """The row of a case, or None when it is not open (it moved on since it was listed). Its
+    deadline is the one the case publishes (`support.next_deadline`), read from the view."""
     if view.status not in QUEUE_STATUSES or view.severity is None:
         return None
-    clock = next_clock(view)
+    upcoming = next_deadline(view)
     zone = view.time_zone or "UTC"
     calendar = case_calendar(policy, view.category, view.severity, zone)
-    due = clock.due if clock is not None else None
-    paused = (clock is not None and clock.state is ClockState.PAUSED) or any(
-        p.resumed_at is None for p in view.pauses
-    )
+    due = upcoming.at
+    paused = upcoming.paused or any(p.resumed_at is None for p in view.pauses)
     return QueueEntry(
         case_id=view.case_id,
         tenant_id=view.tenant_id,
         title=view.title,
         severity=view.severity.value,
         status=view.status.value,
-        clock=clock.name.value if clock is not None and due is not None else None,
+        clock=upcoming.clock.value if upcoming.clock is not None and due is not None else None,
         due=due,
         business_left_s=business_left(calendar, now, due) if due is not None else None,
         calendar_open=calendar.is_open(now),
