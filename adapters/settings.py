@@ -161,6 +161,13 @@ def _flag(raw: object) -> bool:
     raise ValueError("must be true or false (or 1/0, yes/no, on/off)" + _got(raw))
 
 
+def _pollers(raw: object) -> int:
+    """A worker's pollers per task queue: a fixed most (1-100), or 0 for the SDK's autoscaling."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return 0
+    return _whole(raw, 1, 100, 'must be "auto" or a whole number of pollers between 1 and 100')
+
+
 def _text(raw: object) -> str:
     return str(raw).strip()
 
@@ -189,6 +196,8 @@ Domain = Annotated[str, BeforeValidator(_domain)]
 # As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
 InboundAttachments = Annotated[int, BeforeValidator(_between(0, 20, "attachments a message"))]
 SmtpConnections = Annotated[int, BeforeValidator(_between(1, 100, "connections"))]
+Pollers = Annotated[int, BeforeValidator(_pollers)]
+StickySeconds = Annotated[int, BeforeValidator(_between(1, 300, "seconds"))]
 
 
 def _env(name: str, default: Any) -> Any:
@@ -224,6 +233,9 @@ class Environment(BaseSettings):
     # The SDK needs two workflow task slots when workflows are cached.
     max_concurrent_workflow_tasks: AtLeastTwo = _env("CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS", 100)
     max_cached_workflows: Limit = _env("CASEWORK_MAX_CACHED_WORKFLOWS", 1000)
+    pollers: Pollers = _env("CASEWORK_POLLERS", 5)
+    sticky_timeout_s: StickySeconds = _env("CASEWORK_STICKY_TIMEOUT", 10)
+    eager_activities: Flag = _env("CASEWORK_EAGER_ACTIVITIES", True)
     api_host: Text = _env("CASEWORK_API_HOST", "127.0.0.1")
     api_tokens: Tokens = _env("CASEWORK_API_TOKENS", ())
 
@@ -330,6 +342,9 @@ class Settings:
     max_concurrent_activities: int = FROM_ENVIRONMENT
     max_concurrent_workflow_tasks: int = FROM_ENVIRONMENT
     max_cached_workflows: int = FROM_ENVIRONMENT
+    pollers: int = FROM_ENVIRONMENT  # per task queue and kind; 0: the SDK's autoscaling
+    sticky_timeout_s: int = FROM_ENVIRONMENT
+    eager_activities: bool = FROM_ENVIRONMENT
     api_host: str = FROM_ENVIRONMENT
     api_tokens: tuple[str, ...] = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
 
@@ -416,4 +431,3 @@ def venv_binary(name: str) -> Path:
             f"{path} is missing; run `make test` or `make run` to install the project's packages"
         )
     return path
-

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from adapters.settings import Settings
 from bench.bare_workflow import BareWorkflow, bare_step
+from bootstrap.worker_runtime import worker_tuning
 
 
 async def main() -> None:
@@ -25,9 +26,7 @@ async def main() -> None:
         task_queue=settings.task_queue,
         workflows=[BareWorkflow],
         activities=[bare_step],
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
+        **worker_tuning(settings),
     ):
         print("bare worker is running. Press Ctrl-C to stop.", flush=True)
         await stop.wait()

@@ -36,7 +36,7 @@ from adapters.settings import Settings
 from bench.bare_workflow import BareBreachLedger, BareDeadline, BareDeadlineWorkflow
 from bench.report import Progress, counted, emit, latency
 from bench.stack import Stack, bench_request, bench_stack
-from bootstrap.worker_runtime import build_worker
+from bootstrap.worker_runtime import build_worker, worker_tuning
 from intake.cases import Cases
 from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
 from support.calendar import WEEKDAYS
@@ -137,9 +137,7 @@ async def floor_burst(
         task_queue=queue,
         workflows=[BareDeadlineWorkflow],
         activities=[ledger.step],
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
+        **worker_tuning(settings),
     ):
         semaphore = asyncio.Semaphore(concurrency)
 

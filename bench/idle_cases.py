@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from bench.report import Progress, counting, emit
-from bench.stack import bench_request, bench_stack
+from bench.stack import bench_request, bench_stack, tuning_env
 from intake.cases import Cases, Unavailable
 from scaffold.processes import WorkerProcess, rss_bytes, worker_env
 from support.vocabulary import CaseStatus
@@ -48,7 +48,8 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
     run = uuid.uuid4().hex[:6]
     async with bench_stack() as stack:
         address = stack.env.client.service_client.config.target_host
-        env = worker_env(stack.settings, address) | {"CASEWORK_MAX_CACHED_WORKFLOWS": str(cache)}
+        cache_env = {"CASEWORK_MAX_CACHED_WORKFLOWS": str(cache)}
+        env = worker_env(stack.settings, address) | tuning_env() | cache_env
         log = stack.tmp / "worker.log"
         worker = WorkerProcess(env, log, args=())
         await asyncio.to_thread(worker.wait_ready)
@@ -118,6 +119,7 @@ async def main(cases_n: int, concurrency: int, cache: int) -> dict[str, object]:
         "worker_rss_back_mib": rss_back,
         "worker_rss_back_peak_mib": peak_back,
         "cpus": os.cpu_count(),
+        "tuning": tuning_env(),
     }
 
 

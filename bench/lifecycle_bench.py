@@ -31,7 +31,7 @@ from temporalio.client import Client
 from adapters.settings import Environment
 from bench.bare_workflow import BareWorkflow
 from bench.report import Progress, counting, emit
-from bench.stack import Stack, bench_request, bench_stack
+from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
@@ -107,7 +107,7 @@ async def casework_phase(
     """N cases against `workers` worker.py processes on the stack's server: the case ids, the
     wall time, and each worker's CPU time."""
     run = uuid.uuid4().hex[:6]
-    env = worker_env(stack.settings, address) | (SEVERAL_WORKERS_ENV if workers > 1 else {})
+    env = worker_env(stack.settings, address) | tuning_env() | (SEVERAL_WORKERS_ENV if workers > 1 else {})
     processes = [WorkerProcess(env, stack.tmp / f"worker-{workers}-{n}.log", args=()) for n in range(workers)]
     try:
         for process in processes:
@@ -149,7 +149,7 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
                 average.setdefault(kind, 0)  # a case may have none of a kind (no signals since issue 15)
 
             bare_queue = settings.task_queue + "-bare"
-            bare_env = worker_env(settings, address) | {"CASEWORK_TASK_QUEUE": bare_queue}
+            bare_env = worker_env(settings, address) | tuning_env() | {"CASEWORK_TASK_QUEUE": bare_queue}
             bare_worker = WorkerProcess(
                 bare_env, stack.tmp / "bare.log", args=(), program=("-m", "bench.bare_worker")
             )
@@ -189,8 +189,13 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
         "bare_worker_cpu_s_per_workflow": round(bare_cpu / cases_n, 4),
         "cpus": os.cpu_count(),
         "workers": workers,
-        # worker_env passes no CASEWORK_* of this process: one worker runs with the default cache.
-        "worker_max_cached_workflows": Environment.model_fields["max_cached_workflows"].default,
+        # Only the tuning variables (bench.stack.TUNING) of this process reach the workers.
+        "worker_max_cached_workflows": int(
+            tuning_env().get(
+                "CASEWORK_MAX_CACHED_WORKFLOWS", Environment.model_fields["max_cached_workflows"].default
+            )
+        ),
+        "tuning": tuning_env(),
     }
     if scaled is not None:
         _, seconds, cpu = scaled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,22 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.settings import Settings
 from scaffold.local_stack import local_services, start_local_server
 from support.request import CaseRequest
+
+# The worker tuning a benchmark's worker processes take from the benchmark's own environment
+# (`CASEWORK_POLLERS=auto python -m bench.lifecycle_bench`); in-process workers read it anyway.
+TUNING = (
+    "CASEWORK_MAX_CONCURRENT_ACTIVITIES",
+    "CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS",
+    "CASEWORK_MAX_CACHED_WORKFLOWS",
+    "CASEWORK_POLLERS",
+    "CASEWORK_STICKY_TIMEOUT",
+    "CASEWORK_EAGER_ACTIVITIES",
+)
+
+
+def tuning_env() -> dict[str, str]:
+    """The tuning variables set in this process, to pass to a worker process (and to report)."""
+    return {name: os.environ[name] for name in TUNING if os.environ.get(name)}
 
 
 @dataclass

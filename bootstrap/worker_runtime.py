@@ -10,11 +10,12 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TypedDict
 
 from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehavior, PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.archive import ArchiveActivities
@@ -170,6 +171,36 @@ class CaseWorkers:
         await self._stack.aclose()
 
 
+class WorkerTuning(TypedDict):
+    """The SDK's knobs as the settings give them, for every worker of casework and of the
+    benchmarks' floors alike (README "Configuration", "Performance")."""
+
+    max_concurrent_activities: int
+    max_concurrent_workflow_tasks: int
+    max_cached_workflows: int
+    workflow_task_poller_behavior: PollerBehavior
+    activity_task_poller_behavior: PollerBehavior
+    sticky_queue_schedule_to_start_timeout: timedelta
+    disable_eager_activity_execution: bool
+
+
+def worker_tuning(settings: Settings) -> WorkerTuning:
+    pollers: PollerBehavior = (
+        PollerBehaviorAutoscaling()
+        if settings.pollers == 0
+        else PollerBehaviorSimpleMaximum(settings.pollers)
+    )
+    return WorkerTuning(
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        workflow_task_poller_behavior=pollers,
+        activity_task_poller_behavior=pollers,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_s),
+        disable_eager_activity_execution=not settings.eager_activities,
+    )
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -208,17 +239,16 @@ def build_worker(
         ],
         # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
         graceful_shutdown_timeout=graceful_shutdown,
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
         plugins=tracing_plugins(settings.tracing),
+        **worker_tuning(settings),
     )
     deliveries = Worker(
         client,
         task_queue=deliveries_queue(queue),
         activities=[deliver.deliver_notification],
         graceful_shutdown_timeout=graceful_shutdown,
-        max_concurrent_activities=settings.max_concurrent_activities,
         plugins=tracing_plugins(settings.tracing),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        activity_task_poller_behavior=worker_tuning(settings)["activity_task_poller_behavior"],
     )
     return CaseWorkers(case, deliveries, owned=None if delivery is not None else deliver)
