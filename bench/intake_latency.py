@@ -7,6 +7,10 @@ latency counts from that instant, so a stall shows as latency instead of slowing
 `POST /cases` answers once the case is decided (awaiting first response, or refused): its latency
 includes the worker loading the tenant and computing the deadlines, not only the start.
 
+`--in-process` serves the API from the worker's own process instead (`worker.py --api`, the shape
+of `make run`): the intake then starts cases eagerly, the server handing a new case's first
+workflow task straight to the worker on the same client.
+
 Run: `make bench` (short) or `.venv/bin/python -m bench.intake_latency --rate 10 --seconds 30`.
 """
 
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import os
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -26,8 +31,8 @@ from temporalio.worker import Worker
 from adapters.mail_sink import free_port
 from bench.bare_workflow import BareWorkflow, bare_step
 from bench.report import Progress, emit, latency
-from bench.stack import bench_request, bench_stack
-from scaffold.processes import ApiProcess, WorkerProcess, worker_env
+from bench.stack import bench_request, bench_stack, tuning_env
+from scaffold.processes import NO_LIMITS, ApiProcess, WorkerProcess, worker_env
 
 NOTHING = {"activities": 0, "timers": 0, "signals": 0, "updates": 0}
 
@@ -64,18 +69,38 @@ async def open_loop(
     return latencies, errors, offered
 
 
-async def main(rate: float, seconds: float) -> dict[str, object]:
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the API at {url} did not answer")
+
+
+async def main(rate: float, seconds: float, in_process: bool) -> dict[str, object]:
     run = uuid.uuid4().hex[:6]
     async with bench_stack() as stack:
         address = stack.env.client.service_client.config.target_host
-        env = worker_env(stack.settings, address)
-        worker = WorkerProcess(env, stack.tmp / "worker.log", args=())
-        api = ApiProcess(env, stack.tmp / "api.log", free_port(), token="bench-token")
+        env = worker_env(stack.settings, address) | tuning_env()
+        api: ApiProcess | None = None
+        if in_process:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            api_env = {"CASEWORK_API_PORT": str(port), "CASEWORK_API_TOKENS": "bench-token"} | NO_LIMITS
+            worker = WorkerProcess(env | api_env, stack.tmp / "worker.log", args=("--api",))
+        else:
+            worker = WorkerProcess(env, stack.tmp / "worker.log", args=())
+            api = ApiProcess(env, stack.tmp / "api.log", free_port(), token="bench-token")
+            url = api.url
         try:
             await asyncio.to_thread(worker.wait_ready)
-            await asyncio.to_thread(api.wait_ready)
+            await asyncio.to_thread(wait_healthy, url)
             async with httpx.AsyncClient(
-                base_url=api.url,
+                base_url=url,
                 headers={"Authorization": "Bearer bench-token"},
                 timeout=30,
                 limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
@@ -95,7 +120,8 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
                     rate, seconds, post_case, "POST /cases"
                 )
         finally:
-            api.stop()
+            if api is not None:
+                api.stop()
             worker.stop()
 
         bare_queue = f"bare-{run}"
@@ -117,6 +143,7 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
     return {
         "benchmark": "intake_latency",
         "rate_per_s": rate,
+        "api_in_worker_process": in_process,
         "seconds": seconds,
         "post_cases_offered_per_s": round(api_offered, 2),
         "post_cases_ok": len(api_latencies),
@@ -127,6 +154,7 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
         "bare_start_errors": dict(bare_errors),
         "bare_start_ms": latency(bare_latencies, unit=1000, digits=1),
         "cpus": os.cpu_count(),
+        "tuning": tuning_env(),
     }
 
 
@@ -136,5 +164,10 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rate", type=float, default=10, help="requests per second (default 10)")
     parser.add_argument("--seconds", type=float, default=30, help="how long to offer them (default 30)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="serve the API from the worker's process (worker.py --api, as make run), not starter.py serve",
+    )
     args = parser.parse_args()
-    emit("intake_latency", asyncio.run(main(args.rate, args.seconds)))
+    emit("intake_latency", asyncio.run(main(args.rate, args.seconds, args.in_process)))

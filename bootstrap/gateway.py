@@ -33,10 +33,15 @@ def verification_gate(settings: Settings, engine: Engine | None = None) -> Verif
 
 
 def build_cases(
-    client: Client, settings: Settings, engine: Engine, open_wait: timedelta = OPEN_WAIT
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    open_wait: timedelta = OPEN_WAIT,
+    eager_start: bool = False,
 ) -> Cases:
     """The gateway over `client`, with the directory checks, limits, verification gate and staff
-    list (who may be assigned) of `settings` on `engine`."""
+    list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
+    itself polls the task queue (the worker's own process)."""
     return Cases(
         client,
         settings.task_queue,
@@ -45,6 +50,7 @@ def build_cases(
         max_open_cases=settings.open_cases_per_tenant,
         verification=verification_gate(settings, engine),
         staff=staff_from_file(settings.staff_file),
+        eager_start=eager_start,
     )
 
 

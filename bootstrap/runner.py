@@ -178,7 +178,9 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
         added = await register_case_search_attributes(client)
         if added:
             log.info("registered search attributes", names=added)
-        cases = build_cases(client, settings, engine)  # the worker's own client and engine
+        # The worker's own client and engine; the worker below polls on this client, so a case
+        # opened here may be started eagerly (its first task handed to it with the start's answer).
+        cases = build_cases(client, settings, engine, eager_start=True)
         # Customers' email replies: casework's own SMTP listener, beside the worker (README "Inbound
         # mail"). Before the worker runs: a port that cannot be bound stops the start (SystemExit).
         inbound = await start_inbound_listener(settings, cases, engine, runtime)

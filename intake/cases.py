@@ -16,11 +16,14 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Collection
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -155,10 +158,13 @@ class Cases:
         max_open_cases: int = 0,
         verification: VerificationGate | None = None,
         staff: StaffNames | None = None,
+        eager_start: bool = False,
     ) -> None:
         """`directory` checks contact addresses against the tenant's entry; `max_open_cases` caps
         the cases a tenant may have open at once (0: no cap); `verification` seals phone codes and
-        limits wrong ones per caller (`bootstrap.gateway.build_cases` wires all three from the settings)."""
+        limits wrong ones per caller (`bootstrap.gateway.build_cases` wires all three from the settings).
+        `eager_start`: a worker on this very client polls the task queue (`make run`: the API in the
+        worker's process), so the server may hand a new case's first task straight to it."""
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
@@ -166,6 +172,7 @@ class Cases:
         self._max_open_cases = max_open_cases
         self.verification = verification
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
+        self._eager_start = eager_start
 
     @property
     def client(self) -> Client:
@@ -207,6 +214,7 @@ class Cases:
                     else self.verification.requester_key(request.tenant_id, request.requester),
                 ),
                 memo={FINGERPRINT_MEMO: digest},
+                request_eager_start=self._eager_start,
             )
         except WorkflowAlreadyStartedError:
             created = False  # the same request, sent twice at once
@@ -289,23 +297,66 @@ class Cases:
 
     async def _decided_view(self, case_id: str) -> CaseView:
         """The case's own answer once it is decided. A case that has already ended answers from
-        its history. No answer within the open wait means no worker could decide it (none is
-        running, or it cannot read the policy file or the directory): the case is recorded and
-        waits, which the caller is told (asking again with the same request id is safe)."""
+        its history. No answer within the open wait: the case is recorded and waits, and the caller
+        is told why as far as the server can say (`_worker_polling`): a worker polls the case's
+        task queue but has not decided it yet (busy, or it cannot read the policy file or the
+        directory), or none polls it; either way asking again with the same request id is safe."""
         try:
             return await asyncio.wait_for(
                 self._handle(case_id).execute_update(SupportCaseWorkflow.decided),
                 self._open_wait.total_seconds(),
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            raise Unavailable(
-                f"case {case_id} is recorded, but was not decided within "
-                f"{self._open_wait.total_seconds():.0f} s: no worker is running, or the worker cannot "
-                "read the policy file or the tenant directory (see its log). It will be decided as "
-                "soon as one can; sending the same request (same request_id) again is safe."
-            ) from None
+            pass
         except (RPCError, WorkflowUpdateFailedError):
             return await self.show(case_id)
+        seconds = self._open_wait.total_seconds()
+        waited = f"case {case_id} is recorded, but was not decided within {seconds:.0f} s"
+        polling = await self._worker_polling()
+        if polling is None:
+            why = (
+                f"{waited}. It will be decided as soon as a worker can; sending the same request "
+                "(same request_id) again is safe."
+            )
+        elif polling:
+            why = (
+                f"{waited}: a worker is running but has not decided it yet (it is busy, or it cannot "
+                "read the policy file or the tenant directory: see its log). It will be decided as soon "
+                "as it can; sending the same request (same request_id) again is safe."
+            )
+        else:
+            why = (
+                f"{waited}: no worker is polling the task queue {self._task_queue!r} (none is running, "
+                "or none for this queue). It will be decided once one runs; sending the same request "
+                "(same request_id) again is safe."
+            )
+        raise Unavailable(why)
+
+    async def _worker_polling(self, seen_within: timedelta = timedelta(seconds=70)) -> bool | None:
+        """Whether the server saw a worker poll the case's task queue (for workflow tasks) within
+        `seen_within`; None when it cannot say (it did not answer, or does not describe task queues:
+        the time-skipping test server). The server notes a poller when its long poll starts and when
+        it ends, and an idle worker's long poll lasts up to a minute, so a live idle worker may have
+        been seen up to ~60 s ago; a worker stopped less than `seen_within` ago still counts."""
+        try:
+            described = await self._client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=self._client.namespace,
+                    task_queue=TaskQueue(name=self._task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                ),
+                timeout=timedelta(seconds=5),
+            )
+        except RPCError as error:
+            status = error.status.name if error.status else None
+            log.warning("could not tell whether a worker polls the task queue", status=status)
+            return None
+        now = datetime.now(UTC)
+        return any(
+            poller.HasField("last_access_time")
+            and now - poller.last_access_time.ToDatetime(tzinfo=UTC) <= seen_within
+            for poller in described.pollers
+        )
 
     async def show(self, case_id: str, principal: Principal = CLI_OPERATOR) -> CaseView:
         """The case view: from the running workflow, or from the result of a finished one."""
