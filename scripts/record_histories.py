@@ -26,7 +26,7 @@ from adapters.mail_sink import read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT, Settings, venv_binary
 from bootstrap.gateway import verification_gate
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
-from intake.cases import Cases, staff_from_file
+from intake.cases import Cases, Unavailable, staff_from_file
 from intake.history import export_json, fetch_runs
 from intake.verification_gate import case_caller
 from scaffold.local_stack import local_services, start_local_server
@@ -256,6 +256,24 @@ async def intake_waits_for_decision(env: WorkflowEnvironment, cases: Cases, _: S
     return case
 
 
+async def context_unreadable_then_retried(env: WorkflowEnvironment, cases: Cases, settings: Settings) -> str:
+    """The policy file cannot be read when the case opens: the worker's quick local reads fail,
+    the read goes on as a server-side activity, and the case is decided once the file is fixed."""
+    good = settings.policy_path.read_text(encoding="utf-8")
+    settings.policy_path.write_text("[broken", encoding="utf-8")
+    impatient = Cases(env.client, settings.task_queue, open_wait=timedelta(seconds=3))
+    try:
+        view = (await impatient.open(request("unreadable"))).case
+        raise RuntimeError(f"the case was decided on a broken policy file ({view.status})")
+    except Unavailable:
+        pass
+    settings.policy_path.write_text(good, encoding="utf-8")
+    case = (await cases.open(request("unreadable"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="On it"))
+    await env.sleep(timedelta(minutes=5))
+    return case
+
+
 async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Path) -> None:
     """No worker while the 50 %, 80 % and breach points pass; they are handled late, together.
     On the dev server in real time (seconds): the time-skipping server does not move time past a
@@ -360,6 +378,9 @@ SCENARIOS: dict[str, Scenario] = {
     "team_case_withdrawn": team_case_withdrawn,
     "survey_answered_by_reply": survey_answered_by_reply,
     "next_deadline_published": next_deadline_published,
+    # The context read by the worker in the case's first task (a local activity, patch
+    # `context-local-activity`); the older recordings keep the context activity.
+    "context_read_in_the_first_task": intake_waits_for_decision,
 }
 
 
@@ -383,6 +404,12 @@ async def record(out: Path, only: set[str]) -> None:
             plans = [(name, scenario, settings) for name, scenario in SCENARIOS.items()]
             plans.append(("continued_as_new", continued_as_new, tiny))
             plans.append(("burst_of_updates_continues_as_new", burst_of_updates_continues_as_new, tiny))
+            own_policy = Path(tmp) / "own-policy.toml"
+            own_policy.write_text(settings.policy_path.read_text())
+            breakable = dataclasses.replace(
+                settings, task_queue=settings.task_queue + "-breakable", policy_path=own_policy
+            )
+            plans.append(("context_unreadable_then_retried", context_unreadable_then_retried, breakable))
             for name, scenario, scenario_settings in plans:
                 if only and name not in only:
                     continue

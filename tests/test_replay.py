@@ -44,6 +44,8 @@ def test_the_recorded_set_covers_the_lifecycle() -> None:
         "intake_waits_for_decision",
         "team_case_withdrawn",  # issue 15: assign, note, reply, withdraw
         "survey_answered_by_reply",
+        "context_read_in_the_first_task",  # issue 13: the context as a local activity
+        "context_unreadable_then_retried",
     } <= names
     assert len(load_json(TEXTS["continued_as_new"])) >= 2, "several runs"
 
