@@ -62,6 +62,8 @@ from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
 
 log = get_logger("casework.api")
+# A 503 is passing (Temporal briefly unreachable, a case recorded and not decided yet): ask again soon.
+RETRY_SOON = {"Retry-After": "5"}
 
 CASE_ID_PATTERN = "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
 CaseId = Annotated[
@@ -105,7 +107,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "the body is over 1 MiB"},
     422: {"model": Problem, "description": "invalid input, one entry per field"},
     429: {"model": Problem, "description": "a rate limit or quota; Retry-After says when to try again"},
-    503: {"model": Problem, "description": "Temporal is unreachable"},
+    503: {
+        "model": Problem,
+        "description": "Temporal is unreachable, or the case is recorded but not decided yet; "
+        "Retry-After says when to ask again (the same request is safe)",
+    },
 }
 
 _HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
@@ -204,14 +210,16 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
 
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, error: Unavailable) -> JSONResponse:
-        return _problem(503, "unavailable", f"the case service is unavailable: {error}")
+        return _problem(503, "unavailable", str(error), headers=RETRY_SOON)
 
     @app.exception_handler(RPCError)
     async def _rpc(_: Request, error: RPCError) -> JSONResponse:
         if error.status is RPCStatusCode.INVALID_ARGUMENT:
             return _problem(400, "bad_request", f"Temporal refused the request: {error.message}")
         log.warning("Temporal error in the API", status=error.status.name if error.status else None)
-        return _problem(503, "unavailable", "the case service is unavailable; try again shortly")
+        return _problem(
+            503, "unavailable", "the case service is unavailable; try again shortly", headers=RETRY_SOON
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

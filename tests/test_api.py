@@ -237,6 +237,8 @@ async def test_no_worker_running_is_a_503_that_says_the_case_is_kept(
         await task
     assert waiting.status_code == 503, waiting.text
     assert "is recorded" in waiting.json()["message"] and "same request_id" in waiting.json()["message"]
+    assert "no worker is polling" in waiting.json()["message"], "no worker, and the answer says so"
+    assert int(waiting.headers["Retry-After"]) >= 1, "when to ask again"
     assert again.status_code == 200, "the same request finds the case the first one recorded"
     assert again.json()["case"]["status"] == "awaiting_first_response"
 
