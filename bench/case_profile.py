@@ -3,6 +3,11 @@
 every sample put in the first category its stack matches (the table's order). Prints the share of
 the worker's sampled CPU and the CPU seconds per case of each category.
 
+`--phase replay` profiles a restarted worker bringing idle cases back instead: N cases (severities
+A, B, C, the real policy) are opened against a worker, which is stopped; a new one is started and
+sampled while every case is read through its workflow (a query), which replays each from history,
+as `bench.idle_cases` measures it. The CPU "per case" is then per replayed case.
+
 Run: `.venv/bin/python -m bench.case_profile --cases 300` (py-spy needs to be allowed to read the
 worker's memory: root, or ptrace permitted).
 """
@@ -23,10 +28,11 @@ from pathlib import Path
 
 from bench.lifecycle_bench import drive_case, in_batches
 from bench.report import RESULTS_DIR, emit
-from bench.stack import bench_stack
+from bench.stack import bench_request, bench_stack, tuning_env
 from intake.cases import Cases
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
+from workflows.support_case import SupportCaseWorkflow
 
 # (category, substrings of a stack that put a sample in it), first match wins.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
@@ -63,10 +69,90 @@ def categorise(raw: Path) -> Counter[str]:
     return samples
 
 
-async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
+def py_spy() -> str:
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is not installed: `.venv/bin/pip install py-spy` (it is in the dev extras)")
+    return spy
+
+
+def start_sampling(pid: int, raw: Path, rate: int) -> subprocess.Popen[bytes]:
+    """py-spy recording `pid` into `raw` (collapsed stacks) until it is sent SIGINT."""
+    command = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate)]
+    return subprocess.Popen(
+        [*command, "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def keep_and_summarise(raw: Path, kept_name: str, cpu: float, per: int) -> dict[str, object]:
+    """Samples per category of `raw` (kept under var/bench/ for a closer look) as shares of the
+    worker's CPU and CPU seconds per case."""
+    samples = categorise(raw)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(raw, RESULTS_DIR / kept_name)
+    total = sum(samples.values()) or 1
+    per_case = cpu / per
+    shares = {name: round(samples[name] / total, 3) for name, _ in CATEGORIES}
+    return {
+        "worker_cpu_s_per_case": round(per_case, 4),
+        "samples": total,
+        "share_of_worker_cpu": shares,
+        "cpu_s_per_case": {name: round(share * per_case, 4) for name, share in shares.items()},
+    }
+
+
+async def replay_profile(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
+    """A restarted worker bringing `cases_n` idle cases back (each replayed for a query), sampled."""
+    py_spy()
+    run = uuid.uuid4().hex[:6]
+    async with bench_stack() as stack:
+        address = stack.env.client.service_client.config.target_host
+        env = worker_env(stack.settings, address) | tuning_env()
+        log = stack.tmp / "worker.log"
+        worker = WorkerProcess(env, log, args=())
+        await asyncio.to_thread(worker.wait_ready)
+        cases = Cases(stack.env.client, stack.settings.task_queue)
+        try:
+
+            async def open_one(i: int) -> str:
+                request = bench_request(f"replay-{run}-{i}", "ABC"[i % 3])
+                return (await cases.open(request)).case.case_id
+
+            ids = [str(i) for i in await in_batches(cases_n, concurrency, open_one)]
+            await asyncio.sleep(5)  # the last openings' deliveries finish
+        finally:
+            worker.stop()
+        worker = WorkerProcess(env, log, args=())
+        raw = stack.tmp / "replay-profile.txt"
+        try:
+            await asyncio.to_thread(worker.wait_ready)
+            sampler = start_sampling(worker.process.pid, raw, rate)
+            await asyncio.sleep(1)  # py-spy attached
+            cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
+
+            async def read(i: int) -> object:
+                return await stack.env.client.get_workflow_handle(ids[i]).query(SupportCaseWorkflow.view)
+
+            await in_batches(cases_n, concurrency, read)
+            seconds, cpu = time.perf_counter() - t0, cpu_seconds(worker.process.pid) - cpu0
+            sampler.send_signal(signal.SIGINT)
+            await asyncio.to_thread(sampler.wait, 60)
+        finally:
+            worker.stop()
+        profile = keep_and_summarise(raw, "case_profile_replay.raw.txt", cpu, cases_n)
+    return {
+        "benchmark": "case_profile",
+        "phase": "replay",
+        "cases": cases_n,
+        "replayed_per_s": round(cases_n / seconds, 2),
+        **profile,
+    }
+
+
+async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
+    py_spy()
     with tempfile.TemporaryDirectory() as policy_dir:
         async with bench_stack(fast_policy(Path(policy_dir))) as stack:
             address = stack.env.client.service_client.config.target_host
@@ -77,23 +163,7 @@ async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
                 await asyncio.to_thread(worker.wait_ready)
                 cases = Cases(stack.env.client, stack.settings.task_queue)
                 await drive_case(cases, -1, run)  # warm-up
-                sampler = subprocess.Popen(  # noqa: ASYNC220 - stopped below, after the cases
-                    [
-                        spy,
-                        "record",
-                        "--pid",
-                        str(worker.process.pid),
-                        "--format",
-                        "raw",
-                        "--rate",
-                        str(rate),
-                        "--output",
-                        str(raw),
-                        "--nonblocking",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                sampler = start_sampling(worker.process.pid, raw, rate)
                 await asyncio.sleep(1)  # py-spy attached
                 cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
                 await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
@@ -102,21 +172,13 @@ async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
                 await asyncio.to_thread(sampler.wait, 60)
             finally:
                 worker.stop()
-            samples = categorise(raw)
-            kept = RESULTS_DIR / "case_profile.raw.txt"  # py-spy's stacks, for a closer look
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(raw, kept)
-    total = sum(samples.values()) or 1
-    per_case = cpu / cases_n
-    shares = {name: round(samples[name] / total, 3) for name, _ in CATEGORIES}
+            profile = keep_and_summarise(raw, "case_profile.raw.txt", cpu, cases_n)
     return {
         "benchmark": "case_profile",
+        "phase": "lifecycle",
         "cases": cases_n,
         "cases_per_s": round(cases_n / seconds, 2),
-        "worker_cpu_s_per_case": round(per_case, 4),
-        "samples": total,
-        "share_of_worker_cpu": shares,
-        "cpu_s_per_case": {name: round(share * per_case, 4) for name, share in shares.items()},
+        **profile,
     }
 
 
@@ -127,5 +189,15 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument(
+        "--phase",
+        choices=("lifecycle", "replay"),
+        default="lifecycle",
+        help="what the sampled worker does: drive cases (default), or replay idle ones after a restart",
+    )
     args = parser.parse_args()
-    emit("case_profile", asyncio.run(main(args.cases, args.concurrency, args.rate)))
+    if args.phase == "replay":
+        concurrency = min(args.concurrency, 50)  # openings and reads at once, as bench.idle_cases
+        emit("case_profile_replay", asyncio.run(replay_profile(args.cases, concurrency, args.rate)))
+    else:
+        emit("case_profile", asyncio.run(main(args.cases, args.concurrency, args.rate)))
