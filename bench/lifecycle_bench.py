@@ -44,6 +44,7 @@ UNDECIDED: list[str] = []
 # Survey answers the case refused because its survey had expired (the fast policy waits 3 s): the
 # driver fell behind. Counted, not fatal: the case ends without an answer, as it would in life.
 SURVEYS_MISSED: list[str] = []
+REOPEN_WINDOW_S = 1.0  # scaffold.policies.fast_policy's
 
 
 async def drive_case(cases: Cases, i: int, run: str) -> str:
@@ -58,15 +59,17 @@ async def drive_case(cases: Cases, i: int, run: str) -> str:
         raise SystemExit(f"{request.case_id} was not decided after 20 tries")
     await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
     await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
-    # The reopen window is 1 s; then the survey is open. The driver watches the case's status
-    # search attribute on the server (as a list or the console does), not its view: a query is a
-    # task for the worker, and twenty of them a case would be the driver's cost, not the case's.
+    # The reopen window is 1 s; then the survey is open. The driver waits out the window, then
+    # watches the case's status search attribute on the server (as a list or the console does),
+    # not its view: a query is a task for the worker, and polling it every 50 ms (twenty a case)
+    # made the driver's cost the case's; the floor is never queried.
+    await asyncio.sleep(REOPEN_WINDOW_S)
     handle = cases.client.get_workflow_handle(case_id)
     for _ in range(400):
         description = await handle.describe()
         if description.typed_search_attributes.get(CASE_STATUS) == CaseStatus.CLOSED.value:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
     try:
         await cases.answer_survey(case_id, SurveyAnswer(score=5))
     except ActionRejected as refused:
