@@ -60,10 +60,20 @@ class BareWorkflow:
 
 @dataclass(frozen=True)
 class BareDeadline:
-    """When the bare deadline workflow's timer falls due, and how many activities it then runs."""
+    """When the bare deadline workflow's last timer falls due, how many timers fall due in the
+    second up to it (a case's 50 % and 80 % warnings and its breach, for a 1 s target), and how
+    many activities it then runs."""
 
     due: datetime
     activities: int
+    timers: int = 1
+
+
+def timer_instants(deadline: BareDeadline) -> list[datetime]:
+    """`timers` instants within the second before `due`, the last one at `due`: for three, at
+    50 %, 75 % and 100 % of that second, like a 1 s target's warnings and breach."""
+    step = timedelta(seconds=1) / max(deadline.timers + 1, 2) if deadline.timers > 1 else timedelta(0)
+    return [deadline.due - step * (deadline.timers - 1 - i) for i in range(deadline.timers)]
 
 
 class BareBreachLedger:
@@ -82,14 +92,16 @@ class BareBreachLedger:
 
 @workflow.defn(name="BareDeadlineWorkflow")
 class BareDeadlineWorkflow:
-    """The floor of a deadline burst: a timer that falls due at `due`, then `activities`
-    activities beside each other doing nothing, the measured one with an escalation's priority."""
+    """The floor of a deadline burst: timers that fall due in the second up to `due`, one after
+    the other as a case's checkpoints do, then `activities` activities beside each other doing
+    nothing, the measured one with an escalation's priority."""
 
     @workflow.run
     async def run(self, deadline: BareDeadline) -> None:
-        delay = deadline.due - workflow.now()
-        if delay > timedelta(0):
-            await workflow.sleep(delay)
+        for instant in timer_instants(deadline):
+            delay = instant - workflow.now()
+            if delay > timedelta(0):
+                await workflow.sleep(delay)
         await asyncio.gather(
             *(
                 workflow.execute_activity_method(

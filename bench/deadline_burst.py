@@ -6,7 +6,8 @@ The cases are opened while their calendar is still closed; it opens at one insta
 them, so every deadline is T + 1 s of business time, exactly, by the calendar's own rules.
 
 Beside it, in the same run and on the same server once the case worker has stopped, its floor:
-M bare workflows (bench/bare_workflow.py) whose timers fall due at one instant and that then run as
+M bare workflows (bench/bare_workflow.py) with as many timers as fired in a case from T on (its
+50 % and 80 % warnings and its breach, in one second), the last at one instant, and that then run as
 many activities as a case scheduled from T on (its burst deliveries, averaged over a sample), with
 trivial bodies, on a worker in this process with the case worker's tuning. The floor's lateness is
 when the measured activity's body ran (as the ledger records `recorded_at` in the delivery's body)
@@ -105,29 +106,30 @@ async def casework_burst(
     return ids, late
 
 
-async def activities_since(client: Client, case_ids: list[str], since: datetime) -> int:
-    """How many activities a case scheduled from `since` on (the burst's deliveries: warnings
-    still sent, the breach's notices), on average over a sample of the cases, at least one."""
+async def work_since(client: Client, case_ids: list[str], since: datetime) -> tuple[int, int]:
+    """How many timers fired and activities were scheduled in a case from `since` on (its
+    checkpoints falling due, the burst's deliveries: warnings still sent, the breach's notices),
+    on average over a sample of the cases, at least one of each."""
     sample = case_ids[:20]
-    total = 0
+    timers = activities = 0
     for case_id in sample:
         history = await client.get_workflow_handle(case_id).fetch_history()
-        total += sum(
-            1
-            for event in history.events
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and event.event_time.ToDatetime(tzinfo=UTC) >= since
-        )
-    return max(1, round(total / max(len(sample), 1)))
+        for event in history.events:
+            if event.event_time.ToDatetime(tzinfo=UTC) < since:
+                continue
+            timers += event.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+            activities += event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    n = max(len(sample), 1)
+    return max(1, round(timers / n)), max(1, round(activities / n))
 
 
 async def floor_burst(
-    client: Client, settings: Settings, workflows_n: int, activities: int, concurrency: int
+    client: Client, settings: Settings, workflows_n: int, timers: int, activities: int, concurrency: int
 ) -> tuple[datetime, list[float]]:
-    """The floor, on the same server: as many bare workflows whose timers fall due at one instant
-    and then run `activities` trivial activities each, on a worker in this process with the case
-    worker's tuning. Returns the instant and each workflow's lateness (when its measured
-    activity's body ran minus the instant)."""
+    """The floor, on the same server: as many bare workflows whose `timers` timers each fall due
+    in one second, the last at one instant, and that then run `activities` trivial activities
+    each, on a worker in this process with the case worker's tuning. Returns the instant and each
+    workflow's lateness (when its measured activity's body ran minus the instant)."""
     run = uuid.uuid4().hex[:6]
     queue = f"{settings.task_queue}-floor"
     due = (datetime.now(UTC) + timedelta(seconds=max(10, workflows_n // 40))).replace(microsecond=0)
@@ -145,7 +147,7 @@ async def floor_burst(
             async with semaphore:
                 await client.start_workflow(
                     BareDeadlineWorkflow.run,
-                    BareDeadline(due=due, activities=activities),
+                    BareDeadline(due=due, activities=activities, timers=timers),
                     id=f"floor-{run}-{i}",
                     task_queue=queue,
                 )
@@ -174,9 +176,9 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
         ids, late = await casework_burst(stack, cases_n, concurrency, opens_at, deadline)
         # The case worker is stopped; the floor runs alone on the same server.
-        activities = await activities_since(stack.env.client, ids, opens_at)
+        timers, activities = await work_since(stack.env.client, ids, opens_at)
         floor_due, floor_late = await floor_burst(
-            stack.env.client, stack.settings, cases_n, activities, concurrency
+            stack.env.client, stack.settings, cases_n, timers, activities, concurrency
         )
     lateness, floor = latency(late), latency(floor_late)
     p99, floor_p99 = lateness["p99"], floor["p99"]
@@ -191,6 +193,7 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         "floor_deadline": floor_due.isoformat(),
         "floor_workflows": cases_n,
         "floor_activities_per_workflow": activities,
+        "floor_timers_per_workflow": timers,
         "floor_measured": len(floor_late),
         "floor_lateness_s": floor,
         "lateness_p99_to_floor": (
