@@ -23,9 +23,10 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from bench.lifecycle_bench import in_batches
 from bench.report import Progress, counting, emit, latency
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from bootstrap.worker_runtime import build_worker
@@ -44,17 +45,6 @@ class Run:
     unavailable: int = 0  # 503s answered in all
     never_decided: int = 0  # openings still 503 after SENDS sends
     seconds: float = 0.0
-
-
-async def in_parallel(n: int, concurrency: int, call: Callable[[int], Awaitable[object]]) -> None:
-    """Closed loop: `concurrency` calls in flight, the next one sent as one finishes."""
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> object:
-        async with semaphore:
-            return await call(i)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +91,7 @@ async def one_run(number: int, runs: int, cases_n: int, concurrency: int, in_pro
 
         t0 = time.perf_counter()
         with Progress(f"run {number + 1}/{runs}: opening", cases_n) as progress:
-            await in_parallel(cases_n, concurrency, counting(progress, open_case))
+            await in_batches(cases_n, concurrency, counting(progress, open_case))  # closed loop
         run.seconds = time.perf_counter() - t0
     return run
 
