@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m bench.intake_latency --rate 10 --seconds 10
 	$(PY) -m bench.idle_cases --cases 500
 	$(PY) -m bench.openings --runs 2 --cases 50
+	$(PY) -m bench.case_memory --cases 50
 
 faults: $(STAMP)
 	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py \
