@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -32,7 +31,7 @@ from adapters.mail_sink import free_port
 from bench.bare_workflow import BareWorkflow, bare_step
 from bench.report import Progress, emit, latency
 from bench.stack import bench_request, bench_stack, tuning_env
-from scaffold.processes import NO_LIMITS, ApiProcess, WorkerProcess, worker_env
+from scaffold.processes import NO_LIMITS, ApiProcess, WorkerProcess, wait_healthy, worker_env
 
 NOTHING = {"activities": 0, "timers": 0, "signals": 0, "updates": 0}
 
@@ -69,18 +68,6 @@ async def open_loop(
     return latencies, errors, offered
 
 
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the API at {url} did not answer")
-
-
 async def main(rate: float, seconds: float, in_process: bool) -> dict[str, object]:
     run = uuid.uuid4().hex[:6]
     async with bench_stack() as stack:
@@ -98,7 +85,8 @@ async def main(rate: float, seconds: float, in_process: bool) -> dict[str, objec
             url = api.url
         try:
             await asyncio.to_thread(worker.wait_ready)
-            await asyncio.to_thread(wait_healthy, url)
+            if not await asyncio.to_thread(wait_healthy, url):
+                raise RuntimeError(f"the API at {url} did not answer")
             async with httpx.AsyncClient(
                 base_url=url,
                 headers={"Authorization": "Bearer bench-token"},

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from adapters.settings import PROJECT_ROOT, Settings
@@ -59,6 +60,20 @@ def rss_bytes(pid: int) -> tuple[int, int]:
         line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
     )
     return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+def wait_healthy(url: str, timeout: float = 60, running: Callable[[], bool] = lambda: True) -> bool:
+    """Whether `url`/healthz answered 200 within `timeout` seconds; False as soon as `running()`
+    says the process serving it has ended."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up and running():
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 class WorkerProcess:
@@ -137,17 +152,8 @@ class ApiProcess:
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
-        give_up = time.monotonic() + timeout
-        while time.monotonic() < give_up:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the API did not start (see {self._log.name})")
+        if not wait_healthy(self.url, timeout, running=lambda: self.process.poll() is None):
+            raise RuntimeError(f"the API did not start (see {self._log.name})")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
