@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
 
 from bench.lifecycle_bench import drive_case, in_batches
@@ -86,6 +87,19 @@ def start_sampling(pid: int, raw: Path, rate: int) -> subprocess.Popen[bytes]:
     )
 
 
+async def sampled(pid: int, raw: Path, rate: int, load: Awaitable[object]) -> tuple[float, float]:
+    """Run `load` while py-spy samples the worker `pid` into `raw`: its wall seconds and the
+    worker's CPU seconds meanwhile."""
+    sampler = start_sampling(pid, raw, rate)
+    await asyncio.sleep(1)  # py-spy attached
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    await load
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    sampler.send_signal(signal.SIGINT)
+    await asyncio.to_thread(sampler.wait, 60)
+    return seconds, cpu
+
+
 def keep_and_summarise(raw: Path, kept_name: str, cpu: float, per: int) -> dict[str, object]:
     """Samples per category of `raw` (kept under var/bench/ for a closer look) as shares of the
     worker's CPU and CPU seconds per case."""
@@ -128,17 +142,12 @@ async def replay_profile(cases_n: int, concurrency: int, rate: int) -> dict[str,
         raw = stack.tmp / "replay-profile.txt"
         try:
             await asyncio.to_thread(worker.wait_ready)
-            sampler = start_sampling(worker.process.pid, raw, rate)
-            await asyncio.sleep(1)  # py-spy attached
-            cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
 
             async def read(i: int) -> object:
                 return await stack.env.client.get_workflow_handle(ids[i]).query(SupportCaseWorkflow.view)
 
-            await in_batches(cases_n, concurrency, read)
-            seconds, cpu = time.perf_counter() - t0, cpu_seconds(worker.process.pid) - cpu0
-            sampler.send_signal(signal.SIGINT)
-            await asyncio.to_thread(sampler.wait, 60)
+            load = in_batches(cases_n, concurrency, read)
+            seconds, cpu = await sampled(worker.process.pid, raw, rate, load)
         finally:
             worker.stop()
         profile = keep_and_summarise(raw, "case_profile_replay.raw.txt", cpu, cases_n)
@@ -163,13 +172,8 @@ async def main(cases_n: int, concurrency: int, rate: int) -> dict[str, object]:
                 await asyncio.to_thread(worker.wait_ready)
                 cases = Cases(stack.env.client, stack.settings.task_queue)
                 await drive_case(cases, -1, run)  # warm-up
-                sampler = start_sampling(worker.process.pid, raw, rate)
-                await asyncio.sleep(1)  # py-spy attached
-                cpu0, t0 = cpu_seconds(worker.process.pid), time.perf_counter()
-                await in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
-                seconds, cpu = time.perf_counter() - t0, cpu_seconds(worker.process.pid) - cpu0
-                sampler.send_signal(signal.SIGINT)
-                await asyncio.to_thread(sampler.wait, 60)
+                load = in_batches(cases_n, concurrency, lambda i: drive_case(cases, i, run))
+                seconds, cpu = await sampled(worker.process.pid, raw, rate, load)
             finally:
                 worker.stop()
             profile = keep_and_summarise(raw, "case_profile.raw.txt", cpu, cases_n)
