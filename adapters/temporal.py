@@ -37,12 +37,15 @@ def cluster_config() -> dict[str, Any] | None:
     return config
 
 
-async def connect(settings: Settings) -> Client:
-    """Client for the starter/CLI: the configured cluster, or the embedded server on its port."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """Client for the starter/CLI (and a deliveries worker): the configured cluster, or the
+    embedded server of a `worker.py` on this machine, on its port."""
     config = cluster_config() or {"target_host": f"localhost:{settings.dev_server_port}"}
     config.setdefault("target_host", DEFAULT_ADDRESS)
     try:
-        return await Client.connect(**config, data_converter=data_converter(codec_from_env()))
+        return await Client.connect(
+            **config, data_converter=data_converter(codec_from_env()), runtime=runtime
+        )
     except RuntimeError as error:
         reason = "connection refused" if "Connection refused" in str(error) else str(error)
         raise TemporalUnavailable(

@@ -7,9 +7,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bootstrap.worker_runtime import Part
 
 
 def _settings() -> Settings:
@@ -20,9 +24,9 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def worker_main(seed: Path | None, api: bool) -> int:
+def worker_main(seed: Path | None, api: bool, only: Part | None = None) -> int:
     """The worker process: an embedded dev server unless a cluster is configured, the worker, and
-    with `api` the HTTP intake in the same process."""
+    with `api` the HTTP intake in the same process; with `only`, one of its two parts."""
     from bootstrap.runner import run_worker  # the worker's imports are not the CLI's
     from bootstrap.worker_runtime import compile_sandboxed_modules
 
@@ -30,7 +34,7 @@ def worker_main(seed: Path | None, api: bool) -> int:
     settings = _settings()
     private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
     compile_sandboxed_modules(settings.var_dir)
-    asyncio.run(run_worker(settings, seed=seed, api=api))
+    asyncio.run(run_worker(settings, seed=seed, api=api, only=only))
     return 0
 
 

@@ -24,12 +24,18 @@ from adapters.logging import configure_logging, get_logger
 from adapters.mail_sink import MailSink
 from adapters.settings import Settings
 from adapters.telemetry import make_runtime
-from adapters.temporal import cluster_config, embedded_dev_server
+from adapters.temporal import TemporalUnavailable, cluster_config, connect, embedded_dev_server
 from bootstrap.api import api_app
 from bootstrap.gateway import build_cases
 from bootstrap.inbound import start_inbound_listener
-from bootstrap.worker_runtime import build_worker, check_delivery_settings, register_case_search_attributes
+from bootstrap.worker_runtime import (
+    Part,
+    build_worker,
+    check_delivery_settings,
+    register_case_search_attributes,
+)
 from support.directory import parse_directory_file
+from workflows.deliveries import deliveries_queue
 
 log = get_logger("casework.worker")
 
@@ -133,17 +139,83 @@ def _banner(
     return "\n".join(lines)
 
 
-async def run_worker(settings: Settings, seed: Path | None = None, api: bool = False) -> None:
+async def run_worker(
+    settings: Settings, seed: Path | None = None, api: bool = False, only: Part | None = None
+) -> None:
     configure_logging(settings.log_level)
     check_delivery_settings(settings)  # before anything starts: refuse unsigned webhooks, a bad staff list
     engine = open_database(settings)  # the process's one engine: the worker's activities and the API's
     try:
-        await _run(settings, engine, seed, api)
+        if only == "deliveries":
+            await _run_deliveries(settings, engine)
+        else:
+            await _run(settings, engine, seed, api, only)
     finally:
         engine.dispose()
 
 
-async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool) -> None:
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_deliveries(settings: Settings, engine: Engine) -> None:
+    """`worker.py --only deliveries`: the cases' deliveries in a process of their own, so that
+    sending mail and deciding cases each have a core. On the configured cluster, or beside a
+    `worker.py` on this machine: its embedded dev server and, with no SMTP_HOST, its mail sink."""
+    if settings.smtp_host is None:
+        settings = replace(
+            settings, smtp_host="127.0.0.1", smtp_port=settings.sink_port, smtp_security="none"
+        )
+    stop = _stop_on_signals()
+    runtime = make_runtime(settings)
+    try:
+        client = await connect(settings, runtime)
+    except TemporalUnavailable as error:
+        raise SystemExit(str(error)) from None
+    worker = build_worker(client, settings, engine=engine, only="deliveries")
+    runner = asyncio.create_task(worker.run())
+    health = await _serve_health(settings, runner)
+    address = client.service_client.config.target_host
+    print(
+        "\n".join(
+            [
+                "",
+                "casework deliveries worker is running",
+                f"  Temporal            : {address}",
+                f"  task queue          : {deliveries_queue(settings.task_queue)}",
+                f"  mail                : {settings.smtp_host}:{settings.smtp_port}",
+                "Run the case worker beside it with `worker.py --only cases`.",
+                "Press Ctrl-C to stop.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    await asyncio.wait([runner, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if not runner.done():
+        log.info("stopping: finishing running deliveries")
+        await worker.shutdown()
+    await runner
+    if health is not None:
+        health.close()
+    log.info("stopped")
+
+
+async def _serve_health(settings: Settings, runner: asyncio.Task[None]) -> asyncio.Server | None:
+    if settings.health_port is None:
+        return None
+    try:
+        return await serve_health(settings.api_host, settings.health_port, lambda: not runner.done())
+    except OSError as error:
+        log.warning("liveness endpoint not started", port=settings.health_port, error=str(error))
+        return None
+
+
+async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool, only: Part | None) -> None:
     if seed is not None:
         counts = import_directory_file(engine, seed)
         log.info("directory imported", source=str(seed), **counts)
@@ -159,10 +231,7 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
             api_token = secrets.token_urlsafe(24)  # a dev operator token for this run only
             demo_keys = write_demo_keys(settings, seed)
             settings = replace(settings, api_tokens=(api_token,), api_keys_file=demo_keys)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     runtime = make_runtime(settings)
     async with AsyncExitStack() as stack:
         cluster = cluster_config()
@@ -186,7 +255,7 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
         inbound = await start_inbound_listener(settings, cases, engine, runtime)
         if inbound is not None:
             stack.push_async_callback(inbound.stop)
-        worker = build_worker(client, settings, engine=engine)
+        worker = build_worker(client, settings, engine=engine, only=only)
         runner = asyncio.create_task(worker.run())
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
@@ -208,14 +277,7 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool)
             if serving.done():
                 serving.result()  # the port is taken, say: surface uvicorn's error
                 raise SystemExit(f"the HTTP API could not start on {settings.api_host}:{settings.api_port}")
-        health = None
-        if settings.health_port is not None:
-            try:
-                health = await serve_health(
-                    settings.api_host, settings.health_port, lambda: not runner.done()
-                )
-            except OSError as error:
-                log.warning("liveness endpoint not started", port=settings.health_port, error=str(error))
+        health = await _serve_health(settings, runner)
         print(
             _banner(
                 settings,

@@ -6,11 +6,12 @@ import asyncio
 import importlib.util
 import py_compile
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from sqlalchemy import Engine
 from temporalio import activity, workflow
@@ -130,12 +131,12 @@ def delivery_activities(settings: Settings, engine: Engine | None = None) -> Del
 class CaseWorkers:
     """The case worker and, beside it in the same process, the worker of the cases' deliveries on
     a task queue of their own (`workflows.deliveries.deliveries_queue`): each has its own activity
-    slots, so a case being opened never waits behind mail. Run, entered and shut down as one."""
+    slots, so a case being opened never waits behind mail. Or either alone, when the deliveries
+    run in a process of their own (`worker.py --only`). Run, entered and shut down as one."""
 
-    def __init__(self, case: Worker, deliveries: Worker, owned: DeliveryActivities | None = None) -> None:
-        self.case = case
-        self.deliveries = deliveries
-        self._owned = owned  # the deliveries' SMTP pool and HTTP client, closed once both workers stop
+    def __init__(self, workers: Sequence[Worker], owned: DeliveryActivities | None = None) -> None:
+        self.workers = list(workers)
+        self._owned = owned  # the deliveries' SMTP pool and HTTP client, closed once the workers stop
         self._stack = AsyncExitStack()
 
     async def _close(self) -> None:
@@ -143,12 +144,12 @@ class CaseWorkers:
             await self._owned.close()
 
     async def run(self) -> None:
-        """Until shut down; if either stops (or fails), the other is shut down too."""
-        runs = [asyncio.create_task(self.case.run()), asyncio.create_task(self.deliveries.run())]
+        """Until shut down; if one stops (or fails), the others are shut down too."""
+        runs = [asyncio.create_task(worker.run()) for worker in self.workers]
         try:
             await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for worker, run in zip((self.case, self.deliveries), runs, strict=True):
+            for worker, run in zip(self.workers, runs, strict=True):
                 if not run.done() and worker.is_running:
                     await worker.shutdown()
             try:
@@ -157,12 +158,12 @@ class CaseWorkers:
                 await self._close()
 
     async def shutdown(self) -> None:
-        await asyncio.gather(self.case.shutdown(), self.deliveries.shutdown())
+        await asyncio.gather(*(worker.shutdown() for worker in self.workers))
 
     async def __aenter__(self) -> CaseWorkers:
-        self._stack.push_async_callback(self._close)  # last, after both workers stopped
-        await self._stack.enter_async_context(self.deliveries)
-        await self._stack.enter_async_context(self.case)
+        self._stack.push_async_callback(self._close)  # last, after the workers stopped
+        for worker in reversed(self.workers):  # the deliveries first: a case's first mail finds them
+            await self._stack.enter_async_context(worker)
         return self
 
     async def __aexit__(
@@ -201,6 +202,11 @@ def worker_tuning(settings: Settings) -> WorkerTuning:
     )
 
 
+# What one worker process runs (`worker.py --only`): both by default.
+Part = Literal["cases", "deliveries"]
+PARTS: tuple[Part, ...] = ("cases", "deliveries")
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -208,47 +214,57 @@ def build_worker(
     delivery: DeliveryActivities | None = None,
     graceful_shutdown: timedelta = GRACEFUL_SHUTDOWN,
     engine: Engine | None = None,
+    only: Part | None = None,
 ) -> CaseWorkers:
     """The workers on `client`, their activities on `engine` (the process's database engine; one
-    opened from `settings` when none is given): directory, archive, verification failures, ledger."""
+    opened from `settings` when none is given): directory, archive, verification failures, ledger.
+    `only` builds one of the two: the cases (whose deliveries another process sends) or the
+    deliveries (of the cases another process decides)."""
     # Ids go on the structured log record (extra), not into the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
     store = DirectoryStore(engine if engine is not None else open_database(settings))
-    context = CaseContextActivities(settings.policy_path, store)
     deliver = delivery or delivery_activities(settings, store.engine)
-    archive = ArchiveActivities(store.engine)  # closed_cases, in the database every worker shares
-    verification = VerificationActivities(
-        store,
-        deliver,
-        verification_key(settings),
-        VerificationFailures(store.engine, settings.verification_failures_per_hour),
-    )
     queue = task_queue or settings.task_queue
-    case = Worker(
-        client,
-        task_queue=queue,
-        workflows=WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[
-            context.load_case_context,
-            # Cases started before deliveries had their own queue still deliver on this one.
-            deliver.deliver_notification,
-            archive.archive_case,
-            verification.send_verification_code,
-        ],
-        # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
-        graceful_shutdown_timeout=graceful_shutdown,
-        plugins=tracing_plugins(settings.tracing),
-        **worker_tuning(settings),
-    )
-    deliveries = Worker(
-        client,
-        task_queue=deliveries_queue(queue),
-        activities=[deliver.deliver_notification],
-        graceful_shutdown_timeout=graceful_shutdown,
-        plugins=tracing_plugins(settings.tracing),
-        max_concurrent_activities=settings.max_concurrent_activities,
-        activity_task_poller_behavior=worker_tuning(settings)["activity_task_poller_behavior"],
-    )
-    return CaseWorkers(case, deliveries, owned=None if delivery is not None else deliver)
+    workers: list[Worker] = []
+    if only in (None, "cases"):
+        context = CaseContextActivities(settings.policy_path, store)
+        archive = ArchiveActivities(store.engine)  # closed_cases, in the database every worker shares
+        verification = VerificationActivities(
+            store,
+            deliver,
+            verification_key(settings),
+            VerificationFailures(store.engine, settings.verification_failures_per_hour),
+        )
+        workers.append(
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=WORKFLOWS,
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=[
+                    context.load_case_context,
+                    # Cases started before deliveries had their own queue still deliver on this one.
+                    deliver.deliver_notification,
+                    archive.archive_case,
+                    verification.send_verification_code,
+                ],
+                # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
+                graceful_shutdown_timeout=graceful_shutdown,
+                plugins=tracing_plugins(settings.tracing),
+                **worker_tuning(settings),
+            )
+        )
+    if only in (None, "deliveries"):
+        workers.append(
+            Worker(
+                client,
+                task_queue=deliveries_queue(queue),
+                activities=[deliver.deliver_notification],
+                graceful_shutdown_timeout=graceful_shutdown,
+                plugins=tracing_plugins(settings.tracing),
+                max_concurrent_activities=settings.max_concurrent_activities,
+                activity_task_poller_behavior=worker_tuning(settings)["activity_task_poller_behavior"],
+            )
+        )
+    return CaseWorkers(workers, owned=None if delivery is not None else deliver)
