@@ -12,6 +12,8 @@ many activities as a case scheduled from T on (its burst deliveries, averaged ov
 trivial bodies, on a worker in this process with the case worker's tuning. The floor's lateness is
 when the measured activity's body ran (as the ledger records `recorded_at` in the delivery's body)
 minus that instant; the measured one has the priority of the escalation to the duty manager.
+`--deliveries-process` sends the cases' deliveries from `worker.py --only deliveries` in a process
+of its own, this process deciding the cases only.
 `lateness_p99_to_floor` is casework's p99 over the floor's.
 Run: `make bench` (short) or `.venv/bin/python -m bench.deadline_burst --cases 1000`.
 """
@@ -22,7 +24,10 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,10 +41,11 @@ from adapters.schema import deliveries
 from adapters.settings import Settings
 from bench.bare_workflow import BareBreachLedger, BareDeadline, BareDeadlineWorkflow
 from bench.report import Progress, counted, emit, latency
-from bench.stack import Stack, bench_request, bench_stack
-from bootstrap.worker_runtime import build_worker, worker_tuning
+from bench.stack import Stack, bench_request, bench_stack, tuning_env
+from bootstrap.worker_runtime import Part, build_worker, worker_tuning
 from intake.cases import Cases, Unavailable
 from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
+from scaffold.processes import WorkerProcess, cpu_seconds, dev_server_pid, worker_env
 from support.calendar import WEEKDAYS
 from support.policy import Policy, policy_from_dict
 
@@ -67,13 +73,39 @@ def burst_policy(directory: Path, opens_at: datetime) -> Path:
     return path
 
 
+@asynccontextmanager
+async def deliveries_apart(stack: Stack, apart: bool) -> AsyncIterator[WorkerProcess | None]:
+    """With `apart`, `worker.py --only deliveries` in a process of its own on the stack's server,
+    sending the cases' deliveries while this process decides the cases."""
+    if not apart:
+        yield None
+        return
+    address = stack.env.client.service_client.config.target_host
+    process = WorkerProcess(
+        worker_env(stack.settings, address, stack.settings.policy_path) | tuning_env(),
+        stack.tmp / "deliveries.log",
+        args=("--only", "deliveries"),
+    )
+    try:
+        await asyncio.to_thread(process.wait_ready)
+        yield process
+    finally:
+        process.stop()
+
+
 async def casework_burst(
-    stack: Stack, cases_n: int, concurrency: int, opens_at: datetime, deadline: datetime
-) -> tuple[list[str], list[float]]:
-    """Open the cases before T, then wait for their escalations: the case ids, and each
-    escalation's lateness (the delivery ledger's `recorded_at` minus the deadline)."""
+    stack: Stack, cases_n: int, concurrency: int, opens_at: datetime, deadline: datetime, apart: bool
+) -> tuple[list[str], list[float], dict[str, float | None]]:
+    """Open the cases before T, then wait for their escalations: the case ids, each escalation's
+    lateness (the delivery ledger's `recorded_at` minus the deadline), and the CPU time each
+    process used from T until the last escalation was sent."""
     run = uuid.uuid4().hex[:6]
-    async with build_worker(stack.env.client, stack.settings):
+    address = stack.env.client.service_client.config.target_host
+    only: Part | None = "cases" if apart else None
+    async with (
+        deliveries_apart(stack, apart) as sender,
+        build_worker(stack.env.client, stack.settings, only=only),
+    ):
         # As `make run` (bootstrap.runner): the worker is on this very client, so cases start eagerly.
         cases = Cases(stack.env.client, stack.settings.task_queue, eager_start=True)
         semaphore = asyncio.Semaphore(concurrency)
@@ -100,6 +132,9 @@ async def casework_burst(
         if opened_by >= opens_at:
             raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
         engine = open_database(stack.settings)
+        await asyncio.sleep(max((opens_at - datetime.now(UTC)).total_seconds(), 0))
+        server = dev_server_pid(address)
+        cpu0 = _cpu(server, sender)
         with Progress("escalations", cases_n) as escalated:
             for _ in range(1200):
                 with engine.connect() as connection:
@@ -114,8 +149,23 @@ async def casework_burst(
                 if len(rows) >= cases_n:
                     break
                 await asyncio.sleep(0.25)
+        cpu1 = _cpu(server, sender)
     late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
-    return ids, late
+    used: dict[str, float | None] = {}
+    for name, after in cpu1.items():
+        before = cpu0[name]
+        used[name] = None if after is None or before is None else round(after - before, 1)
+    return ids, late, used
+
+
+def _cpu(server: int | None, sender: WorkerProcess | None) -> dict[str, float | None]:
+    """CPU time so far of the dev server, of this process (the case worker, and the deliveries
+    unless they run apart) and of the deliveries' own process."""
+    return {
+        "server": cpu_seconds(server) if server else None,
+        "this_process": time.process_time(),
+        "deliveries_process": cpu_seconds(sender.process.pid) if sender else None,
+    }
 
 
 async def work_since(client: Client, case_ids: list[str], since: datetime) -> tuple[int, int]:
@@ -177,7 +227,7 @@ async def floor_burst(
     return due, [(at - due).total_seconds() for at in ledger.ran.values()]
 
 
-async def main(cases_n: int, concurrency: int) -> dict[str, object]:
+async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]:
     # Open the cases within the lead time; T must stay on today's UTC date.
     lead = timedelta(seconds=max(20, cases_n // 8))
     opens_at = (datetime.now(UTC) + lead).replace(microsecond=0)
@@ -186,7 +236,7 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
     deadline = opens_at + timedelta(seconds=1)
     async with bench_stack() as stack:
         stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
-        ids, late = await casework_burst(stack, cases_n, concurrency, opens_at, deadline)
+        ids, late, cpu = await casework_burst(stack, cases_n, concurrency, opens_at, deadline, apart)
         # The case worker is stopped; the floor runs alone on the same server.
         timers, activities = await work_since(stack.env.client, ids, opens_at)
         floor_due, floor_late = await floor_burst(
@@ -203,6 +253,9 @@ async def main(cases_n: int, concurrency: int) -> dict[str, object]:
         "cases_opened": len(ids),
         "openings_not_decided_in_15s": len(UNDECIDED),
         "cpus": os.cpu_count(),
+        "deliveries_process": apart,
+        # From T until the last escalation was sent: where the machine's two cores went.
+        "cpu_s_from_deadline_to_last_escalation": cpu,
         "floor_deadline": floor_due.isoformat(),
         "floor_workflows": cases_n,
         "floor_activities_per_workflow": activities,
@@ -219,5 +272,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--deliveries-process",
+        action="store_true",
+        help="send the deliveries from `worker.py --only deliveries` (decide in this process only)",
+    )
     args = parser.parse_args()
-    emit("deadline_burst", asyncio.run(main(args.cases, args.concurrency)))
+    emit("deadline_burst", asyncio.run(main(args.cases, args.concurrency, args.deliveries_process)))

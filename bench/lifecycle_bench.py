@@ -12,6 +12,10 @@ against that many `worker.py` processes, and adds their figures as `workers_2` (
 the workers' sum). Several workers run with CASEWORK_MAX_CACHED_WORKFLOWS=0, as the README's known
 problem with several workers says until the SDK is fixed; the 1-worker figures keep the default
 cache, so the comparison includes the cost of running uncached.
+
+`--deliveries-process` runs the cases once more, in the same run, against `worker.py --only cases`
+beside `worker.py --only deliveries` (deciding and sending on a core each), and adds their figures
+as `deliveries_process` (CPU per case is the two processes' sum, and each one's).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -34,7 +41,7 @@ from bench.report import Progress, counting, emit
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy
-from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
+from scaffold.processes import WorkerProcess, cpu_seconds, dev_server_pid, worker_env
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
 from workflows.search_attributes import CASE_STATUS
@@ -90,6 +97,8 @@ async def history_counts(client: Client, case_id: str) -> Counter[str]:
             "timers": kinds["EVENT_TYPE_TIMER_STARTED"],
             "signals": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"],
             "updates": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
+            "upserts": kinds["EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
+            "markers": kinds["EVENT_TYPE_MARKER_RECORDED"],
         }
     )
 
@@ -109,51 +118,101 @@ async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
 SEVERAL_WORKERS_ENV = {"CASEWORK_MAX_CACHED_WORKFLOWS": "0"}
 
 
+@dataclass
+class Phase:
+    """One phase's run: the wall time, and the CPU time of each worker process, of the dev server
+    and of this driver (with the SMTP sink, which runs in its process): together, where the
+    machine's two cores went."""
+
+    seconds: float
+    worker_cpu: list[float]
+    server_cpu: float | None
+    driver_cpu: float
+
+    def per(self, n: int) -> dict[str, float | None]:
+        return {
+            "worker_cpu_s": round(sum(self.worker_cpu) / n, 4),
+            "server_cpu_s": None if self.server_cpu is None else round(self.server_cpu / n, 4),
+            "driver_cpu_s": round(self.driver_cpu / n, 4),
+        }
+
+
+@asynccontextmanager
+async def measured(server: int | None, workers: list[WorkerProcess]) -> AsyncIterator[list[Phase]]:
+    """Times what runs inside it; the Phase is in the list once it is done."""
+    done: list[Phase] = []
+    pids = [worker.process.pid for worker in workers]
+    workers0, server0 = [cpu_seconds(pid) for pid in pids], cpu_seconds(server) if server else 0.0
+    driver0, t0 = time.process_time(), time.perf_counter()
+    yield done
+    done.append(
+        Phase(
+            seconds=time.perf_counter() - t0,
+            worker_cpu=[cpu_seconds(pid) - c for pid, c in zip(pids, workers0, strict=True)],
+            server_cpu=cpu_seconds(server) - server0 if server else None,
+            driver_cpu=time.process_time() - driver0,
+        )
+    )
+
+
 async def casework_phase(
-    stack: Stack, address: str, workers: int, cases_n: int, concurrency: int
-) -> tuple[list[str], float, list[float]]:
-    """N cases against `workers` worker.py processes on the stack's server: the case ids, the
-    wall time, and each worker's CPU time."""
+    stack: Stack,
+    address: str,
+    workers: int,
+    cases_n: int,
+    concurrency: int,
+    split: bool = False,
+) -> tuple[list[str], Phase]:
+    """N cases against `workers` worker.py processes on the stack's server (or, `split`, one
+    `worker.py --only cases` and one `--only deliveries`): the case ids, and the phase's times."""
     run = uuid.uuid4().hex[:6]
     env = worker_env(stack.settings, address) | tuning_env() | (SEVERAL_WORKERS_ENV if workers > 1 else {})
-    processes = [WorkerProcess(env, stack.tmp / f"worker-{workers}-{n}.log", args=()) for n in range(workers)]
+    shape = "split" if split else str(workers)
+    parts = [("--only", "cases"), ("--only", "deliveries")] if split else [()] * workers
+    processes = [
+        WorkerProcess(env, stack.tmp / f"worker-{shape}-{n}.log", args=args) for n, args in enumerate(parts)
+    ]
     try:
         for process in processes:
             await asyncio.to_thread(process.wait_ready)
         cases = Cases(stack.env.client, stack.settings.task_queue)
+        label = (
+            "cases, deliveries apart" if split else "cases" if workers == 1 else f"cases, {workers} workers"
+        )
         await asyncio.gather(*(drive_case(cases, -1 - n, run) for n in range(workers)))  # warm-up
-        cpu0, t0 = [cpu_seconds(p.process.pid) for p in processes], time.perf_counter()
-        label = "cases" if workers == 1 else f"cases, {workers} workers"
-        with Progress(label, cases_n) as progress:
-            ids = await in_batches(
-                cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
-            )
-        seconds = time.perf_counter() - t0
-        cpu = [cpu_seconds(p.process.pid) - c for p, c in zip(processes, cpu0, strict=True)]
+        async with measured(dev_server_pid(address), processes) as phase:
+            with Progress(label, cases_n) as progress:
+                ids = await in_batches(
+                    cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
+                )
     finally:
         for process in processes:
             process.stop()
-    return [str(i) for i in ids], seconds, cpu
+    return [str(i) for i in ids], phase[0]
 
 
-async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object]:
+async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as policy_dir:
         async with bench_stack(fast_policy(Path(policy_dir))) as stack:
             env, settings = stack.env, stack.settings
             address = env.client.service_client.config.target_host
             run = uuid.uuid4().hex[:6]
-            ids, case_seconds, (case_cpu,) = await casework_phase(stack, address, 1, cases_n, concurrency)
+            ids, one = await casework_phase(stack, address, 1, cases_n, concurrency)
             undecided = len(UNDECIDED)
             scaled = None
             if workers > 1:
                 scaled = await casework_phase(stack, address, workers, cases_n, concurrency)
             undecided_scaled = len(UNDECIDED) - undecided
+            apart = None
+            if split:
+                _, apart = await casework_phase(stack, address, 1, cases_n, concurrency, split=True)
+            undecided_apart = len(UNDECIDED) - undecided - undecided_scaled
             totals: Counter[str] = Counter()
             sample = min(20, len(ids))
             for case_id in ids[:sample]:
                 totals += await history_counts(env.client, str(case_id))
             average = {k: round(v / sample) for k, v in totals.items()}
-            for kind in ("events", "activities", "timers", "signals", "updates"):
+            for kind in ("events", "activities", "timers", "signals", "updates", "upserts", "markers"):
                 average.setdefault(kind, 0)  # a case may have none of a kind (no signals since issue 15)
 
             bare_queue = settings.task_queue + "-bare"
@@ -175,13 +234,16 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
                     await handle.result()
 
                 await bare(-1)
-                cpu1, t1 = cpu_seconds(bare_worker.process.pid), time.perf_counter()
-                with Progress("bare workflows", cases_n, unit="workflow") as progress:
-                    await in_batches(cases_n, concurrency, counting(progress, bare))
-                bare_seconds = time.perf_counter() - t1
-                bare_cpu = cpu_seconds(bare_worker.process.pid) - cpu1
+                async with measured(dev_server_pid(address), [bare_worker]) as bare_phase:
+                    with Progress("bare workflows", cases_n, unit="workflow") as progress:
+                        await in_batches(cases_n, concurrency, counting(progress, bare))
+                bare_events: Counter[str] = Counter()
+                for i in range(sample):
+                    bare_events += await history_counts(env.client, f"bare-{run}-{i}")
             finally:
                 bare_worker.stop()
+    floor = bare_phase[0]
+    case_seconds, bare_seconds = one.seconds, floor.seconds
     summary: dict[str, object] = {
         "benchmark": "lifecycle_throughput",
         "cases": cases_n,
@@ -190,11 +252,20 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
         "bare_per_s": round(cases_n / bare_seconds, 2),
         "ratio_case_to_bare": round((cases_n / case_seconds) / (cases_n / bare_seconds), 3),
         "events_per_case": average["events"],
+        "events_per_bare_workflow": round(bare_events["events"] / sample),
+        # What a case writes to the server that the floor does not: search attributes (its
+        # status, and TemporalChangeVersion for each patch) and markers (patches, local activity).
+        "search_attribute_upserts_per_case": average["upserts"],
+        "markers_per_case": average["markers"],
         "per_case": {k: average[k] for k in ("activities", "timers", "signals", "updates")},
-        "worker_cpu_s_per_case": round(case_cpu / cases_n, 4),
+        "worker_cpu_s_per_case": round(sum(one.worker_cpu) / cases_n, 4),
         "openings_not_decided_in_15s": undecided,
         "surveys_expired_before_the_answer": len(SURVEYS_MISSED),
-        "bare_worker_cpu_s_per_workflow": round(bare_cpu / cases_n, 4),
+        "bare_worker_cpu_s_per_workflow": round(sum(floor.worker_cpu) / cases_n, 4),
+        # The whole machine's CPU per case, by process: the dev server's share is what Temporal
+        # costs a case beyond the worker, and the machine has two cores for all of them.
+        "cpu_s_per_case": one.per(cases_n),
+        "bare_cpu_s_per_workflow": floor.per(cases_n),
         "cpus": os.cpu_count(),
         "workers": workers,
         # Only the tuning variables (bench.stack.TUNING) of this process reach the workers.
@@ -206,16 +277,30 @@ async def main(cases_n: int, concurrency: int, workers: int) -> dict[str, object
         "tuning": tuning_env(),
     }
     if scaled is not None:
-        _, seconds, cpu = scaled
+        _, several = scaled
+        seconds, cpu = several.seconds, several.worker_cpu
         summary[f"workers_{workers}"] = {
             "cases_per_s": round(cases_n / seconds, 2),
             "worker_cpu_s_per_case": round(sum(cpu) / cases_n, 4),
             "openings_not_decided_in_15s": undecided_scaled,
+            "cpu_s_per_case": several.per(cases_n),
             "cpu_s_per_case_by_worker": [round(c / cases_n, 4) for c in cpu],
             "ratio_to_1_worker": round(case_seconds / seconds, 3),
             "max_cached_workflows": int(SEVERAL_WORKERS_ENV["CASEWORK_MAX_CACHED_WORKFLOWS"]),
             "why_uncached": "README 'Known problem with several workers': CASEWORK_MAX_CACHED_WORKFLOWS=0 "
             "on every worker when several run, until the SDK is fixed",
+        }
+    if apart is not None:
+        seconds, (cases_cpu, deliveries_cpu) = apart.seconds, apart.worker_cpu
+        summary["deliveries_process"] = {
+            "cases_per_s": round(cases_n / seconds, 2),
+            "ratio_case_to_bare": round((cases_n / seconds) / (cases_n / bare_seconds), 3),
+            "ratio_to_one_process": round(case_seconds / seconds, 3),
+            "worker_cpu_s_per_case": round((cases_cpu + deliveries_cpu) / cases_n, 4),
+            "cases_process_cpu_s_per_case": round(cases_cpu / cases_n, 4),
+            "deliveries_process_cpu_s_per_case": round(deliveries_cpu / cases_n, 4),
+            "openings_not_decided_in_15s": undecided_apart,
+            "cpu_s_per_case": apart.per(cases_n),
         }
     return summary
 
@@ -230,7 +315,15 @@ if __name__ == "__main__":
         default=1,
         help="also run the cases against this many worker processes on the same server (default 1)",
     )
+    parser.add_argument(
+        "--deliveries-process",
+        action="store_true",
+        help="also run the cases against `worker.py --only cases` beside `--only deliveries`",
+    )
     args = parser.parse_args()
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    emit("lifecycle_bench", asyncio.run(main(args.cases, args.concurrency, args.workers)))
+    emit(
+        "lifecycle_bench",
+        asyncio.run(main(args.cases, args.concurrency, args.workers, args.deliveries_process)),
+    )

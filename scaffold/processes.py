@@ -54,6 +54,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def dev_server_pid(address: str) -> int | None:
+    """The pid of the dev server (`temporal server start-dev`) listening on `address`'s port, as
+    the SDK starts it for a benchmark, found by its command line; None when none is found."""
+    port = address.rsplit(":", 1)[-1].encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if b"start-dev" in argv and b"--port" in argv[:-1] and argv[argv.index(b"--port") + 1] == port:
+            return int(entry.name)
+    return None
+
+
 def rss_bytes(pid: int) -> tuple[int, int]:
     """(resident set size now, its peak) of a process, from /proc."""
     fields = dict(
