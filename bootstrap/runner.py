@@ -81,6 +81,7 @@ def _banner(
     embedded_mail: bool,
     demo_keys: Path | None = None,
     inbound_port: int | None = None,
+    deliveries_apart: bool = False,
 ) -> str:
     lines = ["", "casework worker is running"]
     if embedded:
@@ -91,7 +92,8 @@ def _banner(
     else:
         lines.append(f"  Temporal cluster    : {address}")
     lines += [
-        f"  task queue          : {settings.task_queue}",
+        f"  task queue          : {settings.task_queue}"
+        + ("" if not deliveries_apart else " (cases only: `worker.py --only deliveries` sends their mail)"),
         f"  policy              : {settings.policy_path}",
         f"  mail                : {settings.smtp_host}:{settings.smtp_port}"
         + (
@@ -287,6 +289,7 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool,
                 embedded_mail=sink is not None,
                 demo_keys=demo_keys,
                 inbound_port=inbound.port if inbound is not None else None,
+                deliveries_apart=only == "cases",
             ),
             flush=True,
         )
