@@ -149,13 +149,17 @@ async def casework_burst(
                 if len(rows) >= cases_n:
                     break
                 await asyncio.sleep(0.25)
-        cpu1 = _cpu(server, sender)
+        used = _used(cpu0, _cpu(server, sender))
     late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
-    used: dict[str, float | None] = {}
-    for name, after in cpu1.items():
-        before = cpu0[name]
-        used[name] = None if after is None or before is None else round(after - before, 1)
     return ids, late, used
+
+
+def _used(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float | None]:
+    used: dict[str, float | None] = {}
+    for name, then in before.items():
+        now = after[name]
+        used[name] = None if now is None or then is None else round(now - then, 1)
+    return used
 
 
 def _cpu(server: int | None, sender: WorkerProcess | None) -> dict[str, float | None]:
@@ -187,11 +191,12 @@ async def work_since(client: Client, case_ids: list[str], since: datetime) -> tu
 
 async def floor_burst(
     client: Client, settings: Settings, workflows_n: int, timers: int, activities: int, concurrency: int
-) -> tuple[datetime, list[float]]:
+) -> tuple[datetime, list[float], dict[str, float | None]]:
     """The floor, on the same server: as many bare workflows whose `timers` timers each fall due
     in one second, the last at one instant, and that then run `activities` trivial activities
-    each, on a worker in this process with the case worker's tuning. Returns the instant and each
-    workflow's lateness (when its measured activity's body ran minus the instant)."""
+    each, on a worker in this process with the case worker's tuning. Returns the instant, each
+    workflow's lateness (when its measured activity's body ran minus the instant), and the CPU
+    time the server and this process used from the instant until the last one ran."""
     run = uuid.uuid4().hex[:6]
     queue = f"{settings.task_queue}-floor"
     due = (datetime.now(UTC) + timedelta(seconds=max(10, workflows_n // 40))).replace(microsecond=0)
@@ -218,13 +223,17 @@ async def floor_burst(
             await asyncio.gather(*(counted(progress, start_one(i)) for i in range(workflows_n)))
         if datetime.now(UTC) >= due:
             raise SystemExit("starting the floor's workflows took too long; use fewer cases")
+        await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
+        server = dev_server_pid(client.service_client.config.target_host)
+        cpu0 = _cpu(server, None)
         with Progress("floor: activities run", workflows_n, unit="workflow") as progress:
             for _ in range(1200):
                 progress.reach(len(ledger.ran))
                 if len(ledger.ran) >= workflows_n:
                     break
                 await asyncio.sleep(0.25)
-    return due, [(at - due).total_seconds() for at in ledger.ran.values()]
+        used = _used(cpu0, _cpu(server, None))
+    return due, [(at - due).total_seconds() for at in ledger.ran.values()], used
 
 
 async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]:
@@ -239,7 +248,7 @@ async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]
         ids, late, cpu = await casework_burst(stack, cases_n, concurrency, opens_at, deadline, apart)
         # The case worker is stopped; the floor runs alone on the same server.
         timers, activities = await work_since(stack.env.client, ids, opens_at)
-        floor_due, floor_late = await floor_burst(
+        floor_due, floor_late, floor_cpu = await floor_burst(
             stack.env.client, stack.settings, cases_n, timers, activities, concurrency
         )
     lateness, floor = latency(late), latency(floor_late)
@@ -262,6 +271,7 @@ async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]
         "floor_timers_per_workflow": timers,
         "floor_measured": len(floor_late),
         "floor_lateness_s": floor,
+        "floor_cpu_s_from_deadline_to_last_activity": floor_cpu,
         "lateness_p99_to_floor": (
             round(p99 / floor_p99, 2) if p99 is not None and floor_p99 is not None and floor_p99 > 0 else None
         ),
