@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.calendar_bench
-	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100
+	$(PY) -m bench.lifecycle_bench --cases 100 --concurrency 100 --deliveries-process
 	$(PY) -m bench.deadline_burst --cases 200
 	$(PY) -m bench.intake_latency --rate 10 --seconds 10
 	$(PY) -m bench.idle_cases --cases 500
