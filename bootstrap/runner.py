@@ -29,6 +29,7 @@ from bootstrap.api import api_app
 from bootstrap.gateway import build_cases
 from bootstrap.inbound import start_inbound_listener
 from bootstrap.worker_runtime import (
+    CaseWorkers,
     Part,
     build_worker,
     check_delivery_settings,
@@ -198,13 +199,18 @@ async def _run_deliveries(settings: Settings, engine: Engine) -> None:
         flush=True,
     )
     await asyncio.wait([runner, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    await _wind_down(worker, runner, health)
+    log.info("stopped")
+
+
+async def _wind_down(worker: CaseWorkers, runner: asyncio.Task[None], health: asyncio.Server | None) -> None:
+    """Once stopping: running tasks get their graceful time to finish, then liveness ends."""
     if not runner.done():
-        log.info("stopping: finishing running deliveries")
+        log.info("stopping: finishing running tasks")
         await worker.shutdown()
     await runner
     if health is not None:
         health.close()
-    log.info("stopped")
 
 
 async def _serve_health(settings: Settings, runner: asyncio.Task[None]) -> asyncio.Server | None:
@@ -300,12 +306,7 @@ async def _run(settings: Settings, engine: Engine, seed: Path | None, api: bool,
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
-        if not runner.done():
-            log.info("stopping: finishing running tasks")
-            await worker.shutdown()
-        await runner
-        if health is not None:
-            health.close()
+        await _wind_down(worker, runner, health)
     if sink is not None:
         sink.stop()
     log.info("stopped")
