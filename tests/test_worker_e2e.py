@@ -132,11 +132,13 @@ def modes(var: Path) -> dict[str, str]:
     return found
 
 
-def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Path) -> None:
-    var = tmp_path / "var"
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """A worker's environment of its own: var/ under tmp_path, free ports, a fresh task queue, no
+    Temporal profile, no liveness endpoint or inbound mail, nothing of the caller's casework
+    variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
-    env |= {
-        "CASEWORK_VAR": str(var),
+    return env | {
+        "CASEWORK_VAR": str(tmp_path / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),
         "CASEWORK_API_PORT": str(free_port()),
@@ -146,6 +148,11 @@ def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Pat
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }
+
+
+def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env = isolated_env(tmp_path)
     old_umask = os.umask(0o022)  # the user's usual umask: casework must not rely on a stricter one
     try:
         for attempt in ("fresh", "after an older version"):

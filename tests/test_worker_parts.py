@@ -4,36 +4,20 @@ sender rather than being lost; the deliveries part refuses what it cannot do, in
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from adapters.mail_sink import free_port, read_mailbox
+from adapters.mail_sink import read_mailbox
 from adapters.settings import PROJECT_ROOT
 from scaffold.processes import WorkerProcess
-from tests.test_worker_e2e import cli
+from tests.test_worker_e2e import cli, isolated_env
 from workflows.deliveries import deliveries_queue
 
 pytestmark = pytest.mark.e2e
-
-
-def parts_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
-    return env | {
-        "CASEWORK_VAR": str(tmp_path / "var"),
-        "CASEWORK_DEV_SERVER_PORT": str(free_port()),
-        "CASEWORK_UI_PORT": str(free_port()),
-        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
-        "CASEWORK_HEALTH_PORT": "0",
-        "CASEWORK_INBOUND_SMTP_PORT": "0",
-        "CASEWORK_TASK_QUEUE": f"parts-{uuid.uuid4().hex[:8]}",
-        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
-    }
 
 
 def worker_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +32,7 @@ def subjects(tmp_path: Path) -> list[str]:
 
 
 def test_the_deliveries_part_sends_the_mail_of_cases_decided_by_the_cases_part(tmp_path: Path) -> None:
-    env = parts_env(tmp_path)
+    env = isolated_env(tmp_path)
     cases = WorkerProcess(env, tmp_path / "cases.log", args=("--only", "cases", "--seed", "directory.toml"))
     deliveries: WorkerProcess | None = None
     try:
@@ -82,7 +66,7 @@ def test_the_deliveries_part_sends_the_mail_of_cases_decided_by_the_cases_part(t
 
 
 def test_the_deliveries_part_without_a_server_says_where_it_looked(tmp_path: Path) -> None:
-    env = parts_env(tmp_path)
+    env = isolated_env(tmp_path)
     done = worker_run(env, "--only", "deliveries")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "is running" not in done.stdout
@@ -92,7 +76,7 @@ def test_the_deliveries_part_without_a_server_says_where_it_looked(tmp_path: Pat
 
 
 def test_the_deliveries_part_refuses_the_case_workers_options(tmp_path: Path) -> None:
-    done = worker_run(parts_env(tmp_path), "--only", "deliveries", "--api")
+    done = worker_run(isolated_env(tmp_path), "--only", "deliveries", "--api")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "--only deliveries sends mail only: run --api and --seed with the case worker" in done.stderr
