@@ -64,10 +64,13 @@ class BrowserPage:
         )
 
     async def wait_for(self, selector: str, timeout_ms: float = 30_000) -> None:
-        """Wait until the selector shows; fail at once, saying why, when the page asked off loopback."""
+        """Wait until the selector shows and the page has loaded (its deferred scripts, htmx among
+        them, have run: what shows then reacts, as it does for a person, who cannot act within the
+        milliseconds before); fail at once, saying why, when the page asked off loopback."""
         assert self.refused == [], f"the page wanted what only the internet has: {self.report()}"
         try:
             await self.page.locator(selector).first.wait_for(timeout=timeout_ms)
+            await self.page.wait_for_function("document.readyState === 'complete'", timeout=timeout_ms)
         except PlaywrightTimeoutError:
             pytest.fail(f"{selector!r} did not show in {timeout_ms / 1000:.0f} s; {self.report()}")
 
