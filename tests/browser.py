@@ -70,7 +70,7 @@ class BrowserPage:
         assert self.refused == [], f"the page wanted what only the internet has: {self.report()}"
         try:
             await self.page.locator(selector).first.wait_for(timeout=timeout_ms)
-            await self.page.wait_for_function("document.readyState === 'complete'", timeout=timeout_ms)
+            await self.page.wait_for_load_state("load", timeout=timeout_ms)  # no script: the CSP allows none
         except PlaywrightTimeoutError:
             pytest.fail(f"{selector!r} did not show in {timeout_ms / 1000:.0f} s; {self.report()}")
 
