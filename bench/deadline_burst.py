@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,12 +39,13 @@ from adapters.database import open_database
 from adapters.schema import deliveries
 from adapters.settings import Settings
 from bench.bare_workflow import BareBreachLedger, BareDeadline, BareDeadlineWorkflow
+from bench.machine import Phase, measured
 from bench.report import Progress, counted, emit, latency
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from bootstrap.worker_runtime import Part, build_worker, worker_tuning
 from intake.cases import Cases, Unavailable
 from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
-from scaffold.processes import WorkerProcess, cpu_seconds, dev_server_pid, worker_env
+from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
 from support.calendar import WEEKDAYS
 from support.policy import Policy, policy_from_dict
 
@@ -133,9 +133,10 @@ async def casework_burst(
             raise SystemExit(f"opening took too long ({opened_by - opens_at} past T); use fewer cases")
         engine = open_database(stack.settings)
         await asyncio.sleep(max((opens_at - datetime.now(UTC)).total_seconds(), 0))
-        server = dev_server_pid(address)
-        cpu0 = _cpu(server, sender)
-        with Progress("escalations", cases_n) as escalated:
+        with (
+            measured(dev_server_pid(address), [sender] if sender else []) as phase,
+            Progress("escalations", cases_n) as escalated,
+        ):
             for _ in range(1200):
                 with engine.connect() as connection:
                     rows = connection.execute(
@@ -149,26 +150,17 @@ async def casework_burst(
                 if len(rows) >= cases_n:
                     break
                 await asyncio.sleep(0.25)
-        used = _used(cpu0, _cpu(server, sender))
     late = [((at if at.tzinfo else at.replace(tzinfo=UTC)) - deadline).total_seconds() for _, at in rows]
-    return ids, late, used
+    return ids, late, _by_process(phase[0], apart)
 
 
-def _used(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float | None]:
-    used: dict[str, float | None] = {}
-    for name, then in before.items():
-        now = after[name]
-        used[name] = None if now is None or then is None else round(now - then, 1)
-    return used
-
-
-def _cpu(server: int | None, sender: WorkerProcess | None) -> dict[str, float | None]:
-    """CPU time so far of the dev server, of this process (the case worker, and the deliveries
-    unless they run apart) and of the deliveries' own process."""
+def _by_process(phase: Phase, apart: bool) -> dict[str, float | None]:
+    """The phase's CPU-seconds: the dev server, this process (the case worker, and the deliveries
+    unless they run apart) and the deliveries' own process."""
     return {
-        "server": cpu_seconds(server) if server else None,
-        "this_process": time.process_time(),
-        "deliveries_process": cpu_seconds(sender.process.pid) if sender else None,
+        "server": None if phase.server_cpu is None else round(phase.server_cpu, 1),
+        "this_process": round(phase.driver_cpu, 1),
+        "deliveries_process": round(phase.worker_cpu[0], 1) if apart else None,
     }
 
 
@@ -224,16 +216,16 @@ async def floor_burst(
         if datetime.now(UTC) >= due:
             raise SystemExit("starting the floor's workflows took too long; use fewer cases")
         await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
-        server = dev_server_pid(client.service_client.config.target_host)
-        cpu0 = _cpu(server, None)
-        with Progress("floor: activities run", workflows_n, unit="workflow") as progress:
+        with (
+            measured(dev_server_pid(client.service_client.config.target_host), []) as phase,
+            Progress("floor: activities run", workflows_n, unit="workflow") as progress,
+        ):
             for _ in range(1200):
                 progress.reach(len(ledger.ran))
                 if len(ledger.ran) >= workflows_n:
                     break
                 await asyncio.sleep(0.25)
-        used = _used(cpu0, _cpu(server, None))
-    return due, [(at - due).total_seconds() for at in ledger.ran.values()], used
+    return due, [(at - due).total_seconds() for at in ledger.ran.values()], _by_process(phase[0], False)
 
 
 async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]:

@@ -24,12 +24,8 @@ import argparse
 import asyncio
 import os
 import tempfile
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -37,11 +33,12 @@ from temporalio.client import Client
 
 from adapters.settings import Environment
 from bench.bare_workflow import BareWorkflow
+from bench.machine import Phase, measured
 from bench.report import Progress, counting, emit
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy
-from scaffold.processes import WorkerProcess, cpu_seconds, dev_server_pid, worker_env
+from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
 from workflows.search_attributes import CASE_STATUS
@@ -118,43 +115,6 @@ async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
 SEVERAL_WORKERS_ENV = {"CASEWORK_MAX_CACHED_WORKFLOWS": "0"}
 
 
-@dataclass
-class Phase:
-    """One phase's run: the wall time, and the CPU time of each worker process, of the dev server
-    and of this driver (with the SMTP sink, which runs in its process): together, where the
-    machine's two cores went."""
-
-    seconds: float
-    worker_cpu: list[float]
-    server_cpu: float | None
-    driver_cpu: float
-
-    def per(self, n: int) -> dict[str, float | None]:
-        return {
-            "worker_cpu_s": round(sum(self.worker_cpu) / n, 4),
-            "server_cpu_s": None if self.server_cpu is None else round(self.server_cpu / n, 4),
-            "driver_cpu_s": round(self.driver_cpu / n, 4),
-        }
-
-
-@asynccontextmanager
-async def measured(server: int | None, workers: list[WorkerProcess]) -> AsyncIterator[list[Phase]]:
-    """Times what runs inside it; the Phase is in the list once it is done."""
-    done: list[Phase] = []
-    pids = [worker.process.pid for worker in workers]
-    workers0, server0 = [cpu_seconds(pid) for pid in pids], cpu_seconds(server) if server else 0.0
-    driver0, t0 = time.process_time(), time.perf_counter()
-    yield done
-    done.append(
-        Phase(
-            seconds=time.perf_counter() - t0,
-            worker_cpu=[cpu_seconds(pid) - c for pid, c in zip(pids, workers0, strict=True)],
-            server_cpu=cpu_seconds(server) - server0 if server else None,
-            driver_cpu=time.process_time() - driver0,
-        )
-    )
-
-
 async def casework_phase(
     stack: Stack,
     address: str,
@@ -180,11 +140,10 @@ async def casework_phase(
             "cases, deliveries apart" if split else "cases" if workers == 1 else f"cases, {workers} workers"
         )
         await asyncio.gather(*(drive_case(cases, -1 - n, run) for n in range(workers)))  # warm-up
-        async with measured(dev_server_pid(address), processes) as phase:
-            with Progress(label, cases_n) as progress:
-                ids = await in_batches(
-                    cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
-                )
+        with measured(dev_server_pid(address), processes) as phase, Progress(label, cases_n) as progress:
+            ids = await in_batches(
+                cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
+            )
     finally:
         for process in processes:
             process.stop()
@@ -234,9 +193,11 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
                     await handle.result()
 
                 await bare(-1)
-                async with measured(dev_server_pid(address), [bare_worker]) as bare_phase:
-                    with Progress("bare workflows", cases_n, unit="workflow") as progress:
-                        await in_batches(cases_n, concurrency, counting(progress, bare))
+                with (
+                    measured(dev_server_pid(address), [bare_worker]) as bare_phase,
+                    Progress("bare workflows", cases_n, unit="workflow") as progress,
+                ):
+                    await in_batches(cases_n, concurrency, counting(progress, bare))
                 bare_events: Counter[str] = Counter()
                 for i in range(sample):
                     bare_events += await history_counts(env.client, f"bare-{run}-{i}")
