@@ -11,21 +11,34 @@ tenants = ["contoso"]        # portal and phone only; ["*"] = all
 CASEWORK_API_TOKENS (comma-separated) keeps working: each token is an operator key. A token is
 looked up by its SHA-256, compared in constant time against every key, so the time taken says
 nothing about which key (if any) matched.
+
+The file is read again when it changes (`WatchedKeyring`): the fronts ask for a check before they
+authenticate, at most once a second, and the check runs in a thread (it reads and hashes the small
+file). A key removed is refused from the next check on, with the console sessions it signed in
+(they are looked up by name on every request); a key added works from then on. A file changed into
+one that cannot be used keeps the keys it had, and the log says why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from adapters.logging import get_logger
 from support.access import ALL_TENANTS, Principal, Role
 from support.validation import describe
+
+log = get_logger("casework.api_keys")
+KEY_FILE_MAX_BYTES = 1024 * 1024
+CHECK_EVERY_S = 1.0
 
 
 class KeyEntry(BaseModel):
@@ -96,10 +109,77 @@ class Keyring:
             (sha256_hex(t), Principal(name=f"operator-{i + 1}", role=Role.OPERATOR))
             for i, t in enumerate(tokens)
         ]
-        return Keyring([(d.hex(), p) for d, p in self._keys] + extra)
+        return Keyring(self._keys_as_hex() + extra)
+
+    def _keys_as_hex(self) -> list[tuple[str, Principal]]:
+        return [(d.hex(), p) for d, p in self._keys]
 
     def has_operator(self) -> bool:
         return any(p.role is Role.OPERATOR for _, p in self._keys)
+
+    async def fresh(self) -> None:
+        """Make sure the keys are the key file's as it is now (`WatchedKeyring`); keys made in
+        code have nothing to re-read."""
+
+
+class WatchedKeyring(Keyring):
+    """The key file's principals (and CASEWORK_API_TOKENS as operator keys), read again when the
+    file changes: `fresh` checks it at most every `check_every_s`, in a thread."""
+
+    def __init__(
+        self,
+        key_file: Path,
+        operator_tokens: Iterable[str] = (),
+        check_every_s: float = CHECK_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._file = key_file
+        self._tokens = tuple(operator_tokens)
+        self._every = check_every_s
+        self._clock = clock
+        data = _read_key_file(key_file)
+        super().__init__(self._parse(data)._keys_as_hex())
+        self._seen = hashlib.sha256(data).digest()
+        self._checked = clock()
+        self._checking: asyncio.Future[bool] | None = None
+
+    def _parse(self, data: bytes) -> Keyring:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KeyFileError(f"{self._file}: not UTF-8 text") from None
+        return parse_key_file(text, str(self._file)).with_operator_tokens(self._tokens)
+
+    async def fresh(self) -> None:
+        if self._clock() - self._checked < self._every:
+            return
+        if self._checking is None or self._checking.done():
+            self._checked = self._clock()
+            self._checking = asyncio.ensure_future(asyncio.to_thread(self.check))
+        await asyncio.shield(self._checking)
+
+    def check(self) -> bool:
+        """Read the file again; when it changed, take its keys. True when the keys were replaced.
+        A file that cannot be read or used leaves the keys as they were (logged once a change)."""
+        try:
+            data = _read_key_file(self._file)
+        except KeyFileError as error:
+            if self._seen != b"":
+                log.error("the key file cannot be read; the keys stay as they were", reason=str(error))
+            self._seen = b""
+            return False
+        digest = hashlib.sha256(data).digest()
+        if digest == self._seen:
+            return False
+        self._seen = digest
+        try:
+            keys = self._parse(data)
+        except KeyFileError as error:
+            log.error("the changed key file cannot be used; the keys stay as they were", reason=str(error))
+            return False
+        self._keys = keys._keys
+        log.info("key file read again", keys=len(self._keys))
+        return True
 
 
 def parse_key_file(text: str, source: str) -> Keyring:
@@ -119,16 +199,25 @@ def parse_key_file(text: str, source: str) -> Keyring:
     return Keyring(entries)
 
 
-def load_keyring(key_file: Path | None, operator_tokens: Iterable[str] = ()) -> Keyring:
-    """The key file (if any) plus CASEWORK_API_TOKENS as operator keys."""
-    keyring = Keyring([])
+def _read_key_file(key_file: Path) -> bytes:
+    try:
+        with key_file.open("rb") as file:
+            data = file.read(KEY_FILE_MAX_BYTES + 1)
+    except OSError as error:
+        raise KeyFileError(f"{key_file}: cannot read the key file: {error.strerror}") from None
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise KeyFileError(f"{key_file}: the key file is over {KEY_FILE_MAX_BYTES} bytes")
+    return data
+
+
+def load_keyring(
+    key_file: Path | None, operator_tokens: Iterable[str] = (), check_every_s: float = CHECK_EVERY_S
+) -> Keyring:
+    """The key file (if any; read again when it changes, see `WatchedKeyring`) plus
+    CASEWORK_API_TOKENS as operator keys. Raises KeyFileError naming the entry and field."""
     if key_file is not None:
-        try:
-            text = key_file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise KeyFileError(f"{key_file}: cannot read the key file: {error.strerror}") from None
-        keyring = parse_key_file(text, str(key_file))
-    return keyring.with_operator_tokens(operator_tokens)
+        return WatchedKeyring(key_file, operator_tokens, check_every_s)
+    return Keyring([]).with_operator_tokens(operator_tokens)
 
 
 def demo_key_file(tenants: Iterable[str]) -> tuple[str, dict[str, str]]:

@@ -126,48 +126,71 @@ class DirectoryStore:
 
 
 class VerificationFailures:
-    """Wrong phone verification codes per (tenant, caller), across requests.
+    """Wrong phone verification codes per (tenant, caller), and per tenant, across requests.
 
     A window opens at a pair's first failure and counts failures until it is `window` old; at
-    `limit` failures the pair is locked until the window ends. The caller is given as its MAC
+    `limit` failures the pair is locked until the window ends. The same holds for all the
+    tenant's callers together (its row `TENANT_ROW`) at `tenant_limit`, so new numbers buy no
+    more tries than the tenant has. The caller is given as its MAC
     (`support.verification.caller_mac`): the table never holds a phone number. Every change is one
     conditional UPDATE, so concurrent attempts (several API processes, several requests at once)
-    cannot count past the limit. Times are UTC. A `limit` of 0 turns the lock off (failures are
+    cannot count past the limit. Times are UTC. A limit of 0 turns its lock off (failures are
     still counted), like casework's other limits.
     """
 
-    def __init__(self, engine: Engine, limit: int, window: timedelta = timedelta(hours=1)) -> None:
+    def __init__(
+        self, engine: Engine, limit: int, window: timedelta = timedelta(hours=1), tenant_limit: int = 0
+    ) -> None:
         self._engine = engine
         self._limit = limit
         self._window = window
+        self._tenant_limit = tenant_limit
 
     def locked_for(self, tenant_id: str, caller: str, now: datetime) -> timedelta | None:
-        """How long the pair stays locked, or None when it may try a code."""
+        """How long the pair (or the whole tenant) stays locked, or None when it may try a code."""
+        locks = [
+            lock
+            for lock in (
+                self._locked(tenant_id, caller, self._limit, now),
+                self._locked(tenant_id, TENANT_ROW, self._tenant_limit, now),
+            )
+            if lock is not None
+        ]
+        return max(locks) if locks else None
+
+    def _locked(self, tenant_id: str, caller: str, limit: int, now: datetime) -> timedelta | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(verification_failures.c.window_started_at, verification_failures.c.failures).where(
                     *self._pair(tenant_id, caller)
                 )
             ).first()
-        if row is None or self._limit <= 0 or row.failures < self._limit:
+        if row is None or limit <= 0 or row.failures < limit:
             return None
         ends = _utc(row.window_started_at) + self._window
         return ends - now if ends > now else None
 
     def record(self, tenant_id: str, caller: str, now: datetime) -> None:
         """Count one wrong code (a window older than `window` starts again at this one)."""
-        self._count(tenant_id, caller, now, up_to_limit=False)
+        self._count(tenant_id, caller, now, None)
+        self._count(tenant_id, TENANT_ROW, now, None)
 
     def reserve(self, tenant_id: str, caller: str, now: datetime) -> timedelta | None:
-        """Count one attempt as wrong before it is checked, unless the pair is locked: None when
-        counted (`release` it if the code was right or never checked), else how long the lock
-        lasts."""
-        if self._count(tenant_id, caller, now, up_to_limit=True):
-            return None
+        """Count one attempt as wrong before it is checked, unless the pair or the tenant is
+        locked: None when counted (`release` it if the code was right or never checked), else how
+        long the lock lasts."""
+        if self._count(tenant_id, caller, now, self._limit):
+            if self._count(tenant_id, TENANT_ROW, now, self._tenant_limit):
+                return None
+            self._release(tenant_id, caller)
         return self.locked_for(tenant_id, caller, now) or timedelta(seconds=1)
 
     def release(self, tenant_id: str, caller: str) -> None:
         """Take back one reserved attempt."""
+        self._release(tenant_id, caller)
+        self._release(tenant_id, TENANT_ROW)
+
+    def _release(self, tenant_id: str, caller: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 update(verification_failures)
@@ -175,15 +198,16 @@ class VerificationFailures:
                 .values(failures=verification_failures.c.failures - 1)
             )
 
-    def _count(self, tenant_id: str, caller: str, now: datetime, up_to_limit: bool) -> bool:
+    def _count(self, tenant_id: str, caller: str, now: datetime, up_to: int | None) -> bool:
+        """Count one failure of the row; with `up_to` (a limit, 0 = none) only below it."""
         table = verification_failures
         now = now.astimezone(UTC)
         started = literal(now, type_=table.c.window_started_at.type)
         cutoff = literal(now - self._window, type_=table.c.window_started_at.type)
         expired = table.c.window_started_at <= cutoff
         condition = [*self._pair(tenant_id, caller)]
-        if up_to_limit and self._limit > 0:
-            condition.append(or_(expired, table.c.failures < self._limit))
+        if up_to is not None and up_to > 0:
+            condition.append(or_(expired, table.c.failures < up_to))
         with self._engine.begin() as connection:
             self._ensure_row(connection, tenant_id, caller, now)
             counted = connection.execute(
@@ -205,6 +229,10 @@ class VerificationFailures:
     @staticmethod
     def _pair(tenant_id: str, caller: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
         return verification_failures.c.tenant_id == tenant_id, verification_failures.c.caller_mac == caller
+
+
+# The row of all a tenant's callers: a caller is kept as its MAC (64 hex digits), never this.
+TENANT_ROW = "*"
 
 
 def _utc(at: datetime) -> datetime:

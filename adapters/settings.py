@@ -257,11 +257,14 @@ class Environment(BaseSettings):
 
     api_keys_file: OptionalPath = _env("CASEWORK_API_KEYS", None)
     rate_per_key: Limit = _env("CASEWORK_RATE_PER_KEY", 600)
+    rate_per_client: Limit = _env("CASEWORK_RATE_PER_CLIENT", 1200)
+    failed_sign_ins_per_client: Limit = _env("CASEWORK_FAILED_SIGN_INS_PER_CLIENT", 20)
     openings_per_tenant: Limit = _env("CASEWORK_OPENINGS_PER_TENANT", 60)
     open_cases_per_tenant: Limit = _env("CASEWORK_OPEN_CASES_PER_TENANT", 200)
     # Its length is checked where the key is made (adapters/secrets.py), for values given in code too.
     verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None)
     verification_failures_per_hour: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
+    verification_failures_per_tenant: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_TENANT", 50)
     staff_file: AbsolutePath = _env("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml")
     inbound_smtp_host: Text = _env("CASEWORK_INBOUND_SMTP_HOST", "127.0.0.1")
     inbound_smtp_port: PortOrOff = _env("CASEWORK_INBOUND_SMTP_PORT", 2525)
@@ -371,12 +374,17 @@ class Settings:
     # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
     # cases a tenant may have open at once.
     rate_per_key: int = FROM_ENVIRONMENT
+    # ... and a minute per client address, and wrong keys (API or console sign-in) an hour per
+    # client address; the API and the console share these budgets.
+    rate_per_client: int = FROM_ENVIRONMENT
+    failed_sign_ins_per_client: int = FROM_ENVIRONMENT
     openings_per_tenant: int = FROM_ENVIRONMENT
     open_cases_per_tenant: int = FROM_ENVIRONMENT
     # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
     # under var/ when unset. Wrong codes allowed per tenant and caller number in an hour.
     verification_secret: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
     verification_failures_per_hour: int = FROM_ENVIRONMENT
+    verification_failures_per_tenant: int = FROM_ENVIRONMENT  # wrong codes an hour, all its callers
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
     staff_file: Path = FROM_ENVIRONMENT
     # Customers' email replies (README "Inbound mail"): casework's own SMTP listener for

@@ -23,10 +23,12 @@ from intake.api import create_app
 from intake.cases import Cases, CasesSource
 from intake.console import install_console
 from intake.expected_wait_api import ExpectedWaits, expected_wait_router
+from intake.limits import FrontLimits
 
 
 def keyring_for(settings: Settings) -> Keyring:
-    """The API's principals; a key file that cannot be used stops the start with its reason."""
+    """The API's principals, read again when the key file changes (`WatchedKeyring`); a key file
+    that cannot be used stops the start with its reason."""
     try:
         return load_keyring(settings.api_keys_file, settings.api_tokens)
     except KeyFileError as error:
@@ -52,11 +54,13 @@ def api_app(
         cases.directory = cases.directory or DirectoryStore(database)
         cases.verification = cases.verification or verification_gate(settings, database)
         source = given(cases)
-    app = create_app(settings, keys, database, source)
+    limits = FrontLimits.of(settings)  # one budget per key and per client address for both fronts
+    app = create_app(settings, keys, database, source, limits)
     waits = ExpectedWaits(settings.policy_path, DirectoryStore(database))
     app.include_router(expected_wait_router(waits))
     # /console/, in front of the API's guard; its sessions signed with a key every process shares,
     # and signed out in the database they share
     session_key = verification_key(settings)
-    install_console(app, settings, keys, database, source, waits, session_key, SignedOutSessions(database))
+    sign_outs = SignedOutSessions(database)
+    install_console(app, settings, keys, database, source, waits, session_key, sign_outs, limits)
     return app

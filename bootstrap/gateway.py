@@ -23,11 +23,13 @@ OPEN_WAIT = timedelta(seconds=15)
 
 def verification_gate(settings: Settings, engine: Engine | None = None) -> VerificationGate:
     """The gate of this installation: its verification key, the wrong codes counted in its database
-    (`engine`, or one opened from `settings`), `settings.verification_failures_per_hour`."""
+    (`engine`, or one opened from `settings`), `settings.verification_failures_per_hour` per caller
+    and `verification_failures_per_tenant` for all of a tenant's callers."""
     failures = VerificationFailures(
         engine if engine is not None else open_database(settings),
         settings.verification_failures_per_hour,
         WINDOW,
+        tenant_limit=settings.verification_failures_per_tenant,
     )
     return VerificationGate(verification_key(settings), failures)
 

@@ -234,7 +234,11 @@ def build_worker(
             store,
             deliver,
             verification_key(settings),
-            VerificationFailures(store.engine, settings.verification_failures_per_hour),
+            VerificationFailures(
+                store.engine,
+                settings.verification_failures_per_hour,
+                tenant_limit=settings.verification_failures_per_tenant,
+            ),
         )
         workers.append(
             Worker(

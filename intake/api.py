@@ -49,7 +49,7 @@ from intake.cases import (
 )
 from intake.docs import install_docs
 from intake.guard import Guard
-from intake.limits import RateLimited, RateLimiter
+from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
 from support.access import Permission, Principal
@@ -117,11 +117,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
-def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: CasesSource) -> FastAPI:
+def create_app(
+    settings: Settings,
+    keys: Keyring,
+    engine: Engine,
+    gateway: CasesSource,
+    limits: FrontLimits | None = None,
+) -> FastAPI:
     """The app over what it is handed: the principals (`keys`), the database the reports read
-    (`engine`), and the gateway to the cases (which may connect to Temporal when first asked; an
-    unreachable Temporal is a 503)."""
-    openings = RateLimiter(settings.openings_per_tenant, window_s=3600.0)
+    (`engine`), the gateway to the cases (which may connect to Temporal when first asked; an
+    unreachable Temporal is a 503) and the limits it shares with the console (`limits`, else its
+    own from the settings)."""
+    limits = limits if limits is not None else FrontLimits.of(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +154,8 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
             raise Unavailable(str(error)) from None
         if cases.staff is None:  # assignments name engineers of the settings' staff list
             cases.staff = staff_from_file(settings.staff_file)
+        if cases.openings is None:  # new cases an hour per tenant, counted for every front
+            cases.openings = limits.openings
         return cases
 
     bearer = HTTPBearer(auto_error=False, description="an API key's token (see README, Security)")
@@ -237,17 +246,11 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
         request: CaseRequest, response: Response, caller: Caller, cases: Gateway
     ) -> OpenedCase:
         """Open a case (portal and phone keys, for their tenants; operators). `request_id` is the
-        tenant's idempotency key: the same id and body again return the same case (200); the same
-        id with another body is a 409. Phone intake (`caller_number`) needs a phone key."""
-        Cases.authorise_opening(request, caller)
-        wait = openings.take(request.tenant_id)
-        if wait is not None:
-            raise RateLimited(
-                f"tenant {request.tenant_id!r} opened {settings.openings_per_tenant} cases in the last "
-                f"hour, the most it may; try again in {int(wait)} s",
-                wait,
-            )
-        opened = await cases.open(request, caller)
+        tenant's idempotency key: the same id and body again return the same case (200, not counted
+        against the tenant's openings an hour); the same id with another body is a 409. The
+        requester is an address of the tenant in the directory (or the key's own name). Phone
+        intake (`caller_number`) needs a phone key."""
+        opened = await cases.open(request, caller)  # only a new case counts against the tenant's openings
         response.status_code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return opened
 
@@ -375,5 +378,5 @@ def create_app(settings: Settings, keys: Keyring, engine: Engine, gateway: Cases
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
 
     # The guard runs before routing, so before anything reads a body.
-    app.add_middleware(Guard, keyring=keys, per_key=RateLimiter(settings.rate_per_key))
+    app.add_middleware(Guard, keyring=keys, limits=limits)
     return app

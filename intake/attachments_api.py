@@ -20,6 +20,7 @@ from adapters.attachment_store import AttachmentStore
 from intake.cases import CaseNotFound, Cases, Forbidden
 from support.access import Permission, Principal
 from support.actions import MESSAGE_HASH_PATTERN
+from support.text import without_bidi
 
 AttachmentId = Annotated[
     str, Path(pattern=MESSAGE_HASH_PATTERN, description="the id the case lists (64 hex digits)")
@@ -66,10 +67,9 @@ def attachments_router(
         found = await asyncio.to_thread(store.get, case_id, attachment_id)
         if found is None or found.tenant_id != tenant:
             raise CaseNotFound(f"case {case_id} has no attachment {attachment_id}")
-        name = quote(found.filename, safe="")
-        ascii_name = "".join(
-            c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in found.filename
-        )
+        shown = without_bidi(found.filename)  # a name from a mail stored before they were neutralised
+        name = quote(shown, safe="")
+        ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in shown)
         return Response(
             content=found.content,
             media_type=found.content_type,

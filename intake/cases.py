@@ -41,6 +41,7 @@ from adapters.logging import get_logger
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
 from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
+from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.actions import (
@@ -159,10 +160,14 @@ class Cases:
         verification: VerificationGate | None = None,
         staff: StaffNames | None = None,
         eager_start: bool = False,
+        openings: RateLimiter | None = None,
     ) -> None:
-        """`directory` checks contact addresses against the tenant's entry; `max_open_cases` caps
-        the cases a tenant may have open at once (0: no cap); `verification` seals phone codes and
-        limits wrong ones per caller (`bootstrap.gateway.build_cases` wires all three from the settings).
+        """`directory` checks requesters and contact addresses against the tenant's entry;
+        `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
+        seals phone codes and limits wrong ones per caller (`bootstrap.gateway.build_cases` wires all
+        three from the settings); `openings` limits the new cases a tenant opens (the API's
+        CASEWORK_OPENINGS_PER_TENANT: the API hands it its limiter; an idempotent re-send never
+        counts).
         `eager_start`: a worker on this very client polls the task queue (`make run`: the API in the
         worker's process), so the server may hand a new case's first task straight to it."""
         self._client = client
@@ -173,6 +178,7 @@ class Cases:
         self.verification = verification
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
         self._eager_start = eager_start
+        self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
 
     @property
     def client(self) -> Client:
@@ -194,8 +200,9 @@ class Cases:
                     "tenant; use a new request_id for a new case"
                 )
             return OpenedCase(created=False, case=_seen(await self._decided_view(request.case_id), principal))
-        await self._check_contact(request)
+        await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
+        self._take_opening(request.tenant_id)
         created = True
         try:
             await self._client.start_workflow(
@@ -218,12 +225,17 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             created = False  # the same request, sent twice at once
+            self._give_back_opening(request.tenant_id)
             if await self._existing(request.case_id) not in (digest, ""):
                 raise RequestConflict(
                     f"request_id {request.request_id!r} was already used for another request"
                 ) from None
         except RPCError as error:
+            self._give_back_opening(request.tenant_id)
             raise _rpc_error(error, request.case_id) from None
+        except BaseException:
+            self._give_back_opening(request.tenant_id)
+            raise
         return OpenedCase(created=created, case=_seen(await self._decided_view(request.case_id), principal))
 
     @staticmethod
@@ -249,14 +261,44 @@ class Cases:
         memo = await description.memo()
         return str(memo.get(FINGERPRINT_MEMO, ""))
 
-    async def _check_contact(self, request: CaseRequest) -> None:
-        """Customer mail goes only to the tenant's own addresses or to the requester."""
+    def _take_opening(self, tenant_id: str) -> None:
+        """One of the tenant's openings an hour, taken only for a case about to be started."""
+        if self.openings is None:
+            return
+        wait = self.openings.take(tenant_id)
+        if wait is not None:
+            raise RateLimited(
+                f"tenant {tenant_id!r} opened {self.openings.limit} cases in the last hour, the most "
+                f"it may; try again in {int(wait)} s",
+                wait,
+            )
+
+    def _give_back_opening(self, tenant_id: str) -> None:
+        if self.openings is not None:
+            self.openings.give_back(tenant_id)
+
+    async def _check_people(self, request: CaseRequest, principal: Principal) -> None:
+        """Who the case names, before any mail or case: the requester is one of the tenant's
+        addresses in the directory (its admins, users and registered emails) or the key's own
+        name, and customer mail goes only to the tenant's own addresses or to the requester. The
+        one rule for every front (API, phone intake, console, CLI). Without a directory (a
+        gateway made by hand in tests) nothing is checked."""
         if self.directory is None:
             return
+        directory, tenant = self.directory, request.tenant_id
+        requester = request.requester.lower()
+        if requester != principal.name.lower() and not await asyncio.to_thread(
+            directory.contact_belongs, tenant, requester
+        ):
+            raise InvalidField(
+                "requester",
+                f"not an address of tenant {tenant!r} in the directory (its admins, users and "
+                "registered emails), nor this key's own name; name the person who asks",
+            )
         address = request.contact_email.lower()
-        if address == request.requester.lower():
+        if address == requester:
             return
-        if not await asyncio.to_thread(self.directory.contact_belongs, request.tenant_id, address):
+        if not await asyncio.to_thread(directory.contact_belongs, tenant, address):
             raise InvalidField(
                 "contact_email",
                 "not an address of this tenant in the directory, nor the requester's; "

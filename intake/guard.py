@@ -16,8 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 from adapters.api_keys import Keyring
-from intake.limits import RateLimiter
-from support.access import Principal
+from intake.limits import FrontLimits, RateLimited, client_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +27,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 PUBLIC_PREFIXES = ("/docs-assets/",)
+
+
+def authorization_headers(scope: Scope) -> int:
+    """How many Authorization headers the request has: more than one is refused (400) by both
+    fronts, never resolved by taking the first or the last (a proxy and the app could each
+    read another one)."""
+    return sum(1 for name, _ in scope.get("headers", []) if name.lower() == b"authorization")
+
+
+TWO_AUTHORIZATIONS = "the request has more than one Authorization header; send exactly one"
 
 
 def problem_body(error: str, message: str) -> bytes:
@@ -44,6 +53,16 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def _bearer(authorization: str) -> str:
+    """The token of `Bearer <token>`; '' for anything else."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _too_many(send: Send, limited: RateLimited) -> None:
+    await send_problem(send, 429, "rate_limited", str(limited), {"Retry-After": str(limited.retry_after)})
+
+
 class BodyTooLarge(HTTPException):
     """Raised while a body without a Content-Length streams in past the limit; FastAPI passes an
     HTTPException through its body parsing, and the app's handler answers it as a 413 problem."""
@@ -54,37 +73,43 @@ class BodyTooLarge(HTTPException):
 
 class Guard:
     def __init__(
-        self, app: ASGIApp, keyring: Keyring, per_key: RateLimiter, max_body: int = MAX_BODY_BYTES
+        self, app: ASGIApp, keyring: Keyring, limits: FrontLimits, max_body: int = MAX_BODY_BYTES
     ) -> None:
         self._app = app
         self._keyring = keyring
-        self._per_key = per_key
+        self._limits = limits
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        if authorization_headers(scope) > 1:
+            await send_problem(send, 400, "bad_request", TWO_AUTHORIZATIONS)
+            return
         path: str = scope.get("path", "")
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self._app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        principal = self._authenticate(headers.get("authorization", ""))
+        client = client_of(scope)
+        limited = self._limits.locked_out(client) or self._limits.client_request(client)
+        if limited is not None:
+            await _too_many(send, limited)
+            return
+        await self._keyring.fresh()  # the key file as it is now (read again when it changed)
+        token = _bearer(headers.get("authorization", ""))
+        principal = self._keyring.authenticate(token) if token else None
         if principal is None:
+            if token:
+                self._limits.failed_sign_in(client, token, "api")
             await send_problem(
                 send, 401, "unauthorised", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
             return
-        wait = self._per_key.take(principal.name)
-        if wait is not None:
-            await send_problem(
-                send,
-                429,
-                "rate_limited",
-                f"too many requests from this key; try again in {int(wait)} s",
-                {"Retry-After": str(int(wait))},
-            )
+        limited = self._limits.key_request(principal.name)
+        if limited is not None:
+            await _too_many(send, limited)
             return
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
@@ -94,12 +119,6 @@ class Guard:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self._app(scope, self._bounded(receive), send)
-
-    def _authenticate(self, authorization: str) -> Principal | None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return self._keyring.authenticate(token.strip())
 
     def _bounded(self, receive: Receive) -> Receive:
         """A body without a Content-Length is counted as it arrives and cut off past the limit."""

@@ -3,8 +3,9 @@
 A submitted code never goes to the case in clear: `seal` turns it into its MAC under the
 server-side key (`adapters.secrets.verification_key`, the same key the worker's sending activity
 uses), and the case compares MACs. Wrong codes are counted per (tenant, caller number) across
-requests in the database (the number kept as a MAC, never in clear): at
-`CASEWORK_VERIFICATION_FAILURES_PER_HOUR` (10) in an hour the pair is locked: attempts are refused
+requests in the database (the number kept as a MAC, never in clear), and per tenant: at
+`CASEWORK_VERIFICATION_FAILURES_PER_HOUR` (10) in an hour the pair is locked, at
+`CASEWORK_VERIFICATION_FAILURES_PER_TENANT` (50) every caller of the tenant: attempts are refused
 here, before they reach a case (`VerificationLocked`, answer 429 with `Retry-After`), and the
 worker sends no fresh code to that caller (a new request is refused `verification_locked`).
 
@@ -47,7 +48,10 @@ class VerificationLocked(Exception):
 
     def __init__(self, retry_after_seconds: int) -> None:
         minutes = max(1, math.ceil(retry_after_seconds / 60))
-        super().__init__(f"too many wrong codes from this number; try again in {minutes} minutes")
+        super().__init__(
+            f"too many wrong codes from this number (or from this tenant's numbers together); "
+            f"try again in {minutes} minutes"
+        )
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -19,6 +19,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 # Benchmarks and the fuzz test measure the engine, not the intake's limits: every limit off.
 NO_LIMITS = {
     "CASEWORK_RATE_PER_KEY": "0",
+    "CASEWORK_RATE_PER_CLIENT": "0",
     "CASEWORK_OPENINGS_PER_TENANT": "0",
     "CASEWORK_OPEN_CASES_PER_TENANT": "0",
 }

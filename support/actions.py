@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from support.text import Comment, EngineerName, Line, Message, Note, Reason
+from support.text import Comment, EngineerName, FileName, Line, Message, Note, Reason
 from support.vocabulary import Severity
 
 
@@ -121,7 +121,7 @@ class AttachmentRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     attachment_id: str = Field(pattern=MESSAGE_HASH_PATTERN, description="the store's key (SHA-256 hex)")
-    filename: Line
+    filename: FileName
     content_type: str = Field(pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
     size: int = Field(ge=0, description="bytes")
 

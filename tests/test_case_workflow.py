@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import Settings
-from intake.cases import ActionRejected, RequestConflict
+from intake.cases import ActionRejected, Cases, RequestConflict
 from support.actions import FirstResponse, Resolution
 from support.case_view import CaseView
 from support.entitlement import case_calendar
@@ -213,7 +213,11 @@ async def test_rejected_actions_say_why_and_change_nothing(
 async def test_unknown_tenant_is_refused_not_crashed(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    async with running_worker(time_env.client, settings) as cases:
+    # The installation's gateway refuses a requester of no tenant's directory before any case
+    # (tests/test_intake_security.py); a tenant gone from the directory after that check, or a
+    # gateway without it, still reaches the case, which refuses it.
+    async with running_worker(time_env.client, settings):
+        cases = Cases(time_env.client, settings.task_queue)
         opened = await cases.open(case_request(request_id, tenant="no-such-tenant"))
         result = await time_env.client.get_workflow_handle(opened.case.case_id, result_type=CaseView).result()
         again = await cases.open(case_request(request_id, tenant="no-such-tenant"))

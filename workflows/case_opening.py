@@ -76,6 +76,7 @@ async def _verify_caller(case: CaseRecord, apply: Apply, wait_until: WaitUntil) 
                 case_id=case.view.case_id,
                 tenant_id=case.facts.tenant_id,
                 language=case.request.language,
+                time_zone=case.facts.time_zone,  # the code's expiry in the tenant's own time
                 caller_number=case.request.caller_number,
                 valid_for=case.rules.verification.expires_after,
             ),

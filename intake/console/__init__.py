@@ -17,7 +17,16 @@ from intake.cases import CasesSource
 from intake.console.app import PREFIX, create_console
 from intake.console.session import Sessions, SignOuts
 from intake.expected_wait_api import ExpectedWaits
-from intake.guard import ASGIApp, Receive, Scope, Send
+from intake.guard import (
+    TWO_AUTHORIZATIONS,
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    authorization_headers,
+    send_problem,
+)
+from intake.limits import FrontLimits
 
 
 class ConsoleDispatch:
@@ -30,6 +39,9 @@ class ConsoleDispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] in ("http", "websocket") and (path == PREFIX or path.startswith(PREFIX + "/")):
+            if scope["type"] == "http" and authorization_headers(scope) > 1:
+                await send_problem(send, 400, "bad_request", TWO_AUTHORIZATIONS)
+                return
             await self._console(scope, receive, send)
         else:
             await self._app(scope, receive, send)
@@ -44,11 +56,12 @@ def install_console(
     waits: ExpectedWaits,
     session_key: bytes,
     sign_outs: SignOuts,
+    limits: FrontLimits | None = None,
 ) -> None:
     """Serve the console from `app`, over what the API is handed and the expected waits.
     `session_key` signs the session cookies and `sign_outs` records the sessions signed out: every
     API process of an installation must be given the same (bootstrap derives the key from the
     verification secret, and keeps sign-outs in the database, which they share)."""
     sessions = Sessions(session_key, keys, sign_outs)
-    console = create_console(settings, engine, gateway, waits, sessions)
+    console = create_console(settings, engine, gateway, waits, sessions, limits)
     app.add_middleware(ConsoleDispatch, console=console)

@@ -53,7 +53,7 @@ from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
 from intake.expected_wait_api import ExpectedWaits
-from intake.limits import RateLimited, RateLimiter
+from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
 from support.case_view import CaseView
 from support.entitlement import case_calendar
@@ -137,11 +137,17 @@ def _environment() -> jinja2.Environment:
 
 
 def create_console(
-    settings: Settings, engine: Engine, gateway: CasesSource, waits: ExpectedWaits, sessions: Sessions
+    settings: Settings,
+    engine: Engine,
+    gateway: CasesSource,
+    waits: ExpectedWaits,
+    sessions: Sessions,
+    limits: FrontLimits | None = None,
 ) -> FastAPI:
-    """The console app; its routes are under /console/ (the dispatcher passes the path whole)."""
+    """The console app; its routes are under /console/ (the dispatcher passes the path whole).
+    `limits`: the API's, so a key and a client address have one budget for both fronts."""
     env = _environment()
-    per_key = RateLimiter(settings.rate_per_key)  # the API's limit, counted for the console's pages
+    limits = limits if limits is not None else FrontLimits.of(settings)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 
@@ -150,9 +156,12 @@ def create_console(
 
     async def get_cases() -> Cases:
         try:
-            return await gateway()
+            cases = await gateway()
         except TemporalUnavailable as error:
             raise Unavailable(str(error)) from None
+        if cases.openings is None:  # new cases an hour per tenant, counted with the API's
+            cases.openings = limits.openings
+        return cases
 
     def language(request: Request) -> str:
         """The switch (`?lang=`, then its cookie), else the browser's languages."""
@@ -173,6 +182,7 @@ def create_console(
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
+        await sessions.fresh()  # a key removed from the key file ends its sessions
         try:
             return await asyncio.to_thread(sessions.read, cookie)
         except SQLAlchemyError as error:
@@ -180,12 +190,15 @@ def create_console(
             raise Unavailable("the database does not answer") from None
 
     async def signed_in(request: Request) -> Session:
+        limited = limits.client_request(client_of(request.scope))
+        if limited is not None:
+            raise limited
         session = await session_of(request)
         if session is None:
             raise SignInNeeded()
-        wait = per_key.take(session.principal.name)
-        if wait is not None:
-            raise RateLimited(f"too many requests from this key; try again in {int(wait)} s", wait)
+        limited = limits.key_request(session.principal.name)
+        if limited is not None:
+            raise limited
         return session
 
     def render(
@@ -308,12 +321,22 @@ def create_console(
             return RedirectResponse(f"{PREFIX}/queue", status_code=303)
         return RedirectResponse(f"{PREFIX}/reports", status_code=303)
 
-    def sign_in_page(request: Request, status: int = 200, problem: str = "") -> HTMLResponse:
+    def sign_in_page(
+        request: Request, status: int = 200, problem: str = "", retry_after: int = 0
+    ) -> HTMLResponse:
         nonce = new_nonce()
         response = render(
-            request, "sign_in.html", status, None, problem=problem, pre_csrf=sessions.csrf(nonce)
+            request,
+            "sign_in.html",
+            status,
+            None,
+            problem=problem,
+            retry_after=retry_after,
+            pre_csrf=sessions.csrf(nonce),
         )
         response.set_cookie(PRE_SESSION_COOKIE, nonce, **cookie_options(request))
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.get(f"{PREFIX}/sign-in")
@@ -322,9 +345,22 @@ def create_console(
 
     @app.post(f"{PREFIX}/sign-in")
     async def sign_in(request: Request) -> Response:
+        """A sign-in: limited per client address with the API's wrong tokens (a failure counts
+        there and is logged, the key masked); an address with too many is told when to try again."""
+        client = client_of(request.scope)
+        locked = limits.locked_out(client)
+        if locked is not None:
+            return sign_in_page(request, 429, "too_many_sign_ins", locked.retry_after)
+        limited = limits.client_request(client)
+        if limited is not None:
+            raise limited
         form = await read_form(request, None, request.cookies.get(PRE_SESSION_COOKIE))
-        signed = sessions.sign_in(form.get("token", "").strip())
+        token = form.get("token", "").strip()
+        await sessions.fresh()  # the key file as it is now
+        signed = sessions.sign_in(token) if token else None
         if signed is None:
+            if token:
+                limits.failed_sign_in(client, token, "console")
             return sign_in_page(request, 401, "bad_token")
         principal, cookie = signed
         log.info("console sign-in", key=principal.name, role=principal.role.value)

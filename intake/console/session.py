@@ -62,6 +62,11 @@ class Sessions:
         self._sign_outs = sign_outs
         self.lifetime = lifetime_s
 
+    async def fresh(self) -> None:
+        """The key file as it is now (`adapters.api_keys.WatchedKeyring`): a key removed from it
+        signs in no more, and its sessions end, from the next check on."""
+        await self._keys.fresh()
+
     def _mac(self, purpose: str, data: str) -> str:
         return hmac.new(self._key, f"{purpose}:{data}".encode(), hashlib.sha256).hexdigest()
 
