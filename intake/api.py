@@ -100,6 +100,10 @@ def _problem(
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "more than one Authorization header, or a request Temporal refused",
+    },
     401: {"model": Problem, "description": "missing or wrong bearer token"},
     403: {"model": Problem, "description": "this key's role or tenants do not allow it"},
     404: {"model": Problem, "description": "no such case (or not one of this key's tenants)"},
