@@ -3,10 +3,11 @@
 Every request names its principal with a bearer token (an API key of `service.api_keys`), checked
 by `intake.guard.Guard` before any body is read; each route then allows only what that role may do
 on that tenant (`support.access`): another tenant's case is 404. Errors have one shape,
-`{"error", "message", "fields"}`: 401 no or wrong token, 403 the role may not, 404 unknown case, 409
-the case refused the action (with its reason) or a request id reused for another request, 413 body
-too large, 422 invalid input (one entry per field), 429 a limit (with Retry-After), 503 Temporal
-unreachable. No stack trace ever reaches a caller.
+`{"error", "message", "fields"}`: 400 more than one Authorization header, 401 no or wrong token,
+403 the role may not, 404 unknown case, 409 the case refused the action (with its reason) or a
+request id reused for another request, 413 body too large, 422 invalid input (one entry per
+field), 429 a limit (with Retry-After), 503 Temporal unreachable. No stack trace ever reaches a
+caller.
 
 The app is handed what it uses (keys, database engine, the gateway); it opens nothing itself.
 `bootstrap/api.py` builds it: over the worker's own client and engine in `make run`
