@@ -50,7 +50,8 @@ def create_codec_app(codec: PayloadCodec, keyring: Keyring, origin: str) -> Star
         action: str, transform: Callable[[list[Payload]], Awaitable[list[Payload]]]
     ) -> Callable[..., Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            # Who is asking is settled before the body is read.
+            # Who is asking is settled before the body is read, by the key file as it is now.
+            await keyring.fresh()
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             principal = keyring.authenticate(token.strip() if scheme.lower() == "bearer" else None)
             if principal is None:
