@@ -374,8 +374,8 @@ class Settings:
     # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
     # cases a tenant may have open at once.
     rate_per_key: int = FROM_ENVIRONMENT
-    # ... and a minute per client address, and wrong keys (API or console sign-in) an hour per
-    # client address; the API and the console share these budgets.
+    # Requests a minute per client address, and wrong keys (API token or console sign-in) an hour
+    # per client address; the API and the console share every one of these budgets.
     rate_per_client: int = FROM_ENVIRONMENT
     failed_sign_ins_per_client: int = FROM_ENVIRONMENT
     openings_per_tenant: int = FROM_ENVIRONMENT
