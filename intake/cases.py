@@ -51,6 +51,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -499,6 +501,12 @@ class Cases:
 
     async def note(self, case_id: str, action: InternalNote) -> CaseView:
         return await self._view("note", case_id, action)
+
+    async def accept_obligation(self, case_id: str, action: ObligationAcceptance) -> CaseView:
+        return await self._view("accept_obligation", case_id, action)
+
+    async def ask_obligation_again(self, case_id: str, action: ObligationAskedAgain) -> CaseView:
+        return await self._view("ask_obligation_again", case_id, action)
 
     async def withdraw(self, case_id: str, action: Withdrawal) -> CaseView:
         return await self._view("withdraw", case_id, action)

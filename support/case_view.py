@@ -235,6 +235,9 @@ class CaseView(BaseModel):
     )
     assignments: int = Field(default=0, description="assignments made (each one's notice has its own id)")
     replies_received: int = Field(default=0, description="customer email replies received")
+    obligations_asked_again: int = Field(
+        default=0, description="obligations asked for again by an engineer (each notice has its own id)"
+    )
 
     @model_validator(mode="after")
     def _counters_of_older_state(self) -> CaseView:

@@ -24,7 +24,8 @@ class RequestKind(StrEnum):
 
 class RequestState(StrEnum):
     OUTSTANDING = "outstanding"
-    ANSWERED = "answered"
+    ANSWERED = "answered"  # the customer says it is provided (a reply, a comment, a tick): no timer runs
+    ACCEPTED = "accepted"  # an engineer took what the customer provided
     WAIVED = "waived"
 
 
@@ -41,10 +42,30 @@ class CustomerRequest(BaseModel):
     state: RequestState = RequestState.OUTSTANDING
     answered_at: datetime | None = None
     answer: str | None = Field(default=None, description="an excerpt of the customer's answer")
+    accepted_at: datetime | None = None
+    accepted_by: str | None = Field(default=None, description="the engineer who accepted it")
 
     @property
     def outstanding(self) -> bool:
         return self.state is RequestState.OUTSTANDING
+
+
+def asked_again(request: CustomerRequest, period: tuple[datetime, list[datetime]]) -> CustomerRequest:
+    """An answered or accepted request outstanding again, with a fresh period (`cooperation_period`
+    from the moment it is asked again): its reminders and due time start over."""
+    due, reminders = period
+    return request.model_copy(
+        update={
+            "state": RequestState.OUTSTANDING,
+            "due": due,
+            "reminders": reminders,
+            "reminders_sent": 0,
+            "answered_at": None,
+            "answer": None,
+            "accepted_at": None,
+            "accepted_by": None,
+        }
+    )
 
 
 def one_lower(severity: Severity) -> Severity | None:

@@ -58,6 +58,8 @@ FACTS = {
     "attachments": "- trace.txt (text/plain, 120 bytes)",
     "answered": "request-1",
     "status": "in_progress",
+    "details": "Wang Fang, +86 10 5555 0100, 24x7",  # customer_cooperated
+    "why": "the analysis names no affected users",  # obligation_asked_again (issue 23)
 }
 TIMES = {"first_response_due": DUE, "due": DUE, "support_opens_at": DUE, "reopen_until": DUE}
 

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         CustomerUpdate,
         FirstResponse,
         InternalNote,
+        ObligationAcceptance,
+        ObligationAskedAgain,
         ReopenRequest,
         Resolution,
         SeverityChangeRequest,
@@ -244,6 +246,26 @@ class SupportCaseWorkflow:
 
     @withdraw.validator
     def _check_withdraw(self, action: Withdrawal) -> None:
+        self._check(action)
+
+    @workflow.update
+    def accept_obligation(self, action: ObligationAcceptance) -> CaseView:
+        """An engineer accepts an obligation (answered by the customer, or received otherwise)."""
+        self._apply(action)
+        return self._case.view
+
+    @accept_obligation.validator
+    def _check_accept_obligation(self, action: ObligationAcceptance) -> None:
+        self._check(action)
+
+    @workflow.update
+    def ask_obligation_again(self, action: ObligationAskedAgain) -> CaseView:
+        """An engineer needs an answered obligation again: a new due time, the customer told why."""
+        self._apply(action)
+        return self._case.view
+
+    @ask_obligation_again.validator
+    def _check_ask_obligation_again(self, action: ObligationAskedAgain) -> None:
         self._check(action)
 
     @workflow.update
