@@ -62,7 +62,7 @@ class ReopenRequest(BaseModel):
     reason: Reason
 
 
-REQUEST_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"  # an obligation's name, or request-<n>
+ASKED_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"  # an obligation's name, or request-<n>
 
 
 class Cooperation(BaseModel):
@@ -70,7 +70,7 @@ class Cooperation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="e.g. impact_analysis or request-1")
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="e.g. impact_analysis or request-1")
     details: Message
 
 
@@ -81,7 +81,7 @@ class ObligationAcceptance(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     engineer: EngineerName
-    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="the obligation's name (impact_analysis)")
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="the obligation's name (impact_analysis)")
 
 
 class ObligationAskedAgain(BaseModel):
@@ -91,7 +91,7 @@ class ObligationAskedAgain(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     engineer: EngineerName
-    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="the obligation's name (impact_analysis)")
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="the obligation's name (impact_analysis)")
     reason: Reason = Field(description="why it is needed again: told to the customer")
 
 

@@ -184,6 +184,22 @@ def waiting_on_customer(requests: list[CustomerRequest]) -> bool:
     return any(r.outstanding and r.pauses_clock for r in requests)
 
 
+def request_choices(requests: list[CustomerRequest]) -> dict[str, list[str]]:
+    """The requests each action may name now, by the action's name (the console's suggestions):
+    the customer answers what is outstanding; an engineer accepts an obligation outstanding or
+    answered, and asks again for one answered or accepted."""
+    obligations = [r for r in requests if r.kind is RequestKind.OBLIGATION]
+    return {
+        "cooperate": [r.request_id for r in requests if r.outstanding],
+        "accept_obligation": [
+            r.request_id for r in obligations if r.state in (RequestState.OUTSTANDING, RequestState.ANSWERED)
+        ],
+        "ask_obligation_again": [
+            r.request_id for r in obligations if r.state in (RequestState.ANSWERED, RequestState.ACCEPTED)
+        ],
+    }
+
+
 def open_engineer_requests(requests: list[CustomerRequest]) -> int:
     """Engineer requests still waiting for the customer (the ones `MAX_OPEN_REQUESTS` caps)."""
     return sum(r.outstanding and r.kind is RequestKind.ENGINEER for r in requests)
