@@ -21,7 +21,7 @@ from support.cooperation import CustomerRequest, RequestKind
 from support.excerpt import excerpt, utf8_size
 from support.notifications import FailedNotification
 from support.reasons import Reason
-from support.request import CaseRequest
+from support.request import CaseRequest, RequestDetails
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 
@@ -169,6 +169,11 @@ class CaseView(BaseModel):
     created_at: datetime
     opened_at: datetime | None = None
     incident: IncidentLink | None = None
+    request: RequestDetails | None = Field(
+        default=None,
+        description="the description and the contact, for those who may read the case: filled in "
+        "when the case is shown, never carried by the case itself (its state stays bounded)",
+    )
     verification: VerificationView | None = None
     first_response: SlaClock | None = None
     customer_update: SlaClock | None = None

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from support.case_record import CarriedCase, CaseRecord, CaseStart
     from support.case_view import CaseView
     from support.notifications import Notification
+    from support.request import RequestDetails
     from support.verification import SealedAttempt, VerificationResult
     from support.vocabulary import CaseStatus
     from workflows import search_attributes as sa
@@ -147,6 +148,12 @@ class SupportCaseWorkflow:
     @workflow.query
     def view(self) -> CaseView:
         return self._case.view
+
+    @workflow.query
+    def request_details(self) -> RequestDetails:
+        """What the customer wrote and whom to reach (from the case's input): the intake shows it
+        beside the view to whoever may read the case."""
+        return RequestDetails.of(self._case.request)
 
     @workflow.update
     async def decided(self) -> CaseView:
