@@ -28,6 +28,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowHistory,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -52,6 +53,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -61,7 +64,7 @@ from support.actions import (
 from support.case_machine import MOVING_MARK
 from support.case_view import CaseView
 from support.customer_view import customer_view
-from support.request import CaseRequest
+from support.request import CaseRequest, RequestDetails
 from support.verification import SealedAttempt, VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
 from workflows import search_attributes as sa
@@ -413,6 +416,9 @@ class Cases:
             if description.status is WorkflowExecutionStatus.COMPLETED:
                 return _seen(await self._final_view(handle), principal)
             view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+            if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
+                details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
+                view = view.model_copy(update={"request": details})
             return _seen(view, principal)
         except RPCError as error:
             raise _rpc_error(error, case_id) from None
@@ -427,8 +433,14 @@ class Cases:
                 payloads = event.workflow_execution_completed_event_attributes.result.payloads
                 [view] = await self._client.data_converter.decode(payloads, [CaseView])
                 if isinstance(view, CaseView):
-                    return view
+                    return view.model_copy(update={"request": await self._started_with(history)})
         raise Unavailable(f"case {handle.id} completed but its result is not in its history")
+
+    async def _started_with(self, history: WorkflowHistory) -> RequestDetails | None:
+        """The description and contact of a finished case: from its last run's input."""
+        started = history.events[0].workflow_execution_started_event_attributes
+        [start] = await self._client.data_converter.decode(started.input.payloads, [CaseStart])
+        return RequestDetails.of(start.request) if isinstance(start, CaseStart) else None
 
     async def list(
         self,
@@ -541,6 +553,12 @@ class Cases:
 
     async def note(self, case_id: str, action: InternalNote) -> CaseView:
         return await self._view("note", case_id, action)
+
+    async def accept_obligation(self, case_id: str, action: ObligationAcceptance) -> CaseView:
+        return await self._view("accept_obligation", case_id, action)
+
+    async def ask_obligation_again(self, case_id: str, action: ObligationAskedAgain) -> CaseView:
+        return await self._view("ask_obligation_again", case_id, action)
 
     async def withdraw(self, case_id: str, action: Withdrawal) -> CaseView:
         return await self._view("withdraw", case_id, action)

@@ -40,6 +40,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -363,6 +365,29 @@ async def next_deadline_published(env: WorkflowEnvironment, cases: Cases, _: Set
     return case
 
 
+async def obligations_answered_by_reply(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 23: the admin answers every obligation by one email reply (the patch
+    obligations-answered-by-reply): no reminder, no downgrade; the agent accepts two and asks for
+    the third again (a new due time, the customer told why), which a second reply answers."""
+    case = (await cases.open(request("answered-by-reply", severity="A"))).case.case_id
+    await env.sleep(timedelta(seconds=7))
+    await cases.receive_reply(case, _reply("Impact: 400 users. Reachable: Wang Fang, 24x7. Data confirmed."))
+    await env.sleep(timedelta(hours=3))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    for obligation in ("impact_analysis", "contact_data"):
+        await cases.accept_obligation(case, ObligationAcceptance(engineer=ENGINEER, request_id=obligation))
+    again = ObligationAskedAgain(engineer=ENGINEER, request_id="reachable_contacts", reason="No phone number")
+    await cases.ask_obligation_again(case, again)
+    await env.sleep(timedelta(hours=1, minutes=1))  # one reminder
+    await cases.receive_reply(case, _reply("Wang Fang: +86 10 5555 0100"))
+    await cases.accept_obligation(
+        case, ObligationAcceptance(engineer=ENGINEER, request_id="reachable_contacts")
+    )
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -378,6 +403,7 @@ SCENARIOS: dict[str, Scenario] = {
     "team_case_withdrawn": team_case_withdrawn,
     "survey_answered_by_reply": survey_answered_by_reply,
     "next_deadline_published": next_deadline_published,
+    "obligations_answered_by_reply": obligations_answered_by_reply,
     # The context read by the worker in the case's first task (a local activity, patch
     # `context-local-activity`); the older recordings keep the context activity.
     "context_read_in_the_first_task": intake_waits_for_decision,

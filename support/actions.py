@@ -62,15 +62,37 @@ class ReopenRequest(BaseModel):
     reason: Reason
 
 
+ASKED_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"  # an obligation's name, or request-<n>
+
+
 class Cooperation(BaseModel):
     """Customer signal: an obligation or request is fulfilled."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    request_id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="e.g. impact_analysis or request-1"
-    )
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="e.g. impact_analysis or request-1")
     details: Message
+
+
+class ObligationAcceptance(BaseModel):
+    """An engineer accepts an obligation: what the customer provided (a reply, a comment, a tick in
+    the portal) or what reached support another way. Accepted, it is settled for good."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    engineer: EngineerName
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="the obligation's name (impact_analysis)")
+
+
+class ObligationAskedAgain(BaseModel):
+    """An engineer asks for an answered or accepted obligation again: it is outstanding with a new
+    due time (its reminders and the downgrade timer start over) and the customer is told why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    engineer: EngineerName
+    request_id: str = Field(pattern=ASKED_ID_PATTERN, description="the obligation's name (impact_analysis)")
+    reason: Reason = Field(description="why it is needed again: told to the customer")
 
 
 class SurveyAnswer(BaseModel):

@@ -14,6 +14,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -66,6 +68,8 @@ Event = (
     | Resolution
     | ReopenRequest
     | Cooperation
+    | ObligationAcceptance
+    | ObligationAskedAgain
     | SurveyAnswer
     | Assignment
     | InternalNote

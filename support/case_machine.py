@@ -22,6 +22,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -44,10 +46,13 @@ from support.case_record import CaseRecord
 from support.clocks import ClockName
 from support.customer_replies import received, reply_refusal
 from support.customer_requests import (
+    accept,
     ask,
+    ask_again,
     came_due,
     cooperated,
     cooperation_refusal,
+    obligation_refusal,
     remind,
     request_refusal,
 )
@@ -152,6 +157,8 @@ STEPS: dict[type[BaseModel], Step] = {
     Resolution: resolve,
     ReopenRequest: reopen,
     Cooperation: cooperated,
+    ObligationAcceptance: accept,
+    ObligationAskedAgain: ask_again,
     SurveyAnswer: survey_answered,
     Assignment: assign,
     InternalNote: noted,
@@ -182,6 +189,8 @@ _VERBS: dict[type[BaseModel], str] = {
     InternalNote: "add a note",
     Withdrawal: "withdraw",
     Cooperation: "take this answer",
+    ObligationAcceptance: "accept an obligation",
+    ObligationAskedAgain: "ask for an obligation again",
     CustomerReply: "take a reply",
 }
 
@@ -228,6 +237,8 @@ def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = F
         return change_refusal(case, action)
     elif isinstance(action, Assignment):
         return assign_refusal(case, action)
+    elif isinstance(action, ObligationAcceptance | ObligationAskedAgain):
+        return obligation_refusal(case, action.request_id, accepting=isinstance(action, ObligationAcceptance))
     return None
 
 

@@ -21,7 +21,7 @@ from support.cooperation import CustomerRequest, RequestKind
 from support.excerpt import excerpt, utf8_size
 from support.notifications import FailedNotification
 from support.reasons import Reason
-from support.request import CaseRequest
+from support.request import CaseRequest, RequestDetails
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 
@@ -169,6 +169,11 @@ class CaseView(BaseModel):
     created_at: datetime
     opened_at: datetime | None = None
     incident: IncidentLink | None = None
+    request: RequestDetails | None = Field(
+        default=None,
+        description="the description and the contact, for those who may read the case: filled in "
+        "when the case is shown, never carried by the case itself (its state stays bounded)",
+    )
     verification: VerificationView | None = None
     first_response: SlaClock | None = None
     customer_update: SlaClock | None = None
@@ -235,6 +240,9 @@ class CaseView(BaseModel):
     )
     assignments: int = Field(default=0, description="assignments made (each one's notice has its own id)")
     replies_received: int = Field(default=0, description="customer email replies received")
+    obligations_asked_again: int = Field(
+        default=0, description="obligations asked for again by an engineer (each notice has its own id)"
+    )
 
     @model_validator(mode="after")
     def _counters_of_older_state(self) -> CaseView:

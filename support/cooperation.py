@@ -24,7 +24,8 @@ class RequestKind(StrEnum):
 
 class RequestState(StrEnum):
     OUTSTANDING = "outstanding"
-    ANSWERED = "answered"
+    ANSWERED = "answered"  # the customer says it is provided (a reply, a comment, a tick): no timer runs
+    ACCEPTED = "accepted"  # an engineer took what the customer provided
     WAIVED = "waived"
 
 
@@ -41,10 +42,30 @@ class CustomerRequest(BaseModel):
     state: RequestState = RequestState.OUTSTANDING
     answered_at: datetime | None = None
     answer: str | None = Field(default=None, description="an excerpt of the customer's answer")
+    accepted_at: datetime | None = None
+    accepted_by: str | None = Field(default=None, description="the engineer who accepted it")
 
     @property
     def outstanding(self) -> bool:
         return self.state is RequestState.OUTSTANDING
+
+
+def asked_again(request: CustomerRequest, period: tuple[datetime, list[datetime]]) -> CustomerRequest:
+    """An answered or accepted request outstanding again, with a fresh period (`cooperation_period`
+    from the moment it is asked again): its reminders and due time start over."""
+    due, reminders = period
+    return request.model_copy(
+        update={
+            "state": RequestState.OUTSTANDING,
+            "due": due,
+            "reminders": reminders,
+            "reminders_sent": 0,
+            "answered_at": None,
+            "answer": None,
+            "accepted_at": None,
+            "accepted_by": None,
+        }
+    )
 
 
 def one_lower(severity: Severity) -> Severity | None:
@@ -161,6 +182,22 @@ def waive_all(requests: list[CustomerRequest]) -> list[CustomerRequest]:
 def waiting_on_customer(requests: list[CustomerRequest]) -> bool:
     """True while a request that pauses the provider's update clock is outstanding."""
     return any(r.outstanding and r.pauses_clock for r in requests)
+
+
+def request_choices(requests: list[CustomerRequest]) -> dict[str, list[str]]:
+    """The requests each action may name now, by the action's name (the console's suggestions):
+    the customer answers what is outstanding; an engineer accepts an obligation outstanding or
+    answered, and asks again for one answered or accepted."""
+    obligations = [r for r in requests if r.kind is RequestKind.OBLIGATION]
+    return {
+        "cooperate": [r.request_id for r in requests if r.outstanding],
+        "accept_obligation": [
+            r.request_id for r in obligations if r.state in (RequestState.OUTSTANDING, RequestState.ANSWERED)
+        ],
+        "ask_obligation_again": [
+            r.request_id for r in obligations if r.state in (RequestState.ANSWERED, RequestState.ACCEPTED)
+        ],
+    }
 
 
 def open_engineer_requests(requests: list[CustomerRequest]) -> int:

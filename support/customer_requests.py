@@ -1,12 +1,17 @@
 """What the case asks of the customer and what happens when it does not come: an engineer's
 request (it pauses the customer-update clock while outstanding), the severity's obligations,
-reminders, and at the due time a downgrade one level, or for a C case, closing it unresponsive."""
+reminders, and at the due time a downgrade one level, or for a C case, closing it unresponsive.
+
+An obligation the customer answers (an email reply, a portal answer) stops its reminders and its
+downgrade timer at once; an engineer then accepts it, or asks for it again with a new due time
+(the timer starts over and the customer is told why). Only an obligation that is neither answered
+nor accepted by its due time lowers the severity."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from support.actions import Cooperation, CustomerActionRequest
+from support.actions import Cooperation, CustomerActionRequest, ObligationAcceptance, ObligationAskedAgain
 from support.case_effects import Decision
 from support.case_record import CaseRecord
 from support.case_view import ClockPause
@@ -16,6 +21,8 @@ from support.cooperation import (
     CustomerRequest,
     RequestKind,
     RequestState,
+    asked_again,
+    cooperation_period,
     new_request,
     one_lower,
     open_engineer_requests,
@@ -46,26 +53,45 @@ def cooperation_refusal(case: CaseRecord, answer: Cooperation) -> str | None:
         return f"the case has no request {answer.request_id!r}; nothing was asked under that name"
     if request.state is RequestState.ANSWERED:
         return f"request {answer.request_id!r} was already answered at {request.answered_at}"
+    if request.state is RequestState.ACCEPTED:
+        return f"request {answer.request_id!r} was already received and accepted at {request.accepted_at}"
     if request.state is RequestState.WAIVED:
         return f"request {answer.request_id!r} is no longer needed (waived)"
     return None
 
 
+# Cases that took replies before it left their obligations outstanding (only a `cooperate` for
+# each answered one): they replay so, and were downgraded for not providing what they had sent.
+OBLIGATIONS_ANSWERED_BY_REPLY_PATCH = "obligations-answered-by-reply"
+
+
 def answered_by_reply(case: CaseRecord, now: datetime, what: str) -> list[str]:
-    """A customer's email reply answers every engineer request still outstanding (the engineer asked
-    by email; the reply is its answer) and the update clock resumes. Obligations stay: each is a
-    named deliverable the customer confirms on its own (cooperate), not any mail that arrives.
-    Returns the ids of the requests answered."""
-    answered = []
-    for request in case.view.customer_requests:
-        if request.kind is RequestKind.ENGINEER and request.outstanding:
-            request.state = RequestState.ANSWERED
-            request.answered_at = now
-            request.answer = excerpt(what)
-            answered.append(request.request_id)
-    if answered:
+    """A customer's email reply answers every request still outstanding: the engineer's (the
+    engineer asked by email; the reply is its answer; the update clock resumes) and the
+    obligations (the acknowledgement asked for them by reply): their reminders and downgrade
+    timers stop, and an engineer accepts each or asks for it again. Returns the ids answered."""
+    requests = case.view.customer_requests
+    engineer = [r for r in requests if r.kind is RequestKind.ENGINEER and r.outstanding]
+    obligations = [r for r in requests if r.kind is RequestKind.OBLIGATION and r.outstanding]
+    if not (obligations and case.patched(OBLIGATIONS_ANSWERED_BY_REPLY_PATCH)):
+        obligations = []
+    chosen = {id(r) for r in engineer + obligations}
+    answered = [r for r in requests if id(r) in chosen]
+    for request in answered:
+        request.state = RequestState.ANSWERED
+        request.answered_at = now
+        request.answer = excerpt(what)
+    if obligations:
+        case.view.record(
+            now,
+            "obligations_answered",
+            f"answered by email: {', '.join(r.request_id for r in obligations)}; "
+            "support accepts each, or asks for it again",
+            actor="customer",
+        )
+    if engineer:
         sync_pause(case, now, "customer", "the customer replied by email")
-    return answered
+    return [r.request_id for r in answered]
 
 
 def _request(case: CaseRecord, request_id: str) -> CustomerRequest:
@@ -153,6 +179,67 @@ def cooperated(case: CaseRecord, answer: Cooperation, now: datetime, decision: D
             "customer_cooperated",
             {"request_id": request.request_id, "details": answer.details},
             sequence=view.cooperations_received,
+        )
+    )
+
+
+def obligation_refusal(case: CaseRecord, request_id: str, accepting: bool) -> str | None:
+    """Why an engineer may not accept (`accepting`) or ask again for this request: it must be an
+    obligation of the case, not waived; one accepts what is outstanding or answered, and asks
+    again for what is answered or accepted."""
+    verb = "accept" if accepting else "ask again for"
+    request = next((r for r in case.view.customer_requests if r.request_id == request_id), None)
+    if request is None or request.kind is not RequestKind.OBLIGATION:
+        names = [r.request_id for r in case.view.customer_requests if r.kind is RequestKind.OBLIGATION]
+        listed = ", ".join(names) or "none"
+        return f"cannot {verb} {request_id!r}: it is not an obligation of this case (they are: {listed})"
+    if request.state is RequestState.WAIVED:
+        return f"cannot {verb} {request_id!r}: it is no longer needed (waived)"
+    if accepting and request.state is RequestState.ACCEPTED:
+        return f"cannot {verb} {request_id!r}: {request.accepted_by} accepted it at {request.accepted_at}"
+    if not accepting and request.state is RequestState.OUTSTANDING:
+        return f"cannot {verb} {request_id!r}: it is still outstanding, due {request.due.isoformat()}"
+    return None
+
+
+def accept(case: CaseRecord, action: ObligationAcceptance, now: datetime, decision: Decision) -> None:
+    """The obligation is settled: no reminder, no downgrade, whatever the severity does next."""
+    request = _request(case, action.request_id)
+    how = "as answered by the customer" if request.state is RequestState.ANSWERED else "received"
+    request.state = RequestState.ACCEPTED
+    request.accepted_at = now
+    request.accepted_by = action.engineer
+    what = f"{request.request_id}: {excerpt(request.what)} accepted, {how}"
+    case.view.record(now, "obligation_accepted", what, action.engineer)
+    touch(case, now, None, decision)
+
+
+def ask_again(case: CaseRecord, action: ObligationAskedAgain, now: datetime, decision: Decision) -> None:
+    """Outstanding again with a new period from now (the reminders and the downgrade timer start
+    over); the customer is told what, why, and by when."""
+    view = case.view
+    assert view.severity is not None
+    index = next(i for i, r in enumerate(view.customer_requests) if r.request_id == action.request_id)
+    period = cooperation_period(case.rules, view.severity, case.calendar, now)
+    request = asked_again(view.customer_requests[index], period)
+    view.customer_requests[index] = request
+    view.record(
+        now,
+        "obligation_asked_again",
+        f"{request.request_id}: {excerpt(request.what)} asked again (due {request.due.isoformat()}): "
+        f"{excerpt(action.reason)}",
+        action.engineer,
+    )
+    touch(case, now, None, decision)
+    view.obligations_asked_again += 1
+    decision.tell(
+        recipients(
+            case,
+            "obligation_asked_again",
+            {"why": action.reason},
+            {"due": request.due},
+            sequence=view.obligations_asked_again,
+            reasons={"what": [Reason(code=ASKED, params=_what(request))]},
         )
     )
 

@@ -62,7 +62,12 @@ def customer_view(view: CaseView) -> CaseView:
             "follow_ups_sent": 0,
             "assignments": 0,
             "customer_requests": [
-                request.model_copy(update={"requested_by": shown_actor(request.requested_by)})
+                request.model_copy(
+                    update={
+                        "requested_by": shown_actor(request.requested_by),
+                        "accepted_by": _shown_or_none(request.accepted_by),
+                    }
+                )
                 for request in view.customer_requests
             ],
             "pauses": [

@@ -35,6 +35,7 @@ CUSTOMER_TEMPLATES = frozenset(
         "first_response",
         "customer_action_requested",
         "cooperation_reminder",
+        "obligation_asked_again",
         "customer_update",
         "downgraded",
         "severity_changed",

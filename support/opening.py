@@ -59,6 +59,18 @@ def obligations_said(case: CaseRecord) -> list[Reason]:
     ]
 
 
+def _request_facts(case: CaseRecord) -> dict[str, str]:
+    """What the customer wrote and whom to reach, for the support queue's "new case" message."""
+    request = case.request
+    return {
+        "description": request.description,
+        "requester": request.requester,
+        "contact_email": request.contact_email,
+        "contact_phone": request.contact_phone or "-",
+        "preferred_contact": request.preferred_contact.value,
+    }
+
+
 def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:
     assert context.tenant is not None
     request, view = case.request, case.view
@@ -123,9 +135,8 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
         facts |= {"incident_id": view.incident.incident_id, "incident_title": view.incident.title}
     times = {"support_opens_at": calendar.next_open(now)}
     decision.tell(recipients(case, "acknowledged", facts, times, reasons=said))
-    decision.tell(
-        recipients(case, "new_case", facts | {"calendar": terms.calendar_name}, times, reasons=said)
-    )
+    support_facts = facts | {"calendar": terms.calendar_name} | _request_facts(case)
+    decision.tell(recipients(case, "new_case", support_facts, times, reasons=said))
     decision.count(
         "casework_cases_opened", "cases opened", severity=severity.value, category=view.category.value
     )

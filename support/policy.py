@@ -104,12 +104,13 @@ class VerificationRule(BaseModel):
     expires_after: Duration = Field(default=timedelta(minutes=10))
 
 
-# Events added after policies were first snapshotted into cases (issue 15): a running case's
+# Events added after policies were first snapshotted into cases (issues 15, 23): a running case's
 # snapshot without a line for one routes it so (policy.toml names them like every other event).
 LATER_EVENTS: dict[str, list[Audience]] = {
     "assigned": [Audience.ENGINEER],
     "customer_replied": [Audience.ENGINEER],
     "withdrawn": [Audience.CUSTOMER, Audience.ENGINEER],
+    "obligation_asked_again": [Audience.CUSTOMER],  # issue 23
 }
 
 

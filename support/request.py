@@ -19,7 +19,14 @@ from support.vocabulary import Category, Channel, ContactMethod, IssueArea, Seve
 
 _PHONE = re.compile(PHONE_PATTERN)
 
-__all__ = ["PHONE_PATTERN", "REQUEST_ID_PATTERN", "TENANT_ID_PATTERN", "CaseRequest", "case_id_for"]
+__all__ = [
+    "PHONE_PATTERN",
+    "REQUEST_ID_PATTERN",
+    "TENANT_ID_PATTERN",
+    "CaseRequest",
+    "RequestDetails",
+    "case_id_for",
+]
 
 
 class CaseRequest(BaseModel):
@@ -84,3 +91,26 @@ def case_id_for(tenant_id: str, request_id: str) -> str:
     request id from another tenant is another case. The dot cannot occur in a tenant id, so no two
     (tenant, request id) pairs share a case id."""
     return f"case-{tenant_id}.{request_id}"
+
+
+class RequestDetails(BaseModel):
+    """What the customer wrote and whom to reach, as readers of the case see it (agents,
+    operators, the tenant's own portal). Read from the case's request (the workflow's input) when
+    the case is shown: the view the case carries never holds it, so its state stays bounded, and
+    neither search attributes nor logs see it."""
+
+    description: str
+    requester: str
+    contact_email: str
+    contact_phone: str | None = None
+    preferred_contact: ContactMethod
+
+    @classmethod
+    def of(cls, request: CaseRequest) -> RequestDetails:
+        return cls(
+            description=request.description,
+            requester=request.requester,
+            contact_email=request.contact_email,
+            contact_phone=request.contact_phone,
+            preferred_contact=request.preferred_contact,
+        )

@@ -26,6 +26,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -65,6 +67,8 @@ VALIDATED = (
     CustomerReply,
     Cooperation,
     SurveyAnswer,
+    ObligationAcceptance,
+    ObligationAskedAgain,
 )
 
 # Each action comes this long after whatever happened before it, as on a server, where a round

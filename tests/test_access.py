@@ -49,6 +49,11 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("POST", "/cases/{case_id}/survey"): (CUSTOMER, {"score": 5}),
     ("POST", "/cases/{case_id}/assignment"): (AGENT, {"assignee": "zhang.min", "reason": "handover"}),
     ("POST", "/cases/{case_id}/notes"): (AGENT, {"note": "checked the MX records"}),
+    ("POST", "/cases/{case_id}/accepted-obligations"): (AGENT, {"request_id": "contact_data"}),
+    ("POST", "/cases/{case_id}/obligations-asked-again"): (
+        AGENT,
+        {"request_id": "contact_data", "reason": "the phone number is missing"},
+    ),
     ("POST", "/cases/{case_id}/withdrawal"): (CUSTOMER, {"requester": "it@contoso.com", "reason": "gone"}),
     ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
     ("GET", "/intake/expected-wait"): (OPEN, {"tenant": "contoso", "category": "technical", "severity": "B"}),

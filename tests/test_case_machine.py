@@ -29,6 +29,8 @@ from support.actions import (
     CustomerUpdate,
     FirstResponse,
     InternalNote,
+    ObligationAcceptance,
+    ObligationAskedAgain,
     ReopenRequest,
     Resolution,
     SeverityChangeRequest,
@@ -557,6 +559,9 @@ ACTIONS: list[Event] = [
     ),
     CustomerReply(message_id=f"{0:064x}", sender="a***@contoso.example", body="Here it is"),
     Withdrawal(requester="admin@contoso.example", reason="It fixed itself"),
+    # issue 23: obligations accepted, or asked for again once answered
+    *(ObligationAcceptance(engineer=ENGINEER, request_id=o) for o in ("impact_analysis", "contact_data")),
+    ObligationAskedAgain(engineer=ENGINEER, request_id="contact_data", reason="the phone number is missing"),
 ]
 WAITS = [timedelta(minutes=10), timedelta(hours=1), timedelta(hours=5), timedelta(days=1), timedelta(days=3)]
 FAILURES = [0, 1, 3, 7, 15]  # the n-th notification told so far could not be delivered

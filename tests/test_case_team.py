@@ -205,14 +205,14 @@ def test_a_reply_answers_the_engineers_requests_and_resumes_the_clock() -> None:
     assert request.state is RequestState.ANSWERED
     assert view.customer_update is not None and view.customer_update.running
     obligations = [r for r in view.customer_requests if r.kind.value == "obligation"]
-    assert all(r.state is RequestState.OUTSTANDING for r in obligations), "obligations stay"
+    assert all(r.state is RequestState.ANSWERED for r in obligations), "obligations too (issue 23)"
     assert [a.filename for a in view.attachments] == ["trace-0.txt", "trace-1.txt"]
     entry = next(e for e in view.timeline if e.kind == "customer_replied")
     assert entry.actor == "customer" and not entry.internal and "(2 attachments)" in entry.message
     told = next(n for n in driver.told if n.event == "customer_replied")
     assert told.audience is Audience.ENGINEER and told.engineer == ENGINEER
     assert told.facts["body"] == body and "trace-1.txt (text/plain, 101 bytes)" in told.facts["attachments"]
-    assert told.facts["answered"] == "request-1"
+    assert told.facts["answered"] == "contact_data, request-1"
 
 
 def test_the_same_message_twice_is_one_message() -> None:

@@ -107,6 +107,11 @@ async def test_an_engineer_answers_a_new_case_and_it_leaves_the_queue(stack: Sta
     await page.click(f'tr[data-case-id="{urgent}"] a')
     await agent.wait_for("#clock-first_response svg")
     assert await page.text_content("#case-status") == "awaiting_first_response"
+    # issue 23: the engineer reads what the customer wrote and whom to reach
+    assert await page.text_content("#request-description") == (
+        "Nobody in the company can send or receive mail since 09:00."
+    )
+    assert "admin@contoso.example" in (await page.text_content("#request-contact") or "")
     await agent.screenshot("console-case.png")
     await page.click("#action-respond summary")
     await page.fill("#respond-message", "Looking at it now")

@@ -15,11 +15,13 @@ from support.cooperation import (
     RequestKind,
     RequestState,
     after_severity_change,
+    asked_again,
     cooperation_period,
     new_request,
     obligations_at,
     one_lower,
     open_engineer_requests,
+    request_choices,
     waiting_on_customer,
     waive_all,
 )
@@ -197,3 +199,40 @@ def test_open_engineer_requests_counts_only_outstanding_engineer_requests() -> N
         engineer_request(3).model_copy(update={"state": RequestState.ANSWERED}),
     ]
     assert open_engineer_requests(requests) == 2
+
+
+# -- answered, accepted, asked again (issue 23) ----------------------------------------------------
+
+
+def test_asked_again_is_outstanding_with_the_new_period_and_forgets_the_answer() -> None:
+    calendar = calendar_of(Severity.A)
+    accepted = obligations_at(POLICY, Severity.A, calendar, T0)[0].model_copy(
+        update={
+            "state": RequestState.ACCEPTED,
+            "answered_at": T0,
+            "answer": "x",
+            "accepted_at": T0 + H,
+            "accepted_by": "li.wei",
+            "reminders_sent": 2,
+        }
+    )
+    again = asked_again(accepted, cooperation_period(POLICY, Severity.A, calendar, T0 + 5 * H))
+    assert again.outstanding and again.reminders_sent == 0
+    assert (again.due, again.reminders) == (T0 + 7 * H, [T0 + 6 * H, T0 + 6.5 * H])
+    assert (again.answered_at, again.answer, again.accepted_at, again.accepted_by) == (None, None, None, None)
+    assert (again.request_id, again.what, again.requested_at) == (accepted.request_id, accepted.what, T0)
+
+
+def test_each_action_is_offered_the_requests_it_may_name() -> None:
+    impact, contacts, data = obligations_at(POLICY, Severity.A, calendar_of(Severity.A), T0)
+    requests = [
+        impact,
+        contacts.model_copy(update={"state": RequestState.ANSWERED}),
+        data.model_copy(update={"state": RequestState.ACCEPTED}),
+        engineer_request(1),
+    ]
+    assert request_choices(requests) == {
+        "cooperate": ["impact_analysis", "request-1"],
+        "accept_obligation": ["impact_analysis", "reachable_contacts"],
+        "ask_obligation_again": ["reachable_contacts", "contact_data"],
+    }

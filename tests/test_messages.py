@@ -58,6 +58,13 @@ FACTS = {
     "attachments": "- trace.txt (text/plain, 120 bytes)",
     "answered": "request-1",
     "status": "in_progress",
+    "details": "Wang Fang, +86 10 5555 0100, 24x7",  # customer_cooperated
+    "why": "the analysis names no affected users",  # obligation_asked_again (issue 23)
+    "description": "OK, 12:00.",  # new_case: the customer's own words
+    "requester": "admin@contoso.example",
+    "contact_email": "admin@contoso.example",
+    "contact_phone": "+8613800138000",
+    "preferred_contact": "email",
 }
 TIMES = {"first_response_due": DUE, "due": DUE, "support_opens_at": DUE, "reopen_until": DUE}
 

@@ -120,6 +120,13 @@ def notification(template: str, audience: Audience, language: str) -> Notificati
             "attachments": "- trace.txt (text/plain, 120 bytes)",
             "answered": "request-1",
             "status": "in_progress",
+            "details": "OK, 12:00.",  # customer_cooperated: the customer's own words
+            "why": "OK, 12:00.",  # obligation_asked_again: the engineer's own words (issue 23)
+            "description": "OK, 12:00.",  # new_case: the customer's own words
+            "requester": "admin@contoso.example",
+            "contact_email": "admin@contoso.example",
+            "contact_phone": "+8613800138000",
+            "preferred_contact": "email",
         },
         times={"first_response_due": DUE, "due": DUE, "support_opens_at": DUE, "reopen_until": DUE},
         reasons={"reason": every, "severity_reason": every, "obligations": every, "what": every},

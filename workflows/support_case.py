@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         CustomerUpdate,
         FirstResponse,
         InternalNote,
+        ObligationAcceptance,
+        ObligationAskedAgain,
         ReopenRequest,
         Resolution,
         SeverityChangeRequest,
@@ -44,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from support.case_record import CarriedCase, CaseRecord, CaseStart
     from support.case_view import CaseView
     from support.notifications import Notification
+    from support.request import RequestDetails
     from support.verification import SealedAttempt, VerificationResult
     from support.vocabulary import CaseStatus
     from workflows import search_attributes as sa
@@ -146,6 +149,12 @@ class SupportCaseWorkflow:
     def view(self) -> CaseView:
         return self._case.view
 
+    @workflow.query
+    def request_details(self) -> RequestDetails:
+        """What the customer wrote and whom to reach (from the case's input): the intake shows it
+        beside the view to whoever may read the case."""
+        return RequestDetails.of(self._case.request)
+
     @workflow.update
     async def decided(self) -> CaseView:
         """The case once it is decided (accepted, awaiting verification, or refused): the intake
@@ -244,6 +253,26 @@ class SupportCaseWorkflow:
 
     @withdraw.validator
     def _check_withdraw(self, action: Withdrawal) -> None:
+        self._check(action)
+
+    @workflow.update
+    def accept_obligation(self, action: ObligationAcceptance) -> CaseView:
+        """An engineer accepts an obligation (answered by the customer, or received otherwise)."""
+        self._apply(action)
+        return self._case.view
+
+    @accept_obligation.validator
+    def _check_accept_obligation(self, action: ObligationAcceptance) -> None:
+        self._check(action)
+
+    @workflow.update
+    def ask_obligation_again(self, action: ObligationAskedAgain) -> CaseView:
+        """An engineer needs an answered obligation again: a new due time, the customer told why."""
+        self._apply(action)
+        return self._case.view
+
+    @ask_obligation_again.validator
+    def _check_ask_obligation_again(self, action: ObligationAskedAgain) -> None:
         self._check(action)
 
     @workflow.update

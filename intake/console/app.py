@@ -56,6 +56,7 @@ from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
 from support.case_view import CaseView
+from support.cooperation import request_choices
 from support.entitlement import case_calendar
 from support.expected_wait import ExpectedWait
 from support.policy import Policy
@@ -473,7 +474,7 @@ def create_console(
                 if clock is not None
             ]
         forms = [(a, form_fields(a.body_model())) for a in allowed_actions(session.principal)]
-        outstanding = [r.request_id for r in view.customer_requests if r.outstanding]
+        suggested = request_choices(view.customer_requests)
         return render(
             request,
             "case.html",
@@ -484,7 +485,7 @@ def create_console(
             bars=bars,
             bar_width=BAR_WIDTH,
             forms=forms,
-            outstanding=outstanding,
+            suggested=suggested,
             done=request.query_params.get("done", ""),
             **context,
         )
