@@ -33,7 +33,7 @@ _ALLOWED: Final = {("adapters.mail_reader", "ReadMail"), ("adapters.mail_reader"
 _POLL_S: Final = 0.1
 _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROJECT: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-assert Attachment  # unpickled by name (`_ALLOWED`)
+RESULT_TYPES: Final = (ReadMail, Attachment)  # what `_Results` unpickles, by name (`_ALLOWED`)
 
 
 class ReaderUnavailable(RuntimeError):
@@ -82,6 +82,7 @@ class MailReaders:
         for _ in range(count):
             self._idle.put_nowait(None)  # a slot whose child is started on first use
         self._children: set[_Child] = set()
+        self._reaping: set[asyncio.Future[int]] = set()
         self.started = 0  # children started so far (one more each time one is killed)
 
     async def read(self, raw: bytes) -> ReadMail:
@@ -132,7 +133,10 @@ class MailReaders:
         return result
 
     async def _start(self) -> _Child:
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([PROJECT, os.environ.get("PYTHONPATH", "")])}
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([PROJECT, os.environ.get("PYTHONPATH", "")]),
+        }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -151,7 +155,9 @@ class MailReaders:
     def _drop(self, child: _Child) -> None:
         child.kill()
         self._children.discard(child)
-        asyncio.ensure_future(child.process.wait())  # reaped in the background
+        reaped = asyncio.ensure_future(child.process.wait())  # reaped in the background
+        self._reaping.add(reaped)
+        reaped.add_done_callback(self._reaping.discard)
 
     async def close(self) -> None:
         for child in list(self._children):
@@ -173,14 +179,16 @@ class InlineReader:
         return None
 
 
-def serve(source: BinaryIO, sink: BinaryIO, read: Callable[[bytes, MailLimits], ReadMail] = read_or_refuse) -> None:
+def serve(
+    source: BinaryIO, sink: BinaryIO, read: Callable[[bytes, MailLimits], ReadMail] = read_or_refuse
+) -> None:
     """The child's loop: one mail in, its reading out, until the parent closes the pipe."""
     while True:
         header = source.read(_LENGTH.size)
         if len(header) < _LENGTH.size:
             return
         (length,) = _LENGTH.unpack(header)
-        raw, limits = pickle.loads(source.read(length))
+        raw, limits = pickle.loads(source.read(length))  # noqa: S301  (from the parent, which wrote it)
         try:
             result: tuple[Any, ...] = ("ok", read(raw, limits))
         except MailRefused as refused:

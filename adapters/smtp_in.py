@@ -33,6 +33,8 @@ class Routing(Protocol):
 
     async def message(self, envelope_sender: str, recipient: str, raw: bytes) -> Answer: ...
 
+    async def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class ListenerConfig:
@@ -104,9 +106,11 @@ class InboundListener:
         return self
 
     async def stop(self) -> None:
+        """Stop listening, then stop the routing's own work (its mail readers)."""
         if self._server is None:
             return
         self._server.close()
         await self._server.wait_closed()
         self._server = None
+        await self._routing.close()
         log.info("inbound mail listener stopped")

@@ -15,7 +15,7 @@ def _headers(sender: str, to: str, extra: str = "") -> str:
 
 
 def quote_markers(sender: str, to: str, pairs: int = 15_000) -> bytes:
-    """"hello" and then one line of `pairs` times "> " (30 KB by default), as quoted-printable."""
+    """ "hello" and then one line of `pairs` times "> " (30 KB by default), as quoted-printable."""
     line = "> " * pairs
     # quoted-printable soft breaks keep each line under 76 characters; decoded, it is one line
     encoded = "=\r\n".join(line[i : i + 70] for i in range(0, len(line), 70))
@@ -51,7 +51,8 @@ def many_parts(sender: str, to: str, parts: int) -> bytes:
 def deep_nesting(sender: str, to: str, depth: int) -> bytes:
     """multipart/mixed inside multipart/mixed, `depth` levels, a text part at the bottom."""
     opening = "".join(
-        f'--n{level}\r\nContent-Type: multipart/mixed; boundary="n{level + 1}"\r\n\r\n' for level in range(depth)
+        f'--n{level}\r\nContent-Type: multipart/mixed; boundary="n{level + 1}"\r\n\r\n'
+        for level in range(depth)
     )
     closing = "".join(f"--n{level}--\r\n" for level in reversed(range(depth + 1)))
     return (
@@ -82,7 +83,9 @@ def many_attachments(sender: str, to: str, count: int) -> bytes:
 
 def line_break_in_from(sender: str, to: str) -> bytes:
     """A From whose display name is an encoded word holding CR LF."""
-    raw = _headers(sender, to).replace(f"From: Anna <{sender}>", f"From: =?utf-8?q?Anna=0D=0ABcc=3A_x?= <{sender}>")
+    raw = _headers(sender, to).replace(
+        f"From: Anna <{sender}>", f"From: =?utf-8?q?Anna=0D=0ABcc=3A_x?= <{sender}>"
+    )
     return (raw + "Content-Type: text/plain\r\n\r\nhello\r\n").encode("ascii")
 
 

@@ -37,6 +37,7 @@ from temporalio.client import Client
 from adapters.attachment_store import AttachmentStore
 from adapters.database import open_database
 from adapters.directory_store import import_directory
+from adapters.mail_reader_process import InlineReader
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.reply_addresses import ReplyAddresses
 from adapters.schema import attachments
@@ -46,7 +47,7 @@ from adapters.smtp_in import InboundListener
 from bootstrap.api import api_app
 from bootstrap.inbound import inbound_mail, start_inbound_listener
 from intake.cases import ActionRejected, Cases
-from intake.inbound_mail import CaseAddresses, InboundMail
+from intake.inbound_mail import CaseAddresses, InboundMail, mail_limits
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
 from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
@@ -435,7 +436,7 @@ def routed(tmp_path: Path, cases: DrivenCases, case_id: str = "case-contoso.unit
     )
     engine = open_database(settings)
     try:
-        routing = inbound_mail(settings, cases, engine)
+        routing = inbound_mail(settings, cases, engine, reader=InlineReader(mail_limits(settings)))
 
         async def addresses(case: str) -> CaseAddresses:
             return CaseAddresses("contoso", CUSTOMER, CUSTOMER)

@@ -19,9 +19,10 @@ from support.inbound_mail import (
     CASE_ID_MAX,
     MAC_CHARS,
     TOKEN_CHARS,
-    automatic_reason,
+    auto_submitted_keyword,
     case_id_of,
     mac_reply_address,
+    mail_kind,
     message_hash,
     reply_address,
     reply_key,
@@ -143,34 +144,57 @@ def test_the_tenant_a_case_id_names() -> None:
 
 
 PERSON = [("From", "Anna <admin@contoso.example>"), ("Subject", "Re: [case-contoso.r-1]")]
+REPLY = [*PERSON, ("In-Reply-To", "<ack-1@casework.example>")]
+ME = "admin@contoso.example"
 
 
 @pytest.mark.parametrize(
-    ("headers", "sender", "automatic"),
+    ("headers", "sender", "kind"),
     [
-        (PERSON, "admin@contoso.example", False),
-        ([*PERSON, ("Auto-Submitted", "no")], "admin@contoso.example", False),
-        ([*PERSON, ("Auto-Submitted", "auto-replied")], "admin@contoso.example", True),
-        ([*PERSON, ("Auto-Submitted", "auto-generated; owner-email=x@y")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "bulk")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "Junk")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "list")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Autoreply", "yes")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Autorespond", "vacation")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Auto-Response-Suppress", "All")], "admin@contoso.example", True),
-        ([*PERSON, ("List-Id", "<it.contoso.example>")], "admin@contoso.example", True),
-        ([*PERSON, ("Content-Type", "multipart/report; report-type=delivery-status")], "a@b.example", True),
-        (PERSON, "", True),  # MAIL FROM:<>
-        (PERSON, "<>", True),
-        (PERSON, "MAILER-DAEMON@mx.contoso.example", True),
-        (PERSON, "postmaster@contoso.example", True),
-        (PERSON, "bounces+123@contoso.example", True),
-        ([("From", "No Reply <noreply@contoso.example>")], "admin@contoso.example", True),
-        ([("From", "Mail Delivery System <Mailer-Daemon@mx.example>")], "admin@contoso.example", True),
+        (PERSON, ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "no")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "no (sent by hand)")], ME, "person"),  # RFC 3834: a comment
+        ([*PERSON, ("Auto-Submitted", " No ; (x) ")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "(said: auto-replied) no")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "auto-replied")], ME, "robot"),
+        ([*PERSON, ("Auto-Submitted", "auto-generated; owner-email=x@y")], ME, "robot"),
+        ([*PERSON, ("Auto-Submitted", "auto-replied (vacation)")], ME, "robot"),
+        ([*PERSON, ("Precedence", "bulk")], ME, "robot"),
+        ([*PERSON, ("Precedence", "Junk")], ME, "robot"),
+        ([*PERSON, ("Precedence", "list")], ME, "robot"),
+        ([*PERSON, ("Precedence", "auto_reply")], ME, "robot"),
+        ([*REPLY, ("Precedence", "list")], ME, "doubtful"),  # a person's reply through a list
+        ([*PERSON, ("Auto-Submitted", "no"), ("Precedence", "bulk")], ME, "doubtful"),
+        ([*PERSON, ("X-Autoreply", "yes")], ME, "robot"),
+        ([*PERSON, ("X-Autorespond", "vacation")], ME, "robot"),
+        ([*PERSON, ("X-Auto-Response-Suppress", "All")], ME, "doubtful"),
+        ([*PERSON, ("List-Id", "<it.contoso.example>")], ME, "doubtful"),
+        ([*REPLY, ("List-Unsubscribe", "<mailto:leave@contoso.example>")], ME, "doubtful"),
+        ([*PERSON, ("List-Id", "<it.contoso.example>"), ("Precedence", "list")], ME, "robot"),
+        ([*PERSON, ("Content-Type", "multipart/report; report-type=delivery-status")], ME, "robot"),
+        ([*REPLY, ("X-Casework-Notification", "case-contoso.r-1/acknowledged/0/customer")], ME, "robot"),
+        (PERSON, "", "robot"),  # MAIL FROM:<>
+        (PERSON, "<>", "robot"),
+        (PERSON, "MAILER-DAEMON@mx.contoso.example", "robot"),
+        (PERSON, "postmaster@contoso.example", "robot"),
+        (PERSON, "bounces+123@contoso.example", "robot"),
+        ([("From", "No Reply <noreply@contoso.example>")], ME, "robot"),
+        ([("From", "Mail Delivery System <Mailer-Daemon@mx.example>")], ME, "robot"),
     ],
 )
-def test_automatic_messages(headers: list[tuple[str, str]], sender: str, automatic: bool) -> None:
-    assert (automatic_reason(headers, sender) is not None) is automatic
+def test_robots_doubtful_mail_and_people(headers: list[tuple[str, str]], sender: str, kind: str) -> None:
+    found = mail_kind(headers, sender)
+    assert found.kind == kind, found
+    assert (found.reason != "") is (kind != "person")
+
+
+@pytest.mark.parametrize(
+    ("value", "keyword"),
+    [("no", "no"), ("no (comment)", "no"), ("(a (nested) comment) auto-replied", "auto-replied"),
+     ("no (a \\) escaped)", "no"), ("auto-generated; x=y", "auto-generated"), ("", "")],
+)
+def test_the_auto_submitted_keyword(value: str, keyword: str) -> None:
+    assert auto_submitted_keyword(value) == keyword
 
 
 def test_one_hash_per_mail() -> None:
@@ -412,7 +436,7 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
         reply_key=KEY,
     )
     assert mail["Auto-Submitted"] == "auto-generated"
-    assert automatic_reason(list(mail.items()), "support@casework.example") is not None
+    assert mail_kind(list(mail.items()), "support@casework.example").kind == "robot"
     assert token_of(mail["Reply-To"], DOMAIN) == reply_token("case-contoso.r-1", KEY)
     too_long = case_id_for("t" * 63, "r" * 64)
     long_mail = case_email(
