@@ -10,7 +10,8 @@ sending server tries again). Results come back pickled; the parent unpickles onl
 reader's own types.
 
 Running `python -m adapters.mail_reader_process` serves one child: frames of an 8-byte big-endian
-length and a pickle, (raw bytes, MailLimits) in, ("ok", ReadMail) or ("refused", code, text) out.
+length and a pickle, (raw bytes, MailLimits) in, ("ok", ReadMail) or ("refused", code, text) out,
+after an empty frame that says it is ready.
 """
 
 from __future__ import annotations
@@ -150,6 +151,12 @@ class MailReaders:
         child = _Child(process)
         self._children.add(child)
         self.started += 1
+        assert process.stdout is not None
+        try:  # ready once it has imported the reader (its CPU until then is not a mail's)
+            await process.stdout.readexactly(_LENGTH.size)
+        except asyncio.IncompleteReadError:
+            self._drop(child)
+            raise ReaderUnavailable("the mail reader did not start") from None
         return child
 
     def _drop(self, child: _Child) -> None:
@@ -182,7 +189,10 @@ class InlineReader:
 def serve(
     source: BinaryIO, sink: BinaryIO, read: Callable[[bytes, MailLimits], ReadMail] = read_or_refuse
 ) -> None:
-    """The child's loop: one mail in, its reading out, until the parent closes the pipe."""
+    """The child's loop: a ready frame (empty), then one mail in and its reading out, until the
+    parent closes the pipe."""
+    sink.write(_LENGTH.pack(0))
+    sink.flush()
     while True:
         header = source.read(_LENGTH.size)
         if len(header) < _LENGTH.size:

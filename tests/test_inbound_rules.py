@@ -11,7 +11,17 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from adapters.mail_reader import MailLimits, MailRefused, html_to_text, read_mail, strip_reply
+from adapters.mail_reader import (
+    PARSER_CHARS,
+    PARSER_LINE,
+    MailLimits,
+    MailRefused,
+    html_to_text,
+    parser_input,
+    read_mail,
+    strip_reply,
+)
+from adapters.mail_reader_process import MailReaders
 from adapters.messages import Message
 from adapters.smtp_out import case_email
 from support.actions import AttachmentRef, CustomerReply
@@ -32,6 +42,7 @@ from support.inbound_mail import (
     token_of,
 )
 from support.request import case_id_for
+from tests import hostile_mail
 
 DOMAIN = "support.casework.example"
 
@@ -450,3 +461,57 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
     )
     local = str(long_mail["Reply-To"]).partition("@")[0]
     assert local == f"case+{reply_token(too_long, KEY)}" and len(local) <= 64, "the longest id has one too"
+
+
+# -- bounded reading of hostile mail (issue 29) ----------------------------------------------------
+
+HOSTILE_REPLIES = {
+    "a line of quote markers": "hello\n" + "> " * 2_000_000,
+    "deeply quoted lines": "hello\n" + ("> " * 36 + "quoted\n") * 50_000,
+    "a line of 'On '": "On " * 1_000_000,
+    "blank lines": "hello" + "\n" * 3_000_000 + "x",
+    "long 'wrote' lines": ("On " + "a " * 5_000 + "wrote:\n") * 300,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_REPLIES))
+def test_the_reply_parser_reads_a_bounded_part_of_any_reply(name: str) -> None:
+    """Linear by construction: whatever the reply's size, the reply parser (whose patterns backtrack
+    within a line: a line of 20,000 "> " took it 24 s) reads at most PARSER_CHARS characters, in
+    lines of at most PARSER_LINE (and the mark of a cut), never more than two blank lines in a row;
+    the rest of the text is kept as it is, not read by it."""
+    text = HOSTILE_REPLIES[name]
+    view, long_lines, rest = parser_input(text)
+    lines = view.split("\n")
+    assert len(view) <= PARSER_CHARS
+    mark = len("\ue000\ue001") + len(str(len(long_lines)))
+    assert max(len(line) for line in lines) <= PARSER_LINE + mark
+    assert "\n\n\n\n" not in view
+    assert text.endswith(rest) and len(rest) >= len(text) - 2 * PARSER_CHARS - sum(map(len, long_lines))
+    assert strip_reply(text).startswith(text.strip()[:100]), "no quote header: the reply is kept whole"
+
+
+def test_a_long_line_is_kept_whole_and_the_quote_after_it_still_stripped() -> None:
+    log = "ERROR " + "x" * 5_000
+    text = f"Here is the log:\n{log}\n\nOn Fri, Nov 27, 2026 at 10:00 AM casework wrote:\n> Please send it\n"
+    assert strip_reply(text) == f"Here is the log:\n{log}"
+    longer = "".join(f"line {n}: still the customer's own text\n" for n in range(2_000))  # > PARSER_CHARS
+    assert len(longer) > PARSER_CHARS
+    assert strip_reply(longer + "\nOn Fri, Nov 27, 2026 casework wrote:\n> quoted\n").startswith(longer.strip())
+
+
+async def test_a_mail_over_its_cpu_bound_is_refused_for_good_and_its_reader_replaced() -> None:
+    """A child that reads one mail for longer than its CPU bound is killed: the mail gets 554, the
+    next mail a new child."""
+    limits = MailLimits(max_attachment_bytes=10**8, max_attachments=5)
+    readers = MailReaders(limits, cpu_seconds=0.05, count=1)
+    try:
+        sender, to = "admin@contoso.example", "case+x@support.casework.example"
+        with pytest.raises(MailRefused) as refused:
+            await readers.read(hostile_mail.quoted_reply(sender, to, 25 * 1024 * 1024))
+        assert refused.value.code == 554 and "took over 0.05 s" in str(refused.value)
+        read = await readers.read(hostile_mail.many_attachments(sender, to, 2))
+        assert read.body == "the files" and len(read.attachments) == 2
+        assert readers.started == 2, "a new child for the next mail"
+    finally:
+        await readers.close()
