@@ -497,7 +497,8 @@ def test_a_long_line_is_kept_whole_and_the_quote_after_it_still_stripped() -> No
     assert strip_reply(text) == f"Here is the log:\n{log}"
     longer = "".join(f"line {n}: still the customer's own text\n" for n in range(2_000))  # > PARSER_CHARS
     assert len(longer) > PARSER_CHARS
-    assert strip_reply(longer + "\nOn Fri, Nov 27, 2026 casework wrote:\n> quoted\n").startswith(longer.strip())
+    quoted = "\nOn Fri, Nov 27, 2026 casework wrote:\n> quoted\n"
+    assert strip_reply(longer + quoted).startswith(longer.strip())
 
 
 async def test_a_mail_over_its_cpu_bound_is_refused_for_good_and_its_reader_replaced() -> None:
