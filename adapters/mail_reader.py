@@ -14,12 +14,20 @@ not hold (a pasted log's form feeds, C1 controls) become a space or U+FFFD. Atta
 leaf of the whole MIME tree that is not the body and has a file name or a Content-ID (an image in
 multipart/related, a signed mail's file), a forwarded mail (message/rfc822) kept whole as a `.eml`
 file; only the signatures of multipart/signed are left out.
+
+Hostile mail is read in bounded time (issue 29), in a child process (`adapters.mail_reader_process`):
+the MIME parser stops at the limits (`MailLimits`: parts, nesting depth, header fields a part)
+before it builds more, and the reply parser, whose patterns backtrack on long lines (a line of
+20,000 "> " took 24 s), reads at most `PARSER_CHARS` of the text, lines of at most `PARSER_LINE`
+characters (a longer line is cut there for it and given back whole), and runs of at most two blank
+lines: its work is bounded whatever the mail's size. `read_head` reads the top header fields only,
+for the checks made before the body is parsed (who sent it, is it a robot's).
 """
 
 from __future__ import annotations
 
 import codecs
-import email
+import email.feedparser
 import email.policy
 import mimetypes
 import re
@@ -34,10 +42,12 @@ from mailparser_reply.constants import MAIL_LANGUAGES
 
 # Phrases of the languages casework writes to customers in, for the parser's table: "hu" is new,
 # "zh-gmail" adds the header Gmail writes in Chinese ("在 2026年11月27日周五 10:00, X 写道" + colon).
+# (The Hungarian "wrote:" line was `^((?:> ?)*.*\s...)$`: the quote markers could be taken by either
+# part, so a line of "> " backtracked quadratically; `.*` alone matches the same lines.)
 MAIL_LANGUAGES.setdefault(
     "hu",
     {
-        "wrote_header": r"^((?:> ?)*.*\s(?:ezt írta|írta)\s?:)$",
+        "wrote_header": r"^(.*\s(?:ezt írta|írta)\s?:)$",
         "from_header": r"((?:(?:^|\n|\n(?:> ?)*)[* ]*(?:Feladó|Elküldve|Címzett|Tárgy|Dátum|Másolat|From|"
         r"Sent|To|Subject|Date|Cc):[ *]*(?:\s{,2}).*){2,}(?:\n.*){,1})",
         "disclaimers": [r"Jogi nyilatkozat:", r"Figyelem:"],
@@ -59,7 +69,14 @@ LANGUAGES: Final = ("en", "zh", "zh-gmail", "hu")
 _PARSER = EmailReplyParser(languages=list(LANGUAGES))
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
-_SEPARATOR = re.compile(r"\n[ \t]*(?:-{3,}[^\n]*-{3,}|_{10,})[ \t]*\s*\Z")
+_SEPARATOR = re.compile(r"[ \t]*(?:-{3,}[^\n]*-{3,}|_{10,})[ \t]*")  # a last line that is a rule
+# What the reply parser reads of a reply (see the module): its patterns backtrack within a line.
+PARSER_CHARS: Final = 32 * 1024
+PARSER_LINE: Final = 300
+_MARK = re.compile("\ue000([0-9]+)\ue001")  # where a long line was cut for the parser
+_MARK_CHARS = re.compile("[\ue000\ue001]")
+HEAD_BYTES: Final = 512 * 1024  # the top header block read before the body is parsed, at most
+FROM_CHARS: Final = 2000  # a From header longer than this is no person's
 # What a case's message may not hold (support.text: line breaks and tabs only below U+0020): a
 # vertical tab or form feed becomes a space, any other control character U+FFFD.
 _SPACING_CONTROL = re.compile(r"[\x0b\x0c]")
@@ -71,7 +88,8 @@ _SIGNATURE_TYPES: Final = frozenset({"application/pkcs7-signature", "application
 
 
 class MailRefused(ValueError):
-    """The mail cannot be taken as it is: `code` is the SMTP reply's code (552: too large)."""
+    """The mail cannot be taken as it is: `code` is the SMTP reply's code (552: too large; 554: it
+    cannot be read, and never will be)."""
 
     def __init__(self, code: int, text: str) -> None:
         super().__init__(text)
@@ -80,8 +98,24 @@ class MailRefused(ValueError):
 
 @dataclass(frozen=True)
 class MailLimits:
+    """What one mail may hold; the MIME parser stops at the first part, level or header field
+    over them (`CASEWORK_INBOUND_MAX_PARTS`, `_MAX_DEPTH`, `_MAX_HEADERS`)."""
+
     max_attachment_bytes: int
     max_attachments: int
+    max_parts: int = 100
+    max_depth: int = 10
+    max_headers: int = 500
+
+
+@dataclass(frozen=True)
+class MailHead:
+    """The top header fields of a mail, read without its body: (name, value) as received, values
+    unfolded and not decoded; the From address; the Message-ID."""
+
+    headers: tuple[tuple[str, str], ...]
+    from_address: str
+    message_id: str | None
 
 
 @dataclass(frozen=True)
@@ -102,9 +136,80 @@ class ReadMail:
     attachments: tuple[Attachment, ...]
 
 
+def unreadable(reason: str) -> MailRefused:
+    """The refusal of a mail that will never be read: permanent, with its reason."""
+    return MailRefused(554, f"5.6.0 the mail cannot be read: {reason}")
+
+
+class _LimitedParser(email.feedparser.BytesFeedParser):
+    """The standard MIME parser, stopped at the first part, nesting level or header field over the
+    limits, before it builds more of the tree."""
+
+    def __init__(self, limits: MailLimits) -> None:
+        super().__init__(policy=email.policy.default)
+        self._limits = limits
+        self._parts = 0
+
+    def _new_message(self) -> None:
+        limits = self._limits
+        self._parts += 1
+        if self._parts > limits.max_parts:
+            raise unreadable(f"it has more than {limits.max_parts} MIME parts")
+        if len(self._msgstack) >= limits.max_depth:  # type: ignore[attr-defined]
+            raise unreadable(f"its MIME parts are nested more than {limits.max_depth} deep")
+        super()._new_message()  # type: ignore[misc]
+
+    def _parse_headers(self, lines: list[str]) -> None:
+        fields = sum(1 for line in lines if line[:1] not in (" ", "\t"))
+        if fields > self._limits.max_headers:
+            raise unreadable(f"a part has more than {self._limits.max_headers} header fields")
+        super()._parse_headers(lines)  # type: ignore[misc]
+
+
+def read_head(raw: bytes, limits: MailLimits) -> MailHead:
+    """The top header fields, From and Message-ID, read from at most `HEAD_BYTES` of the mail in
+    one pass. Raises MailRefused (554) for a mail whose head cannot be a person's: more fields than
+    the limit, no end within `HEAD_BYTES`, a From of more than `FROM_CHARS`."""
+    block = raw[:HEAD_BYTES]
+    ends = [at for at in (block.find(b"\r\n\r\n"), block.find(b"\n\n")) if at >= 0]
+    if not ends:
+        if len(raw) > HEAD_BYTES:
+            raise unreadable(f"its header is longer than {HEAD_BYTES} bytes")
+        end = len(block)
+    else:
+        end = min(ends)
+    fields: list[list[str]] = []
+    for line in block[:end].decode("ascii", "surrogateescape").replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t"):
+            if fields:
+                fields[-1].append(line)
+            continue
+        if len(fields) >= limits.max_headers:
+            raise unreadable(f"it has more than {limits.max_headers} header fields")
+        fields.append([line])
+    headers: list[tuple[str, str]] = []
+    for lines in fields:
+        name, colon, value = "".join(lines).partition(":")
+        if colon:
+            headers.append((name.strip(), value.strip()))
+    sender = next((value for name, value in headers if name.lower() == "from"), "")
+    if len(sender) > FROM_CHARS:
+        raise unreadable(f"its From header is longer than {FROM_CHARS} characters")
+    senders = getaddresses([sender])
+    message_id = next((value for name, value in headers if name.lower() == "message-id"), "")
+    return MailHead(
+        headers=tuple(headers),
+        from_address=senders[0][1].strip() if senders else "",
+        message_id=message_id.strip() or None,
+    )
+
+
 def read_mail(raw: bytes, limits: MailLimits) -> ReadMail:
-    """Parse one received mail. Raises MailRefused for an attachment over the limits."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
+    """Parse one received mail. Raises MailRefused for a mail over the limits (552 an attachment,
+    554 parts, nesting, header fields)."""
+    parser = _LimitedParser(limits)
+    parser.feed(raw)
+    message = parser.close()
     assert isinstance(message, EmailMessage)
     headers = tuple((name, _header(value)) for name, value in message.items())
     senders = getaddresses([_header(message.get("From", ""))])
@@ -136,15 +241,71 @@ def clean_text(text: str) -> str:
     return _OTHER_CONTROL.sub("\ufffd", _SPACING_CONTROL.sub(" ", text))
 
 
+def read_or_refuse(raw: bytes, limits: MailLimits) -> ReadMail:
+    """`read_mail`, with any failure to read the mail a permanent refusal (554 with the reason):
+    the same bytes fail the same way each time, so the sending server must not try again."""
+    try:
+        return read_mail(raw, limits)
+    except MailRefused:
+        raise
+    except RecursionError:
+        raise unreadable("its structure is nested too deep") from None
+    except Exception as error:  # a defect the parser cannot take (an encoded CR LF in From, say)
+        raise unreadable(f"malformed ({type(error).__name__})") from None
+
+
 def strip_reply(text: str) -> str:
     """A reply without what it quotes and without its signature."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _MARK_CHARS.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
     signature = _SIGNATURE.search(text)
     if signature is not None:
         text = text[: signature.start()]
-    stripped = _PARSER.parse_reply(text=text) or ""
-    stripped = _SEPARATOR.sub("", stripped.rstrip())
+    view, long_lines, rest = parser_input(text)
+    message = _PARSER.read(view)
+    stripped = _restored(message.latest_reply or "", long_lines)
+    if len(message.replies) == 1 and rest:  # no quote header in what it read: the rest is the reply's
+        stripped = f"{stripped}\n{rest}"
+    stripped = stripped.rstrip()
+    before, newline, last = stripped.rpartition("\n")
+    if newline and len(last) <= PARSER_LINE and _SEPARATOR.fullmatch(last):
+        stripped = before
     return stripped.strip()
+
+
+def parser_input(text: str) -> tuple[str, list[str], str]:
+    """What the reply parser reads of `text` (lines stripped, as it strips them): at most
+    `PARSER_CHARS` characters, no line over `PARSER_LINE` (the longer ones cut, and a mark at the
+    cut naming them in the list returned), at most two blank lines in a row; and the text it does
+    not read. One pass over the lines it reads."""
+    lines: list[str] = []
+    long_lines: list[str] = []
+    used = blanks = start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end].strip()
+        blanks = blanks + 1 if not line else 0
+        if len(line) > PARSER_LINE:
+            line = f"{line[:PARSER_LINE]}\ue000{len(long_lines)}\ue001"
+            long_lines.append(text[start:end].strip())
+        if used + len(line) + 1 > PARSER_CHARS:  # (a blank line left out counts too: one pass, bounded)
+            return "\n".join(lines), long_lines, text[start:]
+        if blanks <= 2:
+            lines.append(line)
+        used += len(line) + 1
+        start = end + 1
+    return "\n".join(lines), long_lines, ""
+
+
+def _restored(text: str, long_lines: list[str]) -> str:
+    """`text` with each line `parser_input` cut given back whole."""
+    pieces = _MARK.split(text)
+    restored = [pieces[0]]
+    for number, after in zip(pieces[1::2], pieces[2::2], strict=True):
+        restored[-1] = restored[-1][:-PARSER_LINE]
+        restored.append(long_lines[int(number)])
+        restored.append(after)
+    return "".join(restored)
 
 
 class _Text(HTMLParser):

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     inspect,
     select,
@@ -215,6 +216,28 @@ reply_addresses = Table(
     Column("case_id", String(200), nullable=False, index=True),
     Column("tenant_id", String(63), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Held mail (revision 0009): a reply to a case that may be a robot's or a person's (a mailing list's
+# headers, say: support.inbound_mail.mail_kind), kept whole until an operator releases it onto its
+# case (`starter.py mail release`) or lets it be. `content` is the raw mail as a Temporal payload,
+# sealed with the key ring (CASEWORK_ENCRYPTION_KEY) when it is set; `sender` is masked. One row a
+# mail and case (the same mail again is the same row).
+mail_quarantine = Table(
+    "mail_quarantine",
+    metadata,
+    Column("quarantine_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(200), nullable=False, index=True),
+    Column("tenant_id", String(63), nullable=False),
+    Column("message_hash", String(64), nullable=False),
+    Column("sender", String(254), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("released_at", UtcDateTime),
+    Column("outcome", String(300)),
+    UniqueConstraint("case_id", "message_hash", name="uq_mail_quarantine_mail"),
 )
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

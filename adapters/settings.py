@@ -195,6 +195,7 @@ Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
 # As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
 InboundAttachments = Annotated[int, BeforeValidator(_between(0, 20, "attachments a message"))]
+InboundReadSeconds = Annotated[int, BeforeValidator(_between(1, 600, "seconds"))]
 SmtpConnections = Annotated[int, BeforeValidator(_between(1, 100, "connections"))]
 Pollers = Annotated[int, BeforeValidator(_pollers)]
 StickySeconds = Annotated[int, BeforeValidator(_between(1, 300, "seconds"))]
@@ -271,6 +272,10 @@ class Environment(BaseSettings):
     inbound_max_message_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
     inbound_max_attachment_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
     inbound_max_attachments: InboundAttachments = _env("CASEWORK_INBOUND_MAX_ATTACHMENTS", 10)
+    inbound_max_parts: AtLeastOne = _env("CASEWORK_INBOUND_MAX_PARTS", 100)
+    inbound_max_depth: AtLeastOne = _env("CASEWORK_INBOUND_MAX_DEPTH", 10)
+    inbound_max_headers: AtLeastOne = _env("CASEWORK_INBOUND_MAX_HEADERS", 500)
+    inbound_read_cpu_seconds: InboundReadSeconds = _env("CASEWORK_INBOUND_READ_CPU_SECONDS", 10)
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
 
     @classmethod
@@ -396,6 +401,12 @@ class Settings:
     inbound_max_message_bytes: int = FROM_ENVIRONMENT
     inbound_max_attachment_bytes: int = FROM_ENVIRONMENT
     inbound_max_attachments: int = FROM_ENVIRONMENT
+    # A mail is parsed in a child process (adapters.mail_reader_process) and refused for good (554)
+    # past these: MIME parts, nesting depth, header fields a part, CPU seconds to read it.
+    inbound_max_parts: int = FROM_ENVIRONMENT
+    inbound_max_depth: int = FROM_ENVIRONMENT
+    inbound_max_headers: int = FROM_ENVIRONMENT
+    inbound_read_cpu_seconds: int = FROM_ENVIRONMENT
     # The console's cookies (README "The support console"): Secure always when true (behind a proxy
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT

@@ -1,8 +1,11 @@
 """casework's own SMTP listener (aiosmtpd) for customers' replies to `case+<token>@<reply domain>`.
 
 It receives and answers; what to answer is decided by the `Routing` it is handed (the intake's
-`intake.inbound_mail.InboundMail`). It runs on the caller's event loop (not aiosmtpd's Controller
-thread), so the routing can use the process's Temporal client and database as they are.
+`intake.inbound_mail.InboundMail`). The SMTP sessions run on an event loop of their own, in a
+thread (aiosmtpd handles a message line by line in Python: 25 MiB are 300,000 lines, seconds of
+work that must not hold the loop serving the API, /healthz and the Temporal worker); each decision
+is made on the caller's event loop, so the routing uses the process's Temporal client and database
+as they are.
 
 - the message size is announced (EHLO `SIZE`) and enforced by aiosmtpd: over it, 552;
 - a recipient is decided at RCPT (550 for anything but a case's address); one case a message:
@@ -13,14 +16,17 @@ thread), so the routing can use the process's Temporal client and database as th
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
 from adapters.logging import get_logger
 
 log = get_logger("casework.smtp_in")
+T = TypeVar("T")
 
 
 class Answer(Protocol):
@@ -33,6 +39,8 @@ class Routing(Protocol):
 
     async def message(self, envelope_sender: str, recipient: str, raw: bytes) -> Answer: ...
 
+    async def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class ListenerConfig:
@@ -43,8 +51,14 @@ class ListenerConfig:
 
 
 class _Handler:
-    def __init__(self, routing: Routing) -> None:
+    """aiosmtpd's handler, on the listener's loop; the routing runs on `decide_on` (the caller's)."""
+
+    def __init__(self, routing: Routing, decide_on: asyncio.AbstractEventLoop) -> None:
         self._routing = routing
+        self._decide_on = decide_on
+
+    def _decided(self, decision: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(decision, self._decide_on))
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -52,7 +66,7 @@ class _Handler:
         if envelope.rcpt_tos and address.lower() not in (a.lower() for a in envelope.rcpt_tos):
             return "452 4.5.3 one case address a message; send the rest again"
         try:
-            refusal = await self._routing.recipient(address)
+            refusal = await self._decided(self._routing.recipient(address))
         except Exception as error:  # never a lost reply: the sending server tries again
             log.error("inbound recipient check failed", error_type=type(error).__name__)
             return "451 4.3.0 temporary failure; please try again later"
@@ -67,7 +81,7 @@ class _Handler:
         content = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogateescape")
         sender = str(envelope.mail_from or "")
         try:
-            answer = await self._routing.message(sender, envelope.rcpt_tos[0], content)
+            answer = await self._decided(self._routing.message(sender, envelope.rcpt_tos[0], content))
         except Exception as error:
             log.error("inbound message could not be routed", error_type=type(error).__name__)
             return "451 4.3.0 temporary failure; please try again later"
@@ -75,16 +89,19 @@ class _Handler:
 
 
 class InboundListener:
-    """The SMTP server, started and stopped on the running event loop."""
+    """The SMTP server on a thread and event loop of its own, started and stopped from the caller's
+    loop (where the routing runs)."""
 
     def __init__(self, routing: Routing, config: ListenerConfig) -> None:
         self._routing = routing
         self._config = config
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self.port = config.port
 
     async def start(self) -> InboundListener:
-        handler = _Handler(self._routing)
+        handler = _Handler(self._routing, asyncio.get_running_loop())
         config = self._config
 
         def session() -> SMTP:
@@ -97,16 +114,40 @@ class InboundListener:
                 timeout=60,
             )
 
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(session, host=config.host, port=config.port)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="casework-smtp-in", daemon=True)
+        thread.start()
+        try:
+            listening = loop.create_server(session, host=config.host, port=config.port)
+            self._server = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(listening, loop))
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(thread.join)
+            loop.close()
+            raise
+        self._loop, self._thread = loop, thread
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("inbound mail listener started", host=config.host, port=self.port)
         return self
 
     async def stop(self) -> None:
-        if self._server is None:
+        """Stop listening and the listener's loop, then the routing's own work (its mail readers)."""
+        if self._server is None or self._loop is None or self._thread is None:
             return
-        self._server.close()
-        await self._server.wait_closed()
-        self._server = None
+        server, loop, thread = self._server, self._loop, self._thread
+        self._server = self._loop = self._thread = None
+
+        async def closed() -> None:
+            server.close()
+            await server.wait_closed()
+            sessions = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in sessions:  # a session still open ends here; its sender tries again
+                task.cancel()
+            await asyncio.gather(*sessions, return_exceptions=True)
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(closed(), loop))
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        loop.close()
+        await self._routing.close()
         log.info("inbound mail listener stopped")

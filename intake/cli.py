@@ -32,6 +32,7 @@ from intake.command_line import (
     Services,
     with_cases,
 )
+from intake.mail_commands import add_mail_commands
 from intake.operator_commands import add_operator_commands
 
 __all__ = [
@@ -54,6 +55,7 @@ def build_parser(services: Services) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_case_commands(sub)
     add_operator_commands(sub, services)
+    add_mail_commands(sub, services)
     return parser
 
 

@@ -9,18 +9,26 @@ Every mail gets a truthful SMTP answer, and none is attached silently or lost:
 
 - 250: the reply is on the case (or already was: the same Message-ID again is one message); an
   automatic message (RFC 3834) is accepted and dropped, with a log line and a metric, never
-  answered, so no two robots can loop through a case;
+  answered, so no two robots can loop through a case; a mail that may be a robot's or a person's
+  (`support.inbound_mail.mail_kind`) is accepted and held (`adapters.mail_quarantine`) until an
+  operator releases it onto the case (`release`, `starter.py mail release ID`);
 - 550 at RCPT: not a case's address, a token casework never sent, a wrong or missing MAC, or no
   such case, all with one text
   (`NO_SUCH_ADDRESS`), so the answer tells nobody which cases exist; 550 at DATA: a sender who is
   not a contact of the case's tenant, or a reply the case refuses (closed, say), with the case's
-  reason; 552 a message or an attachment over the limits;
+  reason; 552 a message or an attachment over the limits; 554 a mail that will never be read
+  (more MIME parts, nesting or header fields than the limits, malformed, over its CPU bound);
 - 451 when the case cannot be reached right now (Temporal down), or refuses the reply for now (it
   is still being opened, or moving to a new run): the sending server keeps the mail and tries
   again, so a reply is never lost.
 
 A reply longer than a message may be (`MESSAGE_MAX`) is kept whole: the case gets its beginning
 and a note that it continues in the attachment `reply.txt`, which holds the full text.
+
+Checks come cheapest first, on the event loop: the address (at RCPT), the top header fields
+alone (`read_head`: a robot's mail, the From), the duplicate, the sender; only then is the body
+parsed, in a child process (`adapters.mail_reader_process`), so a hostile mail costs the loop
+nothing but its bytes.
 
 Log lines carry the case id, the outcome and masked addresses, never a body.
 """
@@ -34,14 +42,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.attachment_store import AttachmentStore
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
-from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_mail
+from adapters.mail_quarantine import MailQuarantine, seal, unseal
+from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_head
+from adapters.mail_reader_process import ReaderUnavailable
 from adapters.reply_addresses import ReplyAddresses
+from adapters.secrets import verification_key
+from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, Unavailable
 from support.actions import CustomerReply
@@ -49,12 +63,29 @@ from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
 from support.case_view import CaseView
 from support.customer_replies import ALREADY_RECEIVED, STILL_OPENING
-from support.inbound_mail import automatic_reason, case_id_of, message_hash, same_domain, token_of
+from support.inbound_mail import case_id_of, mail_kind, message_hash, reply_key, same_domain, token_of
 from support.text import MESSAGE_MAX
 from support.verification import mask
 from workflows import search_attributes as sa
 
 log = get_logger("casework.inbound_mail")
+
+
+class MailReader(Protocol):
+    """Reads a mail's body (`adapters.mail_reader_process`): MailRefused for good, or
+    ReaderUnavailable for now."""
+
+    async def read(self, raw: bytes) -> ReadMail: ...
+
+    async def close(self) -> None: ...
+
+
+class ReleaseRefused(Exception):
+    """A held mail that cannot be released: none with that id, or released already."""
+
+    def __init__(self, text: str, found: bool = True) -> None:
+        super().__init__(text)
+        self.found = found
 
 
 class ReplyGateway(Protocol):
@@ -97,12 +128,46 @@ UNREACHABLE = SmtpAnswer(
 # One answer for an address that is no case's, has a token never sent, a wrong or no MAC, or names
 # no case.
 NO_SUCH_ADDRESS = SmtpAnswer(550, "5.1.1 no such case address", "not_a_case")
+UNREADABLE_NOW = SmtpAnswer(
+    451, "4.3.0 the mail cannot be read right now; please try again later", "unavailable"
+)
+HELD = SmtpAnswer(250, "2.6.0 accepted and held for review before it is added to the case", "held")
 FULL_TEXT = "reply.txt"  # the attachment that holds a reply longer than MESSAGE_MAX
 CONTINUED = "\n\n[... the reply continues in the attachment reply.txt]"
 
 
 def _uncounted(outcome: str) -> None:
     return None
+
+
+def mail_limits(settings: Settings) -> MailLimits:
+    return MailLimits(
+        max_attachment_bytes=settings.inbound_max_attachment_bytes,
+        max_attachments=settings.inbound_max_attachments,
+        max_parts=settings.inbound_max_parts,
+        max_depth=settings.inbound_max_depth,
+        max_headers=settings.inbound_max_headers,
+    )
+
+
+def inbound_mail_for(
+    settings: Settings, cases: ReplyGateway, engine: Engine, reader: MailReader, codec: PayloadCodec | None
+) -> InboundMail:
+    """The routing over this database with the limits of `settings` (the listener's, and the CLI's
+    for `mail release`): the reply key is the deliveries' (bootstrap.worker_runtime), the tokens
+    are the ones every delivery worker records in the shared database."""
+    return InboundMail(
+        cases,
+        DirectoryStore(engine),
+        AttachmentStore(engine),
+        settings.reply_to_domain,
+        mail_limits(settings),
+        reply_key(verification_key(settings)),
+        ReplyAddresses(engine),
+        reader,
+        MailQuarantine(engine),
+        codec,
+    )
 
 
 class InboundMail:
@@ -117,10 +182,17 @@ class InboundMail:
         limits: MailLimits,
         reply_key: bytes,
         replies: ReplyAddresses,
+        reader: MailReader,
+        quarantine: MailQuarantine,
+        codec: PayloadCodec | None,
     ) -> None:
         """`count` (set by the composition root) is told each outcome: the metric
-        `casework_inbound_mail` by outcome. `replies`: the reply tokens the deliveries recorded."""
+        `casework_inbound_mail` by outcome. `replies`: the reply tokens the deliveries recorded;
+        `reader` parses the bodies; `quarantine` holds doubtful mail, sealed by `codec` when set."""
         self._replies = replies
+        self._reader = reader
+        self._quarantine = quarantine
+        self._codec = codec
         self._cases = cases
         self._directory = directory
         self._store = store
@@ -165,31 +237,30 @@ class InboundMail:
         if case_id is None:  # the listener checked it at RCPT
             return NO_SUCH_ADDRESS
         try:
-            mail = read_mail(raw, self._limits)
+            head = read_head(raw, self._limits)
         except MailRefused as refused:
-            log.info("inbound mail refused: over the limits", case_id=case_id, outcome="too_large")
-            return SmtpAnswer(refused.code, str(refused), "too_large")
-        automatic = automatic_reason(mail.headers, envelope_sender)
-        if automatic is not None:
+            return self._refused(case_id, refused)
+        kind = mail_kind(head.headers, envelope_sender)
+        if kind.kind == "robot":
             log.info(
                 "inbound mail dropped: automatic message, not answered (RFC 3834)",
                 case_id=case_id,
                 outcome="automatic",
-                reason=automatic,
+                reason=kind.reason,
                 sender=mask(envelope_sender) if envelope_sender else "<>",
             )
             return SmtpAnswer(250, "2.6.0 automatic message: accepted and not added to the case", "automatic")
-        digest = message_hash(mail.message_id, raw)
+        digest = await asyncio.to_thread(message_hash, head.message_id, raw)  # (SHA-256 of 25 MiB, at worst)
         try:
             if await asyncio.to_thread(self._store.received, case_id, digest):
                 return self._duplicate(case_id)
             addresses = await self._addresses(case_id)
-            if not await self._belongs(addresses, mail.from_address, envelope_sender):
+            if not await self._belongs(addresses, head.from_address, envelope_sender):
                 log.info(
                     "inbound mail refused: sender not a contact of the case's tenant",
                     case_id=case_id,
                     outcome="stranger",
-                    sender=mask(mail.from_address or envelope_sender),
+                    sender=mask(head.from_address or envelope_sender),
                 )
                 return SmtpAnswer(
                     550,
@@ -197,7 +268,16 @@ class InboundMail:
                     "registered for your organisation",
                     "stranger",
                 )
-            return await self._land(case_id, addresses, digest, mail)
+            try:
+                mail = await self._reader.read(raw)
+            except MailRefused as refused:
+                return self._refused(case_id, refused)
+            except ReaderUnavailable as error:
+                log.warning("inbound mail deferred: it cannot be read now", case_id=case_id, error=str(error))
+                return UNREADABLE_NOW
+            if kind.kind == "doubtful":
+                return await self._hold(case_id, addresses, digest, head.from_address, kind.reason, raw)
+            return await self._land(case_id, addresses, digest, mail, head.from_address)
         except CaseNotFound:
             return NO_SUCH_ADDRESS
         except UNREACHABLE_ERRORS as error:
@@ -206,7 +286,73 @@ class InboundMail:
             )
             return UNREACHABLE
 
-    async def _land(self, case_id: str, addresses: CaseAddresses, digest: str, mail: ReadMail) -> SmtpAnswer:
+    def _refused(self, case_id: str, refused: MailRefused) -> SmtpAnswer:
+        """A mail over the limits (552) or one that will never be read (554), with its reason."""
+        outcome = "too_large" if refused.code == 552 else "unreadable"
+        log.info(
+            "inbound mail refused: it cannot be read as it is",
+            case_id=case_id,
+            outcome=outcome,
+            reason=str(refused),
+        )
+        return SmtpAnswer(refused.code, str(refused), outcome)
+
+    async def _hold(
+        self, case_id: str, addresses: CaseAddresses, digest: str, sender: str, reason: str, raw: bytes
+    ) -> SmtpAnswer:
+        """Keep a doubtful mail for an operator (`release`), sealed when the key ring is set."""
+        content = await seal(self._codec, raw)
+        hold = self._quarantine.hold
+        held = await asyncio.to_thread(
+            hold, case_id, addresses.tenant_id, digest, mask(sender), reason, len(raw), content
+        )
+        log.warning(
+            "inbound mail held for an operator: it may be automatic (starter.py mail quarantine)",
+            case_id=case_id,
+            outcome="held",
+            reason=reason,
+            quarantine_id=held,
+            sender=mask(sender),
+        )
+        return HELD
+
+    async def release(self, quarantine_id: int) -> SmtpAnswer:
+        """Add a held mail to its case, once: the answer it gets (250 added, or already on the case;
+        another answer leaves it held). Raises ReleaseRefused (no such mail, released already),
+        ValueError (sealed, and no key), and what the case's gateway raises."""
+        held = await asyncio.to_thread(self._quarantine.get, quarantine_id)
+        if held is None:
+            raise ReleaseRefused(f"no held mail {quarantine_id}", found=False)
+        if held.released_at is not None or not await asyncio.to_thread(self._quarantine.claim, quarantine_id):
+            raise ReleaseRefused(f"held mail {quarantine_id} was released already ({held.outcome or 'now'})")
+        answer: SmtpAnswer | None = None
+        try:
+            raw = await unseal(self._codec, await asyncio.to_thread(self._quarantine.content, quarantine_id))
+            head = read_head(raw, self._limits)
+            mail = await self._reader.read(raw)
+            if await asyncio.to_thread(self._store.received, held.case_id, held.message_hash):
+                answer = self._duplicate(held.case_id)
+            else:
+                addresses = await self._addresses(held.case_id)
+                answer = await self._land(held.case_id, addresses, held.message_hash, mail, head.from_address)
+        except MailRefused as refused:
+            answer = self._refused(held.case_id, refused)
+        finally:
+            landed = answer is not None and answer.code == 250
+            outcome = answer.line if answer is not None else "not released: the case could not be reached"
+            await asyncio.to_thread(self._quarantine.settle, quarantine_id, outcome, landed)
+        assert answer is not None
+        log.info(
+            "held mail released", case_id=held.case_id, quarantine_id=quarantine_id, outcome=answer.outcome
+        )
+        return answer
+
+    async def close(self) -> None:
+        await self._reader.close()
+
+    async def _land(
+        self, case_id: str, addresses: CaseAddresses, digest: str, mail: ReadMail, sender: str
+    ) -> SmtpAnswer:
         body = mail.body.strip()
         if not body and not mail.attachments:
             return SmtpAnswer(550, "5.6.0 the reply has no text of its own above the quoted message", "empty")
@@ -227,7 +373,7 @@ class InboundMail:
         try:
             reply = CustomerReply(
                 message_id=digest,
-                sender=mask(mail.from_address),
+                sender=mask(sender),
                 body=body or "(attachments only)",
                 attachments=refs,
             )
@@ -260,7 +406,7 @@ class InboundMail:
             "inbound mail added to the case",
             case_id=case_id,
             outcome="accepted",
-            sender=mask(mail.from_address),
+            sender=mask(sender),
             attachments=len(refs),
         )
         return SmtpAnswer(250, f"2.0.0 added to case {case_id}", "accepted")

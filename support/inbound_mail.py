@@ -2,8 +2,8 @@
 
 Pure rules, no I/O: which case an address names, whether a message was sent by a machine (RFC 3834:
 such a message is never answered and never becomes a customer message, so two auto-responders
-cannot loop through a case), and the stable hash that makes one mail one message however often it
-comes.
+cannot loop through a case) or may have been (then an operator decides: `mail_kind`), and the
+stable hash that makes one mail one message however often it comes.
 
 A case's reply address (the `Reply-To` of its mail) is `case+<token>@<reply domain>`: the token is
 26 base32 characters (130 bits) of an HMAC-SHA256 of the case id under a server-side key, short
@@ -22,7 +22,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 
@@ -127,37 +128,95 @@ def mac_reply_address(case_id: str, reply_domain: str, key: bytes) -> str | None
     return f"{LOCAL_PREFIX}{case_id}.{address_mac(case_id, key)}@{reply_domain}"
 
 
-def automatic_reason(headers: Iterable[tuple[str, str]], envelope_sender: str) -> str | None:
-    """Why a message was sent by a machine and must not be answered or attached (RFC 3834), or None
-    for a person's mail. `headers` are (name, value) pairs as received; `envelope_sender` is the
-    address of `MAIL FROM` ('' for `MAIL FROM:<>`, which only bounces and notices use)."""
+@dataclass(frozen=True)
+class MailKind:
+    """Who sent a mail, as far as its envelope and headers tell: a person's mail is taken; a
+    robot's (RFC 3834) is dropped, never answered; a doubtful one is held for an operator
+    (`mail_kind`)."""
+
+    kind: Literal["person", "robot", "doubtful"]
+    reason: str = ""
+
+
+PERSON: Final = MailKind("person")
+
+
+def mail_kind(headers: Iterable[tuple[str, str]], envelope_sender: str) -> MailKind:
+    """Robot, doubtful or person. `headers` are (name, value) pairs as received; `envelope_sender`
+    is the address of `MAIL FROM` ('' for `MAIL FROM:<>`, which only bounces and notices use).
+
+    A robot, clearly: an empty or mail-system envelope sender; `Auto-Submitted` other than `no`
+    (comments and parameters aside: `no (sent by hand)` is a person's, RFC 3834 section 5);
+    `Precedence: auto_reply`; `X-Autoreply` or `X-Autorespond`; a delivery or read report; a
+    mail-system From; casework's own mail (it carries `X-Casework-Notification`); and
+    `Precedence: bulk/junk/list` with no sign of a person (no `In-Reply-To` or `References`, no
+    `Auto-Submitted: no`). Doubtful: the signs a person's mail can carry too, a list's `List-Id` or
+    `List-Unsubscribe` (a shared mailbox, a group), `X-Auto-Response-Suppress` (it asks others not
+    to answer; Outlook sets it on people's mail too), or bulk precedence beside a person's signs."""
     sender = envelope_sender.strip().strip("<>").strip()
     if not sender:
-        return "empty envelope sender (a bounce or a delivery notice)"
+        return MailKind("robot", "empty envelope sender (a bounce or a delivery notice)")
     if _is_machine(sender):
-        return f"envelope sender is a mail system ({sender.partition('@')[0].lower()})"
+        return MailKind("robot", f"envelope sender is a mail system ({sender.partition('@')[0].lower()})")
+    doubts: list[str] = []
+    bulk = ""
+    human = False
     for name, raw in headers:
         key = name.strip().lower()
         value = raw.strip()
         lowered = value.lower()
-        if key == "auto-submitted" and lowered.split(";")[0].strip() not in ("", "no"):
-            return f"Auto-Submitted: {lowered.split(';')[0].strip()}"
-        if key == "precedence" and lowered in _BULK_PRECEDENCE:
-            return f"Precedence: {lowered}"
-        if key in ("x-autoreply", "x-autorespond", "x-auto-response-suppress-all") and value:
-            return f"{name.strip()} is set"
-        if key == "x-auto-response-suppress" and any(
-            token.strip().lower() in ("all", "autoreply", "oof") for token in value.split(",")
-        ):
-            # Outlook's own auto-replies carry `X-Auto-Response-Suppress: All` themselves.
-            return f"X-Auto-Response-Suppress: {value}"
-        if key in ("list-id", "list-unsubscribe") and value:
-            return f"{name.strip()} (a mailing list)"
-        if key == "content-type" and lowered.startswith("multipart/report"):
-            return "a delivery or read report (multipart/report)"
-        if key == "from" and _is_machine(_address_in(value)):
-            return "From is a mail system"
-    return None
+        if key == "auto-submitted":
+            keyword = auto_submitted_keyword(value)
+            if keyword == "no":
+                human = True
+            elif keyword:
+                return MailKind("robot", f"Auto-Submitted: {keyword}")
+        elif key == "precedence":
+            if lowered == "auto_reply":
+                return MailKind("robot", "Precedence: auto_reply")
+            if lowered in _BULK_PRECEDENCE:
+                bulk = f"Precedence: {lowered}"
+        elif key in ("x-autoreply", "x-autorespond") and value:
+            return MailKind("robot", f"{name.strip()} is set")
+        elif key in ("x-casework-notification", "x-casework-case"):
+            return MailKind("robot", "casework's own mail")
+        elif key == "content-type" and lowered.startswith("multipart/report"):
+            return MailKind("robot", "a delivery or read report (multipart/report)")
+        elif key == "from" and _is_machine(_address_in(value)):
+            return MailKind("robot", "From is a mail system")
+        elif key in ("in-reply-to", "references") and value:
+            human = True
+        elif key in ("list-id", "list-unsubscribe") and value:
+            doubts.append(f"{name.strip()} (a mailing list)")
+        elif key in ("x-auto-response-suppress", "x-auto-response-suppress-all") and value:
+            doubts.append(f"{name.strip()}: {value[:40]}")
+    if bulk and not human:
+        return MailKind("robot", bulk)
+    if bulk:
+        doubts.insert(0, bulk)
+    if doubts:
+        return MailKind("doubtful", "; ".join(doubts))
+    return PERSON
+
+
+def auto_submitted_keyword(value: str) -> str:
+    """The keyword of an `Auto-Submitted` value, lower case, without its comments (nested
+    parentheses, quoted pairs) and parameters: `no (by hand)` -> `no`; '' when there is none."""
+    kept: list[str] = []
+    depth = 0
+    escaped = False
+    for char in value[:1000]:
+        if escaped:
+            escaped = False
+        elif char == "\\" and depth:
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif not depth:
+            kept.append(char)
+    return "".join(kept).split(";")[0].strip().lower()
 
 
 def message_hash(message_id: str | None, raw: bytes) -> str:

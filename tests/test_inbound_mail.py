@@ -10,14 +10,23 @@ case and downloadable by the tenant's key only. The case with the longest id the
 tenant, a 64-character request id) gets a Reply-To that fits RFC 5321 and its replies land; so do
 replies to the form of address sent before the tokens. A stranger, an auto-reply, a bounce, a reply
 to a withdrawn case, a mail for no case or a made-up token, and mail over the limits do not land.
+Hostile mail (issue 29): a reply of quote markers lands in bounded time, mail over the part, depth
+or header limits and mail that cannot be read get a permanent 554 with the reason, a person's
+`Auto-Submitted: no (comment)` lands, and a doubtful mail is held until `starter.py mail release`
+adds it to its case, once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import os
 import socket
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +46,7 @@ from temporalio.client import Client
 from adapters.attachment_store import AttachmentStore
 from adapters.database import open_database
 from adapters.directory_store import import_directory
+from adapters.mail_reader_process import InlineReader
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.reply_addresses import ReplyAddresses
 from adapters.schema import attachments
@@ -46,7 +56,7 @@ from adapters.smtp_in import InboundListener
 from bootstrap.api import api_app
 from bootstrap.inbound import inbound_mail, start_inbound_listener
 from intake.cases import ActionRejected, Cases
-from intake.inbound_mail import CaseAddresses, InboundMail
+from intake.inbound_mail import CaseAddresses, InboundMail, mail_limits
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
 from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
@@ -58,6 +68,7 @@ from support.directory import DirectoryFile, TenantRecord
 from support.inbound_mail import mac_reply_address, reply_address, reply_key, reply_token, tenant_of_case
 from support.request import case_id_for
 from support.text import MESSAGE_MAX
+from tests import hostile_mail
 from tests.case_driver import Driver, Refused
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
@@ -82,6 +93,7 @@ class Stack:
     cases: Cases
     listener: InboundListener
     http: httpx.AsyncClient
+    temporal: str  # the dev server's address, for `starter.py`
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -103,7 +115,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             server, task, url = await serve(api_app(settings, cases=cases, keyring=keyring(), engine=engine))
             try:
                 async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-                    yield Stack(settings, cases, listener, http)
+                    target = env.client.service_client.config.target_host
+                    yield Stack(settings, cases, listener, http, target)
             finally:
                 server.should_exit = True
                 await task
@@ -380,6 +393,99 @@ async def test_a_reply_while_temporal_is_unreachable_is_deferred_not_lost(tmp_pa
         sink.stop()
 
 
+# -- hostile mail (issue 29), over the real listener -----------------------------------------------
+
+
+async def test_a_reply_of_quote_markers_lands_and_its_stripping_is_bounded(stack: Stack) -> None:
+    """Before issue 29, a line of "> " took the reply parser quadratic time (10 KB: 5.6 s of CPU,
+    30 KB: 24 s, all of it on the event loop); the structural bound is checked in
+    tests/test_inbound_rules.py, the time under load in tests/faults/test_hostile_mail.py."""
+    case_id = await open_case(stack, "markers")
+    ack = await acknowledgement(stack, case_id)
+    to = str(ack["Reply-To"])
+    code, text = await send(stack.listener.port, hostile_mail.quote_markers(CUSTOMER, to, 5_000), to=to)
+    assert (code, text) == (250, f"2.0.0 added to case {case_id}")
+    assert (await view(stack, case_id)).replies_received == 1
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda to: hostile_mail.many_parts(CUSTOMER, to, 150), "more than 100 MIME parts"),
+        (lambda to: hostile_mail.deep_nesting(CUSTOMER, to, 20), "nested more than 10 deep"),
+        (lambda to: hostile_mail.many_headers(CUSTOMER, to, 600), "more than 500 header fields"),
+        (lambda to: hostile_mail.line_break_in_from(CUSTOMER, to), "malformed"),
+    ],
+    ids=["parts", "depth", "headers", "line-break-in-from"],
+)
+async def test_mail_over_the_limits_or_unreadable_is_refused_for_good_with_its_reason(
+    stack: Stack, build: Callable[[str], bytes], reason: str
+) -> None:
+    """554 5.6.0, never 451: the same bytes would fail the same way, so the relay must not retry."""
+    case_id = await open_case(stack, "limits")
+    to = str((await acknowledgement(stack, case_id))["Reply-To"])
+    code, text = await send(stack.listener.port, build(to), to=to)
+    assert code == 554 and text.startswith("5.6.0 the mail cannot be read") and reason in text, text
+    assert (await view(stack, case_id)).replies_received == 0
+
+
+async def test_auto_submitted_no_with_a_comment_is_a_persons_reply(stack: Stack) -> None:
+    """RFC 3834: `no` with a comment is still `no`; before issue 29 it was taken for a robot's."""
+    case_id = await open_case(stack, "person")
+    ack = await acknowledgement(stack, case_id)
+    mail = reply_to(ack, "Typed by me, not a robot.", Auto_Submitted="no (sent by a person)")
+    assert await send(stack.listener.port, mail) == (250, f"2.0.0 added to case {case_id}")
+    case = await view(stack, case_id)
+    assert case.replies_received == 1 and "Typed by me" in str(case.model_dump())
+
+
+def starter(stack: Stack, *argv: str) -> tuple[int, str, str]:
+    """`starter.py` as an operator runs it, on this stack's database and Temporal server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "DATABASE_"))}
+    env |= {
+        "CASEWORK_VAR": str(stack.settings.var_dir),
+        "CASEWORK_TASK_QUEUE": stack.settings.task_queue,
+        "TEMPORAL_ADDRESS": stack.temporal,
+    }
+    done = subprocess.run(
+        [sys.executable, "starter.py", *argv], env=env, capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+async def test_a_doubtful_mail_is_held_and_released_onto_its_case_once(stack: Stack) -> None:
+    """A mailing list's headers on a customer's reply (a shared mailbox): it may be a robot's or a
+    person's. Held, never dropped unseen; listed by `mail quarantine` (sender masked, no body);
+    `mail release ID` adds it to the case once, and a second release is refused."""
+    case_id = await open_case(stack, "held")
+    ack = await acknowledgement(stack, case_id)
+    mail = reply_to(ack, "Sent through our support group.", List_Id="<support.contoso.example>")
+    code, text = await send(stack.listener.port, mail)
+    assert code == 250 and "held for review" in text, text
+    assert (await view(stack, case_id)).replies_received == 0, "held, not on the case yet"
+
+    code, out, err = await asyncio.to_thread(starter, stack, "mail", "quarantine")
+    assert code == 0, err
+    [held] = [h for h in json.loads(out) if h["case_id"] == case_id]
+    assert held["sender"] == "a***@contoso.example" and "List-Id" in held["reason"]
+    assert "Sent through" not in out and CUSTOMER not in out, "no body, no address"
+
+    code, out, err = await asyncio.to_thread(starter, stack, "mail", "release", str(held["id"]))
+    assert code == 0, err
+    assert json.loads(out)["answer"] == f"250 2.0.0 added to case {case_id}"
+    case = await view(stack, case_id)
+    assert case.replies_received == 1 and "Sent through our support group." in str(case.model_dump())
+
+    code, out, err = await asyncio.to_thread(starter, stack, "mail", "release", str(held["id"]))
+    assert code == 5 and "released already" in err, (code, err)
+    code, _, err = await asyncio.to_thread(starter, stack, "mail", "release", "999999")
+    assert code == 4 and "no held mail" in err
+    assert (await view(stack, case_id)).replies_received == 1, "exactly once"
+    code, out, _ = await asyncio.to_thread(starter, stack, "mail", "quarantine")
+    assert case_id not in out, "released: no longer listed"
+    assert await send(stack.listener.port, mail) == (250, f"2.0.0 already on case {case_id}")
+
+
 # -- the routing over the pure case (tests.case_driver) and a real store: no Temporal ------------
 
 
@@ -435,7 +541,7 @@ def routed(tmp_path: Path, cases: DrivenCases, case_id: str = "case-contoso.unit
     )
     engine = open_database(settings)
     try:
-        routing = inbound_mail(settings, cases, engine)
+        routing = inbound_mail(settings, cases, engine, reader=InlineReader(mail_limits(settings)))
 
         async def addresses(case: str) -> CaseAddresses:
             return CaseAddresses("contoso", CUSTOMER, CUSTOMER)

@@ -11,7 +11,17 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from adapters.mail_reader import MailLimits, MailRefused, html_to_text, read_mail, strip_reply
+from adapters.mail_reader import (
+    PARSER_CHARS,
+    PARSER_LINE,
+    MailLimits,
+    MailRefused,
+    html_to_text,
+    parser_input,
+    read_mail,
+    strip_reply,
+)
+from adapters.mail_reader_process import MailReaders
 from adapters.messages import Message
 from adapters.smtp_out import case_email
 from support.actions import AttachmentRef, CustomerReply
@@ -19,9 +29,10 @@ from support.inbound_mail import (
     CASE_ID_MAX,
     MAC_CHARS,
     TOKEN_CHARS,
-    automatic_reason,
+    auto_submitted_keyword,
     case_id_of,
     mac_reply_address,
+    mail_kind,
     message_hash,
     reply_address,
     reply_key,
@@ -31,6 +42,7 @@ from support.inbound_mail import (
     token_of,
 )
 from support.request import case_id_for
+from tests import hostile_mail
 
 DOMAIN = "support.casework.example"
 
@@ -143,34 +155,57 @@ def test_the_tenant_a_case_id_names() -> None:
 
 
 PERSON = [("From", "Anna <admin@contoso.example>"), ("Subject", "Re: [case-contoso.r-1]")]
+REPLY = [*PERSON, ("In-Reply-To", "<ack-1@casework.example>")]
+ME = "admin@contoso.example"
 
 
 @pytest.mark.parametrize(
-    ("headers", "sender", "automatic"),
+    ("headers", "sender", "kind"),
     [
-        (PERSON, "admin@contoso.example", False),
-        ([*PERSON, ("Auto-Submitted", "no")], "admin@contoso.example", False),
-        ([*PERSON, ("Auto-Submitted", "auto-replied")], "admin@contoso.example", True),
-        ([*PERSON, ("Auto-Submitted", "auto-generated; owner-email=x@y")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "bulk")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "Junk")], "admin@contoso.example", True),
-        ([*PERSON, ("Precedence", "list")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Autoreply", "yes")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Autorespond", "vacation")], "admin@contoso.example", True),
-        ([*PERSON, ("X-Auto-Response-Suppress", "All")], "admin@contoso.example", True),
-        ([*PERSON, ("List-Id", "<it.contoso.example>")], "admin@contoso.example", True),
-        ([*PERSON, ("Content-Type", "multipart/report; report-type=delivery-status")], "a@b.example", True),
-        (PERSON, "", True),  # MAIL FROM:<>
-        (PERSON, "<>", True),
-        (PERSON, "MAILER-DAEMON@mx.contoso.example", True),
-        (PERSON, "postmaster@contoso.example", True),
-        (PERSON, "bounces+123@contoso.example", True),
-        ([("From", "No Reply <noreply@contoso.example>")], "admin@contoso.example", True),
-        ([("From", "Mail Delivery System <Mailer-Daemon@mx.example>")], "admin@contoso.example", True),
+        (PERSON, ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "no")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "no (sent by hand)")], ME, "person"),  # RFC 3834: a comment
+        ([*PERSON, ("Auto-Submitted", " No ; (x) ")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "(said: auto-replied) no")], ME, "person"),
+        ([*PERSON, ("Auto-Submitted", "auto-replied")], ME, "robot"),
+        ([*PERSON, ("Auto-Submitted", "auto-generated; owner-email=x@y")], ME, "robot"),
+        ([*PERSON, ("Auto-Submitted", "auto-replied (vacation)")], ME, "robot"),
+        ([*PERSON, ("Precedence", "bulk")], ME, "robot"),
+        ([*PERSON, ("Precedence", "Junk")], ME, "robot"),
+        ([*PERSON, ("Precedence", "list")], ME, "robot"),
+        ([*PERSON, ("Precedence", "auto_reply")], ME, "robot"),
+        ([*REPLY, ("Precedence", "list")], ME, "doubtful"),  # a person's reply through a list
+        ([*PERSON, ("Auto-Submitted", "no"), ("Precedence", "bulk")], ME, "doubtful"),
+        ([*PERSON, ("X-Autoreply", "yes")], ME, "robot"),
+        ([*PERSON, ("X-Autorespond", "vacation")], ME, "robot"),
+        ([*PERSON, ("X-Auto-Response-Suppress", "All")], ME, "doubtful"),
+        ([*PERSON, ("List-Id", "<it.contoso.example>")], ME, "doubtful"),
+        ([*REPLY, ("List-Unsubscribe", "<mailto:leave@contoso.example>")], ME, "doubtful"),
+        ([*PERSON, ("List-Id", "<it.contoso.example>"), ("Precedence", "list")], ME, "robot"),
+        ([*PERSON, ("Content-Type", "multipart/report; report-type=delivery-status")], ME, "robot"),
+        ([*REPLY, ("X-Casework-Notification", "case-contoso.r-1/acknowledged/0/customer")], ME, "robot"),
+        (PERSON, "", "robot"),  # MAIL FROM:<>
+        (PERSON, "<>", "robot"),
+        (PERSON, "MAILER-DAEMON@mx.contoso.example", "robot"),
+        (PERSON, "postmaster@contoso.example", "robot"),
+        (PERSON, "bounces+123@contoso.example", "robot"),
+        ([("From", "No Reply <noreply@contoso.example>")], ME, "robot"),
+        ([("From", "Mail Delivery System <Mailer-Daemon@mx.example>")], ME, "robot"),
     ],
 )
-def test_automatic_messages(headers: list[tuple[str, str]], sender: str, automatic: bool) -> None:
-    assert (automatic_reason(headers, sender) is not None) is automatic
+def test_robots_doubtful_mail_and_people(headers: list[tuple[str, str]], sender: str, kind: str) -> None:
+    found = mail_kind(headers, sender)
+    assert found.kind == kind, found
+    assert (found.reason != "") is (kind != "person")
+
+
+@pytest.mark.parametrize(
+    ("value", "keyword"),
+    [("no", "no"), ("no (comment)", "no"), ("(a (nested) comment) auto-replied", "auto-replied"),
+     ("no (a \\) escaped)", "no"), ("auto-generated; x=y", "auto-generated"), ("", "")],
+)
+def test_the_auto_submitted_keyword(value: str, keyword: str) -> None:
+    assert auto_submitted_keyword(value) == keyword
 
 
 def test_one_hash_per_mail() -> None:
@@ -412,7 +447,7 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
         reply_key=KEY,
     )
     assert mail["Auto-Submitted"] == "auto-generated"
-    assert automatic_reason(list(mail.items()), "support@casework.example") is not None
+    assert mail_kind(list(mail.items()), "support@casework.example").kind == "robot"
     assert token_of(mail["Reply-To"], DOMAIN) == reply_token("case-contoso.r-1", KEY)
     too_long = case_id_for("t" * 63, "r" * 64)
     long_mail = case_email(
@@ -426,3 +461,58 @@ def test_casework_mail_is_marked_automatic_and_replies_to_the_cases_address() ->
     )
     local = str(long_mail["Reply-To"]).partition("@")[0]
     assert local == f"case+{reply_token(too_long, KEY)}" and len(local) <= 64, "the longest id has one too"
+
+
+# -- bounded reading of hostile mail (issue 29) ----------------------------------------------------
+
+HOSTILE_REPLIES = {
+    "a line of quote markers": "hello\n" + "> " * 2_000_000,
+    "deeply quoted lines": "hello\n" + ("> " * 36 + "quoted\n") * 50_000,
+    "a line of 'On '": "On " * 1_000_000,
+    "blank lines": "hello" + "\n" * 3_000_000 + "x",
+    "long 'wrote' lines": ("On " + "a " * 5_000 + "wrote:\n") * 300,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_REPLIES))
+def test_the_reply_parser_reads_a_bounded_part_of_any_reply(name: str) -> None:
+    """Linear by construction: whatever the reply's size, the reply parser (whose patterns backtrack
+    within a line: a line of 20,000 "> " took it 24 s) reads at most PARSER_CHARS characters, in
+    lines of at most PARSER_LINE (and the mark of a cut), never more than two blank lines in a row;
+    the rest of the text is kept as it is, not read by it."""
+    text = HOSTILE_REPLIES[name]
+    view, long_lines, rest = parser_input(text)
+    lines = view.split("\n")
+    assert len(view) <= PARSER_CHARS
+    mark = len("\ue000\ue001") + len(str(len(long_lines)))
+    assert max(len(line) for line in lines) <= PARSER_LINE + mark
+    assert "\n\n\n\n" not in view
+    assert text.endswith(rest) and len(rest) >= len(text) - 2 * PARSER_CHARS - sum(map(len, long_lines))
+    assert strip_reply(text).startswith(text.strip()[:100]), "no quote header: the reply is kept whole"
+
+
+def test_a_long_line_is_kept_whole_and_the_quote_after_it_still_stripped() -> None:
+    log = "ERROR " + "x" * 5_000
+    text = f"Here is the log:\n{log}\n\nOn Fri, Nov 27, 2026 at 10:00 AM casework wrote:\n> Please send it\n"
+    assert strip_reply(text) == f"Here is the log:\n{log}"
+    longer = "".join(f"line {n}: still the customer's own text\n" for n in range(2_000))  # > PARSER_CHARS
+    assert len(longer) > PARSER_CHARS
+    quoted = "\nOn Fri, Nov 27, 2026 casework wrote:\n> quoted\n"
+    assert strip_reply(longer + quoted).startswith(longer.strip())
+
+
+async def test_a_mail_over_its_cpu_bound_is_refused_for_good_and_its_reader_replaced() -> None:
+    """A child that reads one mail for longer than its CPU bound is killed: the mail gets 554, the
+    next mail a new child."""
+    limits = MailLimits(max_attachment_bytes=10**8, max_attachments=5)
+    readers = MailReaders(limits, cpu_seconds=0.05, count=1)
+    try:
+        sender, to = "admin@contoso.example", "case+x@support.casework.example"
+        with pytest.raises(MailRefused) as refused:
+            await readers.read(hostile_mail.quoted_reply(sender, to, 25 * 1024 * 1024))
+        assert refused.value.code == 554 and "took over 0.05 s" in str(refused.value)
+        read = await readers.read(hostile_mail.many_attachments(sender, to, 2))
+        assert read.body == "the files" and len(read.attachments) == 2
+        assert readers.started == 2, "a new child for the next mail"
+    finally:
+        await readers.close()

@@ -149,6 +149,10 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_INBOUND_MAX_MESSAGE_BYTES": "1000",
         "CASEWORK_INBOUND_MAX_ATTACHMENT_BYTES": "500",
         "CASEWORK_INBOUND_MAX_ATTACHMENTS": "20",
+        "CASEWORK_INBOUND_MAX_PARTS": "50",
+        "CASEWORK_INBOUND_MAX_DEPTH": "5",
+        "CASEWORK_INBOUND_MAX_HEADERS": "200",
+        "CASEWORK_INBOUND_READ_CPU_SECONDS": "3",
         "CASEWORK_CONSOLE_SECURE_COOKIE": "Yes",
     }
     assert set(values) == set(VARIABLES.values())  # this test sets every one of them
@@ -207,6 +211,10 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "inbound_smtp_port": None,  # 0 = off
         "inbound_max_message_bytes": 1000,
         "inbound_max_attachment_bytes": 500,
+        "inbound_max_parts": 50,
+        "inbound_max_depth": 5,
+        "inbound_max_headers": 200,
+        "inbound_read_cpu_seconds": 3,
         "inbound_max_attachments": 20,
         "console_secure_cookie": True,
     }
