@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
 from adapters.attachment_store import AttachmentStore
+from adapters.codec import key_ring_from_env
 from adapters.directory_store import DirectoryStore
 from adapters.mail_reader import MailLimits
 from adapters.reply_addresses import ReplyAddresses
@@ -40,7 +41,7 @@ def inbound_mail(
             counter.add(1, {"outcome": outcome})
 
         count = count_outcome
-    store, directory = AttachmentStore(engine), DirectoryStore(engine)
+    store, directory = AttachmentStore(engine, key_ring_from_env()), DirectoryStore(engine)
     key = reply_key(verification_key(settings))  # the same as the deliveries' (bootstrap.worker_runtime)
     replies = ReplyAddresses(engine)  # the tokens every delivery worker records, in the shared database
     routing = InboundMail(cases, directory, store, settings.reply_to_domain, limits, key, replies)
