@@ -133,6 +133,7 @@ REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is se
 # once, or will never land: `Unavailable` (503 with Retry-After), "send it again".
 ACTION_WAIT = timedelta(seconds=30)
 ACTION_SETTLE = timedelta(seconds=12)  # the workflow task timeout (10 s) and a margin
+ACTION_ATTEMPT = timedelta(seconds=5)  # each attempt's wait before the same update is sent again
 _UNREACHABLE = (
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -601,7 +602,9 @@ class Cases:
         pause, attempts = 0.2, 0
         while True:
             attempts += 1
-            left = max(give_up - loop.time(), 0.5) if waits else None
+            # each attempt short: an update the server forgot (its registry is dropped when the
+            # case's task times out on a dead worker) is admitted again by the next attempt
+            left = min(max(give_up - loop.time(), 0.5), ACTION_ATTEMPT.total_seconds()) if waits else None
             try:
                 result = await asyncio.wait_for(
                     handle.execute_update(
