@@ -85,7 +85,9 @@ async def open_answered_case(cases: Cases, workers: Workers) -> str:
 async def test_an_action_sent_while_the_worker_restarts_waits_and_lands_once(
     dev_env: WorkflowEnvironment, settings: Settings, workers: Workers, mail_sink: MailSink
 ) -> None:
-    cases = Cases(dev_env.client, settings.task_queue)
+    # (a long wait: on this shared 2-core machine a replacement may take more than the default 30 s
+    # to start and take the case over; the 503 beyond the wait is the next test's)
+    cases = Cases(dev_env.client, settings.task_queue, action_wait=timedelta(seconds=120))
     case_id = await open_answered_case(cases, workers)
     workers.kill()  # the case's worker dies with the case in its cache (its sticky queue waits 10 s)
 
