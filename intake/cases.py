@@ -133,7 +133,10 @@ REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is se
 # once, or will never land: `Unavailable` (503 with Retry-After), "send it again".
 ACTION_WAIT = timedelta(seconds=30)
 ACTION_SETTLE = timedelta(seconds=12)  # the workflow task timeout (10 s) and a margin
-ACTION_ATTEMPT = timedelta(seconds=5)  # each attempt's wait before the same update is sent again
+# Each attempt's wait before the same update is sent again: longer than a workflow task's 10 s
+# timeout, as cancelling the call may drop the case's pending (speculative) task and its work (at 5 s,
+# a loaded worker never finished one: 8 attempts in 42 s, none taken).
+ACTION_ATTEMPT = timedelta(seconds=15)
 _UNREACHABLE = (
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
