@@ -12,8 +12,9 @@ never sends what already went out. A transient failure (server down, timeout, 4x
 a template error) is recorded and the next route is tried; when none is left the activity fails
 for good and the case shows it. Logs carry ids only: never addresses, codes or message text.
 
-Each email replies to its case's address, `case+<token>@<reply domain>`; the token is recorded with
-the case in the shared database (adapters/reply_addresses.py) before the email goes out.
+Each email to the customer's side replies to its case's address, `case+<token>@<reply domain>`; the
+token is recorded with the case in the shared database (adapters/reply_addresses.py) before the
+email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`).
 
 Emails go over a few SMTP connections kept open and reused from one delivery to the next
 (adapters/smtp_out.py SmtpPool), webhooks over one HTTP client; `close()` ends them.
@@ -236,7 +237,9 @@ class DeliveryActivities:
 
     async def _send_email(self, address: str, n: Notification, message: Message) -> None:
         config = self._config
-        await self._remember_reply_address(n.case_id)
+        to_staff = not n.audience.customer_side
+        if not to_staff:
+            await self._remember_reply_address(n.case_id)
         email = case_email(
             message,
             mail_from=config.mail_from,
@@ -245,6 +248,7 @@ class DeliveryActivities:
             notification_id=n.notification_id,
             reply_to_domain=config.reply_to_domain,
             reply_key=config.reply_key,
+            to_staff=to_staff,
         )
         await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
 

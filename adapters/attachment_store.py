@@ -3,10 +3,16 @@ message however often a sending server delivers it), and their attachments' byte
 database and not in the workflow's state (the case lists only `AttachmentRef`s).
 
 Each call is one short transaction; callers in async code run them in a thread.
+
+With a key ring (the codec's keys, CASEWORK_ENCRYPTION_KEY) an attachment's name and bytes are
+sealed (AES-256-GCM, bound to the attachment's id) and the row names its key (`key_id`); its
+size, type, case and tenant stay in clear. A row without a key id was stored in clear (before the
+key was set) and is read as it is.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from adapters.codec import KeyRing, SealError
 from adapters.schema import attachments, inbound_messages
 from support.actions import AttachmentRef
 
@@ -37,9 +44,36 @@ def attachment_id(case_id: str, message_hash: str, number: int, content: bytes) 
     return digest.hexdigest()
 
 
+def _context(column: str, key: str) -> bytes:
+    """What a sealed value is bound to: this column of this attachment."""
+    return f"attachments.{column}\x00{key}".encode()
+
+
 class AttachmentStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keys: KeyRing | None = None) -> None:
+        """`keys`: seal what is stored from now on (and open what was sealed); None stores in clear."""
         self._engine = engine
+        self._keys = keys
+
+    def _sealed(self, key: str, filename: str, content: bytes) -> dict[str, object]:
+        if self._keys is None:
+            return {"filename": filename, "content": content, "key_id": None}
+        name = self._keys.seal(filename.encode(), _context("filename", key))
+        return {
+            "filename": base64.b64encode(name).decode("ascii"),
+            "content": self._keys.seal(content, _context("content", key)),
+            "key_id": self._keys.current_id,
+        }
+
+    def _opened(self, key: str, kid: str | None, filename: str, content: bytes) -> tuple[str, bytes]:
+        if kid is None:
+            return filename, content
+        if self._keys is None:
+            raise SealError(
+                f"attachment {key} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
+            )
+        name = self._keys.open(kid, base64.b64decode(filename), _context("filename", key)).decode()
+        return name, self._keys.open(kid, content, _context("content", key))
 
     def received(self, case_id: str, message_hash: str) -> bool:
         """The case already took this mail."""
@@ -101,11 +135,10 @@ class AttachmentStore:
                         case_id=case_id,
                         tenant_id=tenant_id,
                         message_hash=message_hash,
-                        filename=filename,
                         content_type=content_type,
                         size=len(content),
-                        content=content,
                         stored_at=datetime.now(UTC),
+                        **self._sealed(key, filename, content),
                     )
                 )
         return refs
@@ -129,14 +162,16 @@ class AttachmentStore:
                     attachments.c.filename,
                     attachments.c.content_type,
                     attachments.c.content,
+                    attachments.c.key_id,
                 ).where(attachments.c.attachment_id == attachment_id, attachments.c.case_id == case_id)
             ).first()
         if row is None:
             return None
+        filename, content = self._opened(attachment_id, row.key_id, row.filename, bytes(row.content))
         return StoredAttachment(
             case_id=row.case_id,
             tenant_id=row.tenant_id,
-            filename=row.filename,
+            filename=filename,
             content_type=row.content_type,
-            content=bytes(row.content),
+            content=content,
         )

@@ -4,10 +4,17 @@ Each row holds the columns reports count (support.closed_case derives them from 
 the whole final view as JSON. `store_closed_case` is one statement in one transaction, keyed on the
 case id, so an archive activity retried, or a case archived again, leaves one row (the latest final
 view). JSON files are an export of the table (`starter.py archive export`).
+
+The record holds personal data (the request, the thread, internal notes): with a key ring (the
+codec's keys, CASEWORK_ENCRYPTION_KEY) it is sealed and the row names its key (`key_id`); the
+columns reports count hold no personal data and stay in clear. A row without a key id was written
+in clear and is read as it is; one sealed with a previous key opens while that key is among
+CASEWORK_ENCRYPTION_PREVIOUS_KEYS.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -18,14 +25,42 @@ from pathlib import Path
 from sqlalchemy import Engine, Executable, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.codec import KeyRing, SealError
 from adapters.schema import closed_cases
 from support.case_view import CaseView
 from support.closed_case import ClosedCase
 
 
-def store_closed_case(engine: Engine, row: ClosedCase) -> None:
-    """Insert the case's row, or replace the one it has (one transaction, one row per case)."""
+def _context(case_id: str) -> bytes:
+    """What a sealed record is bound to: this table's record of this case."""
+    return b"closed_cases.record\x00" + case_id.encode()
+
+
+def _sealed(row: ClosedCase, keys: KeyRing | None) -> dict[str, object]:
     values = row.model_dump()
+    if keys is None:
+        values["key_id"] = None
+    else:
+        sealed = keys.seal(row.record.encode(), _context(row.case_id))
+        values |= {"record": base64.b64encode(sealed).decode("ascii"), "key_id": keys.current_id}
+    return values
+
+
+def _opened(case_id: str, record: str, kid: str | None, keys: KeyRing | None) -> str:
+    """The record as JSON: in clear as stored, or opened with the key the row names."""
+    if kid is None:
+        return record
+    if keys is None:
+        raise SealError(
+            f"the record of {case_id} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
+        )
+    return keys.open(kid, base64.b64decode(record), _context(case_id)).decode()
+
+
+def store_closed_case(engine: Engine, row: ClosedCase, keys: KeyRing | None = None) -> None:
+    """Insert the case's row, or replace the one it has (one transaction, one row per case); the
+    record sealed with `keys` when given."""
+    values = _sealed(row, keys)
     key = [closed_cases.c.case_id]
     if engine.dialect.name == "postgresql":
         on_postgresql = postgresql.insert(closed_cases).values(values)
@@ -45,20 +80,26 @@ def store_closed_case(engine: Engine, row: ClosedCase) -> None:
         connection.execute(statement)
 
 
-def read_closed_case(engine: Engine, case_id: str) -> CaseView | None:
+def read_closed_case(engine: Engine, case_id: str, keys: KeyRing | None = None) -> CaseView | None:
     """The final view a closed case was archived with, or None."""
     with engine.connect() as connection:
-        record = connection.execute(
-            select(closed_cases.c.record).where(closed_cases.c.case_id == case_id)
-        ).scalar()
-    return CaseView.model_validate_json(record) if record is not None else None
+        found = connection.execute(
+            select(closed_cases.c.record, closed_cases.c.key_id).where(closed_cases.c.case_id == case_id)
+        ).first()
+    if found is None:
+        return None
+    return CaseView.model_validate_json(_opened(case_id, found.record, found.key_id, keys))
 
 
-def ended_between(since: datetime | None, until: datetime | None, tenant: str | None) -> Select[str, str]:
+def ended_between(
+    since: datetime | None, until: datetime | None, tenant: str | None
+) -> Select[str, str, str | None]:
     """Closed cases that ended in [since, until): closed then, or refused then (a refused case never
     closed: its creation is when it ended), of one tenant or all, oldest first."""
     ended = func.coalesce(closed_cases.c.closed_at, closed_cases.c.created_at)
-    query = select(closed_cases.c.case_id, closed_cases.c.record).order_by(ended, closed_cases.c.case_id)
+    query = select(closed_cases.c.case_id, closed_cases.c.record, closed_cases.c.key_id).order_by(
+        ended, closed_cases.c.case_id
+    )
     if since is not None:
         query = query.where(ended >= since)
     if until is not None:
@@ -69,11 +110,16 @@ def ended_between(since: datetime | None, until: datetime | None, tenant: str | 
 
 
 def closed_case_records(
-    engine: Engine, since: datetime | None = None, until: datetime | None = None, tenant: str | None = None
+    engine: Engine,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tenant: str | None = None,
+    keys: KeyRing | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(case id, final view as JSON) of the closed cases that ended in [since, until)."""
     with engine.connect() as connection:
-        yield from connection.execute(ended_between(since, until, tenant))
+        for case_id, record, kid in connection.execute(ended_between(since, until, tenant)):
+            yield case_id, _opened(case_id, record, kid, keys)
 
 
 def export_closed_cases(
@@ -82,12 +128,13 @@ def export_closed_cases(
     since: datetime | None = None,
     until: datetime | None = None,
     tenant: str | None = None,
+    keys: KeyRing | None = None,
 ) -> list[Path]:
     """One `<case-id>.json` per closed case (the final view, indented) in `directory`, each written
     atomically; exporting again overwrites the same files with the same content."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for case_id, record in closed_case_records(engine, since, until, tenant):
+    for case_id, record in closed_case_records(engine, since, until, tenant, keys):
         if "/" in case_id or "\\" in case_id or case_id.startswith("."):
             raise ValueError(f"{case_id!r} cannot name a file")
         target = directory / f"{case_id}.json"

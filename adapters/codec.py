@@ -5,6 +5,13 @@ database, the UI and raw histories; search attributes are not payloads and carry
 data anyway. Each payload names the key it was sealed with (`encryption-key-id`), so previous
 keys (CASEWORK_ENCRYPTION_PREVIOUS_KEYS) keep old cases readable after a rotation. Payloads
 written before encryption was turned on are passed through as they are.
+
+The same keys (`KeyRing`) seal what casework keeps in its own database that holds personal data:
+a closed case's final record and the attachments of customers' replies (adapters/closed_cases.py,
+adapters/attachment_store.py). Each sealed value is stored with the id of the key that sealed it and
+bound to its table, column and row (AES-GCM associated data), so a value copied onto another row
+does not open; a row without a key id was written in clear (before the key was set) and is read as
+it is.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import binascii
 import dataclasses
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -50,20 +58,53 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-class EncryptionCodec(PayloadCodec):
+class SealError(ValueError):
+    """A sealed value that does not open: altered, moved to another row, or its key is unknown."""
+
+
+class KeyNotConfigured(SealError):
+    """Something was sealed with a key that is neither the current key nor a previous one."""
+
+
+class KeyRing:
+    """The current key (which seals) and the previous ones (which still open), by key id."""
+
     def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
-        self._current_id = key_id(current)
+        self.current_id = key_id(current)
         self._keys = {key_id(k): AESGCM(k) for k in (current, *previous)}
 
-    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        sealed = []
-        for payload in payloads:
-            nonce = os.urandom(12)
-            data = self._keys[self._current_id].encrypt(nonce, payload.SerializeToString(), None)
-            sealed.append(
-                Payload(metadata={"encoding": ENCODING, KEY_ID: self._current_id.encode()}, data=nonce + data)
+    def seal(self, plain: bytes, context: bytes | None = None) -> bytes:
+        """nonce (12 bytes) + ciphertext and tag, under the current key; `context` is the
+        associated data it must be opened with (None for payloads)."""
+        nonce = os.urandom(12)
+        return nonce + self._keys[self.current_id].encrypt(nonce, plain, context)
+
+    def open(self, kid: str, sealed: bytes, context: bytes | None = None) -> bytes:
+        cipher = self._keys.get(kid)
+        if cipher is None:
+            raise KeyNotConfigured(
+                f"sealed with key {kid!r}, which is not configured (CASEWORK_ENCRYPTION_KEY or "
+                "CASEWORK_ENCRYPTION_PREVIOUS_KEYS)"
             )
-        return sealed
+        try:
+            return cipher.decrypt(sealed[:12], sealed[12:], context)
+        except InvalidTag:
+            raise SealError(f"a value sealed with key {kid!r} does not open: altered, or moved") from None
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, current: bytes | KeyRing, previous: Sequence[bytes] = ()) -> None:
+        self.keys = current if isinstance(current, KeyRing) else KeyRing(current, previous)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        kid = self.keys.current_id
+        return [
+            Payload(
+                metadata={"encoding": ENCODING, KEY_ID: kid.encode()},
+                data=self.keys.seal(payload.SerializeToString()),
+            )
+            for payload in payloads
+        ]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         opened = []
@@ -72,17 +113,18 @@ class EncryptionCodec(PayloadCodec):
                 opened.append(payload)  # written before encryption was turned on
                 continue
             kid = payload.metadata.get(KEY_ID, b"").decode()
-            cipher = self._keys.get(kid)
-            if cipher is None:
+            try:
+                plain = self.keys.open(kid, payload.data)
+            except KeyNotConfigured:
                 raise ValueError(
                     f"payload sealed with key {kid!r}, which is not configured (current or previous)"
-                )
-            plain = cipher.decrypt(payload.data[:12], payload.data[12:], None)
+                ) from None
             opened.append(Payload.FromString(plain))
         return opened
 
 
-def codec_from_env(environ: dict[str, str] | None = None) -> EncryptionCodec | None:
+def key_ring_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None:
+    """CASEWORK_ENCRYPTION_KEY and CASEWORK_ENCRYPTION_PREVIOUS_KEYS; None when no key is set."""
     env = os.environ if environ is None else environ
     current = env.get("CASEWORK_ENCRYPTION_KEY", "").strip()
     if not current:
@@ -92,7 +134,12 @@ def codec_from_env(environ: dict[str, str] | None = None) -> EncryptionCodec | N
         for k in env.get("CASEWORK_ENCRYPTION_PREVIOUS_KEYS", "").split(",")
         if k.strip()
     ]
-    return EncryptionCodec(parse_key(current, "CASEWORK_ENCRYPTION_KEY"), previous)
+    return KeyRing(parse_key(current, "CASEWORK_ENCRYPTION_KEY"), previous)
+
+
+def codec_from_env(environ: dict[str, str] | None = None) -> EncryptionCodec | None:
+    keys = key_ring_from_env(environ)
+    return EncryptionCodec(keys) if keys is not None else None
 
 
 def data_converter(codec: PayloadCodec | None) -> DataConverter:

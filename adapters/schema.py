@@ -139,7 +139,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # The final record of every case that ended (closed, closed unresponsive, refused...), one row per
 # case, written by the archive activity; the columns are what reports count, `record` is the whole
-# final CaseView as JSON (support.closed_case.closed_case_row derives the rest from it).
+# final CaseView as JSON (support.closed_case.closed_case_row derives the rest from it). With
+# CASEWORK_ENCRYPTION_KEY set (revision 0010), `record` is sealed (base64 of AES-256-GCM, adapters.codec)
+# and `key_id` names its key; the other columns, which reports read, hold no personal data and stay
+# in clear. A row with no `key_id` was written in clear.
 closed_cases = Table(
     "closed_cases",
     metadata,
@@ -167,6 +170,9 @@ closed_cases = Table(
     Column("survey_score", Integer),
     Column("record", Text, nullable=False),
     Column("archived_at", UtcDateTime, nullable=False),
+    # the severity whose clock decided the first response (reports read it instead of the record)
+    Column("first_response_severity", String(1)),
+    Column("key_id", String(16)),  # the key that sealed `record`; null: in clear
 )
 
 
@@ -187,11 +193,12 @@ attachments = Table(
     Column("case_id", String(200), nullable=False, index=True),
     Column("tenant_id", String(63), nullable=False),
     Column("message_hash", String(64), nullable=False),
-    Column("filename", String(200), nullable=False),
+    Column("filename", Text, nullable=False),  # sealed (base64) when `key_id` is set
     Column("content_type", String(127), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # sealed when `key_id` is set
     Column("stored_at", UtcDateTime, nullable=False),
+    Column("key_id", String(16)),  # the key that sealed filename and content; null: in clear
 )
 
 # Console sessions signed out before they expire (revision 0007), so that a cookie copied before

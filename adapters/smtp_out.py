@@ -55,13 +55,17 @@ def case_email(
     notification_id: str,
     reply_to_domain: str,
     reply_key: bytes,
+    to_staff: bool = False,
 ) -> Mime:
     """A notification's email: text and HTML, replies to the case's address, ids in headers.
 
-    Every case's mail replies to its address, `case+<token>@<reply_to_domain>` with a token keyed
-    with `reply_key` (`support.inbound_mail.reply_address`), 31 characters of local part whatever
-    the case id's length; the caller records the token with its case before sending
-    (adapters.reply_addresses), so the inbound listener finds the case.
+    Every case's mail to the customer's side replies to its address, `case+<token>@<reply_to_domain>`
+    with a token keyed with `reply_key` (`support.inbound_mail.reply_address`), 31 characters of
+    local part whatever the case id's length; the caller records the token with its case before
+    sending (adapters.reply_addresses), so the inbound listener finds the case. Mail `to_staff`
+    (engineers, the support queue, the duty manager, account managers) has no Reply-To: a staff
+    member's reply must not land on the case as if the customer had written it; it goes to the From
+    address, and staff act on a case in the console, the API or the CLI.
     `Auto-Submitted: auto-generated` (RFC 3834): every mail casework sends is automatic, so a
     customer's out-of-office robot does not answer it.
 
@@ -77,7 +81,8 @@ def case_email(
         else Header(message.subject, UTF8, header_name="Subject").encode()
     )
     mail["Message-ID"] = message_id(notification_id, reply_to_domain)
-    mail["Reply-To"] = reply_address(case_id, reply_to_domain, reply_key)
+    if not to_staff:
+        mail["Reply-To"] = reply_address(case_id, reply_to_domain, reply_key)
     mail["Auto-Submitted"] = "auto-generated"
     mail["Date"] = formatdate(usegmt=True)
     mail["X-Casework-Case"] = case_id

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
-from adapters.codec import codec_from_env
+from adapters.codec import key_ring_from_env
 from adapters.mail_reader_process import MailReaders
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
@@ -31,7 +31,7 @@ def inbound_mail(
     metrics when given. `reader`: child processes (`MailReaders`) unless given."""
     if reader is None:
         reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
-    routing = inbound_mail_for(settings, cases, engine, reader, codec_from_env())
+    routing = inbound_mail_for(settings, cases, engine, reader, key_ring_from_env())
     if runtime is not None:
         counter = runtime.metric_meter.create_counter(
             "casework_inbound_mail", "mails received for case reply addresses, by outcome"

@@ -23,6 +23,7 @@ from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
 from activities.delivery import DeliveryActivities, DeliveryConfig
 from activities.verification import VerificationActivities
+from adapters.codec import key_ring_from_env
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.directory_store import DirectoryStore, VerificationFailures
@@ -229,7 +230,8 @@ def build_worker(
     workers: list[Worker] = []
     if only in (None, "cases"):
         context = CaseContextActivities(settings.policy_path, store)
-        archive = ArchiveActivities(store.engine)  # closed_cases, in the database every worker shares
+        # closed_cases, in the database every worker shares; records sealed with the codec's keys
+        archive = ArchiveActivities(store.engine, key_ring_from_env())
         verification = VerificationActivities(
             store,
             deliver,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy import Engine
 
 from adapters.attachment_store import AttachmentStore
+from adapters.codec import key_ring_from_env
 from intake.cases import CaseNotFound, Cases, Forbidden
 from support.access import Permission, Principal
 from support.actions import MESSAGE_HASH_PATTERN
@@ -41,7 +42,7 @@ def attachments_router(
 ) -> APIRouter:
     """The route over the database the attachments are kept in and the API's gateway dependency;
     `responses` are the API's documented errors (its exception handlers shape them)."""
-    store = AttachmentStore(engine)
+    store = AttachmentStore(engine, key_ring_from_env())  # opens what the inbound mail sealed
     router = APIRouter()
     CaseId = Annotated[str, Path(pattern=case_id_pattern, description="case-<tenant>.<request_id>")]
 

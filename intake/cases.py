@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, Li
 from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
+from support.action_ids import TOO_LATE, action_update_id
 from support.actions import (
     Assignment,
     Cooperation,
@@ -126,6 +128,26 @@ class TooManyOpenCases(RuntimeError):
 FINGERPRINT_MEMO = "request_sha256"
 log = get_logger("casework.intake")
 REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is sent again this often
+# An action (an update) sent while its case cannot be reached (its worker was killed and another is
+# taking the case over: the dead worker's sticky queue and task time out, ~10 s each) is sent again,
+# with the same update id, until the case takes it. The case takes it only within ACTION_WAIT of the
+# request (the instant is in the update id, `support.action_ids`); a workflow task that took it in
+# time completes, or times out and is retried (then refusing it), within ACTION_SETTLE more. So a
+# caller waits at most ACTION_WAIT + ACTION_SETTLE (42 s), and then its action has either landed,
+# once, or will never land: `Unavailable` (503 with Retry-After), "send it again".
+ACTION_WAIT = timedelta(seconds=30)
+ACTION_SETTLE = timedelta(seconds=12)  # the workflow task timeout (10 s) and a margin
+# Each attempt's wait before the same update is sent again: longer than a workflow task's 10 s
+# timeout, as cancelling the call may drop the case's pending (speculative) task and its work (at 5 s,
+# a loaded worker never finished one: 8 attempts in 42 s, none taken).
+ACTION_ATTEMPT = timedelta(seconds=15)
+_UNREACHABLE = (
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.ABORTED,
+)
 
 
 def fingerprint(request: CaseRequest) -> str:
@@ -164,6 +186,7 @@ class Cases:
         staff: StaffNames | None = None,
         eager_start: bool = False,
         openings: RateLimiter | None = None,
+        action_wait: timedelta = ACTION_WAIT,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -172,7 +195,8 @@ class Cases:
         CASEWORK_OPENINGS_PER_TENANT: the API hands it its limiter; an idempotent re-send never
         counts).
         `eager_start`: a worker on this very client polls the task queue (`make run`: the API in the
-        worker's process), so the server may hand a new case's first task straight to it."""
+        worker's process), so the server may hand a new case's first task straight to it.
+        `action_wait`: how long an action may wait for its case to take it (`ACTION_WAIT`)."""
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
@@ -182,6 +206,7 @@ class Cases:
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
+        self._action_wait = action_wait
 
     @property
     def client(self) -> Client:
@@ -421,6 +446,10 @@ class Cases:
                 view = view.model_copy(update={"request": details})
             return _seen(view, principal)
         except RPCError as error:
+            if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
+                raise Unavailable(
+                    f"case {case_id} cannot be read right now: a worker is taking it over (ask again)"
+                ) from None
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"case {case_id} could not be read: {error}") from None
@@ -618,16 +647,84 @@ class Cases:
     async def _act(
         self, case_id: str, update: object, action: BaseModel, update_id: str | None = None
     ) -> Any:
-        """`update` is an update method of the workflow (from the action table, or `verify`)."""
+        """`update` is an update method of the workflow (from the action table, or `verify`).
+
+        Sent again with the same update id while the case cannot be reached (a worker restarting),
+        until it answers or `action_wait` and `ACTION_SETTLE` have passed: Temporal takes an update
+        id once, so the action lands once; the case refuses it after `action_wait` (the instant is
+        in the id), so `Unavailable` means it was not carried out. `update_id` given (a reply's,
+        which its sender delivers again when told to wait): one attempt, `Unavailable` when the
+        case cannot be reached."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waits = update_id is None
+        if update_id is None:
+            update_id = action_update_id(uuid.uuid4().hex, datetime.now(UTC) + self._action_wait)
+        give_up = started + (self._action_wait + ACTION_SETTLE).total_seconds() if waits else started
         handle = self._handle(case_id)
+        pause, attempts = 0.2, 0
+        while True:
+            attempts += 1
+            # each attempt short: an update the server forgot (its registry is dropped when the
+            # case's task times out on a dead worker) is admitted again by the next attempt
+            left = min(max(give_up - loop.time(), 0.5), ACTION_ATTEMPT.total_seconds()) if waits else None
+            try:
+                result = await asyncio.wait_for(
+                    handle.execute_update(
+                        cast(Any, update),
+                        action,
+                        id=update_id,
+                        rpc_timeout=timedelta(seconds=left) if left is not None else None,
+                    ),
+                    left,
+                )
+                if attempts > 1:
+                    log.info(
+                        "action taken after the case was unreachable",
+                        case_id=case_id,
+                        waited_s=round(loop.time() - started, 1),
+                        attempts=attempts,
+                    )
+                return result
+            except WorkflowUpdateFailedError as error:
+                cause = error.cause
+                reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
+                if reason == TOO_LATE:
+                    raise Unavailable(f"case {case_id}: {TOO_LATE}") from None
+                raise ActionRejected(reason) from None
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                pass  # not taken yet: the case's worker is being replaced, or none runs
+            except RPCError as error:
+                if error.status not in _UNREACHABLE and not await self._running(error, case_id):
+                    raise await self._not_running(error, case_id) from None
+            if loop.time() + pause >= give_up:
+                log.warning(
+                    "action not taken: the case could not be reached",
+                    case_id=case_id,
+                    waited_s=round(loop.time() - started, 1),
+                    attempts=attempts,
+                )
+                if not waits:
+                    raise Unavailable(f"case {case_id} could not be reached; send it again shortly")
+                raise Unavailable(
+                    f"case {case_id} could not be reached within {self._action_wait.total_seconds():.0f} s "
+                    "(a worker is restarting, or none is running); the action was not carried out: "
+                    "send it again"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    async def _running(self, error: RPCError, case_id: str) -> bool:
+        """An update refused as not found (or not possible) by a case that is still running: its
+        update was lost with the worker's task (the server forgets updates not yet taken when it
+        reloads the case), so sending it again is safe."""
+        if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return False
         try:
-            return await handle.execute_update(cast(Any, update), action, id=update_id)
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
-            raise ActionRejected(reason) from None
-        except RPCError as error:
-            raise await self._not_running(error, case_id) from None
+            description = await self._handle(case_id).describe()
+        except RPCError:
+            return False
+        return description.status is WorkflowExecutionStatus.RUNNING
 
     async def _not_running(self, error: RPCError, case_id: str) -> Exception:
         """A case that has ended refuses actions (409); one that never existed is not found (404)."""

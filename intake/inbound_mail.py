@@ -48,6 +48,7 @@ from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.attachment_store import AttachmentStore
+from adapters.codec import EncryptionCodec, KeyRing
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.mail_quarantine import MailQuarantine, seal, unseal
@@ -151,22 +152,23 @@ def mail_limits(settings: Settings) -> MailLimits:
 
 
 def inbound_mail_for(
-    settings: Settings, cases: ReplyGateway, engine: Engine, reader: MailReader, codec: PayloadCodec | None
+    settings: Settings, cases: ReplyGateway, engine: Engine, reader: MailReader, keys: KeyRing | None
 ) -> InboundMail:
     """The routing over this database with the limits of `settings` (the listener's, and the CLI's
     for `mail release`): the reply key is the deliveries' (bootstrap.worker_runtime), the tokens
-    are the ones every delivery worker records in the shared database."""
+    are the ones every delivery worker records in the shared database; `keys` seal the files and
+    held mail it stores (None: in clear)."""
     return InboundMail(
         cases,
         DirectoryStore(engine),
-        AttachmentStore(engine),
+        AttachmentStore(engine, keys),
         settings.reply_to_domain,
         mail_limits(settings),
         reply_key(verification_key(settings)),
         ReplyAddresses(engine),
         reader,
         MailQuarantine(engine),
-        codec,
+        EncryptionCodec(keys) if keys is not None else None,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from adapters.codec import codec_from_env
+from adapters.codec import key_ring_from_env
 from adapters.logging import configure_logging
 from adapters.mail_quarantine import MailQuarantine
 from adapters.mail_reader_process import InlineReader
@@ -37,7 +37,7 @@ async def _release(services: Services, cases: Cases, args: argparse.Namespace, _
     settings = services.settings
     configure_logging(settings.log_level)  # the routing's log lines go to stderr: stdout is the answer's
     reader = InlineReader(mail_limits(settings))  # this process serves nothing else
-    routing = inbound_mail_for(settings, cases, services.database(), reader, codec_from_env())
+    routing = inbound_mail_for(settings, cases, services.database(), reader, key_ring_from_env())
     try:
         answer = await routing.release(args.id)
     except ReleaseRefused as refused:

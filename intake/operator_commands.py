@@ -25,7 +25,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.api_keys import KeyFileError, load_keyring
 from adapters.closed_cases import export_closed_cases
-from adapters.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
+from adapters.codec import (
+    EncryptionKeyError,
+    SealError,
+    codec_from_env,
+    data_converter,
+    key_ring_from_env,
+    new_key,
+)
 from adapters.database import database_url
 from adapters.directory_store import import_directory
 from adapters.logging import configure_logging
@@ -119,7 +126,12 @@ def directory_import(path: Path, services: Services) -> dict[str, Any]:
 
 def archive_export(args: argparse.Namespace, services: Services) -> dict[str, Any]:
     try:
-        written = export_closed_cases(services.database(), args.output, args.since, args.until, args.tenant)
+        keys = key_ring_from_env()
+        written = export_closed_cases(
+            services.database(), args.output, args.since, args.until, args.tenant, keys
+        )
+    except (EncryptionKeyError, SealError) as error:
+        raise CliError(str(error), EXIT_INVALID) from None
     except SQLAlchemyError as error:
         raise CliError(
             f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE

@@ -55,6 +55,11 @@ class ClosedCase(BaseModel):
     survey_score: int | None
     record: str = Field(description="the final CaseView as JSON")
     archived_at: AwareDatetime
+    first_response_severity: str | None = Field(
+        default=None,
+        description="the severity whose clock decided the first response: in force when it was given "
+        "(the `previous` of the first severity change after it), else the final one",
+    )
 
 
 def _customer_update_breaches(view: CaseView) -> int:
@@ -68,6 +73,18 @@ def _customer_update_breaches(view: CaseView) -> int:
 def _downgrades(view: CaseView) -> int:
     """The cooperation downgrades, including those among severity changes no longer listed."""
     return view.downgrades_omitted + sum(change.is_downgrade for change in view.severity_history)
+
+
+def _severity_at_first_response(view: CaseView, answered_at: datetime | None) -> str | None:
+    """As `support.reports.severity_at_first_response` reads it from a record: the `previous`
+    severity of the first change after the first response, else the final severity."""
+    final = view.severity.value if view.severity is not None else None
+    if answered_at is None:
+        return final
+    for change in view.severity_history:
+        if change.at > answered_at and change.previous is not None:
+            return change.previous.value
+    return final
 
 
 def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
@@ -107,4 +124,5 @@ def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
         survey_score=survey.score if survey is not None else None,
         record=view.model_dump_json(),
         archived_at=archived_at,
+        first_response_severity=_severity_at_first_response(view, answered_at),
     )

@@ -102,12 +102,16 @@ class ClosedRow(BaseModel):
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ClosedRow:
-        """From a database row (its `record` column, the final case view as JSON, gives the
-        severity history)."""
+        """From a database row: its `first_response_severity` column, or on a row archived before
+        there was one, its `record` (the final case view as JSON, in clear) gives the severity
+        history."""
         fields = {k: v for k, v in row.items() if k in cls.model_fields and v is not None}
         case = cls.model_validate(fields)
-        case.sla_severity = severity_at_first_response(
-            case.final_severity, case.first_response_at, row.get("record")
+        recorded = row.get("first_response_severity")
+        case.sla_severity = (
+            recorded
+            if recorded is not None
+            else severity_at_first_response(case.final_severity, case.first_response_at, row.get("record"))
         )
         return case
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.archive import ArchiveActivities
+    from support.action_ids import TOO_LATE, too_late
     from support.actions import (
         Assignment,
         Cooperation,
@@ -109,7 +110,13 @@ class SupportCaseWorkflow:
         self._apply(DeliveryFailed(notification=notification, reason=reason))
 
     def _check(self, action: BaseModel) -> None:
-        """An update's validator: a refused action is rejected before it is recorded."""
+        """An update's validator: a refused action is rejected before it is recorded. An action
+        that reaches the case after the instant its update id carries (the intake has stopped
+        waiting for it: `support.action_ids`) is refused too. Validators run only when an update
+        arrives, never on replay, and a refused update leaves no event: no history changes."""
+        update = workflow.current_update_info()
+        if update is not None and too_late(update.id, workflow.now()):
+            raise ValueError(TOO_LATE)
         reason = refusal(self._case, action, workflow.now(), self._moving)
         if reason is not None:
             raise ValueError(reason)

@@ -1,0 +1,41 @@
+"""The update id of a caller's action: one per request, carrying the instant after which the case
+must not take it.
+
+The intake sends an action as a Temporal update whose id is `act-<request token>-<ms since epoch>`
+and sends it again, with the same id, while the case is unreachable (a worker restarting): Temporal
+takes an update id once per run, so the action lands once. The case refuses an action that reaches
+it after the instant in its id (its validator, `too_late`): when the intake stops waiting it can
+then truthfully say the action was not carried out (503, send it again), since a case that was
+unreachable until then can no longer take it. Ids of another form (a reply's `reply-<message id>`,
+updates sent by older intakes) carry no instant and are never too late.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+PREFIX = "act-"
+_FORM = re.compile(r"^act-[0-9a-f]{32}-(?P<ms>[0-9]{1,15})$")
+TOO_LATE = (
+    "the case could not be reached in time to take this action (a worker was restarting), and it "
+    "was not carried out: send it again"
+)
+
+
+def action_update_id(token: str, take_until: datetime) -> str:
+    """`token`: 32 hex digits, new for each request."""
+    return f"{PREFIX}{token}-{int(take_until.timestamp() * 1000)}"
+
+
+def take_until(update_id: str) -> datetime | None:
+    """The instant an action's id says it may be taken until; None for ids without one."""
+    found = _FORM.match(update_id)
+    if found is None:
+        return None
+    return datetime.fromtimestamp(int(found["ms"]) / 1000, tz=UTC)
+
+
+def too_late(update_id: str, now: datetime) -> bool:
+    until = take_until(update_id)
+    return until is not None and now > until
