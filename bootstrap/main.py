@@ -13,7 +13,7 @@ from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from bootstrap.worker_runtime import Part
+    from bootstrap.parts import Part
 
 
 def _settings() -> Settings:
@@ -26,15 +26,33 @@ def _settings() -> Settings:
 
 def worker_main(seed: Path | None, api: bool, only: Part | None = None) -> int:
     """The worker process: an embedded dev server unless a cluster is configured, the worker, and
-    with `api` the HTTP intake in the same process; with `only`, one of its two parts."""
-    from bootstrap.runner import run_worker  # the worker's imports are not the CLI's
-    from bootstrap.worker_runtime import compile_sandboxed_modules
+    with `api` the HTTP intake in the same process; with `only`, one of its two parts. A port that
+    cannot be had is one line naming its variable and exit status 2, before anything starts."""
+    from adapters.listeners import CannotListen
+    from bootstrap.ports import claim_listeners
 
     private_umask()  # before anything is created: var/, databases, mail, the dev server's files
     settings = _settings()
-    private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
-    compile_sandboxed_modules(settings.var_dir)
-    asyncio.run(run_worker(settings, seed=seed, api=api, only=only))
+    try:
+        claimed = claim_listeners(settings, api, only)  # every port first: a taken one stops it now
+    except CannotListen as error:
+        print(error, file=sys.stderr)
+        return 2
+    from bootstrap.runner import ApiStopped, run_worker  # the worker's imports are not the CLI's
+    from bootstrap.worker_runtime import compile_sandboxed_modules
+
+    try:
+        private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
+        compile_sandboxed_modules(settings.var_dir)
+        asyncio.run(run_worker(settings, seed=seed, api=api, only=only, claimed=claimed))
+    except CannotListen as error:
+        print(error, file=sys.stderr)
+        return 2
+    except ApiStopped as error:
+        print(error, file=sys.stderr)
+        return 1
+    except asyncio.CancelledError:  # SIGINT/SIGTERM while it was starting: stopped before it ran
+        print("casework worker stopped before it was running", file=sys.stderr)
     return 0
 
 

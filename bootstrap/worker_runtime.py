@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import Engine
 from temporalio import activity, workflow
@@ -32,13 +32,14 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
+from bootstrap.parts import Part as Part
 from support.inbound_mail import reply_key
 from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)  # within the 9 s a signal gives the process (runner)
 
 # The default sandbox, on purpose: it re-imports the workflow module for every case it loads,
 # which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against ~230
@@ -200,11 +201,6 @@ def worker_tuning(settings: Settings) -> WorkerTuning:
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_s),
         disable_eager_activity_execution=not settings.eager_activities,
     )
-
-
-# What one worker process runs (`worker.py --only`): both by default.
-Part = Literal["cases", "deliveries"]
-PARTS: tuple[Part, ...] = ("cases", "deliveries")
 
 
 def build_worker(
