@@ -39,7 +39,7 @@ def worker_main(seed: Path | None, api: bool, only: Part | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     from bootstrap.runner import ApiStopped, run_worker  # the worker's imports are not the CLI's
-    from bootstrap.worker_runtime import compile_sandboxed_modules
+    from bootstrap.worker_runtime import StartRefused, compile_sandboxed_modules
 
     try:
         private_dir(settings.var_dir)  # also tightens a var/ left world-readable by older versions
@@ -47,6 +47,9 @@ def worker_main(seed: Path | None, api: bool, only: Part | None = None) -> int:
         asyncio.run(run_worker(settings, seed=seed, api=api, only=only, claimed=claimed))
     except CannotListen as error:
         print(error, file=sys.stderr)
+        return 2
+    except StartRefused as error:  # a webhook without a (strong) secret, a bad staff list
+        print(error.code, file=sys.stderr)
         return 2
     except ApiStopped as error:
         print(error, file=sys.stderr)

@@ -28,6 +28,7 @@ from adapters.closed_cases import export_closed_cases
 from adapters.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
 from adapters.database import database_url
 from adapters.directory_store import import_directory
+from adapters.listeners import CannotListen, Listener, serve_http
 from adapters.logging import configure_logging
 from adapters.mail_sink import read_mailbox
 from adapters.policy_file import load_policy_snapshot
@@ -232,8 +233,6 @@ async def _report_sla(
 
 
 def codec_server(origin: str, settings: Settings) -> None:
-    import uvicorn
-
     from adapters.codec_server import NoOperatorKey, create_codec_app
 
     try:
@@ -245,7 +244,7 @@ def codec_server(origin: str, settings: Settings) -> None:
     except (EncryptionKeyError, KeyFileError, NoOperatorKey) as error:
         raise CliError(str(error), EXIT_INVALID) from None
     configure_logging(settings.log_level)
-    uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
+    _serve(app, Listener("CASEWORK_CODEC_PORT", "the codec server", settings.api_host, settings.codec_port))
 
 
 def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
@@ -268,8 +267,6 @@ def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
 
 
 def serve(services: Services) -> None:
-    import uvicorn
-
     settings = services.settings
     try:
         keyring = load_keyring(settings.api_keys_file, settings.api_tokens)
@@ -283,7 +280,15 @@ def serve(services: Services) -> None:
         )
     configure_logging(settings.log_level)
     app = services.api(keyring)  # over this process's database; Temporal is connected when first needed
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    _serve(app, Listener("CASEWORK_API_PORT", "the HTTP API", settings.api_host, settings.api_port))
+
+
+def _serve(app: Any, listener: Listener) -> None:
+    """A taken port is one line naming its variable, exit status 2 (not uvicorn's log and exit)."""
+    try:
+        serve_http(app, listener)
+    except CannotListen as error:
+        raise CliError(str(error), EXIT_INVALID) from None
 
 
 def _replay_command(args: argparse.Namespace, services: Services) -> int:
