@@ -83,13 +83,12 @@ def check_free(listeners: Sequence[Listener]) -> None:
         sock.close()
 
 
-def serve_http(app: object, listener: Listener, shutdown_s: int = 3) -> None:
-    """Serve an ASGI app with uvicorn on the listener's port (`starter.py serve`, `codec-server`):
-    CannotListen when the port is taken (uvicorn itself would log and sys.exit); on SIGINT/SIGTERM
-    requests in flight get `shutdown_s` seconds, so the process ends well within 10 s."""
+def serve_http(app: object, sock: socket.socket, shutdown_s: int = 3) -> None:
+    """Serve an ASGI app with uvicorn on a socket claimed first (`claim`: a taken port is one line,
+    where uvicorn itself would log and sys.exit), for `starter.py serve` and `codec-server`. On
+    SIGINT/SIGTERM requests in flight get `shutdown_s` seconds, so the process ends within 10 s."""
     import uvicorn
 
-    sock = claim([listener])[0]
     config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=shutdown_s)  # type: ignore[arg-type]
     try:
         uvicorn.Server(config).run(sockets=[sock])

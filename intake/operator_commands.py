@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import hashlib
 import secrets
+import socket
 import sys
 from datetime import UTC, datetime
 from functools import partial
@@ -28,7 +29,7 @@ from adapters.closed_cases import export_closed_cases
 from adapters.codec import EncryptionKeyError, codec_from_env, data_converter, new_key
 from adapters.database import database_url
 from adapters.directory_store import import_directory
-from adapters.listeners import CannotListen, Listener, serve_http
+from adapters.listeners import CannotListen, Listener, claim, serve_http
 from adapters.logging import configure_logging
 from adapters.mail_sink import read_mailbox
 from adapters.policy_file import load_policy_snapshot
@@ -243,8 +244,9 @@ def codec_server(origin: str, settings: Settings) -> None:
         app = create_codec_app(codec, keyring, origin)
     except (EncryptionKeyError, KeyFileError, NoOperatorKey) as error:
         raise CliError(str(error), EXIT_INVALID) from None
+    sock = _claim(Listener("CASEWORK_CODEC_PORT", "the codec server", settings.api_host, settings.codec_port))
     configure_logging(settings.log_level)
-    _serve(app, Listener("CASEWORK_CODEC_PORT", "the codec server", settings.api_host, settings.codec_port))
+    serve_http(app, sock)
 
 
 def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
@@ -278,15 +280,17 @@ def serve(services: Services) -> None:
             "before serving the API",
             EXIT_INVALID,
         )
+    sock = _claim(Listener("CASEWORK_API_PORT", "the HTTP API", settings.api_host, settings.api_port))
     configure_logging(settings.log_level)
     app = services.api(keyring)  # over this process's database; Temporal is connected when first needed
-    _serve(app, Listener("CASEWORK_API_PORT", "the HTTP API", settings.api_host, settings.api_port))
+    serve_http(app, sock)
 
 
-def _serve(app: Any, listener: Listener) -> None:
-    """A taken port is one line naming its variable, exit status 2 (not uvicorn's log and exit)."""
+def _claim(listener: Listener) -> socket.socket:
+    """The port first, before the app or the database: a taken one is one line naming its
+    variable, exit status 2 (not uvicorn's log and exit after the app started)."""
     try:
-        serve_http(app, listener)
+        return claim([listener])[0]
     except CannotListen as error:
         raise CliError(str(error), EXIT_INVALID) from None
 

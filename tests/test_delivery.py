@@ -346,7 +346,8 @@ async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_repl
 def test_a_webhook_without_a_secret_stops_the_worker_with_one_line(
     tmp_path: Path, settings: Settings
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "SMTP_"))}
+    ours = ("CASEWORK_", "TEMPORAL_", "SMTP_", "METRICS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env |= {
         "CASEWORK_VAR": str(tmp_path / "worker-var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
