@@ -38,6 +38,6 @@ def policy_problem(path: Path) -> str | None:
     can. What `/healthz` and the worker's log say: openings wait, undecided, while it is bad."""
     try:
         load_policy_snapshot(path, datetime.now(UTC).year)
-    except PolicyError as error:
-        return str(error).splitlines()[0]
+    except PolicyError as error:  # named by the file's name: callers of the API see it too
+        return str(error).splitlines()[0].replace(str(path), path.name, 1)
     return None
