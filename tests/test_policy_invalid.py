@@ -102,3 +102,33 @@ async def test_starter_open_says_the_files_error_in_one_line_at_once(
     assert ERROR in line and "is recorded" in line, line
     assert "Is a worker running" not in line and ".." not in line, line
     assert seconds < 10, f"{seconds:.1f} s"
+
+
+def test_the_worker_logs_the_files_error_and_its_liveness_says_degraded(tmp_path: Path) -> None:
+    from adapters.mail_sink import free_port
+    from scaffold.processes import WorkerProcess
+    from tests.test_worker_e2e import isolated_env
+
+    good = (PROJECT_ROOT / "policy.toml").read_text(encoding="utf-8")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(good.replace(BAD[0], BAD[1], 1), encoding="utf-8")
+    port = free_port()
+    env = isolated_env(tmp_path) | {"CASEWORK_POLICY": str(policy), "CASEWORK_HEALTH_PORT": str(port)}
+    worker = WorkerProcess(env, tmp_path / "worker.log", args=())
+    try:
+        banner = worker.wait_ready()
+        assert f"http://localhost:{port}/healthz" in banner
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert answer.status_code == 200 and answer.text.startswith("degraded: "), answer.text
+        assert ERROR in answer.text
+        policy.write_text(good, encoding="utf-8")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok\n"
+        for _ in range(100):  # the worker looks at the file every 2 s
+            if "policy file valid again" in (tmp_path / "worker.log").read_text():
+                break
+            time.sleep(0.1)
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
+    log = (tmp_path / "worker.log").read_text()
+    assert "policy file invalid" in log and "9am-6pm" in log
+    assert "policy file valid again" in log
