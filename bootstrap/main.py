@@ -13,6 +13,7 @@ from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from adapters.listeners import Listener
     from bootstrap.parts import Part
 
 
@@ -61,8 +62,29 @@ def worker_main(seed: Path | None, api: bool, only: Part | None = None) -> int:
 
 def starter_main(argv: Sequence[str] | None = None) -> int:
     """One CLI command; its exit code."""
-    from bootstrap.cli import run_cli
+    from adapters.listeners import CannotListen, check_free
 
     private_umask()  # what the CLI writes (var/, exports) is readable by the user only
     settings = _settings()  # every variable checked before any command runs
+    words = list(sys.argv[1:] if argv is None else argv)
+    # A server command's port, before the CLI's imports (seconds on a busy machine): taken, one line.
+    listener = _server_listener(words[0] if words else "", settings)
+    if listener is not None:
+        try:
+            check_free([listener])
+        except CannotListen as error:
+            print(error, file=sys.stderr)
+            return 2
+    from bootstrap.cli import run_cli
+
     return run_cli(argv, settings)
+
+
+def _server_listener(command: str, settings: Settings) -> Listener | None:
+    from adapters.listeners import Listener
+
+    if command == "serve":
+        return Listener("CASEWORK_API_PORT", "the HTTP API", settings.api_host, settings.api_port)
+    if command == "codec-server":
+        return Listener("CASEWORK_CODEC_PORT", "the codec server", settings.api_host, settings.codec_port)
+    return None

@@ -70,6 +70,7 @@ def test_a_taken_port_stops_the_worker_at_once_with_one_line_naming_its_variable
     )
     assert f"set {variable} to another one" in line and "address already in use" in line
     assert "casework worker is running" not in done.stdout
+    print(f"{variable} taken: exit {done.returncode} after {seconds:.1f} s")
     assert seconds <= 5, f"{seconds:.1f} s"
     assert not (tmp_path / "var" / "temporal.db").exists(), "nothing was started"
 
@@ -131,6 +132,7 @@ def test_a_signal_ends_a_running_worker_with_cases_in_its_cache_within_10_s(
         if worker.process.poll() is None:
             worker.process.kill()
     log = (tmp_path / "worker.log").read_text()
+    print(f"{stop_signal.name} to a running worker with a cached case: exit {code} after {seconds:.1f} s")
     assert code == 0, log[-3000:]
     assert seconds <= 10, f"{seconds:.1f} s"
     assert "Traceback" not in log
@@ -154,5 +156,20 @@ def test_a_signal_while_the_worker_starts_ends_it_within_10_s(tmp_path: Path) ->
     finally:
         if process.poll() is None:
             process.kill()
+    print(f"SIGTERM while starting: exit {process.returncode} after {seconds:.1f} s")
     assert seconds <= 10, f"{seconds:.1f} s"
     assert "Traceback" not in err, err[-3000:]
+    assert not processes_using(tmp_path), "the dev server it was starting was stopped too"
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines of the processes that name `path` (the dev server names its database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and str(path) in argv:
+            found.append(argv)
+    return found
