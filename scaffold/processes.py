@@ -156,7 +156,8 @@ class WorkerProcess:
 
     def log_tail(self, lines: int = 25) -> str:
         """The last lines the process wrote to its log (stderr): why it did not start, or stop."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         text = self.log_path.read_text(errors="replace").rstrip().splitlines()[-lines:]
         return f"--- {self.log_path}, last {len(text)} lines:\n" + "\n".join(text)
 

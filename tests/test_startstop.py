@@ -173,3 +173,17 @@ def processes_using(path: Path) -> list[str]:
         if entry.name.isdigit() and str(path) in argv:
             found.append(argv)
     return found
+
+
+def test_a_worker_that_does_not_start_says_why_in_the_tests_failure(tmp_path: Path) -> None:
+    """What a test sees when its worker cannot start (here: its inbound port is taken, as by a
+    `make run` on 2525): the exit status and the process's own line, not "worker did not start:"."""
+    with taken_port() as port:
+        worker = WorkerProcess(
+            isolated_env(tmp_path) | {"CASEWORK_INBOUND_SMTP_PORT": str(port)}, tmp_path / "w.log"
+        )
+        with pytest.raises(AssertionError) as failed:
+            worker.wait_ready()
+        assert worker.stop() == 2
+    assert "exit status 2" in str(failed.value)
+    assert f"CASEWORK_INBOUND_SMTP_PORT={port}: the inbound mail listener cannot listen" in str(failed.value)
