@@ -7,7 +7,7 @@ from pathlib import Path
 
 from adapters.process_exit import exit_now
 from bootstrap.main import worker_main
-from bootstrap.worker_runtime import PARTS
+from bootstrap.parts import PARTS
 
 
 def main() -> int:

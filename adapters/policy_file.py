@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.country_holidays import expand_policy, snapshot_years
@@ -13,8 +14,14 @@ def load_policy_snapshot(path: Path, opened_year: int) -> Policy:
     """The policy file with country holidays written out for the years a case can reach.
 
     The file is read for every case; a text seen before reuses its snapshot: parsing and expanding
-    holidays costs milliseconds of the event loop per case, which a burst of openings feels."""
-    return _snapshot(path, path.read_text(encoding="utf-8"), opened_year)
+    holidays costs milliseconds of the event loop per case, which a burst of openings feels.
+    A file that cannot be read or used is a PolicyError naming the file (and the table and field)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise PolicyError(f"{path}: cannot be read ({reason})") from None
+    return _snapshot(path, text, opened_year)
 
 
 @functools.lru_cache(maxsize=16)
@@ -24,3 +31,13 @@ def _snapshot(path: Path, text: str, opened_year: int) -> Policy:
         return expand_policy(policy, snapshot_years(opened_year))
     except ValueError as error:
         raise PolicyError(f"{path}: {error}") from None
+
+
+def policy_problem(path: Path) -> str | None:
+    """Why the policy file cannot be used now (its own error: file, table, field), or None when it
+    can. What `/healthz` and the worker's log say: openings wait, undecided, while it is bad."""
+    try:
+        load_policy_snapshot(path, datetime.now(UTC).year)
+    except PolicyError as error:  # named by the file's name: callers of the API see it too
+        return str(error).splitlines()[0].replace(str(path), path.name, 1)
+    return None

@@ -135,6 +135,21 @@ def _webhook_url(raw: object) -> str:
     return text
 
 
+# The webhooks' HMAC key: as strong as the SHA-256 it keys (README "Notifications").
+WEBHOOK_SECRET_BYTES: Final = 32
+
+
+def _webhook_secret(raw: object) -> str:
+    # Never repeated: it is a secret. Empty is unset (then no webhook may be set: bootstrap checks).
+    text = str(raw)
+    if text and len(text.encode()) < WEBHOOK_SECRET_BYTES:
+        raise ValueError(
+            f"must be at least {WEBHOOK_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`), "
+            f"got {len(text.encode())} (the value is not shown)"
+        )
+    return text
+
+
 def _address(raw: object) -> str:
     text = str(raw).strip()
     _, address = parseaddr(text)
@@ -191,6 +206,7 @@ TracingMode = Annotated[str, BeforeValidator(_one_of(TRACING_MODES, str.lower))]
 SmtpSecurity = Annotated[str, BeforeValidator(_one_of(SMTP_SECURITY, str.lower))]
 DatabaseUrl = Annotated[str | None, BeforeValidator(_database_url)]
 WebhookUrl = Annotated[str | None, BeforeValidator(_webhook_url)]
+WebhookSecret = Annotated[str, BeforeValidator(_webhook_secret)]
 Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
 # As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
@@ -254,7 +270,7 @@ class Environment(BaseSettings):
     webhook_support_queue: WebhookUrl = _env("CASEWORK_WEBHOOK_SUPPORT_QUEUE", None)
     webhook_escalation: WebhookUrl = _env("CASEWORK_WEBHOOK_ESCALATION", None)
     webhook_sms: WebhookUrl = _env("CASEWORK_WEBHOOK_SMS", None)
-    webhook_secret: str = _env("CASEWORK_WEBHOOK_SECRET", "")
+    webhook_secret: WebhookSecret = _env("CASEWORK_WEBHOOK_SECRET", "")
 
     api_keys_file: OptionalPath = _env("CASEWORK_API_KEYS", None)
     rate_per_key: Limit = _env("CASEWORK_RATE_PER_KEY", 600)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from adapters.listeners import CannotListen, Listener
 from adapters.settings import Settings
 
 # Seconds from a minute to a week, with the policy's first-response targets as bounds (A 1 h, B one
@@ -24,4 +27,11 @@ def make_runtime(settings: Settings) -> Runtime:
         return Runtime.default()
     bind = f"{settings.metrics_host}:{settings.metrics_port}"
     prometheus = PrometheusConfig(bind_address=bind, histogram_bucket_overrides=HISTOGRAM_BUCKETS)
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as error:  # the exporter binds when the runtime is made
+        listener = Listener(
+            "METRICS_PORT", "the Prometheus metrics", settings.metrics_host, settings.metrics_port
+        )
+        taken = errno.EADDRINUSE if "in use" in str(error) else 0
+        raise CannotListen([listener.refusal(OSError(taken, str(error)))]) from None

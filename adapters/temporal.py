@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -11,11 +10,12 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
+from adapters.cluster import cluster_config as cluster_config
 from adapters.codec import codec_from_env, data_converter
+from adapters.listeners import CannotListen
 from adapters.private_dir import private_dir
 from adapters.settings import Settings, venv_binary
 
@@ -27,14 +27,6 @@ DEFAULT_ADDRESS = "localhost:7233"
 
 class TemporalUnavailable(RuntimeError):
     """The Temporal service could not be reached; the message says where we looked."""
-
-
-def cluster_config() -> dict[str, Any] | None:
-    """Connect arguments from TEMPORAL_ADDRESS or a temporalio.envconfig profile; None if neither."""
-    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
-    if not os.environ.get("TEMPORAL_ADDRESS") and not config.get("target_host"):
-        return None
-    return config
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -62,16 +54,26 @@ async def embedded_dev_server(
     from temporalio.testing import WorkflowEnvironment
 
     private_dir(settings.var_dir)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        dev_server_database_filename=str(settings.dev_server_db),
-        port=settings.dev_server_port,
-        ui=True,
-        ui_port=settings.ui_port,
-        data_converter=data_converter(codec_from_env()),
-        runtime=runtime,
-        dev_server_log_level="error",
-    )
+    try:
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(venv_binary("temporal")),
+            dev_server_database_filename=str(settings.dev_server_db),
+            port=settings.dev_server_port,
+            ui=True,
+            ui_port=settings.ui_port,
+            data_converter=data_converter(codec_from_env()),
+            runtime=runtime,
+            dev_server_log_level="error",
+        )
+    except Exception as error:  # the server exited, or never answered (its ports were checked)
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CannotListen(
+            [
+                f"CASEWORK_DEV_SERVER_PORT={settings.dev_server_port}: the embedded Temporal dev server "
+                f"did not start ({reason}); check CASEWORK_DEV_SERVER_PORT and CASEWORK_UI_PORT "
+                f"(UI {settings.ui_port}), or set TEMPORAL_ADDRESS to use a running cluster"
+            ]
+        ) from None
     try:
         yield env
     finally:

@@ -8,6 +8,8 @@ connects to Temporal when first needed (`bootstrap/cli.py`); tests the gateway t
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -15,6 +17,7 @@ from adapters.api_keys import KeyFileError, Keyring, load_keyring
 from adapters.console_sessions import SignedOutSessions
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
+from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import connect
@@ -44,8 +47,9 @@ def api_app(
     """The app. `keyring` defaults to the settings' keys; `engine` to a database opened from the
     settings. Without `cases` the app connects to Temporal when a request first needs it (an
     unreachable Temporal is a 503 until it answers). The expected-wait endpoint and the console
-    (/console/) are served beside the API over the same gateway. A gateway made without the installation's
-    directory check or verification gate (a test's `Cases(client, task_queue)`) is given them."""
+    (/console/) are served beside the API over the same gateway. A gateway made without the
+    installation's directory check, verification gate or policy check (a test's
+    `Cases(client, task_queue)`) is given them."""
     keys = keyring if keyring is not None else keyring_for(settings)
     database = engine if engine is not None else open_database(settings)
     if cases is None:
@@ -53,6 +57,7 @@ def api_app(
     else:
         cases.directory = cases.directory or DirectoryStore(database)
         cases.verification = cases.verification or verification_gate(settings, database)
+        cases.policy_check = cases.policy_check or partial(policy_problem, settings.policy_path)
         source = given(cases)
     limits = FrontLimits.of(settings)  # one budget per key and per client address for both fronts
     app = create_app(settings, keys, database, source, limits)

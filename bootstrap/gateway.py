@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
+from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from intake.cases import Cases, CasesSource, staff_from_file
@@ -53,6 +55,7 @@ def build_cases(
         verification=verification_gate(settings, engine),
         staff=staff_from_file(settings.staff_file),
         eager_start=eager_start,
+        policy_check=partial(policy_problem, settings.policy_path),
     )
 
 

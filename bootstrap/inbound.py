@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
 from adapters.codec import key_ring_from_env
+from adapters.listeners import CannotListen, Listener
 from adapters.mail_reader_process import MailReaders
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
@@ -54,9 +55,10 @@ async def start_inbound_listener(
 ) -> InboundListener | None:
     """The listener, started on the running loop; None when it is off (CASEWORK_INBOUND_SMTP_PORT=0).
     A port that cannot be bound (another worker on this machine has it) stops the start with one
-    line (SystemExit): every acknowledgement tells the customer to reply, so a worker must not run
-    with nothing reading the replies. `port` overrides the settings' (tests: 0 is any free port).
-    Stopping the listener stops its mail readers."""
+    line naming CASEWORK_INBOUND_SMTP_PORT (`CannotListen`, exit status 2): every acknowledgement
+    tells the customer to reply, so a worker must not run with nothing reading the replies.
+    `port` overrides the settings' (tests: 0 is any free port). Stopping the listener stops its
+    mail readers."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
@@ -68,8 +70,6 @@ async def start_inbound_listener(
         return await InboundListener(routing, config).start()
     except OSError as error:
         await routing.close()
-        raise SystemExit(
-            f"the inbound mail listener cannot listen on {settings.inbound_smtp_host}:{chosen} "
-            f"({error.strerror or error}): free the port, set CASEWORK_INBOUND_SMTP_PORT to another "
-            "one, or to 0 to read no replies (another worker on this machine may have it)"
-        ) from None
+        # another worker on this machine may have it; 0 turns the listener off (no replies read)
+        listener = Listener("CASEWORK_INBOUND_SMTP_PORT", "the inbound mail listener", config.host, chosen)
+        raise CannotListen([listener.refusal(error) + " (0: read no replies)"]) from None

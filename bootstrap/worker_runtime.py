@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import Engine
 from temporalio import activity, workflow
@@ -29,17 +29,18 @@ from adapters.delivery_ledger import DeliveryLedger
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.messages import Renderer
 from adapters.secrets import verification_key
-from adapters.settings import PROJECT_ROOT, Settings
+from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
+from bootstrap.parts import Part as Part
 from support.inbound_mail import reply_key
 from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
 
 WORKFLOWS = [SupportCaseWorkflow]
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)  # within the 9 s a signal gives the process (runner)
 
 # The default sandbox, on purpose: it re-imports the workflow module for every case it loads,
 # which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against ~230
@@ -80,21 +81,31 @@ def _webhook_variables(settings: Settings) -> list[str]:
     return [name for name, url in named.items() if url]
 
 
+class StartRefused(SystemExit):
+    """Settings the worker will not run with: one line naming the setting; `worker.py` exits 2."""
+
+
 def check_delivery_settings(settings: Settings) -> StaffList:
-    """Refuse to start (SystemExit with one line) rather than send what nobody can trust: a webhook
-    without a secret (unsigned, or signed with an empty key anyone can use), or a staff list that
-    cannot be read. Returns the staff list."""
+    """Refuse to start (StartRefused, one line) rather than send what nobody can trust: a webhook
+    without a secret (unsigned, or signed with an empty key anyone can use), a secret shorter than
+    32 bytes (given in code: the environment's is checked with the other variables), or a staff
+    list that cannot be read. Returns the staff list."""
     webhooks = _webhook_variables(settings)
     if webhooks and not settings.webhook_secret:
-        raise SystemExit(
+        raise StartRefused(
             f"{', '.join(webhooks)} {'is' if len(webhooks) == 1 else 'are'} set but CASEWORK_WEBHOOK_SECRET "
             "is empty: set a secret for the webhook signatures (e.g. `openssl rand -hex 32`) and give "
             "it to the receiver"
         )
+    if settings.webhook_secret and len(settings.webhook_secret.encode()) < WEBHOOK_SECRET_BYTES:
+        raise StartRefused(
+            f"CASEWORK_WEBHOOK_SECRET: must be at least {WEBHOOK_SECRET_BYTES} bytes (e.g. `openssl rand "
+            f"-hex 32`), got {len(settings.webhook_secret.encode())} (the value is not shown)"
+        )
     try:
         return load_staff(settings.staff_file)
     except StaffFileError as error:
-        raise SystemExit(str(error)) from None
+        raise StartRefused(str(error)) from None
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:
@@ -201,11 +212,6 @@ def worker_tuning(settings: Settings) -> WorkerTuning:
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_s),
         disable_eager_activity_execution=not settings.eager_activities,
     )
-
-
-# What one worker process runs (`worker.py --only`): both by default.
-Part = Literal["cases", "deliveries"]
-PARTS: tuple[Part, ...] = ("cases", "deliveries")
 
 
 def build_worker(

@@ -14,6 +14,7 @@ The app is handed what it uses (keys, database engine, the gateway); it opens no
 (`worker.py --api`), over a database and a connection of its own in `starter.py serve`.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.api_keys import Keyring
 from adapters.logging import get_logger
+from adapters.policy_file import policy_problem
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
@@ -43,6 +45,7 @@ from intake.cases import (
     Forbidden,
     InvalidField,
     OpenedCase,
+    PolicyInvalid,
     RequestConflict,
     TooManyOpenCases,
     Unavailable,
@@ -55,6 +58,7 @@ from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
 from support.access import Permission, Principal
 from support.case_view import CaseView
+from support.policy import PolicyError
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
 from support.text import LINE_MAX, NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
@@ -226,6 +230,17 @@ def create_app(
     async def _unavailable(_: Request, error: Unavailable) -> JSONResponse:
         return _problem(503, "unavailable", str(error), headers=RETRY_SOON)
 
+    # A bad policy.toml: the file's own error (file name, table, field), to the caller and the log.
+    @app.exception_handler(PolicyInvalid)
+    async def _policy_invalid(_: Request, error: PolicyInvalid) -> JSONResponse:
+        log.error("policy file invalid", problem=error.problem)
+        return _problem(503, "policy_invalid", str(error), headers=RETRY_SOON)
+
+    @app.exception_handler(PolicyError)
+    async def _policy_error(request: Request, error: PolicyError) -> JSONResponse:
+        problem = await asyncio.to_thread(policy_problem, settings.policy_path) or str(error).splitlines()[0]
+        return await _policy_invalid(request, PolicyInvalid(problem))
+
     @app.exception_handler(RPCError)
     async def _rpc(_: Request, error: RPCError) -> JSONResponse:
         if error.status is RPCStatusCode.INVALID_ARGUMENT:
@@ -242,6 +257,10 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
+        """200 while the API serves; `degraded` with the reason while new cases cannot be decided."""
+        problem = await asyncio.to_thread(policy_problem, settings.policy_path)
+        if problem is not None:
+            return {"status": "degraded", "reason": f"new cases wait: the policy file is invalid: {problem}"}
         return {"status": "ok"}
 
     @app.post(

@@ -85,6 +85,21 @@ class Unavailable(RuntimeError):
     """Temporal or the workers did not answer in time."""
 
 
+class PolicyInvalid(Unavailable):
+    """The policy file cannot be used (its own error: file, table, field): new cases wait,
+    recorded, and are decided once it is fixed. 503 `policy_invalid`."""
+
+    def __init__(self, problem: str, detail: str = "") -> None:
+        self.problem = problem
+        super().__init__(detail or f"the policy file is invalid: {problem}")
+
+
+# Why the policy file cannot be used now, or None (adapters.policy_file.policy_problem, bound to
+# the installation's file by bootstrap).
+PolicyCheck = Callable[[], str | None]
+POLICY_INVALID_WAIT_S = 2.0  # a worker with a good copy of the file decides it meanwhile
+
+
 class Forbidden(PermissionError):
     """The principal may not do this (its role, or a tenant it does not act for)."""
 
@@ -187,6 +202,7 @@ class Cases:
         eager_start: bool = False,
         openings: RateLimiter | None = None,
         action_wait: timedelta = ACTION_WAIT,
+        policy_check: PolicyCheck | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -207,6 +223,7 @@ class Cases:
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
         self._action_wait = action_wait
+        self.policy_check = policy_check  # a bad policy file: an opening says so at once
 
     @property
     def client(self) -> Client:
@@ -371,16 +388,23 @@ class Cases:
         is told why as far as the server can say (`_worker_polling`): a worker polls the case's
         task queue but has not decided it yet (busy, or it cannot read the policy file or the
         directory), or none polls it; either way asking again with the same request id is safe."""
+        problem = await asyncio.to_thread(self.policy_check) if self.policy_check is not None else None
+        seconds = self._open_wait.total_seconds() if problem is None else POLICY_INVALID_WAIT_S
         try:
             return await asyncio.wait_for(
-                self._handle(case_id).execute_update(SupportCaseWorkflow.decided),
-                self._open_wait.total_seconds(),
+                self._handle(case_id).execute_update(SupportCaseWorkflow.decided), seconds
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             pass
         except (RPCError, WorkflowUpdateFailedError):
             return await self.show(case_id)
-        seconds = self._open_wait.total_seconds()
+        if problem is not None:
+            raise PolicyInvalid(
+                problem,
+                f"case {case_id} is recorded, but cannot be decided while the policy file is invalid: "
+                f"{problem}; it will be decided once the file is fixed, and sending the same request "
+                "(same request_id) again is safe",
+            )
         waited = f"case {case_id} is recorded, but was not decided within {seconds:.0f} s"
         polling = await self._worker_polling()
         if polling is None:

@@ -34,6 +34,7 @@ from intake.cases import (
     CasesSource,
     Forbidden,
     InvalidField,
+    PolicyInvalid,
     RequestConflict,
     TooManyOpenCases,
     Unavailable,
@@ -151,6 +152,15 @@ async def check_key(client: Client, case_id: str) -> None:
         raise
 
 
+def unavailable_line(error: Unavailable) -> str:
+    """The service's own reason; it is asked whether a worker runs only when the reason says
+    nothing of workers (or of the policy file) itself."""
+    text = str(error).strip()
+    if isinstance(error, PolicyInvalid) or "worker" in text:
+        return text
+    return f"{text.rstrip('.')}. Is a worker running (`make run`)?"
+
+
 def rpc_failure(error: RPCError) -> CliError:
     """A Temporal call that failed in a way no command foresaw: the server's reason, one line."""
     if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -173,7 +183,7 @@ async def with_cases(
     except TemporalUnavailable as error:
         raise CliError(str(error), EXIT_UNAVAILABLE) from None
     except Unavailable as error:
-        raise CliError(f"{error}. Is a worker running (`make run`)?", EXIT_UNAVAILABLE) from None
+        raise CliError(unavailable_line(error), EXIT_UNAVAILABLE) from None
     except CaseNotFound as error:
         raise CliError(str(error), EXIT_NOT_FOUND) from None
     except (ActionRejected, RequestConflict) as error:

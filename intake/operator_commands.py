@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import hashlib
 import secrets
+import socket
 import sys
 from datetime import UTC, datetime
 from functools import partial
@@ -35,6 +36,7 @@ from adapters.codec import (
 )
 from adapters.database import database_url
 from adapters.directory_store import import_directory
+from adapters.listeners import CannotListen, Listener, claim, serve_http
 from adapters.logging import configure_logging
 from adapters.mail_sink import read_mailbox
 from adapters.policy_file import load_policy_snapshot
@@ -244,8 +246,6 @@ async def _report_sla(
 
 
 def codec_server(origin: str, settings: Settings) -> None:
-    import uvicorn
-
     from adapters.codec_server import NoOperatorKey, create_codec_app
 
     try:
@@ -256,8 +256,9 @@ def codec_server(origin: str, settings: Settings) -> None:
         app = create_codec_app(codec, keyring, origin)
     except (EncryptionKeyError, KeyFileError, NoOperatorKey) as error:
         raise CliError(str(error), EXIT_INVALID) from None
+    sock = _claim(Listener("CASEWORK_CODEC_PORT", "the codec server", settings.api_host, settings.codec_port))
     configure_logging(settings.log_level)
-    uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
+    serve_http(app, sock)
 
 
 def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
@@ -280,8 +281,6 @@ def outbox(case_id: str | None, settings: Settings) -> list[dict[str, str]]:
 
 
 def serve(services: Services) -> None:
-    import uvicorn
-
     settings = services.settings
     try:
         keyring = load_keyring(settings.api_keys_file, settings.api_tokens)
@@ -293,9 +292,19 @@ def serve(services: Services) -> None:
             "before serving the API",
             EXIT_INVALID,
         )
+    sock = _claim(Listener("CASEWORK_API_PORT", "the HTTP API", settings.api_host, settings.api_port))
     configure_logging(settings.log_level)
     app = services.api(keyring)  # over this process's database; Temporal is connected when first needed
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    serve_http(app, sock)
+
+
+def _claim(listener: Listener) -> socket.socket:
+    """The port first, before the app or the database: a taken one is one line naming its
+    variable, exit status 2 (not uvicorn's log and exit after the app started)."""
+    try:
+        return claim([listener])[0]
+    except CannotListen as error:
+        raise CliError(str(error), EXIT_INVALID) from None
 
 
 def _replay_command(args: argparse.Namespace, services: Services) -> int:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.mail_sink import free_port
 from adapters.settings import PROJECT_ROOT, Settings
 
 # Benchmarks and the fuzz test measure the engine, not the intake's limits: every limit off.
@@ -43,10 +44,23 @@ def worker_env(settings: Settings, temporal_address: str, policy: Path | None = 
         # No inbound mail listener: several workers on one machine would want one port, and a port
         # that cannot be bound stops a worker (bootstrap.inbound).
         "CASEWORK_INBOUND_SMTP_PORT": "0",
+        # Nothing else on a default port either (a `make run` on this machine has them): the API
+        # of `--api` or `starter.py serve`, the dev server, its UI and the sink should any start.
+        **{name: str(free_port()) for name in LISTENER_PORTS},
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(settings.smtp_port),
         "SMTP_SECURITY": "none",
     }
+
+
+# The ports a worker or starter.py may listen on besides liveness, inbound mail and metrics.
+LISTENER_PORTS = (
+    "CASEWORK_API_PORT",
+    "CASEWORK_DEV_SERVER_PORT",
+    "CASEWORK_UI_PORT",
+    "CASEWORK_SMTP_SINK_PORT",
+    "CASEWORK_CODEC_PORT",
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,6 +118,7 @@ class WorkerProcess:
         args: tuple[str, ...] = ("--seed", "directory.toml", "--api"),
         program: tuple[str, ...] = ("worker.py",),
     ) -> None:
+        self.log_path = log
         self._log = log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, *program, *args],
@@ -134,10 +149,23 @@ class WorkerProcess:
             seen.append(line)
             if "Press Ctrl-C to stop." in line:
                 return "".join(seen)
-        raise AssertionError(f"worker did not start: {''.join(seen)}")
+        code = self.process.poll()
+        state = "still starting" if code is None else f"exit status {code}"
+        raise AssertionError(
+            f"worker did not start ({state}); its output: {''.join(seen)!r}\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 25) -> str:
+        """The last lines the process wrote to its log (stderr): why it did not start, or stop."""
+        if not self._log.closed:
+            self._log.flush()
+        text = self.log_path.read_text(errors="replace").rstrip().splitlines()[-lines:]
+        return f"--- {self.log_path}, last {len(text)} lines:\n" + "\n".join(text)
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
+        """SIGINT, as Ctrl-C; its exit status (at once when it had already ended)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
         try:
             return self.process.wait(timeout=60)
         finally:

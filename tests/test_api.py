@@ -266,5 +266,6 @@ async def test_a_broken_policy_file_keeps_the_case_waiting_until_it_is_fixed(
     finally:
         server.should_exit = True
         await task
-    assert waiting.status_code == 503 and "cannot read the policy file" in waiting.json()["message"]
+    assert waiting.status_code == 503 and waiting.json()["error"] == "policy_invalid", waiting.text
+    assert "policy.toml: not valid TOML" in waiting.json()["message"], "the file's own error"
     assert again.status_code == 200 and again.json()["case"]["status"] == "awaiting_first_response"

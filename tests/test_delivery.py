@@ -42,7 +42,7 @@ from tests.deliveries import delivered, ledger, mails
 from tests.receivers import WebhookReceiver, readme_check
 from tests.requests import case_request
 
-SECRET = "s3cret-for-tests"
+SECRET = "s3cret-for-tests-0123456789abcdef"  # 32 bytes at least, or the worker refuses it
 
 
 def mail_for(settings: Settings, case_id: str, fragment: str) -> list[EmailMessage]:
@@ -215,8 +215,11 @@ async def test_worker_restarted_between_send_and_completion_sends_no_second_emai
         Renderer(PROJECT_ROOT / "templates"),
     )
     cases = Cases(time_env.client, settings.task_queue)
-    async with hanging, build_worker(  # the test owns its deliveries: it closes their connections
-        time_env.client, settings, delivery=hanging, graceful_shutdown=timedelta(seconds=1)
+    async with (
+        hanging,
+        build_worker(  # the test owns its deliveries: it closes their connections
+            time_env.client, settings, delivery=hanging, graceful_shutdown=timedelta(seconds=1)
+        ),
     ):
         view = (await cases.open(case_request(request_id, severity="B"))).case
         for _ in range(200):
@@ -343,23 +346,38 @@ async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_repl
 def test_a_webhook_without_a_secret_stops_the_worker_with_one_line(
     tmp_path: Path, settings: Settings
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "TEMPORAL_", "SMTP_"))}
+    ours = ("CASEWORK_", "TEMPORAL_", "SMTP_", "METRICS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env |= {
         "CASEWORK_VAR": str(tmp_path / "worker-var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
+        "CASEWORK_UI_PORT": str(free_port()),
+        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+        "CASEWORK_INBOUND_SMTP_PORT": "0",
         "CASEWORK_HEALTH_PORT": "0",
         "CASEWORK_WEBHOOK_ESCALATION": "http://127.0.0.1:9/hook",
-        "CASEWORK_WEBHOOK_SECRET": "",
     }
-    done = subprocess.run(
-        [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr and "casework worker is running" not in done.stdout
-    [line] = done.stderr.strip().splitlines()
-    assert line.startswith("CASEWORK_WEBHOOK_ESCALATION is set but CASEWORK_WEBHOOK_SECRET is empty")
+    for secret, expected in [
+        ("", "CASEWORK_WEBHOOK_ESCALATION is set but CASEWORK_WEBHOOK_SECRET is empty"),
+        ("s3cret", "CASEWORK_WEBHOOK_SECRET: must be at least 32 bytes (e.g. `openssl rand -hex 32`), got 6"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env | {"CASEWORK_WEBHOOK_SECRET": secret},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "casework worker is running" not in done.stdout
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(expected), line
+        assert secret == "" or secret not in line, "a secret is never repeated"
     with pytest.raises(SystemExit, match="CASEWORK_WEBHOOK_SUPPORT_QUEUE, CASEWORK_WEBHOOK_SMS are set"):
-        delivery_config(dataclasses.replace(settings, webhook_support_queue="http://x", webhook_sms="http://y"))
+        delivery_config(
+            dataclasses.replace(settings, webhook_support_queue="http://x", webhook_sms="http://y")
+        )
+    with pytest.raises(SystemExit, match="CASEWORK_WEBHOOK_SECRET: must be at least 32 bytes"):
+        delivery_config(
+            dataclasses.replace(settings, webhook_support_queue="http://x", webhook_secret="x" * 31)
+        )
 
 
 # -- staff addresses: looked up by name, never made from it ------
@@ -396,7 +414,9 @@ def test_routing_looks_engineers_up_in_the_staff_list() -> None:
     ]:
         assert routes(engineer_notice("case-1", name), addresses) == expected, name
     hooked = dataclasses.replace(addresses, support_queue_webhook="https://chat.example/hook")
-    assert routes(engineer_notice("case-1", "{engineer}"), hooked) == [Route("webhook", "https://chat.example/hook")]
+    assert routes(engineer_notice("case-1", "{engineer}"), hooked) == [
+        Route("webhook", "https://chat.example/hook")
+    ]
 
 
 async def test_a_name_made_of_addresses_reaches_only_the_support_queue(

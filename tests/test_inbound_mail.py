@@ -46,6 +46,7 @@ from temporalio.client import Client
 from adapters.attachment_store import AttachmentStore
 from adapters.database import open_database
 from adapters.directory_store import import_directory
+from adapters.listeners import CannotListen
 from adapters.mail_reader_process import InlineReader
 from adapters.mail_sink import MailSink, free_port, text_of
 from adapters.reply_addresses import ReplyAddresses
@@ -631,7 +632,7 @@ async def test_a_port_that_cannot_be_bound_stops_the_start_with_one_line(tmp_pat
         taken.bind((settings.inbound_smtp_host, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(SystemExit) as stopped:
+        with pytest.raises(CannotListen) as stopped:  # exit status 2 from worker.py
             await start_inbound_listener(settings, DrivenCases(None), engine, port=port)
         line = str(stopped.value)
         assert "\n" not in line and "CASEWORK_INBOUND_SMTP_PORT" in line and str(port) in line

@@ -133,7 +133,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_WEBHOOK_SUPPORT_QUEUE": "https://chat.example/q",
         "CASEWORK_WEBHOOK_ESCALATION": "https://chat.example/e",
         "CASEWORK_WEBHOOK_SMS": "http://sms.example:8080/send",
-        "CASEWORK_WEBHOOK_SECRET": "s3cret",
+        "CASEWORK_WEBHOOK_SECRET": "s3cret-for-the-settings-0123456789",
         "CASEWORK_API_KEYS": str(tmp_path / "keys.toml"),
         "CASEWORK_RATE_PER_KEY": "0",
         "CASEWORK_RATE_PER_CLIENT": "7",
@@ -196,7 +196,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "webhook_support_queue": "https://chat.example/q",
         "webhook_escalation": "https://chat.example/e",
         "webhook_sms": "http://sms.example:8080/send",
-        "webhook_secret": "s3cret",
+        "webhook_secret": "s3cret-for-the-settings-0123456789",
         "api_keys_file": tmp_path / "keys.toml",
         "rate_per_key": 0,
         "rate_per_client": 7,
@@ -221,20 +221,30 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
 
 
 def test_an_empty_variable_is_unset(clean_env: pytest.MonkeyPatch) -> None:
-    for name in ("CASEWORK_API_PORT", "METRICS_PORT", "DATABASE_URL", "SMTP_HOST", "CASEWORK_VAR",
-                 "CASEWORK_API_KEYS", "LOG_LEVEL", "CASEWORK_WEBHOOK_SMS", "CASEWORK_TASK_QUEUE"):
+    for name in (
+        "CASEWORK_API_PORT",
+        "METRICS_PORT",
+        "DATABASE_URL",
+        "SMTP_HOST",
+        "CASEWORK_VAR",
+        "CASEWORK_API_KEYS",
+        "LOG_LEVEL",
+        "CASEWORK_WEBHOOK_SMS",
+        "CASEWORK_TASK_QUEUE",
+    ):
         clean_env.setenv(name, "")
     settings = load_settings()
     assert (settings.api_port, settings.metrics_port, settings.database_url, settings.smtp_host) == (
-        8000, None, None, None,
+        8000,
+        None,
+        None,
+        None,
     )
     assert (settings.var_dir, settings.api_keys_file) == (PROJECT_ROOT / "var", None)
     assert (settings.log_level, settings.webhook_sms, settings.task_queue) == ("INFO", None, "casework")
 
 
-def test_paths_are_expanded_and_resolved(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_paths_are_expanded_and_resolved(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clean_env.setenv("HOME", str(tmp_path))
     clean_env.chdir(tmp_path)
     clean_env.setenv("CASEWORK_VAR", "~/state/../var")
@@ -281,6 +291,12 @@ def test_only_the_exact_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
         ("DATABASE_URL", "not a url", "must be a sqlite:/// or postgresql://"),
         ("CASEWORK_WEBHOOK_ESCALATION", "chat.example/hook", "must be an http:// or https:// URL"),
         ("CASEWORK_CONSOLE_SECURE_COOKIE", "sometimes", "must be true or false (or 1/0, yes/no, on/off)"),
+        (
+            "CASEWORK_WEBHOOK_SECRET",
+            "s3cret",
+            "must be at least 32 bytes (e.g. `openssl rand -hex 32`), got 6",
+        ),
+        ("CASEWORK_WEBHOOK_SECRET", "x" * 31, "must be at least 32 bytes"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -300,6 +316,9 @@ def test_values_that_may_be_secrets_are_not_repeated(clean_env: pytest.MonkeyPat
     assert not any("hunter2" in p or "token-xyz" in p for p in problems)
     clean_env.delenv("DATABASE_URL")
     clean_env.delenv("CASEWORK_WEBHOOK_SMS")
+    [short] = _problems(clean_env, CASEWORK_WEBHOOK_SECRET="hunter2-short")
+    assert "hunter2" not in short
+    clean_env.delenv("CASEWORK_WEBHOOK_SECRET")
     secret = Settings(
         smtp_password="pw-1", webhook_secret="pw-2", verification_secret="pw-3", api_tokens=("pw-4",)
     )

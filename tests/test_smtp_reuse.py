@@ -33,7 +33,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.smtp_out import Slots, SmtpPool, SmtpServer
 from support.notifications import Audience, Notification
 
-SECRET = "s3cret-for-tests"
+SECRET = "s3cret-for-tests-0123456789abcdef"  # 32 bytes at least, or the worker refuses it
 
 
 @dataclasses.dataclass

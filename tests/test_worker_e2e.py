@@ -46,20 +46,10 @@ def open_case(env: dict[str, str]) -> Any:
 
 
 def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_WEBHOOK"))
-    }
-    env |= {
-        "CASEWORK_VAR": str(tmp_path / "var"),
-        "CASEWORK_DEV_SERVER_PORT": str(free_port()),
-        "CASEWORK_UI_PORT": str(free_port()),
-        "CASEWORK_API_PORT": str(free_port()),
-        "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+    env = isolated_env(tmp_path) | {
         "CASEWORK_HEALTH_PORT": str(free_port()),
         "CASEWORK_INBOUND_SMTP_PORT": str(free_port()),  # not 2525: another worker may have it
         "METRICS_PORT": str(free_port()),
-        "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
-        "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
     }
     worker = Worker(env, tmp_path / "worker.log")
     try:
@@ -101,7 +91,7 @@ def test_worker_runs_a_case_and_keeps_it_across_a_restart(tmp_path: Path) -> Non
             "the SDK's own metrics too"
         )
     finally:
-        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+        assert worker.stop() == 0, worker.log_tail()
 
     subjects = [m["Subject"] for m in read_mailbox(tmp_path / "var" / "mail")]
     assert any(s.startswith("[case-contoso.e2e-1] We have received your support request") for s in subjects)
@@ -136,13 +126,18 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     """A worker's environment of its own: var/ under tmp_path, free ports, a fresh task queue, no
     Temporal profile, no liveness endpoint or inbound mail, nothing of the caller's casework
     variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_", "METRICS_"))
+    }
     return env | {
         "CASEWORK_VAR": str(tmp_path / "var"),
         "CASEWORK_DEV_SERVER_PORT": str(free_port()),
         "CASEWORK_UI_PORT": str(free_port()),
         "CASEWORK_API_PORT": str(free_port()),
         "CASEWORK_SMTP_SINK_PORT": str(free_port()),
+        "CASEWORK_CODEC_PORT": str(free_port()),
         "CASEWORK_HEALTH_PORT": "0",
         "CASEWORK_INBOUND_SMTP_PORT": "0",
         "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
@@ -189,27 +184,18 @@ def test_var_is_private_to_the_user_fresh_and_after_older_versions(tmp_path: Pat
 
 def test_a_taken_inbound_mail_port_stops_the_worker_with_one_line(tmp_path: Path) -> None:
     """Every acknowledgement says "reply to this message": no worker runs with nothing reading."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "CASEWORK_"))}
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env |= {
-            "CASEWORK_VAR": str(tmp_path / "var"),
-            "CASEWORK_DEV_SERVER_PORT": str(free_port()),
-            "CASEWORK_UI_PORT": str(free_port()),
-            "CASEWORK_SMTP_SINK_PORT": str(free_port()),
-            "CASEWORK_HEALTH_PORT": "0",
-            "CASEWORK_INBOUND_SMTP_PORT": str(port),
-            "CASEWORK_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
-            "TEMPORAL_CONFIG_FILE": str(tmp_path / "no-such-temporal.toml"),
-        }
+        env = isolated_env(tmp_path) | {"CASEWORK_INBOUND_SMTP_PORT": str(port)}
         done = subprocess.run(
             [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
             timeout=120,
         )  # fmt: skip
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "casework worker is running" not in done.stdout
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"the inbound mail listener cannot listen on 127.0.0.1:{port}"), done.stderr
-    assert "CASEWORK_INBOUND_SMTP_PORT" in last
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(
+        f"CASEWORK_INBOUND_SMTP_PORT={port}: the inbound mail listener cannot listen on 127.0.0.1:{port}"
+    ), done.stderr

@@ -59,7 +59,7 @@ from support.case_view import CaseView
 from support.cooperation import request_choices
 from support.entitlement import case_calendar
 from support.expected_wait import ExpectedWait
-from support.policy import Policy
+from support.policy import Policy, PolicyError
 from support.reports import report_tenants
 from support.request import CaseRequest
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
@@ -282,6 +282,12 @@ def create_console(
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, _: Unavailable) -> HTMLResponse:
         return await error_page(request, 503, "unavailable")
+
+    @app.exception_handler(PolicyError)  # a bad policy.toml: 503 with its own error, not a 500
+    async def _policy_invalid(request: Request, error: PolicyError) -> HTMLResponse:
+        problem = str(error).splitlines()[0].replace(str(settings.policy_path), settings.policy_path.name, 1)
+        log.error("policy file invalid", problem=problem)
+        return await error_page(request, 503, "unavailable", f"the policy file is invalid: {problem}")
 
     @app.exception_handler(RateLimited)
     async def _limited(request: Request, error: RateLimited) -> HTMLResponse:

@@ -48,7 +48,7 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
             task_queue=settings.task_queue + "-calm",
             webhook_support_queue=calm_hooks.url,
             webhook_escalation=calm_hooks.url,
-            webhook_secret="s3cret",
+            webhook_secret="s3cret-for-the-outage-0123456789ab",
         )
         async with running_worker(dev_env.client, calm) as cases:
             await run_all(cases, f"calm-{run}", severity="A")
@@ -60,7 +60,7 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
         smtp_port=mail_port,
         webhook_support_queue=hooks.url,
         webhook_escalation=hooks.url,
-        webhook_secret="s3cret",
+        webhook_secret="s3cret-for-the-outage-0123456789ab",
     )
     async with running_worker(dev_env.client, down) as cases:
         batch = asyncio.create_task(run_all(cases, f"down-{run}", severity="A"))
