@@ -66,8 +66,9 @@ _SPACING_CONTROL = re.compile(r"[\x0b\x0c]")
 _OTHER_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # What a file name (a one-line field) may not hold, nor a path separator.
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\u200e\u200f\u061c/\\]+")
-_SIGNATURE_TYPES: Final = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
-                                     "application/pgp-signature"})
+_SIGNATURE_TYPES: Final = frozenset(
+    {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+)
 
 
 class MailRefused(ValueError):

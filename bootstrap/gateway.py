@@ -15,7 +15,7 @@ from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.cases import Cases, CasesSource, staff_from_file
+from intake.cases import Cases, CasesSource, names_from_files, staff_from_file
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -52,6 +52,7 @@ def build_cases(
         max_open_cases=settings.open_cases_per_tenant,
         verification=verification_gate(settings, engine),
         staff=staff_from_file(settings.staff_file),
+        names=names_from_files(settings.staff_file, settings.policy_path),
         eager_start=eager_start,
     )
 

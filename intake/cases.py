@@ -39,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
+from adapters.policy_file import load_policy_snapshot
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
 from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
@@ -64,6 +65,8 @@ from support.actions import (
 from support.case_machine import MOVING_MARK
 from support.case_view import CaseView
 from support.customer_view import customer_view
+from support.names import Names
+from support.policy import PolicyError
 from support.request import CaseRequest, RequestDetails
 from support.verification import SealedAttempt, VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
@@ -119,6 +122,26 @@ def staff_from_file(path: Path) -> StaffNames:
     return names
 
 
+# How the customer's side reads staff (`support.names`): the staff list's display names and the
+# policy's support name, read again on each call like the staff names.
+NamesSource = Callable[[], Names]
+
+
+def names_from_files(staff_file: Path, policy_file: Path) -> NamesSource:
+    """The display names of the staff list and the support name of the policy file (503 if either
+    cannot be read: a customer is never shown a staff name for want of the list)."""
+
+    def names() -> Names:
+        try:
+            staff = load_staff(staff_file)
+            policy = load_policy_snapshot(policy_file, datetime.now(UTC).year)
+        except (StaffFileError, PolicyError, OSError) as error:
+            raise Unavailable(f"the staff list or the policy cannot be read: {error}") from None
+        return staff.names(policy.routing.support_name)
+
+    return names
+
+
 class TooManyOpenCases(RuntimeError):
     """The tenant has as many open cases as it may."""
 
@@ -164,6 +187,7 @@ class Cases:
         staff: StaffNames | None = None,
         eager_start: bool = False,
         openings: RateLimiter | None = None,
+        names: NamesSource | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -180,6 +204,7 @@ class Cases:
         self._max_open_cases = max_open_cases
         self.verification = verification
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
+        self.names = names  # how the customer's side reads staff (support.names); None: the defaults
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
 
@@ -202,7 +227,9 @@ class Cases:
                     f"request_id {request.request_id!r} was already used for another request of this "
                     "tenant; use a new request_id for a new case"
                 )
-            return OpenedCase(created=False, case=_seen(await self._decided_view(request.case_id), principal))
+            return OpenedCase(
+                created=False, case=self._seen(await self._decided_view(request.case_id), principal)
+            )
         await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
         self._take_opening(request.tenant_id)
@@ -239,7 +266,9 @@ class Cases:
         except BaseException:
             self._give_back_opening(request.tenant_id)
             raise
-        return OpenedCase(created=created, case=_seen(await self._decided_view(request.case_id), principal))
+        return OpenedCase(
+            created=created, case=self._seen(await self._decided_view(request.case_id), principal)
+        )
 
     @staticmethod
     def authorise_opening(request: CaseRequest, principal: Principal) -> None:
@@ -403,8 +432,11 @@ class Cases:
             for poller in described.pollers
         )
 
-    async def show(self, case_id: str, principal: Principal = CLI_OPERATOR) -> CaseView:
-        """The case view: from the running workflow, or from the result of a finished one."""
+    async def show(
+        self, case_id: str, principal: Principal = CLI_OPERATOR, language: str | None = None
+    ) -> CaseView:
+        """The case view: from the running workflow, or from the result of a finished one.
+        `language`: the reader's (a portal page's), for the names staff are shown by; else the case's."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
         handle = self._handle(case_id)
@@ -414,12 +446,12 @@ class Cases:
             if tenant is None or not principal.sees(tenant):
                 raise CaseNotFound(f"no case {case_id!r}")
             if description.status is WorkflowExecutionStatus.COMPLETED:
-                return _seen(await self._final_view(handle), principal)
+                return self._seen(await self._final_view(handle), principal, language)
             view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
             if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
                 details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
                 view = view.model_copy(update={"request": details})
-            return _seen(view, principal)
+            return self._seen(view, principal, language)
         except RPCError as error:
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
@@ -516,7 +548,14 @@ class Cases:
             await self._signal(case_id, action.handler, payload)
             return None
         view: CaseView = await self._act(case_id, action.handler, payload)
-        return _seen(view, principal)
+        return self._seen(view, principal)
+
+    def _seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:
+        """The case as this principal may see it: the customer's side never sees staff's notes, nor
+        staff's names (`support.names`: display names, else the policy's support name)."""
+        if not principal.customer_side:
+            return view
+        return customer_view(view, self.names() if self.names is not None else None, language)
 
     def _check_staff(self, field: str, name: str) -> None:
         """Before the case is asked: a name the staff list does not know is the caller's error."""
@@ -639,11 +678,6 @@ class Cases:
             return _rpc_error(again, case_id)
         status = description.status.name.lower() if description.status else "closed"
         return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")
-
-
-def _seen(view: CaseView, principal: Principal) -> CaseView:
-    """The case as this principal may see it: the customer's side never sees staff's notes."""
-    return customer_view(view) if principal.customer_side else view
 
 
 # The gateway as the composition root hands it to the API and the CLI: the same `Cases` on every

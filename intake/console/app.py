@@ -461,7 +461,7 @@ def create_console(
             raise CaseNotFound(case_id)
         cases = await get_cases()
         if view is None:
-            view = await cases.show(case_id, session.principal)
+            view = await cases.show(case_id, session.principal, language(request))
         policy = await policy_now()
         now = datetime.now(UTC)
         zone = view.time_zone or "UTC"
