@@ -92,6 +92,7 @@ class Renderer:
         except PhraseError as error:
             raise TemplateError(str(error)) from None
         context |= {"case_id": notification.case_id}
+        context.setdefault("case_ref", notification.case_id)  # told before case numbers: the id
         if side == "customer":
             context |= self._staff_as_shown(notification, language)
         try:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from adapters.case_numbers import CaseNumbers
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.secrets import verification_key
@@ -53,6 +54,7 @@ def build_cases(
         verification=verification_gate(settings, engine),
         staff=staff_from_file(settings.staff_file),
         names=names_from_files(settings.staff_file, settings.policy_path),
+        numbers=CaseNumbers(engine),
         eager_start=eager_start,
     )
 

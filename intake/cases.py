@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -37,6 +38,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.case_numbers import CaseNumbers
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.policy_file import load_policy_snapshot
@@ -63,6 +65,7 @@ from support.actions import (
     Withdrawal,
 )
 from support.case_machine import MOVING_MARK
+from support.case_numbers import serial_of
 from support.case_view import CaseView
 from support.customer_view import customer_view
 from support.names import Names
@@ -188,6 +191,7 @@ class Cases:
         eager_start: bool = False,
         openings: RateLimiter | None = None,
         names: NamesSource | None = None,
+        numbers: CaseNumbers | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -205,6 +209,7 @@ class Cases:
         self.verification = verification
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
         self.names = names  # how the customer's side reads staff (support.names); None: the defaults
+        self.numbers = numbers  # case numbers (CW-10482); None: cases get none (a gateway made by hand)
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
 
@@ -215,9 +220,15 @@ class Cases:
     def _handle(self, case_id: str) -> WorkflowHandle[SupportCaseWorkflow, CaseView]:
         return self._client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
 
-    async def open(self, request: CaseRequest, principal: Principal = CLI_OPERATOR) -> OpenedCase:
+    async def open(
+        self, request: CaseRequest, principal: Principal = CLI_OPERATOR, follows: str | None = None
+    ) -> OpenedCase:
         """Start the case (or find it, if this tenant sent this request id before) and return its
-        view once it has been decided: awaiting first response or verification, or refused."""
+        view once it has been decided: awaiting first response or verification, or refused.
+        `follows`: the closed case a reply to which opens this one (the inbound mail).
+
+        Its number is allocated before the start, keyed by the case id: a start that fails, or the
+        same request sent again, finds the number it got, and no case is started without one."""
         self.authorise_opening(request, principal)
         digest = fingerprint(request)
         existing = await self._existing(request.case_id)
@@ -235,9 +246,10 @@ class Cases:
         self._take_opening(request.tenant_id)
         created = True
         try:
+            number = await self._allocate(request)
             await self._client.start_workflow(
                 SupportCaseWorkflow.run,
-                CaseStart(request=request),
+                CaseStart(request=request, case_number=number, follows=follows),
                 id=request.case_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -269,6 +281,31 @@ class Cases:
         return OpenedCase(
             created=created, case=self._seen(await self._decided_view(request.case_id), principal)
         )
+
+    async def _allocate(self, request: CaseRequest) -> str | None:
+        if self.numbers is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.numbers.allocate, request.case_id, request.tenant_id)
+        except SQLAlchemyError as error:
+            raise Unavailable(f"no case number could be allocated: {type(error).__name__}") from None
+
+    async def case_id_of(self, ref: str) -> str:
+        """The case id `ref` names: a case number (CW-10482) is looked up, anything else is taken
+        as a case id. The one place a number becomes an id: every command and route that takes a
+        case calls it (a number no case has is not found, like an id)."""
+        if serial_of(ref) is None:
+            return ref
+        if self.numbers is None:
+            raise CaseNotFound(f"no case {ref!r}")
+        numbers = self.numbers
+        try:
+            case_id = await asyncio.to_thread(numbers.case_for, ref)
+        except SQLAlchemyError as error:
+            raise Unavailable(f"case numbers cannot be read: {type(error).__name__}") from None
+        if case_id is None:
+            raise CaseNotFound(f"no case {ref!r}")
+        return case_id
 
     @staticmethod
     def authorise_opening(request: CaseRequest, principal: Principal) -> None:
@@ -360,6 +397,7 @@ class Cases:
 
     async def scope(self, case_id: str, principal: Principal) -> str:
         """The case's tenant, when the principal may see it; otherwise the case does not exist."""
+        case_id = await self.case_id_of(case_id)
         try:
             description = await self._handle(case_id).describe()
         except RPCError as error:
@@ -439,6 +477,7 @@ class Cases:
         `language`: the reader's (a portal page's), for the names staff are shown by; else the case's."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
+        case_id = await self.case_id_of(case_id)
         handle = self._handle(case_id)
         try:
             description = await handle.describe()
@@ -523,7 +562,7 @@ class Cases:
                 wanted, requester_key=self.verification.requester_key(wanted.tenant_id, requester)
             )
         try:
-            return await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
+            page = await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
         except BadCursor as error:
             raise InvalidField("cursor", str(error), where="query") from None
         except RPCError as error:
@@ -531,6 +570,19 @@ class Cases:
             if cursor and error.status not in transient:  # the server could not read the page token
                 raise InvalidField("cursor", "not a cursor of this listing", where="query") from None
             raise _rpc_error(error, "list") from None
+        return await self._numbered(page)
+
+    async def _numbered(self, page: CasePage) -> CasePage:
+        """The page with each case's number (one query; a case from before numbers has none)."""
+        if self.numbers is None or not page.cases:
+            return page
+        numbers = self.numbers
+        try:
+            found = await asyncio.to_thread(numbers.numbers_of, [c.case_id for c in page.cases])
+        except SQLAlchemyError as error:
+            raise Unavailable(f"case numbers cannot be read: {type(error).__name__}") from None
+        cases = [c.model_copy(update={"case_number": found.get(c.case_id)}) for c in page.cases]
+        return page.model_copy(update={"cases": cases})
 
     async def perform(
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
@@ -541,6 +593,7 @@ class Cases:
         signals None."""
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
+        case_id = await self.case_id_of(case_id)
         await self.scope(case_id, principal)
         if action.staff_field is not None:
             self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)))
@@ -631,6 +684,7 @@ class Cases:
     ) -> VerificationResult:
         if not principal.allows(Permission.CUSTOMER_ACTION):
             raise Forbidden(f"a {principal.role.value} key cannot verify a caller")
+        case_id = await self.case_id_of(case_id)
         await self.scope(case_id, principal)
         if self.verification is None:
             raise Unavailable("phone verification is not configured on this intake")

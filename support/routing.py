@@ -81,11 +81,12 @@ def recipients(
     view = case.view
     common = {
         "case_id": view.case_id,
+        "case_ref": view.ref,  # the number people say (CW-10482), or the id of a case from before numbers
         "severity": str(view.severity or view.requested_severity),
         "title": view.title,
         "category": view.category.value,
         "tenant_name": view.tenant_name or view.tenant_id,
-    }
+    } | ({"follows": view.follows} if view.follows else {})
     instants: dict[str, datetime] = {}
     if view.first_response is not None and view.first_response.due is not None:
         instants["first_response_due"] = view.first_response.due
