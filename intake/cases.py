@@ -67,6 +67,7 @@ from support.actions import (
 from support.case_machine import MOVING_MARK
 from support.case_numbers import serial_of
 from support.case_view import CaseView
+from support.customer_replies import follow_up_request
 from support.customer_view import customer_view
 from support.names import Names
 from support.policy import PolicyError
@@ -678,6 +679,26 @@ class Cases:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))  # the case settles into its next run
         raise Unavailable(f"case {case_id} is moving to a new run; deliver the reply again shortly")
+
+    async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None:
+        """A reply a closed case refused (its reopen window is over): a new case that follows it,
+        at its last severity under today's policy (`support.customer_replies.follow_up_request`);
+        None when the case is not closed. The same reply again finds the same new case."""
+        view = await self.show(case_id)
+        try:
+            async for event in self._handle(case_id).fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [start] = await self._client.data_converter.decode(payloads, [CaseStart])
+                break
+            else:
+                raise CaseNotFound(f"no case {case_id!r}")
+        except RPCError as error:
+            raise _rpc_error(error, case_id) from None
+        assert isinstance(start, CaseStart)
+        request = follow_up_request(start.request, view, reply)
+        if request is None:
+            return None
+        return await self.open(request, CLI_OPERATOR, follows=view.ref)
 
     async def verify(
         self, case_id: str, attempt: VerificationAttempt, principal: Principal = CLI_OPERATOR

@@ -81,6 +81,9 @@ class ResolutionRule(BaseModel):
     reopen_window: Duration = Field(
         default=timedelta(days=7), description="the customer may reopen this long"
     )
+    reopen_on_reply: bool = Field(
+        default=True, description="a customer's reply (email or portal comment) within the window reopens"
+    )
 
 
 class SurveyRule(BaseModel):

@@ -243,11 +243,13 @@ def test_a_reply_while_unassigned_reaches_the_support_queue() -> None:
     assert told.audience is Audience.ENGINEER and told.engineer is None  # routed to the queue
 
 
-def test_a_reply_to_a_resolved_case_is_a_message_without_reopening() -> None:
+def test_a_reply_to_a_resolved_case_within_the_window_reopens_it() -> None:
+    """Issue 23 (`[resolution] reopen_on_reply`, as Zendesk does): it was a message only
+    (tests/test_reopen_by_reply.py has the policy that keeps it so)."""
     driver = responded("reply-resolved")
     driver.act(Resolution(engineer=ENGINEER, summary="Fixed"))
-    view = driver.act(reply("Thanks, all good now"))
-    assert view.status is CaseStatus.RESOLVED
+    view = driver.act(reply("It is back"))
+    assert view.status is CaseStatus.IN_PROGRESS
     assert ("customer_replied", "engineer") in driver.told_events()
 
 
