@@ -58,6 +58,7 @@ class DeliveryConfig:
     duty_manager_email: str = "duty-manager@casework.example"
     staff: Mapping[str, str] = field(default_factory=dict)  # engineer name -> email (the staff list)
     staff_languages: Mapping[str, str] = field(default_factory=dict)  # engineer name -> language, if given
+    staff_display_names: Mapping[str, str] = field(default_factory=dict)  # what customers read, if given
     support_queue_webhook: str | None = None
     escalation_webhook: str | None = None
     sms_webhook: str | None = None

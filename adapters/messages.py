@@ -5,11 +5,16 @@ in English and Simplified Chinese; the recipient's language is matched by tag, t
 language, then English. Times are shown in the recipient's zone with the zone named; a duration
 fact (policy notation, "10m") is spelled out in the template's language with `{{ fact|duration }}`.
 A fact the template needs but the notification lacks is an error, never an empty gap in a message.
+
+A customer's message names no staff member: a fact that names one (`STAFF_FACTS`) is shown as
+`support.names.shown_name` says (the staff list's display name, else the policy's support name
+that the case put in the notification).
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from pydantic import BaseModel
 from adapters.phrases import PhraseBook, PhraseError
 from support.display import local_time
 from support.durations import parse_duration
+from support.names import SUPPORT_NAMES, Names, Reader, shown_name
 from support.notifications import Notification
 
 FALLBACK_LANGUAGE = "en"
@@ -30,6 +36,7 @@ _UNITS: dict[str, tuple[tuple[str, str], ...]] = {
     "hu": (("nap", "nap"), ("óra", "óra"), ("perc", "perc"), ("másodperc", "másodperc")),
 }
 _UNIT_SECONDS = (86400, 3600, 60, 1)
+STAFF_FACTS = ("engineer", "assignee", "previous")  # facts that name a staff member
 
 
 class Message(BaseModel):
@@ -44,8 +51,10 @@ class TemplateError(ValueError):
 
 
 class Renderer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, display_names: Mapping[str, str] | None = None) -> None:
+        """`display_names`: the staff list's display names (staff name -> what customers read)."""
         self._root = root
+        self._display = dict(display_names or {})
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(root)),
             undefined=jinja2.StrictUndefined,
@@ -83,6 +92,9 @@ class Renderer:
         except PhraseError as error:
             raise TemplateError(str(error)) from None
         context |= {"case_id": notification.case_id}
+        context.setdefault("case_ref", notification.case_id)  # told before case numbers: the id
+        if side == "customer":
+            context |= self._staff_as_shown(notification, language)
         try:
             template = self._env.get_template(f"{side}/{language}/{notification.template}.txt")
             rendered = template.render(context)
@@ -94,6 +106,15 @@ class Renderer:
         return Message(
             subject=subject.strip(), text=body.strip() + "\n", html=_html(subject, body), language=language
         )
+
+    def _staff_as_shown(self, notification: Notification, language: str) -> dict[str, str]:
+        support = notification.facts.get("support_name")  # the case's policy, in the reader's language
+        names = Names(self._display, {language: support} if support else SUPPORT_NAMES)
+        return {
+            fact: shown_name(notification.facts[fact], Reader.CUSTOMER, names, language)
+            for fact in STAFF_FACTS
+            if fact in notification.facts
+        }
 
 
 def spoken_duration(text: str, language: str) -> str:

@@ -247,6 +247,19 @@ mail_quarantine = Table(
     UniqueConstraint("case_id", "message_hash", name="uq_mail_quarantine_mail"),
 )
 
+# Case numbers (revision 0012): the serial of each case's number (`CW-<10000 + serial>`,
+# support.case_numbers), allocated by the intake before the case's workflow starts, one row per
+# case id (the same opening again finds its row).
+case_numbers = Table(
+    "case_numbers",
+    metadata,
+    Column("serial", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(200), nullable=False, unique=True),
+    Column("tenant_id", String(63), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,  # a serial is never handed out again, even after its row is gone
+)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}

@@ -5,6 +5,7 @@
 name = "li.wei"                    # the engineer's name, as cases and API keys name them
 email = "li.wei@casework.example"  # where their follow-ups go
 language = "zh-CN"                 # optional: the language of their messages (else the policy's)
+display_name = "Wei"               # optional: how customers see them (else the policy's support name)
 ```
 
 It is the only way an engineer's name becomes an address: names are looked up here, never
@@ -15,11 +16,13 @@ and the field.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from support.text import NAME_PATTERN, Email
+from support.names import Names
+from support.text import NAME_PATTERN, Email, Line
 from support.validation import describe
 
 LANGUAGE_TAG = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$"
@@ -31,6 +34,10 @@ class StaffMember(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     email: Email
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="a BCP 47 tag: zh-CN, en")
+    display_name: Line | None = Field(
+        default=None,
+        description="what customers read for this engineer (support.names); else the support name",
+    )
 
 
 class StaffList(BaseModel):
@@ -43,6 +50,13 @@ class StaffList(BaseModel):
 
     def languages(self) -> dict[str, str]:
         return {member.name: member.language for member in self.staff if member.language}
+
+    def display_names(self) -> dict[str, str]:
+        return {member.name: member.display_name for member in self.staff if member.display_name}
+
+    def names(self, support: Mapping[str, str] | None = None) -> Names:
+        """The staff's display names, with the policy's support name by language (else the default)."""
+        return Names(self.display_names()) if support is None else Names(self.display_names(), support)
 
 
 class StaffFileError(ValueError):

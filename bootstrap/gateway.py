@@ -12,12 +12,13 @@ from functools import partial
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from adapters.case_numbers import CaseNumbers
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.cases import Cases, CasesSource, staff_from_file
+from intake.cases import Cases, CasesSource, names_from_files, staff_from_file
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -54,6 +55,8 @@ def build_cases(
         max_open_cases=settings.open_cases_per_tenant,
         verification=verification_gate(settings, engine),
         staff=staff_from_file(settings.staff_file),
+        names=names_from_files(settings.staff_file, settings.policy_path),
+        numbers=CaseNumbers(engine),
         eager_start=eager_start,
         policy_check=partial(policy_problem, settings.policy_path),
     )

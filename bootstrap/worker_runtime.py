@@ -127,6 +127,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         duty_manager_email=settings.duty_manager_email,
         staff=staff.emails(),
         staff_languages=staff.languages(),
+        staff_display_names=staff.display_names(),
         support_queue_webhook=settings.webhook_support_queue,
         escalation_webhook=settings.webhook_escalation,
         sms_webhook=settings.webhook_sms,
@@ -137,7 +138,9 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
 def delivery_activities(settings: Settings, engine: Engine | None = None) -> DeliveryActivities:
     """Deliveries with their ledger in `engine` (or a database opened from `settings`)."""
     ledger = DeliveryLedger(engine if engine is not None else open_database(settings))
-    return DeliveryActivities(delivery_config(settings), ledger, Renderer(PROJECT_ROOT / "templates"))
+    config = delivery_config(settings)
+    renderer = Renderer(PROJECT_ROOT / "templates", config.staff_display_names)
+    return DeliveryActivities(config, ledger, renderer)
 
 
 class CaseWorkers:

@@ -57,6 +57,7 @@ from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
 from support.access import Permission, Principal
+from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
 from support.policy import PolicyError
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
@@ -71,9 +72,15 @@ log = get_logger("casework.api")
 RETRY_SOON = {"Retry-After": "5"}
 
 CASE_ID_PATTERN = "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
+# A route's case: its id or its number (CW-10482), resolved by the gateway (`Cases.case_id_of`).
+CASE_REF_PATTERN = f"^(?:{CASE_ID_PATTERN.strip('^$')}|{NUMBER_PATTERN.strip('^$')})$"
 CaseId = Annotated[
     str,
-    Path(pattern=CASE_ID_PATTERN, description="case-<tenant>.<request_id>", examples=["case-contoso.r-1"]),
+    Path(
+        pattern=CASE_REF_PATTERN,
+        description="case-<tenant>.<request_id>, or the case's number",
+        examples=["case-contoso.r-1", "CW-10482"],
+    ),
 ]
 
 

@@ -48,6 +48,7 @@ class ListOrder(StrEnum):
 
 class CaseSummary(BaseModel):
     case_id: str
+    case_number: str | None = None  # CW-10482 (the intake's numbers); none for cases from before numbers
     status: str | None
     severity: str | None
     category: str | None

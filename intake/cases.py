@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -38,8 +39,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.case_numbers import CaseNumbers
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
+from adapters.policy_file import load_policy_snapshot
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
 from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
@@ -64,8 +67,12 @@ from support.actions import (
     Withdrawal,
 )
 from support.case_machine import MOVING_MARK
+from support.case_numbers import serial_of
 from support.case_view import CaseView
+from support.customer_replies import follow_up_request
 from support.customer_view import customer_view
+from support.names import Names
+from support.policy import PolicyError
 from support.request import CaseRequest, RequestDetails
 from support.verification import SealedAttempt, VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
@@ -132,6 +139,26 @@ def staff_from_file(path: Path) -> StaffNames:
             return frozenset(member.name for member in load_staff(path).staff)
         except StaffFileError as error:
             raise Unavailable(str(error)) from None
+
+    return names
+
+
+# How the customer's side reads staff (`support.names`): the staff list's display names and the
+# policy's support name, read again on each call like the staff names.
+NamesSource = Callable[[], Names]
+
+
+def names_from_files(staff_file: Path, policy_file: Path) -> NamesSource:
+    """The display names of the staff list and the support name of the policy file (503 if either
+    cannot be read: a customer is never shown a staff name for want of the list)."""
+
+    def names() -> Names:
+        try:
+            staff = load_staff(staff_file)
+            policy = load_policy_snapshot(policy_file, datetime.now(UTC).year)
+        except (StaffFileError, PolicyError, OSError) as error:
+            raise Unavailable(f"the staff list or the policy cannot be read: {error}") from None
+        return staff.names(policy.routing.support_name)
 
     return names
 
@@ -203,6 +230,8 @@ class Cases:
         openings: RateLimiter | None = None,
         action_wait: timedelta = ACTION_WAIT,
         policy_check: PolicyCheck | None = None,
+        names: NamesSource | None = None,
+        numbers: CaseNumbers | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -220,6 +249,8 @@ class Cases:
         self._max_open_cases = max_open_cases
         self.verification = verification
         self.staff = staff  # the entry point that knows the settings gives it (API, CLI)
+        self.names = names  # how the customer's side reads staff (support.names); None: the defaults
+        self.numbers = numbers  # case numbers (CW-10482); None: cases get none (a gateway made by hand)
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
         self._action_wait = action_wait
@@ -232,9 +263,15 @@ class Cases:
     def _handle(self, case_id: str) -> WorkflowHandle[SupportCaseWorkflow, CaseView]:
         return self._client.get_workflow_handle_for(SupportCaseWorkflow.run, case_id)
 
-    async def open(self, request: CaseRequest, principal: Principal = CLI_OPERATOR) -> OpenedCase:
+    async def open(
+        self, request: CaseRequest, principal: Principal = CLI_OPERATOR, follows: str | None = None
+    ) -> OpenedCase:
         """Start the case (or find it, if this tenant sent this request id before) and return its
-        view once it has been decided: awaiting first response or verification, or refused."""
+        view once it has been decided: awaiting first response or verification, or refused.
+        `follows`: the closed case a reply to which opens this one (the inbound mail).
+
+        Its number is allocated before the start, keyed by the case id: a start that fails, or the
+        same request sent again, finds the number it got, and no case is started without one."""
         self.authorise_opening(request, principal)
         digest = fingerprint(request)
         existing = await self._existing(request.case_id)
@@ -244,15 +281,18 @@ class Cases:
                     f"request_id {request.request_id!r} was already used for another request of this "
                     "tenant; use a new request_id for a new case"
                 )
-            return OpenedCase(created=False, case=_seen(await self._decided_view(request.case_id), principal))
+            return OpenedCase(
+                created=False, case=self._seen(await self._decided_view(request.case_id), principal)
+            )
         await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
         self._take_opening(request.tenant_id)
         created = True
         try:
+            number = await self._allocate(request)
             await self._client.start_workflow(
                 SupportCaseWorkflow.run,
-                CaseStart(request=request),
+                CaseStart(request=request, case_number=number, follows=follows),
                 id=request.case_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -281,7 +321,34 @@ class Cases:
         except BaseException:
             self._give_back_opening(request.tenant_id)
             raise
-        return OpenedCase(created=created, case=_seen(await self._decided_view(request.case_id), principal))
+        return OpenedCase(
+            created=created, case=self._seen(await self._decided_view(request.case_id), principal)
+        )
+
+    async def _allocate(self, request: CaseRequest) -> str | None:
+        if self.numbers is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.numbers.allocate, request.case_id, request.tenant_id)
+        except SQLAlchemyError as error:
+            raise Unavailable(f"no case number could be allocated: {type(error).__name__}") from None
+
+    async def case_id_of(self, ref: str) -> str:
+        """The case id `ref` names: a case number (CW-10482) is looked up, anything else is taken
+        as a case id. The one place a number becomes an id: every command and route that takes a
+        case calls it (a number no case has is not found, like an id)."""
+        if serial_of(ref) is None:
+            return ref
+        if self.numbers is None:
+            raise CaseNotFound(f"no case {ref!r}")
+        numbers = self.numbers
+        try:
+            case_id = await asyncio.to_thread(numbers.case_for, ref)
+        except SQLAlchemyError as error:
+            raise Unavailable(f"case numbers cannot be read: {type(error).__name__}") from None
+        if case_id is None:
+            raise CaseNotFound(f"no case {ref!r}")
+        return case_id
 
     @staticmethod
     def authorise_opening(request: CaseRequest, principal: Principal) -> None:
@@ -373,6 +440,7 @@ class Cases:
 
     async def scope(self, case_id: str, principal: Principal) -> str:
         """The case's tenant, when the principal may see it; otherwise the case does not exist."""
+        case_id = await self.case_id_of(case_id)
         try:
             description = await self._handle(case_id).describe()
         except RPCError as error:
@@ -452,10 +520,14 @@ class Cases:
             for poller in described.pollers
         )
 
-    async def show(self, case_id: str, principal: Principal = CLI_OPERATOR) -> CaseView:
-        """The case view: from the running workflow, or from the result of a finished one."""
+    async def show(
+        self, case_id: str, principal: Principal = CLI_OPERATOR, language: str | None = None
+    ) -> CaseView:
+        """The case view: from the running workflow, or from the result of a finished one.
+        `language`: the reader's (a portal page's), for the names staff are shown by; else the case's."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
+        case_id = await self.case_id_of(case_id)
         handle = self._handle(case_id)
         try:
             description = await handle.describe()
@@ -463,12 +535,12 @@ class Cases:
             if tenant is None or not principal.sees(tenant):
                 raise CaseNotFound(f"no case {case_id!r}")
             if description.status is WorkflowExecutionStatus.COMPLETED:
-                return _seen(await self._final_view(handle), principal)
+                return self._seen(await self._final_view(handle), principal, language)
             view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
             if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
                 details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
                 view = view.model_copy(update={"request": details})
-            return _seen(view, principal)
+            return self._seen(view, principal, language)
         except RPCError as error:
             if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
                 raise Unavailable(
@@ -544,7 +616,7 @@ class Cases:
                 wanted, requester_key=self.verification.requester_key(wanted.tenant_id, requester)
             )
         try:
-            return await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
+            page = await list_page(self._client, wanted, principal, order=order, cursor=cursor, limit=limit)
         except BadCursor as error:
             raise InvalidField("cursor", str(error), where="query") from None
         except RPCError as error:
@@ -552,6 +624,19 @@ class Cases:
             if cursor and error.status not in transient:  # the server could not read the page token
                 raise InvalidField("cursor", "not a cursor of this listing", where="query") from None
             raise _rpc_error(error, "list") from None
+        return await self._numbered(page)
+
+    async def _numbered(self, page: CasePage) -> CasePage:
+        """The page with each case's number (one query; a case from before numbers has none)."""
+        if self.numbers is None or not page.cases:
+            return page
+        numbers = self.numbers
+        try:
+            found = await asyncio.to_thread(numbers.numbers_of, [c.case_id for c in page.cases])
+        except SQLAlchemyError as error:
+            raise Unavailable(f"case numbers cannot be read: {type(error).__name__}") from None
+        cases = [c.model_copy(update={"case_number": found.get(c.case_id)}) for c in page.cases]
+        return page.model_copy(update={"cases": cases})
 
     async def perform(
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
@@ -562,6 +647,7 @@ class Cases:
         signals None."""
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
+        case_id = await self.case_id_of(case_id)
         await self.scope(case_id, principal)
         if action.staff_field is not None:
             self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)))
@@ -569,7 +655,14 @@ class Cases:
             await self._signal(case_id, action.handler, payload)
             return None
         view: CaseView = await self._act(case_id, action.handler, payload)
-        return _seen(view, principal)
+        return self._seen(view, principal)
+
+    def _seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:
+        """The case as this principal may see it: the customer's side never sees staff's notes, nor
+        staff's names (`support.names`: display names, else the policy's support name)."""
+        if not principal.customer_side:
+            return view
+        return customer_view(view, self.names() if self.names is not None else None, language)
 
     def _check_staff(self, field: str, name: str) -> None:
         """Before the case is asked: a name the staff list does not know is the caller's error."""
@@ -640,11 +733,32 @@ class Cases:
                 await asyncio.sleep(0.2 * (attempt + 1))  # the case settles into its next run
         raise Unavailable(f"case {case_id} is moving to a new run; deliver the reply again shortly")
 
+    async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None:
+        """A reply a closed case refused (its reopen window is over): a new case that follows it,
+        at its last severity under today's policy (`support.customer_replies.follow_up_request`);
+        None when the case is not closed. The same reply again finds the same new case."""
+        view = await self.show(case_id)
+        try:
+            async for event in self._handle(case_id).fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [start] = await self._client.data_converter.decode(payloads, [CaseStart])
+                break
+            else:
+                raise CaseNotFound(f"no case {case_id!r}")
+        except RPCError as error:
+            raise _rpc_error(error, case_id) from None
+        assert isinstance(start, CaseStart)
+        request = follow_up_request(start.request, view, reply)
+        if request is None:
+            return None
+        return await self.open(request, CLI_OPERATOR, follows=view.ref)
+
     async def verify(
         self, case_id: str, attempt: VerificationAttempt, principal: Principal = CLI_OPERATOR
     ) -> VerificationResult:
         if not principal.allows(Permission.CUSTOMER_ACTION):
             raise Forbidden(f"a {principal.role.value} key cannot verify a caller")
+        case_id = await self.case_id_of(case_id)
         await self.scope(case_id, principal)
         if self.verification is None:
             raise Unavailable("phone verification is not configured on this intake")
@@ -760,11 +874,6 @@ class Cases:
             return _rpc_error(again, case_id)
         status = description.status.name.lower() if description.status else "closed"
         return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")
-
-
-def _seen(view: CaseView, principal: Principal) -> CaseView:
-    """The case as this principal may see it: the customer's side never sees staff's notes."""
-    return customer_view(view) if principal.customer_side else view
 
 
 # The gateway as the composition root hands it to the API and the CLI: the same `Cases` on every

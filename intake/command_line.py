@@ -175,7 +175,10 @@ async def with_cases(
 ) -> None:
     """Run a command with the gateway (connecting to Temporal first), its failures as exit codes."""
     try:
-        await command(await cases(), args, payload)
+        gateway = await cases()
+        if getattr(args, "case_id", None):  # every command that takes a case takes its number too
+            args.case_id = await gateway.case_id_of(args.case_id)
+        await command(gateway, args, payload)
     except (EncryptionKeyError, EncryptionKeyNeeded) as error:
         raise CliError(str(error), EXIT_INVALID) from None
     except RPCError as error:

@@ -58,7 +58,7 @@ from adapters.reply_addresses import ReplyAddresses
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
-from intake.cases import ActionRejected, CaseNotFound, Unavailable
+from intake.cases import ActionRejected, CaseNotFound, OpenedCase, Unavailable
 from support.actions import CustomerReply
 from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
@@ -96,6 +96,8 @@ class ReplyGateway(Protocol):
     def client(self) -> Client: ...
 
     async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView: ...
+
+    async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None: ...
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,17 @@ class InboundMail:
                     "inbound mail deferred by the case", case_id=case_id, outcome="deferred", reason=reason
                 )
                 return SmtpAnswer(451, f"4.7.0 {reason}", "deferred")
+            try:
+                followed = await self._cases.follow_up(case_id, reply)  # closed: a new case follows it
+            except (ValueError, PermissionError) as error:  # the new case cannot be opened: why
+                log.info("inbound mail opened no follow-up", case_id=case_id, outcome="refused")
+                return SmtpAnswer(550, f"5.7.1 {reason}; no new case could be opened: {error}", "refused")
+            if followed is not None:
+                new = followed.case
+                log.info("inbound mail opened a follow-up case", case_id=case_id, outcome="follow_up")
+                return SmtpAnswer(
+                    250, f"2.0.0 case {case_id} is closed; opened case {new.ref} for this reply", "follow_up"
+                )
             log.info("inbound mail refused by the case", case_id=case_id, outcome="refused", reason=reason)
             return SmtpAnswer(550, f"5.7.1 {reason}", "refused")
         listed = {a.attachment_id for a in taken.attachments}

@@ -388,6 +388,20 @@ async def obligations_answered_by_reply(env: WorkflowEnvironment, cases: Cases, 
     return case
 
 
+async def reopened_by_reply(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 23: the customer's reply to the resolved case within the window reopens it (patch
+    reopen-by-reply); resolved again, the window ends and the survey goes out."""
+    case = (await cases.open(request("reopened-by-reply", severity="B"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await env.sleep(timedelta(days=1))
+    await cases.receive_reply(case, _reply("Please reopen: mail bounces again"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed for good"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -404,6 +418,7 @@ SCENARIOS: dict[str, Scenario] = {
     "survey_answered_by_reply": survey_answered_by_reply,
     "next_deadline_published": next_deadline_published,
     "obligations_answered_by_reply": obligations_answered_by_reply,
+    "reopened_by_reply": reopened_by_reply,
     # The context read by the worker in the case's first task (a local activity, patch
     # `context-local-activity`); the older recordings keep the context activity.
     "context_read_in_the_first_task": intake_waits_for_decision,

@@ -35,10 +35,14 @@ class CarriedCase(BaseModel):
 
 
 class CaseStart(BaseModel):
-    """Workflow input: the request, and the carried state when the case continued as new."""
+    """Workflow input: the request, and the carried state when the case continued as new.
+    `case_number`: allocated by the intake before the start (none in cases opened before numbers);
+    `follows`: the closed case a reply to which opened this one. A new run carries both in its view."""
 
     request: CaseRequest
     carried: CarriedCase | None = None
+    case_number: str | None = None
+    follows: str | None = None
 
 
 def always(_: str) -> bool:
@@ -70,7 +74,8 @@ class CaseRecord:
     ) -> CaseRecord:
         """A new case (its view made from the request), or the one carried from the last run."""
         if start.carried is None:
-            return cls(start.request, CaseView.for_request(start.request, now, case_id), patched)
+            view = CaseView.for_request(start.request, now, case_id, start.case_number, start.follows)
+            return cls(start.request, view, patched)
         record = cls(start.request, start.carried.case, patched)
         record.policy, record.tenant = start.carried.policy, start.carried.tenant
         record.published = None

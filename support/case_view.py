@@ -153,6 +153,12 @@ class ClockResult(BaseModel):
 
 class CaseView(BaseModel):
     case_id: str
+    case_number: str | None = Field(
+        default=None, description="the number people say (CW-10482); none for cases opened before numbers"
+    )
+    follows: str | None = Field(
+        default=None, description="the closed case a reply to which opened this one (its number or id)"
+    )
     request_id: str
     status: CaseStatus = CaseStatus.NEW
     tenant_id: str
@@ -257,6 +263,11 @@ class CaseView(BaseModel):
             self.cooperation_reminders_sent = sum(e.kind == "cooperation_reminder" for e in self.timeline)
         return self
 
+    @property
+    def ref(self) -> str:
+        """What people see for the case: its number, or its id when it has none."""
+        return self.case_number or self.case_id
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def sla_results(self) -> list[ClockResult]:
@@ -279,11 +290,20 @@ class CaseView(BaseModel):
         return results
 
     @classmethod
-    def for_request(cls, request: CaseRequest, now: datetime, case_id: str | None = None) -> CaseView:
+    def for_request(
+        cls,
+        request: CaseRequest,
+        now: datetime,
+        case_id: str | None = None,
+        case_number: str | None = None,
+        follows: str | None = None,
+    ) -> CaseView:
         """A new case's view; `case_id` is the workflow's own id (cases opened before ids carried
-        the tenant keep theirs)."""
+        the tenant keep theirs), `case_number` the one the intake allocated (none before numbers)."""
         return cls(
             case_id=case_id or request.case_id,
+            case_number=case_number,
+            follows=follows,
             request_id=request.request_id,
             tenant_id=request.tenant_id,
             category=request.category,

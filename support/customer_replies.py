@@ -5,9 +5,11 @@ Exactly once: the case remembers the message ids of its recent replies and refus
 a reason that starts with `ALREADY_RECEIVED`, which the inbound side takes as "already landed".
 A reply to an open case answers the engineer's outstanding requests (the update clock resumes),
 reaches the assignee (or the support queue) in full with its attachments, and is listed on the
-case; to a resolved case it is added as a message without reopening it (reopening is the
-customer's explicit action). While the satisfaction survey waits, a reply that starts with a
-score 1-5 is the survey's answer; any other reply to a closed case is refused.
+case; to a resolved case within the reopen window it reopens the case (`[resolution]
+reopen_on_reply`, patch `reopen-by-reply`; cases from before list it as a message only). While
+the satisfaction survey waits, a reply that starts with a score 1-5 is the survey's answer; any
+other reply to a closed case is refused here, and the inbound side opens a new case that follows
+it (`follow_up_request`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from datetime import datetime
 from support.actions import CustomerReply, SurveyAnswer
 from support.case_effects import Decision
 from support.case_record import CaseRecord
-from support.case_view import SurveyOutcome
+from support.case_view import CaseView, SurveyOutcome
 from support.customer_requests import answered_by_reply
 from support.excerpt import excerpt
-from support.resolution import survey_answered
+from support.request import CaseRequest
+from support.resolution import reopened, reopens_by_reply, survey_answered
 from support.responses import touch
 from support.routing import recipients
 from support.text import COMMENT_MAX
-from support.vocabulary import CaseStatus
+from support.vocabulary import CaseStatus, Channel
 
 ALREADY_RECEIVED = "already received"  # the start of the refusal of a repeated reply
 STILL_OPENING = "the case is still being opened"  # in the refusal of a reply to a case not open yet: for now
@@ -73,6 +76,8 @@ def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: De
         score, comment = scored
         survey_answered(case, SurveyAnswer(score=score, comment=comment), now, decision)
         return
+    if reopens_by_reply(case, now):
+        reopened(case, reply.body, now, decision)
     view.replies_received += 1
     view.attachments += reply.attachments
     answered = answered_by_reply(case, now, reply.body) if view.status.is_open else []
@@ -94,3 +99,23 @@ def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: De
         )
     )
     decision.count("casework_customer_replies", "customer email replies on cases", status=view.status.value)
+
+
+def follow_up_request(request: CaseRequest, view: CaseView, reply: CustomerReply) -> CaseRequest | None:
+    """The new case a reply to a closed case opens (after the reopen window): the same tenant,
+    requester, contact and language, the old case's title and last severity (decided afresh under
+    today's policy), the reply as its description; None when the case is not closed (a withdrawn
+    or refused case keeps refusing replies). Its request id comes from the reply, so the same mail
+    delivered twice finds the same new case."""
+    if view.status is not CaseStatus.CLOSED:
+        return None
+    return request.model_validate(
+        request.model_dump()
+        | {
+            "request_id": f"re-{reply.message_id[:40]}",
+            "severity": view.severity or request.severity,
+            "description": reply.body,
+            "channel": Channel.WEB,
+            "caller_number": None,
+        }
+    )

@@ -4,9 +4,10 @@ The case keeps one view for everyone (`support.case_view`); staff read all of it
 side gets this copy of it: without the staff-only timeline entries (notes, assignments, reminders
 to engineers, failed deliveries), the notes themselves, and the fields only staff act on (who holds
 the case, delivery failures, follow-ups sent); and without staff's names: whoever on the provider's
-side acted (answered, asked for something, paused a clock, changed the severity, resolved) is
-"support". Every answer the intake gives a portal or phone key goes through it, so a note cannot
-reach the customer through any view.
+side acted (answered, asked for something, paused a clock, changed the severity, resolved) is shown
+by `support.names.shown_name` (their display name, or the policy's support name). Every answer
+the intake gives a portal or phone key goes through it, so a note cannot reach the customer
+through any view.
 
 An entry is left out by its kind as well as by its `internal` flag: entries recorded before the
 flag existed were read back with `internal=False`, and a running case carries them (the follow-up's
@@ -16,29 +17,27 @@ flag existed were read back with `internal=False`, and a running case carries th
 from __future__ import annotations
 
 from support.case_view import CaseView, TimelineEntry
+from support.names import Names, Reader, shown_name
 
 # Timeline kinds for staff only, whatever their `internal` flag says (grep `record(` in support/).
 STAFF_ONLY_KINDS = frozenset({"assigned", "note", "follow_up", "notification_failed"})
-# Actors the customer may see by name: the case itself, the provider's policy, and the customer.
-NAMED_ACTORS = frozenset({"system", "policy", "customer"})
-STAFF = "support"  # what the customer sees instead of an engineer's or agent's name
 
 
 def staff_only(entry: TimelineEntry) -> bool:
     return entry.internal or entry.kind in STAFF_ONLY_KINDS
 
 
-def shown_actor(actor: str) -> str:
-    """`actor` as the customer sees it: a staff member's name is "support"."""
-    return actor if actor in NAMED_ACTORS else STAFF
+def customer_view(view: CaseView, names: Names | None = None, language: str | None = None) -> CaseView:
+    """A copy of `view` without what is for staff only (`view` itself is not changed); staff are
+    shown as `names` says, in `language` (by default the case's)."""
+    known, tongue = names or Names(), language or view.language
 
+    def shown_actor(actor: str) -> str:
+        return shown_name(actor, Reader.CUSTOMER, known, tongue)
 
-def _shown_or_none(actor: str | None) -> str | None:
-    return None if actor is None else shown_actor(actor)
+    def _shown_or_none(actor: str | None) -> str | None:
+        return None if actor is None else shown_actor(actor)
 
-
-def customer_view(view: CaseView) -> CaseView:
-    """A copy of `view` without what is for staff only (`view` itself is not changed)."""
     clocks = {
         name: clock.model_copy(update={"answered_by": _shown_or_none(clock.answered_by)})
         for name, clock in (

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from support.calendar import Calendar
 from support.durations import Duration
+from support.names import SUPPORT_NAMES
 from support.notifications import ALL_TEMPLATES, Audience
 from support.targets import Target
 from support.vocabulary import Agreement, Category, Severity
@@ -80,6 +81,9 @@ class ResolutionRule(BaseModel):
     reopen_window: Duration = Field(
         default=timedelta(days=7), description="the customer may reopen this long"
     )
+    reopen_on_reply: bool = Field(
+        default=True, description="a customer's reply (email or portal comment) within the window reopens"
+    )
 
 
 class SurveyRule(BaseModel):
@@ -123,6 +127,10 @@ class RoutingRule(BaseModel):
     support_language: str = "en"
     account_manager_severities: list[Severity] = Field(default_factory=lambda: [Severity.A])
     events: dict[str, list[Audience]] = Field(default_factory=dict)
+    support_name: dict[str, str] = Field(
+        default_factory=lambda: dict(SUPPORT_NAMES),
+        description="what customers read for staff without a display name (staff.toml), by language",
+    )
 
     @model_validator(mode="after")
     def _every_event_routed(self) -> RoutingRule:

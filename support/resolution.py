@@ -18,6 +18,10 @@ from support.responses import first_response, touch
 from support.routing import recipients
 from support.vocabulary import CaseStatus
 
+# A customer's reply to a resolved case within the reopen window reopens it (issue 23): new
+# commands (the "reopened" notifications) where older cases only listed the reply.
+REOPEN_BY_REPLY_PATCH = "reopen-by-reply"
+
 
 def reopen_refusal(case: CaseRecord, now: datetime) -> str | None:
     view = case.view
@@ -73,7 +77,10 @@ def resolve(case: CaseRecord, action: Resolution, now: datetime, decision: Decis
         recipients(
             case,
             "resolved",
-            {"summary": action.summary},
+            {
+                "summary": action.summary,
+                "reopen_by_reply": "yes" if case.rules.resolution.reopen_on_reply else "no",
+            },
             {"reopen_until": view.reopen_until},
             sequence=view.reopened_count,
         )
@@ -83,6 +90,21 @@ def resolve(case: CaseRecord, action: Resolution, now: datetime, decision: Decis
 
 def reopen(case: CaseRecord, action: ReopenRequest, now: datetime, decision: Decision) -> None:
     """Back to in progress, with a fresh customer-update cycle."""
+    reopened(case, action.reason, now, decision)
+
+
+def reopens_by_reply(case: CaseRecord, now: datetime) -> bool:
+    """A customer's reply now reopens the case: it is resolved, the window is open, the policy
+    says so (`[resolution] reopen_on_reply`), and the case runs code that knows the rule."""
+    return (
+        reopen_refusal(case, now) is None
+        and case.rules.resolution.reopen_on_reply
+        and case.patched(REOPEN_BY_REPLY_PATCH)
+    )
+
+
+def reopened(case: CaseRecord, reason: str, now: datetime, decision: Decision) -> None:
+    """Reopened by the customer: by the reopen action, or by a reply within the window."""
     view = case.view
     view.status = CaseStatus.IN_PROGRESS
     view.reopened_count += 1
@@ -91,10 +113,10 @@ def reopen(case: CaseRecord, action: ReopenRequest, now: datetime, decision: Dec
         view.customer_update = next_cycle(
             view.customer_update, case.calendar, now, case.rules.sla.warn_at, paused=False
         )
-    view.record(now, "reopened", f"reopened: {excerpt(action.reason)}", actor="customer")
+    view.record(now, "reopened", f"reopened: {excerpt(reason)}", actor="customer")
     touch(case, now, None, decision)
     decision.set((CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value))
-    decision.tell(recipients(case, "reopened", {"reason": action.reason}, sequence=view.reopened_count))
+    decision.tell(recipients(case, "reopened", {"reason": reason}, sequence=view.reopened_count))
 
 
 def close(case: CaseRecord, now: datetime, decision: Decision) -> None:

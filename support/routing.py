@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from support.case_record import CaseRecord
+from support.names import in_language
 from support.notifications import Audience, Notification, notification_id, template_for
 from support.reasons import Reason
 from support.vocabulary import ContactMethod
@@ -80,11 +81,12 @@ def recipients(
     view = case.view
     common = {
         "case_id": view.case_id,
+        "case_ref": view.ref,  # the number people say (CW-10482), or the id of a case from before numbers
         "severity": str(view.severity or view.requested_severity),
         "title": view.title,
         "category": view.category.value,
         "tenant_name": view.tenant_name or view.tenant_id,
-    }
+    } | ({"follows": view.follows} if view.follows else {})
     instants: dict[str, datetime] = {}
     if view.first_response is not None and view.first_response.due is not None:
         instants["first_response_due"] = view.first_response.due
@@ -93,6 +95,7 @@ def recipients(
         fields = _addressed(case, audience)
         if fields is None:
             continue
+        own = fields.pop("facts", {})
         told.append(
             Notification(
                 notification_id=notification_id(view.case_id, event, sequence, audience),
@@ -100,7 +103,7 @@ def recipients(
                 event=event,
                 template=template,
                 audience=audience,
-                facts=common | (facts or {}),
+                facts=common | own | (facts or {}),
                 times=instants | (times or {}),
                 reasons=reasons or {},
                 **fields,
@@ -117,8 +120,11 @@ def _addressed(case: CaseRecord, audience: Audience) -> dict[str, Any] | None:
         "language": routing.support_language,
         "time_zone": routing.support_time_zone,
     }
+    # the name customers read for staff without a display name (support.names), in their language
+    facts = {"support_name": in_language(routing.support_name, request.language)}
     if audience is Audience.CUSTOMER:
         return {
+            "facts": facts,
             "language": request.language,
             "time_zone": customer_zone,
             "to_email": request.contact_email,
@@ -128,7 +134,12 @@ def _addressed(case: CaseRecord, audience: Audience) -> dict[str, Any] | None:
     if audience is Audience.REQUESTER:
         if "@" not in request.requester or request.requester.lower() == request.contact_email.lower():
             return None  # the requester is the contact, or has no address: told once, as the customer
-        return {"language": request.language, "time_zone": customer_zone, "to_email": request.requester}
+        return {
+            "facts": facts,
+            "language": request.language,
+            "time_zone": customer_zone,
+            "to_email": request.requester,
+        }
     if audience is Audience.ACCOUNT_MANAGER:
         if case.tenant is None or case.tenant.account_manager_email is None:
             return None

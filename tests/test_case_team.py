@@ -151,7 +151,7 @@ def test_notes_are_kept_for_staff_bounded_and_never_told() -> None:
 def test_the_customer_view_leaves_out_staff_entries_recorded_before_the_internal_flag() -> None:
     """A running case carries entries recorded before `internal` existed: read back, they say
     internal=False. The customer's view leaves them out by kind, and names no staff member: who
-    asked, paused, answered or resolved is "support"."""
+    asked, paused, answered or resolved is the policy's support name ("Support" in English)."""
     driver = responded("old-entries", severity="B")
     driver.act(CustomerActionRequest(engineer=ENGINEER, what="Send the SMTP logs of Monday"))
     driver.act(Assignment(engineer="duty.lead", assignee=OTHER, reason="billing expert"))
@@ -176,10 +176,10 @@ def test_the_customer_view_leaves_out_staff_entries_recorded_before_the_internal
     for name in (ENGINEER, OTHER, "duty.lead"):
         assert name not in shown, name
     engineer_request = next(r for r in seen.customer_requests if r.request_id == "request-1")
-    assert engineer_request.requested_by == "support"
-    assert {e.actor for e in seen.timeline} <= {"system", "customer", "support"}
-    assert seen.resolved_by == "support" and seen.pauses[0].paused_by == "support"
-    assert seen.first_response is not None and seen.first_response.answered_by == "support"
+    assert engineer_request.requested_by == "Support"
+    assert {e.actor for e in seen.timeline} <= {"system", "customer", "Support"}
+    assert seen.resolved_by == "Support" and seen.pauses[0].paused_by == "Support"
+    assert seen.first_response is not None and seen.first_response.answered_by == "Support"
     # The case's own view (staff's) is left alone.
     assert ENGINEER in older.model_dump_json() and older.resolved_by == OTHER
     assert len(older.timeline) == len(data["timeline"])
@@ -243,11 +243,13 @@ def test_a_reply_while_unassigned_reaches_the_support_queue() -> None:
     assert told.audience is Audience.ENGINEER and told.engineer is None  # routed to the queue
 
 
-def test_a_reply_to_a_resolved_case_is_a_message_without_reopening() -> None:
+def test_a_reply_to_a_resolved_case_within_the_window_reopens_it() -> None:
+    """Issue 23 (`[resolution] reopen_on_reply`, as Zendesk does): it was a message only
+    (tests/test_reopen_by_reply.py has the policy that keeps it so)."""
     driver = responded("reply-resolved")
     driver.act(Resolution(engineer=ENGINEER, summary="Fixed"))
-    view = driver.act(reply("Thanks, all good now"))
-    assert view.status is CaseStatus.RESOLVED
+    view = driver.act(reply("It is back"))
+    assert view.status is CaseStatus.IN_PROGRESS
     assert ("customer_replied", "engineer") in driver.told_events()
 
 

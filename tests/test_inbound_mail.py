@@ -56,7 +56,7 @@ from adapters.settings import Settings
 from adapters.smtp_in import InboundListener
 from bootstrap.api import api_app
 from bootstrap.inbound import inbound_mail, start_inbound_listener
-from intake.cases import ActionRejected, Cases
+from intake.cases import ActionRejected, Cases, OpenedCase
 from intake.inbound_mail import CaseAddresses, InboundMail, mail_limits
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
@@ -512,6 +512,9 @@ class DrivenCases:
             return self.driver.act(reply)
         except Refused as refused:
             raise ActionRejected(refused.reason) from None
+
+    async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None:
+        return None  # no case here is closed after its reopen window (tests/test_reopen_by_reply.py)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def test_the_agent_accepts_each_answered_obligation_once() -> None:
         driver.act(ObligationAcceptance(engineer=ENGINEER, request_id="contact_data"))
     with pytest.raises(Refused, match="already received and accepted"):
         driver.act(Cooperation(request_id="contact_data", details="again"))
-    # The portal never reads staff names: the acceptance is by "support".
+    # The portal never reads staff names: the acceptance is by the support name.
     shown = customer_view(driver.view)
     assert ENGINEER not in shown.model_dump_json()
 

@@ -55,6 +55,7 @@ from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
+from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
 from support.cooperation import request_choices
 from support.entitlement import case_calendar
@@ -81,8 +82,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-CASE_ID = re.compile(
-    "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
+CASE_ID = re.compile(  # a case's id or its number (CW-10482): the gateway resolves it
+    "^(?:case-("
+    + TENANT_ID_PATTERN.strip("^$")
+    + r"\.)?"
+    + REQUEST_ID_PATTERN.strip("^$")
+    + "|"
+    + NUMBER_PATTERN.strip("^$")
+    + ")$"
 )
 TENANT_ID = re.compile(TENANT_ID_PATTERN)
 REPORT_WEEKS = 8
@@ -467,7 +474,7 @@ def create_console(
             raise CaseNotFound(case_id)
         cases = await get_cases()
         if view is None:
-            view = await cases.show(case_id, session.principal)
+            view = await cases.show(case_id, session.principal, language(request))
         policy = await policy_now()
         now = datetime.now(UTC)
         zone = view.time_zone or "UTC"

@@ -45,6 +45,7 @@ class QueueEntry:
     breached: bool
     paused: bool
     time_zone: str
+    ref: str = ""  # what people say: the case's number ("" for a case from before numbers: its id)
 
 
 def business_left(calendar: Calendar, now: datetime, due: datetime) -> int:
@@ -66,6 +67,7 @@ def entry_of(view: CaseView, policy: Policy, now: datetime) -> QueueEntry | None
     paused = upcoming.paused or any(p.resumed_at is None for p in view.pauses)
     return QueueEntry(
         case_id=view.case_id,
+        ref=view.case_number or "",
         tenant_id=view.tenant_id,
         title=view.title,
         severity=view.severity.value,
