@@ -85,6 +85,31 @@ class CaseLedger(BaseModel):
     by_assignee: list[AssigneeTime] = Field(description="first response and customer updates together")
 
 
+class SlaBasis(BaseModel):
+    """What a case's ledger is derived from: its record and the policy snapshot it runs under
+    (None before its context is loaded), with the tenant's zone (a pre-sales calendar's)."""
+
+    view: CaseView
+    policy: Policy | None
+    tenant_time_zone: str | None
+
+
+def ledger_of(basis: SlaBasis, now: datetime) -> CaseLedger:
+    """The ledger of a case as its basis says (no clocks before the case was opened)."""
+    if basis.policy is None or basis.tenant_time_zone is None:
+        view = basis.view
+        return CaseLedger(
+            case_id=view.case_id,
+            policy_version=view.policy_version,
+            severity=view.severity,
+            time_zone=view.time_zone or "UTC",
+            at=now,
+            clocks=[],
+            by_assignee=[],
+        )
+    return case_ledger(basis.view, basis.policy, basis.tenant_time_zone, now)
+
+
 def severity_at(view: CaseView, at: datetime) -> Severity | None:
     chosen = None
     for change in view.severity_history:
@@ -385,3 +410,18 @@ def case_ledger(view: CaseView, policy: Policy, tenant_time_zone: str, now: date
         clocks=clocks,
         by_assignee=by_assignee(sla),
     )
+
+
+def customer_ledger(ledger: CaseLedger) -> CaseLedger:
+    """The ledger as the customer's side reads it: nothing names staff (who held the case, or
+    why staff paused the clock in their own words); the request it waited for stays."""
+    clocks = [
+        clock.model_copy(
+            update={
+                "segments": [s.model_copy(update={"assignee": None, "reason": None}) for s in clock.segments],
+                "by_assignee": [],
+            }
+        )
+        for clock in ledger.clocks
+    ]
+    return ledger.model_copy(update={"clocks": clocks, "by_assignee": []})
