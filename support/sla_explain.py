@@ -102,7 +102,7 @@ def _steps(clock: ClockLedger, zone: ZoneInfo, phrases: Phrases) -> list[str]:
         if not closed:
             return
         end = when(closed[-1].end, zone, phrases)
-        days = _holidays(closed, zone)
+        days = _holidays(closed, ZoneInfo(clock.calendar_time_zone))  # the calendar's own dates
         if days:
             listed = phrases["list"].join(_day(d, phrases) for d in days)
             steps.append(phrases["closed_holiday"].format(end=end, days=listed))
@@ -114,6 +114,8 @@ def _steps(clock: ClockLedger, zone: ZoneInfo, phrases: Phrases) -> list[str]:
         if segment.kind in (SegmentKind.OUTSIDE_HOURS, SegmentKind.HOLIDAY):
             closed.append(segment)
             continue
+        if segment.kind.counts and segment.end - segment.start < timedelta(seconds=1):
+            continue  # milliseconds (an action just after another): in the ledger, not worth a word
         close_stretch()
         end = when(segment.end, zone, phrases)
         length = duration((segment.end - segment.start).total_seconds(), phrases)
@@ -162,6 +164,7 @@ def clock_name(clock: ClockLedger, phrases: Phrases) -> str:
 
 
 def assignees(times: list[AssigneeTime], phrases: Phrases) -> str:
+    times = [t for t in times if t.business_seconds >= 1]
     if not times:
         return phrases["none"]
     return phrases["list"].join(
