@@ -53,6 +53,7 @@ from intake.cases import (
 )
 from intake.docs import install_docs
 from intake.guard import Guard
+from intake.ledgers import read_ledger
 from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
@@ -62,6 +63,7 @@ from support.case_view import CaseView
 from support.policy import PolicyError
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
+from support.sla_ledger import CaseLedger
 from support.text import LINE_MAX, NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.validation import field_errors
 from support.verification import VerificationAttempt, VerificationResult
@@ -340,6 +342,12 @@ def create_app(
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
         """One case, if it is of the key's tenants (otherwise 404). Needs `read_cases`."""
         return await cases.show(case_id, caller)
+
+    @app.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
+    async def case_ledger(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseLedger:
+        """The case's SLA ledger now: each clock's segments and business time, and who held the
+        case while it ran (portal keys: without staff names; another tenant's case: 404)."""
+        return await read_ledger(cases, case_id, caller, datetime.now(UTC))
 
     @app.get(
         "/reports/sla",

@@ -13,20 +13,30 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.protobuf.message import Message
 from pydantic import BaseModel
+from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Replayer
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    Replayer,
+    UnsandboxedWorkflowRunner,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from adapters.codec import ENCODING, KEY_ID
 from intake.cases import CaseNotFound
 from support.case_view import CaseView
+from support.sla_ledger import SlaBasis
 from workflows.support_case import SupportCaseWorkflow
 
 _EVENT_ID = re.compile(r"HistoryEvent\(id: (\d+)|[Ee]vent(?:[ _]id)?[ :=]+(\d+)")
@@ -263,3 +273,37 @@ def render_timeline(view: CaseView) -> str:
     for line in timeline_lines(view):
         out.append(f"{line.at}  [{line.severity}]  {line.actor:<12} {line.kind:<26} {line.message}")
     return "\n".join(out)
+
+
+async def sla_basis_from_history(
+    runs: Sequence[WorkflowHistory], converter: DataConverter
+) -> SlaBasis | None:
+    """The case's record and policy snapshot as replaying its history rebuilds them (the last
+    run's, at its last event): the SLA ledger from the history alone, with no case running.
+    None when the history is empty of a case."""
+    await check_readable(runs, converter.payload_codec)
+    seen: list[SupportCaseWorkflow] = []
+
+    class Inbound(WorkflowInboundInterceptor):
+        async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+            found = workflow.instance()
+            if isinstance(found, SupportCaseWorkflow):
+                seen.append(found)
+            return await super().execute_workflow(input)
+
+    class Capture(Interceptor):
+        def workflow_interceptor_class(
+            self, input: WorkflowInterceptorClassInput
+        ) -> type[WorkflowInboundInterceptor] | None:
+            return Inbound
+
+    # Unsandboxed: the instance must be this process's object to be read after the replay.
+    replayer = Replayer(
+        workflows=[SupportCaseWorkflow],
+        data_converter=converter,
+        interceptors=[Capture()],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    for run in runs:
+        await replayer.replay_workflow(run)
+    return seen[-1].sla_basis() if seen else None

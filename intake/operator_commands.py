@@ -65,8 +65,9 @@ from intake.history import (
     replay,
     timeline_lines,
 )
+from intake.ledgers import LANGUAGES, explained, read_ledger
 from intake.reports import build_sla_report
-from support.access import Principal, Role
+from support.access import CLI_OPERATOR, Principal, Role
 from support.case_terms import case_terms
 from support.directory import DirectoryError, parse_directory_file
 from support.policy import PolicyError
@@ -212,6 +213,14 @@ async def _timeline(cases: Cases, args: argparse.Namespace, _: Any) -> None:
         emit([line.__dict__ for line in timeline_lines(view)])
     else:
         print(render_timeline(view))
+
+
+async def _explain(cases: Cases, args: argparse.Namespace, _: Any) -> None:
+    ledger = await read_ledger(cases, args.case_id, CLI_OPERATOR, datetime.now(UTC))
+    if args.json:
+        emit(ledger)
+    else:
+        print(explained(ledger, args.language, args.time_zone))
 
 
 def _prepare_report(args: argparse.Namespace) -> BaseModel:
@@ -386,6 +395,13 @@ def add_operator_commands(
     tl.add_argument("case_id")
     tl.add_argument("--json", action="store_true", help="the entries as JSON")
     tl.set_defaults(run=_timeline)
+
+    xp = sub.add_parser("explain", help="why a case's clocks met or breached: its SLA ledger, told")
+    xp.add_argument("case_id")
+    xp.add_argument("--language", choices=LANGUAGES, default="en", help="the reader's language")
+    xp.add_argument("--time-zone", type=zone, help="the reader's IANA zone (default: the case's calendar)")
+    xp.add_argument("--json", action="store_true", help="the ledger as JSON")
+    xp.set_defaults(run=_explain)
 
     sub.add_parser("new-key", help="print a new random CASEWORK_ENCRYPTION_KEY")
     cs = sub.add_parser("codec-server", help="decode payloads for the Temporal UI (CASEWORK_CODEC_PORT)")

@@ -264,3 +264,33 @@ class Calendar(BaseModel):
                 break
             total += min(hi, end) - max(lo, start)
         return total
+
+    # -- what the SLA ledger reads ------------------------------------------------------------
+
+    def day_kind(self, day: date) -> Literal["workday", "closed", "holiday", "make_up_workday"]:
+        """How a local date stands against the week: a holiday closes a weekday that is normally
+        open; a make-up workday opens a day that is normally closed (an override)."""
+        weekly = self._weekly[day.weekday()]
+        windows = self.windows_on(day)
+        if not weekly and windows:
+            return "make_up_workday"
+        if weekly and not windows:
+            return "holiday"
+        return "workday" if windows else "closed"
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self._zone).date()
+
+    def open_spans(self, start: datetime, end: datetime) -> list[Interval]:
+        """The open intervals between two instants, clipped to them, in time order (UTC): the
+        same intervals `elapsed` sums, so their lengths add up to it exactly."""
+        _require_aware(start, "start")
+        _require_aware(end, "end")
+        spans: list[Interval] = []
+        if end <= start:
+            return spans
+        for lo, hi in self._intervals_from(start):
+            if lo >= end:
+                break
+            spans.append((max(lo, start).astimezone(UTC), min(hi, end).astimezone(UTC)))
+        return spans

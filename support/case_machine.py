@@ -173,6 +173,7 @@ def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
     """The case after `event` at `now` (changed in place), and the effects to carry out."""
     decision = Decision()
     STEPS[type(event)](case, event, now, decision)
+    case.view.note_holder(now)
     publish(case, decision)
     return decision
 

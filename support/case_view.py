@@ -44,6 +44,7 @@ NOTE_KEPT_MAX = 1_000  # bytes (UTF-8) of a note the case keeps (the history has
 REPLY_IDS_KEPT = 100  # message ids of the most recent customer replies (a repeat is refused)
 ATTACHMENTS_KEPT = 50  # the most recent attachments listed; older ones counted
 FILENAME_KEPT_MAX = 200  # bytes (UTF-8) of a listed attachment's name (the store keeps it in full)
+HOLDERS_KEPT = 50  # the most recent changes of hands (the SLA ledger's who-used-the-clock)
 
 
 class TimelineEntry(BaseModel):
@@ -126,6 +127,13 @@ class ClockPause(BaseModel):
     resumed_by: str | None = None
 
 
+class Holding(BaseModel):
+    """Who held the case from `since` on (the SLA ledger charges a clock's time to them)."""
+
+    since: datetime
+    engineer: str | None
+
+
 class SurveyOutcome(StrEnum):
     PENDING = "pending"
     ANSWERED = "answered"
@@ -191,6 +199,10 @@ class CaseView(BaseModel):
         default_factory=list, description="notifications no route could deliver; also alerted to operators"
     )
     assigned_engineer: str | None = None
+    holders: list[Holding] = Field(
+        default_factory=list, description="changes of hands, for time per assignee (staff only)"
+    )
+    holders_omitted: int = Field(default=0, description="older changes of hands no longer listed")
     last_activity_at: datetime | None = None
     follow_ups_sent: int = 0
     refusal: Refusal | None = None
@@ -324,6 +336,16 @@ class CaseView(BaseModel):
         )
         self.timeline.append(entry)
         self.keep_bounded()
+
+    def note_holder(self, now: datetime) -> None:
+        """Remember a change of hands (an assignment, or the responder taking the case)."""
+        current = self.holders[-1].engineer if self.holders else None
+        if self.assigned_engineer != current:
+            self.holders.append(Holding(since=now, engineer=self.assigned_engineer))
+            excess = len(self.holders) - HOLDERS_KEPT
+            if excess > 0:
+                del self.holders[:excess]
+                self.holders_omitted += excess
 
     def keep_bounded(self) -> None:
         """Trim every list a caller can grow to its kept items, counting the ones left out, and

@@ -29,6 +29,10 @@ class Segment(BaseModel):
     end: datetime | None = None
 
 
+# A finished cycle keeps its running periods for the SLA ledger when it has at most this many.
+CYCLE_SEGMENTS_KEPT = 50
+
+
 class CycleResult(BaseModel):
     """The verdict of one finished cycle of a repeating clock (customer updates)."""
 
@@ -37,6 +41,11 @@ class CycleResult(BaseModel):
     due: datetime | None
     answered_at: datetime | None
     state: ClockState
+    target: str | None = None
+    business_time: Duration | None = None
+    segments: list[Segment] = Field(
+        default_factory=list, description="its running periods (none kept for older cycles)"
+    )
 
 
 class SlaClock(BaseModel):
@@ -206,6 +215,9 @@ def next_cycle(
         due=clock.due,
         answered_at=clock.answered_at,
         state=clock.state,
+        target=clock.target,
+        business_time=clock.business_time,
+        segments=clock.segments if len(clock.segments) <= CYCLE_SEGMENTS_KEPT else [],
     )
     fresh = start_clock(
         clock.name,

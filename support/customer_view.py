@@ -56,6 +56,8 @@ def customer_view(view: CaseView, names: Names | None = None, language: str | No
             "notes": [],
             "notes_omitted": 0,
             "assigned_engineer": None,
+            "holders": [],
+            "holders_omitted": 0,
             "failed_notifications": [],
             "failed_notifications_omitted": 0,
             "follow_ups_sent": 0,

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from support.case_view import CaseView
     from support.notifications import Notification
     from support.request import RequestDetails
+    from support.sla_ledger import SlaBasis
     from support.verification import SealedAttempt, VerificationResult
     from support.vocabulary import CaseStatus
     from workflows import search_attributes as sa
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.deliveries import Deliveries
 
 __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
+
 
 @workflow.defn
 class SupportCaseWorkflow:
@@ -161,6 +163,14 @@ class SupportCaseWorkflow:
         """What the customer wrote and whom to reach (from the case's input): the intake shows it
         beside the view to whoever may read the case."""
         return RequestDetails.of(self._case.request)
+
+    @workflow.query
+    def sla_basis(self) -> SlaBasis:
+        """The record and the policy snapshot the case's SLA ledger is derived from (a query:
+        the ledger changes no command, and the caller reads it at its own instant)."""
+        case = self._case
+        zone = case.tenant.time_zone if case.tenant is not None else None
+        return SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone)
 
     @workflow.update
     async def decided(self) -> CaseView:
