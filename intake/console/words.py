@@ -179,21 +179,23 @@ class Reading:
         except PhraseError:
             return None
 
-    def reason(self, text: str) -> str:
+    def reason(self, text: str) -> Markup:
         """A severity reason the case wrote in English ('as requested', a cap), in the reader's
-        words; a person's reason as it is (its instants in the reader's zone)."""
+        words; a person's reason as they wrote it (marked as their own, its instants in the
+        reader's zone)."""
         if text == "as requested":
-            return self.t("as_requested")
-        parts = []
+            return escape(self.t("as_requested"))
+        parts: list[Markup] = []
         for part in text.split("; "):
             for code, pattern in _CAPS:
                 found = pattern.fullmatch(part)
                 if found:
-                    parts.append(self.said(code, **found.groupdict()) or part)
+                    said = self.said(code, **found.groupdict())
+                    parts.append(escape(said) if said else self.own(part))
                     break
             else:
-                parts.append(self.instants(part))
-        return self.t("list_separator").join(parts)
+                parts.append(self.own(self.instants(part)))
+        return escape(self.t("list_separator")).join(parts)
 
     def obligation(self, code: str, what: str) -> str:
         """A policy obligation by its name (its code), in the reader's words."""
@@ -240,8 +242,9 @@ class Reading:
             elif name == "was":
                 params[name] = escape(self.t("unassigned") if value == "unassigned" else value)
             elif name == "request":
-                params[name] = escape(
-                    self.obligation(value, obligations.get(value, value)) if value in obligations else value
+                known = value in obligations
+                params[name] = (
+                    escape(self.obligation(value, obligations[value])) if known else self.own(value)
                 )
             elif name == "requests":
                 names = [
