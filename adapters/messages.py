@@ -22,7 +22,7 @@ import jinja2
 from pydantic import BaseModel
 
 from adapters.phrases import PhraseBook, PhraseError
-from support.display import local_time
+from support.display import end_sentence, local_time
 from support.durations import parse_duration
 from support.names import SUPPORT_NAMES, Names, Reader, shown_name
 from support.notifications import Notification
@@ -62,7 +62,9 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self._env.filters["duration"] = _duration
+        self._env.filters["stop"] = _stop
         self._phrases = PhraseBook(root / "reasons")
+        self._env.filters["term"] = self._term
 
     @cache  # noqa: B019 - one renderer per worker, a handful of (side) keys
     def languages(self, side: str) -> tuple[str, ...]:
@@ -107,6 +109,12 @@ class Renderer:
             subject=subject.strip(), text=body.strip() + "\n", html=_html(subject, body), language=language
         )
 
+    @jinja2.pass_context
+    def _term(self, context: jinja2.runtime.Context, value: str, kind: str) -> str:
+        """The `term` filter: a policy word (a category, a calendar, a status) in the template's
+        language, from the phrase book (`kind_value`); a word the book lacks is shown as it is."""
+        return self._phrases.term(_template_language(context), kind, value)
+
     def _staff_as_shown(self, notification: Notification, language: str) -> dict[str, str]:
         support = notification.facts.get("support_name")  # the case's policy, in the reader's language
         names = Names(self._display, {language: support} if support else SUPPORT_NAMES)
@@ -130,11 +138,23 @@ def spoken_duration(text: str, language: str) -> str:
     return " ".join(parts) or f"0 {units[-1][1]}"
 
 
+def _template_language(context: jinja2.runtime.Context) -> str:
+    """The language of the template being rendered (side/language/name)."""
+    parts = (context.name or "").split("/")
+    return parts[1] if len(parts) == 3 else FALLBACK_LANGUAGE
+
+
 @jinja2.pass_context
 def _duration(context: jinja2.runtime.Context, text: str) -> str:
-    """The `duration` filter: in the language of the template being rendered (side/language/name)."""
-    parts = (context.name or "").split("/")
-    return spoken_duration(text, parts[1] if len(parts) == 3 else FALLBACK_LANGUAGE)
+    """The `duration` filter: in the language of the template being rendered."""
+    return spoken_duration(text, _template_language(context))
+
+
+@jinja2.pass_context
+def _stop(context: jinja2.runtime.Context, text: str) -> str:
+    """The `stop` filter: a sentence ended on a fact ("Fabrikam Kft.", an engineer's "... from
+    the mailbox.") gets one full stop in the template's language, never a second one."""
+    return end_sentence(str(text), _template_language(context))
 
 
 def _html(subject: str, body: str) -> str:

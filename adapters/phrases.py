@@ -73,3 +73,12 @@ class PhraseBook:
             )
             for reason in reasons
         )
+
+    def term(self, language: str, kind: str, value: str) -> str:
+        """A policy word (`kind_value`: a category, an agreement, a calendar, a status) in
+        `language`, else in English, else the value itself (an operator's own calendar name)."""
+        code = f"{kind}_{value}"
+        for book in (language, FALLBACK_LANGUAGE):
+            if code in self.phrases.get(book, {}):
+                return self.say(book, code)
+        return value

@@ -6,6 +6,7 @@ name = "li.wei"                    # the engineer's name, as cases and API keys 
 email = "li.wei@casework.example"  # where their follow-ups go
 language = "zh-CN"                 # optional: the language of their messages (else the policy's)
 display_name = "Wei"               # optional: how customers see them (else the policy's support name)
+time_zone = "Europe/Budapest"      # optional: the zone of their console times (else the support zone)
 ```
 
 It is the only way an engineer's name becomes an address: names are looked up here, never
@@ -18,8 +19,9 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from support.names import Names
 from support.text import NAME_PATTERN, Email, Line
@@ -38,6 +40,19 @@ class StaffMember(BaseModel):
         default=None,
         description="what customers read for this engineer (support.names); else the support name",
     )
+    time_zone: str | None = Field(
+        default=None, description="an IANA zone for the console's times; else the policy's support zone"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
 
 
 class StaffList(BaseModel):
@@ -50,6 +65,10 @@ class StaffList(BaseModel):
 
     def languages(self) -> dict[str, str]:
         return {member.name: member.language for member in self.staff if member.language}
+
+    def zones(self) -> dict[str, str]:
+        """Staff name -> the zone the console shows them times in (those who set one)."""
+        return {member.name: member.time_zone for member in self.staff if member.time_zone}
 
     def display_names(self) -> dict[str, str]:
         return {member.name: member.display_name for member in self.staff if member.display_name}

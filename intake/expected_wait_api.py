@@ -48,6 +48,11 @@ class ExpectedWaits:
         policy = await asyncio.to_thread(load_policy_snapshot, self._policy_path, now.year)
         return expected_wait(policy, tenant_id, tenant, category, severity, now)
 
+    async def tenant_zone(self, tenant_id: str) -> str | None:
+        """The tenant's own zone (the directory's), in which its people read times; None if unknown."""
+        tenant = await asyncio.to_thread(self._directory.tenant, tenant_id)
+        return tenant.time_zone if tenant is not None else None
+
 
 def expected_wait_router(waits: ExpectedWaits) -> APIRouter:
     """The route, for the API app (its guard has set the principal; its handlers shape errors)."""

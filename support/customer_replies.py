@@ -81,7 +81,8 @@ def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: De
     view.replies_received += 1
     view.attachments += reply.attachments
     answered = answered_by_reply(case, now, reply.body) if view.status.is_open else []
-    attached = f" ({len(reply.attachments)} attachments)" if reply.attachments else ""
+    count = len(reply.attachments)
+    attached = f" ({count} attachment{'' if count == 1 else 's'})" if count else ""
     view.record(now, "customer_replied", f"email: {excerpt(reply.body)}{attached}", actor="customer")
     touch(case, now, None, decision)
     decision.tell(

@@ -102,7 +102,8 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
         now,
         "opened",
         f"opened at severity {severity.value} on the {view.calendar} calendar; first response due "
-        f"{local_time(plan.due, calendar.time_zone)} ({plan.target} of business time)",
+        f"{local_time(plan.due, calendar.time_zone)} ({plan.target}"
+        + (" of business time)" if plan.target.business_days is None else ")"),
     )
     if context.incident is not None:
         incident = context.incident

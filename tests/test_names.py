@@ -16,10 +16,12 @@ from datetime import timedelta
 import pytest
 
 from adapters.messages import Renderer
+from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
 from adapters.staff import load_staff, parse_staff
 from intake.console.app import _environment
 from intake.console.i18n import LANGUAGES, Words
+from intake.console.words import Reading
 from support.actions import (
     Assignment,
     Cooperation,
@@ -152,6 +154,12 @@ def test_the_portal_page_and_the_api_answer_name_no_staff(language: str) -> None
             _environment()
             .get_template("case.html")
             .render(
+                r=Reading(
+                    Words(PROJECT_ROOT / "templates" / "console", language),
+                    PhraseBook(PROJECT_ROOT / "templates" / "reasons"),
+                    "Asia/Shanghai",
+                ),
+                obligations={},
                 t=Words(PROJECT_ROOT / "templates" / "console", language),
                 lang=language,
                 languages=LANGUAGES,

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import FastAPI, Query, Request, Response
@@ -31,8 +30,10 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
 from adapters.logging import get_logger
+from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT, Settings
+from adapters.staff import StaffFileError, load_staff
 from adapters.temporal import TemporalUnavailable
 from intake.actions import ACTIONS, CASE_ACTIONS, CaseAction
 from intake.cases import (
@@ -52,12 +53,13 @@ from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, nego
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
+from intake.console.words import Reading
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
-from support.cooperation import request_choices
+from support.cooperation import RequestKind, request_choices
 from support.entitlement import case_calendar
 from support.expected_wait import ExpectedWait
 from support.policy import Policy, PolicyError
@@ -118,28 +120,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
 
-    def local(at: datetime | None, zone: str | None = None) -> str:
-        if at is None:
-            return ""
-        return at.astimezone(ZoneInfo(zone or "UTC")).strftime("%Y-%m-%d %H:%M %Z")
-
-    def span(seconds: int | None) -> str:
-        if seconds is None:
-            return ""
-        sign, rest = ("-", -seconds) if seconds < 0 else ("", seconds)
-        hours, rest = divmod(rest, 3600)
-        return f"{sign}{hours}h {rest // 60:02d}m {rest % 60:02d}s"
-
-    def wall(seconds: int) -> str:
-        """A wait as people say it: '2d 19h 30m', '1h 00m'."""
-        days, rest = divmod(max(seconds, 0), 86400)
-        hours, rest = divmod(rest, 3600)
-        text = f"{hours}h {rest // 60:02d}m"
-        return f"{days}d {text}" if days else text
-
-    env.filters["local"] = local
-    env.filters["wall"] = wall
-    env.filters["span"] = span
+    # Times, waits and countdowns are said by the page's `Reader` (intake.console.words): in the
+    # reader's language and zone, with the zone named.
     env.filters["iso"] = lambda at: at.astimezone(UTC).isoformat() if at is not None else ""
     return env
 
@@ -155,6 +137,7 @@ def create_console(
     """The console app; its routes are under /console/ (the dispatcher passes the path whole).
     `limits`: the API's, so a key and a client address have one budget for both fronts."""
     env = _environment()
+    phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -209,17 +192,42 @@ def create_console(
             raise limited
         return session
 
+    def staff_zone(session: Session | None) -> str:
+        """An engineer's or operator's zone (staff.toml `time_zone`), else the policy's support zone."""
+        try:
+            zones = load_staff(settings.staff_file).zones()
+        except StaffFileError:
+            zones = {}
+        if session is not None and session.principal.name in zones:
+            return zones[session.principal.name]
+        return load_policy_snapshot(settings.policy_path, datetime.now(UTC).year).routing.support_time_zone
+
+    async def reader_zone(session: Session, tenant_id: str | None = None) -> str:
+        """The zone the reader reads times in: a customer's tenant's, else the staff member's."""
+        principal = session.principal
+        if tenant_id and not (TENANT_ID.match(tenant_id) and principal.sees(tenant_id)):
+            tenant_id = None
+        if principal.customer_side:
+            tenant = tenant_id or next((t for t in principal.tenants if TENANT_ID.match(t)), None)
+            zone = await waits.tenant_zone(tenant) if tenant else None
+            if zone:
+                return zone
+        return await asyncio.to_thread(staff_zone, session)
+
     def render(
         request: Request,
         template: str,
         status: int = 200,
         session: Session | None = None,
+        zone: str | None = None,
         **context: Any,
     ) -> HTMLResponse:
         lang = language(request)
         words = Words(TEMPLATES, lang)
+        reader = Reading(words, phrases, zone or staff_zone(session))
         principal = session.principal if session is not None else None
         page = env.get_template(template).render(
+            r=reader,
             t=words,
             lang=lang,
             languages=LANGUAGES,
@@ -434,6 +442,7 @@ def create_console(
         entries = await next_deadlines(cases, principal, await policy_now(), now, **chosen)
         return {
             "session": session,
+            "zone": await reader_zone(session),
             "entries": entries,
             "now": now,
             "chosen": {"severity": severity or "", "tenant": tenant or "", "status": status or ""},
@@ -477,7 +486,7 @@ def create_console(
             view = await cases.show(case_id, session.principal, language(request))
         policy = await policy_now()
         now = datetime.now(UTC)
-        zone = view.time_zone or "UTC"
+        zone = view.time_zone or "UTC"  # the case's calendar, on which its clocks run
         bars = []
         if view.severity is not None:
             calendar = case_calendar(policy, view.category, view.severity, zone)
@@ -493,12 +502,15 @@ def create_console(
             "case.html",
             status,
             session,
+            zone=await reader_zone(session, view.tenant_id),
             view=view,
-            zone=zone,
             bars=bars,
             bar_width=BAR_WIDTH,
             forms=forms,
             suggested=suggested,
+            obligations={
+                q.request_id: q.what for q in view.customer_requests if q.kind is RequestKind.OBLIGATION
+            },
             done=request.query_params.get("done", ""),
             **context,
         )
@@ -592,7 +604,8 @@ def create_console(
         context = contact_context(principal, {})
         values = context["values"]
         wait = await wait_for(principal, values["tenant"], values["category"], values["severity"])
-        return render(request, "contact.html", 200, session, wait=wait, problems={}, **context)
+        zone = await reader_zone(session, values["tenant"])
+        return render(request, "contact.html", 200, session, zone, wait=wait, problems={}, **context)
 
     @app.get(f"{PREFIX}/contact/wait")
     async def contact_wait(
@@ -605,7 +618,7 @@ def create_console(
         session = await signed_in(request)
         principal = may_open(session)
         wait = await wait_for(principal, tenant, category, severity)
-        return render(request, "wait.html", 200, session, wait=wait)
+        return render(request, "wait.html", 200, session, await reader_zone(session, tenant), wait=wait)
 
     @app.post(f"{PREFIX}/contact")
     async def open_case(request: Request) -> HTMLResponse:
@@ -636,7 +649,10 @@ def create_console(
         if problems:
             context = contact_context(principal, values)
             wait = await wait_for(principal, values.get("tenant", ""), data["category"], data["severity"])
-            return render(request, "contact.html", 422, session, wait=wait, problems=problems, **context)
+            zone = await reader_zone(session, values.get("tenant"))
+            return render(
+                request, "contact.html", 422, session, zone, wait=wait, problems=problems, **context
+            )
         cases = await get_cases()
         try:
             Cases.authorise_opening(case_request, principal)
@@ -645,11 +661,20 @@ def create_console(
             field = error.field if isinstance(error, InvalidField) else "request_id"
             context = contact_context(principal, values)
             wait = await wait_for(principal, case_request.tenant_id, data["category"], data["severity"])
+            zone = await reader_zone(session, case_request.tenant_id)
             return render(
-                request, "contact.html", 422, session, wait=wait, problems={field: str(error)}, **context
+                request,
+                "contact.html",
+                422,
+                session,
+                zone,
+                wait=wait,
+                problems={field: str(error)},
+                **context,
             )
         wait = await wait_for(principal, case_request.tenant_id, data["category"], data["severity"])
-        return render(request, "acknowledged.html", 201, session, view=opened.case, wait=wait)
+        zone = await reader_zone(session, case_request.tenant_id)
+        return render(request, "acknowledged.html", 201, session, zone, view=opened.case, wait=wait)
 
     # Reports
 

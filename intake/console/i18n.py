@@ -14,8 +14,20 @@ LANGUAGE_COOKIE = "casework_lang"
 
 @cache
 def strings(root: Path, language: str) -> dict[str, str]:
+    """The language's words; a table's keys are prefixed with its name (`[status]` resolved is
+    `status.resolved`)."""
     with (root / "strings" / f"{language}.toml").open("rb") as file:
-        return {key: str(value) for key, value in tomllib.load(file).items()}
+        return dict(_flat(tomllib.load(file)))
+
+
+def _flat(table: dict[str, object], prefix: str = "") -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            pairs += _flat(value, f"{prefix}{key}.")
+        else:
+            pairs.append((f"{prefix}{key}", str(value)))
+    return pairs
 
 
 def matched(tag: str) -> str | None:
@@ -59,6 +71,10 @@ class Words:
         self._own = strings(root, language)
         self._english = strings(root, FALLBACK)
 
+    def lookup(self, key: str) -> str | None:
+        """The key's words in this language, else in English, else None."""
+        return self._own.get(key) or self._english.get(key)
+
     def __call__(self, key: str, **params: object) -> str:
-        text = self._own.get(key) or self._english.get(key) or key
+        text = self.lookup(key) or key
         return text.format(**params) if params else text

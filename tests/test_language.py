@@ -1,0 +1,225 @@
+"""Every word in the reader's language: the console's case page (cases in several states, staff's
+and the customer's view), the queue's rows, the expected-wait panel, and every mail (every event,
+customer and staff side) in every language, checked for words of another language, raw enum
+values and the wording faults once found (doubled stops, "(1 attachments)", mixed 案件/案例)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.messages import Renderer
+from adapters.phrases import PhraseBook
+from adapters.settings import PROJECT_ROOT
+from intake.console.app import _environment
+from intake.console.i18n import LANGUAGES, Words
+from intake.console.queue import QueueEntry
+from intake.console.words import Reading
+from support.cooperation import RequestKind
+from support.customer_view import customer_view
+from support.notifications import CUSTOMER_TEMPLATES, SUPPORT_TEMPLATES, Audience, Notification
+from support.reasons import Reason
+from tests.test_messages import FACTS, TIMES
+from tests.test_names import NAMED, STAFF, downgraded_and_withdrawn, worked
+
+# Names, products and marks that are the same in every language.
+PROPER = frozenset(
+    {
+        "contoso",
+        "fabrikam",
+        "kft",
+        "ltd",
+        "shanghai",
+        "northwind",
+        "litware",
+        "teams",
+        "casework",
+        "csv",
+        "api",
+    }
+    | {"wei", "cst", "cet", "cest", "utc", "asia", "europe", "budapest", "calls", "drop", "e.164", "sla"}
+)
+OWN = re.compile(r'<q class="own"[^>]*>.*?</q>', re.S)  # people's own words, as they wrote them
+TAG = re.compile(r"<[^>]+>")
+SKIP = re.compile(
+    r"[\w.+*-]+@[\w.-]+|https?://\S+|\bCW-\d+\b|\bcase-[\w.-]+|\b[\w-]*request-[\w-]*\b|\([A-Z][a-z]+/[A-Za-z_]+\)"
+    r"|\bweb-[0-9a-f]+\b|\b[a-z]+\.[a-z]+\b|\+\d+"
+    r"|[(\uff08][a-z]+(?:_[a-z]+)+[)\uff09]"  # a code quoted for reference: '(not_admin)', an action's name
+)
+ENUMS = re.compile(
+    r"(?<![\w-])(awaiting_first_response|awaiting_verification|in_progress|closed_unresponsive|first_response"
+    r"|customer_update|impact_analysis|reachable_contacts|contact_data|met|waived|outstanding|resolved"
+    r"|technical|billing|presales|premium|standard|running|breached|product)(?![\w-])"
+)
+LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+FAULTS = re.compile(
+    r"\.\.(?!\.)|\.。|\(1 attachments\)|business days? of business time|Hello,\n\nwe|案件|-\dh \d\dm"
+)
+
+
+def foreign(text: str, language: str) -> list[str]:
+    """What in `text` is not in `language`: another script's words, raw enum values, the faults."""
+    plain = TAG.sub(" ", OWN.sub(" ", text)).replace("&#34;", '"').replace("&#39;", "'")
+    found = FAULTS.findall(plain)
+    plain = SKIP.sub(" ", plain)
+    if language != "en":
+        found += [m for m in ENUMS.findall(plain)]
+    if language == "zh-CN":
+        found += [w for w in LATIN_WORD.findall(plain) if w.lower() not in PROPER]
+    else:
+        found += CJK.findall(plain)
+    if language == "en":
+        found += re.findall(r"(?<![\w-])[a-z]+_[a-z_]+(?![\w-])", plain)
+    if language == "hu":
+        found += [w for w in re.findall(r"\b(the|case|cases|your|please|with|severity|due)\b", plain)]
+    return found
+
+
+def test_the_checker_finds_each_fault_once_seen() -> None:
+    """Each fault of main's rendering (issue 24) is caught."""
+    assert foreign("billing 类案件", "zh-CN")
+    assert foreign("premium támogatási szerződés", "hu")
+    assert foreign("Fabrikam Kft..", "en") and foreign("mailbox.。", "zh-CN")
+    assert foreign("(1 attachments)", "en") and foreign("1 business day of business time", "en")
+    assert foreign("Hello,\n\nwe have opened", "en")
+    assert foreign("<td>请求人 policy</td>", "zh-CN") and foreign("<dd>resolved</dd>", "hu")
+    assert foreign("<td>met</td>", "zh-CN") and foreign("-0h 00m 22s", "en")
+    assert foreign("<label>request_id</label>", "en") and foreign("Done: resolve", "zh-CN")
+    assert not foreign('<q class="own">any words, 任何文字</q> CW-10482 Contoso', "hu")
+
+
+def reading(language: str, zone: str = "Europe/Budapest") -> Reading:
+    return Reading(
+        Words(PROJECT_ROOT / "templates" / "console", language),
+        PhraseBook(PROJECT_ROOT / "templates" / "reasons"),
+        zone,
+    )
+
+
+def case_page(language: str, view: object, refusal: str = "") -> str:
+    r = reading(language)
+    obligations = {  # as the console's case page gives them
+        q.request_id: q.what
+        for q in view.customer_requests  # type: ignore[attr-defined]
+        if q.kind is RequestKind.OBLIGATION
+    }
+    return (
+        _environment()
+        .get_template("case.html")
+        .render(
+            r=r,
+            t=r.words,
+            lang=language,
+            languages=LANGUAGES,
+            path="/console/cases/x",
+            principal=None,
+            csrf="",
+            may=lambda _: False,
+            view=view,
+            bars=[],
+            bar_width=300,
+            forms=[],
+            suggested={},
+            obligations=obligations,
+            done="resolve",
+            failed="",
+            refusal=refusal,
+        )
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_case_page_is_in_the_readers_language_only(language: str) -> None:
+    driver = worked(NAMED, language, f"lang-{language}")
+    lowered = downgraded_and_withdrawn(NAMED, language, f"lang-low-{language}")[0]
+    names = STAFF.names(driver.case.rules.routing.support_name)
+    for view in (
+        driver.view,
+        lowered.view,
+        customer_view(driver.view, names),
+        customer_view(lowered.view, names),
+    ):
+        page = case_page(language, view)
+        assert not foreign(page, language), (language, foreign(page, language))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_refusals_flashes_and_countdowns_in_the_readers_words_and_zone(language: str) -> None:
+    r = reading(language, "Asia/Shanghai")
+    given = datetime(2026, 12, 6, 16, 15, 45, 835850, tzinfo=UTC)
+    said = r.refusal(f"the first response was already given by li.wei at {given}")
+    assert "2026-12-07 00:15 CST (Asia/Shanghai)" in said and ".835850" not in said
+    assert not foreign(said, language), said
+    assert not foreign(r.term("flashes", "resolve"), language)
+    breached = r.left(-22 * 60)
+    assert "22" in breached and not foreign(breached, language), breached
+    assert {"en": "breached 22 min ago", "zh-CN": "已超时 22 分钟", "hu": "22 perce lejárt"}[
+        language
+    ] == breached
+    entry = QueueEntry(
+        "case-x", "contoso", "t", "B", "in_progress", "first_response", given, -22, True, True, False, "UTC"
+    )
+    rows = _environment().get_template("queue_rows.html").render(r=r, t=r.words, entries=[entry])
+    assert not foreign(OWN.sub("", rows.replace("<small>t</small>", "")), language), rows
+
+
+def every_reason() -> list[Reason]:
+    return [
+        Reason(code="category_cap", params={"category": "billing", "severity": "B"}),
+        Reason(
+            code="agreement_required",
+            params={"severity": "A", "needed": "premium", "agreement": "standard", "lower": "B"},
+        ),
+    ]
+
+
+def mail(template: str, audience: Audience, language: str) -> Notification:
+    facts = FACTS | {
+        "tenant_name": "Fabrikam Kft.",
+        "what": "a trace from the mailbox.",
+        "obligations": "",
+        "category": "billing",
+        "title": "Teams calls drop",
+        "message": "",
+        "summary": "",
+        "body": "",
+        "details": "",
+        "why": "",
+        "description": "",
+        "reason": "",
+        "attachments": "",
+    }
+    return Notification(
+        notification_id=f"case-r-1/{template}/0/{audience.value}",
+        case_id="case-r-1",
+        event=template,
+        template=template,
+        audience=audience,
+        language=language,
+        time_zone="Europe/Budapest",
+        facts=facts,
+        times=TIMES | {"due": datetime(2026, 11, 24, 15, 30, tzinfo=UTC) + timedelta(0)},
+        reasons={"severity_reason": every_reason()},
+    )
+
+
+RENDERER = Renderer(PROJECT_ROOT / "templates")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", sorted(CUSTOMER_TEMPLATES))
+def test_every_customer_mail_is_in_the_readers_language_only(template: str, language: str) -> None:
+    message = RENDERER.render(mail(template, Audience.CUSTOMER, language))
+    text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
+    assert not foreign(text, language), (template, foreign(text, language), message.text)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+@pytest.mark.parametrize("template", sorted(SUPPORT_TEMPLATES))
+def test_every_staff_mail_is_in_the_readers_language_only(template: str, language: str) -> None:
+    message = RENDERER.render(mail(template, Audience.SUPPORT_QUEUE, language))
+    text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
+    assert not foreign(text, language), (template, foreign(text, language), message.text)
