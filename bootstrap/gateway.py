@@ -18,7 +18,7 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.cases import Cases, CasesSource, names_from_files, staff_from_file
+from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -43,10 +43,12 @@ def build_cases(
     engine: Engine,
     open_wait: timedelta = OPEN_WAIT,
     eager_start: bool = False,
+    case_clock: CaseClock | None = None,
 ) -> Cases:
     """The gateway over `client`, with the directory checks, limits, verification gate and staff
     list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
-    itself polls the task queue (the worker's own process)."""
+    itself polls the task queue (the worker's own process); `case_clock`: the cases' clock when it is
+    not this host's (a time-skipping test server's)."""
     return Cases(
         client,
         settings.task_queue,
@@ -59,6 +61,7 @@ def build_cases(
         numbers=CaseNumbers(engine),
         eager_start=eager_start,
         policy_check=partial(policy_problem, settings.policy_path),
+        case_clock=case_clock,
     )
 
 

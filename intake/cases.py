@@ -167,6 +167,7 @@ class TooManyOpenCases(RuntimeError):
     """The tenant has as many open cases as it may."""
 
 
+CaseClock = Callable[[], Awaitable[datetime]]
 FINGERPRINT_MEMO = "request_sha256"
 log = get_logger("casework.intake")
 REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is sent again this often
@@ -208,6 +209,10 @@ class OpenedCase(BaseModel):
 QUERY_TIMEOUT = timedelta(seconds=20)
 
 
+async def _host_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def _rpc_error(error: RPCError, case_id: str) -> Exception:
     if error.status == RPCStatusCode.NOT_FOUND:
         return CaseNotFound(f"no case {case_id!r}")
@@ -232,6 +237,7 @@ class Cases:
         policy_check: PolicyCheck | None = None,
         names: NamesSource | None = None,
         numbers: CaseNumbers | None = None,
+        case_clock: CaseClock | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -241,7 +247,10 @@ class Cases:
         counts).
         `eager_start`: a worker on this very client polls the task queue (`make run`: the API in the
         worker's process), so the server may hand a new case's first task straight to it.
-        `action_wait`: how long an action may wait for its case to take it (`ACTION_WAIT`)."""
+        `action_wait`: how long an action may wait for its case to take it (`ACTION_WAIT`).
+        `case_clock`: the clock the cases read (`workflow.now()`), on which an action's deadline is
+        set: this host's by default (a Temporal server's, kept in step by NTP); a time-skipping test
+        server's own in tests, where the cases' clock runs ahead of this host's."""
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
@@ -254,6 +263,7 @@ class Cases:
         self._eager_start = eager_start
         self.openings = openings  # the API's front gives its limiter (intake.limits.FrontLimits)
         self._action_wait = action_wait
+        self._case_clock = case_clock or _host_clock
         self.policy_check = policy_check  # a bad policy file: an opening says so at once
 
     @property
@@ -797,7 +807,7 @@ class Cases:
         started = loop.time()
         waits = update_id is None
         if update_id is None:
-            update_id = action_update_id(uuid.uuid4().hex, datetime.now(UTC) + self._action_wait)
+            update_id = action_update_id(uuid.uuid4().hex, await self._case_clock() + self._action_wait)
         give_up = started + (self._action_wait + ACTION_SETTLE).total_seconds() if waits else started
         handle = self._handle(case_id)
         pause, attempts = 0.2, 0
@@ -828,6 +838,14 @@ class Cases:
                 cause = error.cause
                 reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
                 if reason == TOO_LATE:
+                    if loop.time() - started < self._action_wait.total_seconds():
+                        # refused as too late before its time on this host: the clocks disagree
+                        log.error(
+                            "action refused as too late at once: this host's clock and the Temporal "
+                            "server's disagree by more than the action wait; synchronise them (NTP)",
+                            case_id=case_id,
+                            action_wait_s=self._action_wait.total_seconds(),
+                        )
                     raise Unavailable(f"case {case_id}: {TOO_LATE}") from None
                 raise ActionRejected(reason) from None
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):

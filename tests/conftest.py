@@ -19,7 +19,7 @@ from adapters.schema import deliveries
 from adapters.settings import Settings, venv_binary
 from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
-from intake.cases import Cases
+from intake.cases import CaseClock, Cases
 from scaffold.local_stack import local_settings, start_local_server
 from tests.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -40,6 +40,16 @@ def settings(tmp_path: Path, mail_sink: MailSink) -> Settings:
     return local_settings(tmp_path / "var", mail_sink, task_queue=f"casework-test-{uuid.uuid4().hex[:8]}")
 
 
+# The clocks of the time-skipping servers' cases, by their client: skipped time puts a case's
+# `workflow.now()` ahead of this host's, and the intake sets an action's deadline on the case's clock.
+_SKIPPING_CLOCKS: dict[int, CaseClock] = {}
+
+
+def case_clock(client: Client) -> CaseClock | None:
+    """The clock of the cases behind `client` when it is a time-skipping server's; else None."""
+    return _SKIPPING_CLOCKS.get(id(client))
+
+
 @pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of our own, so skipped time never leaks between tests."""
@@ -47,10 +57,12 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
     )
+    _SKIPPING_CLOCKS[id(env.client)] = env.get_current_time
     try:
         await register_case_search_attributes(env.client)
         yield env
     finally:
+        del _SKIPPING_CLOCKS[id(env.client)]
         await env.shutdown()
 
 
@@ -61,7 +73,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Ca
     engine = open_database(settings)
     try:
         async with build_worker(client, settings, engine=engine):
-            yield build_cases(client, settings, engine)
+            yield build_cases(client, settings, engine, case_clock=case_clock(client))
     finally:
         engine.dispose()
 

@@ -15,7 +15,7 @@ from support.case_view import CaseView
 from support.entitlement import case_calendar
 from support.sla import ClockState
 from support.vocabulary import Agreement, CaseStatus, Severity
-from tests.conftest import running_worker
+from tests.conftest import case_clock, running_worker
 from tests.deliveries import events
 from tests.requests import case_request
 from workflows import search_attributes as sa
@@ -217,7 +217,7 @@ async def test_unknown_tenant_is_refused_not_crashed(
     # (tests/test_intake_security.py); a tenant gone from the directory after that check, or a
     # gateway without it, still reaches the case, which refuses it.
     async with running_worker(time_env.client, settings):
-        cases = Cases(time_env.client, settings.task_queue)
+        cases = Cases(time_env.client, settings.task_queue, case_clock=case_clock(time_env.client))
         opened = await cases.open(case_request(request_id, tenant="no-such-tenant"))
         result = await time_env.client.get_workflow_handle(opened.case.case_id, result_type=CaseView).result()
         again = await cases.open(case_request(request_id, tenant="no-such-tenant"))

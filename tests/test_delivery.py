@@ -37,7 +37,7 @@ from support.inbound_mail import reply_key, reply_token, token_of
 from support.notifications import Audience, Notification
 from support.routing import Addresses, Route, routes
 from support.webhook_signature import sign, verify
-from tests.conftest import running_worker
+from tests.conftest import case_clock, running_worker
 from tests.deliveries import delivered, ledger, mails
 from tests.receivers import WebhookReceiver, readme_check
 from tests.requests import case_request
@@ -214,7 +214,7 @@ async def test_worker_restarted_between_send_and_completion_sends_no_second_emai
         DeliveryLedger(open_database(settings)),
         Renderer(PROJECT_ROOT / "templates"),
     )
-    cases = Cases(time_env.client, settings.task_queue)
+    cases = Cases(time_env.client, settings.task_queue, case_clock=case_clock(time_env.client))
     async with (
         hanging,
         build_worker(  # the test owns its deliveries: it closes their connections

@@ -15,7 +15,7 @@ from bootstrap.gateway import verification_gate
 from intake.cases import Cases
 from support.case_view import CaseView
 from support.vocabulary import CaseStatus
-from tests.conftest import running_worker
+from tests.conftest import case_clock, running_worker
 from tests.deliveries import delivered, mails, verification_code
 from tests.requests import case_request
 from tests.test_verification import verify
@@ -55,7 +55,7 @@ async def test_each_refusal_is_a_normal_result_with_a_reason(
     async with running_worker(time_env.client, settings) as cases:
         if tenant == "acme":  # the installation's gateway refuses a requester of no tenant (a 422,
             # tests/test_intake_security.py); one without the directory check reaches the case
-            cases = Cases(time_env.client, settings.task_queue)
+            cases = Cases(time_env.client, settings.task_queue, case_clock=case_clock(time_env.client))
         view = (await cases.open(case_request(request_id, tenant, **overrides))).case
         await time_env.sleep(timedelta(seconds=1))
         final = await cases.show(view.case_id)

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.settings import Settings
 from intake.cases import Cases, Unavailable
-from tests.conftest import running_worker
+from tests.conftest import case_clock, running_worker
 from tests.requests import case_request
 
 OPEN_WAIT = timedelta(seconds=2)
@@ -61,7 +61,9 @@ async def test_a_running_worker_that_cannot_decide_in_time_is_not_reported_missi
 async def test_a_server_that_cannot_describe_the_queue_gets_a_wording_that_claims_neither(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    cases = Cases(time_env.client, settings.task_queue, open_wait=OPEN_WAIT)
+    cases = Cases(
+        time_env.client, settings.task_queue, open_wait=OPEN_WAIT, case_clock=case_clock(time_env.client)
+    )
     request = case_request(request_id)
     with pytest.raises(Unavailable) as waiting:
         await cases.open(request)

@@ -32,7 +32,7 @@ from support.actions import (
 from support.sla_explain import PHRASES
 from support.sla_ledger import SegmentKind, ledger_of
 from support.vocabulary import Severity
-from tests.conftest import running_worker
+from tests.conftest import case_clock, running_worker
 from tests.requests import case_request
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -86,9 +86,11 @@ async def test_ledgers_across_a_weekend_a_holiday_and_a_make_up_day_equal_their_
         settings, policy_path=policy_with_days(tmp_path, monday.isoformat(), saturday_after.isoformat())
     )
     async with running_worker(time_env.client, settings) as worker_cases:
-        # Actions whose update id's deadline lies beyond the days skipped (it is the real clock's).
         cases = Cases(
-            time_env.client, settings.task_queue, staff=worker_cases.staff, action_wait=timedelta(days=3650)
+            time_env.client,
+            settings.task_queue,
+            staff=worker_cases.staff,
+            case_clock=case_clock(time_env.client),
         )
         # Case 1: opened Friday 17:00, the weekend and the Monday holiday, answered Tuesday 17:14.
         await skip_to(time_env, friday)
