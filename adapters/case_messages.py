@@ -81,7 +81,9 @@ class MessageStore:
         if not with_internal:
             query = query.where(case_messages.c.internal.is_(False))
         with self._engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(query.order_by(case_messages.c.seq).limit(limit))]
+            return [
+                tuple(row) for row in connection.execute(query.order_by(case_messages.c.seq).limit(limit))
+            ]
 
     async def _seal(self, message: ThreadMessage) -> bytes:
         words = {
@@ -101,13 +103,15 @@ class MessageStore:
         if self._codec is not None:
             [payload] = await self._codec.decode([payload])
         if payload.metadata.get("encoding") != PLAIN:
-            raise SealedMessage(f"message {seq} of {case_id} is sealed: set CASEWORK_ENCRYPTION_KEY to read it")
+            raise SealedMessage(
+                f"message {seq} of {case_id} is sealed: set CASEWORK_ENCRYPTION_KEY to read it"
+            )
         words = json.loads(payload.data)
         return ThreadMessage(
             case_id=str(case_id),
             tenant_id=str(tenant_id),
             seq=int(str(seq)),
-            at=at,  # type: ignore[arg-type]
+            at=at,
             kind=MessageKind(str(kind)),
             role="staff" if role == "staff" else "customer",
             author=words["author"],

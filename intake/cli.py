@@ -33,6 +33,7 @@ from intake.command_line import (
     with_cases,
 )
 from intake.operator_commands import add_operator_commands
+from intake.thread_command import add_thread_command
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -54,6 +55,7 @@ def build_parser(services: Services) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_case_commands(sub)
     add_operator_commands(sub, services)
+    add_thread_command(sub, services)
     return parser
 
 

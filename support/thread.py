@@ -82,9 +82,18 @@ def said(event: object) -> _Said | None:
         return _staff(MessageKind.NOTE, event.engineer, event.note, event.via, internal=True)
     if isinstance(event, CustomerReply):
         kind = MessageKind.REPLY if event.via in (None, Via.EMAIL) else MessageKind.COMMENT
-        return _Said(kind, "customer", event.sender, event.body, event.via or Via.EMAIL, attachments=event.attachments)
+        return _Said(
+            kind, "customer", event.sender, event.body, event.via or Via.EMAIL, attachments=event.attachments
+        )
     if isinstance(event, Cooperation):
-        return _Said(MessageKind.ANSWER, "customer", "customer", event.details, event.via or Via.API, about=event.request_id)
+        return _Said(
+            MessageKind.ANSWER,
+            "customer",
+            "customer",
+            event.details,
+            event.via or Via.API,
+            about=event.request_id,
+        )
     if isinstance(event, ReopenRequest):
         return _Said(MessageKind.REOPEN, "customer", event.requester, event.reason, event.via or Via.API)
     if isinstance(event, Withdrawal):
@@ -120,7 +129,9 @@ def keep_message(case: CaseRecord, event: object, now: datetime, decision: Decis
     decision.keep(numbered(words, view.case_id, view.tenant_id, view.messages, now))
 
 
-def description(case_id: str, tenant_id: str, details: RequestDetails, at: datetime, via: Via) -> ThreadMessage:
+def description(
+    case_id: str, tenant_id: str, details: RequestDetails, at: datetime, via: Via
+) -> ThreadMessage:
     """Message 0: what the customer wrote when opening the case (from the case's input)."""
     return ThreadMessage(
         case_id=case_id,
