@@ -100,6 +100,9 @@ class CaseThread:
             attachments=files,
             via=Via.PHONE if principal.role is Role.PHONE else Via.PORTAL,
         )
+        before = await cases.show(case_id, principal)
+        if reply.message_id in before.reply_ids:  # sent before (Temporal answers a repeated update id
+            return Commented(created=False, case=before)  # with its first outcome, so ask first)
         try:
             view = await cases.receive_reply(case_id, reply)
         except ActionRejected as error:
