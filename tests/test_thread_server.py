@@ -49,7 +49,9 @@ async def test_the_thread_in_order_as_each_reader_may_see_it(
     case_id = case_of(request_id)
     async with serving(time_env, settings) as http:
         opened = await http.post(
-            "/cases", json=body(request_id, severity="B", description=DESCRIPTION), headers=as_key("contoso-portal")
+            "/cases",
+            json=body(request_id, severity="B", description=DESCRIPTION),
+            headers=as_key("contoso-portal"),
         )
         assert opened.status_code == 201, opened.text
         agent = as_key("li.wei")
@@ -77,7 +79,9 @@ async def test_the_thread_in_order_as_each_reader_may_see_it(
         assert again.json()["created"] is False
         asked = [r for r in first.json()["case"]["customer_requests"] if r["request_id"] == "request-1"]
         assert asked[0]["state"] == "answered", "the comment answers what the engineer asked, as a reply"
-        update = await http.post(f"/cases/{case_id}/updates", json={"message": "Fix rolling out"}, headers=agent)
+        update = await http.post(
+            f"/cases/{case_id}/updates", json={"message": "Fix rolling out"}, headers=agent
+        )
         assert update.status_code == 200, update.text
 
         staff = await thread_of(http, case_id, "li.wei")
@@ -106,10 +110,14 @@ async def test_the_thread_in_order_as_each_reader_may_see_it(
         other = await http.get(f"/cases/{case_id}/messages", headers=as_key("fabrikam-portal"))
         assert other.status_code == 404, "another tenant's case does not exist for it"
         refused = await http.post(
-            f"/cases/{case_id}/messages", json={"request_id": "x", "body": "hi"}, headers=as_key("fabrikam-portal")
+            f"/cases/{case_id}/messages",
+            json={"request_id": "x", "body": "hi"},
+            headers=as_key("fabrikam-portal"),
         )
         assert refused.status_code == 404
-        by_agent = await http.post(f"/cases/{case_id}/messages", json={"request_id": "y", "body": "hi"}, headers=agent)
+        by_agent = await http.post(
+            f"/cases/{case_id}/messages", json={"request_id": "y", "body": "hi"}, headers=agent
+        )
         assert by_agent.status_code == 403, "engineers answer with respond and updates"
         stranger_file = await http.post(
             f"/cases/{case_id}/messages",
@@ -125,10 +133,16 @@ async def test_the_console_shows_the_thread_and_the_portal_comments_once(
 ) -> None:
     case_id = case_of(request_id)
     async with serving(time_env, settings) as http:
-        opened = await http.post("/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal"))
+        opened = await http.post(
+            "/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal")
+        )
         assert opened.status_code == 201, opened.text
-        await http.post(f"/cases/{case_id}/respond", json={"message": "Hello from li"}, headers=as_key("li.wei"))
-        await http.post(f"/cases/{case_id}/notes", json={"note": "internal thought"}, headers=as_key("li.wei"))
+        await http.post(
+            f"/cases/{case_id}/respond", json={"message": "Hello from li"}, headers=as_key("li.wei")
+        )
+        await http.post(
+            f"/cases/{case_id}/notes", json={"note": "internal thought"}, headers=as_key("li.wei")
+        )
 
         form = await http.get("/console/sign-in", params={"lang": language})
         signed = await http.post(
@@ -137,7 +151,9 @@ async def test_the_console_shows_the_thread_and_the_portal_comments_once(
         assert signed.status_code in (200, 303), signed.text
         page = await http.get(f"/console/cases/{case_id}", params={"lang": language})
         assert page.status_code == 200 and 'id="thread"' in page.text and 'id="comment"' in page.text
-        assert "Hello from li" in page.text and "internal thought" not in page.text and "li.wei" not in page.text
+        assert (
+            "Hello from li" in page.text and "internal thought" not in page.text and "li.wei" not in page.text
+        )
         box = page.text.split('id="comment"')[1]
         token = box.split('name="request_id" value="')[1].split('"')[0]
         sent = {"csrf": csrf_of(page.text), "request_id": token, "body": "Still dropping"}
