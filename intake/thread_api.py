@@ -95,7 +95,7 @@ def thread_router(
         cases: Gateway,
         filename: Annotated[
             str, Query(min_length=1, max_length=LINE_MAX, pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]+$")
-        ],
+        ] = "attachment",
     ) -> AttachmentRef:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if not _valid_type(content_type):

@@ -70,8 +70,8 @@ from support.excerpt import ELLIPSIS, EXCERPT_MAX, excerpt, utf8_size
 from support.notifications import DeliveryReceipt, Notification
 from support.policy import policy_from_dict
 from support.targets import Target
-from support.thread_message import ThreadMessage
 from support.text import LINE_MAX, MESSAGE_MAX, NOTE_MAX, REASON_MAX
+from support.thread_message import ThreadMessage
 from support.vocabulary import CaseStatus, Severity
 from tests.case_driver import Driver
 from tests.requests import case_request

@@ -95,7 +95,7 @@ def message(seq: int, role: str, author: str, internal: bool = False) -> ThreadM
         seq=seq,
         at=T0 + timedelta(minutes=seq),
         kind=MessageKind.NOTE if internal else MessageKind.UPDATE,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         author=author,
         via=Via.API,
         internal=internal,
