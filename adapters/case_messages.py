@@ -55,8 +55,9 @@ class MessageStore:
                     written_at=datetime.now(UTC),
                 )
                 .on_conflict_do_nothing(index_elements=[case_messages.c.case_id, case_messages.c.seq])
+                .returning(case_messages.c.seq)  # a row only when this call wrote it (any driver)
             )
-            return bool(result.rowcount)
+            return result.first() is not None
 
     async def page(
         self, case_id: str, after: int, limit: int, with_internal: bool
