@@ -260,6 +260,25 @@ case_numbers = Table(
     sqlite_autoincrement=True,  # a serial is never handed out again, even after its row is gone
 )
 
+# The case's thread (revision 0011): each message after the description, written once by the
+# thread activity (activities/thread.py) under the case's own number for it (`seq`). Who wrote
+# it, its text and its attachments' names are one sealed blob (the key ring, when one is set);
+# the columns are what paging and the staff-only rule need.
+case_messages = Table(
+    "case_messages",
+    metadata,
+    Column("case_id", String(200), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("tenant_id", String(63), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("internal", Boolean, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}

@@ -22,8 +22,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
 from activities.delivery import DeliveryActivities, DeliveryConfig
+from activities.thread import ThreadActivities
 from activities.verification import VerificationActivities
-from adapters.codec import key_ring_from_env
+from adapters.case_messages import MessageStore
+from adapters.codec import codec_from_env, key_ring_from_env
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.directory_store import DirectoryStore, VerificationFailures
@@ -241,6 +243,7 @@ def build_worker(
         context = CaseContextActivities(settings.policy_path, store)
         # closed_cases, in the database every worker shares; records sealed with the codec's keys
         archive = ArchiveActivities(store.engine, key_ring_from_env())
+        thread = ThreadActivities(MessageStore(store.engine, codec_from_env()))  # sealed with the key ring
         verification = VerificationActivities(
             store,
             deliver,
@@ -263,6 +266,7 @@ def build_worker(
                     deliver.deliver_notification,
                     archive.archive_case,
                     verification.send_verification_code,
+                    thread.keep_message,
                 ],
                 # On SIGINT/SIGTERM running activities get this long to finish before they are cancelled.
                 graceful_shutdown_timeout=graceful_shutdown,

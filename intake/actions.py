@@ -29,7 +29,10 @@ from support.actions import (
     SurveyAnswer,
     Withdrawal,
 )
+from support.vocabulary import Via
 from workflows.support_case import SupportCaseWorkflow
+
+VIA = "via"  # filled in by the intake, never from a body
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,15 @@ class CaseAction:
 
     def body_model(self) -> type[BaseModel]:
         """What a caller sends: the model without the actor field (a body cannot name another
-        engineer: an `engineer` field is an unknown field, 422)."""
-        if self.actor_field is None:
+        engineer: an `engineer` field is an unknown field, 422) nor `via` (the intake says where
+        the message came in)."""
+        filled = {self.actor_field, VIA}
+        if not filled & set(self.model.model_fields):
             return self.model
         fields: dict[str, Any] = {
             name: (info.annotation, info)
             for name, info in self.model.model_fields.items()
-            if name != self.actor_field
+            if name not in filled
         }
         body: type[BaseModel] = create_model(
             f"{self.model.__name__}Body",
@@ -64,11 +69,17 @@ class CaseAction:
         )
         return body
 
-    def payload(self, body: BaseModel, actor: str) -> BaseModel:
-        """The workflow's input: the body, with the actor filled in where the action has one."""
-        if self.actor_field is None:
+    def payload(self, body: BaseModel, actor: str, via: Via | None = None) -> BaseModel:
+        """The workflow's input: the body, with the actor filled in where the action has one, and
+        where it came in for an action that says something (the thread's channel)."""
+        filled: dict[str, Any] = {}
+        if self.actor_field is not None:
+            filled[self.actor_field] = actor
+        if via is not None and VIA in self.model.model_fields:
+            filled[VIA] = via
+        if not filled:
             return body
-        return self.model.model_validate(body.model_dump() | {self.actor_field: actor})
+        return self.model.model_validate(body.model_dump() | filled)
 
 
 AGENT = Permission.AGENT_ACTION

@@ -30,6 +30,9 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.api_keys import Keyring
+from adapters.attachment_store import AttachmentStore
+from adapters.case_messages import MessageStore
+from adapters.codec import codec_from_env
 from adapters.logging import get_logger
 from adapters.policy_file import policy_problem
 from adapters.settings import Settings
@@ -37,6 +40,7 @@ from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.attachments_api import attachments_router
 from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
+from intake.case_thread import CaseThread
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
@@ -56,6 +60,7 @@ from intake.guard import Guard
 from intake.ledgers import read_ledger
 from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
+from intake.thread_api import thread_router
 from intake.verification_gate import VerificationLocked
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
@@ -67,7 +72,7 @@ from support.sla_ledger import CaseLedger
 from support.text import LINE_MAX, NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.validation import field_errors
 from support.verification import VerificationAttempt, VerificationResult
-from support.vocabulary import CaseStatus, Category, Severity
+from support.vocabulary import CaseStatus, Category, Severity, Via
 
 log = get_logger("casework.api")
 # A 503 is passing (Temporal briefly unreachable, a case recorded and not decided yet): ask again soon.
@@ -397,7 +402,7 @@ def create_app(
         signal = action.kind == "signal"
 
         async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> Any:
-            view = await cases.perform(action, case_id, action.payload(body, caller.name), caller)
+            view = await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
             return Accepted(case_id=case_id, accepted=action.path) if view is None else view
 
         endpoint.__annotations__["body"] = action.body_model()
@@ -415,6 +420,8 @@ def create_app(
         route(action)
 
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
+    thread = CaseThread(MessageStore(engine, codec_from_env()), AttachmentStore(engine))
+    app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))
 
     # The guard runs before routing, so before anything reads a body.
     app.add_middleware(Guard, keyring=keys, limits=limits)

@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from intake.actions import CASE_ACTIONS, CaseAction
+from intake.actions import CASE_ACTIONS, VIA, CaseAction
 from intake.case_listing import ListOrder, ListRequest
 from intake.cases import Cases
 from intake.command_line import EXIT_INVALID, CliError, check_key, emit, validated
 from support.request import CaseRequest
 from support.verification import VerificationAttempt
-from support.vocabulary import CaseStatus, Category, Severity
+from support.vocabulary import CaseStatus, Category, Severity, Via
 
 # Each command validates its input first (`prepare`, no I/O) and only then talks to Temporal, so bad
 # input never starts or changes anything.
@@ -111,6 +111,8 @@ class _ActionCommand:
         parser = sub.add_parser(action.name, help=action.cli_help or action.summary)
         parser.add_argument("case_id")
         for name, info in action.model.model_fields.items():
+            if name == VIA:
+                continue  # the CLI is where it came in
             flag = action.cli_flags.get(name, "--" + name.replace("_", "-"))
             if info.annotation is bool:
                 parser.add_argument(flag, dest=name, action="store_false" if info.default else "store_true")
@@ -120,8 +122,11 @@ class _ActionCommand:
         parser.set_defaults(run=self.run, prepare=self.prepare)
 
     def prepare(self, args: argparse.Namespace) -> BaseModel:
-        fields = self.action.model.model_fields
-        return validated(self.action.model, {n: vars(args)[n] for n in fields if vars(args)[n] is not None})
+        fields = [n for n in self.action.model.model_fields if n != VIA]
+        given = {n: vars(args)[n] for n in fields if vars(args)[n] is not None}
+        if VIA in self.action.model.model_fields:
+            given[VIA] = Via.CLI
+        return validated(self.action.model, given)
 
     async def run(self, cases: Cases, args: argparse.Namespace, payload: BaseModel) -> None:
         if self.action.kind == "update":

@@ -34,6 +34,7 @@ from intake.command_line import (
 )
 from intake.mail_commands import add_mail_commands
 from intake.operator_commands import add_operator_commands
+from intake.thread_command import add_thread_command
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -56,6 +57,7 @@ def build_parser(services: Services) -> argparse.ArgumentParser:
     add_case_commands(sub)
     add_operator_commands(sub, services)
     add_mail_commands(sub, services)
+    add_thread_command(sub, services)
     return parser
 
 

@@ -50,7 +50,7 @@ from support.actions import (
 )
 from support.request import CaseRequest
 from support.verification import SealedAttempt, VerificationResult
-from support.vocabulary import Severity
+from support.vocabulary import Severity, Via
 from workflows.support_case import SupportCaseWorkflow
 
 OUT = PROJECT_ROOT / "tests" / "histories"
@@ -402,6 +402,30 @@ async def reopened_by_reply(env: WorkflowEnvironment, cases: Cases, _: Settings)
     return case
 
 
+async def thread_messages_kept(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 23: each message the case takes is kept in full in the database by a local activity
+    (the patch thread-messages-kept): a response, a note, a request, a reply by email and a
+    comment from the portal (the same event), an update, a reopen and the resolution."""
+    case = (await cases.open(request("thread-kept"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it", via=Via.CONSOLE))
+    await cases.note(case, InternalNote(engineer=ENGINEER, note="Suspect the MX change", via=Via.CONSOLE))
+    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
+    await cases.receive_reply(case, _reply("The trace is attached."))
+    comment = CustomerReply(
+        message_id=hashlib.sha256(b"thread-kept-comment").hexdigest(),
+        sender="contoso-portal",
+        body="Still failing since 10:00",
+        via=Via.PORTAL,
+    )
+    await cases.receive_reply(case, comment)
+    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Fixed for good"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -419,6 +443,7 @@ SCENARIOS: dict[str, Scenario] = {
     "next_deadline_published": next_deadline_published,
     "obligations_answered_by_reply": obligations_answered_by_reply,
     "reopened_by_reply": reopened_by_reply,
+    "thread_messages_kept": thread_messages_kept,
     # The context read by the worker in the case's first task (a local activity, patch
     # `context-local-activity`); the older recordings keep the context activity.
     "context_read_in_the_first_task": intake_waits_for_decision,

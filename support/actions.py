@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from support.text import Comment, EngineerName, FileName, Line, Message, Note, Reason
-from support.vocabulary import Severity
+from support.vocabulary import Severity, Via
 
 
 class FirstResponse(BaseModel):
@@ -17,6 +17,7 @@ class FirstResponse(BaseModel):
 
     engineer: EngineerName = Field(description="who answered")
     message: Message = Field(description="what the customer was told")
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class Resolution(BaseModel):
@@ -24,6 +25,7 @@ class Resolution(BaseModel):
 
     engineer: EngineerName
     summary: Message = Field(description="what fixed it")
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class CustomerUpdate(BaseModel):
@@ -33,6 +35,7 @@ class CustomerUpdate(BaseModel):
 
     engineer: EngineerName
     message: Message
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class CustomerActionRequest(BaseModel):
@@ -43,6 +46,7 @@ class CustomerActionRequest(BaseModel):
     engineer: EngineerName
     what: Reason = Field(description="what the customer must provide")
     pauses_clock: bool = True
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class SeverityChangeRequest(BaseModel):
@@ -60,6 +64,7 @@ class ReopenRequest(BaseModel):
 
     requester: Line
     reason: Reason
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 ASKED_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"  # an obligation's name, or request-<n>
@@ -72,6 +77,7 @@ class Cooperation(BaseModel):
 
     request_id: str = Field(pattern=ASKED_ID_PATTERN, description="e.g. impact_analysis or request-1")
     details: Message
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class ObligationAcceptance(BaseModel):
@@ -93,6 +99,7 @@ class ObligationAskedAgain(BaseModel):
     engineer: EngineerName
     request_id: str = Field(pattern=ASKED_ID_PATTERN, description="the obligation's name (impact_analysis)")
     reason: Reason = Field(description="why it is needed again: told to the customer")
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class SurveyAnswer(BaseModel):
@@ -119,6 +126,7 @@ class InternalNote(BaseModel):
 
     engineer: EngineerName
     note: Note
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 class Withdrawal(BaseModel):
@@ -128,6 +136,7 @@ class Withdrawal(BaseModel):
 
     requester: Line
     reason: Reason
+    via: Via | None = Field(default=None, description="filled in by the intake: where it came in")
 
 
 # -- a customer's email reply (issue 15): the contract between the inbound mail and the case -------
@@ -161,3 +170,4 @@ class CustomerReply(BaseModel):
     sender: Line = Field(description="the sender's address, masked (support.verification.mask)")
     body: Message
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=ATTACHMENTS_PER_REPLY)
+    via: Via | None = Field(default=None, description="email (None) or the portal's comment box")

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Literal
 
 from support.notifications import Notification
+from support.thread_message import ThreadMessage
 from support.verification import VerificationResult
 
 
@@ -68,7 +69,14 @@ class Log:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
-Effect = Tell | SetAttributes | Count | Observe | Log
+@dataclass(frozen=True)
+class Keep:
+    """Write this message of the case's thread in full to the database (once: keyed on its seq)."""
+
+    message: ThreadMessage
+
+
+Effect = Tell | SetAttributes | Count | Observe | Log | Keep
 
 
 @dataclass
@@ -81,6 +89,9 @@ class Decision:
 
     def tell(self, notifications: list[Notification]) -> None:
         self.effects += [Tell(n) for n in notifications]
+
+    def keep(self, message: ThreadMessage) -> None:
+        self.effects.append(Keep(message))
 
     def set(self, *values: tuple[CaseAttribute, AttributeValue]) -> None:
         self.effects.append(SetAttributes(values))

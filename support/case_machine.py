@@ -74,6 +74,7 @@ from support.resolution import (
 from support.responses import customer_update, follow_up, respond
 from support.severity_changes import change_refusal, engineer_change
 from support.sla_checkpoints import checkpoint_reached
+from support.thread import keep_message
 from support.verification import SealedAttempt
 from support.vocabulary import CaseStatus
 from support.withdrawal import withdraw, withdrawal_refusal
@@ -172,7 +173,10 @@ STEPS: dict[type[BaseModel], Step] = {
 def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
     """The case after `event` at `now` (changed in place), and the effects to carry out."""
     decision = Decision()
+    recorded = case.view.timeline_omitted + len(case.view.timeline)
     STEPS[type(event)](case, event, now, decision)
+    if case.view.timeline_omitted + len(case.view.timeline) != recorded:  # the case took it
+        keep_message(case, event, now, decision)
     case.view.note_holder(now)
     publish(case, decision)
     return decision

@@ -261,6 +261,11 @@ class CaseView(BaseModel):
     obligations_asked_again: int = Field(
         default=0, description="obligations asked for again by an engineer (each notice has its own id)"
     )
+    messages: int = Field(
+        default=0,
+        description="messages in the case's thread after the description (each one's seq); their "
+        "full texts are in the database, the timeline has excerpts",
+    )
 
     @model_validator(mode="after")
     def _counters_of_older_state(self) -> CaseView:

@@ -83,7 +83,8 @@ def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: De
     answered = answered_by_reply(case, now, reply.body) if view.status.is_open else []
     count = len(reply.attachments)
     attached = f" ({count} attachment{'' if count == 1 else 's'})" if count else ""
-    view.record(now, "customer_replied", f"email: {excerpt(reply.body)}{attached}", actor="customer")
+    said_by = reply.via.value if reply.via is not None else "email"  # a portal comment says so
+    view.record(now, "customer_replied", f"{said_by}: {excerpt(reply.body)}{attached}", actor="customer")
     touch(case, now, None, decision)
     decision.tell(
         recipients(

@@ -32,6 +32,17 @@ class Channel(StrEnum):
     PHONE = "phone"
 
 
+class Via(StrEnum):
+    """Where a message of the case's thread came in (its "channel" to readers)."""
+
+    EMAIL = "email"
+    PORTAL = "portal"
+    CONSOLE = "console"
+    API = "api"
+    PHONE = "phone"
+    CLI = "cli"
+
+
 class ContactMethod(StrEnum):
     EMAIL = "email"
     PHONE = "phone"

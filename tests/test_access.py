@@ -60,6 +60,10 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     # an attachment of a customer's email reply; the case here has none, so the allowed answer
     # is a 404 that names the attachment (tests/test_inbound_mail.py downloads real ones)
     ("GET", "/cases/{case_id}/attachments/{attachment_id}"): (READ, None),
+    # the thread (issue 23): read it; write to support as the customer; upload a file for that
+    ("GET", "/cases/{case_id}/messages"): (READ, None),
+    ("POST", "/cases/{case_id}/messages"): (CUSTOMER, {"request_id": "c-1", "body": "It still fails"}),
+    ("POST", "/cases/{case_id}/attachments"): (CUSTOMER, None),
 }
 NO_ATTACHMENT = "0" * 64
 

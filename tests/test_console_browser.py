@@ -236,3 +236,38 @@ async def test_an_operator_reads_the_weekly_report_and_downloads_it(stack: Stack
     response = await agent.page.goto(f"{stack.url}/console/reports")
     assert response is not None and response.status == 403, "reports are for operators and portals"
     await agent.page.context.close()
+
+
+async def test_a_portal_admin_writes_to_support_in_the_comment_box_and_the_engineer_reads_it(
+    stack: Stack,
+) -> None:
+    """Issue 23: the thread on the case page; the customer's comment box (zh-CN) adds one message,
+    which the engineer reads with its author and the customer reads without staff's notes."""
+    case_id = await open_case(stack, "thread", severity="B")
+    agent = await signed_in(stack, "li.wei")
+    await agent.page.goto(f"{stack.url}/console/cases/{case_id}")
+    await agent.wait_for("#thread")
+    await agent.page.click("#action-note summary")
+    await agent.page.fill("#note-note", "Suspect the SBC")
+    await agent.page.locator("#action-note button[type=submit]").click()
+    await agent.wait_for("#done")
+    portal = await signed_in(stack, "contoso-portal", locale="zh-CN")
+    page = portal.page
+    await page.goto(f"{stack.url}/console/cases/{case_id}")
+    await portal.wait_for("form#comment")
+    assert await page.text_content("form#comment button[type=submit]") == "发送"
+    assert await page.locator('#thread li[data-kind="note"]').count() == 0, "no staff notes"
+    await page.fill("#comment-body", "通话仍然断开")
+    await page.locator("form#comment button[type=submit]").click()
+    await portal.wait_for("#done")
+    assert await page.locator('#thread li[data-kind="comment"]').count() == 1
+    await portal.screenshot("console-thread.png")
+    await agent.page.goto(f"{stack.url}/console/cases/{case_id}")
+    await agent.wait_for('#thread li[data-kind="comment"]')
+    kinds = await agent.page.eval_on_selector_all("#thread li", "items => items.map(i => i.dataset.kind)")
+    assert kinds == ["description", "note", "comment"], kinds
+    assert "通话仍然断开" in (await agent.page.text_content('#thread li[data-kind="comment"]') or "")
+    clean(portal)
+    clean(agent)
+    await page.context.close()
+    await agent.page.context.close()

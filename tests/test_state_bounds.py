@@ -71,6 +71,7 @@ from support.notifications import DeliveryReceipt, Notification
 from support.policy import policy_from_dict
 from support.targets import Target
 from support.text import LINE_MAX, MESSAGE_MAX, NOTE_MAX, REASON_MAX
+from support.thread_message import ThreadMessage
 from support.vocabulary import CaseStatus, Severity
 from tests.case_driver import Driver
 from tests.requests import case_request
@@ -332,6 +333,7 @@ class Doubles:
     def __init__(self) -> None:
         self.delivered: list[tuple[str, str, int]] = []
         self.ids: list[str] = []
+        self.kept: list[int] = []  # seq of each thread message the case had kept
 
     @activity.defn(name="deliver_notification")
     async def deliver_notification(self, notification: Notification) -> DeliveryReceipt:
@@ -343,6 +345,11 @@ class Doubles:
     @activity.defn(name="archive_case")
     async def archive_case(self, case: CaseView) -> str:
         return case.case_id
+
+    @activity.defn(name="keep_message")
+    async def keep_message(self, message: ThreadMessage) -> bool:
+        self.kept.append(message.seq)
+        return True
 
 
 def flood_policy(directory: Path) -> Path:
@@ -401,6 +408,7 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
             CaseContextActivities(policy_path, store).load_case_context,
             doubles.deliver_notification,
             doubles.archive_case,
+            doubles.keep_message,
         ],
     )
     message = "m" * MESSAGE_MAX

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
+    from workflows.thread_writes import keep
 
 __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
 
@@ -104,6 +105,7 @@ class SupportCaseWorkflow:
                 histogram.record(effect.seconds, effect.labels)
             elif isinstance(effect, Log):
                 _LOG[effect.level](effect.message, extra=dict(effect.extra))
+            # Keep: the handler that took the message awaits its write (workflows.thread_writes)
         if decision.wake:
             self._changed = True
         return decision
@@ -192,8 +194,8 @@ class SupportCaseWorkflow:
         self._check(attempt)
 
     @workflow.update
-    def respond(self, action: FirstResponse) -> CaseView:
-        self._apply(action)
+    async def respond(self, action: FirstResponse) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @respond.validator
@@ -201,8 +203,8 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def update_customer(self, action: CustomerUpdate) -> CaseView:
-        self._apply(action)
+    async def update_customer(self, action: CustomerUpdate) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @update_customer.validator
@@ -210,8 +212,8 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def request_customer_action(self, action: CustomerActionRequest) -> CaseView:
-        self._apply(action)
+    async def request_customer_action(self, action: CustomerActionRequest) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @request_customer_action.validator
@@ -228,8 +230,8 @@ class SupportCaseWorkflow:
         self._check(change)
 
     @workflow.update
-    def resolve(self, action: Resolution) -> CaseView:
-        self._apply(action)
+    async def resolve(self, action: Resolution) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @resolve.validator
@@ -237,8 +239,8 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def reopen(self, action: ReopenRequest) -> CaseView:
-        self._apply(action)
+    async def reopen(self, action: ReopenRequest) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @reopen.validator
@@ -255,8 +257,8 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def note(self, action: InternalNote) -> CaseView:
-        self._apply(action)
+    async def note(self, action: InternalNote) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @note.validator
@@ -264,8 +266,8 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def withdraw(self, action: Withdrawal) -> CaseView:
-        self._apply(action)
+    async def withdraw(self, action: Withdrawal) -> CaseView:
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @withdraw.validator
@@ -283,9 +285,9 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def ask_obligation_again(self, action: ObligationAskedAgain) -> CaseView:
+    async def ask_obligation_again(self, action: ObligationAskedAgain) -> CaseView:
         """An engineer needs an answered obligation again: a new due time, the customer told why."""
-        self._apply(action)
+        await keep(self._apply(action))  # answered once its message is kept
         return self._case.view
 
     @ask_obligation_again.validator
@@ -293,9 +295,9 @@ class SupportCaseWorkflow:
         self._check(action)
 
     @workflow.update
-    def receive_reply(self, reply: CustomerReply) -> CaseView:
+    async def receive_reply(self, reply: CustomerReply) -> CaseView:
         """A customer's email reply (the inbound mail; update id `reply-<message_id>`)."""
-        self._apply(reply)
+        await keep(self._apply(reply))  # answered once its message is kept
         return self._case.view
 
     @receive_reply.validator
@@ -303,10 +305,10 @@ class SupportCaseWorkflow:
         self._check(reply)
 
     @workflow.update
-    def answer_request(self, answer: Cooperation) -> CaseView:
+    async def answer_request(self, answer: Cooperation) -> CaseView:
         """The customer's answer to an obligation or request, checked (the `cooperate` signal is
         kept for clients and histories from before: it takes what it gets)."""
-        self._apply(answer)
+        await keep(self._apply(answer))  # answered once its message is kept
         return self._case.view
 
     @answer_request.validator
@@ -327,7 +329,7 @@ class SupportCaseWorkflow:
     async def cooperate(self, answer: Cooperation) -> None:
         """Kept for running clients and recorded histories: the intake sends `answer_request`."""
         await workflow.wait_condition(lambda: self._case.view.status is not CaseStatus.NEW)
-        self._apply(answer)
+        await keep(self._apply(answer))
 
     @workflow.signal
     def survey(self, answer: SurveyAnswer) -> None:

@@ -29,6 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
+from adapters.attachment_store import AttachmentStore
+from adapters.case_messages import MessageStore
+from adapters.codec import codec_from_env
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
@@ -36,6 +39,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, load_staff
 from adapters.temporal import TemporalUnavailable
 from intake.actions import ACTIONS, CASE_ACTIONS, CaseAction
+from intake.case_thread import CaseThread, Comment
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
@@ -66,8 +70,9 @@ from support.policy import Policy, PolicyError
 from support.reports import report_tenants
 from support.request import CaseRequest
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.thread import PAGE_MAX
 from support.validation import field_errors
-from support.vocabulary import CaseStatus, Category, ContactMethod, Severity
+from support.vocabulary import CaseStatus, Category, ContactMethod, Severity, Via
 
 log = get_logger("casework.console")
 
@@ -139,6 +144,7 @@ def create_console(
     env = _environment()
     phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
+    thread = CaseThread(MessageStore(engine, codec_from_env()), AttachmentStore(engine))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 
@@ -497,6 +503,7 @@ def create_console(
             ]
         forms = [(a, form_fields(a.body_model())) for a in allowed_actions(session.principal)]
         suggested = request_choices(view.customer_requests)
+        messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX)
         return render(
             request,
             "case.html",
@@ -512,6 +519,9 @@ def create_console(
                 q.request_id: q.what for q in view.customer_requests if q.kind is RequestKind.OBLIGATION
             },
             done=request.query_params.get("done", ""),
+            messages=messages,
+            may_comment=session.principal.customer_side,
+            comment_id=secrets.token_hex(8),  # one message however often the form is sent
             **context,
         )
 
@@ -539,7 +549,7 @@ def create_console(
             )
         cases = await get_cases()
         try:
-            await cases.perform(action, case_id, action.payload(body, principal.name), principal)
+            await cases.perform(action, case_id, action.payload(body, principal.name, Via.CONSOLE), principal)
         except (ActionRejected, InvalidField) as error:
             problems = {error.field: str(error)} if isinstance(error, InvalidField) else {}
             return await case_page(
@@ -553,6 +563,30 @@ def create_console(
                 values=form,
             )
         return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={name}", status_code=303)
+
+    @app.post(f"{PREFIX}/cases/{{case_id}}/messages")
+    async def comment(request: Request, case_id: str) -> Response:
+        """The customer's comment box: the same event as a reply by email (intake.case_thread)."""
+        session = await signed_in(request)
+        form = await read_form(request, session)
+        if not CASE_ID.match(case_id):
+            raise CaseNotFound(case_id)
+        cases = await get_cases()
+        try:
+            written = Comment.model_validate(
+                {"request_id": form.get("request_id", ""), "body": form.get("body", "")}
+            )
+            await thread.comment(cases, case_id, session.principal, written)
+        except ValidationError as error:
+            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            return await case_page(
+                request, session, case_id, 422, failed="comment", problems=problems, values=form
+            )
+        except ActionRejected as error:
+            return await case_page(
+                request, session, case_id, 409, failed="comment", refusal=str(error), problems={}, values=form
+            )
+        return RedirectResponse(f"{PREFIX}/cases/{case_id}?done=comment#thread", status_code=303)
 
     # Contact support
 

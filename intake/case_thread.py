@@ -1,0 +1,147 @@
+"""The case's thread for its readers, and the customer's comment: one code path for the API, the
+console and the CLI.
+
+Reading: the principal must be able to read the case (another tenant's is not found); message 0
+is the description from the case's input, the rest come from the database a page at a time, as
+the reader may see them (`support.thread.for_reader`: no internal notes and no staff names for
+the customer's side).
+
+Writing: a comment from the portal (or the phone system) is the customer's reply, the same event
+as a reply by email (`CustomerReply`, via portal): it answers what the engineer asked, the
+obligations, and lands once: its message id is derived from the tenant and the request id, so the
+same request id again is the same message (the case refuses a repeat as already received).
+Attachments are named by the ids the attachments upload answered, and must be this case's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.attachment_store import AttachmentStore
+from adapters.case_messages import MessageStore
+from intake.cases import ActionRejected, Cases, Forbidden, InvalidField
+from support.access import Permission, Principal, Role
+from support.actions import ATTACHMENTS_PER_REPLY, MESSAGE_HASH_PATTERN, AttachmentRef, CustomerReply
+from support.case_view import CaseView
+from support.customer_replies import ALREADY_RECEIVED
+from support.customer_view import customer_view
+from support.text import REQUEST_ID_PATTERN, Message
+from support.thread import BadCursor, after_cursor, cursor_after, description, for_reader
+from support.thread_message import ThreadMessage, ThreadPage
+from support.vocabulary import Channel, Via
+
+
+class Comment(BaseModel):
+    """The customer writes to support (the portal's comment box, `POST /cases/{id}/messages`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: str = Field(
+        pattern=REQUEST_ID_PATTERN, description="idempotency key: the same id again is the same message"
+    )
+    body: Message
+    attachments: list[str] = Field(
+        default_factory=list,
+        max_length=ATTACHMENTS_PER_REPLY,
+        description="ids answered by POST /cases/{case_id}/attachments",
+    )
+
+
+class Commented(BaseModel):
+    created: bool = Field(description="false: this request id's message was already on the case")
+    case: CaseView
+
+
+def comment_id(tenant_id: str, request_id: str) -> str:
+    """The comment's message id: the same request id of the same tenant is the same message."""
+    return hashlib.sha256(f"portal-comment\x00{tenant_id}\x00{request_id}".encode()).hexdigest()
+
+
+class CaseThread:
+    def __init__(self, messages: MessageStore, attachments: AttachmentStore) -> None:
+        self._messages = messages
+        self._attachments = attachments
+
+    async def page(
+        self, cases: Cases, case_id: str, principal: Principal, cursor: str | None = None, limit: int = 50
+    ) -> ThreadPage:
+        """One page of the thread, oldest first."""
+        view = await cases.show(case_id, principal)  # 403 / 404 as for the case itself
+        try:
+            after = after_cursor(cursor)
+        except BadCursor as error:
+            raise InvalidField("cursor", str(error), "query") from None
+        found: list[ThreadMessage] = []
+        if after < 0 and view.request is not None:
+            via = Via.PHONE if view.channel == Channel.PHONE.value else Via.PORTAL
+            at = view.opened_at or view.created_at
+            found.append(description(view.case_id, view.tenant_id, view.request, at, via))
+        stored, more = await self._messages.page(
+            case_id, max(after, 0), limit - len(found), with_internal=not principal.customer_side
+        )
+        found += stored
+        return ThreadPage(
+            messages=for_reader(
+                found, principal.customer_side, cases.names() if cases.names is not None else None, view.language
+            ),
+            next_cursor=cursor_after(found, limit, more),
+        )
+
+    async def comment(self, cases: Cases, case_id: str, principal: Principal, comment: Comment) -> Commented:
+        if not principal.allows(Permission.CUSTOMER_ACTION):
+            raise Forbidden(f"a {principal.role.value} key cannot write to support as the customer")
+        tenant = await cases.scope(case_id, principal)
+        files = [await self._attached(case_id, tenant, ref) for ref in dict.fromkeys(comment.attachments)]
+        reply = CustomerReply(
+            message_id=comment_id(tenant, comment.request_id),
+            sender=principal.name,
+            body=comment.body,
+            attachments=files,
+            via=Via.PHONE if principal.role is Role.PHONE else Via.PORTAL,
+        )
+        before = await cases.show(case_id, principal)
+        if reply.message_id in before.reply_ids:  # sent before (Temporal answers a repeated update id
+            return Commented(created=False, case=before)  # with its first outcome, so ask first)
+        try:
+            view = await cases.receive_reply(case_id, reply)
+        except ActionRejected as error:
+            if not str(error).startswith(ALREADY_RECEIVED):
+                raise
+            return Commented(created=False, case=await cases.show(case_id, principal))
+        return Commented(created=True, case=customer_view(view) if principal.customer_side else view)
+
+    async def _attached(self, case_id: str, tenant: str, attachment_id: str) -> AttachmentRef:
+        stored = None
+        if re.fullmatch(MESSAGE_HASH_PATTERN, attachment_id):
+            stored = await asyncio.to_thread(self._attachments.get, case_id, attachment_id)
+        if stored is None or stored.tenant_id != tenant:
+            raise InvalidField("attachments", f"{attachment_id[:64]!r} is no attachment of this case")
+        return AttachmentRef(
+            attachment_id=attachment_id,
+            filename=stored.filename,
+            content_type=stored.content_type,
+            size=len(stored.content),
+        )
+
+    async def upload(
+        self,
+        cases: Cases,
+        case_id: str,
+        principal: Principal,
+        filename: str,
+        content_type: str,
+        content: bytes,
+    ) -> AttachmentRef:
+        """Keep a file for a comment to name; the same file under the same name is one attachment."""
+        if not principal.allows(Permission.CUSTOMER_ACTION):
+            raise Forbidden(f"a {principal.role.value} key cannot attach files as the customer")
+        tenant = await cases.scope(case_id, principal)
+        digest = hashlib.sha256(b"upload\x00" + filename.encode() + b"\x00" + content).hexdigest()
+        [ref] = await asyncio.to_thread(
+            self._attachments.store, case_id, tenant, digest, [(filename, content_type, content)]
+        )
+        return ref
