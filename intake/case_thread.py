@@ -86,7 +86,10 @@ class CaseThread:
         found += stored
         return ThreadPage(
             messages=for_reader(
-                found, principal.customer_side, cases.names() if cases.names is not None else None, view.language
+                found,
+                principal.customer_side,
+                cases.names() if cases.names is not None else None,
+                view.language,
             ),
             next_cursor=cursor_after(found, limit, more),
         )

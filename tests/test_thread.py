@@ -117,7 +117,9 @@ def test_the_customer_side_sees_no_notes_and_no_staff_names() -> None:
     assert shown_author(thread[0], customer_side=True) == "Support"
     names = Names(display={"li.wei": "Li Wei"})
     assert shown_author(thread[0], customer_side=True, names=names) == "Li Wei"
-    assert shown_author(message(4, "staff", "zhang.min"), customer_side=True, language="hu") == "Ügyfélszolgálat"
+    assert (
+        shown_author(message(4, "staff", "zhang.min"), customer_side=True, language="hu") == "Ügyfélszolgálat"
+    )
     assert thread[0].author == "li.wei", "the reader's copy, never the message itself"
 
 
