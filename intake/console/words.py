@@ -60,7 +60,9 @@ TIMELINE: dict[str, re.Pattern[str]] = {
     "survey_answered": re.compile(r"satisfaction (?P<score>\d)/5$"),
     "verification_sent": re.compile(r".*one-time code sent to (?P<to>.*)$"),
     "verification_failed": re.compile(r"wrong code; (?P<n>\d+) attempts? left$"),
-    "customer_replied": re.compile(r"email: (?P<text>.*?)(?: \((?P<n>\d+) attachments?\))?$", re.S),
+    "customer_replied": re.compile(
+        r"(?P<via>email|portal): (?P<text>.*?)(?: \((?P<n>\d+) attachments?\))?$", re.S
+    ),
     "customer_action_requested": re.compile(r"(?P<request>[^:]+): (?P<text>.*)$", re.S),
     "customer_cooperated": re.compile(r"(?P<request>[^:]+): (?P<text>.*) received$", re.S),
     "cooperation_unmatched": re.compile(r"customer sent '(?P<request>.*)', which is not outstanding$"),
@@ -259,8 +261,10 @@ class Reading:
                 params[name] = escape(value or "0")
             else:
                 params[name] = escape(value)
-        if kind == "customer_replied" and params.get("n") not in ("", "0"):
-            return self.phrase("lines.customer_replied_attached", **params)
+        if kind == "customer_replied":  # by email, or a comment in the portal
+            line = "customer_commented" if params.pop("via", "email") == "portal" else kind
+            attached = "_attached" if params.get("n") not in (None, "", "0") else ""
+            return self.phrase(f"lines.{line}{attached}", **params)
         return self.phrase(f"lines.{kind}", **params)
 
     def refusal(self, text: str) -> str:
