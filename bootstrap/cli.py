@@ -21,6 +21,8 @@ from intake.command_line import Services, key_checked
 if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster without it)
     from fastapi import FastAPI
 
+    from intake.inbound_mail import InboundMail, ReplyGateway
+
 
 class _Opened:
     """What one command opened: the database engine on first use, the Temporal connection on
@@ -46,6 +48,12 @@ class _Opened:
 
         return api_app(self.settings, keyring=keyring, engine=self.database())
 
+    def mail_routing(self, cases: ReplyGateway) -> InboundMail:
+        """`starter.py mail release`: the inbound mail's routing over this process's database."""
+        from bootstrap.inbound import release_routing
+
+        return release_routing(self.settings, self.database())(cases)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -59,6 +67,7 @@ def run_cli(argv: Sequence[str] | None, settings: Settings) -> int:
         cases=CasesOnDemand(opened.connect, settings, opened.database),
         database=opened.database,
         api=opened.api,
+        mail_routing=opened.mail_routing,
     )
     try:
         return cli_main(argv, services)

@@ -11,14 +11,41 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
-from adapters.codec import key_ring_from_env
+from adapters.attachment_store import AttachmentStore
+from adapters.codec import EncryptionCodec, KeyRing, key_ring_from_env
+from adapters.directory_store import DirectoryStore
 from adapters.listeners import CannotListen, Listener
-from adapters.mail_reader_process import MailReaders
+from adapters.mail_quarantine import MailQuarantine
+from adapters.mail_reader_process import InlineReader, MailReaders
+from adapters.reply_addresses import ReplyAddresses
+from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
-from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, inbound_mail_for, mail_limits
+from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, mail_limits
+from support.inbound_mail import reply_key
 
 READERS = 2  # child processes reading mail: one hostile mail leaves the other for everyone else
+
+
+def inbound_mail_for(
+    settings: Settings, cases: ReplyGateway, engine: Engine, reader: MailReader, keys: KeyRing | None
+) -> InboundMail:
+    """The routing over this database with the limits of `settings` (the listener's, and the CLI's
+    for `mail release`): the reply key is the deliveries' (bootstrap.worker_runtime), the tokens
+    are the ones every delivery worker records in the shared database; `keys` seal the files and
+    held mail it stores (None: in clear)."""
+    return InboundMail(
+        cases,
+        DirectoryStore(engine),
+        AttachmentStore(engine, keys),
+        settings.reply_to_domain,
+        mail_limits(settings),
+        reply_key(verification_key(settings)),
+        ReplyAddresses(engine),
+        reader,
+        MailQuarantine(engine),
+        EncryptionCodec(keys) if keys is not None else None,
+    )
 
 
 def inbound_mail(
@@ -73,3 +100,15 @@ async def start_inbound_listener(
         # another worker on this machine may have it; 0 turns the listener off (no replies read)
         listener = Listener("CASEWORK_INBOUND_SMTP_PORT", "the inbound mail listener", config.host, chosen)
         raise CannotListen([listener.refusal(error) + " (0: read no replies)"]) from None
+
+
+def release_routing(settings: Settings, engine: Engine) -> Callable[[ReplyGateway], InboundMail]:
+    """The routing `starter.py mail release` hands a held mail to: this process serves nothing
+    else, so it reads the mail in line (`InlineReader`)."""
+
+    def routing(cases: ReplyGateway) -> InboundMail:
+        return inbound_mail_for(
+            settings, cases, engine, InlineReader(mail_limits(settings)), key_ring_from_env()
+        )
+
+    return routing

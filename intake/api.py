@@ -351,7 +351,8 @@ def create_app(
     @app.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
     async def case_ledger(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseLedger:
         """The case's SLA ledger now: each clock's segments and business time, and who held the
-        case while it ran (portal keys: without staff names; another tenant's case: 404)."""
+        case while it ran (portal keys: without staff names; another tenant's case: 404). Needs
+        `read_cases`."""
         return await read_ledger(cases, case_id, caller, datetime.now(UTC))
 
     @app.get(

@@ -47,6 +47,8 @@ from support.validation import describe
 if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster without it)
     from fastapi import FastAPI
 
+    from intake.inbound_mail import InboundMail, ReplyGateway  # only `mail release` reads mail
+
 M = TypeVar("M", bound=BaseModel)
 
 EXIT_UNEXPECTED = 1
@@ -70,6 +72,8 @@ class Services:
     cases: CasesSource  # the gateway over a Temporal connection whose codec names a missing key
     database: Callable[[], Engine]  # the database, its schema migrated (raises SQLAlchemyError)
     api: Callable[[Keyring], FastAPI]  # the HTTP intake for `serve`, with these keys
+    # the inbound mail's routing over a gateway, for `mail release` (bootstrap.inbound.release_routing)
+    mail_routing: Callable[[ReplyGateway], InboundMail] | None = None
 
 
 class CliError(Exception):

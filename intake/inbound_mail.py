@@ -42,20 +42,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.attachment_store import AttachmentStore
-from adapters.codec import EncryptionCodec, KeyRing
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.mail_quarantine import MailQuarantine, seal, unseal
 from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_head
 from adapters.mail_reader_process import ReaderUnavailable
 from adapters.reply_addresses import ReplyAddresses
-from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, OpenedCase, Unavailable
@@ -64,7 +61,7 @@ from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
 from support.case_view import CaseView
 from support.customer_replies import ALREADY_RECEIVED, STILL_OPENING
-from support.inbound_mail import case_id_of, mail_kind, message_hash, reply_key, same_domain, token_of
+from support.inbound_mail import case_id_of, mail_kind, message_hash, same_domain, token_of
 from support.text import MESSAGE_MAX
 from support.verification import mask
 from workflows import search_attributes as sa
@@ -150,27 +147,6 @@ def mail_limits(settings: Settings) -> MailLimits:
         max_parts=settings.inbound_max_parts,
         max_depth=settings.inbound_max_depth,
         max_headers=settings.inbound_max_headers,
-    )
-
-
-def inbound_mail_for(
-    settings: Settings, cases: ReplyGateway, engine: Engine, reader: MailReader, keys: KeyRing | None
-) -> InboundMail:
-    """The routing over this database with the limits of `settings` (the listener's, and the CLI's
-    for `mail release`): the reply key is the deliveries' (bootstrap.worker_runtime), the tokens
-    are the ones every delivery worker records in the shared database; `keys` seal the files and
-    held mail it stores (None: in clear)."""
-    return InboundMail(
-        cases,
-        DirectoryStore(engine),
-        AttachmentStore(engine, keys),
-        settings.reply_to_domain,
-        mail_limits(settings),
-        reply_key(verification_key(settings)),
-        ReplyAddresses(engine),
-        reader,
-        MailQuarantine(engine),
-        EncryptionCodec(keys) if keys is not None else None,
     )
 
 

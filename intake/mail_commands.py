@@ -7,13 +7,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from adapters.codec import key_ring_from_env
 from adapters.logging import configure_logging
 from adapters.mail_quarantine import MailQuarantine
-from adapters.mail_reader_process import InlineReader
 from intake.cases import Cases
 from intake.command_line import EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED, CliError, Services, emit
-from intake.inbound_mail import ReleaseRefused, inbound_mail_for, mail_limits
+from intake.inbound_mail import ReleaseRefused
 
 
 def held_mail(services: Services, include_released: bool) -> list[dict[str, Any]]:
@@ -36,8 +34,9 @@ def held_mail(services: Services, include_released: bool) -> list[dict[str, Any]
 async def _release(services: Services, cases: Cases, args: argparse.Namespace, _: Any) -> None:
     settings = services.settings
     configure_logging(settings.log_level)  # the routing's log lines go to stderr: stdout is the answer's
-    reader = InlineReader(mail_limits(settings))  # this process serves nothing else
-    routing = inbound_mail_for(settings, cases, services.database(), reader, key_ring_from_env())
+    if services.mail_routing is None:
+        raise CliError("this command line cannot release held mail (no routing was given)", EXIT_INVALID)
+    routing = services.mail_routing(cases)
     try:
         answer = await routing.release(args.id)
     except ReleaseRefused as refused:

@@ -62,6 +62,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("GET", "/cases/{case_id}/attachments/{attachment_id}"): (READ, None),
     # the thread (issue 23): read it; write to support as the customer; upload a file for that
     ("GET", "/cases/{case_id}/messages"): (READ, None),
+    # the SLA ledger (issue 25): each clock's segments, for whoever may read the case
+    ("GET", "/cases/{case_id}/ledger"): (READ, None),
     ("POST", "/cases/{case_id}/messages"): (CUSTOMER, {"request_id": "c-1", "body": "It still fails"}),
     ("POST", "/cases/{case_id}/attachments"): (CUSTOMER, None),
 }

@@ -99,7 +99,7 @@ async def test_the_thread_in_order_as_each_reader_may_see_it(
 
         portal = await thread_of(http, case_id, "contoso-portal")
         assert [m["kind"] for m in portal] == ["description", "response", "request", "comment", "update"]
-        assert {m["author"] for m in portal if m["role"] == "staff"} == {"support"}, "no staff names"
+        assert {m["author"] for m in portal if m["role"] == "staff"} == {"Support"}, "no staff names"
         assert "SBC" not in str(portal), "no internal note"
 
         page = await http.get(f"/cases/{case_id}/messages", headers=agent, params={"limit": 2})
