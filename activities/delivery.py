@@ -64,6 +64,7 @@ class DeliveryConfig:
     webhook_secret: str = ""
     timeout_seconds: float = 15.0
     smtp_connections: int = 8  # at most this many open to the SMTP server, reused between emails
+    smtp_helo_name: str = ""  # the EHLO name; '' for the machine's fully qualified name
 
     @property
     def addresses(self) -> Addresses:
@@ -85,6 +86,7 @@ class DeliveryConfig:
             username=self.smtp_username,
             password=self.smtp_password,
             timeout_seconds=self.timeout_seconds,
+            helo_name=self.smtp_helo_name,
         )
 
 
