@@ -31,13 +31,14 @@ from typing import Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.bounce_addresses import BounceAddresses
 from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.reply_addresses import ReplyAddresses
 from adapters.smtp_out import SmtpPool, SmtpServer, case_email
 from adapters.webhooks import WebhookClient
-from support.inbound_mail import reply_token, tenant_of_case
+from support.inbound_mail import bounce_address, bounce_token, reply_token, tenant_of_case
 from support.notifications import Audience, DeliveryReceipt, Notification, urgency
 from support.routing import Addresses, Route, routes
 
@@ -110,6 +111,7 @@ class DeliveryActivities:
         self._ledger = ledger
         self._renderer = renderer
         self._replies = replies if replies is not None else ReplyAddresses(ledger.engine)
+        self._bounces = BounceAddresses(self._replies.engine)
         self._remembered: dict[str, None] = {}  # tokens this process recorded (the latest, bounded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._smtp: SmtpPool | None = None
@@ -240,8 +242,10 @@ class DeliveryActivities:
     async def _send_email(self, address: str, n: Notification, message: Message) -> None:
         config = self._config
         to_staff = not n.audience.customer_side
+        envelope_from = None  # staff mail: the From address
         if not to_staff:
             await self._remember_reply_address(n.case_id)
+            envelope_from = await self._bounce_address(n)
         email = case_email(
             message,
             mail_from=config.mail_from,
@@ -252,7 +256,18 @@ class DeliveryActivities:
             reply_key=config.reply_key,
             to_staff=to_staff,
         )
-        await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
+        priority = urgency(n.event, n.audience)
+        await self._smtp_pool().send(email, priority=priority, envelope_from=envelope_from)
+
+    async def _bounce_address(self, n: Notification) -> str:
+        """The notification's envelope sender, `bounce+<token>@<reply domain>` (VERP), its token
+        recorded before the mail goes out: a mail server's later report that it could not deliver
+        the mail comes back to it and is tied to this notification (intake.bounces)."""
+        key, domain = self._config.reply_key, self._config.reply_to_domain
+        token = bounce_token(n.notification_id, key)
+        remember = self._bounces.remember
+        await asyncio.to_thread(remember, token, n.notification_id, n.case_id, n.event, n.audience.value)
+        return bounce_address(n.notification_id, domain, key)
 
     async def _remember_reply_address(self, case_id: str) -> None:
         """Record the case's reply token (the email's Reply-To) before the email goes out, so a

@@ -9,7 +9,6 @@ import hashlib
 import heapq
 import io
 import itertools
-import re
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +30,7 @@ import aiosmtplib
 from adapters.messages import Message
 from adapters.outbound import PermanentFailure, TransientFailure
 from support.inbound_mail import reply_address
-from support.verification import mask
+from support.mail_text import server_text
 
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = QP  # readable where it is ASCII, in the subject and in the body
@@ -362,14 +361,7 @@ def _sorted_failures(server: SmtpServer) -> Iterator[None]:
         ) from None
 
 
-SERVER_TEXT_MAX = 300  # characters of a server's reply kept with a failure (the ledger, the case)
-_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[A-Za-z0-9.-]+")
-
-
 def server_said(code: int, text: str) -> str:
     """A server's reply as kept with a failure: its code and text on one line, addresses masked
-    (the text often repeats the recipient's), at most `SERVER_TEXT_MAX` characters."""
-    line = " ".join(str(text).split())
-    line = _ADDRESS.sub(lambda found: mask(found[0]), line)
-    said = f"{code} {line}".strip()
-    return said if len(said) <= SERVER_TEXT_MAX else said[: SERVER_TEXT_MAX - 1] + "…"
+    (the text often repeats the recipient's), bounded (`support.mail_text.server_text`)."""
+    return server_text(f"{code} {text}")

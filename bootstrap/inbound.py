@@ -11,10 +11,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
+from adapters.bounce_addresses import BounceAddresses
 from adapters.codec import key_ring_from_env
 from adapters.mail_reader_process import MailReaders
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
+from intake.bounces import Bounces, WithBounces
 from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, inbound_mail_for, mail_limits
 
 READERS = 2  # child processes reading mail: one hostile mail leaves the other for everyone else
@@ -56,14 +58,19 @@ async def start_inbound_listener(
     A port that cannot be bound (another worker on this machine has it) stops the start with one
     line (SystemExit): every acknowledgement tells the customer to reply, so a worker must not run
     with nothing reading the replies. `port` overrides the settings' (tests: 0 is any free port).
-    Stopping the listener stops its mail readers."""
+    Stopping the listener stops its mail readers. Mail to a notification's envelope sender (a
+    delivery report) is decided by `intake.bounces`, every other by `intake.inbound_mail`."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
     config = ListenerConfig(
         host=settings.inbound_smtp_host, port=chosen, max_message_bytes=settings.inbound_max_message_bytes
     )
-    routing = inbound_mail(settings, cases, engine, runtime)
+    reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
+    replies = inbound_mail(settings, cases, engine, runtime, reader)
+    bounces = Bounces(cases.client, BounceAddresses(engine), reader, settings.reply_to_domain)
+    bounces.count = replies.count  # the same metric, outcomes of their own ("bounced", ...)
+    routing = WithBounces(replies, bounces)
     try:
         return await InboundListener(routing, config).start()
     except OSError as error:
