@@ -68,7 +68,7 @@ async def start_inbound_listener(
     )
     reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
     replies = inbound_mail(settings, cases, engine, runtime, reader)
-    bounces = Bounces(cases.client, BounceAddresses(engine), reader, settings.reply_to_domain)
+    bounces = Bounces(cases, BounceAddresses(engine), reader, settings.reply_to_domain)
     bounces.count = replies.count  # the same metric, outcomes of their own ("bounced", ...)
     routing = WithBounces(replies, bounces)
     try:

@@ -51,6 +51,13 @@ class ReportReader(Protocol):
     async def report(self, raw: bytes) -> DeliveryReport: ...
 
 
+class Gateway(Protocol):
+    """The intake's gateway (`intake.cases.Cases`): its Temporal client, asked when a report comes."""
+
+    @property
+    def client(self) -> Client: ...
+
+
 class Routing(Protocol):
     """The replies' routing (`intake.inbound_mail.InboundMail`), as `adapters.smtp_in` uses it."""
 
@@ -69,9 +76,9 @@ class Bounces:
     """Decides the recipients and messages for bounce addresses."""
 
     def __init__(
-        self, client: Client, addresses: BounceAddresses, reader: ReportReader, reply_domain: str
+        self, cases: Gateway, addresses: BounceAddresses, reader: ReportReader, reply_domain: str
     ) -> None:
-        self._client = client
+        self._cases = cases
         self._addresses = addresses
         self._reader = reader
         self._reply_domain = reply_domain
@@ -119,7 +126,7 @@ class Bounces:
         reason = f"bounced after it was sent: {report.diagnostic or report.status or 'no reason given'}"
         failed = DeliveryFailed(notification=_notification(found), reason=reason)
         try:
-            await self._client.get_workflow_handle(found.case_id).execute_update(
+            await self._cases.client.get_workflow_handle(found.case_id).execute_update(
                 SupportCaseWorkflow.notification_bounced, failed, id=f"bounce-{token}"
             )
         except WorkflowUpdateFailedError as error:
