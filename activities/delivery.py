@@ -14,7 +14,10 @@ for good and the case shows it. Logs carry ids only: never addresses, codes or m
 
 Each email to the customer's side replies to its case's address, `case+<token>@<reply domain>`; the
 token is recorded with the case in the shared database (adapters/reply_addresses.py) before the
-email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`).
+email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`). Customer mail goes
+out from an envelope sender of its own, `bounce+<token>@<reply domain>` (VERP; the token recorded
+with its notification in adapters/bounce_addresses.py first), so a mail server's later report that
+it could not deliver it is tied to the notification (intake/bounces.py).
 
 Emails go over a few SMTP connections kept open and reused from one delivery to the next
 (adapters/smtp_out.py SmtpPool), webhooks over one HTTP client; `close()` ends them.
