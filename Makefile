@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench faults clean
+.PHONY: run test lint interop bench faults clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "casework needs Python 3.11 (found %s)" % sys.version.split()[0])'
@@ -32,6 +32,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports  # the layers and the pure support/ of [tool.importlinter] in pyproject.toml
+
+interop: $(STAMP)  # casework behind Debian's Postfix, both ways (root; installs postfix if missing)
+	$(PY) -m scripts.interop_postfix
 
 bench: $(STAMP)
 	$(PY) -m bench.calendar_bench

@@ -14,7 +14,10 @@ for good and the case shows it. Logs carry ids only: never addresses, codes or m
 
 Each email to the customer's side replies to its case's address, `case+<token>@<reply domain>`; the
 token is recorded with the case in the shared database (adapters/reply_addresses.py) before the
-email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`).
+email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`). Customer mail goes
+out from an envelope sender of its own, `bounce+<token>@<reply domain>` (VERP; the token recorded
+with its notification in adapters/bounce_addresses.py first), so a mail server's later report that
+it could not deliver it is tied to the notification (intake/bounces.py).
 
 Emails go over a few SMTP connections kept open and reused from one delivery to the next
 (adapters/smtp_out.py SmtpPool), webhooks over one HTTP client; `close()` ends them.
@@ -31,13 +34,14 @@ from typing import Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.bounce_addresses import BounceAddresses
 from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.reply_addresses import ReplyAddresses
 from adapters.smtp_out import SmtpPool, SmtpServer, case_email
 from adapters.webhooks import WebhookClient
-from support.inbound_mail import reply_token, tenant_of_case
+from support.inbound_mail import bounce_address, bounce_token, reply_token, tenant_of_case
 from support.notifications import Audience, DeliveryReceipt, Notification, urgency
 from support.routing import Addresses, Route, routes
 
@@ -65,6 +69,7 @@ class DeliveryConfig:
     webhook_secret: str = ""
     timeout_seconds: float = 15.0
     smtp_connections: int = 8  # at most this many open to the SMTP server, reused between emails
+    smtp_helo_name: str = ""  # the EHLO name; '' for the machine's fully qualified name
 
     @property
     def addresses(self) -> Addresses:
@@ -86,6 +91,7 @@ class DeliveryConfig:
             username=self.smtp_username,
             password=self.smtp_password,
             timeout_seconds=self.timeout_seconds,
+            helo_name=self.smtp_helo_name,
         )
 
 
@@ -109,6 +115,7 @@ class DeliveryActivities:
         self._ledger = ledger
         self._renderer = renderer
         self._replies = replies if replies is not None else ReplyAddresses(ledger.engine)
+        self._bounces = BounceAddresses(self._replies.engine)
         self._remembered: dict[str, None] = {}  # tokens this process recorded (the latest, bounded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._smtp: SmtpPool | None = None
@@ -239,8 +246,10 @@ class DeliveryActivities:
     async def _send_email(self, address: str, n: Notification, message: Message) -> None:
         config = self._config
         to_staff = not n.audience.customer_side
+        envelope_from = None  # staff mail: the From address
         if not to_staff:
             await self._remember_reply_address(n.case_id)
+            envelope_from = await self._bounce_address(n)
         email = case_email(
             message,
             mail_from=config.mail_from,
@@ -251,7 +260,18 @@ class DeliveryActivities:
             reply_key=config.reply_key,
             to_staff=to_staff,
         )
-        await self._smtp_pool().send(email, priority=urgency(n.event, n.audience))
+        priority = urgency(n.event, n.audience)
+        await self._smtp_pool().send(email, priority=priority, envelope_from=envelope_from)
+
+    async def _bounce_address(self, n: Notification) -> str:
+        """The notification's envelope sender, `bounce+<token>@<reply domain>` (VERP), its token
+        recorded before the mail goes out: a mail server's later report that it could not deliver
+        the mail comes back to it and is tied to this notification (intake.bounces)."""
+        key, domain = self._config.reply_key, self._config.reply_to_domain
+        token = bounce_token(n.notification_id, key)
+        remember = self._bounces.remember
+        await asyncio.to_thread(remember, token, n.notification_id, n.case_id, n.event, n.audience.value)
+        return bounce_address(n.notification_id, domain, key)
 
     async def _remember_reply_address(self, case_id: str) -> None:
         """Record the case's reply token (the email's Reply-To) before the email goes out, so a

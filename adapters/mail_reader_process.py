@@ -11,7 +11,8 @@ reader's own types.
 
 Running `python -m adapters.mail_reader_process` serves one child: frames of an 8-byte big-endian
 length and a pickle, (raw bytes, MailLimits) in, ("ok", ReadMail) or ("refused", code, text) out,
-after an empty frame that says it is ready.
+after an empty frame that says it is ready; (raw bytes, MailLimits, "report") in reads a delivery
+status notification instead (`adapters.delivery_report`), ("ok", DeliveryReport) out.
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
+from adapters.delivery_report import DeliveryReport, read_report
 from adapters.mail_reader import Attachment, MailLimits, MailRefused, ReadMail, read_or_refuse
 
 _LENGTH: Final = struct.Struct(">Q")
-_ALLOWED: Final = {("adapters.mail_reader", "ReadMail"), ("adapters.mail_reader", "Attachment")}
+_ALLOWED: Final = {
+    ("adapters.mail_reader", "ReadMail"),
+    ("adapters.mail_reader", "Attachment"),
+    ("adapters.delivery_report", "DeliveryReport"),
+}
 _POLL_S: Final = 0.1
 _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROJECT: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULT_TYPES: Final = (ReadMail, Attachment)  # what `_Results` unpickles, by name (`_ALLOWED`)
+# What `_Results` unpickles, by name (`_ALLOWED`).
+RESULT_TYPES: Final = (ReadMail, Attachment, DeliveryReport)
 
 
 class ReaderUnavailable(RuntimeError):
@@ -89,7 +96,18 @@ class MailReaders:
     async def read(self, raw: bytes) -> ReadMail:
         """The mail read by a child. Raises MailRefused (a permanent answer: over the limits,
         unreadable, over the CPU bound) or ReaderUnavailable (a temporary one)."""
-        frame = pickle.dumps((raw, self._limits), protocol=pickle.HIGHEST_PROTOCOL)
+        read = await self._read((raw, self._limits))
+        assert isinstance(read, ReadMail)
+        return read
+
+    async def report(self, raw: bytes) -> DeliveryReport:
+        """The delivery report a mail carries, read by a child (raises as `read`)."""
+        report = await self._read((raw, self._limits, "report"))
+        assert isinstance(report, DeliveryReport)
+        return report
+
+    async def _read(self, asked: tuple[Any, ...]) -> Any:
+        frame = pickle.dumps(asked, protocol=pickle.HIGHEST_PROTOCOL)
         child = await self._idle.get()
         try:
             if child is None:
@@ -103,9 +121,7 @@ class MailReaders:
         self._idle.put_nowait(child)
         if result[0] == "refused":
             raise MailRefused(int(result[1]), str(result[2]))
-        read = result[1]
-        assert isinstance(read, ReadMail)
-        return read
+        return result[1]
 
     async def _ask(self, child: _Child, frame: bytes) -> tuple[Any, ...]:
         """The child's answer to one mail, watched for its CPU time."""
@@ -182,6 +198,9 @@ class InlineReader:
     async def read(self, raw: bytes) -> ReadMail:
         return read_or_refuse(raw, self._limits)
 
+    async def report(self, raw: bytes) -> DeliveryReport:
+        return read_report(raw, self._limits)
+
     async def close(self) -> None:
         return None
 
@@ -198,9 +217,10 @@ def serve(
         if len(header) < _LENGTH.size:
             return
         (length,) = _LENGTH.unpack(header)
-        raw, limits = pickle.loads(source.read(length))  # noqa: S301  (from the parent, which wrote it)
+        raw, limits, *kind = pickle.loads(source.read(length))  # noqa: S301  (from the parent, which wrote it)
         try:
-            result: tuple[Any, ...] = ("ok", read(raw, limits))
+            done = read_report(raw, limits) if kind == ["report"] else read(raw, limits)
+            result: tuple[Any, ...] = ("ok", done)
         except MailRefused as refused:
             result = ("refused", refused.code, str(refused))
         reply = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)

@@ -21,6 +21,10 @@ class ReplyAddresses:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def remember(self, token: str, case_id: str, tenant_id: str) -> None:
         """Record that `token` names `case_id`; a token already recorded is left as it is (the same
         case: the token is a keyed digest of the case id)."""

@@ -225,6 +225,23 @@ reply_addresses = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Bounce addresses (revision 0013): the envelope sender `bounce+<token>@<reply domain>` of each
+# notification mailed to the customer's side (support.inbound_mail.bounce_token, a keyed digest of
+# the notification id), recorded by the delivery activity before the mail goes out; a delivery status
+# notification to it marks the notification failed once (`bounced_at`, the server's text).
+bounce_addresses = Table(
+    "bounce_addresses",
+    metadata,
+    Column("token", String(26), primary_key=True),
+    Column("notification_id", String(300), nullable=False),
+    Column("case_id", String(200), nullable=False, index=True),
+    Column("event", String(80), nullable=False),
+    Column("audience", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("bounced_at", UtcDateTime, nullable=True),
+    Column("bounce_detail", String(400), nullable=True),
+)
+
 # Held mail (revision 0009): a reply to a case that may be a robot's or a person's (a mailing list's
 # headers, say: support.inbound_mail.mail_kind), kept whole until an operator releases it onto its
 # case (`starter.py mail release`) or lets it be. `content` is the raw mail as a Temporal payload,

@@ -262,6 +262,7 @@ class Environment(BaseSettings):
     smtp_username: str | None = _env("SMTP_USERNAME", None)
     smtp_password: str | None = _env("SMTP_PASSWORD", None)
     smtp_connections: SmtpConnections = _env("CASEWORK_SMTP_CONNECTIONS", 8)
+    smtp_helo_name: OptionalText = _env("CASEWORK_SMTP_HELO_NAME", None)  # None: socket.getfqdn()
     sink_port: Port = _env("CASEWORK_SMTP_SINK_PORT", 8025)
     mail_from: Address = _env("CASEWORK_MAIL_FROM", "casework support <support@casework.example>")
     reply_to_domain: Domain = _env("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
@@ -379,6 +380,7 @@ class Settings:
     smtp_username: str | None = FROM_ENVIRONMENT
     smtp_password: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
     smtp_connections: int = FROM_ENVIRONMENT
+    smtp_helo_name: str | None = FROM_ENVIRONMENT  # the EHLO name; unset: the machine's FQDN
     sink_port: int = FROM_ENVIRONMENT
     mail_from: str = FROM_ENVIRONMENT
     reply_to_domain: str = FROM_ENVIRONMENT

@@ -7,17 +7,22 @@ import asyncio
 import contextlib
 import hashlib
 import heapq
+import io
 import itertools
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.header import Header
+from email.message import EmailMessage
 from email.message import Message as Mime
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import formatdate
+from email.policy import Compat32
+from email.utils import formatdate, getaddresses, parseaddr
 from typing import Any, Literal
 
 import aiosmtplib
@@ -25,6 +30,7 @@ import aiosmtplib
 from adapters.messages import Message
 from adapters.outbound import PermanentFailure, TransientFailure
 from support.inbound_mail import reply_address
+from support.mail_text import server_text
 
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = QP  # readable where it is ASCII, in the subject and in the body
@@ -39,7 +45,62 @@ class SmtpServer:
     username: str | None = None
     password: str | None = None
     timeout_seconds: float = 15.0
+    # The name casework gives in EHLO (`CASEWORK_SMTP_HELO_NAME`): a smarthost may refuse one that
+    # is not fully qualified (Postfix's reject_non_fqdn_helo_hostname refuses "localhost").
+    helo_name: str = ""
 
+    @property
+    def ehlo_name(self) -> str:
+        return self.helo_name or helo_default()
+
+
+def helo_default() -> str:
+    """The machine's fully qualified name, as the EHLO name when none is set."""
+    return socket.getfqdn()
+
+
+class _Unfolded(Compat32):
+    """compat32 as casework sends it, except that the identifiers (`Message-ID`) stay on one line:
+    a Message-ID of 67 characters after "Message-ID: " passed 78 and was folded with an empty
+    first line (`Message-ID: \n <...>`), valid but a trap for naive parsers and spam rules."""
+
+    def fold(self, name: str, value: str) -> str:
+        if _unfolded(name, value):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if _unfolded(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+def _unfolded(name: str, value: object) -> bool:
+    return (
+        name.lower() in _UNFOLDED
+        and isinstance(value, str)
+        and value.isascii()
+        and "\n" not in value
+        and "\r" not in value
+    )
+
+
+_UNFOLDED = frozenset({"message-id", "in-reply-to", "references"})
+SENT_POLICY = _Unfolded(linesep="\r\n")
+
+
+def as_sent(email: Mime) -> bytes:
+    """The bytes of `email` as they go over SMTP (CRLF lines, identifiers unfolded)."""
+    policy = email.policy.clone(linesep="\r\n") if isinstance(email, EmailMessage) else SENT_POLICY
+    with io.BytesIO() as out:
+        BytesGenerator(out, mangle_from_=False, policy=policy).flatten(email)
+        return out.getvalue()
+
+
+def recipients_of(email: Mime) -> list[str]:
+    """The addresses of its To and Cc (casework's mail names one recipient)."""
+    fields = [str(v) for name in ("To", "Cc") for v in email.get_all(name, [])]
+    return [address for _, address in getaddresses(fields) if address]
 
 def message_id(notification_id: str, domain: str) -> str:
     """Stable across retries, so mail systems can also drop a duplicate by Message-ID."""
@@ -173,8 +234,9 @@ class SmtpPool:
         self._slots = Slots(size)
         self._closed = False
 
-    async def send(self, email: Mime, priority: int = 3) -> None:
-        """Send one email over a pooled connection (see the class); `priority` 1 goes first."""
+    async def send(self, email: Mime, priority: int = 3, envelope_from: str | None = None) -> None:
+        """Send one email over a pooled connection (see the class); `priority` 1 goes first.
+        `envelope_from`: the MAIL FROM (where bounces go), by default the From address."""
         if self._closed:
             raise RuntimeError("the SMTP pool is closed")
         async with self._slots.held(priority):
@@ -182,13 +244,13 @@ class SmtpPool:
                 connection = self._reusable()
                 if connection is not None:
                     try:
-                        await self._send_on(connection, email)
+                        await self._send_on(connection, email, envelope_from)
                         return
                     except (aiosmtplib.SMTPException, ConnectionError) as error:
                         if not _let_go(error):
                             raise
                         # The server had let the connection go: once more, on a fresh one.
-                await self._send_on(await self._open(), email)
+                await self._send_on(await self._open(), email, envelope_from)
 
     async def close(self) -> None:
         """End idle connections with QUIT (briefly: a dead server does not hold the shutdown up)."""
@@ -219,10 +281,11 @@ class SmtpPool:
         self.opened += 1
         return _Connection(smtp)
 
-    async def _send_on(self, connection: _Connection, email: Mime) -> None:
+    async def _send_on(self, connection: _Connection, email: Mime, envelope_from: str | None) -> None:
         """Send on `connection`; it goes back to the pool if the message was taken, else it is closed."""
+        sender = envelope_from if envelope_from is not None else parseaddr(str(email["From"]))[1]
         try:
-            await connection.smtp.send_message(email)
+            await connection.smtp.sendmail(sender, recipients_of(email), as_sent(email))
         except BaseException:
             connection.smtp.close()
             raise
@@ -271,6 +334,7 @@ def _connection_options(server: SmtpServer) -> dict[str, Any]:
         "username": server.username,
         "password": server.password,
         "timeout": server.timeout_seconds,
+        "local_hostname": server.ehlo_name,
     }
 
 
@@ -281,16 +345,23 @@ def _sorted_failures(server: SmtpServer) -> Iterator[None]:
     try:
         yield
     except aiosmtplib.SMTPRecipientsRefused as refused:
-        codes = [r.code for r in refused.recipients]
-        if all(code >= 500 for code in codes):
-            raise PermanentFailure(f"SMTP refused the recipient ({codes})") from None
-        raise TransientFailure(f"SMTP deferred the recipient ({codes})", "SmtpTransient") from None
+        said = "; ".join(server_said(r.code, r.message) for r in refused.recipients)
+        if all(r.code >= 500 for r in refused.recipients):
+            raise PermanentFailure(f"SMTP refused the recipient: {said}") from None
+        raise TransientFailure(f"SMTP deferred the recipient: {said}", "SmtpTransient") from None
     except aiosmtplib.SMTPResponseException as error:
+        said = server_said(error.code, error.message)
         if error.code >= 500:
-            raise PermanentFailure(f"SMTP {error.code}") from None
-        raise TransientFailure(f"SMTP {error.code}", "SmtpTransient") from None
+            raise PermanentFailure(f"SMTP refused the message: {said}") from None
+        raise TransientFailure(f"SMTP deferred the message: {said}", "SmtpTransient") from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         raise TransientFailure(
             f"mail server {server.host}:{server.port} unavailable ({type(error).__name__})",
             "SmtpUnavailable",
         ) from None
+
+
+def server_said(code: int, text: str) -> str:
+    """A server's reply as kept with a failure: its code and text on one line, addresses masked
+    (the text often repeats the recipient's), bounded (`support.mail_text.server_text`)."""
+    return server_text(f"{code} {text}")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from temporalio.runtime import Runtime
 
 from adapters.attachment_store import AttachmentStore
+from adapters.bounce_addresses import BounceAddresses
 from adapters.codec import EncryptionCodec, KeyRing, key_ring_from_env
 from adapters.directory_store import DirectoryStore
 from adapters.listeners import CannotListen, Listener
@@ -21,6 +22,7 @@ from adapters.reply_addresses import ReplyAddresses
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
+from intake.bounces import Bounces, WithBounces
 from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, mail_limits
 from support.inbound_mail import reply_key
 
@@ -85,14 +87,19 @@ async def start_inbound_listener(
     line naming CASEWORK_INBOUND_SMTP_PORT (`CannotListen`, exit status 2): every acknowledgement
     tells the customer to reply, so a worker must not run with nothing reading the replies.
     `port` overrides the settings' (tests: 0 is any free port). Stopping the listener stops its
-    mail readers."""
+    mail readers. Mail to a notification's envelope sender (a delivery report) is decided by
+    `intake.bounces`, every other by `intake.inbound_mail`."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
     config = ListenerConfig(
         host=settings.inbound_smtp_host, port=chosen, max_message_bytes=settings.inbound_max_message_bytes
     )
-    routing = inbound_mail(settings, cases, engine, runtime)
+    reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
+    replies = inbound_mail(settings, cases, engine, runtime, reader)
+    bounces = Bounces(cases, BounceAddresses(engine), reader, settings.reply_to_domain)
+    bounces.count = replies.count  # the same metric, outcomes of their own ("bounced", ...)
+    routing = WithBounces(replies, bounces)
     try:
         return await InboundListener(routing, config).start()
     except OSError as error:

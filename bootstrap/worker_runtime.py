@@ -122,6 +122,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         smtp_username=settings.smtp_username,
         smtp_password=settings.smtp_password,
         smtp_connections=settings.smtp_connections,
+        smtp_helo_name=settings.smtp_helo_name or "",
         mail_from=settings.mail_from,
         reply_to_domain=settings.reply_to_domain,
         reply_key=reply_key(verification_key(settings)),  # the inbound listener derives the same

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -48,6 +49,8 @@ from support.actions import (
     SurveyAnswer,
     Withdrawal,
 )
+from support.case_events import DeliveryFailed
+from support.notifications import Audience, Notification
 from support.request import CaseRequest
 from support.verification import SealedAttempt, VerificationResult
 from support.vocabulary import Severity, Via
@@ -104,6 +107,38 @@ async def deliveries_on_their_own_queue(env: WorkflowEnvironment, cases: Cases, 
     await env.sleep(timedelta(days=7, minutes=1))
     await cases.answer_survey(case, SurveyAnswer(score=4))
     await env.sleep(timedelta(minutes=1))
+    return case
+
+
+async def notification_bounced(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """A B case whose customer confirmed the contact data; the acknowledgement then bounces (a DSN
+    reported by the inbound mail, update `notification_bounced`; patch
+    unreachable-customer-tells-the-assignee): failed once (a second report is refused), the
+    assignee told, the contact-data obligation outstanding again until an engineer accepts it."""
+    case = (await cases.open(request("bounced", severity="B"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    bounced = DeliveryFailed(
+        notification=Notification(
+            notification_id=f"{case}/acknowledged/0/customer",
+            case_id=case,
+            event="acknowledged",
+            template="acknowledged",
+            audience=Audience.CUSTOMER,
+            time_zone="UTC",
+        ),
+        reason="bounced after it was sent: 550 5.1.1 <a***@contoso.example>: User unknown",
+    )
+    handle = cases.client.get_workflow_handle(case)
+    await handle.execute_update(SupportCaseWorkflow.notification_bounced, bounced, id="bounce-recorded")
+    try:
+        await handle.execute_update(SupportCaseWorkflow.notification_bounced, bounced, id="bounce-again")
+        raise AssertionError("a second report for the same notification was taken")
+    except WorkflowUpdateFailedError:
+        pass  # refused by the validator: no event
+    await cases.accept_obligation(case, ObligationAcceptance(request_id="contact_data", engineer=ENGINEER))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await env.sleep(timedelta(days=14, minutes=1))
     return case
 
 
@@ -444,6 +479,7 @@ SCENARIOS: dict[str, Scenario] = {
     "obligations_answered_by_reply": obligations_answered_by_reply,
     "reopened_by_reply": reopened_by_reply,
     "thread_messages_kept": thread_messages_kept,
+    "notification_bounced": notification_bounced,
     # The context read by the worker in the case's first task (a local activity, patch
     # `context-local-activity`); the older recordings keep the context activity.
     "context_read_in_the_first_task": intake_waits_for_decision,

@@ -46,12 +46,14 @@ from support.case_record import CaseRecord
 from support.clocks import ClockName
 from support.customer_replies import received, reply_refusal
 from support.customer_requests import (
+    UNREACHABLE_CUSTOMER_PATCH,
     accept,
     ask,
     ask_again,
     came_due,
     cooperated,
     cooperation_refusal,
+    customer_unreachable,
     obligation_refusal,
     remind,
     request_refusal,
@@ -138,7 +140,20 @@ def _delivery_failed(case: CaseRecord, event: DeliveryFailed, now: datetime, dec
         event=notification.template,
         audience=notification.audience.value,
     )
+    if notification.audience.customer_side and case.patched(UNREACHABLE_CUSTOMER_PATCH):
+        customer_unreachable(case, notification, reason, now, decision)
     decision.wake = True
+
+
+ALREADY_FAILED = "this notification is already marked failed on the case"
+
+
+def failure_refusal(case: CaseRecord, event: DeliveryFailed) -> str | None:
+    """Why a report that a notification failed (a bounce, `notification_bounced`) changes nothing:
+    the case already shows it failed (a second report for the same mail)."""
+    if any(f.notification_id == event.notification.notification_id for f in case.view.failed_notifications):
+        return ALREADY_FAILED
+    return None
 
 
 def _verification_over(case: CaseRecord, _: VerificationWaitOver, now: datetime, decision: Decision) -> None:
@@ -210,6 +225,8 @@ def refusal(case: CaseRecord, action: BaseModel, now: datetime, moving: bool = F
         return reopen_refusal(case, now)
     if isinstance(action, SurveyAnswer):
         return survey_refusal(case)  # starts no delivery: taken while the case moves too
+    if isinstance(action, DeliveryFailed):  # a bounce: taken in any status, once
+        return failure_refusal(case, action) or (_MOVING.format(verb="take a bounce") if moving else None)
     if isinstance(action, CustomerReply):
         # A repeat is refused as such whatever the case does now (the inbound side's exactly-once).
         return reply_refusal(case, action) or (_MOVING.format(verb="take a reply") if moving else None)

@@ -29,6 +29,7 @@ from support.cooperation import (
     waiting_on_customer,
 )
 from support.excerpt import excerpt
+from support.notifications import Notification
 from support.reasons import ASKED, NOT_PROVIDED, Reason
 from support.resolution import close_unresponsive
 from support.responses import touch
@@ -283,3 +284,47 @@ def _what(request: CustomerRequest) -> dict[str, str]:
     if request.kind is RequestKind.OBLIGATION:
         return {"obligation": request.request_id, "what": request.what}
     return {"what": request.what}
+
+
+# Cases before it only showed a failed notification: the assignee was not told, and a customer who
+# could not be reached left the contact-data obligation as it was.
+UNREACHABLE_CUSTOMER_PATCH = "unreachable-customer-tells-the-assignee"
+CONTACT_DATA = "contact_data"  # the policy's obligation to keep contact data accurate
+
+
+def customer_unreachable(
+    case: CaseRecord, failed: Notification, reason: str, now: datetime, decision: Decision
+) -> None:
+    """A message to the customer's side could not be delivered (refused, or bounced later): the
+    assignee is told (or the support queue while nobody holds the case), and on an open case the
+    contact-data obligation counts as not met: answered or accepted, it is outstanding again with a
+    new period from now, so its reminders and downgrade timer run until the customer's contact
+    data is put right (an engineer accepts it, or the customer answers)."""
+    view = case.view
+    obligations = [r for r in view.customer_requests if r.kind is RequestKind.OBLIGATION]
+    obligation = next((r for r in obligations if r.request_id == CONTACT_DATA), None)
+    times: dict[str, datetime] = {}
+    if obligation is not None and view.status.is_open and view.severity is not None:
+        if obligation.state in (RequestState.ANSWERED, RequestState.ACCEPTED):
+            period = cooperation_period(case.rules, view.severity, case.calendar, now)
+            index = view.customer_requests.index(obligation)
+            obligation = asked_again(obligation, period)
+            view.customer_requests[index] = obligation
+        if obligation.outstanding:
+            times["contact_data_due"] = obligation.due
+            view.record(
+                now,
+                "obligation_not_met",
+                f"{CONTACT_DATA}: the customer could not be reached ({failed.event}); due "
+                f"{obligation.due.isoformat()}",
+            )
+    sequence = len(view.failed_notifications) + view.failed_notifications_omitted
+    decision.tell(
+        recipients(
+            case,
+            "notification_failed",
+            {"failed_event": failed.event, "audience": failed.audience.value, "server_said": reason},
+            times,
+            sequence=sequence,
+        )
+    )

@@ -78,6 +78,33 @@ def reply_address(case_id: str, reply_domain: str, key: bytes) -> str:
     return f"{LOCAL_PREFIX}{reply_token(case_id, key)}@{reply_domain}"
 
 
+BOUNCE_PREFIX: Final = "bounce+"
+_BOUNCE_LABEL: Final = b"casework bounce token v1\x00"
+
+
+def bounce_token(notification_id: str, key: bytes) -> str:
+    """The token of a notification's envelope sender (`bounce_address`): 26 base32 characters of
+    HMAC-SHA256(key, label + notification id), the same on every retry of the notification, and
+    unguessable without the key (so a forged report cannot name a notification)."""
+    digest = hmac.new(key, _BOUNCE_LABEL + notification_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:TOKEN_CHARS]
+
+
+def bounce_address(notification_id: str, reply_domain: str, key: bytes) -> str:
+    """The envelope sender (MAIL FROM, where mail servers send their delivery reports) of a
+    notification mailed to the customer's side: `bounce+<token>@<reply domain>` (VERP). It names
+    the notification once the token is recorded (adapters.bounce_addresses, before the mail goes)."""
+    return f"{BOUNCE_PREFIX}{bounce_token(notification_id, key)}@{reply_domain}"
+
+
+def bounce_token_of(address: str, reply_domain: str) -> str | None:
+    """The token of a `bounce+<token>@<reply domain>` address (lower case), or None."""
+    rest = _after_prefix(address, reply_domain, BOUNCE_PREFIX)
+    if rest is None or not _TOKEN.fullmatch(rest.lower()):
+        return None
+    return rest.lower()
+
+
 def token_of(address: str, reply_domain: str) -> str | None:
     """The token a recipient address carries (lower case), or None when it is not a token address
     of this installation. Whether it names a case is the recorded tokens' to say."""
@@ -93,16 +120,16 @@ def tenant_of_case(case_id: str) -> str:
     return tenant if dot and re.fullmatch(TENANT_ID_PATTERN, tenant) else ""
 
 
-def _after_prefix(address: str, reply_domain: str) -> str | None:
-    """What follows `case+` in an address of the reply domain (compared without case: DNS, and mail
-    systems that fold local parts), or None."""
+def _after_prefix(address: str, reply_domain: str, prefix: str = LOCAL_PREFIX) -> str | None:
+    """What follows `prefix` (`case+`) in an address of the reply domain (compared without case:
+    DNS, and mail systems that fold local parts), or None."""
     text = address.strip().strip("<>").strip()
     local, at, domain = text.rpartition("@")
     if not at or domain.lower().rstrip(".") != reply_domain.lower().rstrip("."):
         return None
-    if local[: len(LOCAL_PREFIX)].lower() != LOCAL_PREFIX:
+    if local[: len(prefix)].lower() != prefix:
         return None
-    return local[len(LOCAL_PREFIX) :]
+    return local[len(prefix) :]
 
 
 def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:

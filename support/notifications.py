@@ -62,6 +62,7 @@ SUPPORT_TEMPLATES = frozenset(
         "assigned",
         "customer_replied",
         "withdrawn",
+        "notification_failed",
     }
 )
 ALL_TEMPLATES = CUSTOMER_TEMPLATES | SUPPORT_TEMPLATES

@@ -115,6 +115,7 @@ LATER_EVENTS: dict[str, list[Audience]] = {
     "customer_replied": [Audience.ENGINEER],
     "withdrawn": [Audience.CUSTOMER, Audience.ENGINEER],
     "obligation_asked_again": [Audience.CUSTOMER],  # issue 23
+    "notification_failed": [Audience.ENGINEER],  # issue 28
 }
 
 

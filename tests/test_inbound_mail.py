@@ -66,7 +66,14 @@ from support.case_record import CaseRecord, CaseStart
 from support.case_view import CaseView
 from support.customer_replies import STILL_OPENING
 from support.directory import DirectoryFile, TenantRecord
-from support.inbound_mail import mac_reply_address, reply_address, reply_key, reply_token, tenant_of_case
+from support.inbound_mail import (
+    bounce_address,
+    mac_reply_address,
+    reply_address,
+    reply_key,
+    reply_token,
+    tenant_of_case,
+)
 from support.request import case_id_for
 from support.text import MESSAGE_MAX
 from tests import hostile_mail
@@ -336,6 +343,100 @@ async def test_a_guessed_case_address_is_refused_like_an_unknown_case(stack: Sta
     code, text = await send(stack.listener.port, reply_to(ack, "To the earlier address"), to=earlier)
     assert (code, text) == (250, f"2.0.0 added to case {case_id}"), "mail sent before the tokens"
     assert (await view(stack, case_id)).replies_received == 2
+
+
+def delivery_report(to: str, action: str = "failed", said: str = "") -> bytes:
+    """A delivery status notification (RFC 3464) as Postfix writes one, for `to`."""
+    diagnostic = said or (
+        "smtp; 550 5.1.1 <admin@contoso.example>: Recipient address rejected: "
+        "User unknown in local recipient table"
+    )
+    cut = diagnostic.rfind(" ", 0, 70)
+    first, rest = (diagnostic[:cut], diagnostic[cut + 1 :]) if cut > 0 else (diagnostic, "")
+    return (
+        "From: MAILER-DAEMON@mx.contoso.example (Mail Delivery System)\r\n"
+        f"To: {to}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {make_msgid(domain='mx.contoso.example')}\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        "--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.contoso.example\r\n\r\n"
+        "Final-Recipient: rfc822; admin@contoso.example\r\n"
+        f"Action: {action}\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: {first}\r\n    {rest}\r\n"  # folded, as Postfix folds it
+        "--R\r\nContent-Type: text/rfc822-headers\r\n\r\nSubject: Case opened\r\n"
+        "--R--\r\n"
+    ).encode()
+
+
+async def test_a_delivery_report_marks_its_notification_failed_once_with_the_servers_text(
+    stack: Stack,
+) -> None:
+    """The acknowledgement went out from its own envelope sender (VERP); the report a mail server
+    sends back to it later marks that notification failed on the case, with the server's text
+    (masked), in the timeline, the assignee told, the contact-data obligation not met: once. A
+    second report, or a mail that is no report, changes nothing."""
+    case_id = await open_case(stack, "bounced")
+    ack = await acknowledgement(stack, case_id)
+    notification_id = str(ack["X-Casework-Notification"]).strip()
+    address = bounce_address(notification_id, stack.settings.reply_to_domain, key_of(stack))
+    out_of_office = reply_to(ack, "I am out of the office", Auto_Submitted="auto-replied")
+    code, text = await send(stack.listener.port, out_of_office, sender="", to=address)
+    assert (code, text) == (250, "2.6.0 accepted: not a report of a failed delivery")
+    delayed = delivery_report(address, action="delayed", said="smtp; 451 4.2.0 try later")
+    assert (await send(stack.listener.port, delayed, sender="", to=address))[0] == 250
+    assert (await view(stack, case_id)).failed_notifications == []
+
+    code, text = await send(stack.listener.port, delivery_report(address), sender="", to=address)
+    assert (code, text) == (250, f"2.0.0 bounce recorded on case {case_id}")
+    case = await view(stack, case_id)
+    [failed] = case.failed_notifications
+    assert failed.notification_id == notification_id and failed.audience.value == "customer"
+    assert "User unknown in local recipient table" in failed.reason, failed.reason
+    assert "a***@contoso.example" in failed.reason and CUSTOMER not in failed.reason
+    kinds = [e.kind for e in case.timeline]
+    assert kinds.count("notification_failed") == 1 and "obligation_not_met" in kinds
+    contact = next(r for r in case.customer_requests if r.request_id == "contact_data")
+    assert contact.outstanding, "a customer who cannot be reached has not met the contact-data obligation"
+    told = await delivered(stack.settings, case_id, "/notification_failed/")
+    assert len([i for i in told if "/notification_failed/" in i]) == 1, told
+    notice = [
+        m
+        for m in mails(stack.settings, case_id)
+        if "/notification_failed/" in str(m["X-Casework-Notification"])
+    ]
+    assert len(notice) == 1 and "User unknown in local recipient table" in text_of(notice[0])
+
+    code, text = await send(stack.listener.port, delivery_report(address), sender="", to=address)
+    assert (code, text) == (250, "2.0.0 bounce already recorded"), "a second report changes nothing"
+    again = await view(stack, case_id)
+    assert len(again.failed_notifications) == 1
+    assert [e.kind for e in again.timeline].count("notification_failed") == 1
+
+
+async def test_a_forged_delivery_report_is_refused_at_rcpt_like_any_unknown_address(stack: Stack) -> None:
+    """No backscatter: a report to a bounce address casework never sent (made up, one character off
+    a real one, or computed for a notification that never went out) is refused in the sender's own
+    session with the text every unknown address gets, and no case changes."""
+    case_id = await open_case(stack, "forged")
+    ack = await acknowledgement(stack, case_id)
+    domain = stack.settings.reply_to_domain
+    real = bounce_address(str(ack["X-Casework-Notification"]).strip(), domain, key_of(stack))
+    local = real.partition("@")[0]
+    changed = local[:-1] + ("b" if local.endswith("a") else "a")
+    never_sent = bounce_address(f"{case_id}/resolved/0/customer", domain, key_of(stack))
+    for address in [
+        f"bounce+{'q' * 26}@{domain}",
+        f"{changed}@{domain}",
+        never_sent,
+        f"bounce+{case_id}@{domain}",
+    ]:
+        code, text = await send(stack.listener.port, delivery_report(address), sender="", to=address)
+        assert (code, text) == (550, NO_SUCH), address
+    assert (await view(stack, case_id)).failed_notifications == []
 
 
 async def test_the_case_with_the_longest_id_gets_a_reply_address_and_its_reply_lands(stack: Stack) -> None:

@@ -60,6 +60,9 @@ FACTS = {
     "status": "in_progress",
     "details": "Wang Fang, +86 10 5555 0100, 24x7",  # customer_cooperated
     "why": "the analysis names no affected users",  # obligation_asked_again (issue 23)
+    "failed_event": "acknowledged",  # notification_failed (issue 28)
+    "audience": "customer",
+    "server_said": "550 5.1.1 User unknown in local recipient table",
     "description": "OK, 12:00.",  # new_case: the customer's own words
     "requester": "admin@contoso.example",
     "contact_email": "admin@contoso.example",

@@ -13,8 +13,10 @@ import pytest
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT
 from support.actions import Cooperation, FirstResponse, ObligationAcceptance, ObligationAskedAgain
+from support.case_events import DeliveryFailed
+from support.case_machine import ALREADY_FAILED
 from support.cooperation import RequestKind, RequestState
-from support.customer_requests import OBLIGATIONS_ANSWERED_BY_REPLY_PATCH
+from support.customer_requests import OBLIGATIONS_ANSWERED_BY_REPLY_PATCH, UNREACHABLE_CUSTOMER_PATCH
 from support.customer_view import customer_view
 from support.notifications import Audience
 from support.vocabulary import Severity
@@ -185,3 +187,41 @@ def test_the_acknowledgement_says_how_obligations_are_provided(language: str, wo
     told = next(n for n in driver.told if n.event == "acknowledged" and n.audience is Audience.CUSTOMER)
     text = RENDERER.render(told).text
     assert all(w in text for w in words), text
+
+
+def test_a_customer_who_cannot_be_reached_has_not_met_the_contact_data_obligation() -> None:
+    """Issue 28: the acknowledgement bounced (or failed at once) after the customer had confirmed
+    the contact data and an engineer accepted it: the failure is shown once, the assignee is told
+    with the server's text, and the obligation is outstanding again, so its reminders and the
+    downgrade timer run until an engineer accepts it again. A second report changes nothing."""
+    driver = open_case("unreachable", severity="A")
+    driver.act(Cooperation(request_id="contact_data", details="confirmed"))
+    driver.act(ObligationAcceptance(engineer=ENGINEER, request_id="contact_data"))
+    driver.act(FirstResponse(engineer=ENGINEER, message="Looking"))
+    ack = next(n for n in driver.told if n.event == "acknowledged" and n.audience is Audience.CUSTOMER)
+    bounced = DeliveryFailed(notification=ack, reason="bounced after it was sent: 550 5.1.1 User unknown")
+    assert driver.refusal(bounced) is None
+    driver.act(bounced)
+    assert [f.notification_id for f in driver.view.failed_notifications] == [ack.notification_id]
+    assert states(driver)["contact_data"] is RequestState.OUTSTANDING
+    [told] = [n for n in driver.told if n.event == "notification_failed"]
+    assert told.audience is Audience.ENGINEER and "User unknown" in told.facts["server_said"]
+    assert "contact_data_due" in told.times
+    assert driver.refusal(bounced) == ALREADY_FAILED, "a second report for the same mail"
+    staff_failure = next(n for n in driver.told if not n.audience.customer_side)
+    driver.deliver(DeliveryFailed(notification=staff_failure, reason="550 no such mailbox"))
+    failures = [n for n in driver.told if n.event == "notification_failed"]
+    assert len(failures) == 1, "a staff notice that failed tells nobody: no loop"
+    driver.advance(2 * H + timedelta(minutes=1))
+    assert severity_of(driver) is Severity.B, "not provided in time: downgraded"
+
+
+def test_cases_from_before_only_show_the_failure() -> None:
+    driver = open_case("unreachable-before", severity="B")
+    driver.case.patched = lambda patch: patch != UNREACHABLE_CUSTOMER_PATCH
+    driver.act(Cooperation(request_id="contact_data", details="confirmed"))
+    ack = next(n for n in driver.told if n.audience is Audience.CUSTOMER)
+    driver.deliver(DeliveryFailed(notification=ack, reason="550 User unknown"))
+    assert len(driver.view.failed_notifications) == 1
+    assert states(driver)["contact_data"] is RequestState.ANSWERED
+    assert not [n for n in driver.told if n.event == "notification_failed"]

@@ -122,6 +122,9 @@ def notification(template: str, audience: Audience, language: str) -> Notificati
             "status": "in_progress",
             "details": "OK, 12:00.",  # customer_cooperated: the customer's own words
             "why": "OK, 12:00.",  # obligation_asked_again: the engineer's own words (issue 23)
+            "failed_event": "acknowledged",  # notification_failed (issue 28)
+            "audience": "customer",
+            "server_said": "OK, 12:00.",  # the mail server's own words
             "description": "OK, 12:00.",  # new_case: the customer's own words
             "requester": "admin@contoso.example",
             "contact_email": "admin@contoso.example",

@@ -125,6 +125,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "SMTP_USERNAME": "mailer",
         "SMTP_PASSWORD": " pass word ",
         "CASEWORK_SMTP_CONNECTIONS": "3",
+        "CASEWORK_SMTP_HELO_NAME": "mail.example.com",
         "CASEWORK_SMTP_SINK_PORT": "18025",
         "CASEWORK_MAIL_FROM": "Help <help@example.com>",
         "CASEWORK_REPLY_TO_DOMAIN": "help.example.com",
@@ -188,6 +189,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "smtp_username": "mailer",
         "smtp_password": " pass word ",  # secrets are taken as they are
         "smtp_connections": 3,
+        "smtp_helo_name": "mail.example.com",
         "sink_port": 18025,
         "mail_from": "Help <help@example.com>",
         "reply_to_domain": "help.example.com",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from email.message import EmailMessage
@@ -25,12 +27,12 @@ from activities.delivery import DeliveryActivities, DeliveryConfig
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.mail_sink import free_port
-from adapters.messages import Renderer
+from adapters.messages import Message, Renderer
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.reply_addresses import ReplyAddresses
 from adapters.schema import reply_addresses
 from adapters.settings import PROJECT_ROOT, Settings
-from adapters.smtp_out import Slots, SmtpPool, SmtpServer
+from adapters.smtp_out import Slots, SmtpPool, SmtpServer, case_email
 from support.notifications import Audience, Notification
 
 SECRET = "s3cret-for-tests-0123456789abcdef"  # 32 bytes at least, or the worker refuses it
@@ -53,11 +55,14 @@ class CountingSink:
     connections: int = 0
     quits: int = 0
     messages: list[bytes] = dataclasses.field(default_factory=list)
+    helo_names: list[str] = dataclasses.field(default_factory=list)
+    senders: list[str] = dataclasses.field(default_factory=list)
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         self.connections += 1
+        self.helo_names.append(hostname)
         session.host_name = hostname
         return responses
 
@@ -74,6 +79,7 @@ class CountingSink:
             server.transport.close()  # nothing more reaches the client
             return "250 OK"
         envelope.mail_from = address
+        self.senders.append(address)
         envelope.mail_options.extend(options)
         return "250 OK"
 
@@ -195,19 +201,62 @@ async def test_failures_are_sorted_as_before_and_the_connection_is_not_kept() ->
     with smtp_server(sink) as server:
         pool = SmtpPool(server)
         await pool.send(email(0))
-        with pytest.raises(PermanentFailure, match="550"):
+        with pytest.raises(PermanentFailure) as refused:
             await pool.send(email(1, to="gone@example.com"))
         with pytest.raises(TransientFailure, match="452") as deferred:
             await pool.send(email(2, to="full@example.com"))
         await pool.send(email(3))
         await pool.close()
     assert deferred.value.kind == "SmtpTransient"
+    assert str(refused.value) == "SMTP refused the recipient: 550 5.1.1 No such user", "its text kept"
     assert sink.ids() == ["n-0", "n-3"]
     assert sink.connections == 3, "a connection that saw a refusal is closed, not reused"
     unreachable = SmtpPool(SmtpServer(host="127.0.0.1", port=free_port(), timeout_seconds=2.0))
     with pytest.raises(TransientFailure) as down:
         await unreachable.send(email(4))
     assert down.value.kind == "SmtpUnavailable"
+
+
+async def test_the_servers_text_is_kept_bounded_and_without_the_address() -> None:
+    said = "5.1.1 <gone@example.com>: Recipient address rejected: User unknown in local recipient table"
+    sink = CountingSink(refuse={"gone@example.com": f"550 {said} {'x' * 600}"})
+    with smtp_server(sink) as server:
+        pool = SmtpPool(server)
+        with pytest.raises(PermanentFailure) as refused:
+            await pool.send(email(1, to="gone@example.com"))
+        await pool.close()
+    text = str(refused.value)
+    assert "550 5.1.1 <g***@example.com>: Recipient address rejected: User unknown in local recipient" in text
+    assert "gone@" not in text and len(text) < 400
+
+
+async def test_casework_says_its_helo_name_and_writes_the_message_id_on_one_line() -> None:
+    sink = CountingSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        named = SmtpServer(host="127.0.0.1", port=controller.port, helo_name="mail.casework.example")
+        default = SmtpServer(host="127.0.0.1", port=controller.port)
+        message = case_email(
+            Message(subject="Case opened", text="text", html="<p>html</p>", language="en"),
+            mail_from="casework support <support@casework.example>",
+            to="admin@contoso.example",
+            case_id="case-contoso.a-request-id-long-enough-to-matter",
+            notification_id="case-contoso.a-request-id-long-enough-to-matter/acknowledged/0/customer",
+            reply_to_domain="support.casework.example",
+            reply_key=b"k" * 32,
+        )
+        for server in (named, default):
+            pool = SmtpPool(server)
+            await pool.send(message, envelope_from="bounce+abc@support.casework.example")
+            await pool.close()
+    finally:
+        controller.stop()
+    assert sink.helo_names == ["mail.casework.example", socket.getfqdn()]
+    assert sink.senders == ["bounce+abc@support.casework.example"] * 2
+    raw = sink.messages[0]
+    line = next(x for x in raw.split(b"\r\n") if x.lower().startswith(b"message-id:"))
+    assert re.fullmatch(rb"Message-ID: <[0-9a-f]{40}@support\.casework\.example>", line), raw[:400]
 
 
 async def test_a_connection_idle_too_long_is_replaced() -> None:
@@ -323,7 +372,7 @@ async def test_deliveries_share_connections_and_write_the_ledger_once_each(
         assert commits[0] == 6, "one ledger transaction per delivery"
         rows = DeliveryLedger(engine).for_case("case-p")
         assert [(r["channel"], r["status"]) for r in rows] == [("email", "sent")] * 6
-        assert recorded_reply_addresses(engine) == 1, "the case's reply address, recorded once"
+        assert recorded_reply_addresses(engine) == 0, "staff mail names no reply address (no Reply-To)"
     finally:
         engine.dispose()
         apart.dispose()

@@ -305,6 +305,18 @@ class SupportCaseWorkflow:
         self._check(reply)
 
     @workflow.update
+    def notification_bounced(self, failed: DeliveryFailed) -> CaseView:
+        """A mail server's report that a notification's mail could not be delivered after it was
+        sent (the inbound mail's bounces, `intake.bounces`; update id `bounce-<token>`): marked
+        failed as a delivery that failed at once is, and once."""
+        self._apply(failed)
+        return self._case.view
+
+    @notification_bounced.validator
+    def _check_notification_bounced(self, failed: DeliveryFailed) -> None:
+        self._check(failed)
+
+    @workflow.update
     async def answer_request(self, answer: Cooperation) -> CaseView:
         """The customer's answer to an obligation or request, checked (the `cooperate` signal is
         kept for clients and histories from before: it takes what it gets)."""
