@@ -30,9 +30,6 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.api_keys import Keyring
-from adapters.attachment_store import AttachmentStore
-from adapters.case_messages import MessageStore
-from adapters.codec import codec_from_env
 from adapters.logging import get_logger
 from adapters.policy_file import policy_problem
 from adapters.settings import Settings
@@ -40,7 +37,7 @@ from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.attachments_api import attachments_router
 from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
-from intake.case_thread import CaseThread
+from intake.case_thread import thread_over
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
@@ -421,7 +418,7 @@ def create_app(
         route(action)
 
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
-    thread = CaseThread(MessageStore(engine, codec_from_env()), AttachmentStore(engine))
+    thread = thread_over(engine)
     app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))
 
     # The guard runs before routing, so before anything reads a body.

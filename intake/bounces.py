@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Protocol
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -43,6 +44,10 @@ from support.notifications import Audience, Notification, template_for
 from workflows.support_case import SupportCaseWorkflow
 
 log = get_logger("casework.bounces")
+
+
+# How long a report waits for its case (the sending server is told 451 after it, and sends again).
+BOUNCE_WAIT = timedelta(seconds=15)
 
 
 class ReportReader(Protocol):
@@ -93,7 +98,16 @@ class Bounces:
         found = await asyncio.to_thread(self._addresses.find, token)
         return None if found is not None else NO_SUCH_ADDRESS
 
-    async def message(self, token: str, raw: bytes) -> SmtpAnswer:
+    async def message(self, token: str, raw: bytes, envelope_sender: str = "") -> SmtpAnswer:
+        """A delivery report comes from the null sender (RFC 3464, RFC 5321 4.5.5): anything else
+        sent to a bounce address (a person who read the Return-Path, a forged report) is dropped,
+        so a recipient cannot mark their own mail failed and cost the case its contact data."""
+        if envelope_sender.strip().strip("<>"):
+            self.count("bounce_ignored")
+            log.info("mail to a bounce address dropped: not from the null sender", outcome="bounce_ignored")
+            return SmtpAnswer(
+                250, "2.6.0 accepted: delivery reports come from the null sender", "bounce_ignored"
+            )
         answer = await self._message(token, raw)
         self.count(answer.outcome)
         return answer
@@ -127,7 +141,10 @@ class Bounces:
         failed = DeliveryFailed(notification=_notification(found), reason=reason)
         try:
             await self._cases.client.get_workflow_handle(found.case_id).execute_update(
-                SupportCaseWorkflow.notification_bounced, failed, id=f"bounce-{token}"
+                SupportCaseWorkflow.notification_bounced,
+                failed,
+                id=f"bounce-{token}",
+                rpc_timeout=BOUNCE_WAIT,
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause
@@ -155,7 +172,7 @@ class Bounces:
                 "bounce deferred: case unreachable", case_id=found.case_id, error=type(error).__name__
             )
             return UNREACHABLE
-        except (TimeoutError, RuntimeError) as error:
+        except (TimeoutError, RuntimeError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             log.warning(
                 "bounce deferred: case unreachable", case_id=found.case_id, error=type(error).__name__
             )
@@ -209,7 +226,7 @@ class WithBounces:
     async def message(self, envelope_sender: str, recipient: str, raw: bytes) -> SmtpAnswer:
         token = self._bounces.token(recipient)
         if token is not None:
-            return await self._bounces.message(token, raw)
+            return await self._bounces.message(token, raw, envelope_sender)
         return await self._mail.message(envelope_sender, recipient, raw)
 
     async def close(self) -> None:

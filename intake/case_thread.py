@@ -20,15 +20,16 @@ import hashlib
 import re
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
 from adapters.attachment_store import AttachmentStore
-from adapters.case_messages import MessageStore
-from intake.cases import ActionRejected, Cases, Forbidden, InvalidField
+from adapters.case_messages import MessageStore, SealedMessage
+from adapters.codec import EncryptionCodec, SealError, key_ring_from_env
+from intake.cases import ActionRejected, Cases, Forbidden, InvalidField, Unavailable
 from support.access import Permission, Principal, Role
 from support.actions import ATTACHMENTS_PER_REPLY, MESSAGE_HASH_PATTERN, AttachmentRef, CustomerReply
 from support.case_view import CaseView
 from support.customer_replies import ALREADY_RECEIVED
-from support.customer_view import customer_view
 from support.text import REQUEST_ID_PATTERN, Message
 from support.thread import BadCursor, after_cursor, cursor_after, description, for_reader
 from support.thread_message import ThreadMessage, ThreadPage
@@ -61,6 +62,22 @@ def comment_id(tenant_id: str, request_id: str) -> str:
     return hashlib.sha256(f"portal-comment\x00{tenant_id}\x00{request_id}".encode()).hexdigest()
 
 
+SEALED = (
+    "the case's messages are sealed with a key this process does not have: set "
+    "CASEWORK_ENCRYPTION_KEY (and CASEWORK_ENCRYPTION_PREVIOUS_KEYS) as the workers have them"
+)
+
+
+def thread_over(engine: Engine) -> CaseThread:
+    """The thread over this database, sealed and opened with the environment's key ring (messages
+    and files alike): the one way the API, the console and the CLI make it."""
+    keys = key_ring_from_env()
+    return CaseThread(
+        MessageStore(engine, EncryptionCodec(keys) if keys is not None else None),
+        AttachmentStore(engine, keys),
+    )
+
+
 class CaseThread:
     def __init__(self, messages: MessageStore, attachments: AttachmentStore) -> None:
         self._messages = messages
@@ -71,6 +88,7 @@ class CaseThread:
     ) -> ThreadPage:
         """One page of the thread, oldest first."""
         view = await cases.show(case_id, principal)  # 403 / 404 as for the case itself
+        case_id = view.case_id  # a case number (CW-10482) named the case
         try:
             after = after_cursor(cursor)
         except BadCursor as error:
@@ -80,9 +98,12 @@ class CaseThread:
             via = Via.PHONE if view.channel == Channel.PHONE.value else Via.PORTAL
             at = view.opened_at or view.created_at
             found.append(description(view.case_id, view.tenant_id, view.request, at, via))
-        stored, more = await self._messages.page(
-            case_id, max(after, 0), limit - len(found), with_internal=not principal.customer_side
-        )
+        try:
+            stored, more = await self._messages.page(
+                case_id, max(after, 0), limit - len(found), with_internal=not principal.customer_side
+            )
+        except (SealedMessage, SealError) as error:
+            raise Unavailable(SEALED) from error
         found += stored
         return ThreadPage(
             messages=for_reader(
@@ -98,6 +119,7 @@ class CaseThread:
         if not principal.allows(Permission.CUSTOMER_ACTION):
             raise Forbidden(f"a {principal.role.value} key cannot write to support as the customer")
         tenant = await cases.scope(case_id, principal)
+        case_id = await cases.case_id_of(case_id)  # a case number (CW-10482) named the case
         files = [await self._attached(case_id, tenant, ref) for ref in dict.fromkeys(comment.attachments)]
         reply = CustomerReply(
             message_id=comment_id(tenant, comment.request_id),
@@ -115,12 +137,15 @@ class CaseThread:
             if not str(error).startswith(ALREADY_RECEIVED):
                 raise
             return Commented(created=False, case=await cases.show(case_id, principal))
-        return Commented(created=True, case=customer_view(view) if principal.customer_side else view)
+        return Commented(created=True, case=cases.seen(view, principal))
 
     async def _attached(self, case_id: str, tenant: str, attachment_id: str) -> AttachmentRef:
         stored = None
         if re.fullmatch(MESSAGE_HASH_PATTERN, attachment_id):
-            stored = await asyncio.to_thread(self._attachments.get, case_id, attachment_id)
+            try:
+                stored = await asyncio.to_thread(self._attachments.get, case_id, attachment_id)
+            except SealError as error:
+                raise Unavailable(SEALED) from error
         if stored is None or stored.tenant_id != tenant:
             raise InvalidField("attachments", f"{attachment_id[:64]!r} is no attachment of this case")
         return AttachmentRef(
@@ -143,6 +168,7 @@ class CaseThread:
         if not principal.allows(Permission.CUSTOMER_ACTION):
             raise Forbidden(f"a {principal.role.value} key cannot attach files as the customer")
         tenant = await cases.scope(case_id, principal)
+        case_id = await cases.case_id_of(case_id)  # a case number (CW-10482) named the case
         digest = hashlib.sha256(b"upload\x00" + filename.encode() + b"\x00" + content).hexdigest()
         [ref] = await asyncio.to_thread(
             self._attachments.store, case_id, tenant, digest, [(filename, content_type, content)]

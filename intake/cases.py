@@ -292,7 +292,7 @@ class Cases:
                     "tenant; use a new request_id for a new case"
                 )
             return OpenedCase(
-                created=False, case=self._seen(await self._decided_view(request.case_id), principal)
+                created=False, case=self.seen(await self._decided_view(request.case_id), principal)
             )
         await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
@@ -332,7 +332,7 @@ class Cases:
             self._give_back_opening(request.tenant_id)
             raise
         return OpenedCase(
-            created=created, case=self._seen(await self._decided_view(request.case_id), principal)
+            created=created, case=self.seen(await self._decided_view(request.case_id), principal)
         )
 
     async def _allocate(self, request: CaseRequest) -> str | None:
@@ -545,12 +545,12 @@ class Cases:
             if tenant is None or not principal.sees(tenant):
                 raise CaseNotFound(f"no case {case_id!r}")
             if description.status is WorkflowExecutionStatus.COMPLETED:
-                return self._seen(await self._final_view(handle), principal, language)
+                return self.seen(await self._final_view(handle), principal, language)
             view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
             if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
                 details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
                 view = view.model_copy(update={"request": details})
-            return self._seen(view, principal, language)
+            return self.seen(view, principal, language)
         except RPCError as error:
             if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
                 raise Unavailable(
@@ -665,9 +665,9 @@ class Cases:
             await self._signal(case_id, action.handler, payload)
             return None
         view: CaseView = await self._act(case_id, action.handler, payload)
-        return self._seen(view, principal)
+        return self.seen(view, principal)
 
-    def _seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:
+    def seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:
         """The case as this principal may see it: the customer's side never sees staff's notes, nor
         staff's names (`support.names`: display names, else the policy's support name)."""
         if not principal.customer_side:

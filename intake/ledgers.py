@@ -36,7 +36,7 @@ async def read_ledger(cases: Cases, case_id: str, principal: Principal, now: dat
     if not principal.allows(Permission.READ_CASES):
         raise Forbidden(f"a {principal.role.value} key cannot read cases")
     await cases.scope(case_id, principal)
-    ledger = ledger_of(await sla_basis(cases, case_id), now)
+    ledger = ledger_of(await sla_basis(cases, await cases.case_id_of(case_id)), now)
     return customer_ledger(ledger) if principal.customer_side else ledger
 
 

@@ -8,11 +8,8 @@ import os
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from adapters.attachment_store import AttachmentStore
-from adapters.case_messages import MessageStore
-from adapters.codec import codec_from_env
 from adapters.settings import PROJECT_ROOT
-from intake.case_thread import CaseThread
+from intake.case_thread import thread_over
 from intake.cases import Cases
 from intake.command_line import Services, emit, zone
 from intake.console.i18n import FALLBACK, LANGUAGES, matched, strings
@@ -56,7 +53,7 @@ def _language(chosen: str | None) -> str:
 
 async def _thread(services: Services, cases: Cases, args: argparse.Namespace, _: object) -> None:
     engine = services.database()
-    reader = CaseThread(MessageStore(engine, codec_from_env()), AttachmentStore(engine))
+    reader = thread_over(engine)
     messages: list[ThreadMessage] = []
     cursor: str | None = None
     while True:  # the whole thread, a page at a time

@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 
 PREFIX = "act-"
-_FORM = re.compile(r"^act-[0-9a-f]{32}-(?P<ms>[0-9]{1,15})$")
+_FORM = re.compile(r"^act-[0-9a-f]{32}-(?P<ms>[0-9]{1,13})$")  # up to the year 2286
 TOO_LATE = (
     "the case could not be reached in time to take this action (a worker was restarting), and it "
     "was not carried out: send it again"

@@ -72,7 +72,8 @@ async def test_acknowledgement_email_in_the_customers_language_and_zone(
         m for m in mails(settings, view.case_id) if "/acknowledged/" in str(m["X-Casework-Notification"])
     ]
     assert ack["To"] == "it@fabrikam.example"
-    assert ack["Subject"] == f"[{view.case_id}] {subject}"
+    assert view.case_number is not None, "every new case has a number people can say"
+    assert ack["Subject"] == f"[{view.case_number}] {subject}"
     assert ack["Content-Language"] == language
     assert str(ack["Message-ID"]).strip() == message_id(
         f"{view.case_id}/acknowledged/0/customer", "support.casework.example"

@@ -388,6 +388,9 @@ async def test_a_delivery_report_marks_its_notification_failed_once_with_the_ser
     assert (code, text) == (250, "2.6.0 accepted: not a report of a failed delivery")
     delayed = delivery_report(address, action="delayed", said="smtp; 451 4.2.0 try later")
     assert (await send(stack.listener.port, delayed, sender="", to=address))[0] == 250
+    # a report from anyone but the null sender (the customer, who can read the Return-Path) is no report
+    forged = await send(stack.listener.port, delivery_report(address), sender=CUSTOMER, to=address)
+    assert forged == (250, "2.6.0 accepted: delivery reports come from the null sender")
     assert (await view(stack, case_id)).failed_notifications == []
 
     code, text = await send(stack.listener.port, delivery_report(address), sender="", to=address)

@@ -41,7 +41,8 @@ PROPER = frozenset(
     }
     | {"wei", "cst", "cet", "cest", "utc", "asia", "europe", "budapest", "calls", "drop", "e.164", "sla"}
 )
-OWN = re.compile(r'<q class="own"[^>]*>.*?</q>', re.S)  # people's own words, as they wrote them
+# people's own words, as they wrote them: marked on a page, quoted ("> ") on a line of a mail
+OWN = re.compile(r'(?s:<q class="own"[^>]*>.*?</q>)|^> [^\n]*', re.M)
 TAG = re.compile(r"<[^>]+>")
 SKIP = re.compile(
     r"[\w.+*-]+@[\w.-]+|https?://\S+|\bCW-\d+\b|\bcase-[\w.-]+|\b[\w-]*request-[\w-]*\b|\([A-Z][a-z]+/[A-Za-z_]+\)"
@@ -89,6 +90,8 @@ def test_the_checker_finds_each_fault_once_seen() -> None:
     assert foreign("<td>met</td>", "zh-CN") and foreign("-0h 00m 22s", "en")
     assert foreign("<label>request_id</label>", "en") and foreign("Done: resolve", "zh-CN")
     assert not foreign('<q class="own">any words, 任何文字</q> CW-10482 Contoso', "hu")
+    assert not foreign("邮件服务器的答复 \n> 550 5.1.1 User unknown in local recipient table\n", "zh-CN")
+    assert foreign("邮件服务器的答复 550 5.1.1 User unknown in local recipient table", "zh-CN")
 
 
 def reading(language: str, zone: str = "Europe/Budapest") -> Reading:

@@ -29,9 +29,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
-from adapters.attachment_store import AttachmentStore
-from adapters.case_messages import MessageStore
-from adapters.codec import codec_from_env
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
@@ -39,7 +36,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, load_staff
 from adapters.temporal import TemporalUnavailable
 from intake.actions import ACTIONS, CASE_ACTIONS, CaseAction
-from intake.case_thread import CaseThread, Comment
+from intake.case_thread import Comment, thread_over
 from intake.cases import (
     ActionRejected,
     CaseNotFound,
@@ -144,7 +141,7 @@ def create_console(
     env = _environment()
     phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
-    thread = CaseThread(MessageStore(engine, codec_from_env()), AttachmentStore(engine))
+    thread = thread_over(engine)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 

@@ -8,7 +8,7 @@ becomes TEXT: sealed, a 200-character name takes more than 200 characters of bas
 reports need not open the record (null on older rows: reports read their record, in clear).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
