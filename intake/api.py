@@ -57,7 +57,7 @@ from intake.ledgers import read_ledger
 from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
-from support.access import Permission, Principal
+from support.access import Permission, Principal, Role
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
 from support.policy import PolicyError
@@ -377,7 +377,8 @@ def create_app(
                 ]
             ) from None
         tenants = report_tenants(caller, tenant)
-        report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))
+        operator = caller.role is Role.OPERATOR  # who held each clock names staff: operators only
+        report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC), operator)
         if format_ == "csv":
             return Response(report_csv(report), media_type="text/csv; charset=utf-8")
         return report
