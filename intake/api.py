@@ -57,6 +57,7 @@ from intake.ledgers import read_ledger
 from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.verification_gate import VerificationLocked
+from intake.whatif_api import whatif_router
 from support.access import Permission, Principal, Role
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
@@ -416,6 +417,7 @@ def create_app(
         route(action)
 
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
+    app.include_router(whatif_router(engine, get_cases, ERRORS))  # POST /reports/whatif (operators)
 
     # The guard runs before routing, so before anything reads a body.
     app.add_middleware(Guard, keyring=keys, limits=limits)

@@ -37,6 +37,8 @@ from support.whatif_output import whatif_csv, whatif_table
 from tests.case_driver import Driver
 from tests.conftest import running_worker
 from tests.requests import case_request
+from tests.test_access import api_client
+from tests.test_api import as_key
 
 OPENED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 WINDOW = ReportWindow(since=OPENED - timedelta(days=1), until=OPENED + timedelta(days=2))
@@ -175,3 +177,53 @@ async def test_a_real_case_records_its_policy_version_and_hands_its_inputs_over(
     assert listed["digest"] == digest and listed["short"] == digest[:12]
     assert main(["policy", "diff", digest[:8], digest[:12]]) == 0
     assert "the two files are the same text" in capsys.readouterr().out
+
+
+# -- POST /reports/whatif (the real dev server: visibility lists the running cases) ---------------
+
+
+async def test_the_api_whatif_for_operators_with_field_level_errors(
+    dev_env: WorkflowEnvironment, settings: Settings, request_id: str
+) -> None:
+    engine = open_database(settings)
+    try:
+        drivers = await archived(engine, None)
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    window = {"since": WINDOW.since.isoformat(), "until": (now + timedelta(days=1)).isoformat()}
+    toml = {"Content-Type": "application/toml"}
+    async with (
+        running_worker(dev_env.client, settings) as cases,
+        api_client(dev_env.client, settings) as http,
+    ):
+        running = (await cases.open(case_request(request_id))).case.case_id
+        same = await http.post("/reports/whatif", params=window, content=POLICY, headers=as_key("ops") | toml)
+        halved = await http.post(
+            "/reports/whatif", params=window, content=HALVED, headers=as_key("ops") | toml
+        )
+        portal = await http.post(
+            "/reports/whatif", params=window, content=POLICY, headers=as_key("contoso-portal") | toml
+        )
+        agent = await http.post(
+            "/reports/whatif", params=window, content=POLICY, headers=as_key("li.wei") | toml
+        )
+        bad = await http.post(
+            "/reports/whatif",
+            params=window,
+            content=POLICY.replace('first_response = "1h"', 'first_response = "soon"', 1),
+            headers=as_key("ops") | toml,
+        )
+        sla_ops = (await http.get("/reports/sla", params=window, headers=as_key("ops"))).json()
+        sla_portal = (await http.get("/reports/sla", params=window, headers=as_key("contoso-portal"))).json()
+    assert same.status_code == 200, same.text
+    report = same.json()
+    assert report["flips"] == [] and report["redecided"] == len(drivers) + 1, "the running case re-run too"
+    assert halved.status_code == 200
+    flipped = {f["case_id"] for f in halved.json()["flips"]}
+    assert running not in flipped and len(flipped) == 3
+    assert (portal.status_code, agent.status_code) == (403, 403)
+    assert bad.status_code == 422
+    fields = {e["field"] for e in bad.json()["fields"]}
+    assert "body.severities.A.first_response" in fields, bad.json()
+    assert sla_ops["by_assignee"]["li.wei"]["cases"] == len(drivers) and sla_portal["by_assignee"] is None
