@@ -12,7 +12,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.directory_store import DirectoryStore
-from adapters.policy_file import load_policy_snapshot
+from adapters.policy_file import load_policy_version
+from adapters.policy_versions import PolicyVersions
 from support.case_context import CaseContext
 from support.policy import Policy, PolicyError
 
@@ -28,15 +29,22 @@ class ContextRequest(BaseModel):
 class CaseContextActivities:
     """Reads policy.toml on every case (edits apply to new cases) and the directory database."""
 
-    def __init__(self, policy_path: Path, store: DirectoryStore) -> None:
+    def __init__(
+        self, policy_path: Path, store: DirectoryStore, versions: PolicyVersions | None = None
+    ) -> None:
+        """`versions`: where each policy version loaded is put on record (once per process)."""
         self._policy_path = policy_path
         self._store = store
+        self._versions = versions
 
     @activity.defn(name="load_case_context")
     async def load_case_context(self, request: ContextRequest) -> CaseContext:
         try:
-            policy = load_policy_snapshot(self._policy_path, request.opened_at.year)
-            return await asyncio.to_thread(self._facts, policy, request)
+            loaded = load_policy_version(self._policy_path, request.opened_at.year)
+            if self._versions is not None:
+                await asyncio.to_thread(self._versions.record, loaded.digest, loaded.snapshot, loaded.text)
+            context = await asyncio.to_thread(self._facts, loaded.snapshot, request)
+            return context.model_copy(update={"policy_digest": loaded.digest})
         except (PolicyError, OSError, SQLAlchemyError) as error:
             # Retryable on purpose: the case waits (visible as pending) until an operator fixes the
             # file or the database, instead of being lost.

@@ -18,7 +18,7 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -27,34 +27,59 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.codec import KeyRing, SealError
 from adapters.schema import closed_cases
+from support.case_inputs import ArchivedInputs
 from support.case_view import CaseView
 from support.closed_case import ClosedCase
 
+INPUTS = "inputs"
 
-def _context(case_id: str) -> bytes:
-    """What a sealed record is bound to: this table's record of this case."""
-    return b"closed_cases.record\x00" + case_id.encode()
+
+def _context(case_id: str, column: str = "record") -> bytes:
+    """What a sealed value is bound to: this table's column (`record`, `inputs`) of this case."""
+    return f"closed_cases.{column}".encode() + b"\x00" + case_id.encode()
 
 
 def _sealed(row: ClosedCase, keys: KeyRing | None) -> dict[str, object]:
     values = row.model_dump()
     if keys is None:
-        values["key_id"] = None
+        values |= {"key_id": None, "inputs_key_id": None}
     else:
         sealed = keys.seal(row.record.encode(), _context(row.case_id))
         values |= {"record": base64.b64encode(sealed).decode("ascii"), "key_id": keys.current_id}
+        values["inputs_key_id"] = None
+        if row.inputs is not None:
+            inputs = keys.seal(row.inputs.encode(), _context(row.case_id, INPUTS))
+            values |= {"inputs": base64.b64encode(inputs).decode("ascii"), "inputs_key_id": keys.current_id}
     return values
 
 
-def _opened(case_id: str, record: str, kid: str | None, keys: KeyRing | None) -> str:
-    """The record as JSON: in clear as stored, or opened with the key the row names."""
+def _opened(case_id: str, record: str, kid: str | None, keys: KeyRing | None, column: str = "record") -> str:
+    """The record (or inputs) as JSON: in clear as stored, or opened with the key the row names."""
     if kid is None:
         return record
     if keys is None:
         raise SealError(
             f"the record of {case_id} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
         )
-    return keys.open(kid, base64.b64decode(record), _context(case_id)).decode()
+    return keys.open(kid, base64.b64decode(record), _context(case_id, column)).decode()
+
+
+def closed_case_inputs(
+    engine: Engine, case_ids: Sequence[str], keys: KeyRing | None = None
+) -> dict[str, ArchivedInputs]:
+    """The recorded inputs of these closed cases (those archived with them), opened."""
+    found: dict[str, ArchivedInputs] = {}
+    c = closed_cases.c
+    with engine.connect() as connection:
+        for start in range(0, len(case_ids), 500):
+            chunk = list(case_ids[start : start + 500])
+            query = select(c.case_id, c.inputs, c.inputs_key_id).where(
+                c.case_id.in_(chunk), c.inputs.is_not(None)
+            )
+            for case_id, inputs, kid in connection.execute(query):
+                text = _opened(case_id, inputs, kid, keys, INPUTS)
+                found[case_id] = ArchivedInputs.model_validate_json(text)
+    return found
 
 
 def store_closed_case(engine: Engine, row: ClosedCase, keys: KeyRing | None = None) -> None:

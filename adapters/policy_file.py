@@ -5,9 +5,28 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from adapters.country_holidays import expand_policy, snapshot_years
 from support.policy import Policy, PolicyError, parse_policy
+from support.policy_versions import policy_digest
+
+
+class LoadedPolicy(NamedTuple):
+    snapshot: Policy
+    digest: str  # support.policy_versions.policy_digest of the file's policy
+    text: str
+
+
+def load_policy_version(path: Path, opened_year: int) -> LoadedPolicy:
+    """The snapshot, the version's digest and the file's text (what policy_versions records)."""
+    text = _read(path)
+    return LoadedPolicy(_snapshot(path, text, opened_year), _digest(path, text), text)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: Path, text: str) -> str:
+    return policy_digest(parse_policy(text, str(path)))
 
 
 def load_policy_snapshot(path: Path, opened_year: int) -> Policy:
@@ -16,12 +35,15 @@ def load_policy_snapshot(path: Path, opened_year: int) -> Policy:
     The file is read for every case; a text seen before reuses its snapshot: parsing and expanding
     holidays costs milliseconds of the event loop per case, which a burst of openings feels.
     A file that cannot be read or used is a PolicyError naming the file (and the table and field)."""
+    return _snapshot(path, _read(path), opened_year)
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise PolicyError(f"{path}: cannot be read ({reason})") from None
-    return _snapshot(path, text, opened_year)
 
 
 @functools.lru_cache(maxsize=16)

@@ -23,7 +23,9 @@ def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str]
         return []
     c = closed_cases.c
     legacy = and_(c.first_response_severity.is_(None), c.first_response_at.is_not(None), c.key_id.is_(None))
-    counted = [column for column in closed_cases.c if column.name != "record"]
+    counted = [
+        column for column in closed_cases.c if column.name not in ("record", "inputs", "inputs_key_id")
+    ]
     query = select(*counted, case((legacy, c.record), else_=None).label("record")).where(
         or_(
             and_(c.opened_at >= window.since, c.opened_at < window.until),

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Connection,
@@ -173,6 +174,23 @@ closed_cases = Table(
     # the severity whose clock decided the first response (reports read it instead of the record)
     Column("first_response_severity", String(1)),
     Column("key_id", String(16)),  # the key that sealed `record`; null: in clear
+    # revision 0014: the policy version it opened under, who held each clock (business seconds,
+    # staff names only), and its recorded inputs for the what-if (sealed like `record`)
+    Column("policy_digest", String(64)),
+    Column("by_assignee", JSON),
+    Column("inputs", Text),
+    Column("inputs_key_id", String(16)),
+)
+
+# Every policy file a worker or the API loaded, once per digest (revision 0014; adapters.policy_versions).
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("version", String(200), nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("first_seen_by", String(200), nullable=False),
+    Column("text", Text, nullable=False),
 )
 
 

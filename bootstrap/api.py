@@ -8,16 +8,20 @@ connects to Temporal when first needed (`bootstrap/cli.py`); tests the gateway t
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime
 from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.api_keys import KeyFileError, Keyring, load_keyring
 from adapters.console_sessions import SignedOutSessions
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
-from adapters.policy_file import policy_problem
+from adapters.policy_file import load_policy_version, policy_problem
+from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import connect
@@ -27,6 +31,7 @@ from intake.cases import Cases, CasesSource
 from intake.console import install_console
 from intake.expected_wait_api import ExpectedWaits, expected_wait_router
 from intake.limits import FrontLimits
+from support.policy import PolicyError
 
 
 def keyring_for(settings: Settings) -> Keyring:
@@ -36,6 +41,13 @@ def keyring_for(settings: Settings) -> Keyring:
         return load_keyring(settings.api_keys_file, settings.api_tokens)
     except KeyFileError as error:
         raise SystemExit(str(error)) from None
+
+
+def record_policy_file(settings: Settings, database: Engine) -> None:
+    """The policy file the API loads is on record like the workers' (a bad file: /healthz says so)."""
+    with contextlib.suppress(PolicyError, SQLAlchemyError):
+        loaded = load_policy_version(settings.policy_path, datetime.now(UTC).year)
+        PolicyVersions(database, this_process("api")).record(loaded.digest, loaded.snapshot, loaded.text)
 
 
 def api_app(
@@ -59,6 +71,7 @@ def api_app(
         cases.verification = cases.verification or verification_gate(settings, database)
         cases.policy_check = cases.policy_check or partial(policy_problem, settings.policy_path)
         source = given(cases)
+    record_policy_file(settings, database)
     limits = FrontLimits.of(settings)  # one budget per key and per client address for both fronts
     app = create_app(settings, keys, database, source, limits)
     waits = ExpectedWaits(settings.policy_path, DirectoryStore(database))

@@ -30,6 +30,7 @@ from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.messages import Renderer
+from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
 from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
@@ -241,7 +242,9 @@ def build_worker(
     queue = task_queue or settings.task_queue
     workers: list[Worker] = []
     if only in (None, "cases"):
-        context = CaseContextActivities(settings.policy_path, store)
+        context = CaseContextActivities(
+            settings.policy_path, store, PolicyVersions(store.engine, this_process("worker"))
+        )
         # closed_cases, in the database every worker shares; records sealed with the codec's keys
         archive = ArchiveActivities(store.engine, key_ring_from_env())
         thread = ThreadActivities(MessageStore(store.engine, codec_from_env()))  # sealed with the key ring

@@ -59,7 +59,8 @@ from intake.limits import FrontLimits, RateLimited
 from intake.reports import build_sla_report
 from intake.thread_api import thread_router
 from intake.verification_gate import VerificationLocked
-from support.access import Permission, Principal
+from intake.whatif_api import whatif_router
+from support.access import Permission, Principal, Role
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
 from support.policy import PolicyError
@@ -380,7 +381,8 @@ def create_app(
                 ]
             ) from None
         tenants = report_tenants(caller, tenant)
-        report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC))
+        operator = caller.role is Role.OPERATOR  # who held each clock names staff: operators only
+        report = await build_sla_report(engine, cases.client, window, tenants, datetime.now(UTC), operator)
         if format_ == "csv":
             return Response(report_csv(report), media_type="text/csv; charset=utf-8")
         return report
@@ -420,6 +422,7 @@ def create_app(
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
     thread = thread_over(engine)
     app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))
+    app.include_router(whatif_router(engine, get_cases, ERRORS))  # POST /reports/whatif (operators)
 
     # The guard runs before routing, so before anything reads a body.
     app.add_middleware(Guard, keyring=keys, limits=limits)

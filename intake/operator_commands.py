@@ -67,6 +67,7 @@ from intake.history import (
 )
 from intake.ledgers import LANGUAGES, explained, read_ledger
 from intake.reports import build_sla_report
+from intake.whatif_commands import add_whatif_commands
 from support.access import CLI_OPERATOR, Principal, Role
 from support.case_terms import case_terms
 from support.directory import DirectoryError, parse_directory_file
@@ -241,7 +242,9 @@ async def _report_sla(
 ) -> None:
     tenants = None if args.tenant is None else (args.tenant,)
     try:
-        report = await build_sla_report(services.database(), cases.client, window, tenants, datetime.now(UTC))
+        report = await build_sla_report(
+            services.database(), cases.client, window, tenants, datetime.now(UTC), assignees=True
+        )
     except SQLAlchemyError as error:
         raise CliError(
             f"database: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_UNAVAILABLE
@@ -454,3 +457,4 @@ def add_operator_commands(
     ob.set_defaults(call=lambda args: emit(outbox(args.case, services.settings)))
     rp.set_defaults(call=lambda args: _replay_command(args, services), run=None)
     due.set_defaults(call=lambda args: emit(policy_due(args)))
+    add_whatif_commands(sub, psub, services, _prepare_report)  # whatif, policy history | diff

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from adapters.reports_store import closed_cases_in
+from support.closed_case import AssigneeClocks, assignee_clocks
 from support.reports import OpenCase, ReportWindow, SlaReport, sla_report
+from support.sla_ledger import SlaBasis, ledger_of
 from workflows import search_attributes as sa
 
 WORKFLOW_TYPE = "SupportCaseWorkflow"
@@ -64,11 +67,42 @@ async def open_cases_in(
     return found
 
 
+QUERY_TIMEOUT = timedelta(seconds=5)
+QUERY_CONCURRENCY = 8  # running cases' ledgers read at once: a report must not flood the workers
+
+
+async def running_held(client: Client, case_ids: Sequence[str], now: datetime) -> dict[str, AssigneeClocks]:
+    """Who held each clock of the running cases, from each case's ledger at `now` (the `sla_basis`
+    query); a case that cannot be read now (closing, its worker busy) is left out."""
+    gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+
+    async def held(case_id: str) -> AssigneeClocks | None:
+        async with gate:
+            try:
+                basis = await client.get_workflow_handle(case_id).query(
+                    "sla_basis", result_type=SlaBasis, rpc_timeout=QUERY_TIMEOUT
+                )
+            except (RPCError, WorkflowQueryFailedError):
+                return None
+        return assignee_clocks(ledger_of(basis, now))
+
+    found = await asyncio.gather(*(held(case_id) for case_id in case_ids))
+    return {case_id: clocks for case_id, clocks in zip(case_ids, found, strict=True) if clocks is not None}
+
+
 async def build_sla_report(
-    engine: Engine, client: Client, window: ReportWindow, tenants: Sequence[str] | None, now: datetime
+    engine: Engine,
+    client: Client,
+    window: ReportWindow,
+    tenants: Sequence[str] | None,
+    now: datetime,
+    assignees: bool = False,
 ) -> SlaReport:
     """Running cases are listed first: a case that closes in between is then found in the table
-    (and counted once, as closed), never missed by both reads."""
+    (and counted once, as closed), never missed by both reads. `assignees`: the time each
+    engineer held each clock (operators' reports only); otherwise `by_assignee` is null."""
     running = await open_cases_in(client, window, tenants)
     closed = await asyncio.to_thread(closed_cases_in, engine, window, tenants)
-    return sla_report(window, closed, running, now, tenants)
+    held = await running_held(client, [c.case_id for c in running], now) if assignees else None
+    report = sla_report(window, closed, running, now, tenants, held)
+    return report if assignees else report.model_copy(update={"by_assignee": None})

@@ -4,7 +4,7 @@ An activity reads them (`activities/case_context.py`); the case's machine decide
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from support.directory import Incident
 from support.policy import Policy
@@ -17,3 +17,7 @@ class CaseContext(BaseModel):
     requester_is_admin: bool = False
     caller_registered: bool | None = None  # None: not a phone request
     incident: Incident | None = None
+    policy_digest: str | None = Field(
+        default=None,
+        description="the policy file's version (support.policy_versions); None from older workers",
+    )

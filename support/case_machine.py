@@ -188,6 +188,9 @@ STEPS: dict[type[BaseModel], Step] = {
 def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
     """The case after `event` at `now` (changed in place), and the effects to carry out."""
     decision = Decision()
+    if case.inputs is not None:
+        digest = event.policy_digest if isinstance(event, CaseContext) else None
+        case.inputs.note(now, event, digest)
     recorded = case.view.timeline_omitted + len(case.view.timeline)
     STEPS[type(event)](case, event, now, decision)
     if case.view.timeline_omitted + len(case.view.timeline) != recorded:  # the case took it

@@ -16,7 +16,9 @@ from pydantic import BaseModel
 
 from support.calendar import Calendar
 from support.case_context import CaseContext
+from support.case_inputs import ArchivedInputs, CaseInputs
 from support.case_view import CaseView
+from support.closed_case import CaseArchive
 from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
 from support.policy import Policy
@@ -32,6 +34,7 @@ class CarriedCase(BaseModel):
     case: CaseView
     policy: Policy
     tenant: TenantFacts
+    inputs: CaseInputs | None = None  # None: carried by a run from before inputs were recorded
 
 
 class CaseStart(BaseModel):
@@ -60,6 +63,8 @@ class CaseRecord:
         self.tenant: TenantFacts | None = None
         self.issued: IssuedCode | None = None
         self.context: CaseContext | None = None  # kept while the caller is being verified
+        # Every event the machine saw (for the what-if); None: not recorded (a what-if's own re-run).
+        self.inputs: CaseInputs | None = CaseInputs()
         # Whether a rule change (a `workflow.patched` id) applies to this case: cases that ran
         # before it replay the old way. Asked only at the moment the rule would act.
         self.patched = patched
@@ -78,6 +83,7 @@ class CaseRecord:
             return cls(start.request, view, patched)
         record = cls(start.request, start.carried.case, patched)
         record.policy, record.tenant = start.carried.policy, start.carried.tenant
+        record.inputs = start.carried.inputs or CaseInputs(complete=False)
         record.published = None
         return record
 
@@ -101,9 +107,33 @@ class CaseRecord:
             self._calendar = (severity, calendar)
         return self._calendar[1]
 
+    def archive(self) -> CaseArchive:
+        """The archive activity's input: the final view, with the policy snapshot and the tenant's
+        zone (the activity's input is no part of the workflow's command: replay is unchanged)."""
+        return CaseArchive.model_construct(
+            **dict(self.view),
+            sla_policy=self.policy,
+            tenant_time_zone=self.tenant.time_zone if self.tenant is not None else None,
+            inputs=self.archived_inputs(),
+        )
+
+    def archived_inputs(self) -> ArchivedInputs | None:
+        """What a what-if re-decides this case from: the request and every event, or None."""
+        if self.inputs is None:
+            return None
+        view = self.view
+        return ArchivedInputs(
+            request=self.request,
+            created_at=view.created_at,
+            case_number=view.case_number,
+            follows=view.follows,
+            inputs=self.inputs,
+        )
+
     def carried(self) -> CaseStart:
         """The input of the next run: the view kept bounded, whatever happened."""
         self.view.keep_bounded()
         return CaseStart(
-            request=self.request, carried=CarriedCase(case=self.view, policy=self.rules, tenant=self.facts)
+            request=self.request,
+            carried=CarriedCase(case=self.view, policy=self.rules, tenant=self.facts, inputs=self.inputs),
         )

@@ -178,6 +178,11 @@ class CaseView(BaseModel):
     channel: str
     language: str
     policy_version: str | None = None
+    policy_digest: str | None = Field(
+        default=None,
+        description="the digest of the policy version the case opened under (a case keeps its snapshot: "
+        "it never moves to another); None for cases opened before versions were recorded",
+    )
     calendar: str | None = None
     time_zone: str | None = Field(default=None, description="zone of the case's calendar, for display")
     created_at: datetime

@@ -10,8 +10,28 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from support.case_inputs import ArchivedInputs
 from support.case_view import CaseView
+from support.policy import Policy
 from support.sla import ClockState
+from support.sla_ledger import CaseLedger
+
+AssigneeClocks = dict[str, dict[str, float]]
+"""Business seconds each engineer held each clock: {assignee: {clock: seconds}}; nobody's time
+under `UNASSIGNED`."""
+
+UNASSIGNED = "(unassigned)"
+
+
+class CaseArchive(CaseView):
+    """What the archive activity is handed: the final view, plus what only the case holds (its
+    policy snapshot and the tenant's zone, so the row can keep the SLA ledger's time per assignee).
+    A `CaseView` on the wire: an activity typed `CaseView` (an older worker, a test double) reads
+    the view and ignores the rest, and the workflow's commands are the same as before."""
+
+    sla_policy: Policy | None = None
+    tenant_time_zone: str | None = None
+    inputs: ArchivedInputs | None = None
 
 
 class ClosedCase(BaseModel):
@@ -60,6 +80,17 @@ class ClosedCase(BaseModel):
         description="the severity whose clock decided the first response: in force when it was given "
         "(the `previous` of the first severity change after it), else the final one",
     )
+    policy_digest: str | None = Field(default=None, description="the policy version it opened under")
+    inputs: str | None = Field(
+        default=None,
+        description="what the case's machine saw (support.case_inputs.ArchivedInputs as JSON), for the "
+        "what-if; None when the case was archived without them",
+    )
+    by_assignee: AssigneeClocks | None = Field(
+        default=None,
+        description="business seconds each engineer held each clock (from the SLA ledger); None when "
+        "the case was archived without its policy snapshot",
+    )
 
 
 def _customer_update_breaches(view: CaseView) -> int:
@@ -87,8 +118,21 @@ def _severity_at_first_response(view: CaseView, answered_at: datetime | None) ->
     return final
 
 
-def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
-    """The `closed_cases` row of a case's final view."""
+_NOT_THE_VIEW = set(CaseArchive.model_fields) - set(CaseView.model_fields)
+
+
+def assignee_clocks(ledger: CaseLedger) -> AssigneeClocks:
+    """Who held each clock, summed over its cycles: the report's `by_assignee` adds these up."""
+    held: AssigneeClocks = {}
+    for clock in ledger.clocks:
+        for time in clock.by_assignee:
+            clocks = held.setdefault(time.assignee or UNASSIGNED, {})
+            clocks[clock.clock] = clocks.get(clock.clock, 0.0) + time.business_seconds
+    return held
+
+
+def closed_case_row(view: CaseView, archived_at: datetime, ledger: CaseLedger | None = None) -> ClosedCase:
+    """The `closed_cases` row of a case's final view (and its ledger at the end, when known)."""
     clock = view.first_response
     answered_at = clock.answered_at if clock is not None else None
     answered = clock is not None and answered_at is not None
@@ -122,7 +166,12 @@ def closed_case_row(view: CaseView, archived_at: datetime) -> ClosedCase:
         closed_at=view.closed_at,
         survey_outcome=survey.outcome.value if survey is not None else None,
         survey_score=survey.score if survey is not None else None,
-        record=view.model_dump_json(),
+        record=view.model_dump_json(exclude=_NOT_THE_VIEW),
         archived_at=archived_at,
         first_response_severity=_severity_at_first_response(view, answered_at),
+        by_assignee=assignee_clocks(ledger) if ledger is not None else None,
+        policy_digest=view.policy_digest,
+        inputs=view.inputs.model_dump_json()
+        if isinstance(view, CaseArchive) and view.inputs is not None
+        else None,
     )

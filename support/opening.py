@@ -85,6 +85,7 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
     severity, plan = terms.decision.granted, terms.first_response
     view.tenant_name = context.tenant.name
     view.policy_version = context.policy.version
+    view.policy_digest = context.policy_digest
     view.severity = severity
     view.calendar = terms.calendar_name
     view.time_zone = terms.calendar.time_zone

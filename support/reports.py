@@ -27,6 +27,11 @@ Rules, each chosen once here:
 - Percentiles are nearest-rank: the smallest value with at least p % of the values at or below it
   (sorted values v[1..n], p50 = v[ceil(0.5 n)], p90 = v[ceil(0.9 n)]); null with no values. They
   come from closed cases (running ones have no recorded time to first response).
+- Time per assignee (`by_assignee`, operators only): the business seconds each engineer held each
+  clock (first response, customer update, obligation), from the SLA ledger: a closed case's as its
+  row kept it at the end, a running case's as its ledger reads at `generated_at`; a case with no
+  ledger (archived before it was kept, or unreadable) adds nothing. `cases` counts the cases in
+  which the engineer held a clock for some business time; nobody's time is `(unassigned)`.
 - Satisfaction: a survey is `sent` when a case closed after resolution (a closed case whose
   workflow still waits for the answer is `pending`); `response_rate` = answered / (answered +
   no_answer), the surveys whose wait is over; `mean_score` over the answered ones; `scores` counts
@@ -88,6 +93,7 @@ class ClosedRow(BaseModel):
     sla_severity: str | None = Field(
         default=None, description="the severity whose clock decided the first response (see module doc)"
     )
+    by_assignee: dict[str, dict[str, float]] | None = None
 
     _aware = field_validator(
         "created_at",
@@ -189,6 +195,30 @@ class Group(BaseModel):
     csat: Csat = Field(default_factory=Csat)
 
 
+class AssigneeGroup(BaseModel):
+    cases: int = Field(default=0, description="cases in which the engineer held a clock")
+    business_s: dict[str, float] = Field(
+        default_factory=dict, description="clock (first_response, customer_update, obligation) -> seconds"
+    )
+    total_s: float = 0.0
+
+
+def assignee_groups(held: Iterable[Mapping[str, Mapping[str, float]] | None]) -> dict[str, AssigneeGroup]:
+    """Each engineer's business time per clock over the cases, most time first."""
+    groups: dict[str, AssigneeGroup] = {}
+    for case in held:
+        for assignee, clocks in (case or {}).items():
+            spent = {clock: seconds for clock, seconds in clocks.items() if seconds > 0}
+            if not spent:
+                continue
+            group = groups.setdefault(assignee, AssigneeGroup())
+            group.cases += 1
+            for clock, seconds in spent.items():
+                group.business_s[clock] = group.business_s.get(clock, 0.0) + seconds
+                group.total_s += seconds
+    return dict(sorted(groups.items(), key=lambda item: (-item[1].total_s, item[0])))
+
+
 class SlaReport(BaseModel):
     since: datetime
     until: datetime
@@ -211,6 +241,9 @@ class SlaReport(BaseModel):
     by_severity: dict[str, Group]
     by_category: dict[str, Group]
     by_tenant: dict[str, Group]
+    by_assignee: dict[str, AssigneeGroup] | None = Field(
+        default=None, description="business time each engineer held each clock (operators only)"
+    )
 
 
 class ReportWindow(BaseModel):
@@ -274,6 +307,7 @@ class _Entry(BaseModel):
     customer_update_breaches: int = 0
     survey: str | None = None
     score: int | None = None
+    held: dict[str, dict[str, float]] | None = None
 
 
 def _closed_verdict(case: ClosedRow) -> Verdict:
@@ -300,6 +334,16 @@ def _open_verdict(case: OpenCase, now: datetime) -> Verdict:
     # is archived as soon as its run ends, and counted from its record (answered or not) from then.
     ended = (CaseStatus.CLOSED_UNRESPONSIVE, CaseStatus.WITHDRAWN)
     return "unanswered" if case.status in ended else "open"
+
+
+def closed_verdict(case: ClosedRow) -> Verdict:
+    """The first-response verdict of a closed case, as the report counts it (the what-if's too)."""
+    return _closed_verdict(case)
+
+
+def open_verdict(case: OpenCase, now: datetime) -> Verdict:
+    """The first-response verdict of a running case at `now`, as the report counts it."""
+    return _open_verdict(case, now)
 
 
 def _group(entries: list[_Entry]) -> Group:
@@ -351,9 +395,11 @@ def sla_report(
     running: Iterable[OpenCase],
     now: datetime,
     tenants: Sequence[str] | None = None,
+    running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
 ) -> SlaReport:
     """The report of the cases opened in the window. `closed` and `running` may overlap (a case
-    archived while visibility still lists it running): the closed record counts."""
+    archived while visibility still lists it running): the closed record counts. `running_held`:
+    who held each clock of the running cases, by case id (their ledgers at `now`)."""
 
     def in_scope(tenant: str) -> bool:
         return tenants is None or tenant in tenants
@@ -383,6 +429,7 @@ def sla_report(
                 customer_update_breaches=case.customer_update_breaches,
                 survey=case.survey_outcome,
                 score=case.survey_score,
+                held=case.by_assignee,
             )
         )
     for running_case in running:
@@ -409,6 +456,7 @@ def sla_report(
                 tenant_id=running_case.tenant_id,
                 verdict=verdict,
                 survey="pending" if running_case.status == CaseStatus.CLOSED else None,
+                held=_held((running_held or {}).get(running_case.case_id)),
             )
         )
     total = _group(entries)
@@ -434,7 +482,12 @@ def sla_report(
         by_severity=_grouped(entries, "severity", [s.value for s in Severity]),
         by_category=_grouped(entries, "category", [c.value for c in Category]),
         by_tenant=_grouped(entries, "tenant_id", tenants or ()),
+        by_assignee=assignee_groups(e.held for e in entries),
     )
+
+
+def _held(held: Mapping[str, Mapping[str, float]] | None) -> dict[str, dict[str, float]] | None:
+    return None if held is None else {name: dict(clocks) for name, clocks in held.items()}
 
 
 # -- output for people and spreadsheets -------------------------------------------------------------
@@ -541,6 +594,7 @@ def report_table(report: SlaReport) -> str:
                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+    lines += assignee_lines(report.by_assignee)
     c = report.csat
     lines += [
         "",
@@ -550,6 +604,28 @@ def report_table(report: SlaReport) -> str:
         "scores " + " ".join(f"{s}:{c.scores.get(s, 0)}" for s in SCORES),
     ]
     return "\n".join(lines)
+
+
+_CLOCKS = ("first_response", "customer_update", "obligation")
+
+
+def assignee_lines(groups: Mapping[str, AssigneeGroup] | None) -> list[str]:
+    """Business hours each engineer held each clock, for a terminal (nothing when not reported)."""
+    if not groups:
+        return []
+    table: list[tuple[str, ...]] = [("assignee", "cases", "first resp.", "updates", "obligations", "total")]
+    for name, g in groups.items():
+        table.append(
+            (name, str(g.cases), *(_hours(g.business_s.get(clock)) for clock in _CLOCKS), _hours(g.total_s))
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["", "business time held, by assignee:"] + [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
 
 
 def report_json(report: SlaReport) -> str:

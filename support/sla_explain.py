@@ -184,7 +184,8 @@ def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> st
         )
     ]
     if ledger.policy_version:
-        lines.append(phrases["policy"].format(version=ledger.policy_version))
+        digest = f" ({ledger.policy_digest[:12]})" if ledger.policy_digest else ""
+        lines.append(phrases["policy"].format(version=ledger.policy_version + digest))
     for clock in ledger.clocks:
         steps = _steps(clock, reader, phrases)
         head = f"{clock_name(clock, phrases)}: {verdict(clock, phrases)}"

@@ -78,6 +78,7 @@ class ClockLedger(BaseModel):
 class CaseLedger(BaseModel):
     case_id: str
     policy_version: str | None
+    policy_digest: str | None = Field(default=None, description="the version's digest (policy history)")
     severity: Severity | None
     time_zone: str
     at: datetime = Field(description="the instant the ledger was read at (running clocks stop here)")
@@ -101,6 +102,7 @@ def ledger_of(basis: SlaBasis, now: datetime) -> CaseLedger:
         return CaseLedger(
             case_id=view.case_id,
             policy_version=view.policy_version,
+            policy_digest=view.policy_digest,
             severity=view.severity,
             time_zone=view.time_zone or "UTC",
             at=now,
@@ -404,6 +406,7 @@ def case_ledger(view: CaseView, policy: Policy, tenant_time_zone: str, now: date
     return CaseLedger(
         case_id=view.case_id,
         policy_version=view.policy_version,
+        policy_digest=view.policy_digest,
         severity=view.severity,
         time_zone=view.time_zone or tenant_time_zone,
         at=now,

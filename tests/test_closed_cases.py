@@ -27,7 +27,7 @@ from bootstrap.cli import main
 from support.actions import Cooperation, FirstResponse, ReopenRequest, Resolution, SurveyAnswer
 from support.case_view import CaseView, Refusal, SeverityChange, Survey, SurveyOutcome
 from support.clocks import ClockName, CycleResult, Segment, SlaClock
-from support.closed_case import ClosedCase, closed_case_row
+from support.closed_case import CaseArchive, ClosedCase, closed_case_row
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 from tests.conftest import running_worker
@@ -149,7 +149,7 @@ def answered_case() -> CaseView:
 def test_a_case_answered_on_time_reports_what_happened_to_it() -> None:
     view = answered_case()
     row = closed_case_row(view, ARCHIVED)
-    assert row.model_dump(exclude={"record"}) == {
+    assert row.model_dump(exclude={"record", "policy_digest", "inputs", "by_assignee"}) == {
         "case_id": "case-contoso.r1",
         "tenant_id": "contoso",
         "category": "technical",
@@ -271,8 +271,8 @@ async def test_archiving_a_case_twice_leaves_one_row_with_its_latest_final_view(
     activities = ArchiveActivities(engine)
     view = answered_case()
     env = ActivityEnvironment()
-    assert await env.run(activities.archive_case, view) == view.case_id
-    assert await env.run(activities.archive_case, view) == view.case_id  # a retry, say
+    assert await env.run(activities.archive_case, CaseArchive(**dict(view))) == view.case_id
+    assert await env.run(activities.archive_case, CaseArchive(**dict(view))) == view.case_id  # a retry, say
     [row] = rows(engine)
     expected = closed_case_row(view, row.archived_at)
     assert row == expected, "every column reads back as written: aware UTC times, booleans, floats"
@@ -281,7 +281,7 @@ async def test_archiving_a_case_twice_leaves_one_row_with_its_latest_final_view(
 
     assert view.survey is not None
     later = view.model_copy(update={"survey": view.survey.model_copy(update={"score": 5})}, deep=True)
-    await env.run(activities.archive_case, later)
+    await env.run(activities.archive_case, CaseArchive(**dict(later)))
     [row] = rows(engine)
     assert row.survey_score == 5 and read_closed_case(engine, view.case_id) == later
     assert read_closed_case(engine, "case-contoso.nothing") is None

@@ -30,7 +30,7 @@ from adapters.schema import attachments, closed_cases
 from adapters.settings import Settings
 from bootstrap.cli import main
 from support.case_view import CaseView, NoteEntry
-from support.closed_case import closed_case_row
+from support.closed_case import CaseArchive, closed_case_row
 from support.reports import ReportWindow, sla_report
 from tests.test_closed_cases import OPENED, answered_case
 
@@ -78,7 +78,7 @@ async def test_a_closed_case_record_is_sealed_and_read_whole(engine: Engine) -> 
     keys = KeyRing(KEY_1)
     view = with_note(answered_case(), CASE)
     assert NOTE in view.model_dump_json()
-    await ActivityEnvironment().run(ArchiveActivities(engine, keys).archive_case, view)
+    await ActivityEnvironment().run(ArchiveActivities(engine, keys).archive_case, CaseArchive(**dict(view)))
 
     raw = raw_database(engine)
     assert NOTE.encode() not in raw and b"SECRET-NOTE" not in raw, "no note text in the database"

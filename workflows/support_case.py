@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from support.sla_ledger import SlaBasis
     from support.verification import SealedAttempt, VerificationResult
     from support.vocabulary import CaseStatus
+    from support.whatif import LiveInputs
     from workflows import search_attributes as sa
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
@@ -143,7 +144,7 @@ class SupportCaseWorkflow:
         await self._deliveries.settle()
         await workflow.execute_activity_method(
             ArchiveActivities.archive_case,
-            self._case.view,
+            self._case.archive(),  # the view and more; the command is the same as ever
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=CONTEXT_RETRY,
         )
@@ -173,6 +174,11 @@ class SupportCaseWorkflow:
         case = self._case
         zone = case.tenant.time_zone if case.tenant is not None else None
         return SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone)
+
+    @workflow.query
+    def case_inputs(self) -> LiveInputs:
+        """The view and every input the machine saw, for a policy what-if (operators only)."""
+        return LiveInputs(view=self._case.view, inputs=self._case.archived_inputs())
 
     @workflow.update
     async def decided(self) -> CaseView:
