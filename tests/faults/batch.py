@@ -12,8 +12,11 @@ from pathlib import Path
 
 from adapters.mail_sink import read_mailbox
 from intake.cases import ActionRejected, Cases, Unavailable
+from scaffold.policies import fast_policy_model, policy_toml
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
+from support.durations import parse_duration
+from support.policy import policy_from_dict
 from support.request import case_id_for
 from support.vocabulary import CaseStatus
 from tests.requests import case_request
@@ -23,6 +26,30 @@ CASES = int(os.environ.get("FAULT_CASES", "20"))
 TENANT = "fabrikam"  # every case of a batch is this tenant's
 KILLS = int(os.environ.get("FAULT_KILLS", "3"))
 FUZZ_SCALE = int(os.environ.get("FAULT_FUZZ_SCALE", "1"))
+
+
+def patient_policy(directory: Path) -> Path:
+    """The fast policy, with room for a worker's death in the few waits the script races.
+
+    A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before another
+    worker takes them, queries included, and an action may wait up to `intake.cases.ACTION_WAIT`
+    and `ACTION_SETTLE` (42 s) and then be sent again: far longer than the fast policy's 3-second
+    survey window (seen: a case closed unanswered, with a survey reminder the calm run never sent)
+    and near its 30-second first-response target. Even without kills, on a loaded machine (load
+    average 9 on 2 cores) a calm case's survey answer reached the case more than 3 s after it closed
+    and was refused as expired. A customer who answers within seconds is not what these tests are
+    about, so the first response has 5 minutes and the survey a reminder after 5 minutes and 10 in
+    all (longer than a batch may run); the calm run uses the same file, and the script answers at
+    once, so neither wait is ever reached.
+    """
+    fast = fast_policy_model(first_response="5m")
+    survey = fast.survey.model_copy(
+        update={"wait": parse_duration("10m"), "reminder_after": parse_duration("5m")}
+    )
+    patient = policy_from_dict(fast.model_copy(update={"survey": survey}).model_dump(mode="json"), "patient")
+    path = directory / "patient-policy.toml"
+    path.write_text(policy_toml(patient), encoding="utf-8")
+    return path
 
 
 async def when_ready(action: Callable[[], Awaitable[object]]) -> None:

@@ -46,12 +46,9 @@ from adapters.mail_sink import MailSink
 from adapters.schema import closed_cases, deliveries
 from adapters.settings import Settings
 from intake.cases import Cases
-from scaffold.policies import fast_policy_model, policy_toml
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from support.case_view import CaseView
-from support.durations import parse_duration
-from support.policy import policy_from_dict
 from support.request import case_id_for
 from tests.conftest import running_worker
 from tests.faults.batch import (
@@ -61,32 +58,13 @@ from tests.faults.batch import (
     all_closed_with_survey,
     mailed,
     not_as_scripted,
+    patient_policy,
     per_case,
     run_all,
     verdicts,
 )
 
 SLOTS = ("a", "b")  # the two machines
-
-
-def patient_policy(directory: Path) -> Path:
-    """The fast policy, with room for a worker's death in the few waits the script races.
-
-    A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before the other
-    worker takes them, queries included: longer than the fast policy's 3-second survey window (seen:
-    a case closed unanswered, with a survey reminder the calm run never sent) and near its 30-second
-    first-response target. A customer who answers within seconds is not what this test is about, so
-    the first response has 5 minutes and the survey a reminder after 40 s and a minute in all; the
-    calm run uses the same file, and the script answers at once, so neither wait is ever reached.
-    """
-    fast = fast_policy_model(first_response="5m")
-    survey = fast.survey.model_copy(
-        update={"wait": parse_duration("1m"), "reminder_after": parse_duration("40s")}
-    )
-    patient = policy_from_dict(fast.model_copy(update={"survey": survey}).model_dump(mode="json"), "patient")
-    path = directory / "patient-policy.toml"
-    path.write_text(policy_toml(patient), encoding="utf-8")
-    return path
 
 
 def arrival_times(mail_dir: Path) -> dict[str, list[float]]:

@@ -22,7 +22,6 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mail_sink import MailSink
 from adapters.settings import Settings
 from intake.cases import Cases
-from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from tests.conftest import running_worker
@@ -32,6 +31,7 @@ from tests.faults.batch import (
     all_closed_with_survey,
     mailed,
     not_as_scripted,
+    patient_policy,
     per_case,
     run_all,
     verdicts,
@@ -41,7 +41,7 @@ from tests.faults.batch import (
 async def test_sigkilled_worker_loses_nothing(
     dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path, mail_sink: MailSink
 ) -> None:
-    policy = fast_policy(tmp_path)
+    policy = patient_policy(tmp_path)
     calm = Settings(
         **{**settings.__dict__, "policy_path": policy, "task_queue": settings.task_queue + "-calm"}
     )
