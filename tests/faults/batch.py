@@ -10,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
+
 from adapters.mail_sink import read_mailbox
 from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy_model, policy_toml
@@ -52,13 +54,24 @@ def patient_policy(directory: Path) -> Path:
     return path
 
 
+# The longest an opening and an action waited (first request to answer, 503s sent again included)
+# in this process's batches: the fault tests print them.
+LONGEST = {"opening": 0.0, "action": 0.0}
+
+
+def _waited(kind: str, since: float) -> None:
+    LONGEST[kind] = max(LONGEST[kind], asyncio.get_running_loop().time() - since)
+
+
 async def when_ready(action: Callable[[], Awaitable[object]]) -> None:
     """A case opened while its worker was being killed may still be opening, and an action the case
     could not take within the intake's wait (workers killed one after another) is a 503 that
     changed nothing: try again, as asked."""
+    sent = asyncio.get_running_loop().time()
     for _ in range(120):
         try:
             await action()
+            _waited("action", sent)
             return
         except ActionRejected as rejected:
             if "try again" not in str(rejected):
@@ -70,21 +83,42 @@ async def when_ready(action: Callable[[], Awaitable[object]]) -> None:
     raise AssertionError("the case never finished opening")
 
 
-async def open_until_decided(cases: Cases, request_id: str, severity: str) -> str:
-    """Open the case; while workers are down the intake says so, and the same request is sent
-    again, as the intake's answer says is safe."""
+async def open_until_decided(cases: Cases, request_id: str, severity: str, settled: asyncio.Event) -> str:
+    """Open the case; while workers are down the intake says so (503 after its open wait), and
+    the same request is sent again, as the intake's answer says is safe. The tries count once the
+    fault is over (`settled`: the last replacement worker is ready): a case must be decided within
+    ten open waits of a worker being back, however long the test kept killing them."""
     request = case_request(request_id, TENANT, severity=severity)
-    for _ in range(10):
+    sent = asyncio.get_running_loop().time()
+    tries = 0
+    while tries < 10:
+        tries += settled.is_set()
         try:
-            return (await cases.open(request)).case.case_id
+            case_id = (await cases.open(request)).case.case_id
+            _waited("opening", sent)
+            return case_id
         except Unavailable:
             await asyncio.sleep(1)
-    raise AssertionError(f"{request_id} was never decided")
+    raise AssertionError(f"{request_id} was never decided:\n" + await _story(cases, request.case_id))
 
 
-async def script(cases: Cases, request_id: str, severity: str = "B") -> CaseView:
+async def _story(cases: Cases, case_id: str) -> str:
+    """What the case's history says it waits for (its events, and its pending workflow task)."""
+    handle = cases.client.get_workflow_handle(case_id)
+    history = await handle.fetch_history()
+    events = [
+        f"{event.event_id} {event.event_time.ToDatetime().time()} {EventType.Name(event.event_type)}"
+        for event in history.events
+    ]
+    pending = (await handle.describe()).raw_description.pending_workflow_task
+    return "\n".join([*events, f"pending workflow task: {pending}"])
+
+
+async def script(
+    cases: Cases, request_id: str, severity: str = "B", settled: asyncio.Event | None = None
+) -> CaseView:
     """open -> first response -> resolve -> (reopen window) -> survey -> closed."""
-    case_id = await open_until_decided(cases, request_id, severity)
+    case_id = await open_until_decided(cases, request_id, severity, settled or _SETTLED)
     await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
     await when_ready(lambda: cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done")))
     for _ in range(600):
@@ -97,12 +131,25 @@ async def script(cases: Cases, request_id: str, severity: str = "B") -> CaseView
     return view
 
 
-async def run_all(cases: Cases, prefix: str, severity: str = "B") -> list[CaseView]:
+def settled_now() -> asyncio.Event:
+    """For a batch without a fault that ends (or one whose tries count from the start)."""
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
+_SETTLED = settled_now()
+
+
+async def run_all(
+    cases: Cases, prefix: str, severity: str = "B", settled: asyncio.Event | None = None
+) -> list[CaseView]:
+    """`settled`: set when the fault the test injects is over (default: from the start)."""
     semaphore = asyncio.Semaphore(25)
 
     async def one(i: int) -> CaseView:
         async with semaphore:
-            return await script(cases, f"{prefix}-{i}", severity)
+            return await script(cases, f"{prefix}-{i}", severity, settled)
 
     return await asyncio.gather(*(one(i) for i in range(CASES)))
 
