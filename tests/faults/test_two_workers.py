@@ -40,7 +40,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.codec import codec_from_env, data_converter, new_key
+from adapters.closed_cases import read_closed_case
+from adapters.codec import KeyRing, codec_from_env, data_converter, key_ring_from_env, new_key
 from adapters.database import open_database, seed_directory
 from adapters.mail_sink import MailSink
 from adapters.schema import closed_cases, deliveries
@@ -118,11 +119,12 @@ def ledger_rows(engine: Engine) -> list[tuple[str, str, str]]:
         return [(n, c, s) for n, c, s in connection.execute(query)]
 
 
-def closed_rows(engine: Engine) -> list[tuple[str, str]]:
-    """(case id, final view as JSON) of every row of `closed_cases`."""
+def closed_rows(engine: Engine, keys: KeyRing | None) -> list[tuple[str, CaseView | None]]:
+    """(case id, final view) of every row of `closed_cases`, the record opened with the workers'
+    key ring (they seal it at rest)."""
     with engine.connect() as connection:
-        query = select(closed_cases.c.case_id, closed_cases.c.record)
-        return [(case_id, record) for case_id, record in connection.execute(query)]
+        ids = [case_id for (case_id,) in connection.execute(select(closed_cases.c.case_id))]
+    return [(case_id, read_closed_case(engine, case_id, keys)) for case_id in ids]
 
 
 async def test_two_workers_one_database_survive_kills(
@@ -219,7 +221,7 @@ async def test_two_workers_one_database_survive_kills(
     alone_s = sum(b - a for a, b in windows)
     work = {slot: work_in(logs[slot]) for slot in SLOTS}
     try:
-        rows, archived = ledger_rows(engine), closed_rows(engine)
+        rows, archived = ledger_rows(engine), closed_rows(engine, key_ring_from_env(common))
     finally:
         engine.dispose()
     print(
@@ -259,7 +261,7 @@ async def test_two_workers_one_database_survive_kills(
     batch_ids = [case_id_for(TENANT, f"two-{run}-{i}") for i in range(CASES)]
     assert sorted(by_case) == sorted(batch_ids), "each case of the batch has its row, and only they"
     assert all(k == 1 for k in by_case.values())
-    records = {case_id: CaseView.model_validate_json(record) for case_id, record in archived}
+    records = dict(archived)
     assert all(records[v.case_id] == v for v in finals), "the row holds the case's final view"
 
     # Both machines worked, and the survivor kept delivering while the other was down.
