@@ -465,17 +465,37 @@ class Cases:
         its history. No answer within the open wait: the case is recorded and waits, and the caller
         is told why as far as the server can say (`_worker_polling`): a worker polls the case's
         task queue but has not decided it yet (busy, or it cannot read the policy file or the
-        directory), or none polls it; either way asking again with the same request id is safe."""
+        directory), or none polls it; either way asking again with the same request id is safe.
+
+        While the case cannot be reached the question is asked again (the same update id) until
+        the open wait is over: a case whose first task was lost with a killed worker twice is
+        refused updates and queries by the server ("Workflow Task in failed state") until a
+        worker completes a task of it, and a replacement worker may take it within the wait. A
+        policy file that cannot be read is said after a short wait instead (`PolicyInvalid`)."""
         problem = await asyncio.to_thread(self.policy_check) if self.policy_check is not None else None
         seconds = self._open_wait.total_seconds() if problem is None else POLICY_INVALID_WAIT_S
-        try:
-            return await asyncio.wait_for(
-                self._handle(case_id).execute_update(SupportCaseWorkflow.decided), seconds
-            )
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            pass
-        except (RPCError, WorkflowUpdateFailedError):
-            return await self.show(case_id)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + seconds
+        handle = self._handle(case_id)
+        update_id = f"decided-{uuid.uuid4().hex}"  # new for each call, the same for its attempts
+        pause = 0.2
+        while (left := give_up - loop.time()) > 0:
+            try:
+                return await asyncio.wait_for(
+                    handle.execute_update(
+                        SupportCaseWorkflow.decided, id=update_id, rpc_timeout=timedelta(seconds=left)
+                    ),
+                    left,
+                )
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                break
+            except WorkflowUpdateFailedError:
+                return await self.show(case_id)
+            except RPCError as error:
+                if error.status not in _UNREACHABLE and error.status is not RPCStatusCode.FAILED_PRECONDITION:
+                    return await self.show(case_id)  # ended (not found): its view is in its history
+            await asyncio.sleep(min(pause, max(give_up - loop.time(), 0)))
+            pause = min(pause * 2, 2.0)
         if problem is not None:
             raise PolicyInvalid(
                 problem,

@@ -3,6 +3,7 @@ them: real processes, watched through their output, killed or stopped like an op
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -135,6 +136,9 @@ class WorkerProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line)
+            with contextlib.suppress(ValueError):  # closed: the process was stopped meanwhile
+                self._log.write(line.encode())  # beside its stderr: what a test's failure shows
+                self._log.flush()
 
     def wait_ready(self, timeout: float = 90) -> str:
         seen = []

@@ -40,18 +40,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.codec import codec_from_env, data_converter, new_key
+from adapters.closed_cases import read_closed_case
+from adapters.codec import KeyRing, codec_from_env, data_converter, key_ring_from_env, new_key
 from adapters.database import open_database, seed_directory
 from adapters.mail_sink import MailSink
 from adapters.schema import closed_cases, deliveries
 from adapters.settings import Settings
 from intake.cases import Cases
-from scaffold.policies import fast_policy_model, policy_toml
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from support.case_view import CaseView
-from support.durations import parse_duration
-from support.policy import policy_from_dict
 from support.request import case_id_for
 from tests.conftest import running_worker
 from tests.faults.batch import (
@@ -61,32 +59,13 @@ from tests.faults.batch import (
     all_closed_with_survey,
     mailed,
     not_as_scripted,
+    patient_policy,
     per_case,
     run_all,
     verdicts,
 )
 
 SLOTS = ("a", "b")  # the two machines
-
-
-def patient_policy(directory: Path) -> Path:
-    """The fast policy, with room for a worker's death in the few waits the script races.
-
-    A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before the other
-    worker takes them, queries included: longer than the fast policy's 3-second survey window (seen:
-    a case closed unanswered, with a survey reminder the calm run never sent) and near its 30-second
-    first-response target. A customer who answers within seconds is not what this test is about, so
-    the first response has 5 minutes and the survey a reminder after 40 s and a minute in all; the
-    calm run uses the same file, and the script answers at once, so neither wait is ever reached.
-    """
-    fast = fast_policy_model(first_response="5m")
-    survey = fast.survey.model_copy(
-        update={"wait": parse_duration("1m"), "reminder_after": parse_duration("40s")}
-    )
-    patient = policy_from_dict(fast.model_copy(update={"survey": survey}).model_dump(mode="json"), "patient")
-    path = directory / "patient-policy.toml"
-    path.write_text(policy_toml(patient), encoding="utf-8")
-    return path
 
 
 def arrival_times(mail_dir: Path) -> dict[str, list[float]]:
@@ -140,11 +119,12 @@ def ledger_rows(engine: Engine) -> list[tuple[str, str, str]]:
         return [(n, c, s) for n, c, s in connection.execute(query)]
 
 
-def closed_rows(engine: Engine) -> list[tuple[str, str]]:
-    """(case id, final view as JSON) of every row of `closed_cases`."""
+def closed_rows(engine: Engine, keys: KeyRing | None) -> list[tuple[str, CaseView | None]]:
+    """(case id, final view) of every row of `closed_cases`, the record opened with the workers'
+    key ring (they seal it at rest)."""
     with engine.connect() as connection:
-        query = select(closed_cases.c.case_id, closed_cases.c.record)
-        return [(case_id, record) for case_id, record in connection.execute(query)]
+        ids = [case_id for (case_id,) in connection.execute(select(closed_cases.c.case_id))]
+    return [(case_id, read_closed_case(engine, case_id, keys)) for case_id in ids]
 
 
 async def test_two_workers_one_database_survive_kills(
@@ -241,7 +221,7 @@ async def test_two_workers_one_database_survive_kills(
     alone_s = sum(b - a for a, b in windows)
     work = {slot: work_in(logs[slot]) for slot in SLOTS}
     try:
-        rows, archived = ledger_rows(engine), closed_rows(engine)
+        rows, archived = ledger_rows(engine), closed_rows(engine, key_ring_from_env(common))
     finally:
         engine.dispose()
     print(
@@ -281,7 +261,7 @@ async def test_two_workers_one_database_survive_kills(
     batch_ids = [case_id_for(TENANT, f"two-{run}-{i}") for i in range(CASES)]
     assert sorted(by_case) == sorted(batch_ids), "each case of the batch has its row, and only they"
     assert all(k == 1 for k in by_case.values())
-    records = {case_id: CaseView.model_validate_json(record) for case_id, record in archived}
+    records = dict(archived)
     assert all(records[v.case_id] == v for v in finals), "the row holds the case's final view"
 
     # Both machines worked, and the survivor kept delivering while the other was down.

@@ -22,16 +22,17 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mail_sink import MailSink
 from adapters.settings import Settings
 from intake.cases import Cases
-from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from tests.conftest import running_worker
 from tests.faults.batch import (
     CASES,
     KILLS,
+    LONGEST,
     all_closed_with_survey,
     mailed,
     not_as_scripted,
+    patient_policy,
     per_case,
     run_all,
     verdicts,
@@ -41,7 +42,7 @@ from tests.faults.batch import (
 async def test_sigkilled_worker_loses_nothing(
     dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path, mail_sink: MailSink
 ) -> None:
-    policy = fast_policy(tmp_path)
+    policy = patient_policy(tmp_path)
     calm = Settings(
         **{**settings.__dict__, "policy_path": policy, "task_queue": settings.task_queue + "-calm"}
     )
@@ -54,8 +55,16 @@ async def test_sigkilled_worker_loses_nothing(
     log = tmp_path / "worker.log"
     workers = [Worker(env, log, args=())]
     workers[0].wait_ready()
+    print(
+        f"fault run: calm batch: the longest wait of an opening {LONGEST['opening']:.1f} s, "
+        f"of an action {LONGEST['action']:.1f} s"
+    )
+    LONGEST.update(opening=0.0, action=0.0)
     cases = Cases(dev_env.client, settings.task_queue)
-    batch = asyncio.create_task(run_all(cases, f"kill-{run}"))
+    settled = asyncio.Event()  # the last replacement is ready: the openings' tries count from then
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    batch = asyncio.create_task(run_all(cases, f"kill-{run}", settled=settled))
     rng = random.Random(7)
     for _ in range(KILLS):
         await asyncio.sleep(rng.uniform(0.5, 2.0))
@@ -63,10 +72,17 @@ async def test_sigkilled_worker_loses_nothing(
         workers[-1].process.wait(timeout=10)
         workers.append(Worker(env, log, args=()))
         await asyncio.to_thread(workers[-1].wait_ready)
+    settled.set()
+    kills_over = loop.time() - began
     try:
         finals = await asyncio.wait_for(batch, timeout=240)
     finally:
         workers[-1].stop()
+    print(
+        f"fault run: the kills were over {kills_over:.0f} s into the batch, which took "
+        f"{loop.time() - began:.0f} s; the longest wait of an opening {LONGEST['opening']:.1f} s, "
+        f"of an action {LONGEST['action']:.1f} s (503s sent again included)"
+    )
 
     assert all_closed_with_survey(finals), not_as_scripted(finals)
     assert [verdicts(v) for v in finals] == [verdicts(v) for v in expected], (
