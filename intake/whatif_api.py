@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from adapters.codec import key_ring_from_env
 from intake.cases import Cases, Forbidden
 from intake.whatif import ProposedPolicy, build_whatif
-from support.access import Principal, Role
+from support.access import Permission, Principal
 from support.policy import Policy, PolicyError
 from support.reports import ReportWindow
 from support.text import TENANT_ID_PATTERN
@@ -75,7 +75,7 @@ def whatif_router(
         },
         openapi_extra={"requestBody": {"content": {"application/toml": {"schema": {"type": "string"}}}}},
         summary="Re-decide the cases opened in [since, until) under a proposed policy (changes nothing)",
-        description="Operators only. The body is the proposed policy file (TOML).",
+        description="Needs `operate` (operators). The body is the proposed policy file (TOML).",
     )
     async def whatif(
         request: Request,
@@ -86,8 +86,8 @@ def whatif_router(
         tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
         format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Any:
-        if caller.role is not Role.OPERATOR:  # the inputs re-run hold what customers wrote
-            raise Forbidden(f"a {caller.role.value} key cannot run a policy what-if")
+        if not caller.allows(Permission.OPERATE):  # the inputs re-run hold what customers wrote
+            raise Forbidden(f"a {caller.role.value} key cannot run a policy what-if (needs `operate`)")
         try:
             window = ReportWindow(since=since, until=until)
         except ValidationError as error:

@@ -45,6 +45,16 @@ def settings(tmp_path: Path, mail_sink: MailSink) -> Settings:
 _SKIPPING_CLOCKS: dict[int, CaseClock] = {}
 
 
+@asynccontextmanager
+async def skipping_clock(env: WorkflowEnvironment) -> AsyncIterator[None]:
+    """While it lasts, gateways over `env`'s client set deadlines on its (time-skipping) clock."""
+    _SKIPPING_CLOCKS[id(env.client)] = env.get_current_time
+    try:
+        yield
+    finally:
+        _SKIPPING_CLOCKS.pop(id(env.client), None)
+
+
 def case_clock(client: Client) -> CaseClock | None:
     """The clock of the cases behind `client` when it is a time-skipping server's; else None."""
     return _SKIPPING_CLOCKS.get(id(client))
@@ -57,12 +67,11 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
     )
-    _SKIPPING_CLOCKS[id(env.client)] = env.get_current_time
     try:
-        await register_case_search_attributes(env.client)
-        yield env
+        async with skipping_clock(env):
+            await register_case_search_attributes(env.client)
+            yield env
     finally:
-        del _SKIPPING_CLOCKS[id(env.client)]
         await env.shutdown()
 
 

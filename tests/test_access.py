@@ -24,12 +24,13 @@ from support.access import Permission, Role
 from tests.conftest import running_worker
 from tests.test_api import KEYS, as_key, body, case_of, keyring, serve
 
-OPEN, READ, CUSTOMER, AGENT, REPORTS = (
+OPEN, READ, CUSTOMER, AGENT, REPORTS, OPERATE = (
     Permission.OPEN_CASE,
     Permission.READ_CASES,
     Permission.CUSTOMER_ACTION,
     Permission.AGENT_ACTION,
     Permission.READ_REPORTS,
+    Permission.OPERATE,
 )
 
 # (method, path) -> the permission it needs, and a body that the case would accept or refuse on its
@@ -55,6 +56,11 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
         {"request_id": "contact_data", "reason": "the phone number is missing"},
     ),
     ("POST", "/cases/{case_id}/withdrawal"): (CUSTOMER, {"requester": "it@contoso.com", "reason": "gone"}),
+    # the policy what-if (issue 25): operators only, its body a policy file (a JSON body is a 422)
+    ("POST", "/reports/whatif"): (
+        OPERATE,
+        {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"},
+    ),
     ("GET", "/reports/sla"): (REPORTS, {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
     ("GET", "/intake/expected-wait"): (OPEN, {"tenant": "contoso", "category": "technical", "severity": "B"}),
     # an attachment of a customer's email reply; the case here has none, so the allowed answer

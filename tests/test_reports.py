@@ -45,7 +45,7 @@ from support.reports import (
     severity_at_first_response,
     sla_report,
 )
-from tests.conftest import running_worker
+from tests.conftest import running_worker, skipping_clock
 from tests.requests import case_request
 from tests.test_access import api_client
 from tests.test_api import as_key, body
@@ -511,7 +511,7 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
         while morning <= now or morning.weekday() >= 5:
             morning += timedelta(days=1)
         await env.sleep(morning - now)
-        async with running_worker(env.client, with_metrics) as cases:
+        async with skipping_clock(env), running_worker(env.client, with_metrics) as cases:
             opened = await cases.open(case_request(request_id, severity="B"))
             case_id = opened.case.case_id
             await env.sleep(timedelta(hours=5))
