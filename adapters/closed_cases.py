@@ -14,7 +14,6 @@ CASEWORK_ENCRYPTION_PREVIOUS_KEYS.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine, Executable, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.codec import KeyRing, SealError
+from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.schema import closed_cases
 from support.case_view import CaseView
 from support.closed_case import ClosedCase
@@ -37,24 +36,13 @@ def _context(case_id: str) -> bytes:
 
 
 def _sealed(row: ClosedCase, keys: KeyRing | None) -> dict[str, object]:
-    values = row.model_dump()
-    if keys is None:
-        values["key_id"] = None
-    else:
-        sealed = keys.seal(row.record.encode(), _context(row.case_id))
-        values |= {"record": base64.b64encode(sealed).decode("ascii"), "key_id": keys.current_id}
-    return values
+    record, kid = sealed_text(keys, row.record, _context(row.case_id))
+    return row.model_dump() | {"record": record, "key_id": kid}
 
 
 def _opened(case_id: str, record: str, kid: str | None, keys: KeyRing | None) -> str:
     """The record as JSON: in clear as stored, or opened with the key the row names."""
-    if kid is None:
-        return record
-    if keys is None:
-        raise SealError(
-            f"the record of {case_id} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
-        )
-    return keys.open(kid, base64.b64decode(record), _context(case_id)).decode()
+    return opened_text(keys, kid, record, _context(case_id), f"the record of {case_id}")
 
 
 def store_closed_case(engine: Engine, row: ClosedCase, keys: KeyRing | None = None) -> None:
