@@ -279,8 +279,9 @@ case_numbers = Table(
 
 # The case's thread (revision 0011): each message after the description, written once by the
 # thread activity (activities/thread.py) under the case's own number for it (`seq`). Who wrote
-# it, its text and its attachments' names are one sealed blob (the key ring, when one is set);
-# the columns are what paging and the staff-only rule need.
+# it, its text and its attachments' names are one JSON value, `sealed` with the key ring when one is
+# set (bound to its case and seq; `key_id` names the key, null: in clear); the other columns are
+# what paging and the staff-only rule need.
 case_messages = Table(
     "case_messages",
     metadata,
@@ -294,6 +295,7 @@ case_messages = Table(
     Column("internal", Boolean, nullable=False),
     Column("sealed", LargeBinary, nullable=False),
     Column("written_at", UtcDateTime, nullable=False),
+    Column("key_id", String(16)),  # the key that sealed `sealed`; null: in clear
 )
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
