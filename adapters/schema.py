@@ -244,9 +244,10 @@ bounce_addresses = Table(
 
 # Held mail (revision 0009): a reply to a case that may be a robot's or a person's (a mailing list's
 # headers, say: support.inbound_mail.mail_kind), kept whole until an operator releases it onto its
-# case (`starter.py mail release`) or lets it be. `content` is the raw mail as a Temporal payload,
-# sealed with the key ring (CASEWORK_ENCRYPTION_KEY) when it is set; `sender` is masked. One row a
-# mail and case (the same mail again is the same row).
+# case (`starter.py mail release`) or lets it be. `content` is the raw mail, sealed with the key ring
+# (CASEWORK_ENCRYPTION_KEY, adapters.codec) when it is set, bound to its case and mail, and `key_id`
+# names its key (null: in clear); `sender` is masked. One row a mail and case (the same mail again
+# is the same row).
 mail_quarantine = Table(
     "mail_quarantine",
     metadata,
@@ -261,6 +262,7 @@ mail_quarantine = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("released_at", UtcDateTime),
     Column("outcome", String(300)),
+    Column("key_id", String(16)),  # the key that sealed `content`; null: in clear
     UniqueConstraint("case_id", "message_hash", name="uq_mail_quarantine_mail"),
 )
 
