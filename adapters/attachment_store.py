@@ -12,7 +12,6 @@ key was set) and is read as it is.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from adapters.codec import KeyRing, SealError
+from adapters.codec import KeyRing, opened_text, opened_value, sealed_text, sealed_value
 from adapters.schema import attachments, inbound_messages
 from support.actions import AttachmentRef
 
@@ -56,24 +55,16 @@ class AttachmentStore:
         self._keys = keys
 
     def _sealed(self, key: str, filename: str, content: bytes) -> dict[str, object]:
-        if self._keys is None:
-            return {"filename": filename, "content": content, "key_id": None}
-        name = self._keys.seal(filename.encode(), _context("filename", key))
-        return {
-            "filename": base64.b64encode(name).decode("ascii"),
-            "content": self._keys.seal(content, _context("content", key)),
-            "key_id": self._keys.current_id,
-        }
+        name, kid = sealed_text(self._keys, filename, _context("filename", key))
+        body, _ = sealed_value(self._keys, content, _context("content", key))
+        return {"filename": name, "content": body, "key_id": kid}
 
     def _opened(self, key: str, kid: str | None, filename: str, content: bytes) -> tuple[str, bytes]:
-        if kid is None:
-            return filename, content
-        if self._keys is None:
-            raise SealError(
-                f"attachment {key} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
-            )
-        name = self._keys.open(kid, base64.b64decode(filename), _context("filename", key)).decode()
-        return name, self._keys.open(kid, content, _context("content", key))
+        what = f"attachment {key}"
+        return (
+            opened_text(self._keys, kid, filename, _context("filename", key), what),
+            opened_value(self._keys, kid, content, _context("content", key), what),
+        )
 
     def received(self, case_id: str, message_hash: str) -> bool:
         """The case already took this mail."""

@@ -2,9 +2,10 @@
 a time in the case's order.
 
 Who wrote a message, its text and its attachments' names are personal data: they are kept as one
-payload sealed with the key ring the workflow payloads use (`adapters.codec.EncryptionCodec`:
-AES-256-GCM, the key's id in the payload, previous keys still open old rows), when one is set.
-Rows written without a key stay readable after a key is set, as payloads do.
+JSON value (`sealed`), sealed with the key ring the workflow payloads use when one is set
+(`adapters.codec.sealed_value`: AES-256-GCM bound to this table, column, case and seq, so a message
+copied onto another case's row does not open) and the row names its key (`key_id`; previous keys
+still open old rows). Rows written without a key (no key id) stay readable after a key is set.
 """
 
 from __future__ import annotations
@@ -14,30 +15,33 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
-from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
 
+from adapters.codec import KeyRing, opened_value, sealed_value
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import case_messages
 from support.actions import AttachmentRef
 from support.thread_message import MessageKind, ThreadMessage
 from support.vocabulary import Via
 
-PLAIN = b"json/plain"
+
+def _context(case_id: str, seq: int) -> bytes:
+    """What a message's sealed words are bound to: this column of this case's message `seq`."""
+    return b"case_messages.sealed\0" + case_id.encode() + b"\0" + str(seq).encode()
 
 
 class MessageStore:
-    def __init__(self, engine: Engine, codec: PayloadCodec | None = None) -> None:
+    def __init__(self, engine: Engine, keys: KeyRing | None) -> None:
+        """`keys`: seal what is written from now on (and open what was sealed); None: in clear."""
         self._engine = engine
-        self._codec = codec
+        self._keys = keys
 
     async def write(self, message: ThreadMessage) -> bool:
         """Keep `message` (True), or nothing when its (case, seq) is kept already (False): a
         retried activity writes nothing twice."""
-        sealed = await self._seal(message)
-        return await asyncio.to_thread(self._insert, message, sealed)
+        return await asyncio.to_thread(self._insert, message)
 
-    def _insert(self, message: ThreadMessage, sealed: bytes) -> bool:
+    def _insert(self, message: ThreadMessage) -> bool:
+        sealed, kid = self._sealed(message)
         with self._engine.begin() as connection:
             insert = dialect_insert(connection.dialect.name)
             result = connection.execute(
@@ -52,6 +56,7 @@ class MessageStore:
                     via=message.via.value,
                     internal=message.internal,
                     sealed=sealed,
+                    key_id=kid,
                     written_at=datetime.now(UTC),
                 )
                 .on_conflict_do_nothing(index_elements=[case_messages.c.case_id, case_messages.c.seq])
@@ -64,7 +69,7 @@ class MessageStore:
     ) -> tuple[list[ThreadMessage], bool]:
         """Up to `limit` messages after seq `after`, in order, and whether more follow."""
         rows = await asyncio.to_thread(self._select, case_id, after, limit + 1, with_internal)
-        messages = [await self._open(row) for row in rows[:limit]]
+        messages = [self._opened(row) for row in rows[:limit]]
         return messages, len(rows) > limit
 
     def _select(self, case_id: str, after: int, limit: int, with_internal: bool) -> list[tuple[object, ...]]:
@@ -78,6 +83,7 @@ class MessageStore:
             case_messages.c.via,
             case_messages.c.internal,
             case_messages.c.sealed,
+            case_messages.c.key_id,
         ).where(case_messages.c.case_id == case_id, case_messages.c.seq > after)
         if not with_internal:
             query = query.where(case_messages.c.internal.is_(False))
@@ -86,32 +92,33 @@ class MessageStore:
                 tuple(row) for row in connection.execute(query.order_by(case_messages.c.seq).limit(limit))
             ]
 
-    async def _seal(self, message: ThreadMessage) -> bytes:
+    def _sealed(self, message: ThreadMessage) -> tuple[bytes, str | None]:
         words = {
             "author": message.author,
             "about": message.about,
             "body": message.body,
             "attachments": [a.model_dump(mode="json") for a in message.attachments],
         }
-        payload = Payload(metadata={"encoding": PLAIN}, data=json.dumps(words, ensure_ascii=False).encode())
-        if self._codec is not None:
-            [payload] = await self._codec.encode([payload])
-        return payload.SerializeToString()
+        plain = json.dumps(words, ensure_ascii=False).encode()
+        return sealed_value(self._keys, plain, _context(message.case_id, message.seq))
 
-    async def _open(self, row: tuple[object, ...]) -> ThreadMessage:
-        case_id, tenant_id, seq, at, kind, role, via, internal, sealed = row
-        payload = Payload.FromString(bytes(sealed))  # type: ignore[call-overload]
-        if self._codec is not None:
-            [payload] = await self._codec.decode([payload])
-        if payload.metadata.get("encoding") != PLAIN:
-            raise SealedMessage(
-                f"message {seq} of {case_id} is sealed: set CASEWORK_ENCRYPTION_KEY to read it"
-            )
-        words = json.loads(payload.data)
+    def _opened(self, row: tuple[object, ...]) -> ThreadMessage:
+        """Raises SealError for words sealed with a key this process has not, or moved from
+        another row."""
+        case_id, tenant_id, seq, at, kind, role, via, internal, sealed, kid = row
+        number = int(str(seq))
+        plain = opened_value(
+            self._keys,
+            None if kid is None else str(kid),
+            bytes(sealed),  # type: ignore[call-overload]
+            _context(str(case_id), number),
+            f"message {number} of {case_id}",
+        )
+        words = json.loads(plain)
         return ThreadMessage(
             case_id=str(case_id),
             tenant_id=str(tenant_id),
-            seq=int(str(seq)),
+            seq=number,
             at=at,
             kind=MessageKind(str(kind)),
             role="staff" if role == "staff" else "customer",
@@ -122,7 +129,3 @@ class MessageStore:
             body=words["body"],
             attachments=[AttachmentRef.model_validate(a) for a in words.get("attachments", [])],
         )
-
-
-class SealedMessage(RuntimeError):
-    """A message sealed with a key this process does not have."""

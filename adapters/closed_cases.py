@@ -14,7 +14,6 @@ CASEWORK_ENCRYPTION_PREVIOUS_KEYS.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine, Executable, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.codec import KeyRing, SealError
+from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.schema import closed_cases
 from support.case_inputs import ArchivedInputs
 from support.case_view import CaseView
@@ -40,28 +39,17 @@ def _context(case_id: str, column: str = "record") -> bytes:
 
 
 def _sealed(row: ClosedCase, keys: KeyRing | None) -> dict[str, object]:
-    values = row.model_dump()
-    if keys is None:
-        values |= {"key_id": None, "inputs_key_id": None}
-    else:
-        sealed = keys.seal(row.record.encode(), _context(row.case_id))
-        values |= {"record": base64.b64encode(sealed).decode("ascii"), "key_id": keys.current_id}
-        values["inputs_key_id"] = None
-        if row.inputs is not None:
-            inputs = keys.seal(row.inputs.encode(), _context(row.case_id, INPUTS))
-            values |= {"inputs": base64.b64encode(inputs).decode("ascii"), "inputs_key_id": keys.current_id}
+    record, kid = sealed_text(keys, row.record, _context(row.case_id))
+    values = row.model_dump() | {"record": record, "key_id": kid, "inputs_key_id": None}
+    if row.inputs is not None:
+        inputs, inputs_kid = sealed_text(keys, row.inputs, _context(row.case_id, INPUTS))
+        values |= {"inputs": inputs, "inputs_key_id": inputs_kid}
     return values
 
 
 def _opened(case_id: str, record: str, kid: str | None, keys: KeyRing | None, column: str = "record") -> str:
     """The record (or inputs) as JSON: in clear as stored, or opened with the key the row names."""
-    if kid is None:
-        return record
-    if keys is None:
-        raise SealError(
-            f"the record of {case_id} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set"
-        )
-    return keys.open(kid, base64.b64decode(record), _context(case_id, column)).decode()
+    return opened_text(keys, kid, record, _context(case_id, column), f"the {column} of {case_id}")
 
 
 def closed_case_inputs(

@@ -7,11 +7,12 @@ keys (CASEWORK_ENCRYPTION_PREVIOUS_KEYS) keep old cases readable after a rotatio
 written before encryption was turned on are passed through as they are.
 
 The same keys (`KeyRing`) seal what casework keeps in its own database that holds personal data:
-a closed case's final record and the attachments of customers' replies (adapters/closed_cases.py,
-adapters/attachment_store.py). Each sealed value is stored with the id of the key that sealed it and
-bound to its table, column and row (AES-GCM associated data), so a value copied onto another row
-does not open; a row without a key id was written in clear (before the key was set) and is read as
-it is.
+a closed case's final record, the attachments of customers' replies, the case's thread and held
+mail (adapters/closed_cases.py, adapters/attachment_store.py, adapters/case_messages.py,
+adapters/mail_quarantine.py), all through `sealed_value` / `opened_value`. Each sealed value is
+stored with the id of the key that sealed it and bound to its table, column and row (AES-GCM
+associated data), so a value copied onto another row does not open; a row without a key id was
+written in clear (before the key was set) and is read as it is.
 """
 
 from __future__ import annotations
@@ -90,6 +91,40 @@ class KeyRing:
             return cipher.decrypt(sealed[:12], sealed[12:], context)
         except InvalidTag:
             raise SealError(f"a value sealed with key {kid!r} does not open: altered, or moved") from None
+
+
+def sealed_value(keys: KeyRing | None, plain: bytes, context: bytes) -> tuple[bytes, str | None]:
+    """A database value as its row keeps it, and the key id the row records: sealed under the
+    current key and bound to `context` (table, column and row: b"table.column\\0" + the row's key),
+    or in clear with no key id when there is no key ring."""
+    if keys is None:
+        return plain, None
+    return keys.seal(plain, context), keys.current_id
+
+
+def opened_value(keys: KeyRing | None, kid: str | None, stored: bytes, context: bytes, what: str) -> bytes:
+    """The value a row keeps: as it is when the row names no key (written in clear), else opened
+    with the key it names and the `context` it was sealed with. Raises SealError (`what` names the
+    value for an operator) when there is no key ring, the key is not configured (KeyNotConfigured),
+    or the value was altered or moved to another row."""
+    if kid is None:
+        return stored
+    if keys is None:
+        raise SealError(f"{what} is sealed with key {kid!r} and CASEWORK_ENCRYPTION_KEY is not set")
+    return keys.open(kid, stored, context)
+
+
+def sealed_text(keys: KeyRing | None, plain: str, context: bytes) -> tuple[str, str | None]:
+    """`sealed_value` for a text column: base64 of the sealed bytes, or the text in clear."""
+    sealed, kid = sealed_value(keys, plain.encode(), context)
+    return (plain, None) if kid is None else (base64.b64encode(sealed).decode("ascii"), kid)
+
+
+def opened_text(keys: KeyRing | None, kid: str | None, stored: str, context: bytes, what: str) -> str:
+    """`opened_value` for a text column kept by `sealed_text`."""
+    if kid is None:
+        return stored
+    return opened_value(keys, kid, base64.b64decode(stored), context, what).decode()
 
 
 class EncryptionCodec(PayloadCodec):

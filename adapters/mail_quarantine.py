@@ -1,11 +1,11 @@
 """Held mail: replies that may be a robot's or a person's (`support.inbound_mail.mail_kind`), kept
 in the database until an operator releases them onto their case, never dropped unseen.
 
-The raw mail is personal data: it is stored as a Temporal payload, sealed by the payload codec
-(`adapters.codec.EncryptionCodec`, the key ring of CASEWORK_ENCRYPTION_KEY and its previous keys)
-when one is set, and read back through the same codec (a mail held before the key was set reads
-as it is). A release is claimed in the database first (`claim`), so two operators releasing the
-same mail at once deliver it once.
+The raw mail is personal data: with a key ring (CASEWORK_ENCRYPTION_KEY and its previous keys) it
+is sealed (`adapters.codec.sealed_value`: AES-256-GCM bound to this column, case and mail, so a
+mail copied onto another case's row does not open) and the row names its key (`key_id`); a mail
+held before the key was set (no key id) reads as it is. A release is claimed in the database first
+(`claim`), so two operators releasing the same mail at once deliver it once.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
 
+from adapters.codec import KeyRing, opened_value, sealed_value
 from adapters.schema import mail_quarantine
 
 
@@ -37,26 +36,16 @@ class HeldMail:
     outcome: str | None
 
 
-async def seal(codec: PayloadCodec | None, raw: bytes) -> bytes:
-    payload = Payload(metadata={"encoding": b"binary/plain"}, data=raw)
-    if codec is not None:
-        [payload] = await codec.encode([payload])
-    return payload.SerializeToString()
-
-
-async def unseal(codec: PayloadCodec | None, stored: bytes) -> bytes:
-    """The raw mail; raises (ValueError) for a sealed mail without its key."""
-    payload = Payload.FromString(stored)
-    if codec is not None:
-        [payload] = await codec.decode([payload])
-    elif payload.metadata.get("encoding") != b"binary/plain":
-        raise ValueError("the held mail is encrypted: set CASEWORK_ENCRYPTION_KEY to release it")
-    return bytes(payload.data)
+def _context(case_id: str, message_hash: str) -> bytes:
+    """What a held mail's sealed content is bound to: this column of this case's mail."""
+    return b"mail_quarantine.content\0" + case_id.encode() + b"\0" + message_hash.encode()
 
 
 class MailQuarantine:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keys: KeyRing | None) -> None:
+        """`keys`: seal the mail held from now on (and open what was sealed); None: in clear."""
         self._engine = engine
+        self._keys = keys
 
     def hold(
         self,
@@ -68,7 +57,9 @@ class MailQuarantine:
         size: int,
         content: bytes,
     ) -> int:
-        """Keep a mail (its `seal`ed content); the id of its row (the same mail again: the same row)."""
+        """Keep a mail (`content`: the raw mail, sealed here when there is a key ring); the id of its
+        row (the same mail again: the same row)."""
+        sealed, kid = sealed_value(self._keys, content, _context(case_id, message_hash))
         try:
             with self._engine.begin() as connection:
                 inserted = connection.execute(
@@ -79,7 +70,8 @@ class MailQuarantine:
                         sender=sender[:254],
                         reason=reason[:300],
                         size=size,
-                        content=content,
+                        content=sealed,
+                        key_id=kid,
                         received_at=datetime.now(UTC),
                     )
                 )
@@ -116,11 +108,20 @@ class MailQuarantine:
         return None if row is None else HeldMail(**row._mapping)
 
     def content(self, quarantine_id: int) -> bytes:
+        """The raw mail. Raises SealError (a ValueError) when it is sealed with a key this process
+        has not, or was moved onto another case's row."""
         with self._engine.connect() as connection:
-            stored = connection.execute(
-                select(mail_quarantine.c.content).where(mail_quarantine.c.quarantine_id == quarantine_id)
-            ).scalar_one()
-        return bytes(stored)
+            row = connection.execute(
+                select(
+                    mail_quarantine.c.case_id,
+                    mail_quarantine.c.message_hash,
+                    mail_quarantine.c.content,
+                    mail_quarantine.c.key_id,
+                ).where(mail_quarantine.c.quarantine_id == quarantine_id)
+            ).one()
+        context = _context(row.case_id, row.message_hash)
+        what = f"held mail {quarantine_id}"
+        return opened_value(self._keys, row.key_id, bytes(row.content), context, what)
 
     def claim(self, quarantine_id: int) -> bool:
         """Mark the mail released, if nobody has: True for the one caller that may deliver it."""

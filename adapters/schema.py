@@ -262,9 +262,10 @@ bounce_addresses = Table(
 
 # Held mail (revision 0009): a reply to a case that may be a robot's or a person's (a mailing list's
 # headers, say: support.inbound_mail.mail_kind), kept whole until an operator releases it onto its
-# case (`starter.py mail release`) or lets it be. `content` is the raw mail as a Temporal payload,
-# sealed with the key ring (CASEWORK_ENCRYPTION_KEY) when it is set; `sender` is masked. One row a
-# mail and case (the same mail again is the same row).
+# case (`starter.py mail release`) or lets it be. `content` is the raw mail, sealed with the key ring
+# (CASEWORK_ENCRYPTION_KEY, adapters.codec) when it is set, bound to its case and mail, and `key_id`
+# names its key (null: in clear); `sender` is masked. One row a mail and case (the same mail again
+# is the same row).
 mail_quarantine = Table(
     "mail_quarantine",
     metadata,
@@ -279,6 +280,7 @@ mail_quarantine = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("released_at", UtcDateTime),
     Column("outcome", String(300)),
+    Column("key_id", String(16)),  # the key that sealed `content`; null: in clear
     UniqueConstraint("case_id", "message_hash", name="uq_mail_quarantine_mail"),
 )
 
@@ -297,8 +299,9 @@ case_numbers = Table(
 
 # The case's thread (revision 0011): each message after the description, written once by the
 # thread activity (activities/thread.py) under the case's own number for it (`seq`). Who wrote
-# it, its text and its attachments' names are one sealed blob (the key ring, when one is set);
-# the columns are what paging and the staff-only rule need.
+# it, its text and its attachments' names are one JSON value, `sealed` with the key ring when one is
+# set (bound to its case and seq; `key_id` names the key, null: in clear); the other columns are
+# what paging and the staff-only rule need.
 case_messages = Table(
     "case_messages",
     metadata,
@@ -312,6 +315,7 @@ case_messages = Table(
     Column("internal", Boolean, nullable=False),
     Column("sealed", LargeBinary, nullable=False),
     Column("written_at", UtcDateTime, nullable=False),
+    Column("key_id", String(16)),  # the key that sealed `sealed`; null: in clear
 )
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

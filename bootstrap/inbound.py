@@ -13,7 +13,7 @@ from temporalio.runtime import Runtime
 
 from adapters.attachment_store import AttachmentStore
 from adapters.bounce_addresses import BounceAddresses
-from adapters.codec import EncryptionCodec, KeyRing, key_ring_from_env
+from adapters.codec import KeyRing, key_ring_from_env
 from adapters.directory_store import DirectoryStore
 from adapters.listeners import CannotListen, Listener
 from adapters.mail_quarantine import MailQuarantine
@@ -45,8 +45,7 @@ def inbound_mail_for(
         reply_key(verification_key(settings)),
         ReplyAddresses(engine),
         reader,
-        MailQuarantine(engine),
-        EncryptionCodec(keys) if keys is not None else None,
+        MailQuarantine(engine, keys),
     )
 
 

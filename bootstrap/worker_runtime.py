@@ -25,7 +25,7 @@ from activities.delivery import DeliveryActivities, DeliveryConfig
 from activities.thread import ThreadActivities
 from activities.verification import VerificationActivities
 from adapters.case_messages import MessageStore
-from adapters.codec import codec_from_env, key_ring_from_env
+from adapters.codec import key_ring_from_env
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.directory_store import DirectoryStore, VerificationFailures
@@ -246,8 +246,9 @@ def build_worker(
             settings.policy_path, store, PolicyVersions(store.engine, this_process("worker"))
         )
         # closed_cases, in the database every worker shares; records sealed with the codec's keys
-        archive = ArchiveActivities(store.engine, key_ring_from_env())
-        thread = ThreadActivities(MessageStore(store.engine, codec_from_env()))  # sealed with the key ring
+        keys = key_ring_from_env()
+        archive = ArchiveActivities(store.engine, keys)
+        thread = ThreadActivities(MessageStore(store.engine, keys))  # words sealed with the key ring
         verification = VerificationActivities(
             store,
             deliver,

@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from adapters.attachment_store import AttachmentStore
-from adapters.case_messages import MessageStore, SealedMessage
-from adapters.codec import EncryptionCodec, SealError, key_ring_from_env
+from adapters.case_messages import MessageStore
+from adapters.codec import SealError, key_ring_from_env
 from intake.cases import ActionRejected, Cases, Forbidden, InvalidField, Unavailable
 from support.access import Permission, Principal, Role
 from support.actions import ATTACHMENTS_PER_REPLY, MESSAGE_HASH_PATTERN, AttachmentRef, CustomerReply
@@ -72,10 +72,7 @@ def thread_over(engine: Engine) -> CaseThread:
     """The thread over this database, sealed and opened with the environment's key ring (messages
     and files alike): the one way the API, the console and the CLI make it."""
     keys = key_ring_from_env()
-    return CaseThread(
-        MessageStore(engine, EncryptionCodec(keys) if keys is not None else None),
-        AttachmentStore(engine, keys),
-    )
+    return CaseThread(MessageStore(engine, keys), AttachmentStore(engine, keys))
 
 
 class CaseThread:
@@ -102,7 +99,7 @@ class CaseThread:
             stored, more = await self._messages.page(
                 case_id, max(after, 0), limit - len(found), with_internal=not principal.customer_side
             )
-        except (SealedMessage, SealError) as error:
+        except SealError as error:  # no key for it, or moved from another case's row
             raise Unavailable(SEALED) from error
         found += stored
         return ThreadPage(

@@ -43,13 +43,12 @@ from typing import Protocol
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.attachment_store import AttachmentStore
 from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
-from adapters.mail_quarantine import MailQuarantine, seal, unseal
+from adapters.mail_quarantine import MailQuarantine
 from adapters.mail_reader import MailLimits, MailRefused, ReadMail, read_head
 from adapters.mail_reader_process import ReaderUnavailable
 from adapters.reply_addresses import ReplyAddresses
@@ -164,15 +163,13 @@ class InboundMail:
         replies: ReplyAddresses,
         reader: MailReader,
         quarantine: MailQuarantine,
-        codec: PayloadCodec | None,
     ) -> None:
         """`count` (set by the composition root) is told each outcome: the metric
         `casework_inbound_mail` by outcome. `replies`: the reply tokens the deliveries recorded;
-        `reader` parses the bodies; `quarantine` holds doubtful mail, sealed by `codec` when set."""
+        `reader` parses the bodies; `quarantine` holds doubtful mail (sealed with its key ring, when set)."""
         self._replies = replies
         self._reader = reader
         self._quarantine = quarantine
-        self._codec = codec
         self._cases = cases
         self._directory = directory
         self._store = store
@@ -281,10 +278,9 @@ class InboundMail:
         self, case_id: str, addresses: CaseAddresses, digest: str, sender: str, reason: str, raw: bytes
     ) -> SmtpAnswer:
         """Keep a doubtful mail for an operator (`release`), sealed when the key ring is set."""
-        content = await seal(self._codec, raw)
         hold = self._quarantine.hold
         held = await asyncio.to_thread(
-            hold, case_id, addresses.tenant_id, digest, mask(sender), reason, len(raw), content
+            hold, case_id, addresses.tenant_id, digest, mask(sender), reason, len(raw), raw
         )
         log.warning(
             "inbound mail held for an operator: it may be automatic (starter.py mail quarantine)",
@@ -299,7 +295,8 @@ class InboundMail:
     async def release(self, quarantine_id: int) -> SmtpAnswer:
         """Add a held mail to its case, once: the answer it gets (250 added, or already on the case;
         another answer leaves it held). Raises ReleaseRefused (no such mail, released already),
-        ValueError (sealed, and no key), and what the case's gateway raises."""
+        SealError, a ValueError (sealed, and no key; or moved from another case), and what the
+        case's gateway raises."""
         held = await asyncio.to_thread(self._quarantine.get, quarantine_id)
         if held is None:
             raise ReleaseRefused(f"no held mail {quarantine_id}", found=False)
@@ -307,7 +304,7 @@ class InboundMail:
             raise ReleaseRefused(f"held mail {quarantine_id} was released already ({held.outcome or 'now'})")
         answer: SmtpAnswer | None = None
         try:
-            raw = await unseal(self._codec, await asyncio.to_thread(self._quarantine.content, quarantine_id))
+            raw = await asyncio.to_thread(self._quarantine.content, quarantine_id)
             head = read_head(raw, self._limits)
             mail = await self._reader.read(raw)
             if await asyncio.to_thread(self._store.received, held.case_id, held.message_hash):

@@ -15,7 +15,8 @@ from intake.inbound_mail import ReleaseRefused
 
 
 def held_mail(services: Services, include_released: bool) -> list[dict[str, Any]]:
-    """The held mail, oldest first: no content, the sender masked."""
+    """The held mail, oldest first: no content (so no key ring), the sender masked."""
+    quarantine = MailQuarantine(services.database(), None)
     return [
         {
             "id": held.quarantine_id,
@@ -27,7 +28,7 @@ def held_mail(services: Services, include_released: bool) -> list[dict[str, Any]
             "released_at": held.released_at.isoformat() if held.released_at else None,
             "outcome": held.outcome,
         }
-        for held in MailQuarantine(services.database()).listed(include_released)
+        for held in quarantine.listed(include_released)
     ]
 
 

@@ -60,15 +60,15 @@ def with_note(view: CaseView, case_id: str) -> CaseView:
     return view.model_copy(update={"case_id": case_id, "notes": [note]}, deep=True)
 
 
-def raw_database(engine: Engine) -> bytes:
+def raw_database(engine: Engine, tables: tuple[str, ...] = ("closed_cases", "attachments")) -> bytes:
     """Every byte the database keeps: the SQLite file (and its journal), or on PostgreSQL every
-    column of every row of the two tables as the server returns it."""
+    column of every row of `tables` as the server returns it."""
     if engine.dialect.name == "sqlite":
         path = Path(str(engine.url.database))
         return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     found = b""
     with engine.connect() as connection:
-        for table in ("closed_cases", "attachments"):
+        for table in tables:
             for row in connection.execute(text(f"SELECT * FROM {table}")):
                 found += b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
     return found

@@ -11,10 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.codec import new_key
+from adapters.database import open_database
+from adapters.schema import case_messages
 from adapters.settings import Settings
 from bootstrap.api import api_app
+from intake.case_thread import SEALED
 from intake.cases import Cases
 from tests.conftest import running_worker
 from tests.test_api import as_key, body, case_of, keyring, serve
@@ -163,3 +168,56 @@ async def test_the_console_shows_the_thread_and_the_portal_comments_once(
         staff = await thread_of(http, case_id, "li.wei")
         assert [m["kind"] for m in staff] == ["description", "response", "note", "comment"]
         assert staff[3]["body"] == "Still dropping" and staff[3]["via"] == "portal"
+
+
+async def test_a_sealed_message_copied_onto_another_case_is_a_503_never_its_words(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the key ring set (the worker seals, the API and the console open), a message's sealed
+    words copied onto another case's row do not open there: the thread of that case is a 503 that
+    says it is sealed (the API) or unavailable (the console), not a 500 and not the other's words."""
+    monkeypatch.setenv("CASEWORK_ENCRYPTION_KEY", new_key())
+    monkeypatch.delenv("CASEWORK_ENCRYPTION_PREVIOUS_KEYS", raising=False)
+    source, target = case_of(request_id), case_of(request_id + "b")
+    async with serving(time_env, settings) as http:
+        for case_id, said in ((source, "The secret of the first case"), (target, "Hello")):
+            opened = await http.post(
+                "/cases", json=body(case_id.split(".", 1)[1], severity="C"), headers=as_key("contoso-portal")
+            )
+            assert opened.status_code == 201, opened.text
+            answer = await http.post(
+                f"/cases/{case_id}/respond", json={"message": said}, headers=as_key("li.wei")
+            )
+            assert answer.status_code == 200, answer.text
+        assert [m["body"] for m in await thread_of(http, target, "li.wei")][1:] == ["Hello"]
+
+        engine = open_database(settings)
+        try:
+            with engine.begin() as connection:
+                [sealed] = connection.execute(
+                    select(case_messages.c.sealed).where(
+                        case_messages.c.case_id == source, case_messages.c.seq == 1
+                    )
+                ).scalars()
+                assert b"secret" not in bytes(sealed), "sealed at rest"
+                connection.execute(
+                    update(case_messages)
+                    .where(case_messages.c.case_id == target, case_messages.c.seq == 1)
+                    .values(sealed=sealed)
+                )
+        finally:
+            engine.dispose()
+
+        for key in ("li.wei", "contoso-portal"):
+            refused = await http.get(f"/cases/{target}/messages", headers=as_key(key))
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["message"] == SEALED and "secret" not in refused.text
+        assert (await thread_of(http, source, "li.wei"))[1]["body"] == "The secret of the first case"
+
+        form = await http.get("/console/sign-in")
+        signed = await http.post(
+            "/console/sign-in", data={"token": "portal-token-contoso-0001", "csrf": csrf_of(form.text)}
+        )
+        assert signed.status_code in (200, 303), signed.text
+        page = await http.get(f"/console/cases/{target}")
+        assert page.status_code == 503 and "secret" not in page.text

@@ -1,8 +1,9 @@
 """mail_quarantine: replies that may be a robot's or a person's, held until an operator decides.
 
 A reply with a mailing list's headers, or bulk precedence beside a person's signs, is neither
-dropped nor added to its case: it is kept here whole (sealed with the key ring when one is set)
-and listed by `starter.py mail quarantine`; `starter.py mail release ID` adds it to its case once.
+dropped nor added to its case: it is kept here whole (sealed with the key ring when one is set,
+the row naming its key) and listed by `starter.py mail quarantine`; `starter.py mail release ID`
+adds it to its case once.
 
 Revision ID: 0009
 Revises: 0008
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("received_at", instant, nullable=False),
         sa.Column("released_at", instant),
         sa.Column("outcome", sa.String(300)),
+        sa.Column("key_id", sa.String(16)),  # the key that sealed `content`; null: in clear
         sa.UniqueConstraint("case_id", "message_hash", name="uq_mail_quarantine_mail"),
     )
     op.create_index("ix_mail_quarantine_case_id", "mail_quarantine", ["case_id"])

@@ -1,4 +1,5 @@
-"""case_messages: the case's thread, each message written once under the case's number for it.
+"""case_messages: the case's thread, each message written once under the case's number for it;
+its words sealed with the key ring when one is set, the row naming its key (`key_id`).
 
 Revision ID: 0011
 Revises: 0010
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("internal", sa.Boolean, nullable=False),
         sa.Column("sealed", sa.LargeBinary, nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("key_id", sa.String(16)),  # the key that sealed `sealed`; null: in clear
     )
 
 
