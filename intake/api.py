@@ -40,6 +40,7 @@ from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
 from intake.case_thread import thread_over
 from intake.cases import (
     ActionRejected,
+    ActionTakenLate,
     CaseNotFound,
     Cases,
     CasesSource,
@@ -241,6 +242,11 @@ def create_app(
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, error: Unavailable) -> JSONResponse:
         return _problem(503, "unavailable", str(error), headers=RETRY_SOON)
+
+    # Carried out, its answer late: not an error to repeat (a repeat would act twice).
+    @app.exception_handler(ActionTakenLate)
+    async def _taken_late(_: Request, error: ActionTakenLate) -> JSONResponse:
+        return _problem(202, "taken_late", str(error))
 
     # A bad policy.toml: the file's own error (file name, table, field), to the caller and the log.
     @app.exception_handler(PolicyInvalid)

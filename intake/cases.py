@@ -34,6 +34,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
@@ -99,6 +100,12 @@ class PolicyInvalid(Unavailable):
     def __init__(self, problem: str, detail: str = "") -> None:
         self.problem = problem
         super().__init__(detail or f"the policy file is invalid: {problem}")
+
+
+class ActionTakenLate(Unavailable):
+    """The case took the action, and its answer is late (its message still being kept, the
+    database slow): it was carried out; sending it again would carry it out twice. 202
+    `taken_late` (the API); read the case for its outcome."""
 
 
 # Why the policy file cannot be used now, or None (adapters.policy_file.policy_problem, bound to
@@ -184,6 +191,7 @@ ACTION_SETTLE = timedelta(seconds=12)  # the workflow task timeout (10 s) and a 
 # timeout, as cancelling the call may drop the case's pending (speculative) task and its work (at 5 s,
 # a loaded worker never finished one: 8 attempts in 42 s, none taken).
 ACTION_ATTEMPT = timedelta(seconds=15)
+TAKEN_ASK = timedelta(seconds=2)  # whether a late update was taken: the server knows at once
 _UNREACHABLE = (
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -798,7 +806,9 @@ class Cases:
             raise _rpc_error(error, case_id) from None
 
         async def send(sealed: SealedAttempt) -> VerificationResult:
-            result: VerificationResult = await self._act(case_id, SupportCaseWorkflow.verify, sealed)
+            result: VerificationResult = await self._act(
+                case_id, SupportCaseWorkflow.verify, sealed, answers_view=False
+            )
             return result
 
         return await self.verification.attempt(
@@ -813,7 +823,12 @@ class Cases:
             raise await self._not_running(error, case_id) from None
 
     async def _act(
-        self, case_id: str, update: object, action: BaseModel, update_id: str | None = None
+        self,
+        case_id: str,
+        update: object,
+        action: BaseModel,
+        update_id: str | None = None,
+        answers_view: bool = True,
     ) -> Any:
         """`update` is an update method of the workflow (from the action table, or `verify`).
 
@@ -822,7 +837,10 @@ class Cases:
         id once, so the action lands once; the case refuses it after `action_wait` (the instant is
         in the id), so `Unavailable` means it was not carried out. `update_id` given (a reply's,
         which its sender delivers again when told to wait): one attempt, `Unavailable` when the
-        case cannot be reached."""
+        case cannot be reached. An attempt whose answer is late asks whether the case took the
+        update (its message may still be being kept: `workflows.thread_writes`): when it did, the
+        action was carried out, and the answer is the case as it stands (`answers_view`), never
+        "send it again", which would carry it out twice."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         waits = update_id is None
@@ -836,13 +854,11 @@ class Cases:
             # each attempt short: an update the server forgot (its registry is dropped when the
             # case's task times out on a dead worker) is admitted again by the next attempt
             left = min(max(give_up - loop.time(), 0.5), ACTION_ATTEMPT.total_seconds()) if waits else None
+            left = ACTION_ATTEMPT.total_seconds() if left is None else left
             try:
                 result = await asyncio.wait_for(
                     handle.execute_update(
-                        cast(Any, update),
-                        action,
-                        id=update_id,
-                        rpc_timeout=timedelta(seconds=left) if left is not None else None,
+                        cast(Any, update), action, id=update_id, rpc_timeout=timedelta(seconds=left)
                     ),
                     left,
                 )
@@ -869,7 +885,19 @@ class Cases:
                     raise Unavailable(f"case {case_id}: {TOO_LATE}") from None
                 raise ActionRejected(reason) from None
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-                pass  # not taken yet: the case's worker is being replaced, or none runs
+                # not answered yet: not taken (a worker being replaced, or none runs), or taken and
+                # still keeping its message (the database slow): ask which before sending it again
+                if await self._taken(handle, update, action, update_id):
+                    log.warning("action taken; its answer is late", case_id=case_id, attempts=attempts)
+                    if answers_view:
+                        try:
+                            return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                        except (RPCError, WorkflowQueryFailedError):
+                            pass
+                    raise ActionTakenLate(
+                        f"case {case_id} took the action and is still recording it: it was carried "
+                        "out; read the case for its outcome, and do not send it again"
+                    ) from None
             except RPCError as error:
                 if error.status not in _UNREACHABLE and not await self._running(error, case_id):
                     raise await self._not_running(error, case_id) from None
@@ -889,6 +917,23 @@ class Cases:
                 )
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+    async def _taken(
+        self, handle: WorkflowHandle[Any, Any], update: object, action: BaseModel, update_id: str
+    ) -> bool:
+        """Whether the case has taken (accepted) the update of this id: asked with the same id, so
+        an update not yet taken is admitted once more, as a retry would be."""
+        try:
+            await handle.start_update(
+                cast(Any, update),
+                action,
+                id=update_id,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                rpc_timeout=TAKEN_ASK,
+            )
+        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+            return False  # refused (then the next attempt says why), or not taken yet
+        return True
 
     async def _running(self, error: RPCError, case_id: str) -> bool:
         """An update refused as not found (or not possible) by a case that is still running: its
