@@ -32,6 +32,15 @@ def _principal(request: Request) -> Principal:
     return found
 
 
+def _operator(request: Request) -> Principal:
+    """The caller, if it may run a what-if (`operate`): checked before the query is read, so
+    another role learns nothing of the endpoint but 403."""
+    caller = _principal(request)
+    if not caller.allows(Permission.OPERATE):  # the inputs re-run hold what customers wrote
+        raise Forbidden(f"a {caller.role.value} key cannot run a policy what-if (needs `operate`)")
+    return caller
+
+
 def _invalid(errors: list[dict[str, Any]]) -> RequestValidationError:
     return RequestValidationError(errors)
 
@@ -79,15 +88,13 @@ def whatif_router(
     )
     async def whatif(
         request: Request,
-        caller: Annotated[Principal, Depends(_principal)],
+        caller: Annotated[Principal, Depends(_operator)],
         get: Annotated[Cases, Depends(get_cases)],
         since: Annotated[AwareDatetime, Query(description="ISO 8601 with offset; cases opened from then")],
         until: Annotated[AwareDatetime, Query(description="ISO 8601 with offset; cases opened before then")],
         tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
         format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Any:
-        if not caller.allows(Permission.OPERATE):  # the inputs re-run hold what customers wrote
-            raise Forbidden(f"a {caller.role.value} key cannot run a policy what-if (needs `operate`)")
         try:
             window = ReportWindow(since=since, until=until)
         except ValidationError as error:

@@ -98,7 +98,7 @@ async def test_an_engineer_answers_a_new_case_and_it_leaves_the_queue(stack: Sta
     assert due.tzinfo is not None
     countdown = f'tr[data-case-id="{urgent}"] td.countdown'
     shown = await page.text_content(countdown) or ""
-    assert shown.startswith("0h 5"), shown  # under an hour of business time left
+    assert shown.startswith("0 h 5"), shown  # under an hour of business time left
     await page.wait_for_function(  # and it runs (the 24x7 calendar is open)
         "([cell, shown]) => document.querySelector(cell).textContent !== shown", arg=[countdown, shown]
     )

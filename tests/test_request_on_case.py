@@ -14,16 +14,16 @@ from adapters.mail_sink import text_of
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
 from intake.cases import CaseNotFound
-from intake.console.app import TEMPLATES, _environment
-from intake.console.i18n import LANGUAGES, Words
+from intake.console.app import TEMPLATES
+from intake.console.i18n import Words
 from support.access import Principal, Role
 from support.actions import Withdrawal
-from support.case_view import CaseView
 from support.request import RequestDetails
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
 from tests.requests import case_request
 from tests.test_case_machine import open_case
+from tests.test_language import case_page
 
 DESCRIPTION = "Nobody can send mail since 09:00.\nThe MX record was changed last night.\n\n— 王芳"
 PHONE = "+8613800138000"
@@ -48,34 +48,14 @@ def test_the_support_queue_reads_the_description_and_the_contact_in_the_new_case
     assert driver.view.request is None, "the case never carries it: its state stays bounded"
 
 
-def case_page(view: CaseView, language: str) -> str:
-    """The console's case page for an agent, rendered as the console renders it."""
-    return _environment().get_template("case.html").render(
-        t=Words(TEMPLATES, language),
-        lang=language,
-        languages=LANGUAGES,
-        path=f"/console/cases/{view.case_id}",
-        principal=AGENT,
-        csrf="",
-        may=lambda _: True,
-        view=view,
-        zone="Asia/Shanghai",
-        bars=[],
-        bar_width=600,
-        forms=[],
-        suggested={},
-        done="",
-    )
-
-
 @pytest.mark.parametrize("language", ["en", "zh-CN", "hu"])
 def test_the_console_case_page_shows_the_request_in_the_readers_language(language: str) -> None:
     driver = open_case("console-request", description=DESCRIPTION, contact_phone=PHONE)
     view = driver.view.model_copy(update={"request": RequestDetails.of(driver.case.request)})
-    page = case_page(view, language)
+    page = case_page(language, view)
     assert '<section id="request">' in page and Words(TEMPLATES, language)("the_request") in page
     assert DESCRIPTION in page and PHONE in page and "admin@contoso.example" in page
-    assert '<section id="request">' not in case_page(driver.view, language), "nothing to show"
+    assert '<section id="request">' not in case_page(language, driver.view), "nothing to show"
 
 
 async def test_the_request_is_shown_to_staff_and_the_tenants_portal_never_to_another_tenant(

@@ -203,7 +203,12 @@ def create_console(
             zones = {}
         if session is not None and session.principal.name in zones:
             return zones[session.principal.name]
-        return load_policy_snapshot(settings.policy_path, datetime.now(UTC).year).routing.support_time_zone
+        try:
+            return load_policy_snapshot(
+                settings.policy_path, datetime.now(UTC).year
+            ).routing.support_time_zone
+        except (PolicyError, OSError):  # the page that says the file is bad still renders, in UTC
+            return "UTC"
 
     async def reader_zone(session: Session, tenant_id: str | None = None) -> str:
         """The zone the reader reads times in: a customer's tenant's, else the staff member's."""
