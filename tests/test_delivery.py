@@ -210,6 +210,7 @@ class StopsAfterFirstAcknowledgement(DeliveryActivities):
 async def test_worker_restarted_between_send_and_completion_sends_no_second_email(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
+    StopsAfterFirstAcknowledgement.hung = False  # a run before in this process left it set
     hanging = StopsAfterFirstAcknowledgement(
         delivery_config(settings),
         DeliveryLedger(open_database(settings)),
@@ -223,8 +224,12 @@ async def test_worker_restarted_between_send_and_completion_sends_no_second_emai
         ),
     ):
         view = (await cases.open(case_request(request_id, severity="B"))).case
-        for _ in range(200):
-            if mail_for(settings, view.case_id, "/acknowledged/0/customer"):
+        # the mail reaches the sink before the ledger records it and the activity hangs: wait for
+        # the hang itself (waiting for the mail alone lost that race under load)
+        for _ in range(400):
+            if StopsAfterFirstAcknowledgement.hung and mail_for(
+                settings, view.case_id, "/acknowledged/0/customer"
+            ):
                 break
             await asyncio.sleep(0.05)
         assert StopsAfterFirstAcknowledgement.hung
