@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.codec import KeyRing, opened_text, opened_value, sealed_text, sealed_value
@@ -142,6 +142,16 @@ class AttachmentStore:
                     attachments.c.case_id == case_id, attachments.c.message_hash == message_hash
                 )
             )
+
+    def held(self, case_id: str) -> tuple[int, int]:
+        """How many files this case holds (from mail and uploads alike), and their bytes."""
+        with self._engine.connect() as connection:
+            count, size = connection.execute(
+                select(func.count(), func.coalesce(func.sum(attachments.c.size), 0)).where(
+                    attachments.c.case_id == case_id
+                )
+            ).one()
+        return int(count), int(size)
 
     def get(self, case_id: str, attachment_id: str) -> StoredAttachment | None:
         """An attachment of this case (an id of another case is none of its attachments)."""

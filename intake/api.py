@@ -37,7 +37,7 @@ from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
 from intake.attachments_api import attachments_router
 from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
-from intake.case_thread import thread_over
+from intake.case_thread import TooManyFiles, thread_over
 from intake.cases import (
     ActionRejected,
     ActionTakenLate,
@@ -234,6 +234,10 @@ def create_app(
     async def _locked(_: Request, error: VerificationLocked) -> JSONResponse:
         headers = {"Retry-After": str(error.retry_after_seconds)}
         return _problem(429, "verification_locked", str(error), headers=headers)
+
+    @app.exception_handler(TooManyFiles)
+    async def _too_many_files(_: Request, error: TooManyFiles) -> JSONResponse:
+        return _problem(413, "too_large", str(error))
 
     @app.exception_handler(TooManyOpenCases)
     async def _quota(_: Request, error: TooManyOpenCases) -> JSONResponse:

@@ -62,6 +62,14 @@ def comment_id(tenant_id: str, request_id: str) -> str:
     return hashlib.sha256(f"portal-comment\x00{tenant_id}\x00{request_id}".encode()).hexdigest()
 
 
+FILES_PER_CASE = 200  # files a case may hold: uploads stop there (a portal key cannot fill the disk)
+BYTES_PER_CASE = 200 * 1024 * 1024
+
+
+class TooManyFiles(ValueError):
+    """The case holds as many files as it may: 413."""
+
+
 SEALED = (
     "the case's messages are sealed with a key this process does not have: set "
     "CASEWORK_ENCRYPTION_KEY (and CASEWORK_ENCRYPTION_PREVIOUS_KEYS) as the workers have them"
@@ -166,6 +174,12 @@ class CaseThread:
             raise Forbidden(f"a {principal.role.value} key cannot attach files as the customer")
         tenant = await cases.scope(case_id, principal)
         case_id = await cases.case_id_of(case_id)  # a case number (CW-10482) named the case
+        count, size = await asyncio.to_thread(self._attachments.held, case_id)
+        if count >= FILES_PER_CASE or size + len(content) > BYTES_PER_CASE:
+            raise TooManyFiles(
+                f"case {case_id} holds {count} files ({size} bytes): at most {FILES_PER_CASE} files and "
+                f"{BYTES_PER_CASE} bytes a case; send a link to the rest, or open a new case"
+            )
         digest = hashlib.sha256(b"upload\x00" + filename.encode() + b"\x00" + content).hexdigest()
         [ref] = await asyncio.to_thread(
             self._attachments.store, case_id, tenant, digest, [(filename, content_type, content)]

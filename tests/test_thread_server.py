@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
+import intake.case_thread
 from adapters.codec import new_key
 from adapters.database import open_database
 from adapters.schema import case_messages
@@ -221,3 +222,26 @@ async def test_a_sealed_message_copied_onto_another_case_is_a_503_never_its_word
         assert signed.status_code in (200, 303), signed.text
         page = await http.get(f"/console/cases/{target}")
         assert page.status_code == 503 and "secret" not in page.text
+
+
+async def test_a_case_takes_files_up_to_its_limit_then_413_and_nothing_kept(
+    time_env: WorkflowEnvironment, settings: Settings, request_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portal key cannot fill the disk through one case: past FILES_PER_CASE an upload is 413."""
+    monkeypatch.setattr(intake.case_thread, "FILES_PER_CASE", 2)
+    case_id = case_of(request_id)
+    portal = as_key("contoso-portal") | {"Content-Type": "text/plain"}
+    async with serving(time_env, settings) as http:
+        opened = await http.post("/cases", json=body(request_id), headers=as_key("contoso-portal"))
+        assert opened.status_code == 201, opened.text
+        codes = []
+        for n in range(3):
+            sent = await http.post(
+                f"/cases/{case_id}/attachments",
+                params={"filename": f"f{n}.txt"},
+                content=b"x%d" % n,
+                headers=portal,
+            )
+            codes.append(sent.status_code)
+        assert codes == [201, 201, 413], codes
+        assert "at most 2 files" in sent.json()["message"]
