@@ -50,7 +50,7 @@ from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, Li
 from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
-from support.action_ids import TOO_LATE, action_update_id
+from support.action_ids import ALREADY_TAKEN, TOO_LATE, action_update_id
 from support.actions import (
     Assignment,
     Cooperation,
@@ -873,6 +873,12 @@ class Cases:
             except WorkflowUpdateFailedError as error:
                 cause = error.cause
                 reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
+                if reason == ALREADY_TAKEN:  # taken in an earlier run of the case: carried out once
+                    if answers_view:
+                        return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                    raise ActionTakenLate(
+                        f"case {case_id} took the action already: do not send it again"
+                    ) from None
                 if reason == TOO_LATE:
                     if loop.time() - started < self._action_wait.total_seconds():
                         # refused as too late before its time on this host: the clocks disagree

@@ -23,6 +23,19 @@ TOO_LATE = (
 )
 
 
+ALREADY_TAKEN = "the case took this action already (sent again while it moved to a new run)"
+TAKEN_KEPT = 200  # the action ids a case remembers across its runs (Temporal dedups within one run)
+
+
+def remember(taken: list[str], update_id: str) -> None:
+    """Keep `update_id` (an action's, `act-...`) among the ids a case took, the newest `TAKEN_KEPT`:
+    Temporal answers a repeated update id with its first outcome only within one run, so a case
+    that continued as new between an action and its resend would take it twice."""
+    if update_id.startswith(PREFIX) and update_id not in taken:
+        taken.append(update_id)
+        del taken[:-TAKEN_KEPT]
+
+
 def action_update_id(token: str, take_until: datetime) -> str:
     """`token`: 32 hex digits, new for each request."""
     return f"{PREFIX}{token}-{int(take_until.timestamp() * 1000)}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from support.calendar import Calendar
 from support.case_context import CaseContext
@@ -35,6 +35,7 @@ class CarriedCase(BaseModel):
     policy: Policy
     tenant: TenantFacts
     inputs: CaseInputs | None = None  # None: carried by a run from before inputs were recorded
+    taken: list[str] = Field(default_factory=list, description="action update ids taken (support.action_ids)")
 
 
 class CaseStart(BaseModel):
@@ -65,6 +66,7 @@ class CaseRecord:
         self.context: CaseContext | None = None  # kept while the caller is being verified
         # Every event the machine saw (for the what-if); None: not recorded (a what-if's own re-run).
         self.inputs: CaseInputs | None = CaseInputs()
+        self.taken: list[str] = []  # the action update ids this case took, across its runs
         # Whether a rule change (a `workflow.patched` id) applies to this case: cases that ran
         # before it replay the old way. Asked only at the moment the rule would act.
         self.patched = patched
@@ -84,6 +86,7 @@ class CaseRecord:
         record = cls(start.request, start.carried.case, patched)
         record.policy, record.tenant = start.carried.policy, start.carried.tenant
         record.inputs = start.carried.inputs or CaseInputs(complete=False)
+        record.taken = list(start.carried.taken)
         record.published = None
         return record
 
@@ -135,5 +138,7 @@ class CaseRecord:
         self.view.keep_bounded()
         return CaseStart(
             request=self.request,
-            carried=CarriedCase(case=self.view, policy=self.rules, tenant=self.facts, inputs=self.inputs),
+            carried=CarriedCase(
+                case=self.view, policy=self.rules, tenant=self.facts, inputs=self.inputs, taken=self.taken
+            ),
         )

@@ -9,11 +9,14 @@ test is about the intake's answer, not about the database).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -23,11 +26,13 @@ from adapters.database import open_database
 from adapters.directory_store import DirectoryStore
 from adapters.settings import Settings
 from bootstrap.worker_runtime import WORKFLOW_RUNNER
-from intake.cases import Cases, staff_from_file
-from support.actions import FirstResponse, InternalNote
+from intake.cases import ActionRejected, Cases, staff_from_file
+from support.action_ids import ALREADY_TAKEN, action_update_id
+from support.actions import CustomerUpdate, FirstResponse, InternalNote
 from support.case_view import CaseView
 from support.notifications import DeliveryReceipt, Notification
 from support.thread_message import MessageKind, ThreadMessage
+from tests.conftest import running_worker
 from tests.requests import case_request
 from workflows.deliveries import deliveries_queue
 from workflows.support_case import SupportCaseWorkflow
@@ -101,3 +106,42 @@ async def test_an_action_taken_with_a_late_answer_is_answered_as_carried_out_onc
     finally:
         held.release.set()
         engine.dispose()
+
+
+async def test_an_action_sent_again_after_its_case_continued_as_new_is_taken_once(
+    time_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    """Temporal answers a repeated update id with its first outcome within one run only: the case
+    carries the action ids it took into its next run and refuses them there, and the intake takes
+    that refusal as the action's success (`support.action_ids.remember`)."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        settings.policy_path.read_text().replace(
+            "continue_as_new_after_events = 5000", "continue_as_new_after_events = 20"
+        )
+    )
+    settings = dataclasses.replace(settings, policy_path=policy)
+    async with running_worker(time_env.client, settings) as cases:
+        case_id = (await cases.open(case_request(f"again-{uuid.uuid4().hex[:8]}"))).case.case_id
+        handle = time_env.client.get_workflow_handle(case_id)
+        first_run = (await handle.describe()).run_id
+        note = InternalNote(engineer=ENGINEER, note="Suspect the MX change")
+        update_id = action_update_id(uuid.uuid4().hex, await time_env.get_current_time() + timedelta(days=1))
+        await handle.execute_update(SupportCaseWorkflow.note, note, id=update_id)
+        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+        for n in range(60):  # updates to the customer (each wakes the case) until it continues as new
+            if (await handle.describe()).run_id != first_run:
+                break
+            try:
+                await cases.update_customer(
+                    case_id, CustomerUpdate(engineer=ENGINEER, message=f"Still on it ({n})")
+                )
+            except ActionRejected:  # the case is moving to its next run
+                await asyncio.sleep(0.2)
+        assert (await handle.describe()).run_id != first_run, "the case continued as new"
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(SupportCaseWorkflow.note, note, id=update_id)
+        assert ALREADY_TAKEN in str(refused.value.cause)
+        view = await cases.show(case_id)
+        assert [e.message for e in view.timeline].count(f"note: {note.note}") <= 1
+        assert sum("Suspect the MX change" in e.message for e in view.timeline) == 1, "taken once"

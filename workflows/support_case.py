@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.archive import ArchiveActivities
-    from support.action_ids import TOO_LATE, too_late
+    from support.action_ids import ALREADY_TAKEN, TOO_LATE, remember, too_late
     from support.actions import (
         Assignment,
         Cooperation,
@@ -91,6 +91,9 @@ class SupportCaseWorkflow:
     # -- carrying out what the machine decided ---------------------------------------------------
 
     def _apply(self, event: Event) -> Decision:
+        update = workflow.current_update_info()
+        if update is not None:  # an action: remembered across runs (Temporal dedups within one)
+            remember(self._case.taken, update.id)
         decision = decide(self._case, event, workflow.now())
         for effect in decision.effects:
             if isinstance(effect, Tell):
@@ -120,6 +123,8 @@ class SupportCaseWorkflow:
         waiting for it: `support.action_ids`) is refused too. Validators run only when an update
         arrives, never on replay, and a refused update leaves no event: no history changes."""
         update = workflow.current_update_info()
+        if update is not None and update.id in self._case.taken:  # taken in an earlier run
+            raise ValueError(ALREADY_TAKEN)
         if update is not None and too_late(update.id, workflow.now()):
             raise ValueError(TOO_LATE)
         reason = refusal(self._case, action, workflow.now(), self._moving)
