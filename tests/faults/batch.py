@@ -30,7 +30,7 @@ KILLS = int(os.environ.get("FAULT_KILLS", "3"))
 FUZZ_SCALE = int(os.environ.get("FAULT_FUZZ_SCALE", "1"))
 
 
-def patient_policy(directory: Path) -> Path:
+def patient_policy(directory: Path, delivery_max_interval: str = "10m") -> Path:
     """The fast policy, with room for a worker's death in the few waits the script races.
 
     A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before another
@@ -44,7 +44,7 @@ def patient_policy(directory: Path) -> Path:
     all (longer than a batch may run); the calm run uses the same file, and the script answers at
     once, so neither wait is ever reached.
     """
-    fast = fast_policy_model(first_response="5m")
+    fast = fast_policy_model(first_response="5m", delivery_max_interval=delivery_max_interval)
     survey = fast.survey.model_copy(
         update={"wait": parse_duration("10m"), "reminder_after": parse_duration("5m")}
     )
