@@ -142,7 +142,12 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
     run = uuid.uuid4().hex[:6]
     waits = Waits()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http:
+        # idle connections dropped before the API's 5 s keep-alive ends them (httpx keeps them 5 s
+        # too: a POST on a connection the server was closing at that instant failed, ReadError)
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{api_port}", timeout=60, limits=limits
+        ) as http:
 
             async def open_case(request_id: str) -> tuple[str, str]:
                 """The case, opened over the API, and the Reply-To of its acknowledgement."""
