@@ -39,7 +39,16 @@ def test_casework_help_names_itself_and_every_command() -> None:
 def test_casework_runs_a_real_command() -> None:
     """`casework policy due` answers without a server: the policy's terms, capped as the policy
     says (A needs a premium agreement)."""
-    argv = ("policy", "due", "--severity", "A", "--category", "technical", "--opened", "2026-11-23T10:00:00+08:00")
+    argv = (
+        "policy",
+        "due",
+        "--severity",
+        "A",
+        "--category",
+        "technical",
+        "--opened",
+        "2026-11-23T10:00:00+08:00",
+    )
     done = run(*argv)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
@@ -49,7 +58,9 @@ def test_casework_runs_a_real_command() -> None:
 
 
 def test_bad_input_is_one_line_and_exit_2_under_the_command_s_name() -> None:
-    done = run("policy", "due", "--severity", "Z", "--category", "technical", "--opened", "2026-11-23T10:00:00Z")
+    done = run(
+        "policy", "due", "--severity", "Z", "--category", "technical", "--opened", "2026-11-23T10:00:00Z"
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "casework policy due: error: argument --severity" in done.stderr
