@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+from functools import cache
 from pathlib import Path
 
 from adapters.settings import PROJECT_ROOT
@@ -33,6 +34,7 @@ def string_constants(tree: ast.Module) -> dict[str, str]:
     }  # fmt: skip
 
 
+@cache
 def patch_ids_in(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, list[str]]:
     """Each patch id the code decides on, with where (`file:line`). An id that is neither a string
     nor a constant this scan can resolve is reported under `?<expression>`, so it fails too."""
