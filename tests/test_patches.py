@@ -132,3 +132,12 @@ def test_each_patch_s_history_records_it() -> None:
         if patch.old_path is not None:
             assert patch.id not in recorded_patch_ids(HISTORIES / patch.old_path), patch
         assert patch.recorded_in or patch.old_path, f"{patch.id}: no recorded history covers it"
+
+
+def test_contributing_md_lists_every_patch() -> None:
+    """The table contributors read is the list: a patch added to workflows/patches.py and not to
+    CONTRIBUTING.md's table (or left there once removed) fails here."""
+    text = (PROJECT_ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = text.split("| patch id | why | recorded history |", 1)[1].split("\n\n", 1)[0]
+    documented = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+    assert documented == [patch.id for patch in PATCHES]

@@ -35,7 +35,8 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "superseded-sla-warnings-not-sent",
         "a warning reached when a later point of the same clock is already due is recorded in the "
-        "timeline and not sent (the later notice says more)",
+        "timeline and not sent (the later notice says more); the history recorded before it sends "
+        "all three and still replays",
         recorded_in=None,
         old_path="late_timers_after_worker_outage.json",
     ),
@@ -61,13 +62,17 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "obligations-answered-by-reply",
         "a customer's email reply answers the obligations still outstanding, as it answers the "
-        "engineer's requests, so their reminders and downgrade timer stop",
+        "engineer's requests, so their reminders and downgrade timer stop; cases that took a reply "
+        "before it keep their obligations outstanding and replay so (its history also has "
+        "accept_obligation and ask_obligation_again)",
         recorded_in="obligations_answered_by_reply.json",
     ),
     Patch(
         "thread-messages-kept",
         "each message the case takes is numbered and kept in full in case_messages by a local "
-        "activity keyed on (case, number); the history holds a marker, not the text again",
+        "activity keyed on (case, number), sealed with CASEWORK_ENCRYPTION_KEY when set (revision "
+        "0011); the history holds a marker, not the text again, and the action's update answers "
+        "once it is kept",
         recorded_in="thread_messages_kept.json",
     ),
     Patch(
