@@ -26,8 +26,8 @@ with workflow.unsafe.imports_passed_through():
 
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # The context is a quick read (policy file, directory): the worker that runs the case's first
-# task reads it there, as a local activity, with no round trip through the server (README
-# "Performance"). A few quick tries only: a context that cannot be read (a broken policy file, the
+# task reads it there, as a local activity, with no round trip through the server
+# (bench/README.md). A few quick tries only: a context that cannot be read (a broken policy file, the
 # database down) goes on as a server-side activity retried until it can, which waits without
 # adding to the case's history, where local retries would add a task every few seconds.
 LOCAL_CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
