@@ -31,7 +31,7 @@ test: $(STAMP) lint
 # The pure tests: no Temporal server, no worker, API or mail server, no database server; the rules,
 # calendars, phrase books, templates and the code's own checks (layers, patches). Under 30 s on two
 # processes, for the loop of a change; `make test` runs them too, with everything else.
-FAST_TESTS := tests/test_agenda.py tests/test_architecture.py tests/test_calendar.py \
+FAST_TESTS := tests/test_agenda.py tests/test_architecture.py tests/test_calendar.py tests/test_docs_links.py \
 	tests/test_case_machine.py tests/test_case_team.py tests/test_clock_plan.py tests/test_cooperation.py \
 	tests/test_eligibility.py tests/test_expected_wait.py tests/test_inbound_rules.py tests/test_language.py \
 	tests/test_messages.py tests/test_names.py tests/test_next_deadline.py tests/test_obligations.py \
