@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.mail_sink import read_mailbox
 from adapters.settings import PROJECT_ROOT
 from scaffold.processes import WorkerProcess
 from tests.test_worker_e2e import isolated_env
@@ -85,3 +86,6 @@ def test_every_walkthrough_block_of_the_readme_runs_against_make_run(tmp_path: P
     assert '"status": "resolved"' in everything, "the engineer's answer and resolution were taken"
     assert '"case_id":"case-contoso.web-1"' in everything, "the case opened over HTTP"
     assert '"agreement_required"' in everything and "token_sha256" in everything
+    subjects = [str(m["Subject"]) for m in read_mailbox(tmp_path / "var" / "mail")]
+    chinese = [s for s in subjects if s.startswith("[CW-10001]") and re.search("[\u4e00-\u9fff]", s)]
+    assert chinese, f"the customer opened with --language zh-CN reads Chinese: {subjects}"
