@@ -37,7 +37,7 @@ PATCHES: tuple[Patch, ...] = (
         "a warning reached when a later point of the same clock is already due is recorded in the "
         "timeline and not sent (the later notice says more); the history recorded before it sends "
         "all three and still replays",
-        recorded_in=None,
+        recorded_in="superseded_warnings_not_sent.json",
         old_path="late_timers_after_worker_outage.json",
     ),
     Patch(
