@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint interop bench faults clean
+.PHONY: run test test-fast lint interop bench faults clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "casework needs Python 3.11 (found %s)" % sys.version.split()[0])'
@@ -27,6 +27,19 @@ test: $(STAMP) lint
 	bash scripts/ensure_chromium.sh
 	PYTHONDONTWRITEBYTECODE= STATE_BOUND_UPDATES=1000 STATE_BOUND_COOPERATIONS=100 FAULT_CASES=12 FAULT_KILLS=2 \
 		$(PY) -m pytest -q -n 2 --dist loadfile
+
+# The pure tests: no Temporal server, no worker, API or mail server, no database server; the rules,
+# calendars, phrase books, templates and the code's own checks (layers, patches). Under 30 s on two
+# processes, for the loop of a change; `make test` runs them too, with everything else.
+FAST_TESTS := tests/test_agenda.py tests/test_architecture.py tests/test_calendar.py tests/test_docs_links.py \
+	tests/test_case_machine.py tests/test_case_team.py tests/test_clock_plan.py tests/test_cooperation.py \
+	tests/test_eligibility.py tests/test_expected_wait.py tests/test_inbound_rules.py tests/test_language.py \
+	tests/test_messages.py tests/test_names.py tests/test_next_deadline.py tests/test_obligations.py \
+	tests/test_patches.py tests/test_phrases.py tests/test_policy.py tests/test_sla_clocks.py \
+	tests/test_sla_ledger.py tests/test_thread.py
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 $(FAST_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

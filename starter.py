@@ -1,9 +1,9 @@
-"""Entry point for the intake CLI: `python starter.py open|show|list|respond|resolve|policy due`."""
+"""Entry point for the intake CLI, as the design names it: `python starter.py open|show|list|...`.
+The installed `casework` command (`pip install .`) runs the same thing."""
 
 from __future__ import annotations
 
-from adapters.process_exit import exit_now
-from bootstrap.main import starter_main
+from bootstrap.main import casework_main
 
 if __name__ == "__main__":
-    exit_now(starter_main())
+    casework_main()

@@ -3,7 +3,7 @@
 Implements the Temporal codec server protocol (POST /decode and /encode with
 `{"payloads": [{"metadata": {...base64}, "data": base64}]}`), with CORS for the UI's origin. The
 decoded payloads are the cases' personal data, so every call needs the bearer token of an operator
-key (README "Security"); without any operator key it does not start at all, rather than decrypt
+key (docs/security.md); without any operator key it does not start at all, rather than decrypt
 for anyone.
 """
 

@@ -222,7 +222,8 @@ class VerificationFailures:
 
     def _ensure_row(self, connection: Connection, tenant_id: str, caller: str, now: datetime) -> None:
         values = {"tenant_id": tenant_id, "caller_mac": caller, "window_started_at": now, "failures": 0}
-        # The two databases casework runs on (README: DATABASE_URL) both say "insert unless there".
+        # The two databases casework runs on (docs/configuration.md: DATABASE_URL) both say
+        # "insert unless there".
         dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
         connection.execute(dialect.insert(verification_failures).values(values).on_conflict_do_nothing())
 

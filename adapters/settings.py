@@ -135,7 +135,7 @@ def _webhook_url(raw: object) -> str:
     return text
 
 
-# The webhooks' HMAC key: as strong as the SHA-256 it keys (README "Notifications").
+# The webhooks' HMAC key: as strong as the SHA-256 it keys (docs/webhooks.md).
 WEBHOOK_SECRET_BYTES: Final = 32
 
 
@@ -392,7 +392,7 @@ class Settings:
     webhook_sms: str | None = FROM_ENVIRONMENT
     webhook_secret: str = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
 
-    # Who may do what (see README "Security"): a TOML key file of named principals with roles.
+    # Who may do what (see docs/security.md): a TOML key file of named principals with roles.
     api_keys_file: Path | None = FROM_ENVIRONMENT
     # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
     # cases a tenant may have open at once.
@@ -410,7 +410,7 @@ class Settings:
     verification_failures_per_tenant: int = FROM_ENVIRONMENT  # wrong codes an hour, all its callers
     # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
     staff_file: Path = FROM_ENVIRONMENT
-    # Customers' email replies (README "Inbound mail"): casework's own SMTP listener for
+    # Customers' email replies (docs/inbound-mail.md): casework's own SMTP listener for
     # case+<token>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
     # SIZE it announces and enforces), one attachment, and attachments a message (at most
     # support.actions.ATTACHMENTS_PER_REPLY).
@@ -425,7 +425,7 @@ class Settings:
     inbound_max_depth: int = FROM_ENVIRONMENT
     inbound_max_headers: int = FROM_ENVIRONMENT
     inbound_read_cpu_seconds: int = FROM_ENVIRONMENT
-    # The console's cookies (README "The support console"): Secure always when true (behind a proxy
+    # The console's cookies (docs/console.md): Secure always when true (behind a proxy
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT
 

@@ -9,9 +9,9 @@ floor) run in their own processes with the same tuning; CPU per case is that pro
 
 `--workers 2` (or more) runs the cases a second time, in the same run and on the same server,
 against that many `worker.py` processes, and adds their figures as `workers_2` (CPU per case is
-the workers' sum). Several workers run with CASEWORK_MAX_CACHED_WORKFLOWS=0, as the README's known
-problem with several workers says until the SDK is fixed; the 1-worker figures keep the default
-cache, so the comparison includes the cost of running uncached.
+the workers' sum). Several workers run with CASEWORK_MAX_CACHED_WORKFLOWS=0, as
+docs/several-workers.md's known problem with several workers says until the SDK is fixed; the
+1-worker figures keep the default cache, so the comparison includes the cost of running uncached.
 
 `--deliveries-process` runs the cases once more, in the same run, against `worker.py --only cases`
 beside `worker.py --only deliveries` (deciding and sending on a core each), and adds their figures
@@ -110,7 +110,7 @@ async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-# README, "Known problem with several workers": until the SDK is fixed, every worker runs
+# docs/several-workers.md, "Known problem with several workers": until the SDK is fixed, every worker runs
 # uncached when several do (each task replays from history, at a CPU cost).
 SEVERAL_WORKERS_ENV = {"CASEWORK_MAX_CACHED_WORKFLOWS": "0"}
 
@@ -248,8 +248,8 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
             "cpu_s_per_case_by_worker": [round(c / cases_n, 4) for c in cpu],
             "ratio_to_1_worker": round(case_seconds / seconds, 3),
             "max_cached_workflows": int(SEVERAL_WORKERS_ENV["CASEWORK_MAX_CACHED_WORKFLOWS"]),
-            "why_uncached": "README 'Known problem with several workers': CASEWORK_MAX_CACHED_WORKFLOWS=0 "
-            "on every worker when several run, until the SDK is fixed",
+            "why_uncached": "docs/several-workers.md 'Known problem with several workers': "
+            "CASEWORK_MAX_CACHED_WORKFLOWS=0 on every worker when several run, until the SDK is fixed",
         }
     if apart is not None:
         seconds, (cases_cpu, deliveries_cpu) = apart.seconds, apart.worker_cpu

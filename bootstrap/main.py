@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from adapters.private_dir import private_dir, private_umask
 from adapters.settings import Settings, SettingsError, load_settings
@@ -78,6 +78,14 @@ def starter_main(argv: Sequence[str] | None = None) -> int:
     from bootstrap.cli import run_cli
 
     return run_cli(argv, settings)
+
+
+def casework_main() -> NoReturn:
+    """The `casework` console script that `pip install .` puts on the PATH (`casework open ...`):
+    the same commands as `python starter.py`, left without CPython finalization like it."""
+    from adapters.process_exit import exit_now
+
+    exit_now(starter_main())
 
 
 def _server_listener(command: str, settings: Settings) -> Listener | None:

@@ -1,4 +1,4 @@
-"""The ports of a worker process, claimed before anything starts (README "Configuration"): a port
+"""The ports of a worker process, claimed before anything starts (docs/configuration.md): a port
 that is taken stops `worker.py` within a second or two with one line naming its variable (exit
 status 2), before the dev server, the database or the worker's heavy imports."""
 

@@ -391,8 +391,9 @@ async def _serve(
         # The worker's own client and engine; the worker below polls on this client, so a case
         # opened here may be started eagerly (its first task handed to it with the start's answer).
         cases = build_cases(client, settings, engine, eager_start=True)
-        # Customers' email replies: casework's own SMTP listener, beside the worker (README "Inbound
-        # mail"). Before the worker runs: a port that cannot be bound stops the start (CannotListen).
+        # Customers' email replies: casework's own SMTP listener, beside the worker
+        # (docs/inbound-mail.md). Before the worker runs: a port that cannot be bound stops the start
+        # (CannotListen).
         inbound = await start_inbound_listener(settings, cases, engine, runtime)
         if inbound is not None:
             stack.push_async_callback(inbound.stop)

@@ -193,7 +193,7 @@ class CaseWorkers:
 
 class WorkerTuning(TypedDict):
     """The SDK's knobs as the settings give them, for every worker of casework and of the
-    benchmarks' floors alike (README "Configuration", "Performance")."""
+    benchmarks' floors alike (docs/configuration.md, bench/README.md)."""
 
     max_concurrent_activities: int
     max_concurrent_workflow_tasks: int

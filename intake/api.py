@@ -180,7 +180,7 @@ def create_app(
             cases.openings = limits.openings
         return cases
 
-    bearer = HTTPBearer(auto_error=False, description="an API key's token (see README, Security)")
+    bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
 
     def principal(
         request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
@@ -376,7 +376,7 @@ def create_app(
         tenant: Annotated[str | None, Query(pattern=TENANT_ID_PATTERN)] = None,
         format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Any:
-        """SLA and satisfaction report of the cases opened in [since, until) (README, Reports): every
+        """SLA and satisfaction report of the cases opened in [since, until) (docs/reports.md): every
         tenant for operators, their own for portal and phone keys (another tenant: an empty report).
         Needs `read_reports`."""
         if not caller.allows(Permission.READ_REPORTS):

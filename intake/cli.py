@@ -51,7 +51,7 @@ __all__ = [
 
 
 def build_parser(services: Services) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="starter.py", description="Open, inspect and drive casework cases.")
+    parser = argparse.ArgumentParser(prog=_program(), description="Open, inspect and drive casework cases.")
     parser.set_defaults(call=None, run=None, prepare=None)
     sub = parser.add_subparsers(dest="command", required=True)
     add_case_commands(sub)
@@ -59,6 +59,11 @@ def build_parser(services: Services) -> argparse.ArgumentParser:
     add_mail_commands(sub, services)
     add_thread_command(sub, services)
     return parser
+
+
+def _program() -> str:
+    """`casework` when run as the installed command, else `starter.py`: what the user typed."""
+    return "casework" if os.path.basename(sys.argv[0]) == "casework" else "starter.py"
 
 
 def main(argv: Sequence[str] | None, services: Services) -> int:

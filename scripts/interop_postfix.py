@@ -8,7 +8,7 @@ package. What it does:
    (`/usr/sbin/policy-rc.d`, removed after): the machine's default instance is neither configured
    nor started, and port 25 is left alone.
 2. Configures an instance of its own in a temporary directory (`postfix -c DIR`): its main.cf and
-   master.cf (the guide's configuration, README "Inbound mail"), its queue, loopback ports of its own,
+   master.cf (the guide's configuration, docs/inbound-mail.md), its queue, loopback ports of its own,
    every map a `texthash:` file (no postmap). Nothing leaves the machine: the only transports are to
    127.0.0.1 (casework's listener, and the customers' mail server this script runs with aiosmtpd);
    any other destination is an `error:` transport.
@@ -95,7 +95,7 @@ def ensure_postfix() -> None:
 
 
 MAIN_CF = """\
-# casework's Postfix instance for `make interop` (README "Inbound mail": the guide's configuration)
+# casework's Postfix instance for `make interop` (docs/inbound-mail.md: the guide's configuration)
 compatibility_level = 3.6
 queue_directory = {dir}/spool
 data_directory = {dir}/data
@@ -241,7 +241,7 @@ def casework(var: Path, smarthost: int, listener: int, api: int) -> Iterator[Non
         "CASEWORK_SMTP_HELO_NAME": HELO,
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smarthost),
-        "SMTP_SECURITY": "none",  # loopback, in mynetworks (the README: submission, STARTTLS, auth)
+        "SMTP_SECURITY": "none",  # loopback, in mynetworks (docs/inbound-mail.md: submission, STARTTLS, auth)
         "LOG_LEVEL": "WARNING",
     }
     var.mkdir(parents=True)

@@ -311,10 +311,14 @@ async def context_unreadable_then_retried(env: WorkflowEnvironment, cases: Cases
     return case
 
 
-async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Path) -> None:
+async def late_timers_after_worker_outage(
+    out: Path, settings: Settings, tmp: Path, name: str = "late_timers_after_worker_outage"
+) -> None:
     """No worker while the 50 %, 80 % and breach points pass; they are handled late, together.
     On the dev server in real time (seconds): the time-skipping server does not move time past a
-    timer whose workflow task no worker takes."""
+    timer whose workflow task no worker takes. Recorded as `late_timers_after_worker_outage` before
+    the patch superseded-sla-warnings-not-sent (all three sent), and again as
+    `superseded_warnings_not_sent` after it (the warnings recorded and not sent)."""
     policy = fast_policy(tmp, first_response="4s", report_late_after="1s")
     alone = dataclasses.replace(settings, task_queue=settings.task_queue + "-late", policy_path=policy)
     env = await start_local_server()
@@ -332,7 +336,6 @@ async def late_timers_after_worker_outage(out: Path, settings: Settings, tmp: Pa
             await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
             await asyncio.sleep(1)
             runs = await fetch_runs(env.client, case)
-        name = "late_timers_after_worker_outage"
         (out / f"{name}.json").write_text(export_json(runs), encoding="utf-8")
         print(f"{name}: {case}, {len(runs)} run(s), {sum(len(r.events) for r in runs)} events")
     finally:
@@ -486,6 +489,9 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+SUPERSEDED = "superseded_warnings_not_sent"  # the outage again, after the patch: warnings not sent
+
+
 async def record(out: Path, only: set[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp, local_services(Path(tmp) / "var") as settings:
         tiny_policy = Path(tmp) / "tiny-history.toml"
@@ -529,6 +535,8 @@ async def record(out: Path, only: set[str]) -> None:
             await env.shutdown()
         if not only or "late_timers_after_worker_outage" in only:
             await late_timers_after_worker_outage(out, settings, Path(tmp))
+        if not only or SUPERSEDED in only:
+            await late_timers_after_worker_outage(out, settings, Path(tmp), SUPERSEDED)
 
 
 if __name__ == "__main__":

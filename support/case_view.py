@@ -25,7 +25,7 @@ from support.request import CaseRequest, RequestDetails
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Category, Severity
 
-# How much of a case its state keeps (README "Bounded state"). The numbers bound the continue-as-new
+# How much of a case its state keeps (docs/security.md "Bounded state"). The numbers bound the continue-as-new
 # input (and the `view` answer) to well under 256 KiB whatever callers send, in any script: text
 # budgets are bytes of UTF-8 (a character is 1 to 4), never characters.
 TIMELINE_FIRST = 20  # the first entries, which tell how the case was opened

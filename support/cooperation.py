@@ -12,7 +12,7 @@ from support.calendar import Calendar
 from support.policy import Policy
 from support.vocabulary import Severity
 
-# Engineer requests a case may have outstanding at once (README "Bounded state"): the next one is
+# Engineer requests a case may have outstanding at once (docs/security.md "Bounded state"): the next one is
 # refused until the customer answers one, or the case is resolved.
 MAX_OPEN_REQUESTS = 10
 

@@ -6,7 +6,7 @@ title would break an email header or fake a line of a staff message. It refuses 
 controls too (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): they make a line display in
 another order than it is stored ("invoice<U+202E>fdp.exe" shows as "invoiceexe.pdf"), so what staff
 read in a mail or the console would not be what was sent. A message may hold line breaks and tabs,
-and nothing else below U+0020. Every limit is documented in the README's Security section.
+and nothing else below U+0020. Every limit is documented in docs/security.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A real webhook receiver on loopback that answers with scripted status codes, and checks the
-signature the way the README tells receivers to (the README's own snippet, run as it is)."""
+signature the way docs/webhooks.md tells receivers to (its own snippet, run as it is)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ SignatureCheck = Callable[[str, str, bytes], bool]
 
 @cache
 def readme_check() -> SignatureCheck:
-    """`casework_signed(secret, header, body)` exactly as the README's Notifications section shows
-    it: if the README's snippet were wrong, the receiver would refuse casework's deliveries."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```python\n((?:(?!```).)*?def casework_signed(?:(?!```).)*)```", readme, re.S)
-    assert block, "the README shows the receiver's check (def casework_signed) in a python block"
+    """`casework_signed(secret, header, body)` exactly as docs/webhooks.md shows it to integrators:
+    if the snippet were wrong, the receiver would refuse casework's deliveries."""
+    guide = (PROJECT_ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n((?:(?!```).)*?def casework_signed(?:(?!```).)*)```", guide, re.S)
+    assert block, "docs/webhooks.md shows the receiver's check (def casework_signed) in a python block"
     namespace: dict[str, Any] = {}
     exec(textwrap.dedent(block[1]), namespace)
     check: SignatureCheck = namespace["casework_signed"]
@@ -47,7 +47,7 @@ class Received:
 class WebhookReceiver:
     """Answers `script` in order, then 200. Every request is kept, whatever it was answered.
 
-    With a `secret`, a request whose X-Casework-Signature fails the README's check gets 401 (and
+    With a `secret`, a request whose X-Casework-Signature fails docs/webhooks.md's check gets 401 (and
     uses no step of the script), as a careful receiver answers it."""
 
     script: list[int] = field(default_factory=list)

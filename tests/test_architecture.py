@@ -1,4 +1,4 @@
-"""The README's architecture is drawn from the import-linter contract, in its order.
+"""ARCHITECTURE.md's layers are drawn from the import-linter contract, in its order.
 
 `make lint` runs the contract itself (`lint-imports`); this keeps the picture newcomers read the
 same as the layers that are checked."""
@@ -20,15 +20,15 @@ def contract_layers() -> list[str]:
     return [str(layer) for layer in layers]
 
 
-def readme_layers() -> list[str]:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Architecture\n", 1)[1]
+def documented_layers() -> list[str]:
+    architecture = (PROJECT_ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = architecture.split("\n## Layers\n", 1)[1]
     block = section.split("```\n", 2)[1]
     return [m[1] for line in block.splitlines() if (m := re.match(r"^([a-z_]+)/\s", line))]
 
 
-def test_the_readme_draws_the_layers_of_the_contract_in_order() -> None:
-    assert readme_layers() == contract_layers()
+def test_architecture_md_draws_the_layers_of_the_contract_in_order() -> None:
+    assert documented_layers() == contract_layers()
 
 
 def test_every_package_is_in_a_layer() -> None:

@@ -161,7 +161,7 @@ async def test_webhook_500_then_200_one_delivery_same_idempotency_key(
     keys = {r.headers["idempotency-key"] for r in receiver.received}
     assert keys == {f"{view.case_id}/new_case/0/support_queue"}
     assert [r.status for r in receiver.received] == [500, 503, 200]
-    for request in receiver.received:  # every attempt passed the README's check (else: 401)
+    for request in receiver.received:  # every attempt passed docs/webhooks.md's check (else: 401)
         assert verify(SECRET, request.headers["x-casework-signature"], request.body, time.time())
     payload = json.loads(receiver.accepted()[0].body)
     assert payload["event"] == "new_case" and payload["case_id"] == view.case_id and payload["subject"]
@@ -333,7 +333,7 @@ async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_repl
             )
         assert receipt.channel == "webhook"
         [sent] = receiver.received
-        assert sent.status == 200, "casework's own signature passes the README's check"
+        assert sent.status == 200, "casework's own signature passes docs/webhooks.md's check"
         header, now = sent.headers["x-casework-signature"], int(time.time())
         forged = {
             "tampered body": (header, sent.body.replace(b"mallory", b"li.wei")),

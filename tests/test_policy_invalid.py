@@ -22,7 +22,7 @@ from tests.conftest import running_worker
 from tests.test_api import TOKEN, as_key, body, keyring, serve
 from tests.test_console import sign_in
 
-# The README's own example of a bad file, and the error it must give.
+# docs/policy.md's own example of a bad file, and the error it must give.
 BAD = ('mon = ["09:00-18:00"]', 'mon = ["9am-6pm"]')
 ERROR = "policy.toml: [calendars.billing] hours.mon[0]: '9am-6pm' is not a window like '09:00-18:00'"
 

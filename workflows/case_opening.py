@@ -12,6 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.patches import LOCAL_CONTEXT_PATCH  # the context read locally (patches.py: why)
+
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseContextActivities, ContextRequest
     from activities.verification import VERIFICATION_LOCKED, CodeRequest, VerificationActivities
@@ -24,11 +26,10 @@ with workflow.unsafe.imports_passed_through():
 
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # The context is a quick read (policy file, directory): the worker that runs the case's first
-# task reads it there, as a local activity, with no round trip through the server (README
-# "Performance"). A few quick tries only: a context that cannot be read (a broken policy file, the
+# task reads it there, as a local activity, with no round trip through the server
+# (bench/README.md). A few quick tries only: a context that cannot be read (a broken policy file, the
 # database down) goes on as a server-side activity retried until it can, which waits without
 # adding to the case's history, where local retries would add a task every few seconds.
-LOCAL_CONTEXT_PATCH = "context-local-activity"
 LOCAL_CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 
 Apply = Callable[[Event], Decision]

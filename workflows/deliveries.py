@@ -13,15 +13,14 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# Cases before these delivered on the case's own task queue, and forgot deliveries started while
+# earlier ones drained; they replay the old way (workflows/patches.py says why each exists).
+from workflows.patches import DRAIN_STARTED_DURING_WAIT_PATCH, OWN_QUEUE_PATCH
+
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from support.notifications import Notification, urgency
     from support.policy import DeliveryRule
-
-# Cases before it forgot deliveries started while earlier ones drained; they replay the old way.
-DRAIN_STARTED_DURING_WAIT_PATCH = "deliveries-started-while-draining-awaited"
-# Cases before it delivered on the case's own task queue, sharing its activity slots.
-OWN_QUEUE_PATCH = "deliveries-on-their-own-task-queue"
 
 
 def deliveries_queue(case_queue: str) -> str:
