@@ -294,6 +294,8 @@ class Environment(BaseSettings):
     inbound_max_headers: AtLeastOne = _env("CASEWORK_INBOUND_MAX_HEADERS", 500)
     inbound_read_cpu_seconds: InboundReadSeconds = _env("CASEWORK_INBOUND_READ_CPU_SECONDS", 10)
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
+    # Where customers reach the console (the survey mail's link); None: http://<api host>:<api port>
+    public_url: OptionalText = _env("CASEWORK_PUBLIC_URL", None)
 
     @classmethod
     def settings_customise_sources(

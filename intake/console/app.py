@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
+from adapters.secrets import verification_key
 from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, load_staff
 from adapters.temporal import TemporalUnavailable
@@ -51,6 +52,7 @@ from intake.cases import (
 from intake.console.clocks import BAR_WIDTH, clock_bar
 from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
+from intake.console.portal import PortalFront, install_portal
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
@@ -66,6 +68,7 @@ from support.expected_wait import ExpectedWait
 from support.policy import Policy, PolicyError
 from support.reports import report_tenants
 from support.request import CaseRequest
+from support.survey_links import survey_key
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.thread import PAGE_MAX
 from support.validation import field_errors
@@ -746,4 +749,21 @@ def create_console(
         scope = report_tenants(principal, chosen)
         return session, await weekly(engine, cases.client, scope, datetime.now(UTC), REPORT_WEEKS)
 
+    install_portal(
+        app,
+        PortalFront(
+            engine,
+            env,
+            phrases,
+            survey_key(verification_key(settings)),
+            signed_in,
+            read_form,
+            render,
+            get_cases,
+            reader_zone,
+            waits.tenant_zone,
+            language,
+            thread,
+        ),
+    )
     return app
