@@ -430,6 +430,7 @@ class Settings:
     # The console's cookies (README "The support console"): Secure always when true (behind a proxy
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT
+    public_url: str | None = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]
