@@ -9,6 +9,7 @@ import json
 import re
 import tomllib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -63,17 +64,19 @@ def test_a_changed_or_foreign_token_is_refused_before_it_is_read() -> None:
     data, mac = token.split(".")
     body = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
     for other in ({"c": "case-fabrikam.r1"}, {"e": body["e"] + 86400 * 365}, {"r": body["r"] + 1}):
-        forged = sign(SurveyClaim(**_fields(body | other)), survey_key(b"y" * 32))
+        forged = sign(_claim(body | other), survey_key(b"y" * 32))
         assert read(forged, KEY, SENT) is LinkProblem.TAMPERED, other
         moved = base64.urlsafe_b64encode(json.dumps(body | other).encode()).decode().rstrip("=")
         assert read(f"{moved}.{mac}", KEY, SENT) is LinkProblem.TAMPERED, other
     flipped = token[:-1] + ("0" if token[-1] != "0" else "1")
     for bad in (flipped, token[:-3], "", "x" * 5000, "a.b", token + "." + mac, "../../etc/passwd"):
         assert read(bad, KEY, SENT) is LinkProblem.TAMPERED, bad
+    unkeyed = sign(_claim(body), b"")
+    assert read(unkeyed, b"", SENT) is LinkProblem.TAMPERED, "without a key no link counts"
 
 
-def _fields(body: dict[str, object]) -> dict[str, object]:
-    return {"case_id": body["c"], "addressee": body["a"], "round": body["r"], "expires": body["e"]}
+def _claim(body: dict[str, Any]) -> SurveyClaim:
+    return SurveyClaim(case_id=body["c"], addressee=body["a"], round=body["r"], expires=body["e"])
 
 
 class Config:
@@ -81,7 +84,9 @@ class Config:
     survey_key = KEY
 
 
-def notification(template: str, audience: Audience = Audience.CUSTOMER, **times: datetime) -> Notification:
+def notification(
+    template: str, audience: Audience = Audience.CUSTOMER, times: dict[str, datetime] | None = None
+) -> Notification:
     return Notification(
         notification_id=f"case-contoso.r1/{template}/0/{audience.value}",
         case_id="case-contoso.r1",
@@ -90,29 +95,29 @@ def notification(template: str, audience: Audience = Audience.CUSTOMER, **times:
         audience=audience,
         time_zone="Asia/Shanghai",
         to_email="admin@contoso.example",
-        times=times,
+        times=times or {},
     )
 
 
 def test_only_the_customers_survey_mails_of_a_known_round_carry_a_link() -> None:
     times = {"survey_sent": SENT, "survey_expires": ENDS}
     for template in ("survey", "survey_reminder"):
-        link = with_survey_link(notification(template, **times), Config).facts["survey_link"]
+        link = with_survey_link(notification(template, times=times), Config).facts["survey_link"]
         claim = read(token_of(link), KEY, SENT)
         assert (
             isinstance(claim, SurveyClaim)
             and claim.for_round(SENT)
             and claim.expires == int(ENDS.timestamp())
         )
-    assert "survey_link" not in with_survey_link(notification("resolved", **times), Config).facts
-    staff = notification("survey", Audience.SUPPORT_QUEUE, **times)
+    assert "survey_link" not in with_survey_link(notification("resolved", times=times), Config).facts
+    staff = notification("survey", Audience.SUPPORT_QUEUE, times)
     assert "survey_link" not in with_survey_link(staff, Config).facts
     assert "survey_link" not in with_survey_link(notification("survey"), Config).facts, "closed before links"
 
     class Unset(Config):
         public_url = ""
 
-    assert "survey_link" not in with_survey_link(notification("survey", **times), Unset).facts
+    assert "survey_link" not in with_survey_link(notification("survey", times=times), Unset).facts
 
 
 def test_the_customer_is_promised_answer_times_and_what_support_waits_for() -> None:

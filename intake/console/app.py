@@ -32,7 +32,6 @@ from temporalio.service import RPCError
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
-from adapters.secrets import verification_key
 from adapters.settings import PROJECT_ROOT, Settings
 from adapters.staff import StaffFileError, load_staff
 from adapters.temporal import TemporalUnavailable
@@ -68,7 +67,6 @@ from support.expected_wait import ExpectedWait
 from support.policy import Policy, PolicyError
 from support.reports import report_tenants
 from support.request import CaseRequest
-from support.survey_links import survey_key
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.thread import PAGE_MAX
 from support.validation import field_errors
@@ -138,9 +136,11 @@ def create_console(
     waits: ExpectedWaits,
     sessions: Sessions,
     limits: FrontLimits | None = None,
+    survey_link_key: bytes = b"",
 ) -> FastAPI:
     """The console app; its routes are under /console/ (the dispatcher passes the path whole).
-    `limits`: the API's, so a key and a client address have one budget for both fronts."""
+    `limits`: the API's, so a key and a client address have one budget for both fronts;
+    `survey_link_key`: the survey mail's links' (support.survey_links; none: every link is refused)."""
     env = _environment()
     phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
@@ -755,7 +755,7 @@ def create_console(
             engine,
             env,
             phrases,
-            survey_key(verification_key(settings)),
+            survey_link_key,
             signed_in,
             read_form,
             render,
@@ -764,6 +764,7 @@ def create_console(
             waits.tenant_zone,
             language,
             thread,
+            lambda case_id: CASE_ID.match(case_id) is not None,
         ),
     )
     return app

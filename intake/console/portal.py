@@ -33,15 +33,15 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.case_messages import MessageStore
+from adapters.closed_case_list import closed_rows
 from adapters.closed_cases import read_closed_case
 from adapters.codec import SealError, key_ring_from_env
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
-from adapters.schema import closed_cases
 from adapters.settings import PROJECT_ROOT
 from intake.actions import ACTIONS
 from intake.case_listing import CaseFilter, CaseSummary
@@ -85,6 +85,7 @@ class PortalFront:
     tenant_zone: Callable[[str], Awaitable[str | None]]
     language: Callable[[Request], str]
     thread: CaseThread
+    case_id_ok: Callable[[str], bool]  # a case's id or number, as the console's routes take them
 
 
 @dataclass(frozen=True)
@@ -126,21 +127,11 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             raise Forbidden(f"the portal is for the customer's keys, not a {principal.role.value} key")
         return session
 
-    def closed_rows(principal: Principal, known: set[str]) -> list[Listed]:
+    def archived_rows(principal: Principal, known: set[str]) -> list[Listed]:
         """Closed cases of the principal's tenants from their records (those Temporal forgot too)."""
-        c = closed_cases.c
-        query = (
-            select(c.case_id, c.status, c.category, c.created_at, c.closed_at)
-            .order_by(c.closed_at.desc())
-            .limit(LIST_LIMIT)
-        )
-        if principal.tenant_filter is not None:
-            query = query.where(c.tenant_id.in_(principal.tenant_filter))
-        with front.engine.connect() as connection:
-            rows = connection.execute(query).all()
         return [
             Listed(row.case_id, row.case_id, row.status, row.category, row.created_at, None, row.closed_at)
-            for row in rows
+            for row in closed_rows(front.engine, principal.tenant_filter, LIST_LIMIT)
             if row.case_id not in known
         ]
 
@@ -162,7 +153,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             for s in page.cases
         ]
         try:
-            archived = await asyncio.to_thread(closed_rows, principal, {x.case_id for x in listed})
+            archived = await asyncio.to_thread(archived_rows, principal, {x.case_id for x in listed})
         except SQLAlchemyError as error:
             log.warning("closed cases unreadable", error_type=type(error).__name__)
             raise Unavailable("the database does not answer") from None
@@ -225,6 +216,8 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
     async def request_page(
         request: Request, session: Session, case_id: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
         cases = await front.get_cases()
         lang = front.language(request)
         view, live = await view_of(cases, case_id, session.principal, lang)
@@ -278,6 +271,8 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         the field errors or the case's refusal (and nothing changed)."""
         session = await customer(request)
         form = await front.read_form(request, session)
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
         principal = session.principal
         cases = await front.get_cases()
         try:
@@ -334,6 +329,8 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         over, a new request that follows it (as a reply by email does), and the customer is sent there."""
         session = await customer(request)
         form = await front.read_form(request, session)
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
         principal = session.principal
         cases = await front.get_cases()
         try:
