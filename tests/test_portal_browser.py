@@ -17,12 +17,16 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
+from sqlalchemy import Engine
 
+from adapters.closed_cases import store_closed_case
+from adapters.database import open_database
 from adapters.mail_sink import MailSink, free_port, read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT
 from bootstrap.api import api_app
@@ -33,6 +37,7 @@ from scaffold.policies import policy_toml
 from support.access import Principal, Role
 from support.actions import FirstResponse, Resolution
 from support.case_view import CaseView, SurveyOutcome
+from support.closed_case import closed_case_row
 from support.cooperation import RequestState
 from support.durations import parse_duration
 from support.policy import parse_policy, policy_from_dict
@@ -60,6 +65,7 @@ class Stack:
     cases: Cases
     browser: Browser
     mail: Path
+    engine: Engine
 
 
 def quick_close_policy(directory: Path) -> Path:
@@ -94,8 +100,12 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     try:
         async with running_worker(env.client, settings) as cases:
             app = api_app(settings, cases=cases, keyring=keyring())
-            async with serving(app, port) as url, chromium() as browser:
-                yield Stack(url, cases, browser, root / "var" / "mail")
+            engine = open_database(settings)
+            try:
+                async with serving(app, port) as url, chromium() as browser:
+                    yield Stack(url, cases, browser, root / "var" / "mail", engine)
+            finally:
+                engine.dispose()
     finally:
         await env.shutdown()
         sink.stop()
@@ -203,3 +213,51 @@ async def story(stack: Stack, language: str) -> None:
     assert portal.page_errors == [] and portal.outside_loopback() == [], portal.report()
     await visitor.page.context.close()
     await page.context.close()
+
+
+async def test_the_portal_keeps_to_its_tenant_and_its_customers_and_lists_what_temporal_forgot(
+    stack: Stack,
+) -> None:
+    """Another tenant's key finds no request (404), a staff key has no portal (403); a form with a
+    field missing says which and changes nothing; a closed case known only by its `closed_cases`
+    record is listed and shown (archived: no comment box)."""
+    opened = await stack.cases.open(case_request(f"doors-{uuid.uuid4().hex[:8]}", severity="B"), OPS)
+    case_id = opened.case.case_id
+    theirs = await signed_in(stack, "fabrikam-portal", "hu-HU")
+    response = await theirs.page.goto(f"{stack.url}/console/requests/{case_id}")
+    assert response is not None and response.status == 404
+    await theirs.page.goto(f"{stack.url}/console/requests")
+    await theirs.wait_for("#closed-requests")
+    assert await theirs.page.locator(f'tr[data-case-id="{case_id}"]').count() == 0
+    agent = await signed_in(stack, "li.wei", "en-GB")
+    response = await agent.page.goto(f"{stack.url}/console/requests")
+    assert response is not None and response.status == 403, "the portal is the customer's"
+
+    ours = await signed_in(stack, "contoso-portal", "en-GB")
+    page = ours.page
+    await page.goto(f"{stack.url}/console/requests/{case_id}")
+    await ours.wait_for("form#withdraw-form")
+    csrf = await page.get_attribute("form#withdraw-form input[name=csrf]", "value")
+    refused = await page.request.post(
+        f"{stack.url}/console/requests/{case_id}/withdraw", form={"csrf": csrf or "", "reason": ""}
+    )
+    assert refused.status == 422 and 'data-field="reason"' in await refused.text()
+    assert (await stack.cases.show(case_id)).status is CaseStatus.AWAITING_FIRST_RESPONSE, "nothing changed"
+    await page.fill("#withdraw-reason", "It works again")
+    await page.locator("form#withdraw-form button[type=submit]").click()
+    await ours.wait_for('#done[data-done="withdraw"]')
+    ended = await until(stack, case_id, "withdrawn", lambda v: v.status is CaseStatus.WITHDRAWN)
+
+    gone = f"case-contoso.gone-{uuid.uuid4().hex[:8]}"  # a case Temporal no longer remembers
+    record = ended.model_copy(update={"case_id": gone, "case_number": None, "title": "An old request"})
+    await asyncio.to_thread(store_closed_case, stack.engine, closed_case_row(record, datetime.now(UTC)))
+    await page.goto(f"{stack.url}/console/requests")
+    await ours.wait_for(f'#closed-requests tr[data-case-id="{gone}"]')
+    await page.click(f'#closed-requests tr[data-case-id="{gone}"] a')
+    await ours.wait_for("#archived")
+    assert "An old request" in (await page.text_content("h1") or "")
+    response = await theirs.page.goto(f"{stack.url}/console/requests/{gone}")
+    assert response is not None and response.status == 404, "a record is its tenant's too"
+    for browser in (theirs, agent, ours):
+        assert browser.page_errors == [] and browser.outside_loopback() == [], browser.report()
+        await browser.page.context.close()
