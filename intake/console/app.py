@@ -531,8 +531,12 @@ def create_console(
         )
 
     @app.get(f"{PREFIX}/cases/{{case_id}}")
-    async def show_case(request: Request, case_id: str) -> HTMLResponse:
-        return await case_page(request, await signed_in(request), case_id)
+    async def show_case(request: Request, case_id: str) -> Response:
+        session = await signed_in(request)
+        if session.principal.customer_side:  # the customer's page: what they are promised, no SLA mechanics
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{PREFIX}/requests/{case_id}{query}", status_code=303)
+        return await case_page(request, session, case_id)
 
     @app.post(f"{PREFIX}/cases/{{case_id}}/actions/{{name}}")
     async def act(request: Request, case_id: str, name: str) -> Response:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -127,12 +128,11 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             raise Forbidden(f"the portal is for the customer's keys, not a {principal.role.value} key")
         return session
 
-    def archived_rows(principal: Principal, known: set[str]) -> list[Listed]:
+    def archived_rows(principal: Principal) -> list[Listed]:
         """Closed cases of the principal's tenants from their records (those Temporal forgot too)."""
         return [
             Listed(row.case_id, row.case_id, row.status, row.category, row.created_at, None, row.closed_at)
             for row in closed_rows(front.engine, principal.tenant_filter, LIST_LIMIT)
-            if row.case_id not in known
         ]
 
     @app.get("/console/requests")
@@ -153,10 +153,14 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             for s in page.cases
         ]
         try:
-            archived = await asyncio.to_thread(archived_rows, principal, {x.case_id for x in listed})
+            recorded = await asyncio.to_thread(archived_rows, principal)
         except SQLAlchemyError as error:
             log.warning("closed cases unreadable", error_type=type(error).__name__)
             raise Unavailable("the database does not answer") from None
+        closed_at = {x.case_id: x.closed_at for x in recorded}  # when each listed case closed
+        listed = [dataclasses.replace(x, closed_at=closed_at.get(x.case_id)) for x in listed]
+        known = {x.case_id for x in listed}
+        archived = [x for x in recorded if x.case_id not in known]
         if archived and cases.numbers is not None:
             numbers = cases.numbers
             found = await asyncio.to_thread(numbers.numbers_of, [x.case_id for x in archived])
