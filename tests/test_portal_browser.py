@@ -242,6 +242,15 @@ async def test_the_portal_keeps_to_its_tenant_and_its_customers_and_lists_what_t
         f"{stack.url}/console/requests/{case_id}/withdraw", form={"csrf": csrf or "", "reason": ""}
     )
     assert refused.status == 422 and 'data-field="reason"' in await refused.text()
+    foreign_tick = await page.request.post(  # impact_analysis is no obligation of a B case
+        f"{stack.url}/console/requests/{case_id}/obligations",
+        form={"csrf": csrf or "", "ob-impact_analysis": "on"},
+    )
+    assert foreign_tick.status == 422 and 'data-field="obligations"' in await foreign_tick.text()
+    no_csrf = await page.request.post(
+        f"{stack.url}/console/requests/{case_id}/withdraw", form={"reason": "x"}
+    )
+    assert no_csrf.status == 403, "a form without this browser's token is refused"
     assert (await stack.cases.show(case_id)).status is CaseStatus.AWAITING_FIRST_RESPONSE, "nothing changed"
     await page.fill("#withdraw-reason", "It works again")
     await page.locator("form#withdraw-form button[type=submit]").click()

@@ -280,7 +280,16 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         principal = session.principal
         cases = await front.get_cases()
         try:
-            for name, payload in build(principal, form):
+            chosen = build(principal, form)  # every field checked before anything is done
+            ticked = [p.request_id for _, p in chosen if isinstance(p, Cooperation)]
+            if ticked:
+                view = await cases.show(case_id, principal)
+                open_ones = {
+                    q.request_id for q in promise_of(view, datetime.now(UTC)).obligations if q.outstanding
+                }
+                if not set(ticked) <= open_ones:
+                    raise InvalidField("obligations", "not an outstanding obligation of this case")
+            for name, payload in chosen:
                 action = ACTIONS[name]
                 await cases.perform(
                     action, case_id, action.payload(payload, principal.name, Via.PORTAL), principal
