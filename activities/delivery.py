@@ -34,6 +34,7 @@ from typing import Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.survey_mail import with_survey_link
 from adapters.bounce_addresses import BounceAddresses
 from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
@@ -70,6 +71,10 @@ class DeliveryConfig:
     timeout_seconds: float = 15.0
     smtp_connections: int = 8  # at most this many open to the SMTP server, reused between emails
     smtp_helo_name: str = ""  # the EHLO name; '' for the machine's fully qualified name
+    # The survey mail's one-click answer link (support.survey_links): the console's public address
+    # and the links' key; no address, no link (the mail asks for a reply, as before).
+    public_url: str = ""
+    survey_key: bytes = field(default=b"", repr=False)
 
     @property
     def addresses(self) -> Addresses:
@@ -150,7 +155,7 @@ class DeliveryActivities:
             self._log("already delivered", n, already)
             return DeliveryReceipt(notification_id=n.notification_id, channel=already, duplicate=True)
         try:
-            message = self._renderer.render(self._in_recipients_language(n))
+            message = self._renderer.render(with_survey_link(self._in_recipients_language(n), self._config))
         except TemplateError as error:
             await self._record(self._entry(n, "template", "failed", str(error)))
             raise ApplicationError(str(error), type="TemplateError", non_retryable=True) from None

@@ -294,6 +294,8 @@ class Environment(BaseSettings):
     inbound_max_headers: AtLeastOne = _env("CASEWORK_INBOUND_MAX_HEADERS", 500)
     inbound_read_cpu_seconds: InboundReadSeconds = _env("CASEWORK_INBOUND_READ_CPU_SECONDS", 10)
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
+    # Where customers reach the console (the survey mail's link); None: http://<api host>:<api port>
+    public_url: OptionalText = _env("CASEWORK_PUBLIC_URL", None)
 
     @classmethod
     def settings_customise_sources(
@@ -428,6 +430,7 @@ class Settings:
     # The console's cookies (docs/console.md): Secure always when true (behind a proxy
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT
+    public_url: str | None = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]

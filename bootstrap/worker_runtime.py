@@ -38,6 +38,7 @@ from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
 from bootstrap.parts import Part as Part
 from support.inbound_mail import reply_key
+from support.survey_links import survey_key
 from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
@@ -136,6 +137,8 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         escalation_webhook=settings.webhook_escalation,
         sms_webhook=settings.webhook_sms,
         webhook_secret=settings.webhook_secret,
+        public_url=settings.public_url or f"http://{settings.api_host}:{settings.api_port}",
+        survey_key=survey_key(verification_key(settings)),
     )
 
 

@@ -133,7 +133,7 @@ def close(case: CaseRecord, now: datetime, decision: Decision) -> None:
     view.record(now, "closed", "closed after the reopen window; satisfaction survey sent")
     decision.count("casework_surveys_sent", "satisfaction surveys sent", severity=str(view.severity))
     decision.set((CaseAttribute.STATUS, CaseStatus.CLOSED.value))
-    decision.tell(recipients(case, "survey"))
+    decision.tell(recipients(case, "survey", times=survey_times(view.survey)))
 
 
 def close_unresponsive(case: CaseRecord, why: str, said: Reason, now: datetime, decision: Decision) -> None:
@@ -146,6 +146,11 @@ def close_unresponsive(case: CaseRecord, why: str, said: Reason, now: datetime, 
     view.record(now, "closed_unresponsive", f"closed: {excerpt(why)}")
     decision.set((CaseAttribute.STATUS, view.status.value))
     decision.tell(recipients(case, "closed_unresponsive", reasons={"reason": [said]}))
+
+
+def survey_times(survey: Survey) -> dict[str, datetime]:
+    """The survey's round and end, for the mail's signed answer link (support.survey_links)."""
+    return {"survey_sent": survey.sent_at, "survey_expires": survey.expires_at}
 
 
 def survey_answered(case: CaseRecord, answer: SurveyAnswer, now: datetime, decision: Decision) -> None:
@@ -166,7 +171,7 @@ def remind_survey(case: CaseRecord, now: datetime, decision: Decision) -> None:
     assert case.view.survey is not None
     case.view.survey.reminded_at = now
     case.view.record(now, "survey_reminder", "reminded the customer of the satisfaction survey")
-    decision.tell(recipients(case, "survey_reminder"))
+    decision.tell(recipients(case, "survey_reminder", times=survey_times(case.view.survey)))
 
 
 def survey_expired(case: CaseRecord, now: datetime) -> None:

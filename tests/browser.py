@@ -155,9 +155,10 @@ async def browser_page(*, width: int = 1280, height: int = 900) -> AsyncIterator
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve an ASGI app over real HTTP on a free loopback port; yields its base URL."""
-    port = free_port()
+async def serving(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app over real HTTP on a free loopback port (or `port`, one taken free before:
+    a link in a mail names it); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )

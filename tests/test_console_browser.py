@@ -189,8 +189,8 @@ async def test_a_portal_admin_sees_the_expected_wait_then_opens_a_case(stack: St
     assert await page.get_attribute("#wait-text", "data-wait-seconds") is not None, "the wait is said again"
     await portal.screenshot("console-acknowledged.png")
     await page.click("#case-number a")
-    await portal.wait_for("#action-cooperate")  # the customer's actions, none of the engineer's
-    assert await page.locator("#action-respond").count() == 0
+    await portal.wait_for("form#tick")  # the customer's page (the portal's): obligations to tick
+    assert await page.locator("#action-respond").count() == 0, "none of the engineer's actions"
     clean(portal)
     await page.context.close()
 

@@ -226,3 +226,106 @@ def test_every_staff_mail_is_in_the_readers_language_only(template: str, languag
     message = RENDERER.render(mail(template, Audience.SUPPORT_QUEUE, language))
     text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
     assert not foreign(text, language), (template, foreign(text, language), message.text)
+
+
+# The customer portal (intake/console/portal.py): "my requests", a request's page in each state the
+# story reaches, the survey link's page in each of its states, and the survey mail with its link.
+
+
+def portal_page(language: str, template: str, **context: object) -> str:
+    from intake.console.portal import portal_words
+
+    r = reading(language)
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            r=r,
+            t=r.words,
+            p=portal_words(language),
+            lang=language,
+            languages=LANGUAGES,
+            path="/console/requests",
+            principal=None,
+            csrf="",
+            may=lambda _: False,
+            **context,
+        )
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_portal_pages_are_in_the_readers_language_only(language: str) -> None:
+    from intake.console.portal import Listed
+    from support.case_view import Survey, SurveyOutcome
+    from support.customer_promises import promise_of
+
+    driver = worked(NAMED, language, f"portal-{language}")
+    lowered = downgraded_and_withdrawn(NAMED, language, f"portal-low-{language}")[0]
+    names = STAFF.names(driver.case.rules.routing.support_name)
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    pages = []
+    for view in (customer_view(driver.view, names), customer_view(lowered.view, names)):
+        for done in ("obligations", "comment", "followed"):
+            pages.append(
+                portal_page(
+                    language,
+                    "portal_case.html",
+                    view=view,
+                    live=True,
+                    promise=promise_of(view, now),
+                    messages=[],
+                    comment_id="c1",
+                    done=done,
+                    failed="survey",
+                    refusal="the satisfaction survey was already answered at 2026-12-06 16:15:45+00:00",
+                    problems={},
+                )
+            )
+    listed = [
+        Listed("case-contoso.a", "CW-10001", "in_progress", "technical", now, now),
+        Listed("case-contoso.b", "CW-10002", "closed", "billing", now, None, now),
+        Listed("case-contoso.c", "CW-10003", "resolved", "presales", now, None, now),
+    ]
+    pages.append(
+        portal_page(language, "portal_requests.html", open_cases=listed[:1], closed_cases=listed[1:])
+    )
+    pages.append(portal_page(language, "portal_requests.html", open_cases=[], closed_cases=[]))
+    survey = Survey(sent_at=now, reminder_at=None, expires_at=now, outcome=SurveyOutcome.ANSWERED, score=4)
+    answered = driver.view.model_copy(update={"survey": survey})
+    for state in ("tampered", "expired", "open", "answered"):
+        pages.append(
+            portal_page(language, "survey_link.html", state=state, view=answered, token="t", thanked=True)
+        )
+    pages.append(
+        portal_page(
+            language,
+            "portal_case.html",
+            view=customer_view(answered, names),
+            live=False,
+            promise=promise_of(answered, now),
+            messages=[],
+            comment_id="c1",
+            done="survey",
+        )
+    )
+    for page in pages:
+        assert not foreign(page, language), (language, foreign(page, language))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", ["survey", "survey_reminder"])
+def test_the_survey_mail_offers_its_link_in_the_readers_language(template: str, language: str) -> None:
+    n = mail(template, Audience.CUSTOMER, language)
+    sent = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    n = n.model_copy(
+        update={
+            "facts": n.facts | {"survey_link": "https://support.example/console/survey/abc.def"},
+            "times": n.times | {"survey_sent": sent, "survey_expires": sent + timedelta(days=7)},
+        }
+    )
+    message = RENDERER.render(n)
+    assert "https://support.example/console/survey/abc.def" in message.text
+    assert "2026-12-13" in message.text, "the link's end, in the reader's zone"
+    text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
+    assert not foreign(text, language), (template, foreign(text, language), message.text)

@@ -89,6 +89,7 @@ def test_defaults_on_an_empty_environment(clean_env: pytest.MonkeyPatch) -> None
         verification_failures_per_tenant=50,
         staff_file=PROJECT_ROOT / "staff.toml",
         console_secure_cookie=False,  # Secure only over https
+        public_url=None,  # the survey link names http://<api host>:<api port>
     )
     assert settings.mail_dir == PROJECT_ROOT / "var" / "mail"
     assert settings.archive_dir == PROJECT_ROOT / "var" / "archive"
@@ -155,6 +156,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_INBOUND_MAX_HEADERS": "200",
         "CASEWORK_INBOUND_READ_CPU_SECONDS": "3",
         "CASEWORK_CONSOLE_SECURE_COOKIE": "Yes",
+        "CASEWORK_PUBLIC_URL": "https://support.example.com",
     }
     assert set(values) == set(VARIABLES.values())  # this test sets every one of them
     for name, value in values.items():
@@ -219,6 +221,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "inbound_read_cpu_seconds": 3,
         "inbound_max_attachments": 20,
         "console_secure_cookie": True,
+        "public_url": "https://support.example.com",
     }
 
 

@@ -155,7 +155,7 @@ async def test_the_console_shows_the_thread_and_the_portal_comments_once(
             "/console/sign-in", data={"token": "portal-token-contoso-0001", "csrf": csrf_of(form.text)}
         )
         assert signed.status_code in (200, 303), signed.text
-        page = await http.get(f"/console/cases/{case_id}", params={"lang": language})
+        page = await http.get(f"/console/cases/{case_id}", params={"lang": language}, follow_redirects=True)
         assert page.status_code == 200 and 'id="thread"' in page.text and 'id="comment"' in page.text
         assert (
             "Hello from li" in page.text and "internal thought" not in page.text and "li.wei" not in page.text
@@ -220,7 +220,7 @@ async def test_a_sealed_message_copied_onto_another_case_is_a_503_never_its_word
             "/console/sign-in", data={"token": "portal-token-contoso-0001", "csrf": csrf_of(form.text)}
         )
         assert signed.status_code in (200, 303), signed.text
-        page = await http.get(f"/console/cases/{target}")
+        page = await http.get(f"/console/cases/{target}", follow_redirects=True)  # to the portal's page
         assert page.status_code == 503 and "secret" not in page.text
 
 

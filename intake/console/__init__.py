@@ -27,6 +27,7 @@ from intake.guard import (
     send_problem,
 )
 from intake.limits import FrontLimits
+from support.survey_links import survey_key
 
 
 class ConsoleDispatch:
@@ -63,5 +64,5 @@ def install_console(
     API process of an installation must be given the same (bootstrap derives the key from the
     verification secret, and keeps sign-outs in the database, which they share)."""
     sessions = Sessions(session_key, keys, sign_outs)
-    console = create_console(settings, engine, gateway, waits, sessions, limits)
+    console = create_console(settings, engine, gateway, waits, sessions, limits, survey_key(session_key))
     app.add_middleware(ConsoleDispatch, console=console)

@@ -51,6 +51,7 @@ from intake.cases import (
 from intake.console.clocks import BAR_WIDTH, clock_bar
 from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
+from intake.console.portal import PortalFront, install_portal
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
@@ -135,9 +136,11 @@ def create_console(
     waits: ExpectedWaits,
     sessions: Sessions,
     limits: FrontLimits | None = None,
+    survey_link_key: bytes = b"",
 ) -> FastAPI:
     """The console app; its routes are under /console/ (the dispatcher passes the path whole).
-    `limits`: the API's, so a key and a client address have one budget for both fronts."""
+    `limits`: the API's, so a key and a client address have one budget for both fronts;
+    `survey_link_key`: the survey mail's links' (support.survey_links; none: every link is refused)."""
     env = _environment()
     phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
@@ -528,8 +531,12 @@ def create_console(
         )
 
     @app.get(f"{PREFIX}/cases/{{case_id}}")
-    async def show_case(request: Request, case_id: str) -> HTMLResponse:
-        return await case_page(request, await signed_in(request), case_id)
+    async def show_case(request: Request, case_id: str) -> Response:
+        session = await signed_in(request)
+        if session.principal.customer_side:  # the customer's page: what they are promised, no SLA mechanics
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{PREFIX}/requests/{case_id}{query}", status_code=303)
+        return await case_page(request, session, case_id)
 
     @app.post(f"{PREFIX}/cases/{{case_id}}/actions/{{name}}")
     async def act(request: Request, case_id: str, name: str) -> Response:
@@ -746,4 +753,22 @@ def create_console(
         scope = report_tenants(principal, chosen)
         return session, await weekly(engine, cases.client, scope, datetime.now(UTC), REPORT_WEEKS)
 
+    install_portal(
+        app,
+        PortalFront(
+            engine,
+            env,
+            phrases,
+            survey_link_key,
+            signed_in,
+            read_form,
+            render,
+            get_cases,
+            reader_zone,
+            waits.tenant_zone,
+            language,
+            thread,
+            lambda case_id: CASE_ID.match(case_id) is not None,
+        ),
+    )
     return app

@@ -1,0 +1,501 @@
+"""The customer's portal in the console: "my requests" (open and closed), each request's page with
+its thread, the comment box, the obligations as checkboxes, reopen, withdraw and the survey; and
+the survey mail's signed one-click link, answered without a key.
+
+Everything here acts as the signed-in portal (or phone) key, through the same gateway and actions
+as the API (`intake.cases.Cases`, `intake.actions`): ticking an obligation is the customer's
+`cooperate` (the obligation becomes answered: its reminders and downgrade timer stop, the engineer
+accepts it or asks again), a comment is the reply by email (`intake.case_thread`), reopen and
+withdraw name the signed-in key as the requester. A customer reads only the customer's view
+(`support.customer_view`: no staff names, no notes) and only what they are promised
+(`support.customer_promises`: no warning points, pauses or who holds the case).
+
+A closed case stays on the list after Temporal has forgotten it: its record in `closed_cases`
+(and its thread in `case_messages`) is read instead.
+
+The survey link (`support.survey_links`) carries a token bound to the case, the addressee and the
+survey round; the page checks it against the case itself, answers once (a second click shows the
+answer given), and shows a tampered or expired link a page that says so and changes nothing. The
+token is never logged: this module logs no path, and the server's access log is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.case_messages import MessageStore
+from adapters.closed_case_list import closed_rows
+from adapters.closed_cases import read_closed_case
+from adapters.codec import SealError, key_ring_from_env
+from adapters.logging import get_logger
+from adapters.phrases import PhraseBook
+from adapters.settings import PROJECT_ROOT
+from intake.actions import ACTIONS
+from intake.case_listing import CaseFilter, CaseSummary
+from intake.case_thread import CaseThread, Comment, comment_id
+from intake.cases import ActionRejected, CaseNotFound, Cases, Forbidden, InvalidField, Unavailable
+from intake.console.forms import MAX_FORM_BYTES, parse_form
+from intake.console.i18n import LANGUAGES, Words, matched
+from intake.console.session import Session
+from intake.console.words import Reading
+from support.access import Permission, Principal, Role
+from support.actions import Cooperation, CustomerReply, ReopenRequest, SurveyAnswer, Withdrawal
+from support.case_view import CaseView, SurveyOutcome
+from support.customer_promises import promise_of
+from support.inbound_mail import tenant_of_case
+from support.survey_links import LinkProblem, SurveyClaim, addressee_digest, read
+from support.thread import PAGE_MAX, description, for_reader
+from support.thread_message import ThreadMessage
+from support.validation import field_errors
+from support.vocabulary import CaseStatus, Channel, Via
+
+log = get_logger("casework.portal")
+
+PORTAL_WORDS = PROJECT_ROOT / "templates" / "portal"
+LIST_LIMIT = 100  # requests a list shows, open and closed each
+LINK_ACTOR = "survey-link"  # the name a survey answered through the mail's link acts under
+
+
+@dataclass(frozen=True)
+class PortalFront:
+    """What the portal's routes borrow from the console app (`intake.console.app`)."""
+
+    engine: Engine
+    env: jinja2.Environment
+    phrases: PhraseBook
+    survey_key: bytes
+    signed_in: Callable[[Request], Awaitable[Session]]
+    read_form: Callable[[Request, Session | None], Awaitable[dict[str, str]]]
+    render: Callable[..., HTMLResponse]
+    get_cases: Callable[[], Awaitable[Cases]]
+    reader_zone: Callable[[Session, str | None], Awaitable[str]]
+    tenant_zone: Callable[[str], Awaitable[str | None]]
+    language: Callable[[Request], str]
+    thread: CaseThread
+    case_id_ok: Callable[[str], bool]  # a case's id or number, as the console's routes take them
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One row of "my requests"."""
+
+    case_id: str
+    ref: str
+    status: str
+    category: str | None
+    started_at: datetime | None
+    answer_due: datetime | None  # the first answer's promised time, while it is awaited
+    closed_at: datetime | None = None
+
+
+class Ticked(BaseModel):
+    """The obligations a customer ticked: each must be one of the case's, outstanding."""
+
+    request_ids: list[str]
+
+
+def _ref(summary: CaseSummary) -> str:
+    return summary.case_number or summary.case_id
+
+
+def portal_words(language: str) -> Words:
+    return Words(PORTAL_WORDS, language)
+
+
+def install_portal(app: FastAPI, front: PortalFront) -> None:
+    """The portal's routes under /console/requests and the survey link under /console/survey."""
+    keys = key_ring_from_env()
+    messages_store = MessageStore(front.engine, keys)
+
+    async def customer(request: Request) -> Session:
+        session = await front.signed_in(request)
+        principal = session.principal
+        if not (principal.customer_side and principal.allows(Permission.READ_CASES)):
+            raise Forbidden(f"the portal is for the customer's keys, not a {principal.role.value} key")
+        return session
+
+    def archived_rows(principal: Principal) -> list[Listed]:
+        """Closed cases of the principal's tenants from their records (those Temporal forgot too)."""
+        return [
+            Listed(row.case_id, row.case_id, row.status, row.category, row.created_at, None, row.closed_at)
+            for row in closed_rows(front.engine, principal.tenant_filter, LIST_LIMIT)
+        ]
+
+    @app.get("/console/requests")
+    async def my_requests(request: Request) -> HTMLResponse:
+        session = await customer(request)
+        principal = session.principal
+        cases = await front.get_cases()
+        page = await cases.page(CaseFilter(), principal=principal, limit=LIST_LIMIT)
+        listed = [
+            Listed(
+                s.case_id,
+                _ref(s),
+                s.status or CaseStatus.NEW.value,
+                s.category,
+                s.started_at,
+                s.first_response_due if s.status == CaseStatus.AWAITING_FIRST_RESPONSE.value else None,
+            )
+            for s in page.cases
+        ]
+        try:
+            recorded = await asyncio.to_thread(archived_rows, principal)
+        except SQLAlchemyError as error:
+            log.warning("closed cases unreadable", error_type=type(error).__name__)
+            raise Unavailable("the database does not answer") from None
+        closed_at = {x.case_id: x.closed_at for x in recorded}  # when each listed case closed
+        listed = [dataclasses.replace(x, closed_at=closed_at.get(x.case_id)) for x in listed]
+        known = {x.case_id for x in listed}
+        archived = [x for x in recorded if x.case_id not in known]
+        if archived and cases.numbers is not None:
+            numbers = cases.numbers
+            found = await asyncio.to_thread(numbers.numbers_of, [x.case_id for x in archived])
+            archived = [Listed(x.case_id, found.get(x.case_id) or x.case_id, *_rest(x)) for x in archived]
+        open_ones = [x for x in listed if not _finished(x.status)]
+        closed = [x for x in listed if _finished(x.status)] + archived
+        return front.render(
+            request,
+            "portal_requests.html",
+            200,
+            session,
+            await front.reader_zone(session, None),
+            p=portal_words(front.language(request)),
+            open_cases=open_ones,
+            closed_cases=closed,
+        )
+
+    async def view_of(
+        cases: Cases, case_id: str, principal: Principal, language: str
+    ) -> tuple[CaseView, bool]:
+        """The customer's view of the case, and whether it is still a running (or remembered) one."""
+        try:
+            return await cases.show(case_id, principal, language), True
+        except CaseNotFound:
+            pass
+        resolved = await cases.case_id_of(case_id)
+        try:
+            record = await asyncio.to_thread(read_closed_case, front.engine, resolved, keys)
+        except SealError as error:
+            raise Unavailable("the case's record is sealed with a key this process does not have") from error
+        if record is None or not principal.sees(record.tenant_id):
+            raise CaseNotFound(f"no case {case_id!r}")
+        return cases.seen(record, principal, language), False
+
+    async def thread_of(
+        cases: Cases, view: CaseView, principal: Principal, live: bool
+    ) -> list[ThreadMessage]:
+        if live:
+            return (await front.thread.page(cases, view.case_id, principal, None, PAGE_MAX)).messages
+        found: list[ThreadMessage] = []
+        if view.request is not None:
+            via = Via.PHONE if view.channel == Channel.PHONE.value else Via.PORTAL
+            found.append(
+                description(
+                    view.case_id, view.tenant_id, view.request, view.opened_at or view.created_at, via
+                )
+            )
+        try:
+            stored, _ = await messages_store.page(view.case_id, 0, PAGE_MAX - len(found), with_internal=False)
+        except SealError as error:
+            raise Unavailable(
+                "the case's messages are sealed with a key this process does not have"
+            ) from error
+        names = cases.names() if cases.names is not None else None
+        return for_reader(found + stored, True, names, view.language)
+
+    async def request_page(
+        request: Request, session: Session, case_id: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
+        cases = await front.get_cases()
+        lang = front.language(request)
+        view, live = await view_of(cases, case_id, session.principal, lang)
+        reader = await front.reader_zone(session, view.tenant_id)
+        return front.render(
+            request,
+            "portal_case.html",
+            status,
+            session,
+            reader,
+            p=portal_words(lang),
+            view=view,
+            live=live,
+            promise=promise_of(view, datetime.now(UTC)),
+            messages=await thread_of(cases, view, session.principal, live),
+            comment_id=comment_id_for(),
+            done=request.query_params.get("done", ""),
+            **context,
+        )
+
+    @app.get("/console/requests/{case_id}")
+    async def show_request(request: Request, case_id: str) -> HTMLResponse:
+        return await request_page(request, await customer(request), case_id)
+
+    async def refused(
+        request: Request, session: Session, case_id: str, form: str, error: Exception, values: dict[str, str]
+    ) -> HTMLResponse:
+        if isinstance(error, ValidationError):
+            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            return await request_page(
+                request, session, case_id, 422, failed=form, problems=problems, values=values
+            )
+        if isinstance(error, InvalidField):
+            return await request_page(
+                request, session, case_id, 422, failed=form, problems={error.field: str(error)}, values=values
+            )
+        return await request_page(
+            request, session, case_id, 409, failed=form, refusal=str(error), problems={}, values=values
+        )
+
+    def done(case_id: str, what: str) -> RedirectResponse:
+        return RedirectResponse(f"/console/requests/{case_id}?done={what}", status_code=303)
+
+    async def act(
+        request: Request,
+        case_id: str,
+        form_name: str,
+        build: Callable[[Principal, dict[str, str]], list[tuple[str, BaseModel]]],
+    ) -> Response:
+        """One form of the page: its actions carried out as the signed-in key, else the page with
+        the field errors or the case's refusal (and nothing changed)."""
+        session = await customer(request)
+        form = await front.read_form(request, session)
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
+        principal = session.principal
+        cases = await front.get_cases()
+        try:
+            chosen = build(principal, form)  # every field checked before anything is done
+            ticked = [p.request_id for _, p in chosen if isinstance(p, Cooperation)]
+            if ticked:
+                view = await cases.show(case_id, principal)
+                open_ones = {
+                    q.request_id for q in promise_of(view, datetime.now(UTC)).obligations if q.outstanding
+                }
+                if not set(ticked) <= open_ones:
+                    raise InvalidField("obligations", "not an outstanding obligation of this case")
+            for name, payload in chosen:
+                action = ACTIONS[name]
+                await cases.perform(
+                    action, case_id, action.payload(payload, principal.name, Via.PORTAL), principal
+                )
+        except (ValidationError, InvalidField, ActionRejected) as error:
+            return await refused(request, session, case_id, form_name, error, form)
+        return done(case_id, form_name)
+
+    @app.post("/console/requests/{case_id}/obligations")
+    async def tick(request: Request, case_id: str) -> Response:
+        lang = front.language(request)
+        words = portal_words(lang)
+
+        def build(_: Principal, form: dict[str, str]) -> list[tuple[str, BaseModel]]:
+            ticked = [
+                key.removeprefix("ob-") for key, value in form.items() if key.startswith("ob-") and value
+            ]
+            if not ticked:
+                raise InvalidField("obligations", words("tick_one"))
+            return [
+                ("cooperate", Cooperation(request_id=rid, details=words("ticked_details"))) for rid in ticked
+            ]
+
+        return await act(request, case_id, "obligations", build)
+
+    @app.post("/console/requests/{case_id}/reopen")
+    async def reopen(request: Request, case_id: str) -> Response:
+        def build(principal: Principal, form: dict[str, str]) -> list[tuple[str, BaseModel]]:
+            return [("reopen", ReopenRequest(requester=principal.name, reason=form.get("reason", "")))]
+
+        return await act(request, case_id, "reopen", build)
+
+    @app.post("/console/requests/{case_id}/withdraw")
+    async def withdraw(request: Request, case_id: str) -> Response:
+        def build(principal: Principal, form: dict[str, str]) -> list[tuple[str, BaseModel]]:
+            return [("withdraw", Withdrawal(requester=principal.name, reason=form.get("reason", "")))]
+
+        return await act(request, case_id, "withdraw", build)
+
+    @app.post("/console/requests/{case_id}/survey")
+    async def survey(request: Request, case_id: str) -> Response:
+        def build(_: Principal, form: dict[str, str]) -> list[tuple[str, BaseModel]]:
+            return [("survey", SurveyAnswer.model_validate(_survey_fields(form)))]
+
+        return await act(request, case_id, "survey", build)
+
+    @app.post("/console/requests/{case_id}/messages")
+    async def write(request: Request, case_id: str) -> Response:
+        """The comment box: the reply by email's event; on a closed case whose reopen window is
+        over, a new request that follows it (as a reply by email does), and the customer is sent there."""
+        session = await customer(request)
+        form = await front.read_form(request, session)
+        if not front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
+        principal = session.principal
+        cases = await front.get_cases()
+        try:
+            written = Comment.model_validate(
+                {"request_id": form.get("request_id", ""), "body": form.get("body", "")}
+            )
+        except ValidationError as error:
+            return await refused(request, session, case_id, "comment", error, form)
+        try:
+            await front.thread.comment(cases, case_id, principal, written)
+        except ActionRejected as error:
+            view, live = await view_of(cases, case_id, principal, front.language(request))
+            if not (live and view.status.is_final):
+                return await refused(request, session, case_id, "comment", error, form)
+            tenant = await cases.scope(view.case_id, principal)
+            reply = CustomerReply(
+                message_id=comment_id(tenant, written.request_id),
+                sender=principal.name,
+                body=written.body,
+                via=Via.PHONE if principal.role is Role.PHONE else Via.PORTAL,
+            )
+            opened = await cases.follow_up(view.case_id, reply)
+            if opened is None:
+                return await refused(request, session, case_id, "comment", error, form)
+            return RedirectResponse(f"/console/requests/{opened.case.case_id}?done=followed", status_code=303)
+        return RedirectResponse(f"/console/requests/{case_id}?done=comment#thread", status_code=303)
+
+    # The survey mail's link: no key, the token is the credential for one answer.
+
+    async def link_state(token: str) -> tuple[SurveyClaim | LinkProblem, CaseView | None]:
+        """The claim and the case's survey, or why the link does not count (nothing changes)."""
+        claim = read(token, front.survey_key, datetime.now(UTC))
+        if isinstance(claim, LinkProblem):
+            return claim, None
+        tenant = tenant_of_case(claim.case_id)
+        if not tenant:
+            return LinkProblem.TAMPERED, None
+        principal = link_principal(tenant)
+        cases = await front.get_cases()
+        try:
+            view, _ = await view_of(cases, claim.case_id, principal, "en")
+        except CaseNotFound:
+            return LinkProblem.TAMPERED, None
+        request = view.request
+        addressees = {addressee_digest(a, front.survey_key) for a in _addresses(request)}
+        if (
+            view.survey is None
+            or not claim.for_round(view.survey.sent_at)
+            or claim.addressee not in addressees
+        ):
+            return LinkProblem.TAMPERED, None
+        if view.survey.outcome is SurveyOutcome.NO_ANSWER:
+            return LinkProblem.EXPIRED, view
+        return claim, view
+
+    async def link_page(request: Request, token: str, status: int = 200, **context: Any) -> HTMLResponse:
+        claim, view = await link_state(token)
+        chosen = request.query_params.get("lang") or request.cookies.get("casework_lang")
+        lang = (
+            (matched(chosen) if chosen else None)
+            or (matched(view.language) if view else None)
+            or front.language(request)
+        )
+        zone = (await front.tenant_zone(view.tenant_id) if view else None) or "UTC"
+        words = Words(PROJECT_ROOT / "templates" / "console", lang)
+        reader = Reading(words, front.phrases, zone)
+        if isinstance(claim, LinkProblem):
+            status, state = (410 if claim is LinkProblem.EXPIRED else 404), claim.value
+        else:
+            assert view is not None and view.survey is not None
+            state = "answered" if view.survey.outcome is SurveyOutcome.ANSWERED else "open"
+        page = front.env.get_template("survey_link.html").render(
+            r=reader,
+            t=words,
+            p=portal_words(lang),
+            lang=lang,
+            languages=LANGUAGES,
+            path=request.url.path,
+            principal=None,
+            csrf="",
+            may=lambda _: False,
+            state=state,
+            view=view,
+            token=token,
+            **context,
+        )
+        return HTMLResponse(page, status_code=status)
+
+    @app.get("/console/survey/{token}")
+    async def survey_link(request: Request, token: str) -> HTMLResponse:
+        return await link_page(request, token)
+
+    @app.post("/console/survey/{token}")
+    async def survey_link_answer(request: Request, token: str) -> HTMLResponse:
+        claim, view = await link_state(token)
+        if isinstance(claim, LinkProblem) or view is None or view.survey is None:
+            return await link_page(request, token)
+        if view.survey.outcome is SurveyOutcome.ANSWERED:
+            return await link_page(request, token, 409)
+        form = await link_form(request)
+        if form is None:
+            return await link_page(request, token, 413)
+        try:
+            answer = SurveyAnswer.model_validate(_survey_fields(form))
+        except ValidationError as error:
+            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            return await link_page(request, token, 422, problems=problems, values=form)
+        principal = link_principal(view.tenant_id)
+        cases = await front.get_cases()
+        with contextlib.suppress(ActionRejected):  # answered a moment ago (another click): the
+            await cases.perform(ACTIONS["survey"], claim.case_id, answer, principal)  # answer given shows
+        return await link_page(request, token, 200, thanked=True)
+
+
+def _finished(status: str) -> bool:
+    return status in {s.value for s in CaseStatus if s.is_final or s is CaseStatus.RESOLVED}
+
+
+def _rest(row: Listed) -> tuple[str, str | None, datetime | None, datetime | None, datetime | None]:
+    return row.status, row.category, row.started_at, row.answer_due, row.closed_at
+
+
+def _addresses(request: Any) -> list[str]:
+    if request is None:
+        return []
+    return [a for a in (request.contact_email, request.requester) if a]
+
+
+def _survey_fields(form: dict[str, str]) -> dict[str, Any]:
+    score = form.get("score", "")
+    return {
+        "score": int(score) if score.isdigit() and len(score) == 1 else 0,
+        "comment": form.get("comment", ""),
+    }
+
+
+def link_principal(tenant: str) -> Principal:
+    """Who answers through the link: the customer's side of the case's tenant, with no key."""
+    return Principal(name=LINK_ACTOR, role=Role.PORTAL, tenants=(tenant,))
+
+
+def comment_id_for() -> str:
+    """The comment form's request id: one message however often the form is sent."""
+    return secrets.token_hex(8)
+
+
+async def link_form(request: Request) -> dict[str, str] | None:
+    """The survey link's form: no session and no CSRF token (the link's token is the credential,
+    and a page elsewhere does not know it); None when it is larger than any form of ours."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return parse_form(bytes(body))
