@@ -294,6 +294,7 @@ class Environment(BaseSettings):
     inbound_max_headers: AtLeastOne = _env("CASEWORK_INBOUND_MAX_HEADERS", 500)
     inbound_read_cpu_seconds: InboundReadSeconds = _env("CASEWORK_INBOUND_READ_CPU_SECONDS", 10)
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
+    replies_file: OptionalPath = _env("CASEWORK_REPLIES", None)
 
     @classmethod
     def settings_customise_sources(
@@ -428,6 +429,9 @@ class Settings:
     # The console's cookies (README "The support console"): Secure always when true (behind a proxy
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT
+    # The operator's canned replies for the console's answer forms (TOML); unset: replies.toml
+    # beside the policy file (none there: no replies offered).
+    replies_file: Path | None = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]
@@ -436,6 +440,10 @@ class Settings:
         environment = Environment.read()
         for name in unset:
             object.__setattr__(self, name, getattr(environment, name))
+
+    @property
+    def replies_path(self) -> Path:
+        return self.replies_file or self.policy_path.parent / "replies.toml"
 
     @property
     def mail_dir(self) -> Path:

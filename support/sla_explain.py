@@ -172,6 +172,14 @@ def assignees(times: list[AssigneeTime], phrases: Phrases) -> str:
     )
 
 
+def clock_account(clock: ClockLedger, phrases: Phrases, reader: ZoneInfo) -> str:
+    """One clock's line of the account: its verdict, then where its time went (the console's
+    clock bar carries it as its caption)."""
+    steps = _steps(clock, reader, phrases)
+    head = f"{clock_name(clock, phrases)}: {verdict(clock, phrases)}"
+    return head + (": " + phrases["list"].join(steps) if steps else "")
+
+
 def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> str:
     """The account: a line for the case, one for each clock, and the time per assignee."""
     reader = ZoneInfo(zone or ledger.time_zone)
@@ -186,10 +194,7 @@ def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> st
     if ledger.policy_version:
         digest = f" ({ledger.policy_digest[:12]})" if ledger.policy_digest else ""
         lines.append(phrases["policy"].format(version=ledger.policy_version + digest))
-    for clock in ledger.clocks:
-        steps = _steps(clock, reader, phrases)
-        head = f"{clock_name(clock, phrases)}: {verdict(clock, phrases)}"
-        lines.append(head + (": " + phrases["list"].join(steps) if steps else ""))
+    lines += [clock_account(clock, phrases, reader) for clock in ledger.clocks]
     if ledger.by_assignee:
         lines.append(phrases["by_assignee"].format(times=assignees(ledger.by_assignee, phrases)))
     return "\n".join(lines)
