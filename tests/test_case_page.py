@@ -92,6 +92,15 @@ def test_obligations_are_offered_by_name_only_when_the_case_takes_them() -> None
     assert "ask_obligation_again" not in agent, "nothing answered yet to ask again for"
 
 
+def test_a_clock_that_started_a_moment_ago_fills_its_bar() -> None:
+    driver = Driver(case_request("page-moment", severity="B"), T0)
+    driver.act(FirstResponse(engineer="li.wei", message="Looking at it"))
+    driver.advance(timedelta(milliseconds=200))
+    ledger = case_ledger(driver.view, driver.case.rules, driver.case.facts.time_zone, driver.now)
+    update = next(b for b in ledger_bars(ledger, ledger_phrases("en"), "UTC", str) if b.key == "clock-customer_update")
+    assert sum(p.width for p in update.pieces) == BAR_WIDTH
+
+
 def test_the_team_rule_of_the_staff_list() -> None:
     staff = parse_staff(
         '[[staff]]\nname = "a.b"\nemail = "a@x.example"\n'

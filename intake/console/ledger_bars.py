@@ -67,7 +67,7 @@ def drawn(clock: ClockLedger, at: datetime) -> tuple[tuple[Piece, ...], tuple[Pi
     """The clock's segments placed on the bar by wall time; every segment of some length is at
     least one unit wide, so a short pause still shows."""
     start, end = clock.started_at, _end(clock, at)
-    total = max((end - start).total_seconds(), 1.0)
+    total = max((end - start).total_seconds(), 0.001)  # a clock may have started a moment ago
 
     def x(instant: datetime) -> int:
         return round(min(max((instant - start).total_seconds() / total, 0.0), 1.0) * BAR_WIDTH)
