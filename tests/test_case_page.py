@@ -13,14 +13,23 @@ import pytest
 from adapters.canned_replies import RepliesFileError, RepliesSource, parse_replies_file
 from adapters.staff import StaffFileError, parse_staff
 from intake.actions import ACTIONS, CASE_ACTIONS
-from intake.console.case_page import candidates, offers_of, reply_choices
+from intake.console.case_page import candidates, obligation_words, offers_of, reply_choices
 from intake.console.ledger_bars import BAR_WIDTH, ledger_bars
 from intake.ledgers import ledger_phrases
 from support.access import Principal, Role
-from support.actions import Cooperation, CustomerActionRequest, FirstResponse, Resolution
+from support.actions import (
+    Cooperation,
+    CustomerActionRequest,
+    FirstResponse,
+    ObligationAcceptance,
+    ObligationAskedAgain,
+    Resolution,
+    SeverityChangeRequest,
+)
 from support.actions_now import taken_now
 from support.sla_explain import explain
 from support.sla_ledger import SlaBasis, case_ledger
+from support.vocabulary import Severity
 from tests.case_driver import Driver
 from tests.requests import case_request
 from tests.test_language import foreign, reading
@@ -171,3 +180,37 @@ def test_the_clock_bar_is_drawn_from_the_ledger_with_the_accounts_words(language
     assert first.caption in account and update.caption in account
     assert not foreign(update.caption, language), foreign(update.caption, language)
     assert r.term("segment_kinds", "paused_awaiting_customer") != "paused_awaiting_customer"
+
+
+def refusals_the_rules_give() -> tuple[list[str], dict[str, str]]:
+    """Refusals as the case's own rules word them (not copied here), and the obligations' words."""
+    driver = Driver(case_request("page-refusals", category="billing", severity="B"), T0)
+    driver.act(FirstResponse(engineer="li.wei", message="Looking at it"))
+    for n in range(10):
+        driver.act(CustomerActionRequest(engineer="li.wei", what=f"the log number {n}", pauses_clock=False))
+    said = [driver.refusal(CustomerActionRequest(engineer="li.wei", what="one more", pauses_clock=False))]
+    driver.act(Cooperation(request_id="request-1", details="log attached"))
+    driver.act(ObligationAcceptance(engineer="li.wei", request_id="contact_data"))
+    said += [
+        driver.refusal(SeverityChangeRequest(engineer="li.wei", severity=Severity.A, reason="it is urgent")),
+        driver.refusal(ObligationAcceptance(engineer="li.wei", request_id="impact_analysis")),
+        driver.refusal(ObligationAcceptance(engineer="li.wei", request_id="contact_data")),
+        driver.refusal(Cooperation(request_id="request-99", details="here")),
+        driver.refusal(Cooperation(request_id="request-1", details="again")),
+    ]
+    fresh = Driver(case_request("page-refusals-a", severity="A"), T0)
+    said.append(fresh.refusal(ObligationAskedAgain(engineer="li.wei", request_id="contact_data", reason="again please")))
+    words = obligation_words(driver.view) | obligation_words(fresh.view)  # as the page gives them
+    return [s for s in said if s is not None], words
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN", "hu"])
+def test_the_rules_refusals_are_said_in_the_readers_words_and_zone(language: str) -> None:
+    said, words = refusals_the_rules_give()
+    assert len(said) == 7, said
+    r = reading(language, "Asia/Shanghai")
+    for text in said:
+        shown = r.refusal(text, words)
+        assert shown != text and not foreign(shown, language), (text, shown)
+        assert "+00:00" not in shown and "contact_data" not in shown, shown
+    assert r.field_error("not on the staff list") != "not on the staff list" or language == "en"
