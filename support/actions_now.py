@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -23,7 +24,8 @@ from support.sla_ledger import SlaBasis
 def record_of(basis: SlaBasis) -> CaseRecord:
     """The case's record as `refusal` reads it: the view, the policy snapshot and the tenant facts.
     `refusal` never reads the request (the customer's words): it is left empty here."""
-    record = CaseRecord(CaseRequest.model_construct(), basis.view)
+    unread: dict[str, Any] = {}
+    record = CaseRecord(CaseRequest.model_construct(**unread), basis.view)
     record.policy = basis.policy
     record.tenant = basis.tenant
     record.inputs = None

@@ -37,7 +37,9 @@ class CannedReply(BaseModel):
             raise ValueError(f"needs a text in {', '.join(missing)}")
         unknown = sorted(set(text) - set(LANGUAGES))
         if unknown:
-            raise ValueError(f"unknown language {', '.join(unknown)} (the languages are {', '.join(LANGUAGES)})")
+            raise ValueError(
+                f"unknown language {', '.join(unknown)} (the languages are {', '.join(LANGUAGES)})"
+            )
         return text
 
     def in_language(self, language: str) -> str:
@@ -69,4 +71,6 @@ def parse_replies(data: Mapping[str, Any]) -> CannedReplies:
         return CannedReplies.model_validate(data)
     except ValidationError as error:
         lines = describe(error)
-        raise RepliesError(lines[0] if len(lines) == 1 else f"{lines[0]} (and {len(lines) - 1} more)") from None
+        raise RepliesError(
+            lines[0] if len(lines) == 1 else f"{lines[0]} (and {len(lines) - 1} more)"
+        ) from None

@@ -12,12 +12,13 @@ import pytest
 
 from adapters.canned_replies import RepliesFileError, RepliesSource, parse_replies_file
 from adapters.staff import StaffFileError, parse_staff
-from intake.actions import ACTIONS, CASE_ACTIONS
+from intake.actions import CASE_ACTIONS
 from intake.console.case_page import candidates, obligation_words, offers_of, reply_choices
 from intake.console.ledger_bars import BAR_WIDTH, ledger_bars
 from intake.ledgers import ledger_phrases
 from support.access import Principal, Role
 from support.actions import (
+    Assignment,
     Cooperation,
     CustomerActionRequest,
     FirstResponse,
@@ -44,7 +45,9 @@ REPLIES = Path(__file__).resolve().parents[1] / "replies.toml"
 
 def basis(driver: Driver) -> SlaBasis:
     case = driver.case
-    return SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=case.facts.time_zone, tenant=case.tenant)
+    return SlaBasis(
+        view=case.view, policy=case.policy, tenant_time_zone=case.facts.time_zone, tenant=case.tenant
+    )
 
 
 def offered(driver: Driver, principal: Principal) -> dict[str, tuple[str, ...]]:
@@ -70,7 +73,7 @@ def test_a_new_case_offers_the_first_response_not_an_update_and_every_other_seve
 
 def test_the_holder_is_not_offered_and_an_answered_case_takes_updates_not_a_first_response() -> None:
     driver = Driver(case_request("page-held", severity="B"), T0)
-    driver.act(ACTIONS["assign"].model(engineer="li.wei", assignee="li.wei", reason="mine now"))
+    driver.act(Assignment(engineer="li.wei", assignee="li.wei", reason="mine now"))
     driver.act(FirstResponse(engineer="li.wei", message="Looking at it"))
     agent = offered(driver, AGENT)
     assert agent["assign"] == ("zhang.min",)
@@ -106,7 +109,9 @@ def test_a_clock_that_started_a_moment_ago_fills_its_bar() -> None:
     driver.act(FirstResponse(engineer="li.wei", message="Looking at it"))
     driver.advance(timedelta(milliseconds=200))
     ledger = case_ledger(driver.view, driver.case.rules, driver.case.facts.time_zone, driver.now)
-    update = next(b for b in ledger_bars(ledger, ledger_phrases("en"), "UTC", str) if b.key == "clock-customer_update")
+    update = next(
+        b for b in ledger_bars(ledger, ledger_phrases("en"), "UTC", str) if b.key == "clock-customer_update"
+    )
     assert sum(p.width for p in update.pieces) == BAR_WIDTH
 
 
@@ -118,8 +123,12 @@ def test_the_team_rule_of_the_staff_list() -> None:
     )
     assert staff.who_may_work("contoso") == ["a.b"]
     assert staff.who_may_work("fabrikam") == ["a.b", "c.d"]
-    with pytest.raises(StaffFileError, match=r"staff\.toml: staff\.0\.tenants: 'Not A Tenant' is not a tenant id"):
-        parse_staff('[[staff]]\nname = "a.b"\nemail = "a@x.example"\ntenants = ["Not A Tenant"]\n', "staff.toml")
+    with pytest.raises(
+        StaffFileError, match=r"staff\.toml: staff\.0\.tenants: 'Not A Tenant' is not a tenant id"
+    ):
+        parse_staff(
+            '[[staff]]\nname = "a.b"\nemail = "a@x.example"\ntenants = ["Not A Tenant"]\n', "staff.toml"
+        )
 
 
 def test_the_replies_file_is_checked_with_one_line_naming_the_file_and_field() -> None:
@@ -133,7 +142,9 @@ def test_the_replies_file_is_checked_with_one_line_naming_the_file_and_field() -
     with pytest.raises(RepliesFileError, match=r"^replies\.toml: .*replies\[1\]\.id: 'x' is used twice$"):
         parse_replies_file(twice, "replies.toml")
     with pytest.raises(RepliesFileError, match=r"^replies\.toml: replies\.0\.id: "):
-        parse_replies_file('[[replies]]\nid = "Bad Id"\ntext = {en = "a", zh-CN = "b", hu = "c"}\n', "replies.toml")
+        parse_replies_file(
+            '[[replies]]\nid = "Bad Id"\ntext = {en = "a", zh-CN = "b", hu = "c"}\n', "replies.toml"
+        )
     with pytest.raises(RepliesFileError, match=r"^replies\.toml: not TOML"):
         parse_replies_file("[[replies", "replies.toml")
 
@@ -142,7 +153,9 @@ def test_replies_are_read_again_when_the_file_changes_and_a_bad_one_is_said(tmp_
     path = tmp_path / "replies.toml"
     source = RepliesSource(path)
     assert source().replies == [], "no file: no replies"
-    path.write_text('[[replies]]\nid = "hi"\ntext = {en = "Hello", zh-CN = "您好", hu = "Jó napot"}\n', "utf-8")
+    path.write_text(
+        '[[replies]]\nid = "hi"\ntext = {en = "Hello", zh-CN = "您好", hu = "Jó napot"}\n', "utf-8"
+    )
     choices, problem = reply_choices(source, "hu", "zh-CN")
     assert problem == "" and [(c.id, c.label, c.text) for c in choices] == [("hi", "Jó napot", "您好")]
     path.write_text('[[replies]]\nid = "hi"\ntext = {en = "Hello!"}\n', "utf-8")
@@ -199,7 +212,11 @@ def refusals_the_rules_give() -> tuple[list[str], dict[str, str]]:
         driver.refusal(Cooperation(request_id="request-1", details="again")),
     ]
     fresh = Driver(case_request("page-refusals-a", severity="A"), T0)
-    said.append(fresh.refusal(ObligationAskedAgain(engineer="li.wei", request_id="contact_data", reason="again please")))
+    said.append(
+        fresh.refusal(
+            ObligationAskedAgain(engineer="li.wei", request_id="contact_data", reason="again please")
+        )
+    )
     words = obligation_words(driver.view) | obligation_words(fresh.view)  # as the page gives them
     return [s for s in said if s is not None], words
 

@@ -26,8 +26,6 @@ from intake.console.forms import form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGES, negotiate, strings
 from intake.console.queue import QueueEntry, order
 from intake.console.session import Sessions
-from support.clocks import ClockName, answer_clock, pause_clock, resume_clock, start_clock
-from support.targets import Target
 from tests.test_api import KEYS, keyring
 
 POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)

@@ -11,18 +11,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.canned_replies import RepliesSource
 from adapters.messages import Renderer
 from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
-from adapters.canned_replies import RepliesSource
 from intake.actions import CASE_ACTIONS
 from intake.console.app import _environment
 from intake.console.case_page import CasePageParts, candidates, offers_of, reply_choices
-from intake.console.ledger_bars import BAR_WIDTH, KINDS, ledger_bars
-from intake.ledgers import ledger_phrases
 from intake.console.i18n import LANGUAGES, Words
+from intake.console.ledger_bars import BAR_WIDTH, KINDS, ledger_bars
 from intake.console.queue import QueueEntry
 from intake.console.words import Reading
+from intake.ledgers import ledger_phrases
 from support.access import Principal, Role
 from support.actions_now import taken_now
 from support.cooperation import RequestKind
@@ -32,9 +32,9 @@ from support.reasons import Reason
 from support.sla_ledger import SlaBasis, ledger_of
 from tests.case_driver import Driver
 from tests.requests import case_request
+from tests.test_case_machine import T0 as T0_NAMES
 from tests.test_messages import FACTS, TIMES
 from tests.test_names import NAMED, STAFF, downgraded_and_withdrawn, worked
-from tests.test_case_machine import T0 as T0_NAMES
 
 AGENT = Principal(name="li.wei", role=Role.AGENT)
 PORTAL = Principal(name="admin.contoso", role=Role.PORTAL, tenants=("contoso",))  # a key named as a person
@@ -160,16 +160,17 @@ def case_page(
 def page_parts(driver: Driver, principal: Principal, language: str) -> CasePageParts:
     """The case page's actions, picker, canned replies and clock bars, as the console makes them."""
     case = driver.case
-    basis = SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=case.facts.time_zone, tenant=case.tenant)
+    zone = case.facts.time_zone
+    basis = SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone, tenant=case.tenant)
     actions = [a for a in CASE_ACTIONS if principal.allows(a.permission)]
     taken = taken_now(basis, candidates(actions, case.view, principal, ["li.wei", "zhang.min"]), driver.now)
     r = reading(language)
     words = {q.request_id: q.what for q in case.view.customer_requests}
     staff = not principal.customer_side
-    bars = ledger_bars(
-        ledger_of(basis, driver.now), ledger_phrases(language), r.zone, lambda c: r.obligation(c, words.get(c, c))
-    )
-    replies, problem = reply_choices(RepliesSource(PROJECT_ROOT / "replies.toml"), language, case.view.language)
+    ledger = ledger_of(basis, driver.now)
+    bars = ledger_bars(ledger, ledger_phrases(language), r.zone, lambda c: r.obligation(c, words.get(c, c)))
+    replies_file = RepliesSource(PROJECT_ROOT / "replies.toml")
+    replies, problem = reply_choices(replies_file, language, case.view.language)
     return CasePageParts(
         offers_of(actions, taken),
         [str(getattr(m, "assignee", "")) for m in taken.get("assign", [])],

@@ -50,9 +50,9 @@ from intake.cases import (
     Unavailable,
 )
 from intake.console.case_page import check_assignee, fill_reply, obligation_words, parts_of
-from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
-from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
+from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
+from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv

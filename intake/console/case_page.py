@@ -91,6 +91,7 @@ def candidates(
     for action in actions:
         base: dict[str, Any] = {action.actor_field: principal.name} if action.actor_field else {}
         fields = action.model.model_fields
+        options: list[dict[str, Any]]
         if action.staff_field is not None:
             options = [{action.staff_field: name} for name in staff]
         elif "severity" in fields:
@@ -112,7 +113,9 @@ def _chosen(action: CaseAction, allowed: list[BaseModel]) -> tuple[str, tuple[st
     return None
 
 
-def offers_of(actions: list[CaseAction], taken: dict[str, list[BaseModel]]) -> list[tuple[CaseAction, list[Field]]]:
+def offers_of(
+    actions: list[CaseAction], taken: dict[str, list[BaseModel]]
+) -> list[tuple[CaseAction, list[Field]]]:
     """The forms of the actions the case takes now, each choice field a list of what it takes."""
     offered = []
     for action in actions:
@@ -123,7 +126,9 @@ def offers_of(actions: list[CaseAction], taken: dict[str, list[BaseModel]]) -> l
         if chosen is not None:
             name, values = chosen
             fields = [
-                dataclasses.replace(f, widget="select", choices=values, required=True) if f.name == name else f
+                dataclasses.replace(f, widget="select", choices=values, required=True)
+                if f.name == name
+                else f
                 for f in fields
             ]
         offered.append((action, fields))

@@ -36,7 +36,9 @@ class Piece:
 
 @dataclass(frozen=True)
 class LedgerBar:
-    key: str  # the section's id: clock-first_response, clock-customer_update(-<cycle>), clock-obligation-<ref>
+    key: (
+        str  # the section's id: clock-first_response, clock-customer_update(-<cycle>), clock-obligation-<ref>
+    )
     clock: ClockLedger
     pieces: tuple[Piece, ...]
     marks: tuple[Piece, ...]  # instants: severity changes

@@ -345,9 +345,13 @@ REFUSALS: dict[str, re.Pattern[str]] = {
     "obligation_outstanding": re.compile(
         r"cannot (?:accept|ask again for) '(?P<request>[^']*)': it is still outstanding, due (?P<at>.+)"
     ),
-    "request_unknown": re.compile(r"the case has no request '(?P<request>[^']*)'; nothing was asked under that name"),
+    "request_unknown": re.compile(
+        r"the case has no request '(?P<request>[^']*)'; nothing was asked under that name"
+    ),
     "request_answered": re.compile(r"request '(?P<request>[^']*)' was already answered at (?P<at>.+)"),
-    "request_accepted": re.compile(r"request '(?P<request>[^']*)' was already received and accepted at (?P<at>.+)"),
+    "request_accepted": re.compile(
+        r"request '(?P<request>[^']*)' was already received and accepted at (?P<at>.+)"
+    ),
     "request_waived": re.compile(r"request '(?P<request>[^']*)' is no longer needed \(waived\)"),
 }
 # Field errors the console's gateway gives in English (intake.cases), in the reader's words.
