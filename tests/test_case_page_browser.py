@@ -86,7 +86,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 async def signed_in(stack: Stack, key: str, locale: str) -> BrowserPage:
-    browser = await recorded_page(stack.browser, locale=locale, height=1400)
+    browser = await recorded_page(stack.browser, locale=locale, width=1024, height=1150)
     await browser.page.goto(f"{stack.url}/console/")
     await browser.wait_for("form#sign-in")
     await browser.page.fill("#token", KEYS[key][2])
