@@ -145,6 +145,17 @@ async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_c
         "zhang.min"
     ], "the holder is not offered to the picker"
 
+    if lang == "en":  # the team rule holds for a form sent by hand too: fabrikam's engineer is refused
+        csrf = await page.get_attribute("form#sign-out input[name=csrf]", "value")
+        status = await page.evaluate(
+            """([id, csrf]) => fetch(`/console/cases/${id}/actions/assign`, {method: 'POST',
+                 headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+                 body: `csrf=${csrf}&assignee=kovacs.anna&reason=cover+for+me`}).then(r => r.status)""",
+            [case_id, csrf],
+        )
+        assert status == 422
+        assert (await stack.cases.show(case_id)).assigned_engineer == "li.wei", "nothing changed"
+
     # A canned reply, picked without script's help: the server fills the box in the customer's language.
     await page.click("#action-respond summary")
     await page.select_option("#respond-reply", "need-logs")

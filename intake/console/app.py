@@ -49,7 +49,7 @@ from intake.cases import (
     TooManyOpenCases,
     Unavailable,
 )
-from intake.console.case_page import check_assignee, fill_reply, obligation_words, parts_of
+from intake.console.case_page import fill_reply, obligation_words, parts_of
 from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
@@ -545,7 +545,6 @@ def create_console(
             )
         cases = await get_cases()
         try:
-            await check_assignee(cases, case_id, principal, action, body, settings.staff_file)
             await cases.perform(action, case_id, action.payload(body, principal.name, Via.CONSOLE), principal)
         except (ActionRejected, InvalidField) as error:
             problems = {error.field: str(error)} if isinstance(error, InvalidField) else {}

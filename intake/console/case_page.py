@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 from adapters.canned_replies import RepliesFileError, RepliesSource
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import CaseAction
-from intake.cases import Cases, InvalidField, Unavailable
+from intake.cases import Cases, Unavailable
 from intake.console.forms import Field, form_fields
 from intake.console.ledger_bars import KINDS, LedgerBar, ledger_bars
 from intake.console.words import Reading
@@ -37,7 +37,6 @@ from support.vocabulary import Severity
 REPLY_ACTIONS = frozenset({"respond", "update"})  # the forms that offer canned replies
 REPLY_FIELD = "message"  # the field a canned reply fills
 LABEL_CHARACTERS = 70
-NOT_FOR_TENANT = "not one of the staff who work this tenant's cases"
 
 
 @dataclass(frozen=True)
@@ -202,23 +201,6 @@ async def parts_of(
 def obligation_words(view: CaseView) -> dict[str, str]:
     """Obligation id -> what the policy calls it (the page says it in the reader's words)."""
     return {q.request_id: q.what for q in view.customer_requests if q.kind is RequestKind.OBLIGATION}
-
-
-async def check_assignee(
-    cases: Cases, case_id: str, principal: Principal, action: CaseAction, body: BaseModel, staff_file: Path
-) -> None:
-    """An assignment from the console names someone who may work the case's tenant (the picker's
-    rule, `support.staffing`), else a field error before the case is asked."""
-    if action.staff_field is None:
-        return
-    name = str(getattr(body, action.staff_field))
-    view = await cases.show(case_id, principal)
-    try:
-        workers = load_staff(staff_file).who_may_work(view.tenant_id)
-    except StaffFileError as error:
-        raise Unavailable(str(error)) from None
-    if name not in workers:
-        raise InvalidField(action.staff_field, NOT_FOR_TENANT)
 
 
 async def fill_reply(

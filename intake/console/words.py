@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from adapters.messages import spoken_duration
 from adapters.phrases import PhraseBook, PhraseError
+from intake.cases import NOT_FOR_TENANT, NOT_ON_STAFF
 from intake.console.i18n import Words
 from support.display import age, local_minute
 from support.names import NAMED_ACTORS
@@ -355,7 +356,4 @@ REFUSALS: dict[str, re.Pattern[str]] = {
     "request_waived": re.compile(r"request '(?P<request>[^']*)' is no longer needed \(waived\)"),
 }
 # Field errors the console's gateway gives in English (intake.cases), in the reader's words.
-FIELD_ERRORS = {
-    "not on the staff list": "not_on_staff",
-    "not one of the staff who work this tenant's cases": "not_for_tenant",
-}
+FIELD_ERRORS = {NOT_ON_STAFF: "not_on_staff", NOT_FOR_TENANT: "not_for_tenant"}
