@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import pytest
 
@@ -117,6 +118,12 @@ def reading(language: str, zone: str = "Europe/Budapest") -> Reading:
     )
 
 
+@cache
+def worked_in(language: str) -> Driver:
+    """One worked case a language, for every page test of it (rendering changes nothing)."""
+    return worked(NAMED, language, f"lang-{language}")
+
+
 NO_PARTS = CasePageParts([], [], False, [], "", [], KINDS, False)
 
 
@@ -190,7 +197,7 @@ def test_the_case_page_with_its_actions_picker_replies_and_clock_bars_in_the_rea
     """The page as an engineer and as the customer read it, with the actions the case takes now,
     the assignee picker, the canned replies and the clock bars (legend and account included)."""
     fresh = Driver(case_request(f"lang-page-{language}", language=language), T0_NAMES)
-    worked_case = worked(NAMED, language, f"lang-parts-{language}")
+    worked_case = worked_in(language)
     for driver in (fresh, worked_case):
         for principal in (AGENT, PORTAL):
             parts = page_parts(driver, principal, language)
@@ -206,7 +213,7 @@ def test_the_case_page_with_its_actions_picker_replies_and_clock_bars_in_the_rea
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_case_page_is_in_the_readers_language_only(language: str) -> None:
-    driver = worked(NAMED, language, f"lang-{language}")
+    driver = worked_in(language)
     lowered = downgraded_and_withdrawn(NAMED, language, f"lang-low-{language}")[0]
     names = STAFF.names(driver.case.rules.routing.support_name)
     for view in (

@@ -533,8 +533,8 @@ def create_console(
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name}")
         if form.get("use") is not None:  # a canned reply chosen: the form again, filled with it
-            values = fill_reply(form, replies, await get_cases(), case_id, session.principal)
-            return await case_page(request, session, case_id, failed=name, problems={}, values=await values)
+            values = await fill_reply(form, replies, await get_cases(), case_id, session.principal)
+            return await case_page(request, session, case_id, failed=name, problems={}, values=values)
         model = action.body_model()
         try:
             body = model.model_validate(model_input(model, form))
