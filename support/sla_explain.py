@@ -172,11 +172,14 @@ def assignees(times: list[AssigneeTime], phrases: Phrases) -> str:
     )
 
 
-def clock_account(clock: ClockLedger, phrases: Phrases, reader: ZoneInfo) -> str:
-    """One clock's line of the account: its verdict, then where its time went (the console's
-    clock bar carries it as its caption)."""
+def clock_account(clock: ClockLedger, phrases: Phrases, reader: ZoneInfo, named: bool = True) -> str:
+    """One clock's line of the account: its name (unless `named` is false: the console's clock
+    bar, which carries the rest as its caption, names the clock in its heading), its verdict, then
+    where its time went."""
     steps = _steps(clock, reader, phrases)
-    head = f"{clock_name(clock, phrases)}: {verdict(clock, phrases)}"
+    head = verdict(clock, phrases)
+    if named:
+        head = f"{clock_name(clock, phrases)}: {head}"
     return head + (": " + phrases["list"].join(steps) if steps else "")
 
 

@@ -172,10 +172,9 @@ def page_parts(driver: Driver, principal: Principal, language: str) -> CasePageP
     actions = [a for a in CASE_ACTIONS if principal.allows(a.permission)]
     taken = taken_now(basis, candidates(actions, case.view, principal, ["li.wei", "zhang.min"]), driver.now)
     r = reading(language)
-    words = {q.request_id: q.what for q in case.view.customer_requests}
     staff = not principal.customer_side
     ledger = ledger_of(basis, driver.now)
-    bars = ledger_bars(ledger, ledger_phrases(language), r.zone, lambda c: r.obligation(c, words.get(c, c)))
+    bars = ledger_bars(ledger, ledger_phrases(language), r.zone)
     replies_file = RepliesSource(PROJECT_ROOT / "replies.toml")
     replies, problem = reply_choices(replies_file, language, case.view.language)
     return CasePageParts(

@@ -178,13 +178,7 @@ async def parts_of(
         choices: list[ReplyChoice] = []
         problem = ""
     else:
-        words = obligation_words(basis.view)
-        bars = ledger_bars(
-            ledger_of(basis, now),
-            ledger_phrases(reader.language),
-            reader.zone,
-            lambda code: reader.obligation(code, words.get(code, code)),
-        )
+        bars = ledger_bars(ledger_of(basis, now), ledger_phrases(reader.language), reader.zone)
         choices, problem = reply_choices(replies, reader.language, view.language)
     return CasePageParts(
         offers=offers_of(actions, taken),

@@ -9,7 +9,6 @@ needs no script and nothing from outside.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -44,7 +43,7 @@ class LedgerBar:
     marks: tuple[Piece, ...]  # instants: severity changes
     used: str  # business time used, in the reader's words
     target: str
-    caption: str  # the explain account's line for this clock
+    caption: str  # the explain account's line for this clock, after its name
 
     @property
     def used_fraction(self) -> float:
@@ -90,11 +89,9 @@ def drawn(clock: ClockLedger, at: datetime) -> tuple[tuple[Piece, ...], tuple[Pi
     return tuple(pieces), tuple(marks)
 
 
-def ledger_bars(
-    ledger: CaseLedger, phrases: Phrases, zone: str, obligation: Callable[[str], str]
-) -> list[LedgerBar]:
-    """A bar for every clock of the ledger, its caption in the phrases' language and `zone`;
-    `obligation` names an obligation (its code) in the reader's words."""
+def ledger_bars(ledger: CaseLedger, phrases: Phrases, zone: str) -> list[LedgerBar]:
+    """A bar for every clock of the ledger, its caption in the phrases' language and `zone` (the
+    clock's line of the account without its name: the bar's heading says it in the page's words)."""
     reader = ZoneInfo(zone)
     updates = [c for c in ledger.clocks if c.clock == "customer_update"]
     bars = []
@@ -106,7 +103,6 @@ def ledger_bars(
         else:
             key = f"clock-{clock.clock}"
         pieces, marks = drawn(clock, ledger.at)
-        named = clock.model_copy(update={"ref": obligation(clock.ref)}) if clock.ref else clock
         bars.append(
             LedgerBar(
                 key=key,
@@ -115,7 +111,7 @@ def ledger_bars(
                 marks=marks,
                 used=duration(clock.used_seconds, phrases),
                 target=duration(clock.allowed_seconds, phrases),
-                caption=clock_account(named, phrases, reader),
+                caption=clock_account(clock, phrases, reader, named=False),
             )
         )
     return bars
