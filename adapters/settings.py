@@ -296,6 +296,7 @@ class Environment(BaseSettings):
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
     # Where customers reach the console (the survey mail's link); None: http://<api host>:<api port>
     public_url: OptionalText = _env("CASEWORK_PUBLIC_URL", None)
+    replies_file: OptionalPath = _env("CASEWORK_REPLIES", None)
 
     @classmethod
     def settings_customise_sources(
@@ -431,6 +432,9 @@ class Settings:
     # that ends TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: bool = FROM_ENVIRONMENT
     public_url: str | None = FROM_ENVIRONMENT
+    # The operator's canned replies for the console's answer forms (TOML); unset: replies.toml
+    # beside the policy file (none there: no replies offered).
+    replies_file: Path | None = FROM_ENVIRONMENT
 
     def __post_init__(self) -> None:
         unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]
@@ -439,6 +443,10 @@ class Settings:
         environment = Environment.read()
         for name in unset:
             object.__setattr__(self, name, getattr(environment, name))
+
+    @property
+    def replies_path(self) -> Path:
+        return self.replies_file or self.policy_path.parent / "replies.toml"
 
     @property
     def mail_dir(self) -> Path:

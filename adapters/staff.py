@@ -7,6 +7,7 @@ email = "li.wei@casework.example"  # where their follow-ups go
 language = "zh-CN"                 # optional: the language of their messages (else the policy's)
 display_name = "Wei"               # optional: how customers see them (else the policy's support name)
 time_zone = "Europe/Budapest"      # optional: the zone of their console times (else the support zone)
+tenants = ["contoso"]              # optional: the tenants whose cases they work (else every tenant)
 ```
 
 It is the only way an engineer's name becomes an address: names are looked up here, never
@@ -16,6 +17,7 @@ and the field.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from support.names import Names
-from support.text import NAME_PATTERN, Email, Line
+from support.staffing import may_work
+from support.text import NAME_PATTERN, TENANT_ID_PATTERN, Email, Line
 from support.validation import describe
 
 LANGUAGE_TAG = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$"
@@ -43,6 +46,18 @@ class StaffMember(BaseModel):
     time_zone: str | None = Field(
         default=None, description="an IANA zone for the console's times; else the policy's support zone"
     )
+
+    tenants: tuple[str, ...] | None = Field(
+        default=None, description="the tenants whose cases they work (support.staffing); else every tenant"
+    )
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for tenant in value or ():
+            if not re.match(TENANT_ID_PATTERN, tenant):
+                raise ValueError(f"{tenant!r} is not a tenant id")
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -69,6 +84,10 @@ class StaffList(BaseModel):
     def zones(self) -> dict[str, str]:
         """Staff name -> the zone the console shows them times in (those who set one)."""
         return {member.name: member.time_zone for member in self.staff if member.time_zone}
+
+    def who_may_work(self, tenant_id: str) -> list[str]:
+        """The names of those who may work a case of this tenant, in the list's order."""
+        return [m.name for m in self.staff if may_work(m.tenants, tenant_id)]
 
     def display_names(self) -> dict[str, str]:
         return {member.name: member.display_name for member in self.staff if member.display_name}

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -132,20 +132,26 @@ class InvalidField(ValueError):
 
 
 NOT_ON_STAFF = "not on the staff list"
+NOT_FOR_TENANT = "not one of the staff who work this tenant's cases"
 
-# Who may be named where the staff list is asked (`CaseAction.staff_field`): the names of the
-# list as it is now (read again on each call, so an edit of the file applies without a restart).
-StaffNames = Callable[[], Collection[str]]
+
+class StaffNames(Protocol):
+    """Who may be named where the staff list is asked (`CaseAction.staff_field`): the names of the
+    list as it is now (read again on each call, so an edit of the file applies without a restart);
+    given a tenant, those who may work its cases (the list's team rule, `support.staffing`)."""
+
+    def __call__(self, tenant: str | None = None) -> Collection[str]: ...
 
 
 def staff_from_file(path: Path) -> StaffNames:
     """The names of the staff list file (CASEWORK_STAFF); a file that cannot be read is a 503."""
 
-    def names() -> frozenset[str]:
+    def names(tenant: str | None = None) -> frozenset[str]:
         try:
-            return frozenset(member.name for member in load_staff(path).staff)
+            staff = load_staff(path)
         except StaffFileError as error:
             raise Unavailable(str(error)) from None
+        return frozenset(staff.who_may_work(tenant) if tenant else (m.name for m in staff.staff))
 
     return names
 
@@ -686,9 +692,9 @@ class Cases:
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
         case_id = await self.case_id_of(case_id)
-        await self.scope(case_id, principal)
+        tenant = await self.scope(case_id, principal)
         if action.staff_field is not None:
-            self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)))
+            self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)), tenant)
         if action.kind == "signal":
             await self._signal(case_id, action.handler, payload)
             return None
@@ -702,12 +708,15 @@ class Cases:
             return view
         return customer_view(view, self.names() if self.names is not None else None, language)
 
-    def _check_staff(self, field: str, name: str) -> None:
-        """Before the case is asked: a name the staff list does not know is the caller's error."""
+    def _check_staff(self, field: str, name: str, tenant: str) -> None:
+        """Before the case is asked: a name the staff list does not know, or of someone who does
+        not work the case's tenant, is the caller's error."""
         if self.staff is None:
             raise Unavailable("the staff list is not configured on this intake (CASEWORK_STAFF)")
         if name not in self.staff():
             raise InvalidField(field, NOT_ON_STAFF)
+        if name not in self.staff(tenant):
+            raise InvalidField(field, NOT_FOR_TENANT)
 
     async def _view(self, name: str, case_id: str, payload: BaseModel) -> CaseView:
         view = await self.perform(ACTIONS[name], case_id, payload)

@@ -172,6 +172,17 @@ def assignees(times: list[AssigneeTime], phrases: Phrases) -> str:
     )
 
 
+def clock_account(clock: ClockLedger, phrases: Phrases, reader: ZoneInfo, named: bool = True) -> str:
+    """One clock's line of the account: its name (unless `named` is false: the console's clock
+    bar, which carries the rest as its caption, names the clock in its heading), its verdict, then
+    where its time went."""
+    steps = _steps(clock, reader, phrases)
+    head = verdict(clock, phrases)
+    if named:
+        head = f"{clock_name(clock, phrases)}: {head}"
+    return head + (": " + phrases["list"].join(steps) if steps else "")
+
+
 def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> str:
     """The account: a line for the case, one for each clock, and the time per assignee."""
     reader = ZoneInfo(zone or ledger.time_zone)
@@ -186,10 +197,7 @@ def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> st
     if ledger.policy_version:
         digest = f" ({ledger.policy_digest[:12]})" if ledger.policy_digest else ""
         lines.append(phrases["policy"].format(version=ledger.policy_version + digest))
-    for clock in ledger.clocks:
-        steps = _steps(clock, reader, phrases)
-        head = f"{clock_name(clock, phrases)}: {verdict(clock, phrases)}"
-        lines.append(head + (": " + phrases["list"].join(steps) if steps else ""))
+    lines += [clock_account(clock, phrases, reader) for clock in ledger.clocks]
     if ledger.by_assignee:
         lines.append(phrases["by_assignee"].format(times=assignees(ledger.by_assignee, phrases)))
     return "\n".join(lines)

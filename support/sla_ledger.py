@@ -22,6 +22,7 @@ from support.cooperation import CustomerRequest, RequestKind, RequestState
 from support.entitlement import case_calendar
 from support.policy import Policy
 from support.targets import Target
+from support.tenant import TenantFacts
 from support.vocabulary import Severity
 
 CalendarFor = Callable[[Severity], Calendar]
@@ -93,6 +94,9 @@ class SlaBasis(BaseModel):
     view: CaseView
     policy: Policy | None
     tenant_time_zone: str | None
+    tenant: TenantFacts | None = Field(
+        default=None, description="the tenant facts the case runs on (which actions it takes now)"
+    )
 
 
 def ledger_of(basis: SlaBasis, now: datetime) -> CaseLedger:

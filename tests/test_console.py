@@ -22,13 +22,10 @@ from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
 from intake.actions import CASE_ACTIONS
 from intake.console.app import CSP, TEMPLATES
-from intake.console.clocks import clock_bar
 from intake.console.forms import form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGES, negotiate, strings
 from intake.console.queue import QueueEntry, order
 from intake.console.session import Sessions
-from support.clocks import ClockName, answer_clock, pause_clock, resume_clock, start_clock
-from support.targets import Target
 from tests.test_api import KEYS, keyring
 
 POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)
@@ -94,20 +91,6 @@ def test_action_forms_come_from_the_table() -> None:
     ask = next(a for a in CASE_ACTIONS if a.name == "ask").body_model()
     given = model_input(ask, parse_form(b"what=a+trace&csrf=x&engineer=someone"))
     assert given == {"what": "a trace", "pauses_clock": False}, "only the model's fields; unticked is false"
-
-
-def test_clock_bar_marks_warnings_and_pauses_in_business_time() -> None:
-    calendar = POLICY.calendars["product"]
-    clock = start_clock(ClockName.CUSTOMER_UPDATE, calendar, Target.model_validate("10h"), NOW, [0.5, 0.8])
-    clock = pause_clock(clock, NOW + timedelta(hours=2))
-    clock = resume_clock(clock, calendar, NOW + timedelta(hours=5), [0.5, 0.8])
-    bar = clock_bar(clock, calendar, [0.5, 0.8], NOW + timedelta(hours=6))
-    assert bar.used == "3h" and bar.used_fraction == pytest.approx(0.3)
-    assert [round(p, 6) for p in bar.pauses] == [0.2] and bar.warnings == (0.5, 0.8)
-    answered = answer_clock(clock, calendar, NOW + timedelta(hours=6), "li.wei")
-    assert [round(p, 6) for p in clock_bar(answered, calendar, [0.5], NOW + timedelta(hours=9)).pauses] == [
-        0.2
-    ]
 
 
 def test_queue_orders_by_time_left_then_the_paused() -> None:

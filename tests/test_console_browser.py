@@ -114,21 +114,28 @@ async def test_an_engineer_answers_a_new_case_and_it_leaves_the_queue(stack: Sta
     )
     assert "admin@contoso.example" in (await page.text_content("#request-contact") or "")
     await agent.screenshot("console-case.png")
+    # A second tab on the same case, opened before the answer: its form is stale after it.
+    stale = BrowserPage(await page.context.new_page())
+    await stale.page.goto(f"{stack.url}/console/cases/{urgent}")
+    await stale.wait_for("#action-respond")
     await page.click("#action-respond summary")
     await page.fill("#respond-message", "Looking at it now")
-    await page.click("#action-respond button[type=submit]")
+    await page.click("#action-respond form > button[type=submit]")
     await agent.wait_for("#done")
     assert await page.get_attribute("#case", "data-status") == "in_progress"
     assert await page.text_content("#case-status") == "in progress"  # in the reader's words
     await agent.wait_for("#clock-customer_update")
 
-    # Answering twice: the case's own reason, at the action.
-    await page.click("#action-respond summary")
-    await page.fill("#respond-message", "Again")
-    await page.click("#action-respond button[type=submit]")
-    await agent.wait_for("#action-respond .refusal")
-    assert "li.wei" in (await page.text_content("#action-respond .refusal") or "")
-    await agent.screenshot("console-case-refused.png")
+    # Answered: the page offers the first response no more; the stale tab's answer gets the
+    # case's own reason, at the action.
+    assert await page.locator("#action-respond").count() == 0
+    await stale.page.click("#action-respond summary")
+    await stale.page.fill("#respond-message", "Again")
+    await stale.page.click("#action-respond form > button[type=submit]")
+    await stale.wait_for("#action-respond .refusal")
+    assert "li.wei" in (await stale.page.text_content("#action-respond .refusal") or "")
+    await stale.screenshot("console-case-refused.png")
+    await stale.page.close()
 
     await page.goto(f"{stack.url}/console/queue?status=awaiting_first_response")
     await agent.wait_for(f'tr[data-case-id="{later}"]')

@@ -1,28 +1,44 @@
 """Every word in the reader's language: the console's case page (cases in several states, staff's
-and the customer's view), the queue's rows, the expected-wait panel, and every mail (every event,
-customer and staff side) in every language, checked for words of another language, raw enum
+and the customer's view, with its actions, assignee picker, canned replies and clock bars), the
+queue's rows, the expected-wait panel, and every mail (every event, customer and staff side) in
+every language, checked for words of another language, raw enum
 values and the wording faults once found (doubled stops, "(1 attachments)", mixed 案件/案例)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import pytest
 
+from adapters.canned_replies import RepliesSource
 from adapters.messages import Renderer
 from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
+from intake.actions import CASE_ACTIONS
 from intake.console.app import _environment
+from intake.console.case_page import CasePageParts, candidates, offers_of, reply_choices
 from intake.console.i18n import LANGUAGES, Words
+from intake.console.ledger_bars import BAR_WIDTH, KINDS, ledger_bars
 from intake.console.queue import QueueEntry
 from intake.console.words import Reading
+from intake.ledgers import ledger_phrases
+from support.access import Principal, Role
+from support.actions_now import taken_now
 from support.cooperation import RequestKind
 from support.customer_view import customer_view
 from support.notifications import CUSTOMER_TEMPLATES, SUPPORT_TEMPLATES, Audience, Notification
 from support.reasons import Reason
+from support.sla_ledger import SlaBasis, ledger_of
+from tests.case_driver import Driver
+from tests.requests import case_request
+from tests.test_case_machine import T0 as T0_NAMES
 from tests.test_messages import FACTS, TIMES
 from tests.test_names import NAMED, STAFF, downgraded_and_withdrawn, worked
+
+AGENT = Principal(name="li.wei", role=Role.AGENT)
+PORTAL = Principal(name="admin.contoso", role=Role.PORTAL, tenants=("contoso",))  # a key named as a person
 
 # Names, products and marks that are the same in every language.
 PROPER = frozenset(
@@ -102,7 +118,22 @@ def reading(language: str, zone: str = "Europe/Budapest") -> Reading:
     )
 
 
-def case_page(language: str, view: object, refusal: str = "") -> str:
+@cache
+def worked_in(language: str) -> Driver:
+    """One worked case a language, for every page test of it (rendering changes nothing)."""
+    return worked(NAMED, language, f"lang-{language}")
+
+
+NO_PARTS = CasePageParts([], [], False, [], "", [], KINDS, False)
+
+
+def case_page(
+    language: str,
+    view: object,
+    refusal: str = "",
+    principal: Principal | None = None,
+    parts: CasePageParts = NO_PARTS,
+) -> str:
     r = reading(language)
     obligations = {  # as the console's case page gives them
         q.request_id: q.what
@@ -118,14 +149,13 @@ def case_page(language: str, view: object, refusal: str = "") -> str:
             lang=language,
             languages=LANGUAGES,
             path="/console/cases/x",
-            principal=None,
+            principal=principal,
             csrf="",
             may=lambda _: False,
             view=view,
-            bars=[],
-            bar_width=300,
-            forms=[],
-            suggested={},
+            parts=parts,
+            bar_width=BAR_WIDTH,
+            forms=parts.offers,
             obligations=obligations,
             done="resolve",
             failed="",
@@ -134,9 +164,55 @@ def case_page(language: str, view: object, refusal: str = "") -> str:
     )
 
 
+def page_parts(driver: Driver, principal: Principal, language: str) -> CasePageParts:
+    """The case page's actions, picker, canned replies and clock bars, as the console makes them."""
+    case = driver.case
+    zone = case.facts.time_zone
+    basis = SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone, tenant=case.tenant)
+    actions = [a for a in CASE_ACTIONS if principal.allows(a.permission)]
+    taken = taken_now(basis, candidates(actions, case.view, principal, ["li.wei", "zhang.min"]), driver.now)
+    r = reading(language)
+    staff = not principal.customer_side
+    ledger = ledger_of(basis, driver.now)
+    bars = ledger_bars(ledger, ledger_phrases(language), r.zone)
+    replies_file = RepliesSource(PROJECT_ROOT / "replies.toml")
+    replies, problem = reply_choices(replies_file, language, case.view.language)
+    return CasePageParts(
+        offers_of(actions, taken),
+        [str(getattr(m, "assignee", "")) for m in taken.get("assign", [])],
+        staff,
+        replies if staff else [],
+        problem,
+        bars if staff else [],
+        KINDS,
+        True,
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_case_page_with_its_actions_picker_replies_and_clock_bars_in_the_readers_language_only(
+    language: str,
+) -> None:
+    """The page as an engineer and as the customer read it, with the actions the case takes now,
+    the assignee picker, the canned replies and the clock bars (legend and account included)."""
+    fresh = Driver(case_request(f"lang-page-{language}", language=language), T0_NAMES)
+    worked_case = worked_in(language)
+    for driver in (fresh, worked_case):
+        for principal in (AGENT, PORTAL):
+            parts = page_parts(driver, principal, language)
+            shown = driver.view if not principal.customer_side else customer_view(
+                driver.view, STAFF.names(driver.case.rules.routing.support_name)
+            )
+            page = case_page(language, shown, principal=principal, parts=parts)
+            assert not foreign(page, language), (language, principal.role, foreign(page, language))
+            if principal is AGENT and driver is fresh:
+                assert 'id="assign-assignee"' in page and 'id="respond-reply"' in page
+                assert 'id="clock-first_response"' in page and 'id="clock-legend"' in page
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_case_page_is_in_the_readers_language_only(language: str) -> None:
-    driver = worked(NAMED, language, f"lang-{language}")
+    driver = worked_in(language)
     lowered = downgraded_and_withdrawn(NAMED, language, f"lang-low-{language}")[0]
     names = STAFF.names(driver.case.rules.routing.support_name)
     for view in (

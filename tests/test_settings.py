@@ -90,7 +90,9 @@ def test_defaults_on_an_empty_environment(clean_env: pytest.MonkeyPatch) -> None
         staff_file=PROJECT_ROOT / "staff.toml",
         console_secure_cookie=False,  # Secure only over https
         public_url=None,  # the survey link names http://<api host>:<api port>
+        replies_file=None,  # replies.toml beside the policy file
     )
+    assert settings.replies_path == PROJECT_ROOT / "replies.toml"
     assert settings.mail_dir == PROJECT_ROOT / "var" / "mail"
     assert settings.archive_dir == PROJECT_ROOT / "var" / "archive"
     assert settings.dev_server_db == PROJECT_ROOT / "var" / "temporal.db"
@@ -157,6 +159,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "CASEWORK_INBOUND_READ_CPU_SECONDS": "3",
         "CASEWORK_CONSOLE_SECURE_COOKIE": "Yes",
         "CASEWORK_PUBLIC_URL": "https://support.example.com",
+        "CASEWORK_REPLIES": str(tmp_path / "replies.toml"),
     }
     assert set(values) == set(VARIABLES.values())  # this test sets every one of them
     for name, value in values.items():
@@ -222,6 +225,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
         "inbound_max_attachments": 20,
         "console_secure_cookie": True,
         "public_url": "https://support.example.com",
+        "replies_file": tmp_path / "replies.toml",
     }
 
 

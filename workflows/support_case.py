@@ -178,7 +178,7 @@ class SupportCaseWorkflow:
         the ledger changes no command, and the caller reads it at its own instant)."""
         case = self._case
         zone = case.tenant.time_zone if case.tenant is not None else None
-        return SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone)
+        return SlaBasis(view=case.view, policy=case.policy, tenant_time_zone=zone, tenant=case.tenant)
 
     @workflow.query
     def case_inputs(self) -> LiveInputs:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
+from adapters.canned_replies import RepliesSource
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
@@ -48,9 +49,10 @@ from intake.cases import (
     TooManyOpenCases,
     Unavailable,
 )
-from intake.console.clocks import BAR_WIDTH, clock_bar
-from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
+from intake.console.case_page import fill_reply, obligation_words, parts_of
+from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
+from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
 from intake.console.portal import PortalFront, install_portal
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
@@ -61,8 +63,6 @@ from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
-from support.cooperation import RequestKind, request_choices
-from support.entitlement import case_calendar
 from support.expected_wait import ExpectedWait
 from support.policy import Policy, PolicyError
 from support.reports import report_tenants
@@ -145,6 +145,7 @@ def create_console(
     phrases = PhraseBook(PROJECT_ROOT / "templates" / "reasons")
     limits = limits if limits is not None else FrontLimits.of(settings)
     thread = thread_over(engine)
+    replies = RepliesSource(settings.replies_path)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="static")
 
@@ -495,34 +496,24 @@ def create_console(
         cases = await get_cases()
         if view is None:
             view = await cases.show(case_id, session.principal, language(request))
-        policy = await policy_now()
-        now = datetime.now(UTC)
-        zone = view.time_zone or "UTC"  # the case's calendar, on which its clocks run
-        bars = []
-        if view.severity is not None:
-            calendar = case_calendar(policy, view.category, view.severity, zone)
-            bars = [
-                clock_bar(clock, calendar, policy.sla.warn_at, now)
-                for clock in (view.first_response, view.customer_update)
-                if clock is not None
-            ]
-        forms = [(a, form_fields(a.body_model())) for a in allowed_actions(session.principal)]
-        suggested = request_choices(view.customer_requests)
+        zone = await reader_zone(session, view.tenant_id)
+        reader = Reading(Words(TEMPLATES, language(request)), phrases, zone)
+        parts = await parts_of(
+            cases, case_id, view, session.principal, allowed_actions(session.principal),
+            await policy_now(), settings.staff_file, replies, reader, datetime.now(UTC),
+        )  # fmt: skip
         messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX)
         return render(
             request,
             "case.html",
             status,
             session,
-            zone=await reader_zone(session, view.tenant_id),
+            zone=zone,
             view=view,
-            bars=bars,
-            bar_width=BAR_WIDTH,
-            forms=forms,
-            suggested=suggested,
-            obligations={
-                q.request_id: q.what for q in view.customer_requests if q.kind is RequestKind.OBLIGATION
-            },
+            parts=parts,
+            bar_width=LEDGER_BAR_WIDTH,
+            forms=parts.offers,
+            obligations=obligation_words(view),
             done=request.query_params.get("done", ""),
             messages=messages,
             may_comment=session.principal.customer_side,
@@ -548,6 +539,9 @@ def create_console(
         principal = session.principal
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name}")
+        if form.get("use") is not None:  # a canned reply chosen: the form again, filled with it
+            values = await fill_reply(form, replies, await get_cases(), case_id, session.principal)
+            return await case_page(request, session, case_id, failed=name, problems={}, values=values)
         model = action.body_model()
         try:
             body = model.model_validate(model_input(model, form))

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from adapters.messages import spoken_duration
 from adapters.phrases import PhraseBook, PhraseError
+from intake.cases import NOT_FOR_TENANT, NOT_ON_STAFF
 from intake.console.i18n import Words
 from support.display import age, local_minute
 from support.names import NAMED_ACTORS
@@ -199,6 +200,11 @@ class Reading:
                 parts.append(self.own(self.instants(part)))
         return escape(self.t("list_separator")).join(parts)
 
+    def field_error(self, text: str) -> str:
+        """A field's error: in the reader's words when the console knows it, else as given."""
+        key = FIELD_ERRORS.get(text)
+        return self.t(f"field_errors.{key}") if key else text
+
     def obligation(self, code: str, what: str) -> str:
         """A policy obligation by its name (its code), in the reader's words."""
         return self.said(code, what=what) or what
@@ -267,17 +273,40 @@ class Reading:
             return self.phrase(f"lines.{line}{attached}", **params)
         return self.phrase(f"lines.{kind}", **params)
 
-    def refusal(self, text: str) -> str:
+    def refusal(self, text: str, obligations: Mapping[str, str] | None = None) -> str:
         """A refused action's reason: the refusal's phrase when the reader's language has one for
-        it, else the case's words; either way its instants in the reader's zone."""
+        it, else the case's words; either way its instants in the reader's zone, an obligation by
+        its name in the reader's words (`obligations`: code -> the policy's words)."""
+        known = obligations or {}
+
+        def named(code: str) -> str:
+            return self.obligation(code, known[code]) if code in known else code
+
         for key, pattern in REFUSALS.items():
             found = pattern.fullmatch(text)
             if found:
                 params = {k: self.instants(v or "") for k, v in found.groupdict().items()}
                 if "status" in params:
                     params["status"] = self.term("statuses", params["status"])
+                if "request" in params:
+                    params["request"] = named(params["request"])
+                if "listed" in params:
+                    codes = [c.strip() for c in params["listed"].split(",") if c.strip() not in ("", "none")]
+                    params["listed"] = self.t("list_separator").join(named(c) for c in codes) or "-"
+                if "reasons" in params:
+                    params["reasons"] = self.t("list_separator").join(
+                        self._cap(part) for part in params["reasons"].split("; ")
+                    )
                 return self.t(f"refusals.{key}", **params)
         return self.instants(text)
+
+    def _cap(self, text: str) -> str:
+        """A severity cap's English sentence in the reader's words (else as the case wrote it)."""
+        for code, pattern in _CAPS:
+            found = pattern.fullmatch(text)
+            if found:
+                return self.said(code, **found.groupdict()) or text
+        return text
 
 
 # The case's refusals (support/*: `refusal`) by their English words, for the reader's phrase.
@@ -299,4 +328,32 @@ REFUSALS: dict[str, re.Pattern[str]] = {
     "survey_answered": re.compile(r"the satisfaction survey was already answered at (?P<at>.+)"),
     "survey_expired": re.compile(r"the satisfaction survey expired at (?P<at>.+)"),
     "ended": re.compile(r"the case (?P<case>\S+) has ended \((?P<status>\w+)\); it takes no more actions"),
+    "too_many_requests": re.compile(
+        r"cannot ask the customer: (?P<n>\d+) requests are already waiting for their answer; "
+        r"wait for one, or resolve the case"
+    ),
+    "severity_capped": re.compile(r"cannot change to severity (?P<severity>[ABC]): (?P<reasons>.+)"),
+    "obligation_unknown": re.compile(
+        r"cannot (?:accept|ask again for) '(?P<request>[^']*)': it is not an obligation of this case "
+        r"\(they are: (?P<listed>.*)\)"
+    ),
+    "obligation_waived": re.compile(
+        r"cannot (?:accept|ask again for) '(?P<request>[^']*)': it is no longer needed \(waived\)"
+    ),
+    "obligation_accepted": re.compile(
+        r"cannot (?:accept|ask again for) '(?P<request>[^']*)': (?P<who>\S+) accepted it at (?P<at>.+)"
+    ),
+    "obligation_outstanding": re.compile(
+        r"cannot (?:accept|ask again for) '(?P<request>[^']*)': it is still outstanding, due (?P<at>.+)"
+    ),
+    "request_unknown": re.compile(
+        r"the case has no request '(?P<request>[^']*)'; nothing was asked under that name"
+    ),
+    "request_answered": re.compile(r"request '(?P<request>[^']*)' was already answered at (?P<at>.+)"),
+    "request_accepted": re.compile(
+        r"request '(?P<request>[^']*)' was already received and accepted at (?P<at>.+)"
+    ),
+    "request_waived": re.compile(r"request '(?P<request>[^']*)' is no longer needed \(waived\)"),
 }
+# Field errors the console's gateway gives in English (intake.cases), in the reader's words.
+FIELD_ERRORS = {NOT_ON_STAFF: "not_on_staff", NOT_FOR_TENANT: "not_for_tenant"}

@@ -1,0 +1,65 @@
+"""Reading the operator's canned replies (CASEWORK_REPLIES; default replies.toml beside the policy
+file). Read again when the file changes, so an edit applies without a restart; a bad file is one
+line naming the file and the field, and no reply is offered from it."""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from pathlib import Path
+
+from support.canned_replies import CannedReplies, RepliesError, parse_replies
+
+
+class RepliesFileError(ValueError):
+    """The replies file cannot be used: 'replies.toml: replies[1].text: needs a text in hu'."""
+
+
+def parse_replies_file(text: str, source: str) -> CannedReplies:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RepliesFileError(f"{source}: not TOML: {error}") from None
+    try:
+        return parse_replies(data)
+    except RepliesError as error:
+        raise RepliesFileError(f"{source}: {error}") from None
+
+
+def load_replies(path: Path) -> CannedReplies:
+    """The file's replies; no file is no replies (the operator has written none yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return CannedReplies()
+    except OSError as error:
+        raise RepliesFileError(f"{path.name}: cannot read the replies file: {error.strerror}") from None
+    return parse_replies_file(text, path.name)
+
+
+class RepliesSource:
+    """The replies of one file, read again when its modification time or size changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int] | None = None
+        self._replies: CannedReplies | RepliesFileError = CannedReplies()
+
+    def __call__(self) -> CannedReplies:
+        """The replies now; raises RepliesFileError while the file is bad."""
+        try:
+            stat = self.path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._seen or self._seen is None:
+                try:
+                    self._replies = load_replies(self.path)
+                except RepliesFileError as error:
+                    self._replies = error
+                self._seen = stamp
+            if isinstance(self._replies, RepliesFileError):
+                raise self._replies
+            return self._replies

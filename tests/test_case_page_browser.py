@@ -1,0 +1,210 @@
+"""The engineer's case page in a real browser (Debian's chromium), in en, zh-CN and hu: an agent
+takes an unassigned case with the assignee picker (which lists only the staff who work the case's
+tenant), sees only the actions the case takes now, answers with a canned reply (the customer's
+mail carries its text, in the customer's language), and reads the clock bar drawn from the SLA
+ledger with its legend and the explain account as its caption. One server stack and one browser
+for the module. Screenshots: var/screenshots/case-page-<language>.png (copies in docs/console/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser
+
+from adapters.mail_sink import MailSink, text_of
+from adapters.settings import PROJECT_ROOT, Settings
+from bootstrap.api import api_app
+from intake.cases import Cases
+from scaffold.local_stack import local_settings, start_local_server
+from support.access import Principal, Role
+from support.actions import Resolution
+from tests.browser import BrowserPage, chromium, recorded_page, serving
+from tests.conftest import running_worker
+from tests.deliveries import delivered, mails
+from tests.requests import case_request
+from tests.test_api import KEYS, keyring
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+OPS = Principal(name="ops", role=Role.OPERATOR)
+STAFF = """
+[[staff]]
+name = "li.wei"
+email = "li.wei@casework.example"
+language = "zh-CN"
+
+[[staff]]
+name = "zhang.min"
+email = "zhang.min@casework.example"
+tenants = ["contoso"]
+
+[[staff]]
+name = "kovacs.anna"
+email = "kovacs.anna@casework.example"
+tenants = ["fabrikam"]
+"""
+NEED_LOGS = {
+    "en": "To find the cause we need the logs",
+    "zh-CN": "我们需要问题发生时的日志",  # the middle of the sentence
+    "hu": "Az ok megtalálásához szükségünk van",
+}
+
+
+@dataclass
+class Stack:
+    url: str
+    cases: Cases
+    browser: Browser
+    settings: Settings
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    root: Path = tmp_path_factory.mktemp("case-page")
+    (root / "staff.toml").write_text(STAFF, encoding="utf-8")
+    sink = MailSink(root / "var" / "mail").start()
+    settings = dataclasses.replace(
+        local_settings(root / "var", sink, task_queue=f"case-page-{uuid.uuid4().hex[:8]}"),
+        staff_file=root / "staff.toml",
+        replies_file=PROJECT_ROOT / "replies.toml",
+    )
+    env = await start_local_server()
+    try:
+        async with running_worker(env.client, settings) as cases:
+            app = api_app(settings, cases=cases, keyring=keyring())
+            async with serving(app) as url, chromium() as browser:
+                yield Stack(url, cases, browser, settings)
+    finally:
+        await env.shutdown()
+        sink.stop()
+
+
+async def signed_in(stack: Stack, key: str, locale: str) -> BrowserPage:
+    browser = await recorded_page(stack.browser, locale=locale, width=1024, height=1150)
+    await browser.page.goto(f"{stack.url}/console/")
+    await browser.wait_for("form#sign-in")
+    await browser.page.fill("#token", KEYS[key][2])
+    await browser.page.click("form#sign-in button[type=submit]")
+    await browser.wait_for("form#sign-out")
+    return browser
+
+
+async def offered(browser: BrowserPage) -> list[str]:
+    ids: list[str] = await browser.page.eval_on_selector_all(
+        "#actions details.action", "items => items.map(i => i.id.replace('action-', ''))"
+    )
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("locale", "lang", "customer", "take_it"),
+    [
+        ("en-GB", "en", "hu", "Take it"),
+        ("zh-CN", "zh-CN", "zh-CN", "由我处理"),
+        ("hu-HU", "hu", "en", "Átveszem"),
+    ],
+)
+async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_clock_bar(
+    stack: Stack, locale: str, lang: str, customer: str, take_it: str
+) -> None:
+    opened = await stack.cases.open(
+        case_request(f"page-{lang}-{uuid.uuid4().hex[:8]}", "contoso", severity="B", language=customer), OPS
+    )
+    case_id = opened.case.case_id
+    agent = await signed_in(stack, "li.wei", locale)
+    page = agent.page
+    await page.goto(f"{stack.url}/console/cases/{case_id}")
+    await agent.wait_for("#case-assignee")
+    assert await page.get_attribute("#case-assignee", "data-assignee") == ""
+    assert await page.text_content("#take-it button") == take_it
+
+    # Only what the case takes now: no update or request before the first response.
+    before = await offered(agent)
+    assert "respond" in before and "assign" in before and "note" in before
+    assert "update" not in before and "ask" not in before and "reopen" not in before
+    # The picker: the staff who work contoso's cases, not fabrikam's engineer, not free text.
+    pick = await page.eval_on_selector_all("#assign-assignee option", "os => os.map(o => o.value)")
+    assert pick == ["li.wei", "zhang.min"], pick
+    severities = await page.eval_on_selector_all("#severity-severity option", "os => os.map(o => o.value)")
+    assert "B" not in severities, "the severity it has is not offered"
+
+    await page.click("#action-assign summary")
+    await page.select_option("#assign-assignee", "li.wei")
+    await page.fill("#assign-reason", "mine now")
+    await page.click("#action-assign button[type=submit]")
+    await agent.wait_for("#done")
+    assert await page.get_attribute("#case-assignee", "data-assignee") == "li.wei"
+    assert await page.locator("#take-it").count() == 0, "the holder is not offered to take it again"
+    assert await page.eval_on_selector_all("#assign-assignee option", "os => os.map(o => o.value)") == [
+        "zhang.min"
+    ], "the holder is not offered to the picker"
+
+    if lang == "en":  # the team rule holds for a form sent by hand too: fabrikam's engineer is refused
+        csrf = await page.get_attribute("form#sign-out input[name=csrf]", "value")
+        status = await page.evaluate(
+            """([id, csrf]) => fetch(`/console/cases/${id}/actions/assign`, {method: 'POST',
+                 headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+                 body: `csrf=${csrf}&assignee=kovacs.anna&reason=cover+for+me`}).then(r => r.status)""",
+            [case_id, csrf],
+        )
+        assert status == 422
+        assert (await stack.cases.show(case_id)).assigned_engineer == "li.wei", "nothing changed"
+
+    # A canned reply, picked without script's help: the server fills the box in the customer's language.
+    await page.click("#action-respond summary")
+    await page.select_option("#respond-reply", "need-logs")
+    await page.click("#respond-canned button.use-reply")
+    await agent.wait_for("#action-respond[open] #respond-message")
+    text = await page.input_value("#respond-message")
+    assert NEED_LOGS[customer] in text, text
+    await page.click("#action-respond form button[type=submit]:not(.use-reply)")
+    await agent.wait_for("#done")
+    assert await page.get_attribute("#case", "data-status") == "in_progress"
+
+    # Now the actions of a case in progress: the first response no more.
+    after = await offered(agent)
+    assert "respond" not in after and "update" in after and "ask" in after
+    # The clock bar: drawn from the ledger's segments, with the legend and the account's words.
+    # (running or outside support hours: severity B keeps business hours, and this runs at any hour)
+    await agent.wait_for("#clock-first_response svg rect.seg[data-kind]")
+    assert await page.get_attribute("#clock-first_response", "data-state") == "met"
+    caption = await page.text_content("#clock-first_response figcaption") or ""
+    assert caption.strip() != ""
+    assert await page.locator("#clock-legend li").count() == 6
+    await agent.screenshot(f"case-page-{lang}.png", full_page=False)
+
+    # The customer's mail carries the reply's text, in their language.
+    await delivered(stack.settings, case_id, "/first_response/")
+    sent = [
+        text_of(m)
+        for m in mails(stack.settings, case_id)
+        if "/first_response/" in str(m["X-Casework-Notification"])
+    ]
+    assert sent and NEED_LOGS[customer] in sent[-1], sent
+
+    assert agent.page_errors == [] and agent.refused == [], agent.report()
+    await page.context.close()
+    if lang == "en":  # once: what a resolved case offers each side
+        await resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack, case_id)
+
+
+async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: Stack, case_id: str) -> None:
+    await stack.cases.resolve(case_id, Resolution(engineer="li.wei", summary="Logs showed the connector"))
+    agent = await signed_in(stack, "li.wei", "en-GB")
+    await agent.page.goto(f"{stack.url}/console/cases/{case_id}")
+    await agent.wait_for("#case-assignee")
+    assert await offered(agent) == ["note"], "resolved: reopen is the customer's"
+    await agent.page.context.close()
+    portal = await signed_in(stack, "contoso-portal", "hu-HU")
+    await portal.page.goto(f"{stack.url}/console/cases/{case_id}")
+    await portal.wait_for("#case")
+    assert await offered(portal) == ["reopen"]
+    assert await portal.page.locator("#clocks").count() == 0, "no internal SLA mechanics for customers"
+    assert await portal.page.locator("#case-assignee").count() == 0, "customers never see staff names"
+    await portal.page.context.close()
