@@ -43,6 +43,9 @@ class StaffMember(BaseModel):
     time_zone: str | None = Field(
         default=None, description="an IANA zone for the console's times; else the policy's support zone"
     )
+    team: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="the console's \"my team's cases\": who shares it"
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -69,6 +72,11 @@ class StaffList(BaseModel):
     def zones(self) -> dict[str, str]:
         """Staff name -> the zone the console shows them times in (those who set one)."""
         return {member.name: member.time_zone for member in self.staff if member.time_zone}
+
+    def team_of(self, name: str) -> list[str]:
+        """The names on `name`'s team (itself included); just itself when it has no team."""
+        team = next((m.team for m in self.staff if m.name == name), None)
+        return [name] if team is None else [m.name for m in self.staff if m.team == team]
 
     def display_names(self) -> dict[str, str]:
         return {member.name: member.display_name for member in self.staff if member.display_name}
