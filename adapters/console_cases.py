@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from enum import StrEnum
 from sqlalchemy import (
     Connection,
     Engine,
+    String,
     and_,
     exists,
     false,
@@ -50,7 +52,9 @@ from adapters.delivery_ledger import dialect_insert
 from adapters.schema import closed_cases, console_cases
 from support.case_view import CaseView
 from support.next_deadline import next_deadline
+from support.case_numbers import case_number, serial_of
 from support.search_terms import tokens
+from support.text import TENANT_ID_PATTERN
 from support.vocabulary import CaseStatus
 
 OPEN = (CaseStatus.AWAITING_FIRST_RESPONSE.value, CaseStatus.IN_PROGRESS.value)
@@ -227,11 +231,20 @@ class ConsoleCases:
     # -- reading ------------------------------------------------------------------------------
 
     def _search_ids(self, connection: Connection, query: str, reader: Reader) -> ColumnElement[bool] | None:
-        """A condition on console_cases.case_id: the cases whose words hold every word of `query`
-        (None: the query has no words)."""
-        terms = self.macs(query)[:16]
+        """A condition on console_cases: the case whose number or tenant is `query`, or the cases
+        whose words hold every word of it (None: nothing to search). The index is read by the
+        database in the same statement (a subquery), never copied out."""
+        wanted = query.strip()
+        c = console_cases.c
+        exact: list[ColumnElement[bool]] = []
+        serial = serial_of(wanted)
+        if serial is not None:  # "CW-10482", "cw10482"
+            exact.append(c.case_number == case_number(serial))
+        if re.fullmatch(TENANT_ID_PATTERN, wanted.lower()):
+            exact.append(c.tenant_id == wanted.lower())
+        terms = self.macs(wanted)[:16]
         if not terms:
-            return None
+            return or_(*exact) if exact else None
         scope = ""
         params: dict[str, object] = {}
         if reader.customer_side:
@@ -249,8 +262,8 @@ class ConsoleCases:
                 parts.append(
                     f"SELECT case_id FROM case_search WHERE terms_tsv @@ to_tsquery('simple', :term{i}){scope}"
                 )
-        found = {row[0] for row in connection.execute(text(" INTERSECT ".join(parts)), params)}
-        return console_cases.c.case_id.in_(sorted(found)) if found else false()
+        found = text(" INTERSECT ".join(parts)).bindparams(**params).columns(case_id=String).subquery()
+        return or_(c.case_id.in_(select(found.c.case_id)), *exact)
 
     def _where(
         self, view: View, reader: Reader, now: datetime, tenant: str | None, severity: str | None
