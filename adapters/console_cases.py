@@ -33,6 +33,7 @@ from enum import StrEnum
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     String,
     and_,
     exists,
@@ -50,9 +51,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import closed_cases, console_cases
+from support.case_numbers import case_number, serial_of
 from support.case_view import CaseView
 from support.next_deadline import next_deadline
-from support.case_numbers import case_number, serial_of
 from support.search_terms import tokens
 from support.text import TENANT_ID_PATTERN
 from support.vocabulary import CaseStatus
@@ -219,12 +220,14 @@ class ConsoleCases:
                 params | {"terms": terms, "internal": int(internal)},
             )
             return
-        action = "UPDATE SET terms = EXCLUDED.terms" if replace else "NOTHING"
+        action = "UPDATE SET terms = EXCLUDED.terms" if replace else "NOTHING"  # one of two constants
+        columns = "(case_id, source, tenant_id, internal, terms)"
+        values = "(:case_id, :source, :tenant_id, :internal, :terms)"
+        statement = (
+            f"INSERT INTO case_search {columns} VALUES {values} ON CONFLICT (case_id, source) DO {action}"  # noqa: S608
+        )
         connection.execute(
-            text(
-                "INSERT INTO case_search (case_id, source, tenant_id, internal, terms) "
-                f"VALUES (:case_id, :source, :tenant_id, :internal, :terms) ON CONFLICT (case_id, source) DO {action}"
-            ),
+            text(statement),
             params | {"terms": terms},
         )
 
@@ -253,15 +256,17 @@ class ConsoleCases:
             names = [f":tenant{i}" for i in range(len(reader.tenants))] or ["''"]
             scope += " AND tenant_id IN (" + ", ".join(names) + ")"
             params |= {f"tenant{i}": t for i, t in enumerate(sorted(reader.tenants))}
+        # Only parameter names and constant clauses are put into the text; every value is bound.
+        matches = (
+            "case_search MATCH"
+            if connection.dialect.name == "sqlite"
+            else "terms_tsv @@ to_tsquery('simple',"
+        )
+        closing = "" if connection.dialect.name == "sqlite" else ")"
         parts = []
         for i, term in enumerate(terms):
             params[f"term{i}"] = term
-            if connection.dialect.name == "sqlite":
-                parts.append(f"SELECT case_id FROM case_search WHERE case_search MATCH :term{i}{scope}")
-            else:
-                parts.append(
-                    f"SELECT case_id FROM case_search WHERE terms_tsv @@ to_tsquery('simple', :term{i}){scope}"
-                )
+            parts.append(f"SELECT case_id FROM case_search WHERE {matches} :term{i}{closing}{scope}")  # noqa: S608
         found = text(" INTERSECT ".join(parts)).bindparams(**params).columns(case_id=String).subquery()
         return or_(c.case_id.in_(select(found.c.case_id)), *exact)
 
@@ -316,7 +321,7 @@ class ConsoleCases:
             where.append(k.tenant_id.in_(sorted(reader.tenants)))
         return where
 
-    def _archived_count(self, reader: Reader, found: ColumnElement[bool] | None) -> select:  # type: ignore[valid-type]
+    def _archived_count(self, reader: Reader, found: ColumnElement[bool] | None) -> Select[int]:
         if found is not None:
             return select(literal(0))
         return select(func.count()).select_from(closed_cases).where(*self._archived(reader))
@@ -422,7 +427,9 @@ class ConsoleCases:
             ended_at=_aware(m["ended_at"]),
         )
 
-    def dashboard(self, reader: Reader, now: datetime, day_start: datetime, week_start: datetime) -> Dashboard:
+    def dashboard(
+        self, reader: Reader, now: datetime, day_start: datetime, week_start: datetime
+    ) -> Dashboard:
         """Open cases by severity, at risk in the next hour, breached today, first responses this week."""
         c = console_cases.c
         k = closed_cases.c

@@ -128,7 +128,7 @@ PAGES = (
 
 async def measure(cases: int, rounds: int) -> list[tuple[str, float, float, int]]:
     from bootstrap.api import api_app  # the app of `make run`
-    from tests.conftest import local_settings
+    from scaffold.local_stack import local_settings
     from tests.test_api import KEYS, keyring
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +145,9 @@ async def measure(cases: int, rounds: int) -> list[tuple[str, float, float, int]
             form = await http.get("/console/sign-in")
             csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
             assert csrf is not None
-            signed = await http.post("/console/sign-in", data={"token": KEYS["li.wei"][2], "csrf": csrf.group(1)})
+            signed = await http.post(
+                "/console/sign-in", data={"token": KEYS["li.wei"][2], "csrf": csrf.group(1)}
+            )
             assert signed.status_code == 303, signed.text
             results = []
             for name, path in PAGES:
@@ -178,7 +180,9 @@ def main() -> None:
     for name, p50, p95, rows in results:
         worst = max(worst, p95)
         print(f"{name:28} {p50:7.1f} {p95:7.1f} {rows:4d}")
-    print(f"load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
+    before_s = " ".join(f"{x:.2f}" for x in load)
+    after_s = " ".join(f"{x:.2f}" for x in after)
+    print(f"load average (1, 5, 15 min) before {before_s}; after {after_s}")
     print(f"worst p95 {worst:.1f} ms: {'under' if worst < 300 else 'OVER'} the 300 ms budget")
 
 

@@ -116,9 +116,18 @@ def test_views_count_and_page_as_the_queue_shows_them(engine: Engine) -> None:
     with engine.begin() as connection:  # one case ended by its own timer: closed_cases has it
         connection.execute(
             insert(closed_cases).values(
-                case_id="case-contoso.bench-00000", tenant_id="contoso", category="technical",
-                requested_severity="A", status="closed", created_at=NOW, sla_breached=False,
-                customer_update_breaches=0, downgrades=0, reopens=0, record="{}", archived_at=NOW,
+                case_id="case-contoso.bench-00000",
+                tenant_id="contoso",
+                category="technical",
+                requested_severity="A",
+                status="closed",
+                created_at=NOW,
+                sla_breached=False,
+                customer_update_breaches=0,
+                downgrades=0,
+                reopens=0,
+                record="{}",
+                archived_at=NOW,
             )
         )
         rows = connection.execute(console_cases.select()).mappings().all()
@@ -195,10 +204,14 @@ async def test_the_queue_pages_over_http_in_the_readers_language(http: httpx.Asy
     for bad in ({"view": "nope"}, {"page": "0"}, {"severity": "Q"}, {"tenant": "Not A Tenant"}):
         refused = await http.get("/console/queue", params=bad)
         assert refused.status_code == 422 and next(iter(bad)) in refused.text, bad
-    unpicked = await http.post("/console/queue/bulk", data={"csrf": _csrf(mine.text), "bulk_action": "resolve"})
+    unpicked = await http.post(
+        "/console/queue/bulk", data={"csrf": _csrf(mine.text), "bulk_action": "resolve"}
+    )
     assert unpicked.status_code == 422 and 'data-field="pick"' in unpicked.text
     board = await http.get("/console/dashboard", params={"lang": "en"})
-    assert board.status_code == 200 and 'id="at-risk"' in board.text and "Due within the next hour" in board.text
+    assert (
+        board.status_code == 200 and 'id="at-risk"' in board.text and "Due within the next hour" in board.text
+    )
 
 
 async def test_a_customer_key_sees_its_tenant_and_no_staff_views(http: httpx.AsyncClient) -> None:
@@ -206,7 +219,9 @@ async def test_a_customer_key_sees_its_tenant_and_no_staff_views(http: httpx.Asy
     page = await http.get("/console/queue", params={"view": "open"})
     assert page.status_code == 200 and case_ids(page.text)
     assert all(c.startswith("case-contoso.") for c in case_ids(page.text))
-    assert "data-assignee" not in page.text and 'id="view-mine"' not in page.text and "li.wei" not in page.text
+    assert (
+        "data-assignee" not in page.text and 'id="view-mine"' not in page.text and "li.wei" not in page.text
+    )
     assert (await http.get("/console/queue", params={"view": "mine"})).status_code == 422
     assert (await http.get("/console/dashboard")).status_code == 403
     bulk = await http.post("/console/queue/bulk", data={"csrf": _csrf(page.text), "bulk_action": "assign"})

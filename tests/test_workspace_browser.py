@@ -85,8 +85,12 @@ async def test_an_engineer_finds_a_case_by_its_thread_and_takes_it(stack: Stack,
     await agent.wait_for(done)
     assert await page.get_attribute(done, "data-outcome") == "done"
     ref = (await stack.cases.show(case_id, OPS)).case_number or case_id
-    assert await page.text_content(done) == said("bulk_outcomes.done", case=ref, action=said("flashes.assign"))
-    assert await page.locator(f'#queue-rows tr[data-case-id="{case_id}"]').count() == 0, "no longer unassigned"
+    assert await page.text_content(done) == said(
+        "bulk_outcomes.done", case=ref, action=said("flashes.assign")
+    )
+    assert await page.locator(f'#queue-rows tr[data-case-id="{case_id}"]').count() == 0, (
+        "no longer unassigned"
+    )
 
     await page.click("#view-mine")
     mine = f'#queue-rows tr[data-case-id="{case_id}"]'
@@ -105,7 +109,9 @@ async def test_an_engineer_finds_a_case_by_its_thread_and_takes_it(stack: Stack,
     await page.click("#bulk-apply")
     await agent.wait_for(done)
     assert await page.get_attribute(done, "data-outcome") == "done"
-    assert await page.text_content(done) == said("bulk_outcomes.done", case=ref, action=said("flashes.resolve"))
+    assert await page.text_content(done) == said(
+        "bulk_outcomes.done", case=ref, action=said("flashes.resolve")
+    )
 
     await page.click("#view-done")  # resolved: under "resolved and closed"; resolving again is refused
     await agent.wait_for(f'#queue-rows tr[data-case-id="{case_id}"] td.status[data-status="resolved"]')

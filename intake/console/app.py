@@ -49,13 +49,13 @@ from intake.cases import (
     Unavailable,
 )
 from intake.console.clocks import BAR_WIDTH, clock_bar
+from intake.console.dashboard import install_dashboard
 from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
-from intake.console.workspace import Pages, install_workspace
-from intake.console.dashboard import install_dashboard
 from intake.console.words import Reading
+from intake.console.workspace import Pages, install_workspace
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal

@@ -43,7 +43,9 @@ def install_dashboard(app: FastAPI, pages: Pages) -> None:
         now = datetime.now(UTC)
         day, week = day_and_week(now, zone)
         try:
-            board = await asyncio.to_thread(store.dashboard, reader_of(principal, pages.settings), now, day, week)
+            board = await asyncio.to_thread(
+                store.dashboard, reader_of(principal, pages.settings), now, day, week
+            )
         except SQLAlchemyError as error:
             raise Unavailable(f"the console's cases cannot be read: {type(error).__name__}") from None
         return pages.render(

@@ -17,10 +17,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from adapters.console_cases import Row
 from intake.case_listing import CaseFilter, CaseSummary, ListOrder
 from intake.cases import CaseNotFound, Cases, Unavailable
 from support.access import Principal
-from adapters.console_cases import Row
 from support.calendar import Calendar
 from support.case_view import CaseView
 from support.entitlement import case_calendar
@@ -144,7 +144,9 @@ def entries_of(rows: list[Row], policy: Policy, now: datetime, staff_side: bool)
         if row.severity is not None and running:
             key = (row.category, row.severity, row.time_zone)
             if key not in calendars:
-                calendars[key] = case_calendar(policy, Category(row.category), Severity(row.severity), row.time_zone)
+                calendars[key] = case_calendar(
+                    policy, Category(row.category), Severity(row.severity), row.time_zone
+                )
             calendar = calendars[key]
             is_open = calendar.is_open(now)
             if row.next_deadline is not None:

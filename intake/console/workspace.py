@@ -131,7 +131,7 @@ def chosen_of(
             problem("status", "not a status")
     if problems:
         raise RequestValidationError(problems)
-    if status in (s.value for s in QUEUE_STATUSES) and view is None:
+    if status is not None and status in {s.value for s in QUEUE_STATUSES} and view is None:
         chosen_view = View.OPEN
     return Chosen(chosen_view, (q or "").strip(), number, severity or None, tenant or None, status or None)
 
@@ -268,7 +268,9 @@ def install_workspace(app: FastAPI, pages: Pages) -> None:
                 outcome = "not_found"
             except Unavailable:
                 outcome = "unavailable"
-            results.append({"case_id": case_id, "ref": ref, "outcome": outcome, "detail": detail, "action": name})
+            results.append(
+                {"case_id": case_id, "ref": ref, "outcome": outcome, "detail": detail, "action": name}
+            )
         page_context = await context(request, session, chosen)  # the views as they are now
         page_context |= {"results": results}
         return pages.render(request, "queue.html", **page_context)
