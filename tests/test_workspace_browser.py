@@ -5,17 +5,23 @@ reader's words. One stack and one browser for the module."""
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import delete, select
 
+from adapters.database import open_database
 from adapters.mail_sink import MailSink
-from adapters.settings import PROJECT_ROOT
+from adapters.schema import console_cases
+from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
 from intake.actions import ACTIONS
 from intake.console.i18n import Words
+from intake.console_projection import reproject
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
 from support.vocabulary import Via
@@ -37,8 +43,13 @@ NOTES = {
 }
 
 
+@dataclass
+class WorkspaceStack(Stack):
+    settings: Settings
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkspaceStack]:
     root = tmp_path_factory.mktemp("workspace")
     sink = MailSink(root / "var" / "mail").start()
     settings = local_settings(root / "var", sink, task_queue=f"workspace-{uuid.uuid4().hex[:8]}")
@@ -47,7 +58,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         async with running_worker(env.client, settings) as cases:
             app = api_app(settings, cases=cases, keyring=keyring())
             async with serving(app) as url, chromium() as browser:
-                yield Stack(url, cases, browser)
+                yield WorkspaceStack(url, cases, browser, settings)
     finally:
         await env.shutdown()
         sink.stop()
@@ -126,3 +137,20 @@ async def test_an_engineer_finds_a_case_by_its_thread_and_takes_it(stack: Stack,
     await agent.screenshot(f"workspace-bulk-refused-{language}.png")
     clean(agent)
     await page.context.close()
+
+
+async def test_reproject_writes_the_rows_of_cases_opened_before_the_projection(
+    stack: WorkspaceStack,
+) -> None:
+    """After an upgrade: `starter.py console reproject` projects every open case from the case."""
+    case_id = await open_case(stack, "ws-upgrade", severity="C")
+    engine = open_database(stack.settings)
+    with engine.begin() as connection:
+        connection.execute(delete(console_cases).where(console_cases.c.case_id == case_id))
+    await reproject(stack.cases, argparse.Namespace(), None)
+    with engine.connect() as connection:
+        status = connection.execute(
+            select(console_cases.c.status).where(console_cases.c.case_id == case_id)
+        ).scalar_one()
+    assert status == "awaiting_first_response"
+    engine.dispose()
