@@ -36,6 +36,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     exists,
     false,
     func,
@@ -270,47 +271,69 @@ class ConsoleCases:
         found = text(" INTERSECT ".join(parts)).bindparams(**params).columns(case_id=String).subquery()
         return or_(c.case_id.in_(select(found.c.case_id)), *exact)
 
+    def _in_view(
+        self, view: View, reader: Reader, now: datetime, joined: bool = False
+    ) -> ColumnElement[bool]:
+        """Whether a row of console_cases belongs to `view` (before the reader's tenants).
+        `joined`: the query has closed_cases outer-joined on the case, so ended is one lookup."""
+        c = console_cases.c
+        ended: ColumnElement[bool] = (
+            closed_cases.c.case_id.is_not(None)
+            if joined
+            else exists().where(closed_cases.c.case_id == c.case_id).correlate(console_cases)
+        )
+        is_open = and_(c.status.in_(OPEN), ~ended)
+        if view is View.DONE:
+            return ~is_open
+        if view is View.MINE:
+            return and_(is_open, c.assignee == reader.name)
+        if view is View.UNASSIGNED:
+            return and_(is_open, c.assignee.is_(None))
+        if view is View.TEAM:
+            return and_(is_open, c.assignee.in_(sorted(reader.team))) if reader.team else false()
+        if view is View.BREACHED:
+            late = and_(c.next_deadline.is_not(None), c.next_deadline < now)
+            return and_(is_open, or_(c.breached, late))
+        return is_open
+
     def _where(
-        self, view: View, reader: Reader, now: datetime, tenant: str | None, severity: str | None
+        self,
+        view: View,
+        reader: Reader,
+        now: datetime,
+        tenant: str | None,
+        severity: str | None,
+        joined: bool = False,
     ) -> list[ColumnElement[bool]]:
         c = console_cases.c
-        ended = exists().where(closed_cases.c.case_id == c.case_id).correlate(console_cases)
-        where: list[ColumnElement[bool]] = []
+        where: list[ColumnElement[bool]] = [self._in_view(view, reader, now, joined)]
         if reader.tenants is not None:
             where.append(c.tenant_id.in_(sorted(reader.tenants)))
         if tenant:
             where.append(c.tenant_id == tenant)
         if severity:
             where.append(c.severity == severity)
-        if view is View.DONE:
-            return [*where, or_(c.status.notin_(OPEN), ended)]
-        where += [c.status.in_(OPEN), ~ended]
-        if view is View.MINE:
-            where.append(c.assignee == reader.name)
-        elif view is View.UNASSIGNED:
-            where.append(c.assignee.is_(None))
-        elif view is View.TEAM:
-            where.append(c.assignee.in_(sorted(reader.team)) if reader.team else false())
-        elif view is View.BREACHED:
-            where.append(or_(c.breached, and_(c.next_deadline.is_not(None), c.next_deadline < now)))
         return where
 
     def counts(self, reader: Reader, now: datetime, search: str = "") -> dict[View, int]:
-        """How many cases each view holds for this reader (one query per view, each indexed)."""
+        """How many cases each view holds for this reader: one pass over the reader's rows."""
+        c = console_cases.c
+        views = [v for v in View if not (reader.customer_side and v in STAFF_VIEWS)]
         with self._engine.connect() as connection:
             found = self._search_ids(connection, search, reader) if search else None
-            result = {}
-            for view in View:
-                if reader.customer_side and view in STAFF_VIEWS:
-                    continue
-                where = self._where(view, reader, now, None, None)
-                if found is not None:
-                    where.append(found)
-                query = select(func.count()).select_from(console_cases).where(*where)
-                count = connection.execute(query).scalar_one()
-                if view is View.DONE:
-                    count += connection.execute(self._archived_count(reader, found)).scalar_one()
-                result[view] = int(count)
+            scope: list[ColumnElement[bool]] = []
+            if reader.tenants is not None:
+                scope.append(c.tenant_id.in_(sorted(reader.tenants)))
+            if found is not None:
+                scope.append(found)
+            sums = [
+                func.coalesce(func.sum(case((self._in_view(v, reader, now, joined=True), 1), else_=0)), 0)
+                for v in views
+            ]
+            rows = console_cases.outerjoin(closed_cases, closed_cases.c.case_id == c.case_id)
+            totals = connection.execute(select(*sums).select_from(rows).where(*scope)).one()
+            result = {v: int(n) for v, n in zip(views, totals, strict=True)}
+            result[View.DONE] += int(connection.execute(self._archived_count(reader, found)).scalar_one())
             return result
 
     def _archived(self, reader: Reader) -> list[ColumnElement[bool]]:
@@ -343,7 +366,7 @@ class ConsoleCases:
         c = console_cases.c
         k = closed_cases.c
         with self._engine.connect() as connection:
-            where = self._where(view, reader, now, tenant, severity)
+            where = self._where(view, reader, now, tenant, severity, joined=True)
             found = self._search_ids(connection, search, reader) if search else None
             if found is not None:
                 where.append(found)
@@ -434,20 +457,23 @@ class ConsoleCases:
         c = console_cases.c
         k = closed_cases.c
         with self._engine.connect() as connection:
-            open_where = self._where(View.OPEN, reader, now, None, None)
+            open_where = self._where(View.OPEN, reader, now, None, None, joined=True)
+            rows = console_cases.outerjoin(closed_cases, k.case_id == c.case_id)
             by_severity = {
                 str(sev): int(n)
                 for sev, n in connection.execute(
-                    select(c.severity, func.count()).where(*open_where).group_by(c.severity)
+                    select(c.severity, func.count()).select_from(rows).where(*open_where).group_by(c.severity)
                 )
             }
             at_risk = connection.execute(
-                select(func.count()).where(
-                    *open_where, c.next_deadline >= now, c.next_deadline < now + timedelta(hours=1)
-                )
+                select(func.count())
+                .select_from(rows)
+                .where(*open_where, c.next_deadline >= now, c.next_deadline < now + timedelta(hours=1))
             ).scalar_one()
             breached_today = connection.execute(
-                select(func.count()).where(
+                select(func.count())
+                .select_from(rows)
+                .where(
                     *open_where,
                     or_(
                         and_(c.breached_at >= day_start, c.breached_at < now),
