@@ -304,6 +304,7 @@ class ConsoleCases:
         tenant: str | None,
         severity: str | None,
         joined: bool = False,
+        status: str | None = None,
     ) -> list[ColumnElement[bool]]:
         c = console_cases.c
         where: list[ColumnElement[bool]] = [self._in_view(view, reader, now, joined)]
@@ -313,6 +314,8 @@ class ConsoleCases:
             where.append(c.tenant_id == tenant)
         if severity:
             where.append(c.severity == severity)
+        if status:
+            where.append(c.status == status)
         return where
 
     def counts(self, reader: Reader, now: datetime, search: str = "") -> dict[View, int]:
@@ -359,6 +362,7 @@ class ConsoleCases:
         search: str = "",
         tenant: str | None = None,
         severity: str | None = None,
+        status: str | None = None,
         size: int = PAGE_SIZE,
     ) -> Page:
         """Page `number` (from 1) of a view: open views by the least time left first (cases with
@@ -366,7 +370,7 @@ class ConsoleCases:
         c = console_cases.c
         k = closed_cases.c
         with self._engine.connect() as connection:
-            where = self._where(view, reader, now, tenant, severity, joined=True)
+            where = self._where(view, reader, now, tenant, severity, joined=True, status=status)
             found = self._search_ids(connection, search, reader) if search else None
             if found is not None:
                 where.append(found)
@@ -392,7 +396,7 @@ class ConsoleCases:
                 .select_from(console_cases.outerjoin(closed_cases, k.case_id == c.case_id))
                 .where(*where)
             )
-            if view is View.DONE and found is None and tenant is None and severity is None:
+            if view is View.DONE and found is None and tenant is None and severity is None and status is None:
                 archived = select(
                     k.case_id,
                     null().label("case_number"),

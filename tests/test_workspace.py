@@ -197,6 +197,9 @@ async def test_the_queue_pages_over_http_in_the_readers_language(http: httpx.Asy
     second = await http.get("/console/queue", params={"view": "open", "page": "2"})
     assert len(case_ids(everything.text)) == 50 and len(case_ids(second.text)) == 10
     assert not set(case_ids(everything.text)) & set(case_ids(second.text))
+    waiting = await http.get("/console/queue", params={"status": "awaiting_first_response"})
+    assert len(case_ids(waiting.text)) == 20, "i % 3 == 0 of 60, filtered by the database"
+    assert set(re.findall(r'data-status="([^"]+)"', waiting.text)) == {"awaiting_first_response"}
     searched = await http.get("/console/queue", params={"view": "open", "q": "CW-20007"})
     assert case_ids(searched.text) == ["case-tailspin.bench-00007"]
     worded = await http.get("/console/queue", params={"view": "open", "q": "鲸鱼"})

@@ -131,8 +131,8 @@ def chosen_of(
             problem("status", "not a status")
     if problems:
         raise RequestValidationError(problems)
-    if status is not None and status in {s.value for s in QUEUE_STATUSES} and view is None:
-        chosen_view = View.OPEN
+    if status and view is None:  # a status alone chooses the view it is in
+        chosen_view = View.OPEN if status in {s.value for s in QUEUE_STATUSES} else View.DONE
     return Chosen(chosen_view, (q or "").strip(), number, severity or None, tenant or None, status or None)
 
 
@@ -158,14 +158,12 @@ def install_workspace(app: FastAPI, pages: Pages) -> None:
                     search=chosen.search,
                     tenant=chosen.tenant,
                     severity=chosen.severity,
+                    status=chosen.status,
                 ),
             )
         except (SQLAlchemyError, SealError) as error:
             raise Unavailable(f"the console's cases cannot be read: {type(error).__name__}") from None
-        rows = found.rows
-        if chosen.status is not None:
-            rows = [r for r in rows if r.status == chosen.status]
-        entries = entries_of(rows, await pages.policy_now(), now, not principal.customer_side)
+        entries = entries_of(found.rows, await pages.policy_now(), now, not principal.customer_side)
         views = [v for v in View if not (principal.customer_side and v in STAFF_VIEWS)]
         return {
             "session": session,
