@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 
 from adapters.codec import KeyRing, opened_value, sealed_value
+from adapters.console_cases import ConsoleCases
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import case_messages
 from support.actions import AttachmentRef
@@ -34,6 +35,7 @@ class MessageStore:
         """`keys`: seal what is written from now on (and open what was sealed); None: in clear."""
         self._engine = engine
         self._keys = keys
+        self._index = ConsoleCases(engine, keys)  # the console's search: fed here, written once
 
     async def write(self, message: ThreadMessage) -> bool:
         """Keep `message` (True), or nothing when its (case, seq) is kept already (False): a
@@ -62,7 +64,14 @@ class MessageStore:
                 .on_conflict_do_nothing(index_elements=[case_messages.c.case_id, case_messages.c.seq])
                 .returning(case_messages.c.seq)  # a row only when this call wrote it (any driver)
             )
-            return result.first() is not None
+            written = result.first() is not None
+            if written:  # a customer's name is searchable; staff names are not (customers search too)
+                who = message.author if message.role == "customer" else ""
+                words = " ".join(w for w in (who, message.about or "", message.body) if w)
+                self._index.index_message(
+                    connection, message.case_id, message.seq, message.tenant_id, message.internal, words
+                )
+            return written
 
     async def page(
         self, case_id: str, after: int, limit: int, with_internal: bool

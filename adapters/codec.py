@@ -21,6 +21,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import hmac
 import os
 from collections.abc import Mapping, Sequence
 
@@ -73,6 +74,12 @@ class KeyRing:
     def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
         self.current_id = key_id(current)
         self._keys = {key_id(k): AESGCM(k) for k in (current, *previous)}
+        self._current = current
+
+    def derived(self, label: bytes) -> bytes:
+        """A key for another purpose (a blind index's MAC), derived from the current key by
+        HMAC-SHA256 under `label`: never the sealing key itself."""
+        return hmac.new(self._current, label, hashlib.sha256).digest()
 
     def seal(self, plain: bytes, context: bytes | None = None) -> bytes:
         """nonce (12 bytes) + ciphertext and tag, under the current key; `context` is the

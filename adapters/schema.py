@@ -318,6 +318,38 @@ case_messages = Table(
     Column("key_id", String(16)),  # the key that sealed `sealed`; null: in clear
 )
 
+# The console's projection of every case (revision 0015, adapters.console_cases): one row per
+# case, written by the intake from the view each open, action and read of the case answers with, so
+# the queue's views, counts, pages and the dashboard are indexed SQL instead of a scan of Temporal's
+# visibility and a query to each case. `title` is sealed like the thread (base64, `key_id`). The
+# search index (`case_search`: SQLite FTS5 / PostgreSQL tsvector of keyed MACs) is made by the same
+# revision in each dialect's own DDL and is not part of this model.
+console_cases = Table(
+    "console_cases",
+    metadata,
+    Column("case_id", String(200), primary_key=True),
+    Column("case_number", String(32), index=True),
+    Column("tenant_id", String(63), nullable=False, index=True),
+    Column("status", String(32), nullable=False, index=True),
+    Column("severity", String(1)),
+    Column("category", String(16), nullable=False),
+    Column("assignee", String(200), index=True),
+    Column("next_deadline", UtcDateTime, index=True),  # none while no clock runs (paused)
+    Column("clock", String(32)),  # the clock whose deadline `next_deadline` is
+    Column("first_response_at", UtcDateTime),
+    Column("first_response_met", Boolean),  # null until answered
+    Column("breached", Boolean, nullable=False),
+    Column("breached_at", UtcDateTime),  # the latest breach the case saw
+    Column("paused", Boolean, nullable=False),
+    Column("opened_at", UtcDateTime),
+    Column("resolved_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("time_zone", String(64)),
+    Column("title", Text, nullable=False),  # sealed (base64) when `key_id` is set
+    Column("key_id", String(16)),
+    Column("projected_at", UtcDateTime, nullable=False),
+)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The hand-written migrations' versions and the Alembic revision that reproduces each exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}

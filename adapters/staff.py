@@ -46,6 +46,9 @@ class StaffMember(BaseModel):
     time_zone: str | None = Field(
         default=None, description="an IANA zone for the console's times; else the policy's support zone"
     )
+    team: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="the console's \"my team's cases\": who shares it"
+    )
 
     tenants: tuple[str, ...] | None = Field(
         default=None, description="the tenants whose cases they work (support.staffing); else every tenant"
@@ -88,6 +91,11 @@ class StaffList(BaseModel):
     def who_may_work(self, tenant_id: str) -> list[str]:
         """The names of those who may work a case of this tenant, in the list's order."""
         return [m.name for m in self.staff if may_work(m.tenants, tenant_id)]
+
+    def team_of(self, name: str) -> list[str]:
+        """The names on `name`'s team (itself included); just itself when it has no team."""
+        team = next((m.team for m in self.staff if m.name == name), None)
+        return [name] if team is None else [m.name for m in self.staff if m.team == team]
 
     def display_names(self) -> dict[str, str]:
         return {member.name: member.display_name for member in self.staff if member.display_name}

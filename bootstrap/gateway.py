@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from adapters.case_numbers import CaseNumbers
+from adapters.codec import key_ring_from_env
+from adapters.console_cases import ConsoleCases
 from adapters.database import open_database
 from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
@@ -49,7 +51,7 @@ def build_cases(
     list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
     itself polls the task queue (the worker's own process); `case_clock`: the cases' clock when it is
     not this host's (a time-skipping test server's)."""
-    return Cases(
+    cases = Cases(
         client,
         settings.task_queue,
         open_wait=open_wait,
@@ -63,6 +65,8 @@ def build_cases(
         policy_check=partial(policy_problem, settings.policy_path),
         case_clock=case_clock,
     )
+    cases.projection = ConsoleCases(engine, key_ring_from_env()).project  # the console's queue
+    return cases
 
 
 def given(cases: Cases) -> CasesSource:

@@ -279,6 +279,9 @@ class Cases:
         self._action_wait = action_wait
         self._case_clock = case_clock or _host_clock
         self.policy_check = policy_check  # a bad policy file: an opening says so at once
+        # the console's projection (adapters.console_cases): told the view each opening, action and
+        # read answers with, and the opening's words; None: none (a gateway made by hand)
+        self.projection: Callable[[CaseView, list[str]], None] | None = None
 
     @property
     def client(self) -> Client:
@@ -345,9 +348,18 @@ class Cases:
         except BaseException:
             self._give_back_opening(request.tenant_id)
             raise
-        return OpenedCase(
-            created=created, case=self.seen(await self._decided_view(request.case_id), principal)
-        )
+        decided = await self._decided_view(request.case_id)
+        await self._projected(decided, [request.requester, request.description])
+        return OpenedCase(created=created, case=self.seen(decided, principal))
+
+    async def _projected(self, view: CaseView, words: list[str] | None = None) -> None:
+        """Tell the console's projection; its failure never fails what the caller asked."""
+        if self.projection is None:
+            return
+        try:
+            await asyncio.to_thread(self.projection, view, words or [])
+        except (SQLAlchemyError, ValueError) as error:
+            log.warning("console projection not written", case_id=view.case_id, error=type(error).__name__)
 
     async def _allocate(self, request: CaseRequest) -> str | None:
         if self.numbers is None:
@@ -584,6 +596,7 @@ class Cases:
             if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
                 details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
                 view = view.model_copy(update={"request": details})
+                await self._projected(view, [details.requester, details.description])
             return self.seen(view, principal, language)
         except RPCError as error:
             if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
@@ -871,6 +884,8 @@ class Cases:
                     ),
                     left,
                 )
+                if isinstance(result, CaseView):
+                    await self._projected(result)
                 if attempts > 1:
                     log.info(
                         "action taken after the case was unreachable",

@@ -54,6 +54,7 @@ from intake.command_line import (
     with_cases,
     zone,
 )
+from intake.console_projection import reproject
 from intake.history import (
     EncryptionKeyNeeded,
     KeyCheckingCodec,
@@ -405,6 +406,11 @@ def add_operator_commands(
     xp.add_argument("--time-zone", type=zone, help="the reader's IANA zone (default: the case's calendar)")
     xp.add_argument("--json", action="store_true", help="the ledger as JSON")
     xp.set_defaults(run=_explain)
+
+    con = sub.add_parser("console", help="the console's projection of cases (its queue and search)")
+    con.add_subparsers(dest="console_command", required=True).add_parser(
+        "reproject", help="write every open case's row from the case (after an upgrade; safe to repeat)"
+    ).set_defaults(run=reproject)
 
     sub.add_parser("new-key", help="print a new random CASEWORK_ENCRYPTION_KEY")
     cs = sub.add_parser("codec-server", help="decode payloads for the Temporal UI (CASEWORK_CODEC_PORT)")

@@ -200,8 +200,10 @@ def test_the_case_page_with_its_actions_picker_replies_and_clock_bars_in_the_rea
     for driver in (fresh, worked_case):
         for principal in (AGENT, PORTAL):
             parts = page_parts(driver, principal, language)
-            shown = driver.view if not principal.customer_side else customer_view(
-                driver.view, STAFF.names(driver.case.rules.routing.support_name)
+            shown = (
+                driver.view
+                if not principal.customer_side
+                else customer_view(driver.view, STAFF.names(driver.case.rules.routing.support_name))
             )
             page = case_page(language, shown, principal=principal, parts=parts)
             assert not foreign(page, language), (language, principal.role, foreign(page, language))
@@ -405,3 +407,123 @@ def test_the_survey_mail_offers_its_link_in_the_readers_language(template: str, 
     assert "2026-12-13" in message.text, "the link's end, in the reader's zone"
     text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
     assert not foreign(text, language), (template, foreign(text, language), message.text)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_workspace_pages_are_in_the_readers_language_only(language: str) -> None:
+    """The queue with its views, counts, pages, bulk form and per-case results, and the dashboard."""
+    from markupsafe import escape
+
+    from adapters.console_cases import Dashboard, View
+    from support.access import Principal, Role
+
+    r = reading(language, "Asia/Shanghai")
+    due = datetime(2026, 12, 6, 16, 15, tzinfo=UTC)
+    entries = [
+        QueueEntry(
+            "case-x",
+            "contoso",
+            "Mail down",
+            "A",
+            "in_progress",
+            "customer_update",
+            due,
+            -1320,
+            True,
+            True,
+            False,
+            "UTC",
+            "CW-10001",
+            None,
+        ),
+        QueueEntry(
+            "case-y",
+            "contoso",
+            "Printer",
+            "B",
+            "awaiting_first_response",
+            "first_response",
+            due,
+            4000,
+            True,
+            False,
+            True,
+            "UTC",
+            "CW-10002",
+            "li.wei",
+        ),
+    ]
+    agent = Principal(name="li.wei", role=Role.AGENT)
+    common = {
+        "r": r,
+        "t": r.words,
+        "lang": language,
+        "languages": LANGUAGES,
+        "path": "/console/queue",
+        "principal": agent,
+        "csrf": "x",
+        "may": lambda p: p in ("read_cases", "agent_action"),
+    }
+    queue = (
+        _environment()
+        .get_template("queue.html")
+        .render(
+            **common,
+            entries=entries,
+            views=list(View),
+            counts={v.value: 3 for v in View},
+            view="mine",
+            search="打印",
+            page=2,
+            pages=3,
+            total=120,
+            chosen={"severity": "", "tenant": "", "status": ""},
+            severities=["A", "B", "C"],
+            statuses=[],
+            query="",
+            bulk=["assign", "resolve"],
+            staff_names=["li.wei", "zhang.min"],
+            results=[
+                {"case_id": "case-x", "ref": "CW-10001", "outcome": "done", "detail": "", "action": "assign"},
+                {
+                    "case_id": "case-y",
+                    "ref": "CW-10002",
+                    "outcome": "refused",
+                    "detail": "cannot assign: zhang.min already holds the case",
+                    "action": "assign",
+                },
+                {
+                    "case_id": "case-z",
+                    "ref": "CW-10003",
+                    "outcome": "not_found",
+                    "detail": "",
+                    "action": "resolve",
+                },
+                {
+                    "case_id": "case-w",
+                    "ref": "CW-10004",
+                    "outcome": "unavailable",
+                    "detail": "",
+                    "action": "resolve",
+                },
+            ],
+            problems={"pick": "x", "assign_reason": "x", "resolve_summary": "x"},
+        )
+    )
+    for view in View:
+        assert str(escape(r.term("views", view.value))) in queue
+    assert not foreign(queue.replace('value="打印"', ""), language), foreign(queue, language)
+    board = (
+        _environment()
+        .get_template("dashboard.html")
+        .render(
+            **common,
+            board=Dashboard({"A": 2, "B": 1}, 1, 2, 10, 9),
+            severities=["A", "B", "C"],
+        )
+    )
+    assert not foreign(board, language), foreign(board, language)
+    empty = Dashboard({}, 0, 0, 0, 0)
+    assert not foreign(
+        _environment().get_template("dashboard.html").render(**common, board=empty, severities=[]), language
+    )

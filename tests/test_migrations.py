@@ -168,6 +168,8 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
 
 
 def _not_the_legacy_record(name: str | None, kind: str, _parent: object) -> bool:
+    if kind == "table" and name is not None and name.startswith("case_search"):
+        return False  # the search index (FTS5 and its shadow tables; tsvector): dialect DDL, no model
     return not (kind == "table" and name == "schema_version")  # kept as it was on older databases
 
 
@@ -215,7 +217,7 @@ def write_legacy_rows(engine: Engine, version: int) -> None:
 
 
 def test_a_new_database_goes_straight_to_the_latest_revision(engine: Engine) -> None:
-    assert migrate(engine) == head_revision() == "0014"
+    assert migrate(engine) == head_revision() == "0015"
     assert schema_differences(engine) == [], "the revisions build exactly today's model"
     names = set(inspect(engine).get_table_names())
     assert {"closed_cases", "alembic_version", "tenants", "verification_failures"} <= names

@@ -50,14 +50,15 @@ from intake.cases import (
     Unavailable,
 )
 from intake.console.case_page import fill_reply, obligation_words, parts_of
+from intake.console.dashboard import install_dashboard
 from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
 from intake.console.portal import PortalFront, install_portal
-from intake.console.queue import QUEUE_STATUSES, next_deadlines
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
 from intake.console.words import Reading
+from intake.console.workspace import Pages, install_workspace
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from support.access import Permission, Principal
@@ -441,42 +442,10 @@ def create_console(
             raise RequestValidationError(problems)
         return chosen
 
-    async def queue_context(
-        request: Request, severity: str | None, tenant: str | None, status: str | None
-    ) -> dict[str, Any]:
-        session = await signed_in(request)
-        principal = session.principal
-        if not principal.allows(Permission.READ_CASES):
-            raise Forbidden(f"a {principal.role.value} key cannot read cases")
-        chosen = filters(severity, tenant, status)
-        cases = await get_cases()
-        now = datetime.now(UTC)
-        entries = await next_deadlines(cases, principal, await policy_now(), now, **chosen)
-        return {
-            "session": session,
-            "zone": await reader_zone(session),
-            "entries": entries,
-            "now": now,
-            "chosen": {"severity": severity or "", "tenant": tenant or "", "status": status or ""},
-            "severities": [s.value for s in Severity],
-            "statuses": [s.value for s in QUEUE_STATUSES],
-            "query": request.url.query,
-        }
-
-    @app.get(f"{PREFIX}/queue")
-    async def queue(
-        request: Request, severity: Filter = None, tenant: Filter = None, status: Filter = None
-    ) -> HTMLResponse:
-        context = await queue_context(request, severity, tenant, status)
-        return render(request, "queue.html", **context)
-
-    @app.get(f"{PREFIX}/queue/rows")
-    async def queue_rows(
-        request: Request, severity: Filter = None, tenant: Filter = None, status: Filter = None
-    ) -> HTMLResponse:
-        """The rows alone, for htmx's refresh of the table."""
-        context = await queue_context(request, severity, tenant, status)
-        return render(request, "queue_rows.html", **context)
+    # The queue's views, search and bulk actions, and the dashboard (their own modules)
+    pages = Pages(settings, engine, signed_in, render, reader_zone, read_form, get_cases, policy_now)
+    install_workspace(app, pages)
+    install_dashboard(app, pages)
 
     # The case page and its actions
 

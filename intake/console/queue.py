@@ -1,5 +1,9 @@
 """The console's queue: open cases by the time left to their nearest deadline.
 
+The workspace's views (intake.console.workspace) read the console's projection and make their rows
+with `entries_of`; `next_deadlines` below is the listing over Temporal's visibility it replaced
+(kept for callers of the gateway without a database).
+
 One gateway call, `next_deadlines`, answers the queue in order: the first `QUEUE_PAGE` open cases
 by the `NextDeadline` search attribute each case publishes (`intake.case_listing`, order
 `deadline`: the first response while it is awaited, then the next customer update; cases whose
@@ -13,6 +17,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from adapters.console_cases import Row
 from intake.case_listing import CaseFilter, CaseSummary, ListOrder
 from intake.cases import CaseNotFound, Cases, Unavailable
 from support.access import Principal
@@ -21,7 +26,7 @@ from support.case_view import CaseView
 from support.entitlement import case_calendar
 from support.next_deadline import next_deadline
 from support.policy import Policy
-from support.vocabulary import CaseStatus, Severity
+from support.vocabulary import CaseStatus, Category, Severity
 
 QUEUE_STATUSES = (CaseStatus.AWAITING_FIRST_RESPONSE, CaseStatus.IN_PROGRESS)
 QUEUE_PAGE = 50  # rows of the queue: the cases with the least time left
@@ -46,6 +51,7 @@ class QueueEntry:
     paused: bool
     time_zone: str
     ref: str = ""  # what people say: the case's number ("" for a case from before numbers: its id)
+    assignee: str | None = None  # staff only (the projection's rows; never shown to customers)
 
 
 def business_left(calendar: Calendar, now: datetime, due: datetime) -> int:
@@ -124,3 +130,44 @@ async def next_deadlines(
     if status is not None:  # the view is the truth; the list's attributes may lag behind it
         entries = [e for e in entries if e.status == status.value]
     return order(entries, now)
+
+
+def entries_of(rows: list[Row], policy: Policy, now: datetime, staff_side: bool) -> list[QueueEntry]:
+    """The rows of a page of the projection (adapters.console_cases), each with its business time
+    left on its own calendar (one calendar per category, severity and zone on the page)."""
+    calendars: dict[tuple[str, str, str], Calendar] = {}
+    entries = []
+    for row in rows:
+        left: int | None = None
+        is_open = False
+        running = row.status in (s.value for s in QUEUE_STATUSES)
+        if row.severity is not None and running:
+            key = (row.category, row.severity, row.time_zone)
+            if key not in calendars:
+                calendars[key] = case_calendar(
+                    policy, Category(row.category), Severity(row.severity), row.time_zone
+                )
+            calendar = calendars[key]
+            is_open = calendar.is_open(now)
+            if row.next_deadline is not None:
+                left = business_left(calendar, now, row.next_deadline)
+        due = row.next_deadline if running else None
+        entries.append(
+            QueueEntry(
+                case_id=row.case_id,
+                ref=row.case_number or "",
+                tenant_id=row.tenant_id,
+                title=row.title,
+                severity=row.severity or "",
+                status=row.status,
+                clock=row.clock if due is not None else None,
+                due=due,
+                business_left_s=left,
+                calendar_open=is_open,
+                breached=row.breached or (due is not None and due < now),
+                paused=row.paused and running,
+                time_zone=row.time_zone,
+                assignee=row.assignee if staff_side else None,
+            )
+        )
+    return entries
