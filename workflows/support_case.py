@@ -193,6 +193,13 @@ class SupportCaseWorkflow:
         return self._case.view
 
     @workflow.update
+    async def reached(self, status: CaseStatus) -> CaseStatus:
+        """Answers once the case is in `status` (a driver or a test waits on it instead of polling
+        the case; an update that never answers ends with the case)."""
+        await workflow.wait_condition(lambda: self._case.view.status is status)
+        return status
+
+    @workflow.update
     def verify(self, attempt: SealedAttempt) -> VerificationResult:
         """The caller's code, sealed by the intake (its MAC under the server-side key): the case
         compares MACs and never sees the code. Histories from before sealing carry the code."""
