@@ -247,7 +247,9 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
         "bare_actions_by_kind_per_workflow": {k: round(bare_events[k] / sample) for k in BILLED},
         # The driver's calls to the server per case (the floor's: start, updates, result).
         "round_trips_per_case": {k: round(v / cases_n, 2) for k, v in sorted(ROUND_TRIPS["1"].items())},
-        "bare_round_trips_per_workflow": {k: round(v / cases_n, 2) for k, v in sorted(bare_trips.calls.items())},
+        "bare_round_trips_per_workflow": {
+            k: round(v / cases_n, 2) for k, v in sorted(bare_trips.calls.items())
+        },
         # What a case writes to the server that the floor does not: search attributes (its
         # status, and TemporalChangeVersion for each patch) and markers (patches, local activity).
         "search_attribute_upserts_per_case": average["upserts"],

@@ -505,7 +505,7 @@ def create_console(
             ]
         forms = [(a, form_fields(a.body_model())) for a in allowed_actions(session.principal)]
         suggested = request_choices(view.customer_requests)
-        messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX)
+        messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX, shown=view)
         return render(
             request,
             "case.html",
