@@ -70,10 +70,12 @@ async def test_notes_assignment_withdrawal_and_truthful_customer_actions_over_th
 
     assert (await http.post(f"/cases/{case}/respond", json={"message": "On it"}, headers=agent)).is_success
     noted = await http.post(f"/cases/{case}/notes", json={"note": SECRET}, headers=agent)
-    assert noted.status_code == 200 and noted.json()["notes"][-1]["note"] == SECRET, noted.text
+    assert noted.status_code == 200 and noted.json()["clocks_moved"] == [], noted.text  # a receipt
+    assert (await http.get(f"/cases/{case}", headers=agent)).json()["notes"][-1]["note"] == SECRET
     handover = {"assignee": "zhang.min", "reason": "li.wei is on leave"}
     assigned = await http.post(f"/cases/{case}/assignment", json=handover, headers=agent)
-    assert assigned.status_code == 200 and assigned.json()["assigned_engineer"] == "zhang.min"
+    assert assigned.status_code == 200, assigned.text
+    assert (await http.get(f"/cases/{case}", headers=agent)).json()["assigned_engineer"] == "zhang.min"
     refused(await http.post(f"/cases/{case}/assignment", json=handover, headers=agent), "already holds")
 
     # The portal sees the case without staff's notes and entries, in every answer it gets.
@@ -82,11 +84,12 @@ async def test_notes_assignment_withdrawal_and_truthful_customer_actions_over_th
         f"/cases/{case}/cooperation", json={"request_id": "contact_data", "details": "ok"}, headers=portal
     )
     assert answered.status_code == 200, answered.text
+    assert set(answered.json()) == {"case_id", "status", "clocks_moved", "sequence"}, "a receipt names no one"
     for response in (shown, answered):
         assert SECRET not in response.text and "li.wei is on leave" not in response.text
-        view = response.json()
-        assert view["notes"] == [] and view["assigned_engineer"] is None
-        assert not [e for e in view["timeline"] if e["internal"]]
+    view = shown.json()
+    assert view["notes"] == [] and view["assigned_engineer"] is None
+    assert not [e for e in view["timeline"] if e["internal"]]
     staff_view = (await http.get(f"/cases/{case}", headers=agent)).json()
     assert [e["kind"] for e in staff_view["timeline"] if e["internal"]] == ["note", "assigned"]
 
@@ -105,7 +108,7 @@ async def test_notes_assignment_withdrawal_and_truthful_customer_actions_over_th
     withdrawal = {"requester": CUSTOMER_EMAIL, "reason": "It fixed itself"}
     withdrawn = await http.post(f"/cases/{case}/withdrawal", json=withdrawal, headers=portal)
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn", withdrawn.text
-    assert withdrawn.json()["survey"] is None
+    assert (await http.get(f"/cases/{case}", headers=portal)).json()["survey"] is None
     refused(await http.post(f"/cases/{case}/withdrawal", json=withdrawal, headers=portal), "withdrawn")
     ids = await delivered(api.settings, case, "/withdrawn/0/customer", "/withdrawn/0/engineer", settle=0.5)
     assert not [i for i in ids if "/survey" in i]

@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
+    from workflows.patches import patched
     from workflows.thread_writes import keep
 
 __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
@@ -65,7 +66,7 @@ __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
 class SupportCaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
-        self._case = CaseRecord.begin(start, workflow.now(), workflow.info().workflow_id, workflow.patched)
+        self._case = CaseRecord.begin(start, workflow.now(), workflow.info().workflow_id, patched)
         self._deliveries = Deliveries(self._delivery_failed)
         self._changed = False  # the case changed in a way its agenda may see
         self._moving = False  # settling before continue-as-new: engineers' actions wait for the new run
