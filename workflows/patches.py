@@ -20,6 +20,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from support.customer_requests import OBLIGATIONS_ANSWERED_BY_REPLY_PATCH, UNREACHABLE_CUSTOMER_PATCH
     from support.next_deadline import NEXT_DEADLINE_PATCH
+    from support.opening import INCIDENT_IN_THE_OPENING_UPSERT_PATCH
     from support.resolution import REOPEN_BY_REPLY_PATCH
     from support.responses import ASSIGNEE_ATTRIBUTE_PATCH
     from support.severity_changes import OBLIGATIONS_ASKED_AGAIN_PATCH
@@ -42,6 +43,7 @@ FOLDED = frozenset(
         UNREACHABLE_CUSTOMER_PATCH,
         OBLIGATIONS_ASKED_AGAIN_PATCH,
         SUPERSEDED_WARNINGS_PATCH,
+        INCIDENT_IN_THE_OPENING_UPSERT_PATCH,  # new with the release: a new case never asks it
     }
 )
 
