@@ -35,20 +35,22 @@ from adapters.settings import Environment
 from bench.bare_workflow import BareWorkflow
 from bench.machine import Phase, measured
 from bench.report import Progress, counting, emit
+from bench.round_trips import counted_client
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.vocabulary import CaseStatus
-from workflows.search_attributes import CASE_STATUS
+from workflows.support_case import SupportCaseWorkflow
 
 # Openings the intake answered 503 "not decided within 15 s" (sent again, as it says is safe).
 UNDECIDED: list[str] = []
 # Survey answers the case refused because its survey had expired (the fast policy waits 3 s): the
 # driver fell behind. Counted, not fatal: the case ends without an answer, as it would in life.
 SURVEYS_MISSED: list[str] = []
-REOPEN_WINDOW_S = 1.0  # scaffold.policies.fast_policy's
+# The driver's calls to the server in each phase, by kind (bench.round_trips), by phase shape.
+ROUND_TRIPS: dict[str, Counter[str]] = {}
 
 
 async def drive_case(cases: Cases, i: int, run: str) -> str:
@@ -63,17 +65,12 @@ async def drive_case(cases: Cases, i: int, run: str) -> str:
         raise SystemExit(f"{request.case_id} was not decided after 20 tries")
     await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
     await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
-    # The reopen window is 1 s; then the survey is open. The driver waits out the window, then
-    # watches the case's status search attribute on the server (as a list or the console does),
-    # not its view: a query is a task for the worker, and polling it every 50 ms (twenty a case)
-    # made the driver's cost the case's; the floor is never queried.
-    await asyncio.sleep(REOPEN_WINDOW_S)
-    handle = cases.client.get_workflow_handle(case_id)
-    for _ in range(400):
-        description = await handle.describe()
-        if description.typed_search_attributes.get(CASE_STATUS) == CaseStatus.CLOSED.value:
-            break
-        await asyncio.sleep(0.1)
+    # The reopen window (1 s), then the survey is open: the driver waits on one update that
+    # answers when the case is closed, as the floor's driver waits on its `settled` (no polling in
+    # either; a status poll cost ~10 describes a case, and the floor none).
+    await cases.client.get_workflow_handle(case_id).execute_update(
+        SupportCaseWorkflow.reached, CaseStatus.CLOSED
+    )
     try:
         await cases.answer_survey(case_id, SurveyAnswer(score=5))
     except ActionRejected as refused:
@@ -84,12 +81,20 @@ async def drive_case(cases: Cases, i: int, run: str) -> str:
     return case_id
 
 
+# What Temporal Cloud bills as an action, as a history shows it: a run's start, each signal and
+# accepted update, each activity scheduled, each timer started, each search-attribute upsert and
+# each marker (a patch, a local activity). Queries and describes are not in a history.
+BILLED = ("starts", "signals", "updates", "activities", "timers", "upserts", "markers")
+
+
 async def history_counts(client: Client, case_id: str) -> Counter[str]:
     history = await client.get_workflow_handle(case_id).fetch_history()
     kinds = Counter(EventType.Name(e.event_type) for e in history.events)
-    return Counter(
+    counts = Counter(
         {
             "events": len(history.events),
+            "history_bytes": sum(e.ByteSize() for e in history.events),
+            "starts": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"],
             "activities": kinds["EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"],
             "timers": kinds["EVENT_TYPE_TIMER_STARTED"],
             "signals": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"],
@@ -98,6 +103,13 @@ async def history_counts(client: Client, case_id: str) -> Counter[str]:
             "markers": kinds["EVENT_TYPE_MARKER_RECORDED"],
         }
     )
+    counts["actions"] = sum(counts[k] for k in BILLED)
+    counts["update_answer_bytes"] = sum(
+        e.workflow_execution_update_completed_event_attributes.outcome.ByteSize()
+        for e in history.events
+        if e.HasField("workflow_execution_update_completed_event_attributes")
+    )
+    return counts
 
 
 async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
@@ -135,15 +147,18 @@ async def casework_phase(
     try:
         for process in processes:
             await asyncio.to_thread(process.wait_ready)
-        cases = Cases(stack.env.client, stack.settings.task_queue)
+        client, trips = counted_client(stack.env.client)
+        cases = Cases(client, stack.settings.task_queue)
         label = (
             "cases, deliveries apart" if split else "cases" if workers == 1 else f"cases, {workers} workers"
         )
         await asyncio.gather(*(drive_case(cases, -1 - n, run) for n in range(workers)))  # warm-up
         with measured(dev_server_pid(address), processes) as phase, Progress(label, cases_n) as progress:
+            trips.calls.clear()
             ids = await in_batches(
                 cases_n, concurrency, counting(progress, lambda i: drive_case(cases, i, run))
             )
+        ROUND_TRIPS[shape] = Counter(trips.calls)
     finally:
         for process in processes:
             process.stop()
@@ -171,7 +186,7 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
             for case_id in ids[:sample]:
                 totals += await history_counts(env.client, str(case_id))
             average = {k: round(v / sample) for k, v in totals.items()}
-            for kind in ("events", "activities", "timers", "signals", "updates", "upserts", "markers"):
+            for kind in ("events", "history_bytes", "actions", "update_answer_bytes", *BILLED):
                 average.setdefault(kind, 0)  # a case may have none of a kind (no signals since issue 15)
 
             bare_queue = settings.task_queue + "-bare"
@@ -182,17 +197,24 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
             try:
                 await asyncio.to_thread(bare_worker.wait_ready)
 
+                bare_client, bare_trips = counted_client(env.client)
+
                 async def bare(i: int) -> None:
-                    handle = await env.client.start_workflow(
+                    # The case driver's calls, one for one: the start, the updates (its last but one
+                    # the wait for the survey), the result.
+                    handle = await bare_client.start_workflow(
                         BareWorkflow.run, average, id=f"bare-{run}-{i}", task_queue=bare_queue
                     )
                     for _ in range(average["signals"]):
                         await handle.signal(BareWorkflow.poke)
-                    for _ in range(average["updates"]):
+                    for _ in range(max(average["updates"] - 2, 0)):
                         await handle.execute_update(BareWorkflow.touch)
+                    await handle.execute_update(BareWorkflow.settled)
+                    await handle.execute_update(BareWorkflow.touch)
                     await handle.result()
 
                 await bare(-1)
+                bare_trips.calls.clear()
                 with (
                     measured(dev_server_pid(address), [bare_worker]) as bare_phase,
                     Progress("bare workflows", cases_n, unit="workflow") as progress,
@@ -212,8 +234,22 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
         "cases_per_s": round(cases_n / case_seconds, 2),
         "bare_per_s": round(cases_n / bare_seconds, 2),
         "ratio_case_to_bare": round((cases_n / case_seconds) / (cases_n / bare_seconds), 3),
+        # Counts (not timings): what a case makes the server record and bill, against the floor's.
         "events_per_case": average["events"],
-        "events_per_bare_workflow": round(bare_events["events"] / sample),
+        "bare_events_per_workflow": round(bare_events["events"] / sample),
+        "actions_per_case": average["actions"],
+        "bare_actions_per_workflow": round(bare_events["actions"] / sample),
+        "history_bytes_per_case": average["history_bytes"],
+        "bare_history_bytes_per_workflow": round(bare_events["history_bytes"] / sample),
+        # What the updates' answers put into the history, per update (an action's answer).
+        "update_answer_bytes_per_update": round(average["update_answer_bytes"] / max(average["updates"], 1)),
+        "actions_by_kind_per_case": {k: average[k] for k in BILLED},
+        "bare_actions_by_kind_per_workflow": {k: round(bare_events[k] / sample) for k in BILLED},
+        # The driver's calls to the server per case (the floor's: start, updates, result).
+        "round_trips_per_case": {k: round(v / cases_n, 2) for k, v in sorted(ROUND_TRIPS["1"].items())},
+        "bare_round_trips_per_workflow": {
+            k: round(v / cases_n, 2) for k, v in sorted(bare_trips.calls.items())
+        },
         # What a case writes to the server that the floor does not: search attributes (its
         # status, and TemporalChangeVersion for each patch) and markers (patches, local activity).
         "search_attribute_upserts_per_case": average["upserts"],

@@ -62,6 +62,7 @@ from intake.thread_api import thread_router
 from intake.verification_gate import VerificationLocked
 from intake.whatif_api import whatif_router
 from support.access import Permission, Principal, Role
+from support.action_receipt import ActionReceipt
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
 from support.policy import PolicyError
@@ -412,13 +413,13 @@ def create_app(
         signal = action.kind == "signal"
 
         async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> Any:
-            view = await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
-            return Accepted(case_id=case_id, accepted=action.path) if view is None else view
+            taken = await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
+            return Accepted(case_id=case_id, accepted=action.path) if taken is None else taken
 
         endpoint.__annotations__["body"] = action.body_model()
         app.post(
             f"/cases/{{case_id}}/{action.path}",
-            response_model=Accepted if signal else CaseView,
+            response_model=Accepted if signal else ActionReceipt,  # the view: GET /cases/{case_id}
             status_code=202 if signal else 200,
             responses=ERRORS,
             summary=action.summary,

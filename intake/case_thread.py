@@ -89,10 +89,17 @@ class CaseThread:
         self._attachments = attachments
 
     async def page(
-        self, cases: Cases, case_id: str, principal: Principal, cursor: str | None = None, limit: int = 50
+        self,
+        cases: Cases,
+        case_id: str,
+        principal: Principal,
+        cursor: str | None = None,
+        limit: int = 50,
+        shown: CaseView | None = None,
     ) -> ThreadPage:
-        """One page of the thread, oldest first."""
-        view = await cases.show(case_id, principal)  # 403 / 404 as for the case itself
+        """One page of the thread, oldest first. `shown`: the case as `cases.show` just gave it to
+        this principal (the console's page), so that a page reads the case once."""
+        view = shown or await cases.show(case_id, principal)  # 403 / 404 as for the case itself
         case_id = view.case_id  # a case number (CW-10482) named the case
         try:
             after = after_cursor(cursor)
@@ -137,12 +144,12 @@ class CaseThread:
         if reply.message_id in before.reply_ids:  # sent before (Temporal answers a repeated update id
             return Commented(created=False, case=before)  # with its first outcome, so ask first)
         try:
-            view = await cases.receive_reply(case_id, reply)
+            await cases.receive_reply(case_id, reply)  # a receipt: the answer shows the case
         except ActionRejected as error:
             if not str(error).startswith(ALREADY_RECEIVED):
                 raise
             return Commented(created=False, case=await cases.show(case_id, principal))
-        return Commented(created=True, case=cases.seen(view, principal))
+        return Commented(created=True, case=await cases.show(case_id, principal))
 
     async def _attached(self, case_id: str, tenant: str, attachment_id: str) -> AttachmentRef:
         stored = None

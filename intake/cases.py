@@ -32,11 +32,12 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowHistory,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,7 +51,8 @@ from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, Li
 from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
-from support.action_ids import ALREADY_TAKEN, TOO_LATE, action_update_id
+from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TENANTS_IN_ID, TOO_LATE, action_update_id
+from support.action_receipt import ActionReceipt, clock_marks, receipt
 from support.actions import (
     Assignment,
     Cooperation,
@@ -225,6 +227,11 @@ QUERY_TIMEOUT = timedelta(seconds=20)
 
 async def _host_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def _standing(view: CaseView) -> ActionReceipt:
+    """The receipt of an action taken earlier (its own answer is gone): the case as it stands."""
+    return receipt(view, clock_marks(view))
 
 
 def _rpc_error(error: RPCError, case_id: str) -> Exception:
@@ -585,18 +592,24 @@ class Cases:
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
         case_id = await self.case_id_of(case_id)
         handle = self._handle(case_id)
+        # One query for a running case (issue 26): the tenant is checked on the view itself. A case
+        # that has completed is refused the query by the server, and read from its history.
         try:
-            description = await handle.describe()
-            tenant = description.typed_search_attributes.get(sa.TENANT_ID)
-            if tenant is None or not principal.sees(tenant):
+            try:
+                view = await handle.query(
+                    SupportCaseWorkflow.shown,
+                    rpc_timeout=QUERY_TIMEOUT,
+                    reject_condition=QueryRejectCondition.NOT_OPEN,
+                )
+            except WorkflowQueryRejectedError as rejected:
+                if rejected.status is not WorkflowExecutionStatus.COMPLETED:  # ended otherwise
+                    view = await handle.query(SupportCaseWorkflow.shown, rpc_timeout=QUERY_TIMEOUT)
+                else:
+                    view = await self._final_view(handle)
+            if not principal.sees(view.tenant_id):
                 raise CaseNotFound(f"no case {case_id!r}")
-            if description.status is WorkflowExecutionStatus.COMPLETED:
-                return self.seen(await self._final_view(handle), principal, language)
-            view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
-            if view.status is not CaseStatus.NEW:  # the description and contact, beside the view
-                details = await handle.query(SupportCaseWorkflow.request_details, rpc_timeout=QUERY_TIMEOUT)
-                view = view.model_copy(update={"request": details})
-                await self._projected(view, [details.requester, details.description])
+            if view.request is not None:  # the console's projection, fed by every read
+                await self._projected(view, [view.request.requester, view.request.description])
             return self.seen(view, principal, language)
         except RPCError as error:
             if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
@@ -697,22 +710,29 @@ class Cases:
 
     async def perform(
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
-    ) -> CaseView | None:
+    ) -> ActionReceipt | None:
         """Carry out one action of the table for this principal: its role must allow it, and the
         case must be of a tenant it acts for; a name it gives for a staff field must be on the staff
-        list. Updates answer with the case's view (the customer's view for portal and phone keys);
-        signals None."""
+        list. Updates answer with the case's receipt (`support.action_receipt`: status, clocks moved,
+        sequence; never the view, which `show` reads); signals None."""
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
         case_id = await self.case_id_of(case_id)
-        tenant = await self.scope(case_id, principal)
-        if action.staff_field is not None:
+        tenants = principal.tenant_filter
+        # An update carries the caller's tenants in its id and the case refuses a foreign caller
+        # (support.action_ids): one round trip. A signal cannot refuse, so it is checked first; so
+        # is an action naming staff, whose names are checked against the case's tenant.
+        carried = action.kind == "update" and (tenants is None or 0 < len(tenants) <= TENANTS_IN_ID)
+        tenant: str | None = None
+        if not carried or action.staff_field is not None:
+            tenant = await self.scope(case_id, principal)
+        if action.staff_field is not None and tenant is not None:
             self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)), tenant)
         if action.kind == "signal":
             await self._signal(case_id, action.handler, payload)
             return None
-        view: CaseView = await self._act(case_id, action.handler, payload)
-        return self.seen(view, principal)
+        taken: ActionReceipt = await self._act(case_id, action.handler, payload, tenants=tenants)
+        return taken
 
     def seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:
         """The case as this principal may see it: the customer's side never sees staff's notes, nor
@@ -731,51 +751,51 @@ class Cases:
         if name not in self.staff(tenant):
             raise InvalidField(field, NOT_FOR_TENANT)
 
-    async def _view(self, name: str, case_id: str, payload: BaseModel) -> CaseView:
-        view = await self.perform(ACTIONS[name], case_id, payload)
-        assert view is not None
-        return view
+    async def _view(self, name: str, case_id: str, payload: BaseModel) -> ActionReceipt:
+        taken = await self.perform(ACTIONS[name], case_id, payload)
+        assert taken is not None
+        return taken
 
-    async def respond(self, case_id: str, action: FirstResponse) -> CaseView:
+    async def respond(self, case_id: str, action: FirstResponse) -> ActionReceipt:
         return await self._view("respond", case_id, action)
 
-    async def resolve(self, case_id: str, action: Resolution) -> CaseView:
+    async def resolve(self, case_id: str, action: Resolution) -> ActionReceipt:
         return await self._view("resolve", case_id, action)
 
-    async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView:
+    async def update_customer(self, case_id: str, action: CustomerUpdate) -> ActionReceipt:
         return await self._view("update", case_id, action)
 
-    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> CaseView:
+    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> ActionReceipt:
         return await self._view("ask", case_id, action)
 
-    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> CaseView:
+    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> ActionReceipt:
         return await self._view("severity", case_id, action)
 
-    async def reopen(self, case_id: str, action: ReopenRequest) -> CaseView:
+    async def reopen(self, case_id: str, action: ReopenRequest) -> ActionReceipt:
         return await self._view("reopen", case_id, action)
 
-    async def assign(self, case_id: str, action: Assignment) -> CaseView:
+    async def assign(self, case_id: str, action: Assignment) -> ActionReceipt:
         return await self._view("assign", case_id, action)
 
-    async def note(self, case_id: str, action: InternalNote) -> CaseView:
+    async def note(self, case_id: str, action: InternalNote) -> ActionReceipt:
         return await self._view("note", case_id, action)
 
-    async def accept_obligation(self, case_id: str, action: ObligationAcceptance) -> CaseView:
+    async def accept_obligation(self, case_id: str, action: ObligationAcceptance) -> ActionReceipt:
         return await self._view("accept_obligation", case_id, action)
 
-    async def ask_obligation_again(self, case_id: str, action: ObligationAskedAgain) -> CaseView:
+    async def ask_obligation_again(self, case_id: str, action: ObligationAskedAgain) -> ActionReceipt:
         return await self._view("ask_obligation_again", case_id, action)
 
-    async def withdraw(self, case_id: str, action: Withdrawal) -> CaseView:
+    async def withdraw(self, case_id: str, action: Withdrawal) -> ActionReceipt:
         return await self._view("withdraw", case_id, action)
 
-    async def cooperate(self, case_id: str, answer: Cooperation) -> CaseView:
+    async def cooperate(self, case_id: str, answer: Cooperation) -> ActionReceipt:
         return await self._view("cooperate", case_id, answer)
 
-    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> CaseView:
+    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> ActionReceipt:
         return await self._view("survey", case_id, answer)
 
-    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView:
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> ActionReceipt:
         """A customer's email reply, from the inbound mail (which checked the sender). Exactly once:
         the update id is `reply-<message_id>` (the same mail sent twice at once is one update) and
         the case refuses a message it already has with a reason starting with
@@ -783,10 +803,10 @@ class Cases:
         case's reason: closed, already received) or Unavailable (try again later)."""
         for attempt in range(REPLY_ATTEMPTS):
             try:
-                view: CaseView = await self._act(
+                taken: ActionReceipt = await self._act(
                     case_id, SupportCaseWorkflow.receive_reply, reply, update_id=f"reply-{reply.message_id}"
                 )
-                return view
+                return taken
             except ActionRejected as error:
                 if MOVING_MARK not in str(error):
                     raise
@@ -851,6 +871,7 @@ class Cases:
         action: BaseModel,
         update_id: str | None = None,
         answers_view: bool = True,
+        tenants: tuple[str, ...] | None = None,
     ) -> Any:
         """`update` is an update method of the workflow (from the action table, or `verify`).
 
@@ -861,13 +882,16 @@ class Cases:
         which its sender delivers again when told to wait): one attempt, `Unavailable` when the
         case cannot be reached. An attempt whose answer is late asks whether the case took the
         update (its message may still be being kept: `workflows.thread_writes`): when it did, the
-        action was carried out, and the answer is the case as it stands (`answers_view`), never
-        "send it again", which would carry it out twice."""
+        action was carried out, and the answer is a receipt of the case as it stands (`answers_view`;
+        the clocks the action moved are not known then), never
+        "send it again", which would carry it out twice. `tenants`: the caller's (None: every
+        tenant), carried in the update id: a case of another tenant is not found, as a missing one."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         waits = update_id is None
         if update_id is None:
-            update_id = action_update_id(uuid.uuid4().hex, await self._case_clock() + self._action_wait)
+            take_until = await self._case_clock() + self._action_wait
+            update_id = action_update_id(uuid.uuid4().hex, take_until, tenants)
         give_up = started + (self._action_wait + ACTION_SETTLE).total_seconds() if waits else started
         handle = self._handle(case_id)
         pause, attempts = 0.2, 0
@@ -897,9 +921,13 @@ class Cases:
             except WorkflowUpdateFailedError as error:
                 cause = error.cause
                 reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
+                if reason == NO_SUCH_CASE:
+                    raise CaseNotFound(f"no case {case_id!r}") from None
                 if reason == ALREADY_TAKEN:  # taken in an earlier run of the case: carried out once
                     if answers_view:
-                        return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                        return _standing(
+                            await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                        )
                     raise ActionTakenLate(
                         f"case {case_id} took the action already: do not send it again"
                     ) from None
@@ -921,7 +949,8 @@ class Cases:
                     log.warning("action taken; its answer is late", case_id=case_id, attempts=attempts)
                     if answers_view:
                         try:
-                            return await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                            view = await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+                            return _standing(view)
                         except (RPCError, WorkflowQueryFailedError):
                             pass
                     raise ActionTakenLate(
@@ -930,7 +959,7 @@ class Cases:
                     ) from None
             except RPCError as error:
                 if error.status not in _UNREACHABLE and not await self._running(error, case_id):
-                    raise await self._not_running(error, case_id) from None
+                    raise await self._not_running(error, case_id, tenants) from None
             if loop.time() + pause >= give_up:
                 log.warning(
                     "action not taken: the case could not be reached",
@@ -977,14 +1006,19 @@ class Cases:
             return False
         return description.status is WorkflowExecutionStatus.RUNNING
 
-    async def _not_running(self, error: RPCError, case_id: str) -> Exception:
-        """A case that has ended refuses actions (409); one that never existed is not found (404)."""
+    async def _not_running(
+        self, error: RPCError, case_id: str, tenants: tuple[str, ...] | None = None
+    ) -> Exception:
+        """A case that has ended refuses actions (409); one that never existed, or of a tenant the
+        caller does not act for (`tenants`; None: every tenant), is not found (404)."""
         if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             return _rpc_error(error, case_id)
         try:
             description = await self._handle(case_id).describe()
         except RPCError as again:
             return _rpc_error(again, case_id)
+        if tenants is not None and description.typed_search_attributes.get(sa.TENANT_ID) not in tenants:
+            return CaseNotFound(f"no case {case_id!r}")
         status = description.status.name.lower() if description.status else "closed"
         return ActionRejected(f"the case {case_id} has ended ({status}); it takes no more actions")
 

@@ -55,6 +55,7 @@ from adapters.reply_addresses import ReplyAddresses
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, OpenedCase, Unavailable
+from support.action_receipt import ActionReceipt
 from support.actions import CustomerReply
 from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
@@ -91,7 +92,9 @@ class ReplyGateway(Protocol):
     @property
     def client(self) -> Client: ...
 
-    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView: ...
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> ActionReceipt: ...
+
+    async def show(self, case_id: str) -> CaseView: ...
 
     async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None: ...
 
@@ -384,7 +387,10 @@ class InboundMail:
                 )
             log.info("inbound mail refused by the case", case_id=case_id, outcome="refused", reason=reason)
             return SmtpAnswer(550, f"5.7.1 {reason}", "refused")
-        listed = {a.attachment_id for a in taken.attachments}
+        # The case's answer is a receipt (issue 26): whether it listed the files is in its view.
+        listed = (
+            {a.attachment_id for a in (await self._cases.show(taken.case_id)).attachments} if refs else set()
+        )
         if refs and not all(ref.attachment_id in listed for ref in refs):
             # Taken as something that lists no attachments (the survey's answer): keep none of them.
             await asyncio.to_thread(self._store.discard, case_id, digest)

@@ -464,7 +464,25 @@ async def thread_messages_kept(env: WorkflowEnvironment, cases: Cases, _: Settin
     return case
 
 
+async def patches_folded(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 26: a case of the code that folds its patches into one (`workflows.patches`: one
+    marker instead of one per patch) and answers actions with receipts: obligations, a response,
+    a request answered by email, an update, a resolution, a reopening, and the survey expiring."""
+    case = (await cases.open(request("patches-folded"))).case.case_id
+    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
+    await cases.receive_reply(case, _reply("The trace is attached."))
+    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Fixed for good"))
+    await env.sleep(timedelta(days=14, minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "patches_folded": patches_folded,
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
     "severity_b_downgrade_then_unresponsive": severity_b_downgrade_then_unresponsive,

@@ -17,6 +17,10 @@ from support.reasons import DUE_BY, Reason
 from support.routing import recipients
 from support.vocabulary import CaseStatus
 
+# Issue 26: at most one search-attribute upsert per decision. The opening of a case linked to an
+# incident set `IncidentId` in an upsert of its own before the opening's; it is now in the one.
+INCIDENT_IN_THE_OPENING_UPSERT_PATCH = "incident-attribute-in-the-opening-upsert"
+
 
 def context_loaded(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:
     """Refused, opened, or (a phone call from an unregistered number) kept until the caller is
@@ -106,6 +110,7 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
         f"{local_time(plan.due, calendar.time_zone)} ({plan.target}"
         + (" of business time)" if plan.target.business_days is None else ")"),
     )
+    linked: tuple[tuple[CaseAttribute, str], ...] = ()
     if context.incident is not None:
         incident = context.incident
         view.incident = IncidentLink(
@@ -114,7 +119,10 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
         view.record(
             now, "incident_linked", f"linked to active incident {incident.incident_id}: {incident.title}"
         )
-        decision.set((CaseAttribute.INCIDENT_ID, incident.incident_id))
+        linked = ((CaseAttribute.INCIDENT_ID, incident.incident_id),)
+        if not case.patched(INCIDENT_IN_THE_OPENING_UPSERT_PATCH):
+            decision.set(*linked)  # its own upsert, as cases from before replay
+            linked = ()
     view.customer_requests = obligations_at(policy, severity, calendar, now)
     if view.customer_requests:
         view.record(now, "obligations_requested", obligations_text(case))
@@ -123,6 +131,7 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
         (CaseAttribute.STATUS, view.status.value),
         (CaseAttribute.SEVERITY, severity.value),
         (CaseAttribute.FIRST_RESPONSE_DUE, plan.due),
+        *linked,
     )
     facts = {
         "requested_severity": request.severity.value,

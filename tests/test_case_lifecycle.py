@@ -157,15 +157,17 @@ async def test_overnight_pause_moves_the_update_deadline_by_business_time_only(
         case_id = (await cases.open(case_request(request_id, "fabrikam", severity="B"))).case.case_id
         await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
         await sleep_until_local(time_env, 21, 0)
-        view = await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+        view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.customer_update is not None
         due_before = view.customer_update.due
         assert due_before is not None
 
         await sleep_until_local(time_env, 22, 0)
-        view = await cases.request_customer_action(
+        await cases.request_customer_action(
             case_id, CustomerActionRequest(engineer=ENGINEER, what="Send the message trace for user 42")
         )
+        view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.customer_update is not None and view.customer_update.state is ClockState.PAUSED
         await sleep_until_local(time_env, 10, 0)  # overnight: 2 h (22-24) + 1 h (09-10) of business time
         await cases.cooperate(case_id, Cooperation(request_id="request-1", details="trace.zip attached"))
@@ -224,9 +226,8 @@ async def test_missed_customer_update_is_a_breach_and_an_update_starts_the_next_
         view = await cases.show(case_id)
         assert view.sla_breached and view.customer_update is not None
         assert view.customer_update.state is ClockState.BREACHED
-        view = await cases.update_customer(
-            case_id, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out")
-        )
+        await cases.update_customer(case_id, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+        view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         await time_env.sleep(timedelta(hours=1))
         view = await cases.show(case_id)
     results = [(r.clock, r.cycle, r.state) for r in view.sla_results]
@@ -260,10 +261,11 @@ async def test_severity_change_after_a_pause_keeps_the_pause(
         await time_env.sleep(timedelta(hours=3))
         await cases.cooperate(case_id, Cooperation(request_id="request-1", details="attached"))
         await time_env.sleep(timedelta(hours=1))
-        view = await cases.change_severity(
+        await cases.change_severity(
             case_id,
             SeverityChangeRequest(engineer="zhang.min", severity=Severity.C, reason="workaround in place"),
         )
+        view = await cases.show(case_id)  # an action answers a receipt (issue 26)
     clock = view.customer_update
     assert clock is not None and clock.due is not None and clock.target == "2 business days"
     [pause] = view.pauses
@@ -345,9 +347,8 @@ async def test_reopen_within_window_then_survey_answered_without_reminder(
         await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
         await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Cache cleared"))
         await time_env.sleep(timedelta(days=2))
-        view = await cases.reopen(
-            case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back")
-        )
+        await cases.reopen(case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+        view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.status is CaseStatus.IN_PROGRESS and view.reopened_count == 1
         assert view.customer_update is not None and view.customer_update.state is ClockState.RUNNING
         await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))

@@ -60,10 +60,12 @@ from intake.cases import ActionRejected, Cases, OpenedCase
 from intake.inbound_mail import CaseAddresses, InboundMail, mail_limits
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
+from support.action_receipt import ActionReceipt, clock_marks, receipt
 from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
 from support.case_machine import refusal
 from support.case_record import CaseRecord, CaseStart
 from support.case_view import CaseView
+from support.clocks import ClockName
 from support.customer_replies import STILL_OPENING
 from support.directory import DirectoryFile, TenantRecord
 from support.inbound_mail import (
@@ -205,7 +207,9 @@ async def test_a_reply_lands_once_resumes_the_clock_reaches_the_assignee_with_it
     asked = await stack.cases.request_customer_action(
         case_id, CustomerActionRequest(engineer=ENGINEER, what="Send a call trace")
     )
-    assert asked.pauses and asked.pauses[-1].resumed_at is None, "the update clock waits for the customer"
+    assert asked.clocks_moved == [ClockName.CUSTOMER_UPDATE], "the receipt says which clock it moved"
+    shown = await stack.cases.show(case_id)
+    assert shown.pauses and shown.pauses[-1].resumed_at is None, "the update clock waits for the customer"
 
     mail = reply_to(ack, "Here is the trace; it fails at 09:12.")
     trace = b"%PDF-1.4 trace\x00\x01" * 50
@@ -607,15 +611,20 @@ class DrivenCases:
     def client(self) -> Client:
         raise AssertionError("not asked: the addresses are given")
 
-    async def receive_reply(self, case_id: str, reply: CustomerReply) -> CaseView:
+    async def receive_reply(self, case_id: str, reply: CustomerReply) -> ActionReceipt:
         self.replies.append(reply)
         if self.refusal_text is not None:
             raise ActionRejected(self.refusal_text)
         assert self.driver is not None
+        before = clock_marks(self.driver.view)
         try:
-            return self.driver.act(reply)
+            return receipt(self.driver.act(reply), before)
         except Refused as refused:
             raise ActionRejected(refused.reason) from None
+
+    async def show(self, case_id: str) -> CaseView:
+        assert self.driver is not None
+        return self.driver.view
 
     async def follow_up(self, case_id: str, reply: CustomerReply) -> OpenedCase | None:
         return None  # no case here is closed after its reopen window (tests/test_reopen_by_reply.py)

@@ -8,11 +8,16 @@ from __future__ import annotations
 import ast
 import base64
 import json
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 from adapters.settings import PROJECT_ROOT
-from workflows.patches import PATCHES
+from support.case_effects import CaseAttribute, SetAttributes
+from support.vocabulary import CaseStatus
+from tests.case_driver import Driver
+from tests.requests import case_request
+from workflows.patches import FOLDED, PATCHES, RELEASE_PATCH
 
 PACKAGES = ("support", "adapters", "activities", "workflows", "intake", "bootstrap")
 CALLS = {"patched", "deprecate_patch"}
@@ -85,8 +90,16 @@ def recorded_patch_ids(history: Path) -> set[str]:
     return ids
 
 
+def used_ids() -> dict[str, list[str]]:
+    """The ids the code decides on, less the one variable call that asks them all (patches.patched)."""
+    used = dict(patch_ids_in(PROJECT_ROOT))
+    if used.get("?patch_id", [""])[0].startswith("workflows/patches.py:"):
+        del used["?patch_id"]
+    return used
+
+
 def test_every_patch_id_in_the_code_is_listed_with_its_reason() -> None:
-    used = patch_ids_in(PROJECT_ROOT)
+    used = used_ids()
     listed = {patch.id for patch in PATCHES}
     unlisted = {patch: where for patch, where in used.items() if patch not in listed}
     assert not unlisted, f"patch ids the code uses that workflows/patches.py does not list: {unlisted}"
@@ -132,6 +145,35 @@ def test_each_patch_s_history_records_it() -> None:
         if patch.old_path is not None:
             assert patch.id not in recorded_patch_ids(HISTORIES / patch.old_path), patch
         assert patch.recorded_in or patch.old_path, f"{patch.id}: no recorded history covers it"
+
+
+def test_every_patch_is_asked_through_the_fold() -> None:
+    """A new case pays one marker for all the patches (issue 26) only if no code asks Temporal for
+    a patch by itself: `workflow.patched` is called in workflows/patches.py alone, and every other
+    listed patch is folded into the release."""
+    direct = [
+        where
+        for where in patch_ids_in(PROJECT_ROOT).values()
+        for place in where
+        if place.startswith("workflows/patches.py:")
+    ]
+    assert len(direct) == 2, direct  # the release, then the folded patch itself for older cases
+    for path in sorted(p for package in PACKAGES for p in (PROJECT_ROOT / package).glob("**/*.py")):
+        if path.name == "patches.py":
+            continue
+        assert "workflow.patched(" not in path.read_text(encoding="utf-8"), path
+    assert {patch.id for patch in PATCHES} - {RELEASE_PATCH} == FOLDED
+
+
+def test_an_opening_linked_to_an_incident_is_one_upsert() -> None:
+    """What a case pays per decision: the opening sets its status, severity, due time and incident
+    in one search-attribute upsert (it was two when the case was linked to an incident)."""
+    opened_at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    driver = Driver(case_request("incident", severity="A", service="teams"), opened_at)
+    upserts = [e for e in driver.effects if isinstance(e, SetAttributes)]
+    assert len(upserts) == 1, upserts
+    assert dict(upserts[0].values)[CaseAttribute.INCIDENT_ID] == "INC-2026-0042"
+    assert driver.view.status is CaseStatus.AWAITING_FIRST_RESPONSE
 
 
 def test_contributing_md_lists_every_patch() -> None:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from support.case_record import CaseRecord
     from support.phone_verification import needs_code
     from support.vocabulary import Channel
+    from workflows.patches import patched
 
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # The context is a quick read (policy file, directory): the worker that runs the case's first
@@ -46,7 +47,7 @@ async def open_case(case: CaseRecord, apply: Apply, wait_until: WaitUntil) -> No
         service=request.service,
     )
     context: CaseContext | None = None
-    if workflow.patched(LOCAL_CONTEXT_PATCH):
+    if patched(LOCAL_CONTEXT_PATCH):
         try:
             context = await workflow.execute_local_activity_method(
                 CaseContextActivities.load_case_context,

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from support.notifications import Notification, urgency
     from support.policy import DeliveryRule
+    from workflows.patches import patched
 
 
 def deliveries_queue(case_queue: str) -> str:
@@ -41,7 +42,7 @@ class Deliveries:
     async def _deliver(self, notification: Notification, rule: DeliveryRule) -> None:
         """Deliver with retries for as long as the policy allows."""
         queue = None
-        if workflow.patched(OWN_QUEUE_PATCH):
+        if patched(OWN_QUEUE_PATCH):
             queue = deliveries_queue(workflow.info().task_queue)
         try:
             await workflow.execute_activity_method(
@@ -68,7 +69,7 @@ class Deliveries:
         while self._tasks:
             pending = list(self._tasks)  # handlers start deliveries meanwhile
             await asyncio.gather(*pending)
-            if not workflow.patched(DRAIN_STARTED_DURING_WAIT_PATCH):
+            if not patched(DRAIN_STARTED_DURING_WAIT_PATCH):
                 self._tasks = []
                 return
             self._tasks = [task for task in self._tasks if task not in pending]

@@ -10,15 +10,27 @@ listed for, so this list stays the one place that says what each patch is for.
 
 support/ cannot import from workflows/ (the layers), so the rules keep their ids as constants of
 their own module; the workflow's own ids are the constants below.
+
+A new case pays for all of them once (issue 26). Each `workflow.patched(id)` costs a new case a
+marker and a `TemporalChangeVersion` upsert; `workflow.deprecate_patch` costs the same (measured:
+`python -m bench.patch_cost`), and removing a patch outright means cases that took its old side
+can no longer replay. So the patches up to `RELEASE_PATCH` are folded into it: a case asks it
+first, and a case that has it (every case started by this code or later) takes every folded
+patch's new side without asking, one marker in all. A case from before is told no during replay
+(remembered for its run) and asks the folded patch as it always did: its history replays and its
+behaviour is unchanged. A new patch is listed here as before, and folded at the next release.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio import workflow
+
 DRAIN_STARTED_DURING_WAIT_PATCH = "deliveries-started-while-draining-awaited"
 OWN_QUEUE_PATCH = "deliveries-on-their-own-task-queue"
 LOCAL_CONTEXT_PATCH = "context-local-activity"
+RELEASE_PATCH = "patches-folded-2026-12"
 
 
 @dataclass(frozen=True)
@@ -104,4 +116,29 @@ PATCHES: tuple[Patch, ...] = (
         "first task: one round trip through the server fewer per opening",
         recorded_in="context_read_in_the_first_task.json",
     ),
+    Patch(
+        "incident-attribute-in-the-opening-upsert",
+        "an opening linked to an incident writes IncidentId in the opening's one search-attribute "
+        "upsert instead of a second one; new with the release, so a new case never asks it and "
+        "only a case started between the two would take its old side",
+        recorded_in=None,
+        old_path="intake_waits_for_decision.json",
+    ),
+    Patch(
+        RELEASE_PATCH,
+        "every patch above folded into one: a new case records one patch marker and one "
+        "TemporalChangeVersion upsert, not one per behaviour change in the code's past (issue 26)",
+        recorded_in="patches_folded.json",
+    ),
 )
+
+# The folded patches: every listed one but the release itself.
+FOLDED = frozenset(patch.id for patch in PATCHES) - {RELEASE_PATCH}
+
+
+def patched(patch_id: str) -> bool:
+    """`workflow.patched`, with the folded patches asked as one (`RELEASE_PATCH`). Every patch the
+    code decides on is asked through here (tests/test_patches.py)."""
+    if patch_id in FOLDED and workflow.patched(RELEASE_PATCH):
+        return True
+    return workflow.patched(patch_id)  # the one call with a variable id (the scan skips it)

@@ -19,7 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.archive import ArchiveActivities
-    from support.action_ids import ALREADY_TAKEN, TOO_LATE, remember, too_late
+    from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TOO_LATE, foreign, remember, too_late
+    from support.action_receipt import ActionReceipt, clock_marks, receipt
     from support.actions import (
         Assignment,
         Cooperation,
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
+    from workflows.patches import patched
     from workflows.thread_writes import keep
 
 __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
@@ -64,7 +66,7 @@ __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
 class SupportCaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
-        self._case = CaseRecord.begin(start, workflow.now(), workflow.info().workflow_id, workflow.patched)
+        self._case = CaseRecord.begin(start, workflow.now(), workflow.info().workflow_id, patched)
         self._deliveries = Deliveries(self._delivery_failed)
         self._changed = False  # the case changed in a way its agenda may see
         self._moving = False  # settling before continue-as-new: engineers' actions wait for the new run
@@ -114,6 +116,13 @@ class SupportCaseWorkflow:
             self._changed = True
         return decision
 
+    def _take(self, action: Event) -> tuple[Decision, ActionReceipt]:
+        """Carry out an action of an update, and its answer: a receipt, not the view (issue 26:
+        the answer is written into the history; the caller reads the view with one query)."""
+        before = clock_marks(self._case.view)
+        decision = self._apply(action)
+        return decision, receipt(self._case.view, before)
+
     def _delivery_failed(self, notification: Notification, reason: str) -> None:
         self._apply(DeliveryFailed(notification=notification, reason=reason))
 
@@ -123,6 +132,8 @@ class SupportCaseWorkflow:
         waiting for it: `support.action_ids`) is refused too. Validators run only when an update
         arrives, never on replay, and a refused update leaves no event: no history changes."""
         update = workflow.current_update_info()
+        if update is not None and foreign(update.id, self._case.request.tenant_id):
+            raise ValueError(NO_SUCH_CASE)  # a caller of another tenant: as if there were no case
         if update is not None and update.id in self._case.taken:  # taken in an earlier run
             raise ValueError(ALREADY_TAKEN)
         if update is not None and too_late(update.id, workflow.now()):
@@ -167,6 +178,15 @@ class SupportCaseWorkflow:
         return self._case.view
 
     @workflow.query
+    def shown(self) -> CaseView:
+        """The view, with what the customer wrote and whom to reach beside it once the case is
+        decided: what the intake shows whoever may read the case, in one query (issue 26)."""
+        view = self._case.view
+        if view.status is CaseStatus.NEW:
+            return view
+        return view.model_copy(update={"request": RequestDetails.of(self._case.request)})
+
+    @workflow.query
     def request_details(self) -> RequestDetails:
         """What the customer wrote and whom to reach (from the case's input): the intake shows it
         beside the view to whoever may read the case."""
@@ -193,6 +213,13 @@ class SupportCaseWorkflow:
         return self._case.view
 
     @workflow.update
+    async def reached(self, status: CaseStatus) -> CaseStatus:
+        """Answers once the case is in `status` (a driver or a test waits on it instead of polling
+        the case; an update that never answers ends with the case)."""
+        await workflow.wait_condition(lambda: self._case.view.status is status)
+        return status
+
+    @workflow.update
     def verify(self, attempt: SealedAttempt) -> VerificationResult:
         """The caller's code, sealed by the intake (its MAC under the server-side key): the case
         compares MACs and never sees the code. Histories from before sealing carry the code."""
@@ -205,144 +232,149 @@ class SupportCaseWorkflow:
         self._check(attempt)
 
     @workflow.update
-    async def respond(self, action: FirstResponse) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def respond(self, action: FirstResponse) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @respond.validator
     def _check_respond(self, action: FirstResponse) -> None:
         self._check(action)
 
     @workflow.update
-    async def update_customer(self, action: CustomerUpdate) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def update_customer(self, action: CustomerUpdate) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @update_customer.validator
     def _check_update_customer(self, action: CustomerUpdate) -> None:
         self._check(action)
 
     @workflow.update
-    async def request_customer_action(self, action: CustomerActionRequest) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def request_customer_action(self, action: CustomerActionRequest) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @request_customer_action.validator
     def _check_request_customer_action(self, action: CustomerActionRequest) -> None:
         self._check(action)
 
     @workflow.update
-    def change_severity(self, change: SeverityChangeRequest) -> CaseView:
-        self._apply(change)
-        return self._case.view
+    def change_severity(self, change: SeverityChangeRequest) -> ActionReceipt:
+        return self._take(change)[1]
 
     @change_severity.validator
     def _check_change_severity(self, change: SeverityChangeRequest) -> None:
         self._check(change)
 
     @workflow.update
-    async def resolve(self, action: Resolution) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def resolve(self, action: Resolution) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @resolve.validator
     def _check_resolve(self, action: Resolution) -> None:
         self._check(action)
 
     @workflow.update
-    async def reopen(self, action: ReopenRequest) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def reopen(self, action: ReopenRequest) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @reopen.validator
     def _check_reopen(self, action: ReopenRequest) -> None:
         self._check(action)
 
     @workflow.update
-    def assign(self, action: Assignment) -> CaseView:
-        self._apply(action)
-        return self._case.view
+    def assign(self, action: Assignment) -> ActionReceipt:
+        return self._take(action)[1]
 
     @assign.validator
     def _check_assign(self, action: Assignment) -> None:
         self._check(action)
 
     @workflow.update
-    async def note(self, action: InternalNote) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def note(self, action: InternalNote) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @note.validator
     def _check_note(self, action: InternalNote) -> None:
         self._check(action)
 
     @workflow.update
-    async def withdraw(self, action: Withdrawal) -> CaseView:
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+    async def withdraw(self, action: Withdrawal) -> ActionReceipt:
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @withdraw.validator
     def _check_withdraw(self, action: Withdrawal) -> None:
         self._check(action)
 
     @workflow.update
-    def accept_obligation(self, action: ObligationAcceptance) -> CaseView:
+    def accept_obligation(self, action: ObligationAcceptance) -> ActionReceipt:
         """An engineer accepts an obligation (answered by the customer, or received otherwise)."""
-        self._apply(action)
-        return self._case.view
+        return self._take(action)[1]
 
     @accept_obligation.validator
     def _check_accept_obligation(self, action: ObligationAcceptance) -> None:
         self._check(action)
 
     @workflow.update
-    async def ask_obligation_again(self, action: ObligationAskedAgain) -> CaseView:
+    async def ask_obligation_again(self, action: ObligationAskedAgain) -> ActionReceipt:
         """An engineer needs an answered obligation again: a new due time, the customer told why."""
-        await keep(self._apply(action))  # answered once its message is kept
-        return self._case.view
+        decision, taken = self._take(action)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @ask_obligation_again.validator
     def _check_ask_obligation_again(self, action: ObligationAskedAgain) -> None:
         self._check(action)
 
     @workflow.update
-    async def receive_reply(self, reply: CustomerReply) -> CaseView:
+    async def receive_reply(self, reply: CustomerReply) -> ActionReceipt:
         """A customer's email reply (the inbound mail; update id `reply-<message_id>`)."""
-        await keep(self._apply(reply))  # answered once its message is kept
-        return self._case.view
+        decision, taken = self._take(reply)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @receive_reply.validator
     def _check_receive_reply(self, reply: CustomerReply) -> None:
         self._check(reply)
 
     @workflow.update
-    def notification_bounced(self, failed: DeliveryFailed) -> CaseView:
+    def notification_bounced(self, failed: DeliveryFailed) -> ActionReceipt:
         """A mail server's report that a notification's mail could not be delivered after it was
         sent (the inbound mail's bounces, `intake.bounces`; update id `bounce-<token>`): marked
         failed as a delivery that failed at once is, and once."""
-        self._apply(failed)
-        return self._case.view
+        return self._take(failed)[1]
 
     @notification_bounced.validator
     def _check_notification_bounced(self, failed: DeliveryFailed) -> None:
         self._check(failed)
 
     @workflow.update
-    async def answer_request(self, answer: Cooperation) -> CaseView:
+    async def answer_request(self, answer: Cooperation) -> ActionReceipt:
         """The customer's answer to an obligation or request, checked (the `cooperate` signal is
         kept for clients and histories from before: it takes what it gets)."""
-        await keep(self._apply(answer))  # answered once its message is kept
-        return self._case.view
+        decision, taken = self._take(answer)
+        await keep(decision)  # answered once its message is kept
+        return taken
 
     @answer_request.validator
     def _check_answer_request(self, answer: Cooperation) -> None:
         self._check(answer)
 
     @workflow.update
-    def answer_survey(self, answer: SurveyAnswer) -> CaseView:
+    def answer_survey(self, answer: SurveyAnswer) -> ActionReceipt:
         """The survey answer, checked (the `survey` signal is kept, as `cooperate`)."""
-        self._apply(answer)
-        return self._case.view
+        return self._take(answer)[1]
 
     @answer_survey.validator
     def _check_answer_survey(self, answer: SurveyAnswer) -> None:

@@ -471,7 +471,7 @@ def create_console(
             cases, case_id, view, session.principal, allowed_actions(session.principal),
             await policy_now(), settings.staff_file, replies, reader, datetime.now(UTC),
         )  # fmt: skip
-        messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX)
+        messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX, shown=view)
         return render(
             request,
             "case.html",
