@@ -25,6 +25,7 @@ from activities.delivery import DeliveryActivities, DeliveryConfig
 from activities.thread import ThreadActivities
 from activities.verification import VerificationActivities
 from adapters.case_messages import MessageStore
+from adapters.channels import registry as channel_registry
 from adapters.codec import key_ring_from_env
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
@@ -32,7 +33,7 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.messages import Renderer
 from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
-from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Settings
+from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Environment, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
@@ -76,12 +77,11 @@ async def register_case_search_attributes(client: Client) -> list[str]:
 
 
 def _webhook_variables(settings: Settings) -> list[str]:
-    named = {
-        "CASEWORK_WEBHOOK_SUPPORT_QUEUE": settings.webhook_support_queue,
-        "CASEWORK_WEBHOOK_ESCALATION": settings.webhook_escalation,
-        "CASEWORK_WEBHOOK_SMS": settings.webhook_sms,
-    }
-    return [name for name, url in named.items() if url]
+    """The variables of the webhook channels that are set (adapters/channels), in the order
+    adapters/settings.py declares them."""
+    fields = set(channel_registry().signed_fields_set(settings))
+    declared = Environment.model_fields
+    return [str(info.validation_alias) for name, info in declared.items() if name in fields]
 
 
 class StartRefused(SystemExit):
@@ -132,9 +132,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         staff=staff.emails(),
         staff_languages=staff.languages(),
         staff_display_names=staff.display_names(),
-        support_queue_webhook=settings.webhook_support_queue,
-        escalation_webhook=settings.webhook_escalation,
-        sms_webhook=settings.webhook_sms,
+        channels=channel_registry().targets(settings),
         webhook_secret=settings.webhook_secret,
     )
 
