@@ -18,7 +18,7 @@ from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
-from bootstrap.worker_runtime import delivery_config
+from bootstrap.worker_runtime import StartRefused, delivery_config
 from tests import teams_channel
 from tests.deliveries import ledger
 from tests.receivers import WebhookReceiver
@@ -40,7 +40,7 @@ def with_teams(settings: Settings, url: str) -> TeamsSettings:
 def teams_deliveries(settings: TeamsSettings) -> DeliveryActivities:
     """The worker's deliveries with Teams registered: its target read from its settings entry."""
     channels = registry().with_kinds(teams_channel.CHANNEL)
-    config = dataclasses.replace(delivery_config(settings), channels=channels.targets(settings))
+    config = delivery_config(settings, channels)
     ledger_ = DeliveryLedger(open_database(settings))
     return DeliveryActivities(config, ledger_, Renderer(PROJECT_ROOT / "templates"), channels=channels)
 
@@ -88,6 +88,14 @@ async def test_teams_down_is_retried_and_teams_refusing_is_recorded_never_droppe
 def test_a_channel_nobody_registered_or_a_destination_reached_twice_is_refused_before_any_delivery(
     settings: Settings,
 ) -> None:
+    channels = registry().with_kinds(teams_channel.CHANNEL)
+    both = dataclasses.replace(with_teams(settings, "https://t.example"), webhook_support_queue="https://w")
+    with pytest.raises(StartRefused) as refused:
+        delivery_config(both, channels)
+    assert str(refused.value) == (
+        "CASEWORK_WEBHOOK_SUPPORT_QUEUE and webhook_teams are both set: the support queue is reached "
+        "over one channel; unset one"
+    )
     config = delivery_config(settings)
     unregistered = dataclasses.replace(config, channels={"teams": {"support_queue": "https://t.example"}})
     with pytest.raises(ValueError, match="no channel registered by the name teams"):
