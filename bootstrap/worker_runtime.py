@@ -6,7 +6,7 @@ import asyncio
 import importlib.util
 import py_compile
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,8 @@ from activities.delivery import DeliveryActivities, DeliveryConfig
 from activities.thread import ThreadActivities
 from activities.verification import VerificationActivities
 from adapters.case_messages import MessageStore
+from adapters.channels import ChannelRegistry
+from adapters.channels import registry as channel_registry
 from adapters.codec import key_ring_from_env
 from adapters.database import open_database
 from adapters.delivery_ledger import DeliveryLedger
@@ -32,7 +34,7 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.messages import Renderer
 from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
-from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Settings
+from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Environment, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
@@ -76,25 +78,48 @@ async def register_case_search_attributes(client: Client) -> list[str]:
     return await register_search_attributes(client, ALL_KEYS)
 
 
-def _webhook_variables(settings: Settings) -> list[str]:
-    named = {
-        "CASEWORK_WEBHOOK_SUPPORT_QUEUE": settings.webhook_support_queue,
-        "CASEWORK_WEBHOOK_ESCALATION": settings.webhook_escalation,
-        "CASEWORK_WEBHOOK_SMS": settings.webhook_sms,
-    }
-    return [name for name, url in named.items() if url]
+def _variables(fields: Iterable[str]) -> list[str]:
+    """The environment variables of these Settings fields, in the order adapters/settings.py
+    declares them (a field without a variable, e.g. given in code only, by its own name)."""
+    declared = list(Environment.model_fields)
+    ordered = sorted(set(fields), key=lambda f: (declared.index(f) if f in declared else len(declared), f))
+    named = Environment.model_fields
+    return [str(named[f].validation_alias) if f in named else f for f in ordered]
+
+
+def _webhook_variables(settings: Settings, channels: ChannelRegistry | None = None) -> list[str]:
+    """The variables of the webhook channels (adapters/channels) that are set."""
+    return _variables((channels or channel_registry()).signed_fields_set(settings))
 
 
 class StartRefused(SystemExit):
     """Settings the worker will not run with: one line naming the setting; `worker.py` exits 2."""
 
 
-def check_delivery_settings(settings: Settings) -> StaffList:
+def _reached_once(settings: Settings, channels: ChannelRegistry) -> None:
+    """One destination, one channel: with two set, which one reaches it would be nobody's guess."""
+    reaching: dict[str, list[str]] = {}
+    for kind in channels:
+        for destination, field_name in kind.settings.items():
+            if getattr(settings, field_name):
+                reaching.setdefault(destination, []).append(field_name)
+    for destination, fields in reaching.items():
+        if len(fields) > 1:
+            raise StartRefused(
+                f"{' and '.join(_variables(fields))} are both set: the {destination.replace('_', ' ')} "
+                "is reached over one channel; unset one"
+            )
+
+
+def check_delivery_settings(settings: Settings, channels: ChannelRegistry | None = None) -> StaffList:
     """Refuse to start (StartRefused, one line) rather than send what nobody can trust: a webhook
     without a secret (unsigned, or signed with an empty key anyone can use), a secret shorter than
     32 bytes (given in code: the environment's is checked with the other variables), or a staff
-    list that cannot be read. Returns the staff list."""
-    webhooks = _webhook_variables(settings)
+    list that cannot be read; or one destination reached over two channels. `channels`: the
+    registry (adapters/channels' own by default). Returns the staff list."""
+    channels = channels or channel_registry()
+    _reached_once(settings, channels)
+    webhooks = _webhook_variables(settings, channels)
     if webhooks and not settings.webhook_secret:
         raise StartRefused(
             f"{', '.join(webhooks)} {'is' if len(webhooks) == 1 else 'are'} set but CASEWORK_WEBHOOK_SECRET "
@@ -112,8 +137,10 @@ def check_delivery_settings(settings: Settings) -> StaffList:
         raise StartRefused(str(error)) from None
 
 
-def delivery_config(settings: Settings) -> DeliveryConfig:
-    staff = check_delivery_settings(settings)
+def delivery_config(settings: Settings, channels: ChannelRegistry | None = None) -> DeliveryConfig:
+    """The deliveries' settings; each channel's targets read from the fields its kind names."""
+    channels = channels or channel_registry()
+    staff = check_delivery_settings(settings, channels)
     if settings.smtp_host is None:
         raise SystemExit("no SMTP_HOST: set it, or run the worker with the embedded SMTP sink (make run)")
     security = settings.smtp_security if settings.smtp_security in ("none", "starttls", "tls") else "starttls"
@@ -133,9 +160,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         staff=staff.emails(),
         staff_languages=staff.languages(),
         staff_display_names=staff.display_names(),
-        support_queue_webhook=settings.webhook_support_queue,
-        escalation_webhook=settings.webhook_escalation,
-        sms_webhook=settings.webhook_sms,
+        channels=channels.targets(settings),
         webhook_secret=settings.webhook_secret,
         public_url=settings.public_url or f"http://{settings.api_host}:{settings.api_port}",
         survey_key=survey_key(verification_key(settings)),

@@ -14,13 +14,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from support.case_record import CaseRecord
 from support.names import in_language
 from support.notifications import Audience, Notification, notification_id, template_for
 from support.reasons import Reason
 from support.vocabulary import ContactMethod
+
+# Where the support side and phones are reached when a channel other than email is set up for
+# them: the support queue, the duty manager's escalations, customers' phones (text messages).
+DESTINATIONS: tuple[str, ...] = ("support_queue", "duty_manager", "phone")
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str  # the name of a registered channel (adapters/channels): "email", "webhook", "sms", ...
+    target: str  # email address, or webhook URL
+    to: str | None = None  # the phone number, for a phone's channel
 
 
 @dataclass(frozen=True)
@@ -30,30 +41,19 @@ class Addresses:
     support_queue_email: str
     duty_manager_email: str
     staff: Mapping[str, str] = field(default_factory=dict)  # engineer name -> email, from the staff list
-    support_queue_webhook: str | None = None
-    escalation_webhook: str | None = None
-    sms_webhook: str | None = None
-
-
-@dataclass(frozen=True)
-class Route:
-    channel: Literal["email", "webhook", "sms"]
-    target: str  # email address, or webhook URL
-    to: str | None = None  # the phone number, for sms
+    # destination (DESTINATIONS) -> the route of the channel set up for it; email when none is
+    reach: Mapping[str, Route] = field(default_factory=dict)
 
 
 def routes(notification: Notification, config: Addresses) -> list[Route]:
     """Where this audience is reached, best first."""
     n = notification
-    sms = [Route("sms", config.sms_webhook, n.to_phone)] if config.sms_webhook and n.to_phone else []
+    phone = config.reach.get("phone")
+    sms = [Route(phone.channel, phone.target, n.to_phone)] if phone and n.to_phone else []
     email = [Route("email", n.to_email)] if n.to_email else []
-    # The support side has one route: its webhook when configured (a 400 there is a failure to see,
+    # The support side has one route: its channel when configured (a 400 there is a failure to see,
     # not something to hide behind an email), else email. Only the customer has a fallback.
-    queue = [
-        Route("webhook", config.support_queue_webhook)
-        if config.support_queue_webhook
-        else Route("email", config.support_queue_email)
-    ]
+    queue = [config.reach.get("support_queue") or Route("email", config.support_queue_email)]
     if n.audience is Audience.CUSTOMER:
         return sms + email if n.prefer_phone else email + sms
     if n.audience in (Audience.REQUESTER, Audience.ACCOUNT_MANAGER):
@@ -62,9 +62,7 @@ def routes(notification: Notification, config: Addresses) -> list[Route]:
         address = config.staff.get(n.engineer) if n.engineer else None
         return [Route("email", address)] if address else queue
     if n.audience is Audience.DUTY_MANAGER:
-        if config.escalation_webhook:
-            return [Route("webhook", config.escalation_webhook)]
-        return [Route("email", config.duty_manager_email)]
+        return [config.reach.get("duty_manager") or Route("email", config.duty_manager_email)]
     return queue
 
 

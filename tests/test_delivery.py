@@ -419,7 +419,9 @@ def test_routing_looks_engineers_up_in_the_staff_list() -> None:
         ("mallory", [Route("email", "queue@casework.example")]),
     ]:
         assert routes(engineer_notice("case-1", name), addresses) == expected, name
-    hooked = dataclasses.replace(addresses, support_queue_webhook="https://chat.example/hook")
+    hooked = dataclasses.replace(
+        addresses, reach={"support_queue": Route("webhook", "https://chat.example/hook")}
+    )
     assert routes(engineer_notice("case-1", "{engineer}"), hooked) == [
         Route("webhook", "https://chat.example/hook")
     ]

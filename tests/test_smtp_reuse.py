@@ -390,7 +390,10 @@ async def test_a_refused_route_and_the_next_one_are_recorded_in_one_transaction(
         with smtp_server(sink) as server:
             async with hook_receiver() as (url, seen):
                 config = DeliveryConfig(
-                    smtp_host=server.host, smtp_port=server.port, sms_webhook=url, webhook_secret=SECRET
+                    smtp_host=server.host,
+                    smtp_port=server.port,
+                    channels={"sms": {"phone": url}},
+                    webhook_secret=SECRET,
                 )
                 async with DeliveryActivities(
                     config, DeliveryLedger(engine), Renderer(PROJECT_ROOT / "templates"), replies
