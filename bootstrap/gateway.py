@@ -18,6 +18,7 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
+from intake.closed_views import closed_views
 from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
 from intake.verification_gate import WINDOW, VerificationGate
 
@@ -49,7 +50,7 @@ def build_cases(
     list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
     itself polls the task queue (the worker's own process); `case_clock`: the cases' clock when it is
     not this host's (a time-skipping test server's)."""
-    return Cases(
+    cases = Cases(
         client,
         settings.task_queue,
         open_wait=open_wait,
@@ -63,6 +64,8 @@ def build_cases(
         policy_check=partial(policy_problem, settings.policy_path),
         case_clock=case_clock,
     )
+    cases.closed_views = closed_views(engine)  # cases past Temporal's retention: their closed record
+    return cases
 
 
 def given(cases: Cases) -> CasesSource:

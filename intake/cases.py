@@ -175,6 +175,8 @@ class TooManyOpenCases(RuntimeError):
 
 
 CaseClock = Callable[[], Awaitable[datetime]]
+# The closed record of a case (`intake.closed_views`), or None: read when Temporal no longer has it.
+ClosedViews = Callable[[str], Awaitable[CaseView | None]]
 FINGERPRINT_MEMO = "request_sha256"
 log = get_logger("casework.intake")
 REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is sent again this often
@@ -273,6 +275,7 @@ class Cases:
         self._action_wait = action_wait
         self._case_clock = case_clock or _host_clock
         self.policy_check = policy_check  # a bad policy file: an opening says so at once
+        self.closed_views: ClosedViews | None = None  # closed records, for cases past retention
 
     @property
     def client(self) -> Client:
@@ -584,9 +587,19 @@ class Cases:
                 raise Unavailable(
                     f"case {case_id} cannot be read right now: a worker is taking it over (ask again)"
                 ) from None
+            closed = await self._closed(case_id, principal) if error.status == RPCStatusCode.NOT_FOUND else None
+            if closed is not None:  # past Temporal's retention: its closed record
+                return self.seen(closed, principal, language)
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"case {case_id} could not be read: {error}") from None
+
+    async def _closed(self, case_id: str, principal: Principal) -> CaseView | None:
+        """The closed record of a case Temporal no longer holds, if the principal may see it."""
+        if self.closed_views is None:
+            return None
+        view = await self.closed_views(case_id)
+        return view if view is not None and principal.sees(view.tenant_id) else None
 
     async def _final_view(self, handle: WorkflowHandle[SupportCaseWorkflow, CaseView]) -> CaseView:
         """A finished case's view is its workflow result, read from history (no worker needed)."""

@@ -22,7 +22,7 @@ from support.closed_case import CaseArchive
 from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
 from support.policy import Policy
-from support.request import CaseRequest
+from support.request import CaseRequest, RequestDetails
 from support.tenant import TenantFacts
 from support.verification import IssuedCode
 from support.vocabulary import Severity
@@ -112,9 +112,10 @@ class CaseRecord:
 
     def archive(self) -> CaseArchive:
         """The archive activity's input: the final view, with the policy snapshot and the tenant's
-        zone (the activity's input is no part of the workflow's command: replay is unchanged)."""
+        zone (the activity's input is no part of the workflow's command: replay is unchanged), and
+        the request's words, so the closed record shows them after Temporal's retention."""
         return CaseArchive.model_construct(
-            **dict(self.view),
+            **(dict(self.view) | {"request": RequestDetails.of(self.request)}),
             sla_policy=self.policy,
             tenant_time_zone=self.tenant.time_zone if self.tenant is not None else None,
             inputs=self.archived_inputs(),
