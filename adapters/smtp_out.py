@@ -102,6 +102,7 @@ def recipients_of(email: Mime) -> list[str]:
     fields = [str(v) for name in ("To", "Cc") for v in email.get_all(name, [])]
     return [address for _, address in getaddresses(fields) if address]
 
+
 def message_id(notification_id: str, domain: str) -> str:
     """Stable across retries, so mail systems can also drop a duplicate by Message-ID."""
     return f"<{hashlib.sha256(notification_id.encode()).hexdigest()[:40]}@{domain}>"

@@ -18,8 +18,9 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.closed_views import closed_views
 from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
+from intake.closed_views import closed_views
+from intake.opening_files import Uploads
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -65,6 +66,7 @@ def build_cases(
         case_clock=case_clock,
     )
     cases.closed_views = closed_views(engine)  # cases past Temporal's retention: their closed record
+    cases.opening_files = Uploads(engine, settings)  # files given at opening
     return cases
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +53,7 @@ from support.access import CLI_OPERATOR, Permission, Principal
 from support.action_ids import ALREADY_TAKEN, TOO_LATE, action_update_id
 from support.actions import (
     Assignment,
+    AttachmentRef,
     Cooperation,
     CustomerActionRequest,
     CustomerReply,
@@ -175,6 +176,18 @@ class TooManyOpenCases(RuntimeError):
 
 
 CaseClock = Callable[[], Awaitable[datetime]]
+
+
+class OpeningFiles(Protocol):
+    """The files an opening names (`intake.opening_files.Uploads`)."""
+
+    async def claim(self, request: CaseRequest) -> list[AttachmentRef]:
+        """Keep the request's uploads under its case id (InvalidField when one is not there)."""
+
+    async def used(self, request: CaseRequest) -> None:
+        """The case started with them: drop the uploads."""
+
+
 # The closed record of a case (`intake.closed_views`), or None: read when Temporal no longer has it.
 ClosedViews = Callable[[str], Awaitable[CaseView | None]]
 FINGERPRINT_MEMO = "request_sha256"
@@ -205,7 +218,8 @@ _UNREACHABLE = (
 
 def fingerprint(request: CaseRequest) -> str:
     """What makes two openings with one request id the same request: the whole body, canonical."""
-    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    fields = request.model_dump(mode="json", exclude=None if request.attachments else {"attachments"})
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"))  # as before files: the same
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -276,6 +290,7 @@ class Cases:
         self._case_clock = case_clock or _host_clock
         self.policy_check = policy_check  # a bad policy file: an opening says so at once
         self.closed_views: ClosedViews | None = None  # closed records, for cases past retention
+        self.opening_files: OpeningFiles | None = None  # uploads an opening names (intake.opening_files)
 
     @property
     def client(self) -> Client:
@@ -307,13 +322,14 @@ class Cases:
             )
         await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
+        files = await self._files(request)  # the uploads it names, kept under the case's id
         self._take_opening(request.tenant_id)
         created = True
         try:
             number = await self._allocate(request)
             await self._client.start_workflow(
                 SupportCaseWorkflow.run,
-                CaseStart(request=request, case_number=number, follows=follows),
+                CaseStart(request=request, case_number=number, follows=follows, attachments=files),
                 id=request.case_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -342,9 +358,18 @@ class Cases:
         except BaseException:
             self._give_back_opening(request.tenant_id)
             raise
+        if files and self.opening_files is not None:
+            await self.opening_files.used(request)  # the case holds them now: the uploads go
         return OpenedCase(
             created=created, case=self.seen(await self._decided_view(request.case_id), principal)
         )
+
+    async def _files(self, request: CaseRequest) -> list[AttachmentRef]:
+        if not request.attachments:
+            return []
+        if self.opening_files is None:
+            raise InvalidField("attachments", "this intake keeps no files; open the case without them")
+        return await self.opening_files.claim(request)
 
     async def _allocate(self, request: CaseRequest) -> str | None:
         if self.numbers is None:
@@ -587,7 +612,9 @@ class Cases:
                 raise Unavailable(
                     f"case {case_id} cannot be read right now: a worker is taking it over (ask again)"
                 ) from None
-            closed = await self._closed(case_id, principal) if error.status == RPCStatusCode.NOT_FOUND else None
+            closed = (
+                await self._closed(case_id, principal) if error.status == RPCStatusCode.NOT_FOUND else None
+            )
             if closed is not None:  # past Temporal's retention: its closed record
                 return self.seen(closed, principal, language)
             raise _rpc_error(error, case_id) from None
@@ -616,7 +643,7 @@ class Cases:
         """The description and contact of a finished case: from its last run's input."""
         started = history.events[0].workflow_execution_started_event_attributes
         [start] = await self._client.data_converter.decode(started.input.payloads, [CaseStart])
-        return RequestDetails.of(start.request) if isinstance(start, CaseStart) else None
+        return RequestDetails.of(start.request, start.attachments) if isinstance(start, CaseStart) else None
 
     async def list(
         self,

@@ -26,6 +26,7 @@ def closed_views(engine: Engine) -> ClosedViews:
                 f"the closed record of {case_id} is sealed with a key this process does not have"
             ) from error
         except SQLAlchemyError as error:
-            raise Unavailable(f"the closed record of {case_id} cannot be read: {type(error).__name__}") from None
+            problem = type(error).__name__
+            raise Unavailable(f"the closed record of {case_id} cannot be read: {problem}") from None
 
     return read
