@@ -5,6 +5,9 @@ The address names its case by a token (`case+<token>@<reply domain>`), looked up
 the deliveries recorded in the shared database (`adapters.reply_addresses`), or, in mail sent
 before the tokens, by the case id and its MAC (`case+<case-id>.<mac>@<reply domain>`).
 
+Mail to a staff member's case address (`staff+<token>@<reply domain>`, the Reply-To of an
+engineer's case mail) is that engineer's update, decided by `intake.staff_mail`.
+
 Every mail gets a truthful SMTP answer, and none is attached silently or lost:
 
 - 250: the reply is on the case (or already was: the same Message-ID again is one message); an

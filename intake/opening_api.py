@@ -117,7 +117,11 @@ class MultipartOpening:
             return
         body = bytearray()
         while True:
-            message = await receive()
+            try:
+                message = await receive()  # the guard's: past its limit, BodyTooLarge
+            except HTTPException as error:
+                await _send_problem(send, error.status_code, "too_large", str(error.detail), [])
+                return
             if message["type"] != "http.request":
                 return  # the client went away
             body += message.get("body", b"")
@@ -174,7 +178,12 @@ class MultipartOpening:
         await self._app({**scope, "headers": headers}, replayed, send)
 
     async def _opening(self, principal: Principal, content_type: str, body: bytes) -> dict[str, Any]:
-        fields, files = read_multipart(content_type, body, self._uploads.max_files)
+        try:
+            fields, files = read_multipart(content_type, body, self._uploads.max_files)
+        except (ValueError, TypeError, LookupError, UnicodeError) as error:
+            if isinstance(error, BadMultipart):
+                raise
+            raise BadMultipart("body", "not a readable multipart/form-data body") from None
         if "request" not in fields:
             raise BadMultipart("request", "the multipart opening needs a `request` part (the JSON)")
         try:
@@ -207,12 +216,13 @@ def _multipart_opening(scope: Scope) -> bool:
 
 def larger_bodies(settings: Settings) -> Callable[[Scope], int | None]:
     """The guard's limit for the bodies that carry files given at opening (an upload, a multipart
-    opening): the files and the form; None for every other request (the guard's own limit)."""
+    opening): one file for an upload, the files and the form for a multipart opening; None for
+    every other request (the guard's own limit)."""
     limit = body_limit(settings)
 
     def larger(scope: Scope) -> int | None:
         if scope.get("method") == "POST" and scope.get("path") == "/attachments":
-            return limit
+            return settings.inbound_max_attachment_bytes  # one file
         return limit if _multipart_opening(scope) else None
 
     return larger

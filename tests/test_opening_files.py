@@ -128,6 +128,15 @@ async def test_files_by_reference_and_multipart_are_shown_with_the_request_bound
             "/attachments", content=b"x" * (3 * 1024 * 1024), headers=portal | {"Content-Type": "text/plain"}
         )
         assert huge.status_code == 413, huge.text
+        async def endless() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+            for _ in range(40):
+                yield b"x" * 16384
+
+        multipart = portal | {"Content-Type": "multipart/form-data; boundary=b"}
+        streamed = await http.post("/cases", content=endless(), headers=multipart)
+        assert streamed.status_code == 413, streamed.text
+        garbage = await http.post("/cases", content=b"--b\r\nnot a part", headers=multipart)
+        assert garbage.status_code == 422, garbage.text
         bad = await http.post(
             "/cases",
             data={"request": json.dumps(body(refused) | {"title": ""})},
