@@ -186,9 +186,10 @@ async def test_list_filters_and_customer_events(api: Api, request_id: str) -> No
         headers=as_key("contoso-portal"),
     )
     assert accepted.status_code == 200, accepted.text  # the case took it, and answers with its view
-    assert next(r for r in accepted.json()["customer_requests"] if r["request_id"] == "contact_data")[
-        "state"
-    ] == "answered"
+    assert (
+        next(r for r in accepted.json()["customer_requests"] if r["request_id"] == "contact_data")["state"]
+        == "answered"
+    )
     found: list[dict[str, Any]] = []
     for _ in range(50):
         found = (await api.client.get("/cases", params={"category": "billing", "tenant": "contoso"})).json()

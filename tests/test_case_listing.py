@@ -152,6 +152,7 @@ async def test_newest_first_pages_through_the_servers_cursor_and_a_requester_is_
         mine = [(await cases.open(case_request(f"{request_id}-{n}"))).case.case_id for n in range(3)]
         other = await cases.open(case_request(f"{request_id}-other", requester="staff@contoso.example"))
         everyone = set(mine) | {other.case.case_id}
+
         def all_listed(rows: list[CaseSummary]) -> bool:
             return everyone <= {r.case_id for r in rows}
 

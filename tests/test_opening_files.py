@@ -114,7 +114,7 @@ async def test_files_by_reference_and_multipart_are_shown_with_the_request_bound
         # Bounded: too many files is a 422 on `files`; a file too large a 413; a body over the
         # limit a 413 before it is read; none of them opens a case.
         refused = f"{request_id}-r"
-        three = parts + [("files", ("c.txt", b"c", "text/plain"))]
+        three = [*parts, ("files", ("c.txt", b"c", "text/plain"))]
         many = await http.post(
             "/cases", data={"request": json.dumps(body(refused))}, files=three, headers=portal
         )
@@ -128,6 +128,7 @@ async def test_files_by_reference_and_multipart_are_shown_with_the_request_bound
             "/attachments", content=b"x" * (3 * 1024 * 1024), headers=portal | {"Content-Type": "text/plain"}
         )
         assert huge.status_code == 413, huge.text
+
         async def endless() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
             for _ in range(40):
                 yield b"x" * 16384

@@ -16,13 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.database import open_database
 from adapters.mail_reader_process import InlineReader
 from adapters.mail_sink import text_of
+from adapters.settings import Settings
 from bootstrap.inbound import inbound_mail_for
+from bootstrap.worker_runtime import delivery_config
 from intake.case_thread import thread_over
 from intake.inbound_mail import mail_limits
 from support.access import CLI_OPERATOR
-
-from adapters.settings import Settings
-from bootstrap.worker_runtime import delivery_config
 from support.actions import Assignment, FirstResponse
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
@@ -50,7 +49,8 @@ async def test_only_the_customers_side_gets_the_cases_reply_address(
         engineer = str(mail["To"]) in config.staff.values()
         reply_to = str(mail["Reply-To"]) if mail["Reply-To"] is not None else None
         assert (reply_to or "").startswith("staff+") if engineer else reply_to is None, (
-            f"an engineer's mail replies to their staff address, others' to none: {mail['X-Casework-Notification']}"
+            f"an engineer's mail replies to their staff address, others' to none: "
+            f"{mail['X-Casework-Notification']}"
         )
         assert "case+" not in mail.as_string(), "never the customer's case address"
         assert mail["Auto-Submitted"] == "auto-generated"
