@@ -17,6 +17,7 @@ import asyncio
 import email.parser
 import email.policy
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -167,11 +168,28 @@ def read_multipart(content_type: str, body: bytes, max_files: int) -> tuple[dict
                 continue  # a file input left empty
             if len(files) == max_files:
                 raise BadMultipart("files", f"at most {max_files} files a case at opening")
-            kind = part.get_content_type().lower()
-            files.append(GivenFile(filename or "attachment", kind, content))
+            files.append(
+                GivenFile(_file_name(filename, len(files) + 1), _file_type(part.get_content_type()), content)
+            )
         else:
             fields[name] = content.decode("utf-8", errors="replace")
     return fields, files
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
+
+
+def _file_name(given: str, number: int) -> str:
+    """One line without control characters or a path (a browser may send one), at most 200
+    characters; `attachment-<n>` when nothing is left."""
+    name = _CONTROL.sub("_", re.split(r"[\\/]", given)[-1]).strip().strip(".")
+    return without_bidi(name[:200]) or f"attachment-{number}"
+
+
+def _file_type(given: str) -> str:
+    kind = given.lower()
+    return kind if _CONTENT_TYPE.fullmatch(kind) else "application/octet-stream"
 
 
 def request_of(text: str) -> CaseRequest:
