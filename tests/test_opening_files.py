@@ -73,6 +73,8 @@ async def test_files_by_reference_and_multipart_are_shown_with_the_request_bound
             f"/cases/{case_id}/attachments/{given['attachment_id']}", headers=as_key("li.wei")
         )
         assert got.status_code == 200 and got.content == PDF
+        thread = (await http.get(f"/cases/{case_id}/messages", headers=portal)).json()
+        assert thread[0]["kind"] == "description" and thread[0]["attachments"] == [given], "message 0 has it"
         foreign = await http.get(f"/cases/{case_id}", headers=as_key("fabrikam-portal"))
         assert foreign.status_code == 404
 
