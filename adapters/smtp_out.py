@@ -102,6 +102,7 @@ def recipients_of(email: Mime) -> list[str]:
     fields = [str(v) for name in ("To", "Cc") for v in email.get_all(name, [])]
     return [address for _, address in getaddresses(fields) if address]
 
+
 def message_id(notification_id: str, domain: str) -> str:
     """Stable across retries, so mail systems can also drop a duplicate by Message-ID."""
     return f"<{hashlib.sha256(notification_id.encode()).hexdigest()[:40]}@{domain}>"
@@ -117,6 +118,7 @@ def case_email(
     reply_to_domain: str,
     reply_key: bytes,
     to_staff: bool = False,
+    staff_reply_to: str | None = None,
 ) -> Mime:
     """A notification's email: text and HTML, replies to the case's address, ids in headers.
 
@@ -125,8 +127,9 @@ def case_email(
     local part whatever the case id's length; the caller records the token with its case before
     sending (adapters.reply_addresses), so the inbound listener finds the case. Mail `to_staff`
     (engineers, the support queue, the duty manager, account managers) has no Reply-To: a staff
-    member's reply must not land on the case as if the customer had written it; it goes to the From
-    address, and staff act on a case in the console, the API or the CLI.
+    member's reply must not land on the case as if the customer had written it; mail to an engineer
+    of the staff list replies to `staff_reply_to` (`support.inbound_mail.staff_reply_address`),
+    which takes that engineer's own reply as their update (`intake.staff_mail`).
     `Auto-Submitted: auto-generated` (RFC 3834): every mail casework sends is automatic, so a
     customer's out-of-office robot does not answer it.
 
@@ -144,6 +147,8 @@ def case_email(
     mail["Message-ID"] = message_id(notification_id, reply_to_domain)
     if not to_staff:
         mail["Reply-To"] = reply_address(case_id, reply_to_domain, reply_key)
+    elif staff_reply_to is not None:
+        mail["Reply-To"] = staff_reply_to
     mail["Auto-Submitted"] = "auto-generated"
     mail["Date"] = formatdate(usegmt=True)
     mail["X-Casework-Case"] = case_id

@@ -31,6 +31,7 @@ from intake.cases import Cases, CasesSource
 from intake.console import install_console
 from intake.expected_wait_api import ExpectedWaits, expected_wait_router
 from intake.limits import FrontLimits
+from intake.opening_files import Uploads
 from support.policy import PolicyError
 
 
@@ -70,6 +71,7 @@ def api_app(
         cases.directory = cases.directory or DirectoryStore(database)
         cases.verification = cases.verification or verification_gate(settings, database)
         cases.policy_check = cases.policy_check or partial(policy_problem, settings.policy_path)
+        cases.opening_files = cases.opening_files or Uploads(database, settings)
         source = given(cases)
     record_policy_file(settings, database)
     limits = FrontLimits.of(settings)  # one budget per key and per client address for both fronts

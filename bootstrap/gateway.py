@@ -21,6 +21,8 @@ from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
+from intake.closed_views import closed_views
+from intake.opening_files import Uploads
 from intake.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
@@ -66,6 +68,8 @@ def build_cases(
         case_clock=case_clock,
     )
     cases.projection = ConsoleCases(engine, key_ring_from_env()).project  # the console's queue
+    cases.closed_views = closed_views(engine)  # cases past Temporal's retention: their closed record
+    cases.opening_files = Uploads(engine, settings)  # files given at opening
     return cases
 
 

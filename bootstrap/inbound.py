@@ -24,6 +24,7 @@ from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
 from intake.bounces import Bounces, WithBounces
 from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, mail_limits
+from intake.staff_mail import StaffGateway, StaffReplies
 from support.inbound_mail import reply_key
 
 READERS = 2  # child processes reading mail: one hostile mail leaves the other for everyone else
@@ -36,17 +37,22 @@ def inbound_mail_for(
     for `mail release`): the reply key is the deliveries' (bootstrap.worker_runtime), the tokens
     are the ones every delivery worker records in the shared database; `keys` seal the files and
     held mail it stores (None: in clear)."""
-    return InboundMail(
+    key = reply_key(verification_key(settings))
+    store = AttachmentStore(engine, keys)
+    routing = InboundMail(
         cases,
         DirectoryStore(engine),
-        AttachmentStore(engine, keys),
+        store,
         settings.reply_to_domain,
         mail_limits(settings),
-        reply_key(verification_key(settings)),
+        key,
         ReplyAddresses(engine),
         reader,
         MailQuarantine(engine, keys),
     )
+    if isinstance(cases, StaffGateway):  # engineers' replies to their case mail (intake.staff_mail)
+        routing.staff_replies = StaffReplies(cases, settings.staff_file, key, store)
+    return routing
 
 
 def inbound_mail(

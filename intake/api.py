@@ -57,6 +57,8 @@ from intake.docs import install_docs
 from intake.guard import Guard
 from intake.ledgers import read_ledger
 from intake.limits import FrontLimits, RateLimited
+from intake.opening_api import MULTIPART_OPENING, MultipartOpening, larger_bodies, uploads_router
+from intake.opening_files import Uploads
 from intake.reports import build_sla_report
 from intake.thread_api import thread_router
 from intake.verification_gate import VerificationLocked
@@ -287,7 +289,11 @@ def create_app(
         return {"status": "ok"}
 
     @app.post(
-        "/cases", response_model=OpenedCase, status_code=201, responses={200: {"model": OpenedCase}, **ERRORS}
+        "/cases",
+        response_model=OpenedCase,
+        status_code=201,
+        responses={200: {"model": OpenedCase}, **ERRORS},
+        openapi_extra=MULTIPART_OPENING,  # files with the request: intake.opening_api
     )
     async def open_case(
         request: CaseRequest, response: Response, caller: Caller, cases: Gateway
@@ -296,7 +302,8 @@ def create_app(
         tenant's idempotency key: the same id and body again return the same case (200, not counted
         against the tenant's openings an hour); the same id with another body is a 409. The
         requester is an address of the tenant in the directory (or the key's own name). Phone
-        intake (`caller_number`) needs a phone key."""
+        intake (`caller_number`) needs a phone key. Files: name uploads (POST /attachments) in
+        `attachments`, or send multipart/form-data with the JSON as `request` and `files` parts."""
         opened = await cases.open(request, caller)  # only a new case counts against the tenant's openings
         response.status_code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return opened
@@ -435,6 +442,9 @@ def create_app(
     app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))
     app.include_router(whatif_router(engine, get_cases, ERRORS))  # POST /reports/whatif (operators)
 
+    uploads = Uploads(engine, settings)  # files given at opening (intake.opening_files)
+    app.include_router(uploads_router(uploads, ERRORS))
+    app.add_middleware(MultipartOpening, uploads=uploads)  # inside the guard: after it
     # The guard runs before routing, so before anything reads a body.
-    app.add_middleware(Guard, keyring=keys, limits=limits)
+    app.add_middleware(Guard, keyring=keys, limits=limits, larger=larger_bodies(settings))
     return app

@@ -55,6 +55,7 @@ from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TENANTS_IN_ID, TOO_L
 from support.action_receipt import ActionReceipt, clock_marks, receipt
 from support.actions import (
     Assignment,
+    AttachmentRef,
     Cooperation,
     CustomerActionRequest,
     CustomerReply,
@@ -183,6 +184,20 @@ class TooManyOpenCases(RuntimeError):
 
 
 CaseClock = Callable[[], Awaitable[datetime]]
+
+
+class OpeningFiles(Protocol):
+    """The files an opening names (`intake.opening_files.Uploads`)."""
+
+    async def claim(self, request: CaseRequest) -> list[AttachmentRef]:
+        """Keep the request's uploads under its case id (InvalidField when one is not there)."""
+
+    async def used(self, request: CaseRequest) -> None:
+        """The case started with them: drop the uploads."""
+
+
+# The closed record of a case (`intake.closed_views`), or None: read when Temporal no longer has it.
+ClosedViews = Callable[[str], Awaitable[CaseView | None]]
 FINGERPRINT_MEMO = "request_sha256"
 log = get_logger("casework.intake")
 REPLY_ATTEMPTS = 5  # a reply refused while the case moves to its next run is sent again this often
@@ -211,7 +226,8 @@ _UNREACHABLE = (
 
 def fingerprint(request: CaseRequest) -> str:
     """What makes two openings with one request id the same request: the whole body, canonical."""
-    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    fields = request.model_dump(mode="json", exclude=None if request.attachments else {"attachments"})
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"))  # as before files: the same
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -289,6 +305,8 @@ class Cases:
         # the console's projection (adapters.console_cases): told the view each opening, action and
         # read answers with, and the opening's words; None: none (a gateway made by hand)
         self.projection: Callable[[CaseView, list[str]], None] | None = None
+        self.closed_views: ClosedViews | None = None  # closed records, for cases past retention
+        self.opening_files: OpeningFiles | None = None  # uploads an opening names (intake.opening_files)
 
     @property
     def client(self) -> Client:
@@ -320,13 +338,14 @@ class Cases:
             )
         await self._check_people(request, principal)
         await self._check_open_cases(request.tenant_id)
+        files = await self._files(request)  # the uploads it names, kept under the case's id
         self._take_opening(request.tenant_id)
         created = True
         try:
             number = await self._allocate(request)
             await self._client.start_workflow(
                 SupportCaseWorkflow.run,
-                CaseStart(request=request, case_number=number, follows=follows),
+                CaseStart(request=request, case_number=number, follows=follows, attachments=files),
                 id=request.case_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -355,6 +374,8 @@ class Cases:
         except BaseException:
             self._give_back_opening(request.tenant_id)
             raise
+        if files and self.opening_files is not None:
+            await self.opening_files.used(request)  # the case holds them now: the uploads go
         decided = await self._decided_view(request.case_id)
         await self._projected(decided, [request.requester, request.description])
         return OpenedCase(created=created, case=self.seen(decided, principal))
@@ -367,6 +388,13 @@ class Cases:
             await asyncio.to_thread(self.projection, view, words or [])
         except (SQLAlchemyError, ValueError) as error:
             log.warning("console projection not written", case_id=view.case_id, error=type(error).__name__)
+
+    async def _files(self, request: CaseRequest) -> list[AttachmentRef]:
+        if not request.attachments:
+            return []
+        if self.opening_files is None:
+            raise InvalidField("attachments", "this intake keeps no files; open the case without them")
+        return await self.opening_files.claim(request)
 
     async def _allocate(self, request: CaseRequest) -> str | None:
         if self.numbers is None:
@@ -616,9 +644,21 @@ class Cases:
                 raise Unavailable(
                     f"case {case_id} cannot be read right now: a worker is taking it over (ask again)"
                 ) from None
+            closed = (
+                await self._closed(case_id, principal) if error.status == RPCStatusCode.NOT_FOUND else None
+            )
+            if closed is not None:  # past Temporal's retention: its closed record
+                return self.seen(closed, principal, language)
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"case {case_id} could not be read: {error}") from None
+
+    async def _closed(self, case_id: str, principal: Principal) -> CaseView | None:
+        """The closed record of a case Temporal no longer holds, if the principal may see it."""
+        if self.closed_views is None:
+            return None
+        view = await self.closed_views(case_id)
+        return view if view is not None and principal.sees(view.tenant_id) else None
 
     async def _final_view(self, handle: WorkflowHandle[SupportCaseWorkflow, CaseView]) -> CaseView:
         """A finished case's view is its workflow result, read from history (no worker needed)."""
@@ -635,7 +675,7 @@ class Cases:
         """The description and contact of a finished case: from its last run's input."""
         started = history.events[0].workflow_execution_started_event_attributes
         [start] = await self._client.data_converter.decode(started.input.payloads, [CaseStart])
-        return RequestDetails.of(start.request) if isinstance(start, CaseStart) else None
+        return RequestDetails.of(start.request, start.attachments) if isinstance(start, CaseStart) else None
 
     async def list(
         self,

@@ -73,12 +73,19 @@ class BodyTooLarge(HTTPException):
 
 class Guard:
     def __init__(
-        self, app: ASGIApp, keyring: Keyring, limits: FrontLimits, max_body: int = MAX_BODY_BYTES
+        self,
+        app: ASGIApp,
+        keyring: Keyring,
+        limits: FrontLimits,
+        max_body: int = MAX_BODY_BYTES,
+        larger: Callable[[Scope], int | None] | None = None,
     ) -> None:
+        """`larger`: the limit of the requests that may carry more (files given at opening), else None."""
         self._app = app
         self._keyring = keyring
         self._limits = limits
         self._max_body = max_body
+        self._larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,16 +118,16 @@ class Guard:
         if limited is not None:
             await _too_many(send, limited)
             return
+        larger = self._larger(scope) if self._larger is not None else None
+        most = larger if larger is not None else self._max_body
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
-            await send_problem(
-                send, 413, "too_large", f"the body is over the limit of {self._max_body} bytes"
-            )
+        if declared is not None and (not declared.isdigit() or int(declared) > most):
+            await send_problem(send, 413, "too_large", f"the body is over the limit of {most} bytes")
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self._app(scope, self._bounded(receive), send)
+        await self._app(scope, self._bounded(receive, most), send)
 
-    def _bounded(self, receive: Receive) -> Receive:
+    def _bounded(self, receive: Receive, most: int) -> Receive:
         """A body without a Content-Length is counted as it arrives and cut off past the limit."""
         seen = 0
 
@@ -129,8 +136,8 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self._max_body:
-                    raise BodyTooLarge(self._max_body)
+                if seen > most:
+                    raise BodyTooLarge(most)
             return message
 
         return bounded

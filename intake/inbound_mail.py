@@ -5,6 +5,9 @@ The address names its case by a token (`case+<token>@<reply domain>`), looked up
 the deliveries recorded in the shared database (`adapters.reply_addresses`), or, in mail sent
 before the tokens, by the case id and its MAC (`case+<case-id>.<mac>@<reply domain>`).
 
+Mail to a staff member's case address (`staff+<token>@<reply domain>`, the Reply-To of an
+engineer's case mail) is that engineer's update, decided by `intake.staff_mail`.
+
 Every mail gets a truthful SMTP answer, and none is attached silently or lost:
 
 - 250: the reply is on the case (or already was: the same Message-ID again is one message); an
@@ -55,13 +58,14 @@ from adapters.reply_addresses import ReplyAddresses
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.cases import ActionRejected, CaseNotFound, OpenedCase, Unavailable
+from intake.staff_mail import StaffReplies
 from support.action_receipt import ActionReceipt
 from support.actions import CustomerReply
 from support.case_machine import MOVING_MARK
 from support.case_record import CaseStart
 from support.case_view import CaseView
 from support.customer_replies import ALREADY_RECEIVED, STILL_OPENING
-from support.inbound_mail import case_id_of, mail_kind, message_hash, same_domain, token_of
+from support.inbound_mail import case_id_of, mail_kind, message_hash, same_domain, staff_token_of, token_of
 from support.text import MESSAGE_MAX
 from support.verification import mask
 from workflows import search_attributes as sa
@@ -180,12 +184,13 @@ class InboundMail:
         self._limits = limits
         self._key = reply_key
         self.count: Callable[[str], None] = _uncounted
+        self.staff_replies: StaffReplies | None = None  # engineers' replies (intake.staff_mail)
 
     async def case_of(self, address: str) -> str | None:
         """The case a recipient address names: by its token, recorded when casework sent it, or, in
         the form sent before tokens, by its case id with the right MAC. None for any other address.
         (A database that cannot be read raises: the listener answers 451, the sender tries again.)"""
-        token = token_of(address, self._reply_domain)
+        token = token_of(address, self._reply_domain) or self._staff_token(address)
         if token is not None:
             return await asyncio.to_thread(self._replies.case_for, token)
         return case_id_of(address, self._reply_domain, self._key)
@@ -231,6 +236,24 @@ class InboundMail:
             )
             return SmtpAnswer(250, "2.6.0 automatic message: accepted and not added to the case", "automatic")
         digest = await asyncio.to_thread(message_hash, head.message_id, raw)  # (SHA-256 of 25 MiB, at worst)
+        staff_token = self._staff_token(recipient)
+        if staff_token is not None and self.staff_replies is not None:  # an engineer's reply
+            try:
+                code, text, outcome = await self.staff_replies.land(
+                    case_id,
+                    staff_token,
+                    head.from_address,
+                    envelope_sender,
+                    digest,
+                    lambda: self._reader.read(raw),
+                )
+            except ReaderUnavailable:
+                return UNREADABLE_NOW
+            except CaseNotFound:
+                return NO_SUCH_ADDRESS
+            except UNREACHABLE_ERRORS:
+                return UNREACHABLE
+            return SmtpAnswer(code, text, outcome)
         try:
             if await asyncio.to_thread(self._store.received, case_id, digest):
                 return self._duplicate(case_id)
@@ -265,6 +288,10 @@ class InboundMail:
                 "inbound mail deferred: case unreachable", case_id=case_id, error=type(error).__name__
             )
             return UNREACHABLE
+
+    def _staff_token(self, address: str) -> str | None:
+        """The token of a staff member's case address, when staff replies are taken here."""
+        return staff_token_of(address, self._reply_domain) if self.staff_replies is not None else None
 
     def _refused(self, case_id: str, refused: MailRefused) -> SmtpAnswer:
         """A mail over the limits (552) or one that will never be read (554), with its reason."""

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from support.actions import AttachmentRef
 from support.calendar import Calendar
 from support.case_context import CaseContext
 from support.case_inputs import ArchivedInputs, CaseInputs
@@ -22,7 +23,7 @@ from support.closed_case import CaseArchive
 from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
 from support.policy import Policy
-from support.request import CaseRequest
+from support.request import CaseRequest, RequestDetails
 from support.tenant import TenantFacts
 from support.verification import IssuedCode
 from support.vocabulary import Severity
@@ -47,6 +48,9 @@ class CaseStart(BaseModel):
     carried: CarriedCase | None = None
     case_number: str | None = None
     follows: str | None = None
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, description="the files given at opening, as the intake stored them"
+    )
 
 
 def always(_: str) -> bool:
@@ -60,6 +64,7 @@ class CaseRecord:
     def __init__(self, request: CaseRequest, view: CaseView, patched: Callable[[str], bool] = always) -> None:
         self.request = request
         self.view = view
+        self.files: list[AttachmentRef] = []  # given at opening (in the input: never in the view)
         self.policy: Policy | None = None
         self.tenant: TenantFacts | None = None
         self.issued: IssuedCode | None = None
@@ -82,8 +87,11 @@ class CaseRecord:
         """A new case (its view made from the request), or the one carried from the last run."""
         if start.carried is None:
             view = CaseView.for_request(start.request, now, case_id, start.case_number, start.follows)
-            return cls(start.request, view, patched)
+            record = cls(start.request, view, patched)
+            record.files = list(start.attachments)
+            return record
         record = cls(start.request, start.carried.case, patched)
+        record.files = list(start.attachments)
         record.policy, record.tenant = start.carried.policy, start.carried.tenant
         record.inputs = start.carried.inputs or CaseInputs(complete=False)
         record.taken = list(start.carried.taken)
@@ -112,13 +120,18 @@ class CaseRecord:
 
     def archive(self) -> CaseArchive:
         """The archive activity's input: the final view, with the policy snapshot and the tenant's
-        zone (the activity's input is no part of the workflow's command: replay is unchanged)."""
+        zone (the activity's input is no part of the workflow's command: replay is unchanged), and
+        the request's words, so the closed record shows them after Temporal's retention."""
         return CaseArchive.model_construct(
-            **dict(self.view),
+            **(dict(self.view) | {"request": self.details()}),
             sla_policy=self.policy,
             tenant_time_zone=self.tenant.time_zone if self.tenant is not None else None,
             inputs=self.archived_inputs(),
         )
+
+    def details(self) -> RequestDetails:
+        """What the customer wrote, whom to reach and the files they gave, for readers of the case."""
+        return RequestDetails.of(self.request, self.files)
 
     def archived_inputs(self) -> ArchivedInputs | None:
         """What a what-if re-decides this case from: the request and every event, or None."""
@@ -138,6 +151,7 @@ class CaseRecord:
         self.view.keep_bounded()
         return CaseStart(
             request=self.request,
+            attachments=self.files,
             carried=CarriedCase(
                 case=self.view, policy=self.rules, tenant=self.facts, inputs=self.inputs, taken=self.taken
             ),

@@ -106,9 +106,9 @@ def received(case: CaseRecord, reply: CustomerReply, now: datetime, decision: De
 def follow_up_request(request: CaseRequest, view: CaseView, reply: CustomerReply) -> CaseRequest | None:
     """The new case a reply to a closed case opens (after the reopen window): the same tenant,
     requester, contact and language, the old case's title and last severity (decided afresh under
-    today's policy), the reply as its description; None when the case is not closed (a withdrawn
-    or refused case keeps refusing replies). Its request id comes from the reply, so the same mail
-    delivered twice finds the same new case."""
+    today's policy), the reply as its description, none of the old case's files; None when the
+    case is not closed (a withdrawn or refused case keeps refusing replies). Its request id comes
+    from the reply, so the same mail delivered twice finds the same new case."""
     if view.status is not CaseStatus.CLOSED:
         return None
     return request.model_validate(
@@ -119,5 +119,6 @@ def follow_up_request(request: CaseRequest, view: CaseView, reply: CustomerReply
             "description": reply.body,
             "channel": Channel.WEB,
             "caller_number": None,
+            "attachments": [],  # the old case's uploads were its own (and taken by it)
         }
     )

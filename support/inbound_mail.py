@@ -78,6 +78,33 @@ def reply_address(case_id: str, reply_domain: str, key: bytes) -> str:
     return f"{LOCAL_PREFIX}{reply_token(case_id, key)}@{reply_domain}"
 
 
+STAFF_PREFIX: Final = "staff+"
+_STAFF_LABEL: Final = b"casework staff reply token v1\x00"
+
+
+def staff_token(case_id: str, staff_name: str, key: bytes) -> str:
+    """The token of the reply address a staff member's mail of a case carries: bound to the case
+    and to that staff member (HMAC-SHA256 under the reply key), so only the mailbox it was sent to
+    knows it, and a mail from another staff member's address (or a forged From) does not match it."""
+    message = _STAFF_LABEL + case_id.encode("utf-8") + b"\x00" + staff_name.encode("utf-8")
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:TOKEN_CHARS]
+
+
+def staff_reply_address(case_id: str, staff_name: str, reply_domain: str, key: bytes) -> str:
+    """The `Reply-To` of a case's mail to a staff member: `staff+<token>@<reply domain>`; a reply
+    to it from that member's address in the staff list becomes their update (`intake.staff_mail`)."""
+    return f"{STAFF_PREFIX}{staff_token(case_id, staff_name, key)}@{reply_domain}"
+
+
+def staff_token_of(address: str, reply_domain: str) -> str | None:
+    """The token of a `staff+<token>@<reply domain>` address (lower case), or None."""
+    rest = _after_prefix(address, reply_domain, STAFF_PREFIX)
+    if rest is None or not _TOKEN.fullmatch(rest.lower()):
+        return None
+    return rest.lower()
+
+
 BOUNCE_PREFIX: Final = "bounce+"
 _BOUNCE_LABEL: Final = b"casework bounce token v1\x00"
 

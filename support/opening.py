@@ -72,7 +72,17 @@ def _request_facts(case: CaseRecord) -> dict[str, str]:
         "contact_email": request.contact_email,
         "contact_phone": request.contact_phone or "-",
         "preferred_contact": request.preferred_contact.value,
-    }
+    } | _files(case)
+
+
+def _files(case: CaseRecord) -> dict[str, str]:
+    """The files given at opening, a line each: name, size, and where staff download it (none: no
+    fact, so a case without files tells what it always told)."""
+    if not case.files:
+        return {}
+    where = f"/console/cases/{case.view.case_id}/attachments"
+    lines = [f"- {f.filename} ({f.size} B): {where}/{f.attachment_id}" for f in case.files]
+    return {"attachments": "\n".join(lines)}
 
 
 def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: Decision) -> None:

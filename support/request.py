@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from support.actions import ATTACHMENTS_PER_REPLY, MESSAGE_HASH_PATTERN, AttachmentRef
 from support.text import (
     PHONE_PATTERN,
     REQUEST_ID_PATTERN,
@@ -62,6 +63,21 @@ class CaseRequest(BaseModel):
         description="affected service, e.g. exchange, teams",
     )
     scope: IssueArea = Field(default=IssueArea.PRODUCT, description="where the requester says the problem is")
+    attachments: list[str] = Field(
+        default_factory=list,
+        max_length=ATTACHMENTS_PER_REPLY,
+        description="files given at opening: ids answered by POST /attachments (of this tenant, "
+        "within a day); or send the files themselves as multipart (see POST /cases)",
+        json_schema_extra={"items": {"type": "string", "pattern": MESSAGE_HASH_PATTERN}},
+    )
+
+    @field_validator("attachments")
+    @classmethod
+    def _upload_ids(cls, value: list[str]) -> list[str]:
+        for given in value:
+            if not re.fullmatch(MESSAGE_HASH_PATTERN, given):
+                raise ValueError(f"{given[:70]!r} is not an upload id (64 hex digits)")
+        return list(dict.fromkeys(value))
 
     @field_validator("contact_phone", "caller_number")
     @classmethod
@@ -104,13 +120,19 @@ class RequestDetails(BaseModel):
     contact_email: str
     contact_phone: str | None = None
     preferred_contact: ContactMethod
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        description="files given at opening (GET /cases/{case_id}/attachments/{attachment_id})",
+    )
 
     @classmethod
-    def of(cls, request: CaseRequest) -> RequestDetails:
+    def of(cls, request: CaseRequest, files: list[AttachmentRef] | None = None) -> RequestDetails:
+        """`files`: the opening's files as the case keeps them (the intake stored them)."""
         return cls(
             description=request.description,
             requester=request.requester,
             contact_email=request.contact_email,
             contact_phone=request.contact_phone,
             preferred_contact=request.preferred_contact,
+            attachments=list(files or []),
         )

@@ -132,7 +132,8 @@ def keep_message(case: CaseRecord, event: object, now: datetime, decision: Decis
 def description(
     case_id: str, tenant_id: str, details: RequestDetails, at: datetime, via: Via
 ) -> ThreadMessage:
-    """Message 0: what the customer wrote when opening the case (from the case's input)."""
+    """Message 0: what the customer wrote when opening the case, with the files given then (from
+    the case's input)."""
     return ThreadMessage(
         case_id=case_id,
         tenant_id=tenant_id,
@@ -143,6 +144,7 @@ def description(
         author=details.requester,
         via=via,
         body=details.description,
+        attachments=list(details.attachments),
     )
 
 

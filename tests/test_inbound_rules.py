@@ -201,8 +201,14 @@ def test_robots_doubtful_mail_and_people(headers: list[tuple[str, str]], sender:
 
 @pytest.mark.parametrize(
     ("value", "keyword"),
-    [("no", "no"), ("no (comment)", "no"), ("(a (nested) comment) auto-replied", "auto-replied"),
-     ("no (a \\) escaped)", "no"), ("auto-generated; x=y", "auto-generated"), ("", "")],
+    [
+        ("no", "no"),
+        ("no (comment)", "no"),
+        ("(a (nested) comment) auto-replied", "auto-replied"),
+        ("no (a \\) escaped)", "no"),
+        ("auto-generated; x=y", "auto-generated"),
+        ("", ""),
+    ],
 )
 def test_the_auto_submitted_keyword(value: str, keyword: str) -> None:
     assert auto_submitted_keyword(value) == keyword

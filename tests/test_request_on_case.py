@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.closed_cases import read_closed_case, store_closed_case
+from adapters.database import open_database
 from adapters.mail_sink import text_of
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
@@ -18,6 +20,7 @@ from intake.console.app import TEMPLATES
 from intake.console.i18n import Words
 from support.access import Principal, Role
 from support.actions import Withdrawal
+from support.closed_case import closed_case_row
 from support.request import RequestDetails
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
@@ -78,3 +81,18 @@ async def test_the_request_is_shown_to_staff_and_the_tenants_portal_never_to_ano
         await time_env.sleep(timedelta(minutes=1))
         ended = await cases.show(case_id, AGENT)  # read from the finished case's history
         assert ended.status.value == "withdrawn" and ended.request == expected
+
+        # Past Temporal's retention the case is read from its closed record, which kept the request.
+        engine = open_database(settings)
+        try:
+            record = read_closed_case(engine, case_id)
+            assert record is not None and record.request == expected, "the archive kept the words"
+            gone = record.model_copy(update={"case_id": "case-contoso.past-retention"})
+            store_closed_case(engine, closed_case_row(gone, archived_at=ended.closed_at or ended.created_at))
+        finally:
+            engine.dispose()
+        for reader in (OPERATOR, AGENT, PORTAL):
+            shown = await cases.show(gone.case_id, reader)  # Temporal has no such case: the record
+            assert shown.request == expected and shown.status.value == "withdrawn", reader.name
+        with pytest.raises(CaseNotFound):
+            await cases.show(gone.case_id, OTHER_PORTAL)

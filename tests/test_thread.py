@@ -157,6 +157,12 @@ def test_the_cli_renders_the_thread_in_the_operators_language_and_zone(language:
 @pytest.mark.parametrize("char", ["x", "中", "😀"], ids=["ascii", "cjk", "emoji"])
 def test_a_case_with_1000_messages_and_200_attachments_stays_under_the_state_bound(char: str) -> None:
     driver = Driver(case_request("thread-bound", severity="B"), T0)
+    driver.case.files = [  # the most files an opening may give (its input carries them), longest names
+        AttachmentRef(
+            attachment_id=f"{a:064x}", filename=char * LINE_MAX, content_type="application/pdf", size=10**7
+        )
+        for a in range(ATTACHMENTS_PER_REPLY)
+    ]
     driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
     replies = 0
     while driver.view.messages < 1000:
@@ -191,3 +197,4 @@ def test_a_case_with_1000_messages_and_200_attachments_stays_under_the_state_bou
     assert len(carried) < CARRIED_MAX, f"{len(carried) / 1024:.1f} KiB with {char!r}"
     again = CaseRecord.begin(driver.case.carried(), T0, driver.view.case_id)
     assert again.view.messages == 1000, "the count goes on in the next run"
+    assert again.files == driver.case.files, "the opening's files go on in the next run"

@@ -53,9 +53,7 @@ async def phone_case(cases: Cases, request_id: str, caller: str = CALLER) -> Cas
     return (await cases.open(case_request(request_id, channel="phone", caller_number=caller))).case
 
 
-async def verify(
-    client: Client, gate: VerificationGate, case_id: str, code: str
-) -> VerificationResult:
+async def verify(client: Client, gate: VerificationGate, case_id: str, code: str) -> VerificationResult:
     """What the intake does with a caller's code: the gate, then the sealed update."""
     caller = await case_caller(client, case_id)
 
@@ -169,7 +167,7 @@ async def test_the_history_of_a_verified_case_holds_no_code_and_nothing_testable
     assert opened.status is CaseStatus.AWAITING_FIRST_RESPONSE
     assert not re.search(rf"(?<![\d.]){code}(?!\d)", history), "the code is nowhere in the history"
     assert not keyless_digests(view.case_id, code) & set(re.findall(r"[0-9a-f]{32,128}", history))
-    assert "salt_hex\":\"" not in history and "code_hash_hex\":\"" not in history, "no salted hash"
+    assert 'salt_hex":"' not in history and 'code_hash_hex":"' not in history, "no salted hash"
     key = verification_key(settings)
     assert code_mac(key, view.case_id, code) in history, "what the history holds needs the key"
     assert code_mac(b"", view.case_id, code) not in history

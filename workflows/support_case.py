@@ -190,7 +190,7 @@ class SupportCaseWorkflow:
     def request_details(self) -> RequestDetails:
         """What the customer wrote and whom to reach (from the case's input): the intake shows it
         beside the view to whoever may read the case."""
-        return RequestDetails.of(self._case.request)
+        return self._case.details()
 
     @workflow.query
     def sla_basis(self) -> SlaBasis:

@@ -2,7 +2,8 @@
 
 Each email to the customer's side replies to its case's address, `case+<token>@<reply domain>`; the
 token is recorded with the case in the shared database (adapters/reply_addresses.py) before the
-email goes out. Staff mail has no Reply-To (adapters/smtp_out.py `case_email`). Customer mail goes
+email goes out. Staff mail has no customer Reply-To (adapters/smtp_out.py `case_email`); an
+engineer's replies to an address bound to the case and to them (`intake.staff_mail`). Customer mail goes
 out from an envelope sender of its own, `bounce+<token>@<reply domain>` (VERP; the token recorded
 with its notification in adapters/bounce_addresses.py first), so a mail server's later report that
 it could not deliver it is tied to the notification (intake/bounces.py).
@@ -17,8 +18,15 @@ import asyncio
 from adapters.channels.base import ChannelKind, SenderContext
 from adapters.messages import Message
 from adapters.smtp_out import SmtpPool, case_email
-from support.inbound_mail import bounce_address, bounce_token, reply_token, tenant_of_case
-from support.notifications import Notification, urgency
+from support.inbound_mail import (
+    bounce_address,
+    bounce_token,
+    reply_token,
+    staff_reply_address,
+    staff_token,
+    tenant_of_case,
+)
+from support.notifications import Audience, Notification, urgency
 from support.routing import Route
 
 _REMEMBERED_MAX = 10_000  # tokens a delivery worker keeps in mind as recorded
@@ -39,6 +47,7 @@ class EmailSender:
         if not to_staff:
             await self._remember_reply_address(n.case_id)
             envelope_from = await self._bounce_address(n)
+        staff_reply_to = await self._staff_reply_address(n, route.target) if to_staff else None
         email = case_email(
             message,
             mail_from=config.mail_from,
@@ -48,6 +57,7 @@ class EmailSender:
             reply_to_domain=config.reply_to_domain,
             reply_key=config.reply_key,
             to_staff=to_staff,
+            staff_reply_to=staff_reply_to,
         )
         priority = urgency(n.event, n.audience)
         await self._smtp.send(email, priority=priority, envelope_from=envelope_from)
@@ -64,6 +74,18 @@ class EmailSender:
         remember = self._bounces.remember
         await asyncio.to_thread(remember, token, n.notification_id, n.case_id, n.event, n.audience.value)
         return bounce_address(n.notification_id, domain, key)
+
+    async def _staff_reply_address(self, n: Notification, address: str) -> str | None:
+        """An engineer's mail replies to an address bound to the case and to them (its token
+        recorded first, as a customer's); the queue's and the managers' mail to none."""
+        engineer = n.engineer or ""
+        listed = self._config.staff.get(engineer, "")
+        if n.audience is not Audience.ENGINEER or not listed or listed.lower() != address.lower():
+            return None
+        key = self._config.reply_key
+        token = staff_token(n.case_id, engineer, key)
+        await asyncio.to_thread(self._replies.remember, token, n.case_id, tenant_of_case(n.case_id))
+        return staff_reply_address(n.case_id, engineer, self._config.reply_to_domain, key)
 
     async def _remember_reply_address(self, case_id: str) -> None:
         """Record the case's reply token (the email's Reply-To) before the email goes out, so a

@@ -50,17 +50,20 @@ from intake.cases import (
     Unavailable,
 )
 from intake.console.case_page import fill_reply, obligation_words, parts_of
+from intake.console.contact_files import TooLargeForm, read_contact
 from intake.console.dashboard import install_dashboard
 from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
 from intake.console.portal import PortalFront, install_portal
+from intake.console.request_files import add_request_files
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
 from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
 from intake.console.words import Reading
 from intake.console.workspace import Pages, install_workspace
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
+from intake.opening_files import BadMultipart, FileTooLarge, Uploads, body_limit, with_files
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
@@ -560,6 +563,9 @@ def create_console(
             )
         return RedirectResponse(f"{PREFIX}/cases/{case_id}?done=comment#thread", status_code=303)
 
+    add_request_files(app, PREFIX, engine, signed_in, get_cases, CASE_ID)  # files of the case
+    uploads = Uploads(engine, settings)  # the Contact form's files (intake.opening_files)
+
     # Contact support
 
     def contact_tenants(principal: Principal) -> list[str]:
@@ -601,6 +607,8 @@ def create_console(
             "severities": [s.value for s in Severity],
             "methods": [m.value for m in ContactMethod],
             "values": defaults | {k: v for k, v in values.items() if k != "csrf"},
+            "max_files": uploads.max_files,
+            "max_file_mb": round(uploads.max_bytes / 1024 / 1024, 1),
         }
 
     @app.get(f"{PREFIX}/contact")
@@ -630,7 +638,14 @@ def create_console(
     async def open_case(request: Request) -> HTMLResponse:
         session = await signed_in(request)
         principal = may_open(session)
-        form = await read_form(request, session)
+        try:  # the form with its files (intake.console.contact_files): bounded, then the CSRF check
+            form, files = await read_contact(request, body_limit(settings), uploads.max_files)
+        except TooLargeForm:
+            raise BadForm(413, "fix_fields") from None
+        except BadMultipart:
+            form, files = {}, []
+        if not sessions.csrf_ok(session.nonce, form.get("csrf")):
+            raise BadForm(403, "csrf")
         values = {k: v for k, v in form.items() if k != "csrf"}
         data: dict[str, Any] = {
             "request_id": values.get("request_id", ""),
@@ -649,9 +664,12 @@ def create_console(
         problems: dict[str, str] = {}
         try:
             case_request = CaseRequest.model_validate(data)
+            case_request = await with_files(uploads, principal, case_request, files)
         except ValidationError as error:
             renamed = {"tenant_id": "tenant"}
             problems = {renamed.get(e["field"], e["field"]): e["message"] for e in field_errors(error)}
+        except (FileTooLarge, Forbidden) as error:
+            problems = {"files": str(error)}
         if problems:
             context = contact_context(principal, values)
             wait = await wait_for(principal, values.get("tenant", ""), data["category"], data["severity"])
