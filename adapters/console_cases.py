@@ -52,9 +52,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import closed_cases, console_cases
+from support.action_receipt import QueueFacts, queue_facts
 from support.case_numbers import case_number, serial_of
 from support.case_view import CaseView
-from support.next_deadline import next_deadline
 from support.search_terms import tokens
 from support.text import TENANT_ID_PATTERN
 from support.vocabulary import CaseStatus
@@ -150,27 +150,13 @@ class ConsoleCases:
         given, index the case's own words once."""
         if view.status in (CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION):
             return  # not in any queue yet; the next action or read projects it
-        upcoming = next_deadline(view)
-        first = view.first_response
-        breaches = [c.breached_at for c in (first, view.customer_update) if c and c.breached_at]
         title, kid = sealed_text(self._keys, view.title, _title_context(view.case_id))
-        values = {
+        values: dict[str, object] = {
             "case_number": view.case_number,
             "tenant_id": view.tenant_id,
-            "status": view.status.value,
-            "severity": view.severity.value if view.severity else None,
             "category": view.category.value,
-            "assignee": view.assigned_engineer,
-            "next_deadline": upcoming.at,
-            "clock": upcoming.clock.value if upcoming.clock is not None and upcoming.at else None,
-            "first_response_at": first.answered_at if first else None,
-            "first_response_met": (first.breached_at is None) if first and first.answered_at else None,
-            "breached": view.sla_breached,
-            "breached_at": max(breaches) if breaches else None,
-            "paused": upcoming.paused or any(p.resumed_at is None for p in view.pauses),
+            **_fact_values(queue_facts(view)),
             "opened_at": view.opened_at,
-            "resolved_at": view.resolved_at,
-            "closed_at": view.closed_at,
             "time_zone": view.time_zone,
             "title": title,
             "key_id": kid,
@@ -186,6 +172,17 @@ class ConsoleCases:
             words = " ".join([view.title, *opening_words])
             replace = bool(opening_words)  # else the title alone, when the case has no row yet
             self._index(connection, view.case_id, _CASE_SOURCE, view.tenant_id, False, words, replace)
+
+    def refresh(self, case_id: str, facts: QueueFacts) -> None:
+        """An action's receipt: the row's changing facts (a case with no row yet gets one at its
+        next read; `starter.py console reproject` writes them all)."""
+        if facts.status in (CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION):
+            return
+        values = _fact_values(facts)
+        with self._engine.begin() as connection:
+            connection.execute(
+                console_cases.update().where(console_cases.c.case_id == case_id).values(**values)
+            )
 
     def index_message(
         self, connection: Connection, case_id: str, seq: int, tenant_id: str, internal: bool, words: str
@@ -507,3 +504,21 @@ def _aware(at: datetime | None) -> datetime | None:
     if at is None:
         return None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _fact_values(facts: QueueFacts) -> dict[str, object]:
+    return {
+        "status": facts.status.value,
+        "severity": facts.severity.value if facts.severity else None,
+        "assignee": facts.assignee,
+        "next_deadline": facts.next_deadline,
+        "clock": facts.clock.value if facts.clock is not None else None,
+        "first_response_at": facts.first_response_at,
+        "first_response_met": facts.first_response_met,
+        "breached": facts.breached,
+        "breached_at": facts.breached_at,
+        "paused": facts.paused,
+        "resolved_at": facts.resolved_at,
+        "closed_at": facts.closed_at,
+        "projected_at": datetime.now(UTC),
+    }

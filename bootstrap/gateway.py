@@ -67,7 +67,8 @@ def build_cases(
         policy_check=partial(policy_problem, settings.policy_path),
         case_clock=case_clock,
     )
-    cases.projection = ConsoleCases(engine, key_ring_from_env()).project  # the console's queue
+    queue = ConsoleCases(engine, key_ring_from_env())  # the console's queue
+    cases.projection, cases.refresh_projection = queue.project, queue.refresh
     cases.closed_views = closed_views(engine)  # cases past Temporal's retention: their closed record
     cases.opening_files = Uploads(engine, settings)  # files given at opening
     return cases

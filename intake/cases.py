@@ -52,7 +52,7 @@ from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TENANTS_IN_ID, TOO_LATE, action_update_id
-from support.action_receipt import ActionReceipt, clock_marks, receipt
+from support.action_receipt import ActionReceipt, QueueFacts, clock_marks, receipt
 from support.actions import (
     Assignment,
     AttachmentRef,
@@ -305,6 +305,8 @@ class Cases:
         # the console's projection (adapters.console_cases): told the view each opening, action and
         # read answers with, and the opening's words; None: none (a gateway made by hand)
         self.projection: Callable[[CaseView, list[str]], None] | None = None
+        # ... and the queue's facts each action's receipt carries (its row's changing columns)
+        self.refresh_projection: Callable[[str, QueueFacts], None] | None = None
         self.closed_views: ClosedViews | None = None  # closed records, for cases past retention
         self.opening_files: OpeningFiles | None = None  # uploads an opening names (intake.opening_files)
 
@@ -388,6 +390,15 @@ class Cases:
             await asyncio.to_thread(self.projection, view, words or [])
         except (SQLAlchemyError, ValueError) as error:
             log.warning("console projection not written", case_id=view.case_id, error=type(error).__name__)
+
+    async def _refreshed(self, case_id: str, facts: QueueFacts) -> None:
+        """Tell the console's projection what an action changed; never fails the action."""
+        if self.refresh_projection is None:
+            return
+        try:
+            await asyncio.to_thread(self.refresh_projection, case_id, facts)
+        except (SQLAlchemyError, ValueError) as error:
+            log.warning("console projection not written", case_id=case_id, error=type(error).__name__)
 
     async def _files(self, request: CaseRequest) -> list[AttachmentRef]:
         if not request.attachments:
@@ -950,6 +961,8 @@ class Cases:
                 )
                 if isinstance(result, CaseView):
                     await self._projected(result)
+                elif isinstance(result, ActionReceipt) and result.facts is not None:
+                    await self._refreshed(case_id, result.facts)
                 if attempts > 1:
                     log.info(
                         "action taken after the case was unreachable",

@@ -8,15 +8,59 @@ validator rejects it before it is accepted (a 409 with the case's reason), and n
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 from support.case_view import CaseView
 from support.clocks import ClockName
+from support.next_deadline import next_deadline
 from support.sla import ClockState
-from support.vocabulary import CaseStatus
+from support.vocabulary import CaseStatus, Severity
 
 # The part of a clock an action can move: its cycle, state, due instant and answer.
 ClockMark = tuple[int, ClockState, str | None, str | None]
+
+
+class QueueFacts(BaseModel):
+    """What of a case the console's queue shows and an action may change (adapters.console_cases):
+    carried by the receipt (a few hundred bytes) so the queue follows every action, whichever
+    front took it, without a second round trip to read the view. What an opening fixed (number,
+    tenant, title, category, zone) is written when the case is opened or read."""
+
+    status: CaseStatus
+    severity: Severity | None = None
+    assignee: str | None = None
+    next_deadline: datetime | None = None
+    clock: ClockName | None = None
+    paused: bool = False
+    first_response_at: datetime | None = None
+    first_response_met: bool | None = None
+    breached: bool = False
+    breached_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def queue_facts(view: CaseView) -> QueueFacts:
+    """The queue's facts of the case as it stands (the one rule for the projection's row)."""
+    upcoming = next_deadline(view)
+    first = view.first_response
+    breaches = [c.breached_at for c in (first, view.customer_update) if c and c.breached_at]
+    return QueueFacts(
+        status=view.status,
+        severity=view.severity,
+        assignee=view.assigned_engineer,
+        next_deadline=upcoming.at,
+        clock=upcoming.clock if upcoming.clock is not None and upcoming.at else None,
+        paused=upcoming.paused or any(p.resumed_at is None for p in view.pauses),
+        first_response_at=first.answered_at if first else None,
+        first_response_met=(first.breached_at is None) if first and first.answered_at else None,
+        breached=view.sla_breached,
+        breached_at=max(breaches) if breaches else None,
+        resolved_at=view.resolved_at,
+        closed_at=view.closed_at,
+    )
 
 
 class ActionReceipt(BaseModel):
@@ -29,6 +73,7 @@ class ActionReceipt(BaseModel):
     status: CaseStatus
     clocks_moved: list[ClockName] = Field(default_factory=list)
     sequence: int = Field(ge=0)
+    facts: QueueFacts | None = None  # None from a worker before the queue's facts were carried
 
 
 def clock_marks(view: CaseView) -> dict[ClockName, ClockMark]:
@@ -51,4 +96,5 @@ def receipt(view: CaseView, before: dict[ClockName, ClockMark]) -> ActionReceipt
         status=view.status,
         clocks_moved=moved,
         sequence=view.timeline_omitted + len(view.timeline),
+        facts=queue_facts(view),
     )

@@ -25,6 +25,7 @@ from adapters.settings import Settings
 from bench.console_pages import seed
 from bootstrap.api import api_app
 from intake.console.dashboard import day_and_week
+from support.action_receipt import queue_facts
 from support.case_view import CaseView
 from support.thread_message import MessageKind, ThreadMessage
 from support.vocabulary import CaseStatus, Category, Severity, Via
@@ -155,6 +156,32 @@ def test_views_count_and_page_as_the_queue_shows_them(engine: Engine) -> None:
     assert sum(board.open_by_severity.values()) == 119
     soon = [r for r in live if r["next_deadline"] and NOW <= r["next_deadline"] < NOW + timedelta(hours=1)]
     assert board.at_risk_next_hour == len(soon)
+
+
+def test_an_actions_receipt_moves_the_case_between_views(engine: Engine) -> None:
+    """An action taken anywhere (API, CLI, mail, console) answers with a receipt, not the view
+    (issue 26); its queue facts move the case's row: assigned, it leaves "unassigned" for "my
+    cases"; resolved, it leaves the open views for "resolved and closed"."""
+    store = ConsoleCases(engine, KeyRing(KEY))
+    case = view("case-contoso.r1", "contoso", "CW-10001", "Printer on fire")
+    store.project(case)
+    assert found(store, STAFF, "CW-10001") == {"case-contoso.r1"}
+    assert store.counts(STAFF, NOW)[View.UNASSIGNED] == 1
+
+    assigned = case.model_copy(update={"assigned_engineer": "li.wei"})
+    store.refresh(case.case_id, queue_facts(assigned))
+    counts = store.counts(STAFF, NOW)
+    assert (counts[View.UNASSIGNED], counts[View.MINE], counts[View.TEAM]) == (0, 1, 1)
+
+    resolved = assigned.model_copy(update={"status": CaseStatus.RESOLVED, "resolved_at": NOW})
+    store.refresh(case.case_id, queue_facts(resolved))
+    counts = store.counts(STAFF, NOW)
+    assert (counts[View.OPEN], counts[View.MINE], counts[View.DONE]) == (0, 0, 1)
+    [row] = store.page(View.DONE, STAFF, NOW).rows
+    assert row.case_number == "CW-10001", "what the opening fixed is kept"
+
+    store.refresh("case-contoso.never-read", queue_facts(resolved))  # no row yet: none made
+    assert store.counts(STAFF, NOW)[View.DONE] == 1
 
 
 @pytest.fixture
