@@ -80,6 +80,7 @@ async def start_inbound_listener(
     engine: Engine,
     runtime: Runtime | None = None,
     port: int | None = None,
+    count: Callable[[str], None] | None = None,
 ) -> InboundListener | None:
     """The listener, started on the running loop; None when it is off (CASEWORK_INBOUND_SMTP_PORT=0).
     A port that cannot be bound (another worker on this machine has it) stops the start with one
@@ -87,7 +88,8 @@ async def start_inbound_listener(
     tells the customer to reply, so a worker must not run with nothing reading the replies.
     `port` overrides the settings' (tests: 0 is any free port). Stopping the listener stops its
     mail readers. Mail to a notification's envelope sender (a delivery report) is decided by
-    `intake.bounces`, every other by `intake.inbound_mail`."""
+    `intake.bounces`, every other by `intake.inbound_mail`. `count` is told each outcome (the
+    listener process reports them to the worker, `bootstrap.inbound_process`)."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
@@ -96,6 +98,8 @@ async def start_inbound_listener(
     )
     reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
     replies = inbound_mail(settings, cases, engine, runtime, reader)
+    if count is not None:
+        replies.count = count
     bounces = Bounces(cases, BounceAddresses(engine), reader, settings.reply_to_domain)
     bounces.count = replies.count  # the same metric, outcomes of their own ("bounced", ...)
     routing = WithBounces(replies, bounces)
