@@ -44,7 +44,7 @@ from adapters.listeners import CannotListen, Listener, bind
 if TYPE_CHECKING:
     from adapters.settings import Settings
 
-LISTENER_NICE: Final = 5  # the listener's CPU priority below the worker's (os.nice, added)
+LISTENER_NICE: Final = 10  # the listener's CPU priority below the worker's (added; its readers add 10)
 BIND_TIMEOUT_S: Final = 30.0  # a Python start and a bind, on a loaded machine
 STOP_TIMEOUT_S: Final = 3.0  # then SIGKILL: the worker's own stop must end within 10 s
 RESTART_MAX_S: Final = 30.0

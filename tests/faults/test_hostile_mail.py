@@ -10,12 +10,13 @@ asked every 50 ms. Then:
 
 - each hostile mail got its SMTP answer (the quote markers 250, the others a permanent 5xx);
 - every customer's reply landed exactly once;
-- no request waited 1 s on the mail. /healthz and the API's reads answer within 1 s while the
-  attack lasts. The API's writes wait for the case's workflow (opening decides the case; an answer
-  is an update), which on a shared 2-core machine takes seconds with no mail at all (POST /cases
-  2.0-3.4 s at load 7-10, measured without the attack), so each write kind is measured twice in
-  the same run: half the customers before the attack (calm), half during it, and none of the
-  attack's may wait 1 s longer than the slowest of its kind before it.
+- no request waited 1 s on the mail: each kind of request (/healthz, GET /cases/{id}, POST
+  /cases, POST /cases/{id}/respond) is measured twice in the same run, half the customers before
+  the attack (calm) and half during it, and no request during the attack may take 1 s longer than
+  the slowest of its kind before it. Not an absolute 1 s: on a shared 2-core machine the writes
+  wait seconds for the case's workflow with no mail at all (POST /cases 2.0-3.4 s at load 7-10,
+  measured without the attack), and at load 25 even a calm GET /cases/{id} took 5.9 s. A listener
+  that stalls the worker (the 11 s of the quadratic quote stripping) fails it.
 
 The attacker and the /healthz poller are processes of their own (tests/faults/hostile_clients.py),
 so that what they measure is the worker, not the test's own event loop.
@@ -260,10 +261,8 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
         count, p99, longest = waits.figures(kind)
         worst[kind] = longest
         print(f"{kind}: {count} requests, p99 {p99 * 1000:.0f} ms, max {longest * 1000:.0f} ms")
-    assert worst["GET /healthz (under attack)"] < MAX_WAIT_S, "the health endpoint never waited on the mail"
-    assert worst["GET /cases/{id} (under attack)"] < MAX_WAIT_S, "nor did the API's reads"
-    for write in ("POST /cases", "POST /cases/{id}/respond"):
-        calm, attacked_ = worst[f"{write} (calm)"], worst[f"{write} (under attack)"]
+    for kind in ("GET /healthz", "GET /cases/{id}", "POST /cases", "POST /cases/{id}/respond"):
+        calm, attacked_ = worst[f"{kind} (calm)"], worst[f"{kind} (under attack)"]
         assert attacked_ < calm + MAX_WAIT_S, (
-            f"{write} waited on the mail: {attacked_:.2f} s, calm {calm:.2f} s"
+            f"{kind} waited on the mail: {attacked_:.2f} s during the attack, at most {calm:.2f} s before it"
         )
