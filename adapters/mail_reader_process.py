@@ -38,6 +38,7 @@ _ALLOWED: Final = {
     ("adapters.delivery_report", "DeliveryReport"),
 }
 _POLL_S: Final = 0.1
+READER_NICE: Final = 10  # added to the listener's own: a hostile mail's parse yields the CPU first
 _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROJECT: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What `_Results` unpickles, by name (`_ALLOWED`).
@@ -229,6 +230,8 @@ def serve(
 
 
 if __name__ == "__main__":
+    with contextlib.suppress(OSError):  # below the listener, which is below the worker's requests
+        os.nice(READER_NICE)
     frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # whatever else prints, the frames' pipe stays the frames'
     serve(sys.stdin.buffer, frames)

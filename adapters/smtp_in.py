@@ -16,6 +16,7 @@ as they are.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class ListenerConfig:
     port: int  # 0: any free port (tests)
     max_message_bytes: int
     hostname: str = "casework"
+    # a socket already bound and listening (the listener's process binds it first, so the worker
+    # hears at once whether the port could be had); host and port are then what it is bound to
+    sock: socket.socket | None = None
 
 
 class _Handler:
@@ -118,7 +122,11 @@ class InboundListener:
         thread = threading.Thread(target=loop.run_forever, name="casework-smtp-in", daemon=True)
         thread.start()
         try:
-            listening = loop.create_server(session, host=config.host, port=config.port)
+            listening = (
+                loop.create_server(session, sock=config.sock)
+                if config.sock is not None
+                else loop.create_server(session, host=config.host, port=config.port)
+            )
             self._server = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(listening, loop))
         except BaseException:
             loop.call_soon_threadsafe(loop.stop)

@@ -6,6 +6,7 @@ over the process's gateway to the cases and its database, the bodies parsed in c
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -86,6 +87,8 @@ async def start_inbound_listener(
     engine: Engine,
     runtime: Runtime | None = None,
     port: int | None = None,
+    count: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> InboundListener | None:
     """The listener, started on the running loop; None when it is off (CASEWORK_INBOUND_SMTP_PORT=0).
     A port that cannot be bound (another worker on this machine has it) stops the start with one
@@ -93,15 +96,22 @@ async def start_inbound_listener(
     tells the customer to reply, so a worker must not run with nothing reading the replies.
     `port` overrides the settings' (tests: 0 is any free port). Stopping the listener stops its
     mail readers. Mail to a notification's envelope sender (a delivery report) is decided by
-    `intake.bounces`, every other by `intake.inbound_mail`."""
+    `intake.bounces`, every other by `intake.inbound_mail`. `count` is told each outcome (the
+    listener process reports them to the worker, `bootstrap.inbound_process`); `sock`: the port,
+    bound and listening already."""
     chosen = settings.inbound_smtp_port if port is None else port
     if chosen is None:
         return None
     config = ListenerConfig(
-        host=settings.inbound_smtp_host, port=chosen, max_message_bytes=settings.inbound_max_message_bytes
+        host=settings.inbound_smtp_host,
+        port=chosen,
+        max_message_bytes=settings.inbound_max_message_bytes,
+        sock=sock,
     )
     reader = MailReaders(mail_limits(settings), settings.inbound_read_cpu_seconds, READERS)
     replies = inbound_mail(settings, cases, engine, runtime, reader)
+    if count is not None:
+        replies.count = count
     bounces = Bounces(cases, BounceAddresses(engine), reader, settings.reply_to_domain)
     bounces.count = replies.count  # the same metric, outcomes of their own ("bounced", ...)
     routing = WithBounces(replies, bounces)

@@ -33,7 +33,7 @@ from adapters.telemetry import make_runtime
 from adapters.temporal import TemporalUnavailable, cluster_config, connect, embedded_dev_server
 from bootstrap.api import api_app
 from bootstrap.gateway import build_cases
-from bootstrap.inbound import start_inbound_listener
+from bootstrap.inbound_process import InboundProcess
 from bootstrap.ports import Claimed, claim_listeners
 from bootstrap.worker_runtime import (
     CaseWorkers,
@@ -344,6 +344,32 @@ async def _run(
     log.info("stopped")
 
 
+def _start_inbound(settings: Settings, runtime: Runtime) -> asyncio.Task[InboundProcess] | None:
+    """The inbound mail listener's process, starting (None when CASEWORK_INBOUND_SMTP_PORT=0); each
+    outcome it reports is counted in the metric `casework_inbound_mail`."""
+    if settings.inbound_smtp_port is None:
+        return None
+    counter = runtime.metric_meter.create_counter(
+        "casework_inbound_mail", "mails received for case reply addresses, by outcome"
+    )
+
+    def count(outcome: str) -> None:
+        counter.add(1, {"outcome": outcome})
+
+    return asyncio.create_task(InboundProcess(settings, count).start())
+
+
+async def _stop_inbound(starting: asyncio.Task[InboundProcess]) -> None:
+    """Stop the listener's process, or its start (idempotent)."""
+    if not starting.done():
+        starting.cancel()
+    try:
+        process = await starting
+    except (asyncio.CancelledError, CannotListen):
+        return
+    await process.stop()
+
+
 def _start_sink(settings: Settings) -> MailSink:
     try:
         return MailSink(settings.mail_dir, port=settings.sink_port).start()
@@ -391,12 +417,12 @@ async def _serve(
         # The worker's own client and engine; the worker below polls on this client, so a case
         # opened here may be started eagerly (its first task handed to it with the start's answer).
         cases = build_cases(client, settings, engine, eager_start=True)
-        # Customers' email replies: casework's own SMTP listener, beside the worker
-        # (docs/inbound-mail.md). Before the worker runs: a port that cannot be bound stops the start
-        # (CannotListen).
-        inbound = await start_inbound_listener(settings, cases, engine, runtime)
-        if inbound is not None:
-            stack.push_async_callback(inbound.stop)
+        # Customers' email replies: casework's own SMTP listener, in a process of its own
+        # (docs/inbound-mail.md). Before the worker runs: a port that cannot be bound stops the
+        # start (CannotListen); it starts while the worker does.
+        starting = _start_inbound(settings, runtime)
+        if starting is not None:
+            stack.push_async_callback(_stop_inbound, starting)
         policy = asyncio.create_task(_watch_policy(settings.policy_path))
         stack.callback(policy.cancel)
         worker = build_worker(client, settings, engine=engine, only=only)
@@ -422,6 +448,7 @@ async def _serve(
                     await asyncio.sleep(0.05)
                 if serving.done():
                     serving.result()  # its failure, as it was
+            inbound = await starting if starting is not None else None
             health = await _serve_health(settings, claimed, runner)
             print(
                 _banner(
@@ -442,8 +469,8 @@ async def _serve(
                 waits.append(serving)  # the API ending on its own stops the process too
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if inbound is not None:
-                await inbound.stop()  # no new replies once stopping: their senders keep them and retry
+            if starting is not None:
+                await _stop_inbound(starting)  # no new replies once stopping: their senders retry
             if server is not None and serving is not None:
                 server.should_exit = True
                 await asyncio.wait([serving])

@@ -170,7 +170,10 @@ async def test_cli_without_the_encryption_key_says_so_in_one_line(
             [note] = err.splitlines()
             assert note.startswith("note: ") and "CASEWORK_ENCRYPTION_KEY" in note
             code, _, err = await starter(env, "replay", "--file", str(exported))
-            assert code == EXIT_INVALID and "CASEWORK_ENCRYPTION_KEY" in err and len(err.splitlines()) == 1
+            assert code == EXIT_INVALID and "CASEWORK_ENCRYPTION_KEY" in err and len(err.splitlines()) == 1, (
+                code,
+                err,
+            )
 
         view = await cases.show(case_id)
         assert view.status is CaseStatus.AWAITING_FIRST_RESPONSE, "a refused respond changed nothing"

@@ -10,14 +10,18 @@ asked every 50 ms. Then:
 
 - each hostile mail got its SMTP answer (the quote markers 250, the others a permanent 5xx);
 - every customer's reply landed exactly once;
-- no request waited 1 s or more: /healthz while the attack lasted, and the API's reads (its writes
-  are printed; they wait for the case's workflow, not for the mail).
+- no request waited 1 s on the mail: each kind of request (/healthz, GET /cases/{id}, POST
+  /cases, POST /cases/{id}/respond) is measured twice in the same run, half the customers before
+  the attack (calm) and half during it, and no request during the attack may take 1 s longer than
+  the slowest of its kind before it. Not an absolute 1 s: on a shared 2-core machine the writes
+  wait seconds for the case's workflow with no mail at all (POST /cases 2.0-3.4 s at load 7-10,
+  measured without the attack), and at load 25 even a calm GET /cases/{id} took 5.9 s. A listener
+  that stalls the worker (the 11 s of the quadratic quote stripping) fails it.
 
 The attacker and the /healthz poller are processes of their own (tests/faults/hostile_clients.py),
-so that what they measure is the worker, not the test's own event loop; the poller's calm figures
-(before the attack) are printed beside the attack's.
+so that what they measure is the worker, not the test's own event loop.
 
-The figures (p99 and max of each) are printed.
+The figures (p99 and max of each kind, calm and under attack) and the load average are printed.
 """
 
 from __future__ import annotations
@@ -65,15 +69,16 @@ role = "agent"
 
 
 class Waits:
-    """How long each kind of request took, in seconds."""
+    """How long each kind of request took, in seconds, by the phase it was sent in."""
 
     def __init__(self) -> None:
         self.kinds: dict[str, list[float]] = {}
+        self.phase = "calm"
 
     async def timed(self, kind: str, call: Awaitable[httpx.Response]) -> httpx.Response:
-        started = time.monotonic()
+        started, phase = time.monotonic(), self.phase
         answer = await call
-        self.kinds.setdefault(kind, []).append(time.monotonic() - started)
+        self.kinds.setdefault(f"{kind} ({phase})", []).append(time.monotonic() - started)
         return answer
 
     def figures(self, kind: str) -> tuple[int, float, float]:
@@ -138,10 +143,10 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
         }
     )
     worker = WorkerProcess(env, tmp_path / "worker.log", args=("--api",))
-    await asyncio.to_thread(worker.wait_ready)
     run = uuid.uuid4().hex[:6]
     waits = Waits()
     try:
+        await asyncio.to_thread(worker.wait_ready)
         # idle connections dropped before the API's 5 s keep-alive ends them (httpx keeps them 5 s
         # too: a POST on a connection the server was closing at that instant failed, ReadError)
         limits = httpx.Limits(keepalive_expiry=2.0)
@@ -209,6 +214,7 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
                         ),
                     )
                     assert responded.status_code == 200, responded.text
+                    await show(case_id)
                     reply = EmailMessage()
                     reply["From"], reply["To"] = CUSTOMER, address
                     reply["Subject"], reply["Message-ID"] = (
@@ -222,9 +228,14 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
 
             await asyncio.sleep(2)  # a calm moment first, to compare with
             slots = asyncio.Semaphore(10)
-            legit = asyncio.gather(*(customer(i, slots) for i in range(CASES)))
-            (began, ended, attacked), case_ids = await asyncio.gather(attack(), legit)
-            for case_id in case_ids:
+            calm_ids = await asyncio.gather(*(customer(i, slots) for i in range(CASES // 2)))
+            load_before = os.getloadavg()
+            waits.phase = "under attack"
+            legit = asyncio.gather(*(customer(i, slots) for i in range(CASES // 2, CASES)))
+            (began, ended, attacked), attack_ids = await asyncio.gather(attack(), legit)
+            load_after = os.getloadavg()
+            waits.phase = "after"
+            for case_id in [*calm_ids, *attack_ids]:
                 assert (await show(case_id))["replies_received"] == 1, f"{case_id}: exactly once"
             target_view = await show(target)
             out, _ = await poller.communicate(b"")
@@ -242,10 +253,16 @@ async def test_hostile_mail_stalls_nothing_and_every_reply_lands_once(
     waits.kinds["GET /healthz (calm)"] = [waited for at, waited, _ in polled if at < began]
     waits.kinds["GET /healthz (under attack)"] = [waited for at, waited, _ in polled if began <= at <= ended]
     worst: dict[str, float] = {}
-    print(f"attack: {ended - began:.1f} s")
+    print(
+        f"attack: {ended - began:.1f} s; load average {load_before[0]:.1f} before it, "
+        f"{load_after[0]:.1f} after"
+    )
     for kind in sorted(waits.kinds):
         count, p99, longest = waits.figures(kind)
         worst[kind] = longest
         print(f"{kind}: {count} requests, p99 {p99 * 1000:.0f} ms, max {longest * 1000:.0f} ms")
-    assert worst["GET /healthz (under attack)"] < MAX_WAIT_S, "the health endpoint never waited on the mail"
-    assert worst["GET /cases/{id}"] < MAX_WAIT_S, "nor did the API's reads"
+    for kind in ("GET /healthz", "GET /cases/{id}", "POST /cases", "POST /cases/{id}/respond"):
+        calm, attacked_ = worst[f"{kind} (calm)"], worst[f"{kind} (under attack)"]
+        assert attacked_ < calm + MAX_WAIT_S, (
+            f"{kind} waited on the mail: {attacked_:.2f} s during the attack, at most {calm:.2f} s before it"
+        )
