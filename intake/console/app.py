@@ -52,8 +52,9 @@ from intake.console.clocks import BAR_WIDTH, clock_bar
 from intake.console.forms import MAX_FORM_BYTES, form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.queue import QUEUE_STATUSES, next_deadlines
+from intake.console.report_range import ReportRange, report_range
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
-from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
+from intake.console.weekly import CHART_HEIGHT, Weekly, weekly, weekly_csv
 from intake.console.words import Reading
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
@@ -96,8 +97,9 @@ CASE_ID = re.compile(  # a case's id or its number (CW-10482): the gateway resol
     + ")$"
 )
 TENANT_ID = re.compile(TENANT_ID_PATTERN)
-REPORT_WEEKS = 8
 Filter = Annotated[str | None, Query(max_length=64)]  # a query filter; checked in `filters`
+RangeFrom = Annotated[str | None, Query(max_length=32, alias="from")]  # a report range's first day
+RangeTo = Annotated[str | None, Query(max_length=32)]  # and its last
 
 
 class SignInNeeded(Exception):
@@ -715,35 +717,51 @@ def create_console(
     # Reports
 
     @app.get(f"{PREFIX}/reports")
-    async def reports(request: Request, tenant: Filter = None) -> HTMLResponse:
-        session, report = await report_for(request, tenant)
+    async def reports(
+        request: Request, tenant: Filter = None, from_: RangeFrom = None, to: RangeTo = None
+    ) -> HTMLResponse:
+        session, zone, chosen, report = await report_for(request, tenant, from_, to)
         return render(
             request,
             "reports.html",
-            200,
+            422 if chosen.problems else 200,
             session,
+            zone,
             report=report,
+            chosen=chosen,
             chart_height=CHART_HEIGHT,
             tenant=tenant or "",
         )
 
     @app.get(f"{PREFIX}/reports.csv")
-    async def reports_csv(request: Request, tenant: Filter = None) -> Response:
-        _, report = await report_for(request, tenant)
+    async def reports_csv(
+        request: Request, tenant: Filter = None, from_: RangeFrom = None, to: RangeTo = None
+    ) -> Response:
+        _, _, chosen, report = await report_for(request, tenant, from_, to)
+        if report is None:
+            raise InvalidField("to", "; ".join(chosen.problems.values()))
         return Response(
             weekly_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="first-response-by-week.csv"'},
         )
 
-    async def report_for(request: Request, tenant: str | None) -> tuple[Session, Any]:
+    async def report_for(
+        request: Request, tenant: str | None, first: str | None, last: str | None
+    ) -> tuple[Session, str, ReportRange, Weekly | None]:
+        """The range's report in the reader's zone; a bad range counts nothing (its problems)."""
         session = await signed_in(request)
         principal = session.principal
         if not principal.allows(Permission.READ_REPORTS):
             raise Forbidden(f"a {principal.role.value} key cannot read reports")
-        chosen = filters(None, tenant, None)["tenant_id"]
+        chosen_tenant = filters(None, tenant, None)["tenant_id"]
+        zone = await reader_zone(session, chosen_tenant)
+        now = datetime.now(UTC)
+        chosen = report_range(first, last, zone, now)
+        if chosen.window is None:
+            return session, zone, chosen, None
         cases = await get_cases()
-        scope = report_tenants(principal, chosen)
-        return session, await weekly(engine, cases.client, scope, datetime.now(UTC), REPORT_WEEKS)
+        scope = report_tenants(principal, chosen_tenant)
+        return session, zone, chosen, await weekly(engine, cases.client, scope, now, chosen.window, zone)
 
     return app
