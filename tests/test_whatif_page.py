@@ -41,7 +41,7 @@ async def test_a_bad_policy_or_range_is_shown_on_its_field_and_nothing_runs(
         "/console/whatif", data={"csrf": csrf, "policy": BAD, "from": "2026-11-20", "to": "2026-11-01"}
     )
     assert bad.status_code == 422, bad.text
-    assert 'data-field="policy">severities.A.first_response:' in bad.text, "the API's field, named"
+    assert '<code class="policy-error">severities.A.first_response:' in bad.text, "the API's field, named"
     assert 'data-field="to">The end date is before the start date.' in bad.text
     assert 'id="whatif-result"' not in bad.text and "soon" in bad.text, "the pasted policy is kept"
     hu = await http.post(
@@ -62,7 +62,7 @@ async def test_a_bad_policy_or_range_is_shown_on_its_field_and_nothing_runs(
         data={"csrf": csrf, "policy": POLICY, "from": "2026-11-01", "to": "2026-11-20"},
         files={"policy_file": ("proposed.toml", BAD.encode(), "application/toml")},
     )
-    assert uploaded.status_code == 422 and 'data-field="policy">severities.A.first_response:' in uploaded.text
+    assert uploaded.status_code == 422 and 'policy-error">severities.A.first_response:' in uploaded.text
 
 
 def test_an_uploaded_file_is_the_policy_and_an_empty_one_leaves_the_pasted_text() -> None:

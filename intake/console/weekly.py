@@ -93,7 +93,7 @@ def chart(
     return Weekly(
         weeks=tuple(weeks),
         csat=whole.csat,
-        width=40 + len(weeks) * group_width,
+        width=max(40 + len(weeks) * group_width, 160),  # the legend's room
         tenants=whole.tenants,
         whole=whole,
     )
