@@ -11,17 +11,20 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from adapters.reports_store import closed_cases_in
+from support.case_view import CaseView
 from support.closed_case import AssigneeClocks, assignee_clocks
 from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report, with_view
 from support.sla_ledger import SlaBasis, ledger_of
 from workflows import search_attributes as sa
 
+T = TypeVar("T")
 WORKFLOW_TYPE = "SupportCaseWorkflow"
 
 
@@ -80,23 +83,28 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 QUERY_CONCURRENCY = 8  # running cases' ledgers read at once: a report must not flood the workers
 
 
-async def running_bases(client: Client, case_ids: Sequence[str]) -> dict[str, SlaBasis]:
-    """Each running case's view and policy (the `sla_basis` query); a case that cannot be read now
+async def _each(client: Client, case_ids: Sequence[str], query: str, kind: type[T]) -> dict[str, T]:
+    """A query's answer from each running case, a few at a time; a case that cannot be read now
     (closing, its worker busy) is left out."""
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
 
-    async def read(case_id: str) -> SlaBasis | None:
+    async def read(case_id: str) -> T | None:
         async with gate:
             try:
-                basis: SlaBasis = await client.get_workflow_handle(case_id).query(
-                    "sla_basis", result_type=SlaBasis, rpc_timeout=QUERY_TIMEOUT
+                found: T = await client.get_workflow_handle(case_id).query(
+                    query, result_type=kind, rpc_timeout=QUERY_TIMEOUT
                 )
             except (RPCError, WorkflowQueryFailedError):
                 return None
-        return basis
+        return found
 
     found = await asyncio.gather(*(read(case_id) for case_id in case_ids))
-    return {case_id: basis for case_id, basis in zip(case_ids, found, strict=True) if basis is not None}
+    return {case_id: answer for case_id, answer in zip(case_ids, found, strict=True) if answer is not None}
+
+
+async def running_bases(client: Client, case_ids: Sequence[str]) -> dict[str, SlaBasis]:
+    """Each running case's view and policy (the `sla_basis` query: what its ledger needs)."""
+    return await _each(client, case_ids, "sla_basis", SlaBasis)
 
 
 @dataclass(frozen=True)
@@ -129,13 +137,14 @@ async def report_rows(
     listed = await open_cases_in(client, window, tenants, reopened=True)
     closed = await asyncio.to_thread(closed_cases_in, engine, window, tenants)
     wanted = [c.case_id for c in listed if assignees or c.status in ANSWERED]
-    bases = await running_bases(client, wanted)
-    running = [with_view(c, bases[c.case_id].view) if c.case_id in bases else c for c in listed]
-    held = (
-        {case_id: assignee_clocks(ledger_of(basis, now)) for case_id, basis in bases.items()}
-        if assignees
-        else None
-    )
+    held: dict[str, AssigneeClocks] | None = None
+    if assignees:  # the ledgers too: each case's policy snapshot with its view
+        bases = await running_bases(client, wanted)
+        views = {case_id: basis.view for case_id, basis in bases.items()}
+        held = {case_id: assignee_clocks(ledger_of(basis, now)) for case_id, basis in bases.items()}
+    else:  # the view alone (no policy snapshot to carry)
+        views = await _each(client, wanted, "view", CaseView)
+    running = [with_view(c, views[c.case_id]) if c.case_id in views else c for c in listed]
     return ReportRows(closed=closed, running=running, held=held)
 
 
