@@ -41,6 +41,8 @@ def _context(case_id: str, column: str = "record") -> bytes:
 def _sealed(row: ClosedCase, keys: KeyRing | None) -> dict[str, object]:
     record, kid = sealed_text(keys, row.record, _context(row.case_id))
     values = row.model_dump() | {"record": record, "key_id": kid, "inputs_key_id": None}
+    if row.reopened_at is not None:  # a JSON column: instants as ISO 8601 text
+        values["reopened_at"] = [at.isoformat() for at in row.reopened_at]
     if row.inputs is not None:
         inputs, inputs_kid = sealed_text(keys, row.inputs, _context(row.case_id, INPUTS))
         values |= {"inputs": inputs, "inputs_key_id": inputs_kid}

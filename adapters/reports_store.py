@@ -18,7 +18,9 @@ from support.reports import ClosedRow, ReportWindow
 
 
 def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str] | None) -> list[ClosedRow]:
-    """Closed cases opened in the window, and those that never opened created in it (refused)."""
+    """Closed cases opened in the window, those that never opened created in it (refused), and
+    those opened before it that were reopened and archived after its start (a reopen of theirs
+    may have happened in it: the report counts only those)."""
     if tenants is not None and not tenants:
         return []
     c = closed_cases.c
@@ -30,6 +32,12 @@ def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str]
         or_(
             and_(c.opened_at >= window.since, c.opened_at < window.until),
             and_(c.opened_at.is_(None), c.created_at >= window.since, c.created_at < window.until),
+            and_(
+                c.opened_at < window.since,
+                c.reopens > 0,
+                c.reopened_at.is_not(None),
+                c.archived_at >= window.since,
+            ),
         )
     )
     if tenants is not None:

@@ -180,6 +180,7 @@ closed_cases = Table(
     Column("by_assignee", JSON),
     Column("inputs", Text),
     Column("inputs_key_id", String(16)),
+    Column("reopened_at", JSON),  # revision 0015: when each reopen happened (instants, ISO 8601)
 )
 
 # Every policy file a worker or the API loaded, once per digest (revision 0014; adapters.policy_versions).

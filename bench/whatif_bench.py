@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -79,13 +80,14 @@ def _directory(text: str) -> DirectoryFile:
     return parse_directory_file(text, "directory.toml")
 
 
-def _work(span: tuple[int, int]) -> tuple[int, int, float]:
-    """Re-decide cases [start, stop) under the proposed policy: (cases, breached, seconds busy)."""
+def _work(span: tuple[int, int]) -> tuple[int, int, float, float]:
+    """Re-decide cases [start, stop) under the proposed policy: (cases, breached, seconds busy, CPU
+    seconds: on a loaded machine the CPU per case is the figure that says what the code costs)."""
     proposed = parse_policy(PROPOSED)
     snapshots = {y: expand_policy(proposed, snapshot_years(y)) for y in (2026, 2027)}
     digest = policy_digest(proposed)
     cases = [synthetic(i) for i in range(*span)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     flips = 0
     horizon = START + timedelta(days=90)
     for case_id, archived in cases:
@@ -93,7 +95,7 @@ def _work(span: tuple[int, int]) -> tuple[int, int, float]:
         after = redecide(archived, case_id, snapshots[year], digest, horizon).view
         clock = after.first_response
         flips += clock is not None and clock.state.value == "breached"
-    return len(cases), flips, time.perf_counter() - t0
+    return len(cases), flips, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -106,11 +108,12 @@ def main() -> None:
     args = parser.parse_args()
     spans = [(s, min(s + args.chunk, args.cases)) for s in range(0, args.cases, args.chunk)]
     done = breached = 0
-    busy = 0.0
+    busy = cpu = 0.0
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.processes) as pool:
-        for n, flips, seconds in pool.map(_work, spans):
-            done, breached, busy = done + n, breached + flips, busy + seconds
+        for n, flips, seconds, used in pool.map(_work, spans):
+            done, breached, busy, cpu = done + n, breached + flips, busy + seconds, cpu + used
             rate = done / (time.perf_counter() - t0)
             print(
                 f"\rre-decided {done}/{args.cases} ({rate:.0f} cases/s)", end="", file=sys.stderr, flush=True
@@ -125,6 +128,9 @@ def main() -> None:
                 "wall_s": round(wall, 2),
                 "cases_per_s": round(done / wall, 1),
                 "redecide_ms_per_case": round(busy / done * 1000, 3),
+                "redecide_cpu_ms_per_case": round(cpu / done * 1000, 3),
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "extrapolated_10000_s": round(10_000 / (done / wall), 1),
                 "breached_under_proposed": breached,
             }

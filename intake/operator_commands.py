@@ -225,6 +225,10 @@ async def _explain(cases: Cases, args: argparse.Namespace, _: Any) -> None:
         print(explained(ledger, args.language, args.time_zone))
 
 
+def _window_problem(message: str) -> str:
+    return "must be after --since" if message.startswith("until must be after") else message
+
+
 def _prepare_report(args: argparse.Namespace) -> BaseModel:
     try:
         return ReportWindow(since=args.since, until=args.until)
@@ -232,7 +236,7 @@ def _prepare_report(args: argparse.Namespace) -> BaseModel:
         problems = [
             f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}"
             if e["loc"]
-            else "--until: must be after --since"
+            else "--until: " + _window_problem(e["msg"].removeprefix("Value error, "))
             for e in error.errors()
         ]
         raise CliError("\n".join(problems), EXIT_INVALID) from None

@@ -22,10 +22,11 @@ from adapters.country_holidays import expand_policy, snapshot_years
 from adapters.reports_store import closed_cases_in
 from adapters.settings import PROJECT_ROOT
 from intake.reports import QUERY_CONCURRENCY, QUERY_TIMEOUT, open_cases_in
+from intake.whatif_pool import POOL_FROM, default_processes, rerun_in_pool
 from support.policy import Policy, PolicyError, parse_policy
 from support.policy_versions import policy_digest
 from support.reports import ReportWindow
-from support.whatif import LiveInputs, PolicyName, WhatIfCase, WhatIfReport, whatif_report
+from support.whatif import LiveInputs, PolicyName, WhatIfCase, WhatIfReport, rerun_all, whatif_report
 
 LANGUAGES = ("en", "zh-CN", "hu")
 
@@ -42,6 +43,7 @@ class ProposedPolicy:
     snapshotted per year as a case opened that year would be."""
 
     def __init__(self, text: str, source: str) -> None:
+        self.text = text
         self.policy = parse_policy(text, source)
         self.name = PolicyName(version=self.policy.version, digest=policy_digest(self.policy))
 
@@ -78,8 +80,11 @@ async def build_whatif(
     proposed: ProposedPolicy,
     now: datetime,
     keys: KeyRing | None = None,
+    processes: int | None = None,
 ) -> WhatIfReport:
-    """Running cases first (as the SLA report lists them), then the closed ones."""
+    """Running cases first (as the SLA report lists them), then the closed ones. The re-runs are
+    made off the event loop: in a thread, or for a long what-if in `processes` child processes
+    (default: `CASEWORK_WHATIF_PROCESSES`, else every core; `intake.whatif_pool`)."""
     running = await open_cases_in(client, window, tenants) if client is not None else []
     live = await running_inputs(client, [c.case_id for c in running]) if client is not None else {}
     closed = await asyncio.to_thread(closed_cases_in, engine, window, tenants)
@@ -98,6 +103,11 @@ async def build_whatif(
                 inputs=found.inputs if found else None,
             )
         )
+    processes = processes if processes is not None else default_processes()
+    if processes > 1 and len(cases) >= POOL_FROM:
+        outcomes = await asyncio.to_thread(rerun_in_pool, proposed.text, cases, now, processes)
+    else:
+        outcomes = await asyncio.to_thread(rerun_all, cases, proposed.snapshot, proposed.name.digest, now)
     return await asyncio.to_thread(
-        whatif_report, window, cases, proposed.snapshot, proposed.name, now, tenants
+        whatif_report, window, cases, proposed.snapshot, proposed.name, now, tenants, outcomes
     )

@@ -45,7 +45,7 @@ def _invalid(errors: list[dict[str, Any]]) -> RequestValidationError:
     return RequestValidationError(errors)
 
 
-def _checked_policy(text: str) -> ProposedPolicy:
+def checked_policy(text: str) -> ProposedPolicy:
     """The body as a policy, or a field-level 422: TOML first, then each table and field."""
     try:
         data = tomllib.loads(text)
@@ -108,7 +108,7 @@ def whatif_router(
             text = (await request.body()).decode("utf-8")
         except UnicodeDecodeError:
             raise _invalid([{"loc": ("body",), "msg": "not UTF-8 text", "type": "encoding"}]) from None
-        proposed = _checked_policy(text)
+        proposed = checked_policy(text)
         tenants = None if tenant is None else (tenant,)
         report = await build_whatif(
             engine, get.client, window, tenants, proposed, datetime.now(UTC), key_ring_from_env()

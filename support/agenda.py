@@ -7,10 +7,9 @@ changes the agenda by itself, because the agenda is derived from the case, never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-from pydantic import BaseModel
 
 from support.calendar import Calendar
 from support.case_view import CaseView, SurveyOutcome
@@ -28,7 +27,11 @@ class Wake(StrEnum):
     SURVEY_TIMEOUT = "survey_timeout"
 
 
-class WakeUp(BaseModel):
+@dataclass(frozen=True, slots=True)
+class WakeUp:
+    """An instant the case wakes at (a plain record: the agenda is rebuilt at every step, and the
+    what-if rebuilds it thousands of times a second)."""
+
     at: datetime
     kind: Wake
     ref: str = ""
@@ -39,7 +42,9 @@ def agenda(case: CaseView, calendar: Calendar, policy: Policy) -> list[WakeUp]:
     if case.status.is_open:
         for clock in (case.first_response, case.customer_update):
             if clock is not None and clock.running and clock.checkpoints:
-                items.append(WakeUp(at=clock.checkpoints[0].at, kind=Wake.CLOCK_CHECKPOINT, ref=clock.name))
+                items.append(
+                    WakeUp(at=clock.checkpoints[0].at, kind=Wake.CLOCK_CHECKPOINT, ref=str(clock.name))
+                )
         for request in case.customer_requests:
             if not request.outstanding:
                 continue

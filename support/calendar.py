@@ -252,6 +252,29 @@ class Calendar(BaseModel):
             remaining -= available
         raise AssertionError("unreachable: _intervals_from never ends")  # pragma: no cover
 
+    def add_each(self, start: datetime, amounts: list[timedelta]) -> list[datetime]:
+        """`add(start, amount)` of each amount, in their order, from one walk of the calendar (a
+        clock's deadline and its warnings all count from the same start)."""
+        _require_aware(start, "start")
+        if any(amount < timedelta(0) for amount in amounts):
+            raise ValueError(f"amounts must not be negative, got {amounts}")
+        start = start.astimezone(UTC)
+        found: dict[timedelta, datetime] = {timedelta(0): start}
+        wanted = sorted({amount for amount in amounts if amount > timedelta(0)})
+        if wanted:
+            passed = timedelta(0)  # business time before the interval at hand
+            index = 0
+            for lo, hi in self._intervals_from(start):
+                begin = max(lo, start)
+                available = hi - begin
+                while index < len(wanted) and wanted[index] - passed <= available:
+                    found[wanted[index]] = begin + (wanted[index] - passed)
+                    index += 1
+                if index == len(wanted):
+                    break
+                passed += available
+        return [found[amount] for amount in amounts]
+
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants; 0 when end <= start."""
         _require_aware(start, "start")

@@ -101,11 +101,10 @@ def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock
     open_start = clock.segments[-1].start
     before = sum((calendar.elapsed(s.start, s.end) for s in clock.segments[:-1] if s.end), timedelta(0))
 
-    def at(fraction: float) -> datetime:
-        return calendar.add(open_start, max(clock.business_time * fraction - before, timedelta(0)))
-
-    due = at(1.0)
-    pending = [Checkpoint(fraction=f, at=at(f)) for f in sorted(warn_at)]
+    fractions = sorted(warn_at)
+    amounts = [max(clock.business_time * f - before, timedelta(0)) for f in [*fractions, 1.0]]
+    *warnings, due = calendar.add_each(open_start, amounts)  # one walk for the deadline and warnings
+    pending = [Checkpoint(fraction=f, at=at) for f, at in zip(fractions, warnings, strict=True)]
     pending.append(Checkpoint(fraction=1.0, at=due))
     reached = {*clock.warnings_sent, *clock.warnings_superseded}
     pending = [c for c in pending if checkpoint_event(clock, c) not in reached]

@@ -91,6 +91,9 @@ class ClosedCase(BaseModel):
         description="business seconds each engineer held each clock (from the SLA ledger); None when "
         "the case was archived without its policy snapshot",
     )
+    reopened_at: list[AwareDatetime] | None = Field(
+        default=None, description="when each reopen happened (those its timeline kept), for reports"
+    )
 
 
 def _customer_update_breaches(view: CaseView) -> int:
@@ -131,6 +134,12 @@ def assignee_clocks(ledger: CaseLedger) -> AssigneeClocks:
     return held
 
 
+def reopen_instants(view: CaseView) -> list[datetime]:
+    """When the case was reopened, as its timeline kept it (a reopen trimmed from a long timeline
+    is missing here, and counted by `reopens` only)."""
+    return [entry.at for entry in view.timeline if entry.kind == "reopened"]
+
+
 def closed_case_row(view: CaseView, archived_at: datetime, ledger: CaseLedger | None = None) -> ClosedCase:
     """The `closed_cases` row of a case's final view (and its ledger at the end, when known)."""
     clock = view.first_response
@@ -162,6 +171,7 @@ def closed_case_row(view: CaseView, archived_at: datetime, ledger: CaseLedger | 
         customer_update_breaches=_customer_update_breaches(view),
         downgrades=_downgrades(view),
         reopens=view.reopened_count,
+        reopened_at=reopen_instants(view),
         resolved_at=view.resolved_at,
         closed_at=view.closed_at,
         survey_outcome=survey.outcome.value if survey is not None else None,

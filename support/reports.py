@@ -24,9 +24,16 @@ Rules, each chosen once here:
   reading; the closed record settles it).
 - `met_ratio` = met / (met + breached): open and unanswered cases have no verdict. Null when there
   is nothing to divide, as every ratio and mean here.
+- Open beside closed: each group counts its `closed` cases (ended: their record is archived) and
+  its `running` ones, these as `running_answered` (first response given), `open` (awaiting it,
+  not yet due) and `running_past_due` (awaiting it after its deadline).
+- A reopen is counted in the window in which it happened (its instant), whenever its case was
+  opened: a case opened before the window and reopened in it adds its reopen and nothing else. A
+  closed row archived before the instants were kept (`reopened_at` null) counts its reopens with
+  its opening, as reports did before.
 - Percentiles are nearest-rank: the smallest value with at least p % of the values at or below it
   (sorted values v[1..n], p50 = v[ceil(0.5 n)], p90 = v[ceil(0.9 n)]); null with no values. They
-  come from closed cases (running ones have no recorded time to first response).
+  come from every answered case, closed or running (a running case's from its live view).
 - Time per assignee (`by_assignee`, operators only): the business seconds each engineer held each
   clock (first response, customer update, obligation), from the SLA ledger: a closed case's as its
   row kept it at the end, a running case's as its ledger reads at `generated_at`; a case with no
@@ -45,12 +52,13 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from support.access import Principal
+from support.case_view import CaseView
 from support.vocabulary import CaseStatus, Category, Severity
 
 SCORES = ("1", "2", "3", "4", "5")
@@ -94,6 +102,7 @@ class ClosedRow(BaseModel):
         default=None, description="the severity whose clock decided the first response (see module doc)"
     )
     by_assignee: dict[str, dict[str, float]] | None = None
+    reopened_at: list[AwareDatetime] | None = Field(default=None, description="None: not kept (older rows)")
 
     _aware = field_validator(
         "created_at",
@@ -163,6 +172,29 @@ class OpenCase(BaseModel):
     started_at: AwareDatetime
     first_response_due: AwareDatetime | None = None
     sla_breached: bool = False
+    # From the case's live view (intake.reports reads it by query; absent when it could not):
+    reopened_at: list[AwareDatetime] = Field(default_factory=list)
+    first_response_business_s: float | None = None
+    first_response_wall_s: float | None = None
+
+
+def with_view(case: OpenCase, view: CaseView) -> OpenCase:
+    """A running case with what its live view adds to the listing: when it was reopened and how
+    long its first response took (business and wall-clock seconds), as a closed row keeps them."""
+    clock = view.first_response
+    answered_at = clock.answered_at if clock is not None else None
+    business = clock.business_time_to_answer if clock is not None and answered_at is not None else None
+    started = view.opened_at or (clock.started_at if clock is not None else None)
+    wall = None
+    if answered_at is not None and started is not None:
+        wall = (answered_at - started).total_seconds()
+    return case.model_copy(
+        update={
+            "reopened_at": [entry.at for entry in view.timeline if entry.kind == "reopened"],
+            "first_response_business_s": business.total_seconds() if business is not None else None,
+            "first_response_wall_s": wall,
+        }
+    )
 
 
 class Percentiles(BaseModel):
@@ -182,6 +214,10 @@ class Csat(BaseModel):
 
 class Group(BaseModel):
     cases: int = Field(default=0, description="SLA cases opened in the window")
+    closed: int = Field(default=0, description="of them, ended (their record is archived)")
+    running: int = Field(default=0, description="of them, still running")
+    running_answered: int = Field(default=0, description="running, first response given")
+    running_past_due: int = Field(default=0, description="running, awaiting an answer past due")
     met: int = 0
     breached: int = 0
     open: int = Field(default=0, description="running, not answered, not yet due")
@@ -190,7 +226,7 @@ class Group(BaseModel):
     first_response_business_s: Percentiles = Field(default_factory=Percentiles)
     first_response_wall_s: Percentiles = Field(default_factory=Percentiles)
     downgrades: int = 0
-    reopens: int = 0
+    reopens: int = Field(default=0, description="reopens that happened in the window")
     customer_update_breaches: int = 0
     csat: Csat = Field(default_factory=Csat)
 
@@ -225,6 +261,10 @@ class SlaReport(BaseModel):
     generated_at: datetime = Field(description="'now' for running cases: past due means due before it")
     tenants: list[str] | None = Field(description="the tenants reported on; null = every tenant")
     cases: int
+    closed: int
+    running: int
+    running_answered: int
+    running_past_due: int
     met: int
     breached: int
     open: int
@@ -246,8 +286,13 @@ class SlaReport(BaseModel):
     )
 
 
+MAX_SPAN = timedelta(days=366)
+_ZONE_SHIFTS = timedelta(hours=2)  # 366 local days may be a little longer in UTC (summer time)
+
+
 class ReportWindow(BaseModel):
-    """[since, until): aware instants, kept in UTC, between 1970 and 9999."""
+    """[since, until): aware instants, kept in UTC, between 1970 and 9999, at most `MAX_SPAN`
+    apart (a report reads every case of its window)."""
 
     since: AwareDatetime
     until: AwareDatetime
@@ -267,6 +312,8 @@ class ReportWindow(BaseModel):
     def _ordered(self) -> ReportWindow:
         if self.until <= self.since:
             raise ValueError("until must be after since")
+        if self.until - self.since > MAX_SPAN + _ZONE_SHIFTS:
+            raise ValueError(f"the window spans at most {MAX_SPAN.days} days")
         return self
 
     def holds(self, at: datetime | None) -> bool:
@@ -300,6 +347,10 @@ class _Entry(BaseModel):
     category: str
     tenant_id: str
     verdict: Verdict
+    counted: bool = Field(default=True, description="False: opened outside the window (its reopens count)")
+    running: bool = False
+    answered: bool = False
+    past_due: bool = False
     business_s: float | None = None
     wall_s: float | None = None
     downgrades: int = 0
@@ -346,7 +397,8 @@ def open_verdict(case: OpenCase, now: datetime) -> Verdict:
     return _open_verdict(case, now)
 
 
-def _group(entries: list[_Entry]) -> Group:
+def _group(every: list[_Entry]) -> Group:
+    entries = [e for e in every if e.counted]
     verdicts = [e.verdict for e in entries]
     met, breached = verdicts.count("met"), verdicts.count("breached")
     business = [e.business_s for e in entries if e.business_s is not None]
@@ -369,6 +421,10 @@ def _group(entries: list[_Entry]) -> Group:
     csat.mean_score = round(sum(scores) / len(scores), 2) if scores else None
     return Group(
         cases=len(entries),
+        closed=sum(not e.running for e in entries),
+        running=sum(e.running for e in entries),
+        running_answered=sum(e.running and e.answered for e in entries),
+        running_past_due=sum(e.past_due for e in entries),
         met=met,
         breached=breached,
         open=verdicts.count("open"),
@@ -377,7 +433,7 @@ def _group(entries: list[_Entry]) -> Group:
         first_response_business_s=Percentiles(p50=nearest_rank(business, 50), p90=nearest_rank(business, 90)),
         first_response_wall_s=Percentiles(p50=nearest_rank(wall, 50), p90=nearest_rank(wall, 90)),
         downgrades=sum(e.downgrades for e in entries),
-        reopens=sum(e.reopens for e in entries),
+        reopens=sum(e.reopens for e in every),
         customer_update_breaches=sum(e.customer_update_breaches for e in entries),
         csat=csat,
     )
@@ -414,7 +470,12 @@ def sla_report(
         if case.opened_at is None:
             not_opened += window.holds(case.created_at)
             continue
-        if not window.holds(case.opened_at):
+        counted = window.holds(case.opened_at)
+        if case.reopened_at is None:  # archived before the instants were kept: with its opening
+            reopens = case.reopens if counted else 0
+        else:
+            reopens = sum(window.holds(_utc(at)) for at in case.reopened_at)
+        if not counted and not reopens:
             continue
         entries.append(
             _Entry(
@@ -422,10 +483,12 @@ def sla_report(
                 category=case.category,
                 tenant_id=case.tenant_id,
                 verdict=_closed_verdict(case),
+                counted=counted,
+                answered=case.first_response_at is not None,
                 business_s=case.first_response_business_s,
                 wall_s=case.first_response_wall_s,
                 downgrades=case.downgrades,
-                reopens=case.reopens,
+                reopens=reopens,
                 customer_update_breaches=case.customer_update_breaches,
                 survey=case.survey_outcome,
                 score=case.survey_score,
@@ -436,7 +499,9 @@ def sla_report(
         if running_case.case_id in seen or not in_scope(running_case.tenant_id):
             continue
         seen.add(running_case.case_id)
-        if not window.holds(running_case.started_at):
+        counted = window.holds(running_case.started_at)
+        reopens = sum(window.holds(at) for at in running_case.reopened_at)
+        if not counted and not reopens:
             continue
         if running_case.first_response_due is None or running_case.status in (
             None,
@@ -444,17 +509,25 @@ def sla_report(
             CaseStatus.AWAITING_VERIFICATION,
             CaseStatus.REFUSED,
         ):
-            not_opened += 1
+            not_opened += counted
             continue
         verdict = _open_verdict(running_case, now)
         awaiting = running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE
-        open_past_due += awaiting and verdict == "breached"
+        past_due = counted and awaiting and verdict == "breached"
+        open_past_due += past_due
         entries.append(
             _Entry(
                 severity=running_case.severity or "unknown",
                 category=running_case.category or "unknown",
                 tenant_id=running_case.tenant_id,
                 verdict=verdict,
+                counted=counted,
+                running=True,
+                answered=running_case.status in _ANSWERED,
+                past_due=past_due,
+                business_s=running_case.first_response_business_s,
+                wall_s=running_case.first_response_wall_s,
+                reopens=reopens,
                 survey="pending" if running_case.status == CaseStatus.CLOSED else None,
                 held=_held((running_held or {}).get(running_case.case_id)),
             )
@@ -466,6 +539,10 @@ def sla_report(
         generated_at=now,
         tenants=None if tenants is None else sorted(tenants),
         cases=total.cases,
+        closed=total.closed,
+        running=total.running,
+        running_answered=total.running_answered,
+        running_past_due=total.running_past_due,
         met=total.met,
         breached=total.breached,
         open=total.open,
@@ -482,7 +559,7 @@ def sla_report(
         by_severity=_grouped(entries, "severity", [s.value for s in Severity]),
         by_category=_grouped(entries, "category", [c.value for c in Category]),
         by_tenant=_grouped(entries, "tenant_id", tenants or ()),
-        by_assignee=assignee_groups(e.held for e in entries),
+        by_assignee=assignee_groups(e.held for e in entries if e.counted),
     )
 
 
@@ -496,6 +573,10 @@ CSV_COLUMNS = (
     "dimension",
     "key",
     "cases",
+    "closed",
+    "running",
+    "running_answered",
+    "running_past_due",
     "met",
     "breached",
     "open",
@@ -533,7 +614,8 @@ def _rows(report: SlaReport) -> list[tuple[str, str, Group]]:
 def _cells(dimension: str, key: str, g: Group) -> list[Any]:
     c = g.csat
     return [
-        dimension, key, g.cases, g.met, g.breached, g.open, g.unanswered, g.met_ratio,
+        dimension, key, g.cases, g.closed, g.running, g.running_answered, g.running_past_due,
+        g.met, g.breached, g.open, g.unanswered, g.met_ratio,
         g.first_response_business_s.p50, g.first_response_business_s.p90,
         g.first_response_wall_s.p50, g.first_response_wall_s.p90,
         g.downgrades, g.reopens, g.customer_update_breaches,
@@ -569,14 +651,16 @@ def report_table(report: SlaReport) -> str:
         f"not opened: {report.not_opened}",
         "",
     ]
-    header = ("group", "cases", "met", "breached", "open", "unansw.", "met %", "p50 bus.", "p90 bus.",
+    header = ("group", "cases", "closed", "running", "answ.", "past due",
+              "met", "breached", "open", "unansw.", "met %", "p50 bus.", "p90 bus.",
               "downgr.", "reopens", "upd. br.", "surveys", "answered", "mean")  # fmt: skip
     table: list[tuple[str, ...]] = [header]
     for dimension, key, g in _rows(report):
         table.append(
             (
                 "total" if dimension == "total" else f"{dimension} {key}",
-                *(str(v) for v in (g.cases, g.met, g.breached, g.open, g.unanswered)),
+                *(str(v) for v in (g.cases, g.closed, g.running, g.running_answered, g.running_past_due)),
+                *(str(v) for v in (g.met, g.breached, g.open, g.unanswered)),
                 _percent(g.met_ratio),
                 _hours(g.first_response_business_s.p50),
                 _hours(g.first_response_business_s.p90),

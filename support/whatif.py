@@ -214,6 +214,85 @@ def _segment(
     return next((s for s in spans if s.kind.counts), spans[0] if spans else None)
 
 
+class Outcome(BaseModel):
+    """One case re-run under the proposed policy: what it counts as there (a closed row or a running
+    listing), and the flip when its verdict differs. None of a case: no complete inputs."""
+
+    case_id: str
+    closed: ClosedRow | None = None
+    running: OpenCase | None = None
+    flip: Flip | None = None
+    policy_digest: str | None = None
+
+
+def rerun(
+    item: WhatIfCase, proposed_for: Callable[[int], Policy], digest: str | None, now: datetime
+) -> Outcome | None:
+    """The case re-decided under `proposed_for(year)` (the proposed policy as a case opened that
+    year snapshots it); None when its inputs are not complete (it counts as it was)."""
+    inputs = item.inputs
+    if inputs is None or not inputs.inputs.complete or inputs.inputs.opening is None:
+        return None
+    if item.closed is None and item.running is None:
+        return None
+    opened = inputs.inputs.opened_on or inputs.created_at
+    policy = proposed_for(opened.year)
+    record = redecide(inputs, item.case_id, policy, digest, now)
+    view = record.view
+    outcome = Outcome(case_id=item.case_id, policy_digest=inputs.inputs.policy_digest)
+    if item.closed is not None:
+        before: Verdict = closed_verdict(item.closed)
+        outcome.closed = _closed_from(view, item.closed.archived_at or now)
+        after: Verdict = closed_verdict(outcome.closed)
+        due_before, answered = item.closed.first_response_due, item.closed.first_response_at
+        severity, category, tenant = (
+            item.closed.sla_severity or item.closed.final_severity or "unknown",
+            item.closed.category,
+            item.closed.tenant_id,
+        )
+    else:
+        assert item.running is not None
+        live = item.view
+        mine = _open_from(live, item.running) if live is not None else item.running
+        before = open_verdict(mine, now)
+        outcome.running = _open_from(view, item.running)
+        after = open_verdict(outcome.running, now)
+        clock = live.first_response if live is not None else None
+        due_before = clock.due if clock is not None else item.running.first_response_due
+        answered = clock.answered_at if clock is not None else None
+        severity, category, tenant = (
+            item.running.severity or "unknown",
+            item.running.category or "unknown",
+            item.running.tenant_id,
+        )
+    if before == after:
+        return outcome
+    due_after = view.first_response.due if view.first_response is not None else None
+    pivots = [d for d in (due_before, due_after) if d is not None]
+    zone = record.tenant.time_zone if record.tenant is not None else "UTC"
+    outcome.flip = Flip(
+        case_id=item.case_id,
+        tenant_id=tenant,
+        severity=severity,
+        category=category,
+        policy_digest=inputs.inputs.policy_digest,
+        in_force=before,
+        proposed=after,
+        first_response_at=answered,
+        due_in_force=due_before,
+        due_proposed=due_after,
+        segment=_segment(view, policy, zone, now, min(pivots) if pivots else None),
+    )
+    return outcome
+
+
+def rerun_all(
+    cases: Sequence[WhatIfCase], proposed_for: Callable[[int], Policy], digest: str | None, now: datetime
+) -> list[Outcome | None]:
+    """Each case re-run in turn (what a process of a pool runs over its share)."""
+    return [rerun(item, proposed_for, digest, now) for item in cases]
+
+
 def whatif_report(
     window: ReportWindow,
     cases: Sequence[WhatIfCase],
@@ -221,9 +300,13 @@ def whatif_report(
     proposed: PolicyName,
     now: datetime,
     tenants: Sequence[str] | None = None,
+    outcomes: Sequence[Outcome | None] | None = None,
 ) -> WhatIfReport:
-    """The window's cases under the policy in force and under `proposed_for(year)` (the proposed
-    policy as a case opened in that year snapshots it), side by side, and the cases that flip."""
+    """The window's cases under the policy in force and under `proposed_for(year)`, side by side,
+    and the cases that flip. `outcomes`: the cases' re-runs when already made (one per case, in
+    order: a pool's), else they are made here."""
+    if outcomes is None:
+        outcomes = rerun_all(cases, proposed_for, proposed.digest, now)
     before_closed: list[ClosedRow] = []
     after_closed: list[ClosedRow] = []
     before_open: list[OpenCase] = []
@@ -231,17 +314,14 @@ def whatif_report(
     flips: list[Flip] = []
     digests: set[str] = set()
     redecided = kept = 0
-    for item in cases:
-        listed = item.closed or item.running
-        if listed is None:
-            continue
+    for item, outcome in zip(cases, outcomes, strict=True):
         if item.closed is not None:
             before_closed.append(item.closed)
         elif item.running is not None:
             before_open.append(item.running)
-        inputs = item.inputs
-        usable = inputs is not None and inputs.inputs.complete and inputs.inputs.opening is not None
-        if inputs is None or not usable:
+        else:
+            continue
+        if outcome is None:
             kept += 1
             if item.closed is not None:
                 after_closed.append(item.closed)
@@ -249,59 +329,14 @@ def whatif_report(
                 after_open.append(item.running)
             continue
         redecided += 1
-        if inputs.inputs.policy_digest:
-            digests.add(inputs.inputs.policy_digest)
-        opened = inputs.inputs.opened_on or inputs.created_at
-        policy = proposed_for(opened.year)
-        record = redecide(inputs, item.case_id, policy, proposed.digest, now)
-        view = record.view
-        if item.closed is not None:
-            before: Verdict = closed_verdict(item.closed)
-            row = _closed_from(view, item.closed.archived_at or now)
-            after_closed.append(row)
-            after: Verdict = closed_verdict(row)
-            due_before, answered = item.closed.first_response_due, item.closed.first_response_at
-            severity, category, tenant = (
-                item.closed.sla_severity or item.closed.final_severity or "unknown",
-                item.closed.category,
-                item.closed.tenant_id,
-            )
-        else:
-            assert item.running is not None
-            live = item.view
-            mine = _open_from(live, item.running) if live is not None else item.running
-            before = open_verdict(mine, now)
-            moved = _open_from(view, item.running)
-            after_open.append(moved)
-            after = open_verdict(moved, now)
-            clock = live.first_response if live is not None else None
-            due_before = clock.due if clock is not None else item.running.first_response_due
-            answered = clock.answered_at if clock is not None else None
-            severity, category, tenant = (
-                item.running.severity or "unknown",
-                item.running.category or "unknown",
-                item.running.tenant_id,
-            )
-        if before == after:
-            continue
-        due_after = view.first_response.due if view.first_response is not None else None
-        pivots = [d for d in (due_before, due_after) if d is not None]
-        zone = record.tenant.time_zone if record.tenant is not None else "UTC"
-        flips.append(
-            Flip(
-                case_id=item.case_id,
-                tenant_id=tenant,
-                severity=severity,
-                category=category,
-                policy_digest=inputs.inputs.policy_digest,
-                in_force=before,
-                proposed=after,
-                first_response_at=answered,
-                due_in_force=due_before,
-                due_proposed=due_after,
-                segment=_segment(view, policy, zone, now, min(pivots) if pivots else None),
-            )
-        )
+        if outcome.policy_digest:
+            digests.add(outcome.policy_digest)
+        if outcome.closed is not None:
+            after_closed.append(outcome.closed)
+        elif outcome.running is not None:
+            after_open.append(outcome.running)
+        if outcome.flip is not None:
+            flips.append(outcome.flip)
     in_force = sla_report(window, before_closed, before_open, now, tenants)
     after_report = sla_report(window, after_closed, after_open, now, tenants)
     return WhatIfReport(

@@ -174,6 +174,7 @@ def test_a_case_answered_on_time_reports_what_happened_to_it() -> None:
         "survey_score": 4,
         "archived_at": ARCHIVED,
         "first_response_severity": "A",  # answered at A: the changes came after
+        "reopened_at": [],  # never reopened
     }
     assert CaseView.model_validate_json(row.record) == view, "the record is the whole final view"
 

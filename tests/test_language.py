@@ -22,15 +22,21 @@ from intake.console.case_page import CasePageParts, candidates, offers_of, reply
 from intake.console.i18n import LANGUAGES, Words
 from intake.console.ledger_bars import BAR_WIDTH, KINDS, ledger_bars
 from intake.console.queue import QueueEntry
+from intake.console.report_range import report_range
+from intake.console.weekly import chart, week_windows
+from intake.console.whatif_page import WhatIfForm, checked_form, rows
 from intake.console.words import Reading
 from intake.ledgers import ledger_phrases
+from intake.whatif import whatif_phrases
 from support.access import Principal, Role
 from support.actions_now import taken_now
 from support.cooperation import RequestKind
 from support.customer_view import customer_view
 from support.notifications import CUSTOMER_TEMPLATES, SUPPORT_TEMPLATES, Audience, Notification
 from support.reasons import Reason
-from support.sla_ledger import SlaBasis, ledger_of
+from support.reports import ClosedRow, OpenCase, ReportWindow, sla_report
+from support.sla_ledger import LedgerSegment, SegmentKind, SlaBasis, ledger_of
+from support.whatif import Flip, PolicyName, WhatIfReport, pairs
 from tests.case_driver import Driver
 from tests.requests import case_request
 from tests.test_case_machine import T0 as T0_NAMES
@@ -39,6 +45,7 @@ from tests.test_names import NAMED, STAFF, downgraded_and_withdrawn, worked
 
 AGENT = Principal(name="li.wei", role=Role.AGENT)
 PORTAL = Principal(name="admin.contoso", role=Role.PORTAL, tenants=("contoso",))  # a key named as a person
+OPERATOR = Principal(name="zhang.min", role=Role.OPERATOR)  # a name: the same in every language
 
 # Names, products and marks that are the same in every language.
 PROPER = frozenset(
@@ -53,6 +60,7 @@ PROPER = frozenset(
         "teams",
         "casework",
         "csv",
+        "toml",
         "api",
     }
     | {"wei", "cst", "cet", "cest", "utc", "asia", "europe", "budapest", "calls", "drop", "e.164", "sla"}
@@ -527,3 +535,97 @@ def test_the_workspace_pages_are_in_the_readers_language_only(language: str) -> 
     assert not foreign(
         _environment().get_template("dashboard.html").render(**common, board=empty, severities=[]), language
     )
+
+
+# -- the reports page with a range, and the what-if page (issues 24 and 25) ---------------------------
+
+# The operator's own policy file in the what-if's box, and the policy validator's findings quoted as
+# code (they name the file's own keys: `severities.A.first_response`), are theirs, not the page's.
+QUOTED_CODE = re.compile(r"(?s)<textarea[^>]*>.*?</textarea>|<code[^>]*>.*?</code>")
+
+
+def page(language: str, template: str, **context: object) -> str:
+    r = reading(language, "Asia/Shanghai")
+    return QUOTED_CODE.sub(
+        " ",
+        _environment()
+        .get_template(template)
+        .render(
+            r=r,
+            t=r.words,
+            lang=language,
+            languages=LANGUAGES,
+            path=f"/console/{template}",
+            principal=OPERATOR,
+            csrf="",
+            may=lambda _: True,
+            **context,
+        ),
+    )
+
+
+def report_rows() -> tuple[list[ClosedRow], list[OpenCase], datetime]:
+    opened = datetime(2026, 11, 23, 1, tzinfo=UTC)
+    closed = ClosedRow(
+        case_id="case-contoso.r1", tenant_id="contoso", category="technical", final_severity="A",
+        status="closed", created_at=opened, opened_at=opened,
+        first_response_at=opened + timedelta(minutes=40),
+        first_response_met=True, first_response_business_s=2400.0, reopens=1,
+        reopened_at=[opened + timedelta(days=1)], archived_at=opened + timedelta(days=3),
+    )  # fmt: skip
+    running = OpenCase(
+        case_id="case-contoso.r2", tenant_id="contoso", category="billing", severity="B",
+        status="awaiting_first_response", started_at=opened, first_response_due=opened + timedelta(hours=9),
+    )  # fmt: skip
+    return [closed], [running], opened + timedelta(days=2)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_reports_page_with_a_range_is_in_the_readers_language_only(language: str) -> None:
+    closed, running, now = report_rows()
+    window = ReportWindow(since=now - timedelta(days=7), until=now + timedelta(days=1))
+    whole = sla_report(window, closed, running, now)
+    weeks = week_windows(window)
+    weekly = chart([sla_report(w, closed, running, now) for w in weeks], [w.since for w in weeks], whole)
+    chosen = report_range("2026-11-18", "2026-11-25", "Asia/Shanghai", now)
+    shown = page(language, "reports.html", report=weekly, chosen=chosen, chart_height=160, tenant="")
+    assert 'id="summary-table"' in shown and not foreign(shown, language), foreign(shown, language)
+    wrong = report_range("2026-11-25", "2026-11-18", "Asia/Shanghai", now)
+    refused = page(language, "reports.html", report=None, chosen=wrong, chart_height=160, tenant="")
+    assert 'id="error-to"' in refused and not foreign(refused, language), foreign(refused, language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_whatif_page_is_in_the_readers_language_only(language: str) -> None:
+    closed, running, now = report_rows()
+    window = ReportWindow(since=now - timedelta(days=7), until=now + timedelta(days=1))
+    in_force = sla_report(window, closed, running, now)
+    moved = [closed[0].model_copy(update={"first_response_met": False})]
+    segment = LedgerSegment(
+        kind=SegmentKind.RUNNING, start=now - timedelta(days=2),
+        end=now - timedelta(days=2) + timedelta(minutes=40),
+        business_seconds=2400.0, assignee=None,
+    )  # fmt: skip
+    flip = Flip(
+        case_id="case-contoso.r1", tenant_id="contoso", severity="A", category="technical",
+        policy_digest=None,
+        in_force="met", proposed="breached", first_response_at=closed[0].first_response_at,
+        due_in_force=now, due_proposed=now - timedelta(days=2), segment=segment,
+    )  # fmt: skip
+    report = WhatIfReport(
+        since=window.since, until=window.until, generated_at=now, tenants=None,
+        proposed_policy=PolicyName(version="proposed", digest=None), policies_in_force=[], redecided=2,
+        kept_as_recorded=0, groups=pairs(in_force, sla_report(window, moved, running, now)), flips=[flip],
+    )  # fmt: skip
+    words = whatif_phrases(language)
+    form = WhatIfForm(
+        policy='[severities.A]\nfirst_response = "30m"', first="2026-11-18", last="2026-11-25", tenant=""
+    )
+    shown = page(language, "whatif.html", w=words, form=form, result=report, rows=rows(report))
+    assert 'class="flip"' in shown and not foreign(shown, language), foreign(shown, language)
+    wrong = checked_form(
+        {"policy": "[severities.A]\nfirst_response = 1", "from": "x", "tenant": "x'"}, "UTC", now, words
+    )
+    assert set(wrong.problems) == {"policy", "from", "tenant"}
+    refused = page(language, "whatif.html", w=words, form=wrong, result=None)
+    assert 'id="form-problems"' in refused and not foreign(refused, language), foreign(refused, language)

@@ -109,7 +109,8 @@ def test_an_empty_window_has_the_documented_shape_with_nulls() -> None:
     assert set(report["by_category"]) == {"technical", "billing", "presales"}
     assert report["by_tenant"] == {}
     assert report["by_severity"]["A"] | {"csat": None} == {
-        "cases": 0, "met": 0, "breached": 0, "open": 0, "unanswered": 0, "met_ratio": None,
+        "cases": 0, "closed": 0, "running": 0, "running_answered": 0, "running_past_due": 0,
+        "met": 0, "breached": 0, "open": 0, "unanswered": 0, "met_ratio": None,
         "first_response_business_s": {"p50": None, "p90": None},
         "first_response_wall_s": {"p50": None, "p90": None},
         "downgrades": 0, "reopens": 0, "customer_update_breaches": 0, "csat": None,
@@ -464,7 +465,8 @@ async def test_the_cli_report_as_json_csv_and_table(
     answer = json.loads(out)
     assert answer["cases"] == 3 and set(answer["by_tenant"]) == {"contoso", "fabrikam"}, "the CLI is operator"
     assert answer["by_severity"]["B"] | {"csat": None} == {
-        "cases": 3, "met": 2, "breached": 1, "open": 0, "unanswered": 0, "met_ratio": 0.6667,
+        "cases": 3, "closed": 3, "running": 0, "running_answered": 0, "running_past_due": 0,
+        "met": 2, "breached": 1, "open": 0, "unanswered": 0, "met_ratio": 0.6667,
         "first_response_business_s": {"p50": 3600.0, "p90": 3600.0},
         "first_response_wall_s": {"p50": 3600.0, "p90": 3600.0},
         "downgrades": 0, "reopens": 0, "customer_update_breaches": 0, "csat": None,

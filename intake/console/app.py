@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
 from adapters.canned_replies import RepliesSource
+from adapters.codec import key_ring_from_env
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.policy_file import load_policy_snapshot
@@ -56,14 +57,25 @@ from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
 from intake.console.portal import PortalFront, install_portal
+from intake.console.report_range import ReportRange, report_range
 from intake.console.request_files import add_request_files
 from intake.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE, Session, Sessions, new_nonce
-from intake.console.weekly import CHART_HEIGHT, weekly, weekly_csv
+from intake.console.weekly import CHART_HEIGHT, Weekly, weekly, weekly_csv
+from intake.console.whatif_page import (
+    MAX_WHATIF_BYTES,
+    FormUnreadable,
+    WhatIfForm,
+    checked_form,
+    default_range,
+    read_fields,
+)
+from intake.console.whatif_page import rows as whatif_rows
 from intake.console.words import Reading
 from intake.console.workspace import Pages, install_workspace
 from intake.expected_wait_api import ExpectedWaits
 from intake.limits import FrontLimits, RateLimited, client_of
 from intake.opening_files import BadMultipart, FileTooLarge, Uploads, body_limit, with_files
+from intake.whatif import build_whatif, whatif_phrases
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
 from support.case_view import CaseView
@@ -101,8 +113,9 @@ CASE_ID = re.compile(  # a case's id or its number (CW-10482): the gateway resol
     + ")$"
 )
 TENANT_ID = re.compile(TENANT_ID_PATTERN)
-REPORT_WEEKS = 8
 Filter = Annotated[str | None, Query(max_length=64)]  # a query filter; checked in `filters`
+RangeFrom = Annotated[str | None, Query(max_length=32, alias="from")]  # a report range's first day
+RangeTo = Annotated[str | None, Query(max_length=32)]  # and its last
 
 
 class SignInNeeded(Exception):
@@ -255,19 +268,23 @@ def create_console(
         )
         return HTMLResponse(page, status_code=status)
 
-    async def read_form(
-        request: Request, session: Session | None, nonce: str | None = None
-    ) -> dict[str, str]:
-        """The posted fields, after the size limit and the CSRF check."""
+    async def read_body(request: Request, limit: int) -> bytes:
+        """The body, refused (413) past `limit` bytes whatever its declared length."""
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise BadForm(413, "fix_fields")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > MAX_FORM_BYTES:
+            if len(body) > limit:
                 raise BadForm(413, "fix_fields")
-        form = parse_form(bytes(body))
+        return bytes(body)
+
+    async def read_form(
+        request: Request, session: Session | None, nonce: str | None = None
+    ) -> dict[str, str]:
+        """The posted fields, after the size limit and the CSRF check."""
+        form = parse_form(await read_body(request, MAX_FORM_BYTES))
         expected = session.nonce if session is not None else nonce
         if not sessions.csrf_ok(expected, form.get("csrf")):
             raise BadForm(403, "csrf")
@@ -703,36 +720,97 @@ def create_console(
     # Reports
 
     @app.get(f"{PREFIX}/reports")
-    async def reports(request: Request, tenant: Filter = None) -> HTMLResponse:
-        session, report = await report_for(request, tenant)
+    async def reports(
+        request: Request, tenant: Filter = None, from_: RangeFrom = None, to: RangeTo = None
+    ) -> HTMLResponse:
+        session, zone, chosen, report = await report_for(request, tenant, from_, to)
         return render(
             request,
             "reports.html",
-            200,
+            422 if chosen.problems else 200,
             session,
+            zone,
             report=report,
+            chosen=chosen,
             chart_height=CHART_HEIGHT,
             tenant=tenant or "",
         )
 
     @app.get(f"{PREFIX}/reports.csv")
-    async def reports_csv(request: Request, tenant: Filter = None) -> Response:
-        _, report = await report_for(request, tenant)
+    async def reports_csv(
+        request: Request, tenant: Filter = None, from_: RangeFrom = None, to: RangeTo = None
+    ) -> Response:
+        _, _, chosen, report = await report_for(request, tenant, from_, to)
+        if report is None:
+            raise InvalidField("to", "; ".join(chosen.problems.values()))
         return Response(
             weekly_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="first-response-by-week.csv"'},
         )
 
-    async def report_for(request: Request, tenant: str | None) -> tuple[Session, Any]:
+    async def report_for(
+        request: Request, tenant: str | None, first: str | None, last: str | None
+    ) -> tuple[Session, str, ReportRange, Weekly | None]:
+        """The range's report in the reader's zone; a bad range counts nothing (its problems)."""
         session = await signed_in(request)
         principal = session.principal
         if not principal.allows(Permission.READ_REPORTS):
             raise Forbidden(f"a {principal.role.value} key cannot read reports")
-        chosen = filters(None, tenant, None)["tenant_id"]
+        chosen_tenant = filters(None, tenant, None)["tenant_id"]
+        zone = await reader_zone(session, chosen_tenant)
+        now = datetime.now(UTC)
+        chosen = report_range(first, last, zone, now)
+        if chosen.window is None:
+            return session, zone, chosen, None
         cases = await get_cases()
-        scope = report_tenants(principal, chosen)
-        return session, await weekly(engine, cases.client, scope, datetime.now(UTC), REPORT_WEEKS)
+        scope = report_tenants(principal, chosen_tenant)
+        return session, zone, chosen, await weekly(engine, cases.client, scope, now, chosen.window, zone)
+
+    # The policy what-if (operators): the form, then the figures side by side and the flips
+
+    async def operator_session(request: Request) -> Session:
+        session = await signed_in(request)
+        if not session.principal.allows(Permission.OPERATE):  # the inputs hold what customers wrote
+            raise Forbidden("")
+        return session
+
+    def whatif_page(
+        request: Request, status: int, session: Session, zone: str, **context: Any
+    ) -> HTMLResponse:
+        words = whatif_phrases(language(request))
+        return render(request, "whatif.html", status, session, zone, w=words, **context)
+
+    @app.get(f"{PREFIX}/whatif")
+    async def whatif_form(request: Request) -> HTMLResponse:
+        session = await operator_session(request)
+        zone = await reader_zone(session)
+        first, last = default_range(zone, datetime.now(UTC))
+        policy = await asyncio.to_thread(settings.policy_path.read_text, encoding="utf-8")
+        form = WhatIfForm(policy=policy, first=first, last=last, tenant="")
+        return whatif_page(request, 200, session, zone, form=form, result=None)
+
+    @app.post(f"{PREFIX}/whatif")
+    async def whatif_run(request: Request) -> HTMLResponse:
+        session = await operator_session(request)
+        try:
+            fields = read_fields(
+                request.headers.get("content-type", ""), await read_body(request, MAX_WHATIF_BYTES)
+            )
+        except FormUnreadable:
+            raise BadForm(400, "fix_fields") from None
+        if not sessions.csrf_ok(session.nonce, fields.get("csrf")):
+            raise BadForm(403, "csrf")
+        zone, now = await reader_zone(session), datetime.now(UTC)
+        form = checked_form(fields, zone, now, whatif_phrases(language(request)))
+        if form.problems or form.window is None or form.proposed is None:
+            return whatif_page(request, 422, session, zone, form=form, result=None)
+        cases = await get_cases()
+        tenants = (form.tenant,) if form.tenant else None
+        report = await build_whatif(
+            engine, cases.client, form.window, tenants, form.proposed, now, key_ring_from_env()
+        )
+        return whatif_page(request, 200, session, zone, form=form, result=report, rows=whatif_rows(report))
 
     install_portal(
         app,

@@ -1,20 +1,22 @@
-"""The console's report: first-response met ratio per week and severity, and the satisfaction
-figures, from the SLA report (`intake.reports`, `support.reports`) of each week; as a chart (inline
-SVG, drawn on the server) and as CSV."""
+"""The console's report of a range: the range's SLA report (open beside closed, per severity and
+category), the first-response met ratio per week of the range and severity, and the satisfaction
+figures; as a chart (inline SVG, drawn on the server) and as CSV. Every figure is
+`support.reports.sla_report` over rows read once (`intake.reports.report_rows`): the same count the
+API and the CLI give for the same window."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from intake.reports import build_sla_report
+from intake.reports import report_rows
 from support.reports import Csat, ReportWindow, SlaReport
 from support.vocabulary import Severity
 
@@ -38,6 +40,7 @@ class WeekBar:
 @dataclass(frozen=True)
 class Week:
     since: datetime
+    day: date  # the week's first day in the reader's zone
     bars: tuple[WeekBar, ...]
     x: int
 
@@ -48,16 +51,23 @@ class Weekly:
     csat: Csat
     width: int
     tenants: list[str] | None
+    whole: SlaReport
 
 
-def week_starts(now: datetime, weeks: int) -> list[datetime]:
-    """Mondays 00:00 UTC, the oldest first, the last one the current week."""
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    monday = today - timedelta(days=today.weekday())
-    return [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+def week_windows(window: ReportWindow) -> list[ReportWindow]:
+    """Seven-day windows from the range's start, the last one cut at its end."""
+    found = []
+    since = window.since
+    while since < window.until:
+        until = min(since + timedelta(weeks=1), window.until)
+        found.append(ReportWindow(since=since, until=until))
+        since = until
+    return found
 
 
-def chart(reports: Sequence[SlaReport], starts: Sequence[datetime], whole: SlaReport) -> Weekly:
+def chart(
+    reports: Sequence[SlaReport], starts: Sequence[datetime], whole: SlaReport, zone: str = "UTC"
+) -> Weekly:
     """Bars of met / (met + breached) per week and severity; a group with no verdict has no bar."""
     weeks = []
     group_width = len(SEVERITIES) * BAR + GAP
@@ -78,23 +88,30 @@ def chart(reports: Sequence[SlaReport], starts: Sequence[datetime], whole: SlaRe
                     height=round((ratio or 0.0) * CHART_HEIGHT),
                 )
             )
-        weeks.append(Week(since=since, bars=tuple(bars), x=left))
+        day = since.astimezone(ZoneInfo(zone)).date()
+        weeks.append(Week(since=since, day=day, bars=tuple(bars), x=left))
     return Weekly(
-        weeks=tuple(weeks), csat=whole.csat, width=40 + len(weeks) * group_width, tenants=whole.tenants
+        weeks=tuple(weeks),
+        csat=whole.csat,
+        width=max(40 + len(weeks) * group_width, 160),  # the legend's room
+        tenants=whole.tenants,
+        whole=whole,
     )
 
 
 async def weekly(
-    engine: Engine, client: Client, tenants: tuple[str, ...] | None, now: datetime, weeks: int
+    engine: Engine,
+    client: Client,
+    tenants: tuple[str, ...] | None,
+    now: datetime,
+    window: ReportWindow,
+    zone: str = "UTC",
 ) -> Weekly:
-    """Each week's report and the whole span's (for satisfaction), read concurrently."""
-    starts = week_starts(now, weeks)
-    windows = [ReportWindow(since=s, until=s + timedelta(weeks=1)) for s in starts]
-    whole = ReportWindow(since=starts[0], until=starts[-1] + timedelta(weeks=1))
-    *reports, total = await asyncio.gather(
-        *(build_sla_report(engine, client, w, tenants, now) for w in [*windows, whole])
-    )
-    return chart(reports, starts, total)
+    """The range's report and each week's, from one read of the range's rows."""
+    rows = await report_rows(engine, client, window, tenants, now)
+    weeks = week_windows(window)
+    reports = [rows.report(w, tenants, now) for w in weeks]
+    return chart(reports, [w.since for w in weeks], rows.report(window, tenants, now), zone)
 
 
 def weekly_csv(report: Weekly) -> str:
@@ -105,9 +122,7 @@ def weekly_csv(report: Weekly) -> str:
     for week in report.weeks:
         for bar in week.bars:
             ratio = "" if bar.ratio is None else f"{bar.ratio:.4f}"
-            writer.writerow(
-                [week.since.date().isoformat(), bar.severity, bar.cases, bar.met, bar.breached, ratio]
-            )
+            writer.writerow([week.day.isoformat(), bar.severity, bar.cases, bar.met, bar.breached, ratio])
     csat = report.csat
     writer.writerow([])
     writer.writerow(["surveys_sent", "answered", "no_answer", "pending", "response_rate", "mean_score"])

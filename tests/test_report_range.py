@@ -1,0 +1,247 @@
+"""Reports that count what people saw (issue 24): open cases (answered, awaiting, past due) beside
+closed ones, reopens in the window in which they happened, first-response percentiles over every
+answered case (running ones included), and a date range in the reader's zone with field-level
+errors. Then one running case reopened today, counted alike by the API, the CLI and the console
+(the one count: `support.reports.sla_report`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.closed_cases import store_closed_case
+from adapters.reports_store import closed_cases_in
+from adapters.settings import Settings
+from bootstrap.cli import main
+from intake.console.report_range import report_range
+from support.closed_case import ClosedCase
+from support.reports import ClosedRow, OpenCase, ReportWindow, sla_report
+from tests.conftest import running_worker
+from tests.test_access import api_client
+from tests.test_api import as_key, body
+from tests.test_console import sign_in
+from tests.test_reports import engine  # noqa: F401 (the fixture: SQLite and PostgreSQL)
+
+T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
+WEEK = ReportWindow(since=T0, until=T0 + timedelta(days=7))
+NOW = T0 + timedelta(days=3)
+
+
+def closed(case_id: str, opened: datetime, **fields: Any) -> ClosedRow:
+    values: dict[str, Any] = {
+        "case_id": case_id, "tenant_id": "contoso", "category": "technical", "final_severity": "B",
+        "status": "closed", "created_at": opened, "opened_at": opened,
+        "first_response_due": opened + timedelta(hours=4), "first_response_at": opened + timedelta(hours=1),
+        "first_response_met": True, "first_response_business_s": 3600.0, "first_response_wall_s": 3600.0,
+        "archived_at": opened + timedelta(days=2),
+    }  # fmt: skip
+    return ClosedRow.model_validate(values | fields)
+
+
+def running(case_id: str, started: datetime, **fields: Any) -> OpenCase:
+    values: dict[str, Any] = {
+        "case_id": case_id, "tenant_id": "contoso", "category": "technical", "severity": "B",
+        "status": "in_progress", "started_at": started, "first_response_due": started + timedelta(hours=4),
+    }  # fmt: skip
+    return OpenCase.model_validate(values | fields)
+
+
+def test_open_cases_are_counted_beside_closed_ones() -> None:
+    report = sla_report(
+        WEEK,
+        [closed("c1", T0 + timedelta(hours=1))],
+        [
+            running("answered", T0 + timedelta(hours=2), first_response_business_s=7200.0),
+            running("waiting", NOW - timedelta(hours=1), status="awaiting_first_response"),
+            running("late", T0 + timedelta(hours=3), status="awaiting_first_response"),
+        ],
+        NOW,
+    )
+    assert (report.cases, report.closed, report.running) == (4, 1, 3)
+    assert (report.running_answered, report.open, report.running_past_due) == (1, 1, 1)
+    assert report.by_severity["B"].running_past_due == 1 and report.open_past_due == 1
+    # p50/p90 over the closed case (1 h) and the running answered one (2 h): nearest rank
+    assert (report.first_response_business_s.p50, report.first_response_business_s.p90) == (3600.0, 7200.0)
+
+
+def test_a_reopen_counts_in_the_window_in_which_it_happened() -> None:
+    before = T0 - timedelta(days=10)
+    report = sla_report(
+        WEEK,
+        [
+            # opened before the window, reopened in it: its reopen counts, the case does not
+            closed(
+                "old", before, reopens=2, reopened_at=[before + timedelta(days=1), T0 + timedelta(hours=5)]
+            ),
+            # opened in the window, reopened after it: no reopen in this window
+            closed("later", T0 + timedelta(hours=1), reopens=1, reopened_at=[T0 + timedelta(days=8)]),
+            # archived before the instants were kept: its reopens count with its opening, as before
+            closed("legacy", T0 + timedelta(hours=2), reopens=1),
+        ],
+        [running("today", before, reopened_at=[NOW - timedelta(hours=1)])],  # reopened today
+        NOW,
+    )
+    assert report.reopens == 3, "old's second, legacy's, and today's"
+    assert report.cases == 2, "cases opened before the window add only their reopens"
+    assert report.by_severity["B"].reopens == 3 and report.by_tenant["contoso"].cases == 2
+    nothing = sla_report(WEEK, [], [running("quiet", T0 - timedelta(days=3))], NOW)
+    assert (nothing.cases, nothing.reopens, nothing.by_tenant) == (0, 0, {})
+
+
+def test_reopen_instants_are_kept_in_the_row_and_read_back_by_reports(engine: Engine) -> None:  # noqa: F811
+    """The closed row keeps when each reopen happened (readable: no personal data); the report's
+    read finds a case opened before the window whose reopen may fall in it."""
+    before = T0 - timedelta(days=10)
+    row: dict[str, Any] = {
+        "case_id": "case-contoso.reopened", "tenant_id": "contoso", "category": "technical",
+        "requested_severity": "B", "initial_severity": "B", "final_severity": "B", "status": "closed",
+        "created_at": before, "opened_at": before, "first_response_due": None, "first_response_at": None,
+        "first_response_met": None, "sla_breached": False, "first_response_business_s": None,
+        "first_response_wall_s": None, "customer_update_breaches": 0, "downgrades": 0, "reopens": 2,
+        "resolved_at": None, "closed_at": T0 + timedelta(days=1), "survey_outcome": None,
+        "survey_score": None, "record": "{}", "archived_at": T0 + timedelta(days=1),
+        "reopened_at": [before + timedelta(days=1), T0 + timedelta(hours=5)],
+    }  # fmt: skip
+    store_closed_case(engine, ClosedCase.model_validate(row))
+    store_closed_case(
+        engine,
+        ClosedCase.model_validate(row | {"case_id": "case-contoso.quiet", "reopens": 0, "reopened_at": []}),
+    )
+    [found] = closed_cases_in(engine, WEEK, None)
+    assert found.case_id == "case-contoso.reopened"
+    assert found.reopened_at == [before + timedelta(days=1), T0 + timedelta(hours=5)]
+    report = sla_report(WEEK, [found], [], NOW)
+    assert (report.cases, report.reopens) == (0, 1)
+
+
+def test_a_window_spans_at_most_366_days() -> None:
+    ReportWindow(since=T0, until=T0 + timedelta(days=366))
+    with pytest.raises(ValidationError, match="at most 366 days"):
+        ReportWindow(since=T0, until=T0 + timedelta(days=367))
+
+
+def test_the_console_range_is_whole_days_in_the_readers_zone_and_says_what_is_wrong() -> None:
+    chosen = report_range("2026-11-16", "2026-11-22", "Asia/Shanghai", NOW)
+    assert chosen.window is not None and not chosen.problems
+    assert chosen.window.since == datetime(2026, 11, 15, 16, tzinfo=UTC)  # 00:00 in Shanghai
+    assert chosen.window.until == datetime(2026, 11, 22, 16, tzinfo=UTC)  # the day after `to`
+    budapest = report_range("2026-03-29", "2026-03-29", "Europe/Budapest", NOW).window
+    assert budapest is not None and budapest.until - budapest.since == timedelta(hours=23), "summer time"
+    default = report_range(None, None, "Europe/Budapest", NOW)
+    assert default.window is not None and (default.first, default.last) == (
+        NOW.date() - timedelta(days=55),
+        NOW.date(),
+    )
+    for first, last, problems in (
+        ("2026-11-22", "2026-11-16", {"to": "range_to_before_from"}),
+        ("2025-01-01", "2026-11-16", {"to": "range_too_long"}),
+        ("16/11/2026", "2026-11-16", {"from": "range_not_a_date"}),
+        ("2026-11-16", "tomorrow", {"to": "range_not_a_date"}),
+    ):
+        bad = report_range(first, last, "UTC", NOW)
+        assert (bad.window, bad.problems) == (None, problems), (first, last)
+    assert report_range("2025-11-17", "2026-11-17", "UTC", NOW).window is not None, "366 days"
+
+
+# -- one case reopened today, as the API, the CLI and the console count it ------------------------------
+
+FIGURES = ("cases", "closed", "running", "running_answered", "open", "running_past_due", "met", "reopens")
+
+
+def console_figures(page: str) -> dict[str, int]:
+    row = re.search(r'<tr id="total-row">(.*?)</tr>', page, re.S)
+    assert row is not None, page
+    cells = dict(re.findall(r'<td class="([a-z-]+)">([^<]*)</td>', row.group(1)))
+    names = {"cases": "cases", "closed": "closed", "answered": "running_answered", "unanswered": "open",
+             "past-due": "running_past_due", "met": "met", "reopens": "reopens"}  # fmt: skip
+    found = {names[k]: int(v) for k, v in cells.items() if k in names}
+    return found | {"running": found["running_answered"] + found["open"] + found["running_past_due"]}
+
+
+async def test_a_case_reopened_today_counts_alike_in_the_api_the_cli_and_the_console(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    request_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    async with running_worker(dev_env.client, settings), api_client(dev_env.client, settings) as http:
+        opened = await http.post(
+            "/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal")
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = opened.json()["case"]["case_id"]
+        second = await http.post(
+            "/cases", json=body(request_id + "w", severity="C"), headers=as_key("contoso-portal")
+        )
+        assert second.status_code == 201, second.text
+        agent, portal = as_key("li.wei"), as_key("contoso-portal")
+        for path, payload, key in (
+            ("respond", {"message": "Looking at it"}, agent),
+            ("resolve", {"summary": "MX record fixed"}, agent),
+            ("reopen", {"requester": "admin@contoso.example", "reason": "it is back"}, portal),
+        ):
+            done = await http.post(f"/cases/{case_id}/{path}", json=payload, headers=key)
+            assert done.status_code == 200, (path, done.text)
+        now = datetime.now(UTC)
+        window = {
+            "since": (now - timedelta(days=1)).isoformat(),
+            "until": (now + timedelta(days=1)).isoformat(),
+        }
+        api: dict[str, Any] = {}
+        for _ in range(100):  # visibility is eventually consistent
+            api = (await http.get("/reports/sla", params=window, headers=as_key("ops"))).json()
+            if api["running_answered"] == 1 and api["open"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert {k: api[k] for k in FIGURES} == {
+            "cases": 2, "closed": 0, "running": 2, "running_answered": 1, "open": 1,
+            "running_past_due": 0, "met": 1, "reopens": 1,
+        }, api  # fmt: skip
+        assert api["first_response_business_s"]["p50"] is not None, "the running answered case's"
+
+        monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+        monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such-temporal.toml"))
+        monkeypatch.setenv("CASEWORK_VAR", str(settings.var_dir))
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        argv = ["report", "sla", "--since", window["since"], "--until", window["until"]]
+        code = await asyncio.to_thread(main, argv)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        cli = json.loads(out)
+        assert {k: cli[k] for k in FIGURES} == {k: api[k] for k in FIGURES}
+
+        await sign_in(http, "ops")
+        day = now.date()  # ops reads in the support zone: a day either side covers it
+        span = {"from": (day - timedelta(days=1)).isoformat(), "to": (day + timedelta(days=1)).isoformat()}
+        page = await http.get("/console/reports", params=span)
+        assert page.status_code == 200, page.text
+        assert console_figures(page.text) == {k: api[k] for k in FIGURES if k in console_figures(page.text)}
+        assert console_figures(page.text)["reopens"] == 1
+
+        code = await asyncio.to_thread(main, [*argv[:3], "2025-01-01T00:00:00Z", *argv[4:]])
+        assert (code, capsys.readouterr().err.strip()) == (2, "--until: the window spans at most 366 days")
+        long = await http.get(
+            "/reports/sla",
+            params={"since": "2025-01-01T00:00:00Z", "until": window["until"]},
+            headers=as_key("ops"),
+        )
+        assert long.status_code == 422 and [f["field"] for f in long.json()["fields"]] == ["query.until"]
+        backwards = await http.get(
+            "/console/reports", params={"from": span["to"], "to": span["from"], "lang": "hu"}
+        )
+        assert backwards.status_code == 422 and 'id="error-to"' in backwards.text
+        assert (
+            "A záró dátum korábbi a kezdő dátumnál." in backwards.text
+            and "summary-table" not in backwards.text
+        )
