@@ -783,6 +783,8 @@ class Cases:
             await self._signal(case_id, action.handler, payload)
             return None
         taken: ActionReceipt = await self._act(case_id, action.handler, payload, tenants=tenants)
+        if principal.customer_side:  # the queue's facts name who holds the case: staff's, not theirs
+            return taken.model_copy(update={"facts": None})
         return taken
 
     def seen(self, view: CaseView, principal: Principal, language: str | None = None) -> CaseView:

@@ -188,6 +188,7 @@ async def test_list_filters_and_customer_events(api: Api, request_id: str) -> No
         headers=as_key("contoso-portal"),
     )
     assert accepted.status_code == 200, accepted.text  # the case took it, and answers with a receipt
+    assert accepted.json()["facts"] is None, "the queue's facts name staff: never a customer's"
     portal = as_key("contoso-portal")
     shown = (await api.client.get(f"/cases/{case_of(request_id)}", headers=portal)).json()
     [answered] = [r for r in shown["customer_requests"] if r["request_id"] == "contact_data"]
