@@ -1,6 +1,7 @@
 """A Microsoft Teams incoming webhook as a delivery channel: file 1 of the 3 a new channel takes
-(docs/incoming/channels.md). In a deployment this module would be adapters/channels/teams.py, found
-there by the registry; here the test registers it (`registry().with_kinds(CHANNEL)`).
+(ARCHITECTURE.md, "Delivery channels"). In a deployment this module would be
+adapters/channels/teams.py, found there by the registry; here the test registers it
+(`registry().with_kinds(CHANNEL)`).
 
 Teams shows a MessageCard: its title and text are the message casework rendered for the support
 side. The body is signed like every webhook's (Teams ignores the header; a relay in between may

@@ -1,7 +1,7 @@
-"""A channel added in three files (docs/incoming/channels.md): the Teams sender (tests/teams_channel.py),
-its settings entry (TeamsSettings below stands for the one field in adapters/settings.py) and this
-test. A real HTTP receiver gets the card; the ledger, retries and signatures are the activity's, as
-for every channel."""
+"""A channel added in three files (ARCHITECTURE.md, "Delivery channels"): the Teams sender
+(tests/teams_channel.py), its settings entry (TeamsSettings below stands for the one field in
+adapters/settings.py) and this test. A real HTTP receiver gets the card; the ledger, retries and
+signatures are the activity's, as for every channel."""
 
 from __future__ import annotations
 

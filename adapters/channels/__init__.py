@@ -3,7 +3,7 @@
 
 Every module here that declares `CHANNEL` (a `ChannelKind`) is a channel: `registry()` finds them,
 so a new channel is its module, its settings entry (adapters/settings.py: the field its kind's
-`settings` names) and its test; docs/incoming/channels.md shows one (Microsoft Teams) added so.
+`settings` names) and its test; ARCHITECTURE.md, "Delivery channels" shows one (Microsoft Teams) added so.
 """
 
 from __future__ import annotations
