@@ -72,6 +72,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[Permission, dict[str, Any] | None]] = {
     ("GET", "/cases/{case_id}/ledger"): (READ, None),
     ("POST", "/cases/{case_id}/messages"): (CUSTOMER, {"request_id": "c-1", "body": "It still fails"}),
     ("POST", "/cases/{case_id}/attachments"): (CUSTOMER, None),
+    # a file uploaded before the opening that names it (issue 23): whoever may open a case
+    ("POST", "/attachments"): (OPEN, None),
 }
 NO_ATTACHMENT = "0" * 64
 

@@ -84,7 +84,9 @@ async def test_notes_assignment_withdrawal_and_truthful_customer_actions_over_th
         f"/cases/{case}/cooperation", json={"request_id": "contact_data", "details": "ok"}, headers=portal
     )
     assert answered.status_code == 200, answered.text
-    assert set(answered.json()) == {"case_id", "status", "clocks_moved", "sequence"}, "a receipt names no one"
+    receipt = answered.json()
+    assert set(receipt) == {"case_id", "status", "clocks_moved", "sequence", "facts"}
+    assert receipt["facts"] is None, "a receipt names no one to the customer"
     for response in (shown, answered):
         assert SECRET not in response.text and "li.wei is on leave" not in response.text
     view = shown.json()

@@ -34,4 +34,4 @@ async def test_spans_for_workflow_and_activities(
     assert "StartActivity:load_case_context" in names and "RunActivity:load_case_context" in names
     assert "StartActivity:deliver_notification" in names and "RunActivity:deliver_notification" in names
     assert "HandleUpdate:decided" in names, "the intake's wait for the decided case is traced"
-    assert "HandleQuery:view" in names
+    assert "HandleQuery:shown" in names, "a read of the case is one traced query"

@@ -184,7 +184,7 @@ class SupportCaseWorkflow:
         view = self._case.view
         if view.status is CaseStatus.NEW:
             return view
-        return view.model_copy(update={"request": RequestDetails.of(self._case.request)})
+        return view.model_copy(update={"request": self._case.details()})
 
     @workflow.query
     def request_details(self) -> RequestDetails:
