@@ -623,10 +623,18 @@ class Cases:
         )
 
     async def show(
-        self, case_id: str, principal: Principal = CLI_OPERATOR, language: str | None = None
+        self,
+        case_id: str,
+        principal: Principal = CLI_OPERATOR,
+        language: str | None = None,
+        *,
+        records: bool = True,
     ) -> CaseView:
         """The case view: from the running workflow, or from the result of a finished one.
-        `language`: the reader's (a portal page's), for the names staff are shown by; else the case's."""
+        `language`: the reader's (a portal page's), for the names staff are shown by; else the case's.
+        `records`: a case Temporal no longer holds is read from its closed record; a page that must
+        tell the two apart (the portal's: an archived case takes no comment) says False and gets
+        CaseNotFound instead."""
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
         case_id = await self.case_id_of(case_id)
@@ -656,7 +664,9 @@ class Cases:
                     f"case {case_id} cannot be read right now: a worker is taking it over (ask again)"
                 ) from None
             closed = (
-                await self._closed(case_id, principal) if error.status == RPCStatusCode.NOT_FOUND else None
+                await self._closed(case_id, principal)
+                if records and error.status == RPCStatusCode.NOT_FOUND
+                else None
             )
             if closed is not None:  # past Temporal's retention: its closed record
                 return self.seen(closed, principal, language)

@@ -201,10 +201,14 @@ async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: St
     await agent.wait_for("#case-assignee")
     assert await offered(agent) == ["note"], "resolved: reopen is the customer's"
     await agent.page.context.close()
+    # A customer's key is sent from the case page to the portal's page of the request
+    # (intake.console.portal): what they are promised and what they may do, as forms of its own.
     portal = await signed_in(stack, "contoso-portal", "hu-HU")
     await portal.page.goto(f"{stack.url}/console/cases/{case_id}")
-    await portal.wait_for("#case")
-    assert await offered(portal) == ["reopen"]
+    await portal.wait_for("#request")
+    assert portal.page.url == f"{stack.url}/console/requests/{case_id}", portal.page.url
+    assert await portal.page.locator("form#reopen-form").count() == 1, "resolved: reopen is the customer's"
+    assert await portal.page.locator("form#withdraw-form, #tick-send, #actions").count() == 0
     assert await portal.page.locator("#clocks").count() == 0, "no internal SLA mechanics for customers"
     assert await portal.page.locator("#case-assignee").count() == 0, "customers never see staff names"
     await portal.page.context.close()
