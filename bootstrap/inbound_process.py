@@ -247,13 +247,15 @@ async def _serve(settings: Settings, sock: socket.socket, events: _Events) -> in
             events.say(failed=did_not_start(port, str(error)))
             return 2
         cases = build_cases(client, settings, engine)
+        # Started at the worker's priority, it serves below it: lowered before the listener takes
+        # its first connection (a client answered at once was answered at the worker's priority).
+        with contextlib.suppress(OSError):
+            os.nice(LISTENER_NICE)
         listener = await start_inbound_listener(
             settings, cases, engine, port=port, count=events.outcome, sock=sock
         )
         assert listener is not None
         events.say(ready=port)
-        with contextlib.suppress(OSError):  # started at the worker's priority, serves below it
-            os.nice(LISTENER_NICE)
         ended = asyncio.ensure_future(loop.connect_read_pipe(lambda: _EndOfInput(stopped), sys.stdin))
         try:
             await stopped.wait()

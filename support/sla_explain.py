@@ -8,6 +8,7 @@ same ledger reads the same in every process, and every language has every phrase
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -58,11 +59,13 @@ PHRASES = frozenset(
 
 
 def duration(seconds: float, phrases: Phrases) -> str:
-    """'3 h 10 min', '45 s': hours and minutes, seconds only under a minute."""
+    """'3 h 10 min', '45 s': hours and minutes to the nearest minute, seconds only under a minute.
+    Rounded, never cut: 59 min 59.4 s is '1 h' (cut, it read '59 min', and the parts of an account
+    did not add up to the clock's whole)."""
     total = round(seconds)
     if total < 60:
         return phrases["seconds"].format(n=total)
-    hours, minutes = divmod(total // 60, 60)
+    hours, minutes = divmod(math.floor(seconds / 60 + 0.5), 60)
     parts = []
     if hours:
         parts.append(phrases["hours"].format(n=hours))

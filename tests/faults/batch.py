@@ -19,7 +19,7 @@ from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.case_view import CaseView
 from support.durations import parse_duration
 from support.policy import policy_from_dict
-from support.request import case_id_for
+from support.request import CaseRequest, case_id_for
 from support.vocabulary import CaseStatus
 from tests.requests import case_request
 
@@ -83,12 +83,17 @@ async def when_ready(action: Callable[[], Awaitable[object]]) -> None:
     raise AssertionError("the case never finished opening")
 
 
+def batch_request(request_id: str, severity: str = "B") -> CaseRequest:
+    """The request a scripted case is opened with (its closed record keeps its words)."""
+    return case_request(request_id, TENANT, severity=severity)
+
+
 async def open_until_decided(cases: Cases, request_id: str, severity: str, settled: asyncio.Event) -> str:
     """Open the case; while workers are down the intake says so (503 after its open wait), and
     the same request is sent again, as the intake's answer says is safe. The tries count once the
     fault is over (`settled`: the last replacement worker is ready): a case must be decided within
     ten open waits of a worker being back, however long the test kept killing them."""
-    request = case_request(request_id, TENANT, severity=severity)
+    request = batch_request(request_id, severity)
     sent = asyncio.get_running_loop().time()
     tries = 0
     while tries < 10:

@@ -14,7 +14,9 @@ moment (it is ready before the next kill, so one worker is always up). Then:
   kill, and the repeat has the same Message-ID. (A kill repeats every delivery caught in that
   window, so one kill may repeat several: seen, 4 accepted within 0.33 s before one kill of a
   worker under load. "At most one per kill" is not a bound.)
-- every case has its row in `closed_cases` once, holding the case's final view;
+- every case has its row in `closed_cases` once, holding the case's final view and the request's
+  words (the closed record keeps them, sealed, for reads past Temporal's retention; the view the
+  workflow returns never carries them);
 - both workers did part of the work, and mail kept arriving while one of them was down.
 
 Sizes: FAULT_CASES and FAULT_KILLS (12 cases and 2 kills in `make test`, 200 and 6 in
@@ -50,13 +52,14 @@ from intake.cases import Cases
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from support.case_view import CaseView
-from support.request import case_id_for
+from support.request import RequestDetails, case_id_for
 from tests.conftest import running_worker
 from tests.faults.batch import (
     CASES,
     KILLS,
     TENANT,
     all_closed_with_survey,
+    batch_request,
     mailed,
     not_as_scripted,
     patient_policy,
@@ -256,13 +259,22 @@ async def test_two_workers_one_database_survive_kills(
     assert all(k == 1 for k in per_notification.values()), "one ledger row per notification id"
     assert set(per_notification) == set(ours), "the ledger records exactly the notifications that arrived"
 
-    # Closed cases: every case of the batch once, with the final view its workflow returned.
+    # Closed cases: every case of the batch once, with the final view its workflow returned and
+    # the words of the request it was opened with (the batch's requests carry no files).
     by_case = Counter(case_id for case_id, _ in archived)
-    batch_ids = [case_id_for(TENANT, f"two-{run}-{i}") for i in range(CASES)]
-    assert sorted(by_case) == sorted(batch_ids), "each case of the batch has its row, and only they"
+    sent = [batch_request(f"two-{run}-{i}") for i in range(CASES)]
+    requests = {case_id_for(TENANT, r.request_id): r for r in sent}
+    assert sorted(by_case) == sorted(requests), "each case of the batch has its row, and only they"
     assert all(k == 1 for k in by_case.values())
     records = dict(archived)
-    assert all(records[v.case_id] == v for v in finals), "the row holds the case's final view"
+    words = {case_id: RequestDetails.of(request) for case_id, request in requests.items()}
+    kept = {v.case_id: v.model_copy(update={"request": words[v.case_id]}) for v in finals}
+    differing = {
+        case_id: [k for k in CaseView.model_fields if getattr(record, k, None) != getattr(kept[case_id], k)]
+        for case_id, record in records.items()
+        if record != kept[case_id]
+    }
+    assert not differing, f"the row holds the case's final view and its request's words: {differing}"
 
     # Both machines worked, and the survivor kept delivering while the other was down.
     assert all(work[slot][1] > 0 for slot in SLOTS), f"both workers worked on cases: {work}"
