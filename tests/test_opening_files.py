@@ -179,5 +179,7 @@ async def test_the_contact_form_takes_files(
         shown = (await http.get(f"/cases/{case_of(request_id)}", headers=as_key("ops"))).json()
         [given] = shown["request"]["attachments"]
         assert given["filename"] == "trace.pdf" and given["size"] == len(PDF)
-        page = await http.get(f"/console/cases/{case_of(request_id)}")
-        assert "trace.pdf" in page.text and 'id="request-files"' in page.text
+        # the customer's own page (customers are sent to "my requests"): the file is on the opening
+        page = await http.get(f"/console/cases/{case_of(request_id)}", follow_redirects=True)
+        assert page.url.path == f"/console/requests/{case_of(request_id)}", page.url
+        assert "trace.pdf" in page.text, page.text
