@@ -20,13 +20,15 @@ run: $(STAMP)
 # 10,000 and 1,000 (~3.5 min on 2 cores) and the batches with 200 cases and 6 kills. The tests start many
 # Python processes (CLI, workers): they may keep bytecode (this machine sets PYTHONDONTWRITEBYTECODE;
 # the worker never depends on it: it compiles its sandboxed modules into var/pycache itself).
-# Two pytest processes, a test file each at a time (pytest-xdist --dist loadfile): the fault tests
-# spend most of their time waiting out a killed worker's timeouts, so the other files run meanwhile
-# (one process: ~8 min of pytest on 2 cores; two: ~5).
+# Three pytest processes, a test file each at a time (pytest-xdist --dist loadfile): the fault tests
+# and the tests that start workers spend much of their time waiting (a killed worker's timeouts, a
+# process starting), so the other files run meanwhile. Measured on 2 cores from a fresh clone with
+# 1,252 tests (2026-12-07): two processes 550 s of pytest (make test 10 min 40 s), three 480 s
+# (9 min 28 s). The 15 slowest are listed at the end, to see what to make cheaper next.
 test: $(STAMP) lint
 	bash scripts/ensure_chromium.sh
 	PYTHONDONTWRITEBYTECODE= STATE_BOUND_UPDATES=1000 STATE_BOUND_COOPERATIONS=100 FAULT_CASES=12 FAULT_KILLS=2 \
-		$(PY) -m pytest -q -n 2 --dist loadfile
+		$(PY) -m pytest -q -n 3 --dist loadfile --durations=15
 
 # The pure tests: no Temporal server, no worker, API or mail server, no database server; the rules,
 # calendars, phrase books, templates and the code's own checks (layers, patches). Under 30 s on two

@@ -28,7 +28,7 @@ from adapters.temporal import connect
 from bootstrap.gateway import CasesOnDemand, given, verification_gate
 from intake.api import create_app
 from intake.cases import Cases, CasesSource
-from intake.console import install_console
+from intake.console.front import install_console
 from intake.expected_wait_api import ExpectedWaits, expected_wait_router
 from intake.limits import FrontLimits
 from intake.opening_files import Uploads
