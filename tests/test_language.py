@@ -341,6 +341,39 @@ def portal_page(language: str, template: str, **context: object) -> str:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_an_answer_with_no_known_author_shows_its_role_in_the_readers_language(language: str) -> None:
+    """An obligation answered by a tick or by the API has no person's name (its author is its role,
+    `support.thread`): the thread shows the role in the reader's words, never the raw "customer"."""
+    from support.customer_promises import promise_of
+    from support.thread_message import MessageKind, ThreadMessage
+    from support.vocabulary import Via
+
+    driver = worked(NAMED, language, f"ticked-{language}")
+    view = customer_view(driver.view, STAFF.names(driver.case.rules.routing.support_name))
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    ticked = ThreadMessage(
+        case_id=view.case_id,
+        tenant_id=view.tenant_id,
+        seq=2,
+        at=now,
+        kind=MessageKind.ANSWER,
+        role="customer",
+        author="customer",
+        via=Via.PORTAL,
+        internal=False,
+        body="provided",
+    )
+    shown = portal_page(
+        language, "portal_case.html", view=view, live=True, promise=promise_of(view, now),
+        messages=[ticked], comment_id="c1", problems={},
+    )  # fmt: skip
+    role = str(reading(language).words("role_customer"))
+    assert f'class="author">{role}</span>' in shown, shown
+    if language != "en":
+        assert 'class="author">customer' not in shown and "(customer)" not in shown
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_portal_pages_are_in_the_readers_language_only(language: str) -> None:
     from intake.console.portal import Listed
     from support.case_view import Survey, SurveyOutcome
