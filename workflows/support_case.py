@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from support.vocabulary import CaseStatus
     from support.whatif import LiveInputs
     from workflows import search_attributes as sa
+    from workflows.action_updates import action_update
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
     from workflows.patches import patched
@@ -231,154 +232,30 @@ class SupportCaseWorkflow:
     def _check_verify(self, attempt: SealedAttempt) -> None:
         self._check(attempt)
 
-    @workflow.update
-    async def respond(self, action: FirstResponse) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @respond.validator
-    def _check_respond(self, action: FirstResponse) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def update_customer(self, action: CustomerUpdate) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @update_customer.validator
-    def _check_update_customer(self, action: CustomerUpdate) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def request_customer_action(self, action: CustomerActionRequest) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @request_customer_action.validator
-    def _check_request_customer_action(self, action: CustomerActionRequest) -> None:
-        self._check(action)
-
-    @workflow.update
-    def change_severity(self, change: SeverityChangeRequest) -> ActionReceipt:
-        return self._take(change)[1]
-
-    @change_severity.validator
-    def _check_change_severity(self, change: SeverityChangeRequest) -> None:
-        self._check(change)
-
-    @workflow.update
-    async def resolve(self, action: Resolution) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @resolve.validator
-    def _check_resolve(self, action: Resolution) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def reopen(self, action: ReopenRequest) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @reopen.validator
-    def _check_reopen(self, action: ReopenRequest) -> None:
-        self._check(action)
-
-    @workflow.update
-    def assign(self, action: Assignment) -> ActionReceipt:
-        return self._take(action)[1]
-
-    @assign.validator
-    def _check_assign(self, action: Assignment) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def note(self, action: InternalNote) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @note.validator
-    def _check_note(self, action: InternalNote) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def withdraw(self, action: Withdrawal) -> ActionReceipt:
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @withdraw.validator
-    def _check_withdraw(self, action: Withdrawal) -> None:
-        self._check(action)
-
-    @workflow.update
-    def accept_obligation(self, action: ObligationAcceptance) -> ActionReceipt:
-        """An engineer accepts an obligation (answered by the customer, or received otherwise)."""
-        return self._take(action)[1]
-
-    @accept_obligation.validator
-    def _check_accept_obligation(self, action: ObligationAcceptance) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def ask_obligation_again(self, action: ObligationAskedAgain) -> ActionReceipt:
-        """An engineer needs an answered obligation again: a new due time, the customer told why."""
-        decision, taken = self._take(action)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @ask_obligation_again.validator
-    def _check_ask_obligation_again(self, action: ObligationAskedAgain) -> None:
-        self._check(action)
-
-    @workflow.update
-    async def receive_reply(self, reply: CustomerReply) -> ActionReceipt:
-        """A customer's email reply (the inbound mail; update id `reply-<message_id>`)."""
-        decision, taken = self._take(reply)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @receive_reply.validator
-    def _check_receive_reply(self, reply: CustomerReply) -> None:
-        self._check(reply)
-
-    @workflow.update
-    def notification_bounced(self, failed: DeliveryFailed) -> ActionReceipt:
-        """A mail server's report that a notification's mail could not be delivered after it was
-        sent (the inbound mail's bounces, `intake.bounces`; update id `bounce-<token>`): marked
-        failed as a delivery that failed at once is, and once."""
-        return self._take(failed)[1]
-
-    @notification_bounced.validator
-    def _check_notification_bounced(self, failed: DeliveryFailed) -> None:
-        self._check(failed)
-
-    @workflow.update
-    async def answer_request(self, answer: Cooperation) -> ActionReceipt:
-        """The customer's answer to an obligation or request, checked (the `cooperate` signal is
-        kept for clients and histories from before: it takes what it gets)."""
-        decision, taken = self._take(answer)
-        await keep(decision)  # answered once its message is kept
-        return taken
-
-    @answer_request.validator
-    def _check_answer_request(self, answer: Cooperation) -> None:
-        self._check(answer)
-
-    @workflow.update
-    def answer_survey(self, answer: SurveyAnswer) -> ActionReceipt:
-        """The survey answer, checked (the `survey` signal is kept, as `cooperate`)."""
-        return self._take(answer)[1]
-
-    @answer_survey.validator
-    def _check_answer_survey(self, answer: SurveyAnswer) -> None:
-        self._check(answer)
+    # Each action is an update whose validator asks the machine's `refusal` (`_check`) and whose
+    # answer is a receipt (`_take`); those that write a thread message answer once it is kept.
+    respond = action_update("respond", FirstResponse, kept=True)
+    update_customer = action_update("update_customer", CustomerUpdate, kept=True)
+    request_customer_action = action_update("request_customer_action", CustomerActionRequest, kept=True)
+    change_severity = action_update("change_severity", SeverityChangeRequest)
+    resolve = action_update("resolve", Resolution, kept=True)
+    reopen = action_update("reopen", ReopenRequest, kept=True)
+    assign = action_update("assign", Assignment)
+    note = action_update("note", InternalNote, kept=True)
+    withdraw = action_update("withdraw", Withdrawal, kept=True)
+    # an engineer accepts an obligation (answered by the customer, or received otherwise) ...
+    accept_obligation = action_update("accept_obligation", ObligationAcceptance)
+    # ... or needs it again: a new due time, the customer told why
+    ask_obligation_again = action_update("ask_obligation_again", ObligationAskedAgain, kept=True)
+    # a customer's email reply (the inbound mail; update id `reply-<message_id>`)
+    receive_reply = action_update("receive_reply", CustomerReply, kept=True)
+    # a mail server's later report that a notification's mail was not delivered (intake.bounces;
+    # update id `bounce-<token>`): marked failed as a delivery that failed at once is, and once
+    notification_bounced = action_update("notification_bounced", DeliveryFailed)
+    # the customer's answer to an obligation or request, and the survey, checked (the `cooperate`
+    # and `survey` signals are kept for clients and histories from before: they take what they get)
+    answer_request = action_update("answer_request", Cooperation, kept=True)
+    answer_survey = action_update("answer_survey", SurveyAnswer)
 
     @workflow.signal
     async def cooperate(self, answer: Cooperation) -> None:
