@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -86,6 +86,21 @@ def reader_of(principal: Principal, settings: Settings) -> Reader:
 
 def default_view(principal: Principal) -> View:
     return View.OPEN
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """The queue's query string, bounded before it is read (the page and its htmx rows alike)."""
+
+    view: Annotated[str | None, Query(max_length=16)] = None
+    q: Text = None
+    page: Annotated[str | None, Query(max_length=8)] = None
+    severity: Annotated[str | None, Query(max_length=64)] = None
+    tenant: Annotated[str | None, Query(max_length=64)] = None
+    status: Annotated[str | None, Query(max_length=64)] = None
+
+    def values(self) -> tuple[str | None, ...]:
+        return (self.view, self.q, self.page, self.severity, self.tenant, self.status)
 
 
 def chosen_of(
@@ -192,32 +207,16 @@ def install_workspace(app: FastAPI, pages: Pages) -> None:
         }
 
     @app.get(f"{PREFIX}/queue")
-    async def queue(
-        request: Request,
-        view: Annotated[str | None, Query(max_length=16)] = None,
-        q: Text = None,
-        page: Annotated[str | None, Query(max_length=8)] = None,
-        severity: Annotated[str | None, Query(max_length=64)] = None,
-        tenant: Annotated[str | None, Query(max_length=64)] = None,
-        status: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> HTMLResponse:
+    async def queue(request: Request, asked: Annotated[QueueQuery, Depends()]) -> HTMLResponse:
         session = await pages.signed_in(request)
-        chosen = chosen_of(session.principal, view, q, page, severity, tenant, status)
+        chosen = chosen_of(session.principal, *asked.values())
         return pages.render(request, "queue.html", **await context(request, session, chosen))
 
     @app.get(f"{PREFIX}/queue/rows")
-    async def queue_rows(
-        request: Request,
-        view: Annotated[str | None, Query(max_length=16)] = None,
-        q: Text = None,
-        page: Annotated[str | None, Query(max_length=8)] = None,
-        severity: Annotated[str | None, Query(max_length=64)] = None,
-        tenant: Annotated[str | None, Query(max_length=64)] = None,
-        status: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> HTMLResponse:
+    async def queue_rows(request: Request, asked: Annotated[QueueQuery, Depends()]) -> HTMLResponse:
         """The rows alone, for htmx's refresh of the table."""
         session = await pages.signed_in(request)
-        chosen = chosen_of(session.principal, view, q, page, severity, tenant, status)
+        chosen = chosen_of(session.principal, *asked.values())
         return pages.render(request, "queue_rows.html", **await context(request, session, chosen))
 
     @app.post(f"{PREFIX}/queue/bulk")
