@@ -41,7 +41,15 @@ from tests.requests import case_request
 from tests.test_access import api_client
 from tests.test_api import as_key
 
-OPENED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+def _a_monday_weeks_ago() -> datetime:
+    """A Monday 09:00 in Shanghai at least 60 days back: the archived cases and a case opened now
+    fit in one report window (at most 366 days) whatever day the suite runs."""
+    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=60)
+    return start - timedelta(days=start.weekday())
+
+
+OPENED = _a_monday_weeks_ago()  # Monday 09:00 in Shanghai
 WINDOW = ReportWindow(since=OPENED - timedelta(days=1), until=OPENED + timedelta(days=2))
 NOW = OPENED + timedelta(days=40)
 POLICY = (PROJECT_ROOT / "policy.toml").read_text(encoding="utf-8")
