@@ -59,6 +59,10 @@ def patient_policy(directory: Path, delivery_max_interval: str = "10m") -> Path:
 LONGEST = {"opening": 0.0, "action": 0.0}
 
 
+# How long a resolved case may take to close (its reopen window, plus workers killed meanwhile).
+CLOSE_WAIT_S = 300
+
+
 def _waited(kind: str, since: float) -> None:
     LONGEST[kind] = max(LONGEST[kind], asyncio.get_running_loop().time() - since)
 
@@ -126,11 +130,19 @@ async def script(
     case_id = await open_until_decided(cases, request_id, severity, settled or _SETTLED)
     await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
     await when_ready(lambda: cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done")))
-    for _ in range(600):
+    # The survey is sent when the case closes (its reopen window over). Wait for that by the clock,
+    # not by a count of reads (a loaded box reads slowly and would give up early), and say so if
+    # it never comes, rather than sending an answer the case must refuse.
+    closes_by = asyncio.get_running_loop().time() + CLOSE_WAIT_S
+    while True:
         with contextlib.suppress(Unavailable):  # a worker just killed: ask again, as a client would
             if (await cases.show(case_id)).status is CaseStatus.CLOSED:
                 break
-        await asyncio.sleep(0.1)
+        if asyncio.get_running_loop().time() > closes_by:
+            raise AssertionError(
+                f"{case_id} did not close within {CLOSE_WAIT_S} s:\n" + await _story(cases, case_id)
+            )
+        await asyncio.sleep(0.2)
     await when_ready(lambda: cases.answer_survey(case_id, SurveyAnswer(score=4)))
     view: CaseView = await cases.client.get_workflow_handle(case_id, result_type=CaseView).result()
     return view
