@@ -85,24 +85,35 @@ def running_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str
         rows = connection.execute(query).all()
     # Built without validation: the columns are typed (aware instants, checked enums' values), and
     # a report may read thousands of rows.
-    return [
-        OpenCase.model_construct(
-            case_id=r.case_id,
-            tenant_id=r.tenant_id,
-            category=r.category,
-            severity=r.severity,
-            status=r.status,
-            started_at=r.opened_at,
-            first_response_due=r.first_response_due,
-            sla_breached=bool(r.breached),
-            first_response_met=r.first_response_met,
-            reopened_at=[datetime.fromisoformat(at) for at in r.reopened_at or ()],
-            first_response_business_s=r.first_response_business_s,
-            first_response_wall_s=(
-                (r.first_response_at - r.opened_at).total_seconds()
-                if r.first_response_at is not None
-                else None
-            ),
+    found = []
+    for (
+        case_id,
+        tenant,
+        category,
+        severity,
+        status,
+        opened,
+        due,
+        answered,
+        met,
+        business,
+        breached,
+        reopened,
+    ) in rows:
+        found.append(
+            OpenCase.model_construct(
+                case_id=case_id,
+                tenant_id=tenant,
+                category=category,
+                severity=severity,
+                status=status,
+                started_at=opened,
+                first_response_due=due,
+                sla_breached=bool(breached),
+                first_response_met=met,
+                reopened_at=[datetime.fromisoformat(at) for at in reopened] if reopened else [],
+                first_response_business_s=business,
+                first_response_wall_s=(answered - opened).total_seconds() if answered is not None else None,
+            )
         )
-        for r in rows
-    ]
+    return found
