@@ -71,7 +71,7 @@ def running_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str
         c.first_response_met,
         c.first_response_business_s,
         c.breached,
-        c.reopened_at,
+        case((c.last_reopened_at.is_not(None), c.reopened_at), else_=None),  # no JSON to parse: none
     ).where(
         ~ended,
         or_(
@@ -101,7 +101,7 @@ def running_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str
         reopened,
     ) in rows:
         found.append(
-            OpenCase.model_construct(
+            OpenCase.trusted(
                 case_id=case_id,
                 tenant_id=tenant,
                 category=category,

@@ -178,6 +178,47 @@ class OpenCase(BaseModel):
     first_response_business_s: float | None = None
     first_response_wall_s: float | None = None
 
+    @classmethod
+    def trusted(
+        cls,
+        *,
+        case_id: str,
+        tenant_id: str,
+        category: str | None,
+        severity: str | None,
+        status: str | None,
+        started_at: datetime,
+        first_response_due: datetime | None,
+        sla_breached: bool,
+        first_response_met: bool | None,
+        reopened_at: list[datetime],
+        first_response_business_s: float | None,
+        first_response_wall_s: float | None,
+    ) -> OpenCase:
+        """A running case from typed database columns, every field given, with no validation:
+        `model_construct` minus its per-field default lookups, a fifth of a report's time at 5,000
+        open cases. The values must already be what validation would give (aware instants)."""
+        case = cls.__new__(cls)
+        values = {
+            "case_id": case_id,
+            "tenant_id": tenant_id,
+            "category": category,
+            "severity": severity,
+            "status": status,
+            "started_at": started_at,
+            "first_response_due": first_response_due,
+            "sla_breached": sla_breached,
+            "first_response_met": first_response_met,
+            "reopened_at": reopened_at,
+            "first_response_business_s": first_response_business_s,
+            "first_response_wall_s": first_response_wall_s,
+        }
+        object.__setattr__(case, "__dict__", values)
+        object.__setattr__(case, "__pydantic_fields_set__", set(values))
+        object.__setattr__(case, "__pydantic_extra__", None)
+        object.__setattr__(case, "__pydantic_private__", None)
+        return case
+
 
 class Percentiles(BaseModel):
     p50: float | None = None
@@ -384,51 +425,77 @@ def open_verdict(case: OpenCase, now: datetime) -> Verdict:
 
 
 def _group(every: list[_Entry]) -> Group:
-    entries = [e for e in every if e.counted]
-    verdicts = [e.verdict for e in entries]
-    met, breached = verdicts.count("met"), verdicts.count("breached")
-    business = [e.business_s for e in entries if e.business_s is not None]
-    wall = [e.wall_s for e in entries if e.wall_s is not None]
+    """The figures of a group, in one pass over its entries (a report of 5,000 open cases makes
+    about fifteen groups of them, and the console one report per week of its chart)."""
+    cases = closed = running = running_answered = past_due = downgrades = reopens = updates = 0
+    verdicts = dict.fromkeys(("met", "breached", "open", "unanswered"), 0)
+    business: list[float] = []
+    wall: list[float] = []
+    scores: list[int] = []
     csat = Csat()
-    for entry in entries:
+    for entry in every:
+        reopens += entry.reopens  # a reopen counts in its window, whenever the case was opened
+        if not entry.counted:
+            continue
+        cases += 1
+        if entry.running:
+            running += 1
+            running_answered += entry.answered
+        else:
+            closed += 1
+        past_due += entry.past_due
+        verdicts[entry.verdict] += 1
+        if entry.business_s is not None:
+            business.append(entry.business_s)
+        if entry.wall_s is not None:
+            wall.append(entry.wall_s)
+        downgrades += entry.downgrades
+        updates += entry.customer_update_breaches
         if entry.survey not in ("pending", "answered", "no_answer"):
             continue
         csat.sent += 1
         if entry.survey == "answered":
             csat.answered += 1
-            if entry.score is not None and str(entry.score) in csat.scores:
-                csat.scores[str(entry.score)] += 1
+            if entry.score is not None:
+                scores.append(entry.score)
+                if str(entry.score) in csat.scores:
+                    csat.scores[str(entry.score)] += 1
         elif entry.survey == "no_answer":
             csat.no_answer += 1
         else:
             csat.pending += 1
-    scores = [e.score for e in entries if e.survey == "answered" and e.score is not None]
     csat.response_rate = _ratio(csat.answered, csat.answered + csat.no_answer)
     csat.mean_score = round(sum(scores) / len(scores), 2) if scores else None
+    met, breached = verdicts["met"], verdicts["breached"]
     return Group(
-        cases=len(entries),
-        closed=sum(not e.running for e in entries),
-        running=sum(e.running for e in entries),
-        running_answered=sum(e.running and e.answered for e in entries),
-        running_past_due=sum(e.past_due for e in entries),
+        cases=cases,
+        closed=closed,
+        running=running,
+        running_answered=running_answered,
+        running_past_due=past_due,
         met=met,
         breached=breached,
-        open=verdicts.count("open"),
-        unanswered=verdicts.count("unanswered"),
+        open=verdicts["open"],
+        unanswered=verdicts["unanswered"],
         met_ratio=_ratio(met, met + breached),
         first_response_business_s=Percentiles(p50=nearest_rank(business, 50), p90=nearest_rank(business, 90)),
         first_response_wall_s=Percentiles(p50=nearest_rank(wall, 50), p90=nearest_rank(wall, 90)),
-        downgrades=sum(e.downgrades for e in entries),
-        reopens=sum(e.reopens for e in every),
-        customer_update_breaches=sum(e.customer_update_breaches for e in entries),
+        downgrades=downgrades,
+        reopens=reopens,
+        customer_update_breaches=updates,
         csat=csat,
     )
 
 
 def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dict[str, Group]:
-    keys = dict.fromkeys(always)
-    keys |= dict.fromkeys(sorted({getattr(e, key) for e in entries}))
-    return {k: _group([e for e in entries if getattr(e, key) == k]) for k in keys}
+    """One group per value of `key` (those in `always` first, present or not), entries dealt out
+    in one pass."""
+    buckets: dict[str, list[_Entry]] = {k: [] for k in always}
+    for k in sorted({getattr(e, key) for e in entries}):
+        buckets.setdefault(k, [])
+    for entry in entries:
+        buckets[getattr(entry, key)].append(entry)
+    return {k: _group(found) for k, found in buckets.items()}
 
 
 def sla_report(
