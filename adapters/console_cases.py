@@ -105,6 +105,7 @@ class Row:
     paused: bool
     time_zone: str
     ended_at: datetime | None
+    opened_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -389,6 +390,7 @@ class ConsoleCases:
                     c.paused,
                     c.time_zone,
                     ended_at.label("ended_at"),
+                    func.coalesce(k.opened_at, c.opened_at).label("opened_at"),
                 )
                 .select_from(console_cases.outerjoin(closed_cases, k.case_id == c.case_id))
                 .where(*where)
@@ -410,6 +412,7 @@ class ConsoleCases:
                     literal(False).label("paused"),
                     null().label("time_zone"),
                     func.coalesce(k.closed_at, k.created_at).label("ended_at"),
+                    func.coalesce(k.opened_at, k.created_at).label("opened_at"),
                 ).where(*self._archived(reader))
                 both = union_all(projected, archived).subquery()
                 query = select(both).order_by(both.c.ended_at.desc(), both.c.case_id)
@@ -449,6 +452,7 @@ class ConsoleCases:
             paused=bool(m["paused"]),
             time_zone=m["time_zone"] or "UTC",
             ended_at=_aware(m["ended_at"]),
+            opened_at=_aware(m["opened_at"]),
         )
 
     def dashboard(
@@ -520,5 +524,9 @@ def _fact_values(facts: QueueFacts) -> dict[str, object]:
         "paused": facts.paused,
         "resolved_at": facts.resolved_at,
         "closed_at": facts.closed_at,
+        "first_response_due": facts.first_response_due,
+        "first_response_business_s": facts.first_response_business_s,
+        "reopened_at": [at.isoformat() for at in facts.reopened_at],  # a JSON column
+        "last_reopened_at": max(facts.reopened_at, default=None),
         "projected_at": datetime.now(UTC),
     }

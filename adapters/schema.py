@@ -349,6 +349,11 @@ console_cases = Table(
     Column("title", Text, nullable=False),  # sealed (base64) when `key_id` is set
     Column("key_id", String(16)),
     Column("projected_at", UtcDateTime, nullable=False),
+    # revision 0017: what reports count of a running case (adapters.reports_store)
+    Column("first_response_due", UtcDateTime),
+    Column("first_response_business_s", Float),
+    Column("reopened_at", JSON),  # when each reopen happened (instants, ISO 8601); null: not projected since
+    Column("last_reopened_at", UtcDateTime, index=True),  # the latest of them: which rows a window reads
 )
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

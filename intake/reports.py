@@ -1,26 +1,30 @@
-"""The SLA report of a window: running cases from Temporal visibility, closed cases from the database.
+"""The SLA report of a window: running cases from the console's projection, closed cases from their
+records, and the running cases that never opened from Temporal visibility.
 
-The counting is `support.reports` (pure); this module fetches the running cases of a window and a
-tenant scope (None = every tenant, () = none) by the case's search attributes, the closed ones
-through `adapters/reports_store.py`, and puts the two together for the API and the CLI.
+The counting is `support.reports` (pure); this module reads the cases of a window and a tenant scope
+(None = every tenant, () = none) through `adapters/reports_store.py` (one query each for running and
+closed cases: no case is asked for its view) and lists from visibility, by the case's search
+attributes, only the few running cases not yet opened (awaiting phone verification, refused), which
+have no projected row. The API, the CLI and the console all count with `report_rows`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TypeVar
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from adapters.reports_store import closed_cases_in
-from support.case_view import CaseView
+from adapters.reports_store import closed_cases_in, running_cases_in
 from support.closed_case import AssigneeClocks, assignee_clocks
-from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report, with_view
+from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report
 from support.sla_ledger import SlaBasis, ledger_of
 from workflows import search_attributes as sa
 
@@ -32,34 +36,39 @@ def _quoted(value: datetime) -> str:
     return "'" + value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
 
 
-ANSWERED = ("in_progress", "resolved", "closed")  # statuses of a case that may have been reopened
+NOT_OPENED = ("new", "awaiting_verification", "refused")  # running, with no projected row
 
 
-def open_cases_query(window: ReportWindow, tenants: Sequence[str] | None, reopened: bool = False) -> str:
-    """Running cases started in the window (`reopened`: and those started before it that may have
-    been reopened in it). Tenant ids are checked ids (no quoting needed)."""
-    since = f"StartTime >= {_quoted(window.since)}"
-    if reopened:
-        statuses = ", ".join(f"'{s}'" for s in ANSWERED)
-        since = f"({since} OR {sa.CASE_STATUS.name} IN ({statuses}))"
+def open_cases_query(
+    window: ReportWindow, tenants: Sequence[str] | None, statuses: Sequence[str] | None = None
+) -> str:
+    """Running cases started in the window (`statuses`: only in those). Tenant ids and statuses are
+    checked values (no quoting needed)."""
     clauses = [
         f"WorkflowType = '{WORKFLOW_TYPE}'",
         "ExecutionStatus = 'Running'",
-        since,
+        f"StartTime >= {_quoted(window.since)}",
         f"StartTime < {_quoted(window.until)}",
     ]
+    if statuses is not None:
+        clauses.append(f"{sa.CASE_STATUS.name} IN (" + ", ".join(f"'{s}'" for s in statuses) + ")")
     if tenants is not None:
         clauses.append(f"{sa.TENANT_ID.name} IN (" + ", ".join(f"'{t}'" for t in tenants) + ")")
     return " AND ".join(clauses)
 
 
 async def open_cases_in(
-    client: Client, window: ReportWindow, tenants: Sequence[str] | None, reopened: bool = False
+    client: Client,
+    window: ReportWindow,
+    tenants: Sequence[str] | None,
+    statuses: Sequence[str] | None = None,
 ) -> list[OpenCase]:
+    """Running cases started in the window, as visibility lists them (the what-if's; the report's
+    only those not yet opened)."""
     if tenants is not None and not tenants:
         return []
     found: list[OpenCase] = []
-    async for execution in client.list_workflows(open_cases_query(window, tenants, reopened)):
+    async for execution in client.list_workflows(open_cases_query(window, tenants, statuses)):
         attrs = execution.typed_search_attributes
         tenant = attrs.get(sa.TENANT_ID)
         if tenant is None or execution.start_time is None:
@@ -116,10 +125,37 @@ class ReportRows:
     running: list[OpenCase]
     held: dict[str, AssigneeClocks] | None
 
+    @cached_property
+    def _by_start(self) -> tuple[list[datetime], list[ClosedRow | OpenCase], list[ClosedRow | OpenCase]]:
+        """The rows in order of opening (their starts beside them), and apart those with reopen
+        instants (a window may hold a reopen of a case opened long before it). A running row whose
+        case also has a closed row is left out: the closed record counts, as `sla_report` says."""
+        ended = {c.case_id for c in self.closed}
+        rows: list[ClosedRow | OpenCase] = [
+            *self.closed,
+            *(c for c in self.running if c.case_id not in ended),
+        ]
+        ordered = sorted(rows, key=_start)
+        return [_start(r) for r in ordered], ordered, [r for r in rows if r.reopened_at]
+
     def report(self, window: ReportWindow, tenants: Sequence[str] | None, now: datetime) -> SlaReport:
-        """`support.reports.sla_report` of these rows (the one count the API, CLI and console show)."""
-        report = sla_report(window, self.closed, self.running, now, tenants, self.held)
+        """`support.reports.sla_report` of these rows (the one count the API, CLI and console show),
+        given only the rows opened or reopened in `window`: a week of the console's chart reads
+        its week's cases, not the range's (the count is the same)."""
+        starts, ordered, reopened = self._by_start
+        rows = ordered[bisect_left(starts, window.since) : bisect_left(starts, window.until)]
+        rows += [
+            r for r in reopened if not window.holds(_start(r)) and any(map(window.holds, r.reopened_at or ()))
+        ]
+        closed = [r for r in rows if isinstance(r, ClosedRow)]
+        running = [r for r in rows if isinstance(r, OpenCase)]
+        report = sla_report(window, closed, running, now, tenants, self.held)
         return report if self.held is not None else report.model_copy(update={"by_assignee": None})
+
+
+def _start(row: ClosedRow | OpenCase) -> datetime:
+    """When a row is counted: its opening (a closed case that never opened: its creation)."""
+    return row.started_at if isinstance(row, OpenCase) else row.opened_at or row.created_at
 
 
 async def report_rows(
@@ -130,21 +166,17 @@ async def report_rows(
     now: datetime,
     assignees: bool = False,
 ) -> ReportRows:
-    """Running cases are listed first: a case that closes in between is then found in the table
-    (and counted once, as closed), never missed by both reads. An answered running case's view
-    says how long its first response took and when it was reopened (one never answered has
-    neither); `assignees`: each running case's ledger too (operators' reports only)."""
-    listed = await open_cases_in(client, window, tenants, reopened=True)
+    """Running cases are read first: a case that closes in between is then found in the table
+    (and counted once, as closed), never missed by both reads. `assignees`: each running case's
+    ledger too (operators' reports only: one query per running case)."""
+    unopened = await open_cases_in(client, window, tenants, NOT_OPENED)
+    running = await asyncio.to_thread(running_cases_in, engine, window, tenants)
     closed = await asyncio.to_thread(closed_cases_in, engine, window, tenants)
-    wanted = [c.case_id for c in listed if assignees or c.status in ANSWERED]
     held: dict[str, AssigneeClocks] | None = None
-    if assignees:  # the ledgers too: each case's policy snapshot with its view
-        bases = await running_bases(client, wanted)
-        views = {case_id: basis.view for case_id, basis in bases.items()}
+    if assignees:  # the ledgers: each case's policy snapshot with its view
+        bases = await running_bases(client, [c.case_id for c in running])
         held = {case_id: assignee_clocks(ledger_of(basis, now)) for case_id, basis in bases.items()}
-    else:  # the view alone (no policy snapshot to carry)
-        views = await _each(client, wanted, "view", CaseView)
-    running = [with_view(c, views[c.case_id]) if c.case_id in views else c for c in listed]
+    running += unopened
     return ReportRows(closed=closed, running=running, held=held)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from support.case_view import CaseView
 from support.clocks import ClockName
+from support.closed_case import reopen_instants
 from support.next_deadline import next_deadline
 from support.sla import ClockState
 from support.vocabulary import CaseStatus, Severity
@@ -40,12 +41,18 @@ class QueueFacts(BaseModel):
     breached_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    # What reports count of a running case (adapters.reports_store reads them from the row):
+    first_response_due: datetime | None = None
+    first_response_business_s: float | None = None
+    reopened_at: list[datetime] = Field(default_factory=list)
 
 
 def queue_facts(view: CaseView) -> QueueFacts:
     """The queue's facts of the case as it stands (the one rule for the projection's row)."""
     upcoming = next_deadline(view)
     first = view.first_response
+    answered = first is not None and first.answered_at is not None
+    business = first.business_time_to_answer if first is not None and answered else None
     breaches = [c.breached_at for c in (first, view.customer_update) if c and c.breached_at]
     return QueueFacts(
         status=view.status,
@@ -60,6 +67,9 @@ def queue_facts(view: CaseView) -> QueueFacts:
         breached_at=max(breaches) if breaches else None,
         resolved_at=view.resolved_at,
         closed_at=view.closed_at,
+        first_response_due=first.due if first else None,
+        first_response_business_s=business.total_seconds() if business is not None else None,
+        reopened_at=reopen_instants(view),
     )
 
 

@@ -375,7 +375,7 @@ def test_an_answer_with_no_known_author_shows_its_role_in_the_readers_language(l
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_portal_pages_are_in_the_readers_language_only(language: str) -> None:
-    from intake.console.portal import Listed
+    from intake.console.portal import Listed, ListPage
     from support.case_view import Survey, SurveyOutcome
     from support.customer_promises import promise_of
 
@@ -406,10 +406,23 @@ def test_the_portal_pages_are_in_the_readers_language_only(language: str) -> Non
         Listed("case-contoso.b", "CW-10002", "closed", "billing", now, None, now),
         Listed("case-contoso.c", "CW-10003", "resolved", "presales", now, None, now),
     ]
+    second = ListPage(page=2, pages=3, total=101)  # the pager's words too
     pages.append(
-        portal_page(language, "portal_requests.html", open_cases=listed[:1], closed_cases=listed[1:])
+        portal_page(
+            language,
+            "portal_requests.html",
+            open_cases=listed[:1],
+            closed_cases=listed[1:],
+            open_page=second,
+            closed_page=second,
+        )
     )
-    pages.append(portal_page(language, "portal_requests.html", open_cases=[], closed_cases=[]))
+    none = ListPage(page=1, pages=1, total=0)
+    pages.append(
+        portal_page(
+            language, "portal_requests.html", open_cases=[], closed_cases=[], open_page=none, closed_page=none
+        )
+    )
     survey = Survey(sent_at=now, reminder_at=None, expires_at=now, outcome=SurveyOutcome.ANSWERED, score=4)
     answered = driver.view.model_copy(update={"survey": survey})
     for state in ("tampered", "expired", "open", "answered"):

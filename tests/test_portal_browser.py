@@ -29,6 +29,7 @@ from adapters.closed_cases import store_closed_case
 from adapters.database import open_database
 from adapters.mail_sink import MailSink, free_port, read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT
+from bench.console_pages import seed
 from bootstrap.api import api_app
 from intake.actions import ACTIONS
 from intake.cases import Cases
@@ -130,6 +131,13 @@ async def until(stack: Stack, case_id: str, done: str, check: object) -> CaseVie
     pytest.fail(f"{case_id} never reached: {done}")
 
 
+def listed_in(page: str, name: str) -> list[str]:
+    """The case ids of one of "my requests"' lists (`open` or `closed`)."""
+    section = re.search(rf'<section id="{name}-requests">(.*?)</section>', page, re.S)
+    assert section is not None, page
+    return re.findall(r'<tr data-case-id="([^"]+)"', section.group(1))
+
+
 def survey_link(stack: Stack, ref: str) -> str:
     for message in read_mailbox(stack.mail):
         text = text_of(message)
@@ -220,7 +228,7 @@ async def test_the_portal_keeps_to_its_tenant_and_its_customers_and_lists_what_t
 ) -> None:
     """Another tenant's key finds no request (404), a staff key has no portal (403); a form with a
     field missing says which and changes nothing; a closed case known only by its `closed_cases`
-    record is listed and shown (archived: no comment box)."""
+    record is listed and shown (archived: no comment box); both lists page, 50 a page, with counts."""
     opened = await stack.cases.open(case_request(f"doors-{uuid.uuid4().hex[:8]}", severity="B"), OPS)
     case_id = opened.case.case_id
     theirs = await signed_in(stack, "fabrikam-portal", "hu-HU")
@@ -267,6 +275,21 @@ async def test_the_portal_keeps_to_its_tenant_and_its_customers_and_lists_what_t
     assert "An old request" in (await page.text_content("h1") or "")
     response = await theirs.page.goto(f"{stack.url}/console/requests/{gone}")
     assert response is not None and response.status == 404, "a record is its tenant's too"
+
+    # Both lists page as the queue does: 60 open and 60 closed requests of fabrikam's (one in five
+    # of the seeded), 50 a page, with their counts; every row is fabrikam's.
+    await asyncio.to_thread(seed, stack.engine, None, 300, datetime.now(UTC), 300)
+    first = await (await theirs.page.request.get(f"{stack.url}/console/requests")).text()
+    second = await (
+        await theirs.page.request.get(f"{stack.url}/console/requests?open_page=2&closed_page=2")
+    ).text()
+    for name in ("open", "closed"):
+        total = int(re.findall(rf'id="{name}-count">(\d+)<', first)[0])
+        on_first, on_second = listed_in(first, name), listed_in(second, name)
+        assert total >= 60 and len(on_first) == 50 and len(on_second) == total - 50, (name, total)
+        assert not set(on_first) & set(on_second) and all(c.startswith("case-fabrikam.") for c in on_first)
+        assert f'id="{name}-next"' in first and f'id="{name}-previous"' in second
+        assert 'data-page="2" data-pages="2"' in second
     for browser in (theirs, agent, ours):
         assert browser.page_errors == [] and browser.outside_loopback() == [], browser.report()
         await browser.page.context.close()

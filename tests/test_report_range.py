@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,13 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.closed_cases import store_closed_case
-from adapters.reports_store import closed_cases_in
+from adapters.console_cases import ConsoleCases
+from adapters.reports_store import closed_cases_in, running_cases_in
 from adapters.settings import Settings
 from bootstrap.cli import main
 from intake.console.report_range import report_range
+from support.action_receipt import QueueFacts
+from support.case_view import CaseView
 from support.closed_case import ClosedCase
 from support.reports import ClosedRow, OpenCase, ReportWindow, sla_report
 from tests.conftest import running_worker
@@ -123,6 +127,87 @@ def test_reopen_instants_are_kept_in_the_row_and_read_back_by_reports(engine: En
     assert (report.cases, report.reopens) == (0, 1)
 
 
+def projected(
+    store: ConsoleCases, case_id: str, opened: datetime, view: Mapping[str, Any] | None = None, **facts: Any
+) -> None:
+    """A running case's row in the console's projection, with the queue facts its last action gave
+    (none: the row its view alone gives, as a read or `console reproject` writes it)."""
+    tenant = case_id.split(".")[0].removeprefix("case-")
+    fixed: dict[str, Any] = {
+        "case_id": case_id, "request_id": case_id, "status": "in_progress", "tenant_id": tenant,
+        "category": "technical", "requested_severity": "B", "severity": "B", "title": "t", "channel": "web",
+        "language": "en", "created_at": opened, "opened_at": opened,
+    }  # fmt: skip
+    store.project(CaseView.model_validate(fixed | dict(view or {})))
+    if not facts:
+        return  # as `console reproject` writes it: from the view alone
+    due = {"status": "in_progress", "severity": "B", "first_response_due": opened + timedelta(hours=4)}
+    store.refresh(case_id, QueueFacts.model_validate(due | facts))
+
+
+def test_running_cases_are_read_from_the_projection_in_one_query(engine: Engine) -> None:  # noqa: F811
+    """The report's running cases come from `console_cases` (no case is asked for its view): what
+    the count needs is on the row, and a case with a closed record is counted once, as closed."""
+    store = ConsoleCases(engine, None)
+    at, before = T0 + timedelta(hours=2), T0 - timedelta(days=10)
+    answered: dict[str, Any] = {
+        "first_response_at": at + timedelta(hours=5),
+        "first_response_business_s": 5400.0,
+    }
+    quickly: dict[str, Any] = {
+        "first_response_at": at + timedelta(hours=1),
+        "first_response_business_s": 1800.0,
+    }
+    projected(store, "case-contoso.waiting", NOW - timedelta(hours=1), status="awaiting_first_response")
+    projected(store, "case-contoso.late", at, status="awaiting_first_response", breached=True)
+    projected(store, "case-contoso.slow", at, first_response_met=False, **answered)
+    projected(store, "case-contoso.quick", at, first_response_met=True, **quickly)
+    reopens = [before + timedelta(days=1), T0 + timedelta(hours=5)]
+    projected(store, "case-contoso.again", before, first_response_met=True, reopened_at=reopens)
+    projected(store, "case-contoso.old", before, reopened_at=reopens[:1])  # reopened before the window
+    reread: dict[str, Any] = {  # its view's clock and timeline give what reports count
+        "first_response": {
+            "name": "first_response", "target": "B", "business_time": timedelta(hours=4),
+            "started_at": before, "segments": [], "due": before + timedelta(hours=4), "state": "met",
+            "answered_at": before + timedelta(hours=1), "business_time_to_answer": timedelta(minutes=50),
+        },
+        "timeline": [{"at": T0 + timedelta(hours=6), "actor": "customer", "kind": "reopened", "message": ""}],
+    }  # fmt: skip
+    projected(store, "case-contoso.reread", before, reread)
+    projected(store, "case-fabrikam.other", at)
+    projected(store, "case-contoso.ended", at)
+    ended: dict[str, Any] = {
+        "case_id": "case-contoso.ended", "tenant_id": "contoso", "category": "technical",
+        "requested_severity": "B", "initial_severity": "B", "final_severity": "B", "status": "closed",
+        "created_at": at, "opened_at": at, "first_response_due": None, "first_response_at": None,
+        "first_response_met": None, "sla_breached": False, "first_response_business_s": None,
+        "first_response_wall_s": None, "customer_update_breaches": 0, "downgrades": 0, "reopens": 0,
+        "resolved_at": None, "closed_at": at, "survey_outcome": None, "survey_score": None,
+        "record": "{}", "archived_at": at,
+    }  # fmt: skip
+    store_closed_case(engine, ClosedCase.model_validate(ended))
+
+    running = running_cases_in(engine, WEEK, ("contoso",))
+    assert sorted(c.case_id.split(".")[1] for c in running) == [
+        "again",
+        "late",
+        "quick",
+        "reread",
+        "slow",
+        "waiting",
+    ]
+    [slow] = [c for c in running if c.case_id.endswith("slow")]
+    [again] = [c for c in running if c.case_id.endswith("reread")]
+    assert again.first_response_business_s == 3000 and again.reopened_at == [T0 + timedelta(hours=6)]
+    assert slow.first_response_wall_s == 5 * 3600 and slow.started_at == at and slow.started_at.tzinfo
+    assert running_cases_in(engine, WEEK, ()) == []
+    report = sla_report(WEEK, closed_cases_in(engine, WEEK, ("contoso",)), running, NOW, ("contoso",))
+    assert (report.cases, report.closed, report.running) == (5, 1, 4)
+    assert (report.running_answered, report.open, report.running_past_due) == (2, 1, 1)
+    assert (report.met, report.breached, report.reopens) == (1, 2, 2), "slow missed its first response"
+    assert (report.first_response_business_s.p50, report.first_response_business_s.p90) == (1800.0, 5400.0)
+
+
 def test_a_window_spans_at_most_366_days() -> None:
     ReportWindow(since=T0, until=T0 + timedelta(days=366))
     with pytest.raises(ValidationError, match="at most 366 days"):
@@ -175,7 +260,10 @@ async def test_a_case_reopened_today_counts_alike_in_the_api_the_cli_and_the_con
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    async with running_worker(dev_env.client, settings), api_client(dev_env.client, settings) as http:
+    async with (  # the worker's gateway: it writes the console's projection, which reports read
+        running_worker(dev_env.client, settings) as cases,
+        api_client(dev_env.client, settings, cases) as http,
+    ):
         opened = await http.post(
             "/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal")
         )

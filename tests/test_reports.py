@@ -378,7 +378,10 @@ def stored(settings: Settings) -> Iterator[Engine]:
 async def test_the_api_report_per_role_and_tenant(
     dev_env: WorkflowEnvironment, settings: Settings, stored: Engine, request_id: str
 ) -> None:
-    async with running_worker(dev_env.client, settings), api_client(dev_env.client, settings) as http:
+    async with (  # the worker's gateway: it writes the console's projection, which reports read
+        running_worker(dev_env.client, settings) as cases,
+        api_client(dev_env.client, settings, cases) as http,
+    ):
         opened = await http.post(
             "/cases", json=body(request_id, severity="C"), headers=as_key("contoso-portal")
         )

@@ -38,9 +38,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.case_messages import MessageStore
-from adapters.closed_case_list import closed_rows
 from adapters.closed_cases import read_closed_case
 from adapters.codec import SealError, key_ring_from_env
+from adapters.console_cases import ConsoleCases, Reader, View
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
@@ -55,6 +55,7 @@ from intake.console.words import Reading
 from support.access import Permission, Principal, Role
 from support.actions import Cooperation, CustomerReply, ReopenRequest, SurveyAnswer, Withdrawal
 from support.case_view import CaseView, SurveyOutcome
+from support.clocks import ClockName
 from support.customer_promises import promise_of
 from support.inbound_mail import tenant_of_case
 from support.survey_links import LinkProblem, SurveyClaim, addressee_digest, read
@@ -66,7 +67,8 @@ from support.vocabulary import CaseStatus, Channel, Via
 log = get_logger("casework.portal")
 
 PORTAL_WORDS = PROJECT_ROOT / "templates" / "portal"
-LIST_LIMIT = 100  # requests a list shows, open and closed each
+LIST_PAGE = 50  # requests a page of each list shows, open and closed (the queue's page size)
+NOT_PROJECTED = (CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION)  # listed from Temporal
 LINK_ACTOR = "survey-link"  # the name a survey answered through the mail's link acts under
 
 
@@ -102,6 +104,15 @@ class Listed:
     closed_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ListPage:
+    """Where a list of "my requests" is: its page, how many pages, how many requests in all."""
+
+    page: int
+    pages: int
+    total: int
+
+
 class Ticked(BaseModel):
     """The obligations a customer ticked: each must be one of the case's, outstanding."""
 
@@ -128,45 +139,56 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             raise Forbidden(f"the portal is for the customer's keys, not a {principal.role.value} key")
         return session
 
-    def archived_rows(principal: Principal) -> list[Listed]:
-        """Closed cases of the principal's tenants from their records (those Temporal forgot too)."""
-        return [
-            Listed(row.case_id, row.case_id, row.status, row.category, row.created_at, None, row.closed_at)
-            for row in closed_rows(front.engine, principal.tenant_filter, LIST_LIMIT)
+    queue = ConsoleCases(front.engine, keys)
+
+    def listed_page(view: View, principal: Principal, number: int) -> tuple[list[Listed], ListPage]:
+        """A page of the principal's open or closed requests from the console's projection (closed
+        ones Temporal forgot included: their records), as the queue pages them."""
+        reader = Reader(tenants=principal.tenant_filter, name=principal.name, customer_side=True)
+        found = queue.page(view, reader, datetime.now(UTC), number, size=LIST_PAGE)
+        rows = [
+            Listed(
+                r.case_id,
+                r.case_number or r.case_id,
+                r.status,
+                r.category,
+                r.opened_at,
+                r.next_deadline if r.clock == ClockName.FIRST_RESPONSE.value else None,
+                r.ended_at if view is View.DONE else None,
+            )
+            for r in found.rows
         ]
+        return rows, ListPage(found.page, found.pages, found.total)
 
     @app.get("/console/requests")
     async def my_requests(request: Request) -> HTMLResponse:
         session = await customer(request)
         principal = session.principal
         cases = await front.get_cases()
-        page = await cases.page(CaseFilter(), principal=principal, limit=LIST_LIMIT)
-        listed = [
-            Listed(
-                s.case_id,
-                _ref(s),
-                s.status or CaseStatus.NEW.value,
-                s.category,
-                s.started_at,
-                s.first_response_due if s.status == CaseStatus.AWAITING_FIRST_RESPONSE.value else None,
-            )
-            for s in page.cases
-        ]
+        numbers = {
+            name: _page_number(request.query_params.get(f"{name}_page")) for name in ("open", "closed")
+        }
         try:
-            recorded = await asyncio.to_thread(archived_rows, principal)
+            open_ones, open_page = await asyncio.to_thread(listed_page, View.OPEN, principal, numbers["open"])
+            closed, closed_page = await asyncio.to_thread(
+                listed_page, View.DONE, principal, numbers["closed"]
+            )
         except SQLAlchemyError as error:
-            log.warning("closed cases unreadable", error_type=type(error).__name__)
+            log.warning("requests unreadable", error_type=type(error).__name__)
             raise Unavailable("the database does not answer") from None
-        closed_at = {x.case_id: x.closed_at for x in recorded}  # when each listed case closed
-        listed = [dataclasses.replace(x, closed_at=closed_at.get(x.case_id)) for x in listed]
-        known = {x.case_id for x in listed}
-        archived = [x for x in recorded if x.case_id not in known]
+        if open_page.page == 1:  # not yet opened (awaiting phone verification): no projected row
+            waiting = await cases.page(
+                CaseFilter(statuses=NOT_PROJECTED), principal=principal, limit=LIST_PAGE
+            )
+            open_ones = [
+                Listed(s.case_id, _ref(s), s.status or CaseStatus.NEW.value, s.category, s.started_at, None)
+                for s in waiting.cases
+            ] + open_ones
+            open_page = dataclasses.replace(open_page, total=open_page.total + len(waiting.cases))
+        archived = [x.case_id for x in closed if x.ref == x.case_id]  # known by their record alone
         if archived and cases.numbers is not None:
-            numbers = cases.numbers
-            found = await asyncio.to_thread(numbers.numbers_of, [x.case_id for x in archived])
-            archived = [Listed(x.case_id, found.get(x.case_id) or x.case_id, *_rest(x)) for x in archived]
-        open_ones = [x for x in listed if not _finished(x.status)]
-        closed = [x for x in listed if _finished(x.status)] + archived
+            found = await asyncio.to_thread(cases.numbers.numbers_of, archived)
+            closed = [dataclasses.replace(x, ref=found.get(x.case_id) or x.ref) for x in closed]
         return front.render(
             request,
             "portal_requests.html",
@@ -176,6 +198,8 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             p=portal_words(front.language(request)),
             open_cases=open_ones,
             closed_cases=closed,
+            open_page=open_page,
+            closed_page=closed_page,
         )
 
     async def view_of(
@@ -458,12 +482,9 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         return await link_page(request, token, 200, thanked=True)
 
 
-def _finished(status: str) -> bool:
-    return status in {s.value for s in CaseStatus if s.is_final or s is CaseStatus.RESOLVED}
-
-
-def _rest(row: Listed) -> tuple[str, str | None, datetime | None, datetime | None, datetime | None]:
-    return row.status, row.category, row.started_at, row.answer_due, row.closed_at
+def _page_number(text: str | None) -> int:
+    """A list's page from the query (anything else than a positive number: the first)."""
+    return int(text) if text is not None and text.isdigit() and 0 < len(text) < 7 else 1
 
 
 def _addresses(request: Any) -> list[str]:
