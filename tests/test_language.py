@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -671,3 +672,85 @@ def test_the_whatif_page_is_in_the_readers_language_only(language: str) -> None:
     assert set(wrong.problems) == {"policy", "from", "tenant"}
     refused = page(language, "whatif.html", w=words, form=wrong, result=None)
     assert 'id="form-problems"' in refused and not foreign(refused, language), foreign(refused, language)
+
+
+# -- pydantic's own field messages on console forms (issue 24) -------------------------------------
+
+
+def bad_inputs() -> list[tuple[str, list[dict[str, object]]]]:
+    """Every console form's model given bad input: nothing, too long, a control character, a wrong
+    choice, a wrong number; pydantic's errors for each."""
+    from pydantic import BaseModel, ValidationError
+
+    from intake.case_thread import Comment
+    from support.actions import SurveyAnswer
+    from support.request import CaseRequest
+
+    models: list[type[BaseModel]] = [a.body_model() for a in CASE_ACTIONS]
+    models += [CaseRequest, Comment, SurveyAnswer]
+    found = []
+    for model in models:
+        for given in (
+            {},
+            {name: "x" * 30_000 for name in model.model_fields},
+            {name: "a\x01b" for name in model.model_fields},
+            {name: "ab" for name in model.model_fields} | {"score": "9", "contact_phone": "12"},
+            {"unexpected": "1", "score": "0", "severity": "Z", "contact_email": "nope"},
+        ):
+            try:
+                model.model_validate(given)
+            except ValidationError as error:
+                found.append((model.__name__, [dict(e) for e in error.errors()]))
+    return found
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "hu"])
+def test_every_console_field_error_is_in_the_readers_language(language: str) -> None:
+    """The console's forms (actions, Contact, comment, survey) with bad input: each of pydantic's
+    messages in the reader's words, none generic where the type is known, none in English."""
+    from intake.console.field_problems import MESSAGES, TYPES, field_problems
+
+    words = reading(language).words
+    generic = words("field_errors.invalid")
+    seen = set()
+    for model, errors in bad_inputs():
+        for error in errors:
+            seen.add(str(error["type"]))
+            said = field_problems([error], words)
+            (problem,) = said.values()
+            assert not foreign(problem, language), (model, error, problem)
+            known = error["type"] in TYPES or str(error["msg"]).removeprefix("Value error, ") in MESSAGES
+            assert known == (problem != generic), (model, error, problem)
+    assert {"missing", "string_too_long", "string_too_short", "enum", "value_error"} <= seen, seen
+    too_short = field_problems(
+        [{"type": "string_too_short", "loc": ("title",), "ctx": {"min_length": 3}}], words
+    )
+    assert too_short == {
+        "title": {"zh-CN": "至少需要 3 个字符", "hu": "legalább 3 karakter hosszú legyen"}[language]
+    }
+    unknown = field_problems([{"type": "a_new_type", "loc": ("x",), "msg": "Some new English words"}], words)
+    assert unknown == {"x": generic}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_replies_files_fault_is_said_in_the_readers_language(language: str, tmp_path: Path) -> None:
+    """A bad replies.toml on the case page: one line naming the file and the field, in the reader's
+    words (the file's own names as the operator wrote them)."""
+    path = tmp_path / "replies.toml"
+    r = reading(language)
+    shown = []
+    for text in (
+        '[[replies]]\nid = "hi"\ntext = {en = "Hello!"}\n',
+        "[[replies",
+        '[[replies]]\nid = "Bad Id"\n',
+        "id = = 1\n",
+    ):
+        path.write_text(text, "utf-8")
+        _, problem = reply_choices(RepliesSource(path), language, language, r.replies_fault)
+        line = str(r.phrase("replies_unusable", problem=problem))
+        assert "replies.toml" in line and not foreign(line, language), line
+        shown.append(line)
+    if language == "en":
+        assert "needs a text in zh-CN, hu" in shown[0] and "line 1, column 6" in shown[3]
+    else:
+        assert "zh-CN, hu" in shown[0] and "(and 1 more)" not in shown[2], shown
