@@ -57,6 +57,8 @@ MESSAGES: dict[str, str] = {
     "not a status": "choice",
     "not a tenant id": "pattern",
     "not a page number": "number",
+    "not a view": "choice",
+    "who holds a case is for staff": "staff_only",
 }
 MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"needs a text in (?P<languages>[\w, -]+)"), "needs_languages"),
