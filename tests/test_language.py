@@ -754,3 +754,19 @@ def test_the_replies_files_fault_is_said_in_the_readers_language(language: str, 
         assert "needs a text in zh-CN, hu" in shown[0] and "line 1, column 6" in shown[3]
     else:
         assert "zh-CN, hu" in shown[0] and "(and 1 more)" not in shown[2], shown
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_one_of_a_thing_is_said_in_the_singular(language: str) -> None:
+    """No "(1 attachments)" or "1 business day(s)" in any language (Hungarian and Chinese count
+    with the singular noun anyway)."""
+    r = reading(language)
+    one = str(r.line("customer_replied", "email: Here it is (1 attachment)", {}))
+    two = str(r.line("customer_replied", "portal: Here they are (2 attachments)", {}))
+    said = {
+        "en": ("(1 attachment)", "(2 attachments)", "1 business day", "2 business days"),
+        "zh-CN": ("（1 个附件）", "（2 个附件）", "1 个工作日", "2 个工作日"),
+        "hu": ("(1 melléklet)", "(2 melléklet)", "1 munkanap", "2 munkanap"),
+    }[language]
+    assert said[0] in one and said[1] in two, (one, two)
+    assert (r.target("1 business day"), r.target("2 business days")) == said[2:]

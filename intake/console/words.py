@@ -154,7 +154,8 @@ class Reading:
         """A policy target ('1 business day', '1h') in the reader's words."""
         days = _DAYS.match(text.strip())
         if days:
-            return self.t("business_days", n=days["n"].removesuffix(".0"))
+            n = days["n"].removesuffix(".0")
+            return self.t("business_days_one" if n == "1" else "business_days", n=n)
         try:
             return spoken_duration(text.strip(), self.language)
         except ValueError:
@@ -296,6 +297,7 @@ class Reading:
         if kind == "customer_replied":  # by email, or a comment in the portal
             line = "customer_commented" if params.pop("via", "email") == "portal" else kind
             attached = "_attached" if params.get("n") not in (None, "", "0") else ""
+            attached += "_one" if params.get("n") == "1" else ""  # "1 attachment", never "1 attachments"
             return self.phrase(f"lines.{line}{attached}", **params)
         return self.phrase(f"lines.{kind}", **params)
 
