@@ -183,7 +183,7 @@ async def test_expected_wait_panel_and_field_errors_without_temporal(http: httpx
     agent_queue = await http.get("/console/queue", params={"severity": "Q", "lang": "en"})
     assert agent_queue.status_code == 422 and "Severity: is not one of the choices" in agent_queue.text
     said = {  # pydantic's own messages, in the reader's words (issue 24): a title too short, and more
-        "zh-CN": ("至少需要 3 个字符", "严重级别：不是可选的值"),
+        "zh-CN": ("至少需要 3 个字符", "严重级别：不是可选的值"),  # noqa: RUF001 - Chinese punctuation
         "hu": ("legalább 3 karakter hosszú legyen", "Súlyosság: nem a felkínált lehetőségek egyike"),
     }
     for language, (too_short, filter_problem) in said.items():

@@ -765,7 +765,7 @@ def test_one_of_a_thing_is_said_in_the_singular(language: str) -> None:
     two = str(r.line("customer_replied", "portal: Here they are (2 attachments)", {}))
     said = {
         "en": ("(1 attachment)", "(2 attachments)", "1 business day", "2 business days"),
-        "zh-CN": ("（1 个附件）", "（2 个附件）", "1 个工作日", "2 个工作日"),
+        "zh-CN": ("（1 个附件）", "（2 个附件）", "1 个工作日", "2 个工作日"),  # noqa: RUF001
         "hu": ("(1 melléklet)", "(2 melléklet)", "1 munkanap", "2 munkanap"),
     }[language]
     assert said[0] in one and said[1] in two, (one, two)
