@@ -89,7 +89,7 @@ ENGLISH_IN_HU = re.compile(
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 FAULTS = re.compile(
-    r"\.\.(?!\.)|\.。|\(1 attachments\)|business days? of business time|Hello,\n\nwe|案件|工单|-\dh \d\dm"
+    r"\.\.(?!\.)|\.。|\(1 attachments\)|business days? of business time|Hello,\n\nwe|案件|工单|）:|-\dh \d\dm"  # noqa: RUF001
 )
 
 
@@ -114,6 +114,7 @@ def foreign(text: str, language: str) -> list[str]:
 def test_the_checker_finds_each_fault_once_seen() -> None:
     """Each fault of main's rendering (issue 24) is caught."""
     assert foreign("billing 类案件", "zh-CN") and foreign("工单 CW-10001", "zh-CN"), "案例 is the word"
+    assert foreign("已达成（用时 10秒，目标 15小时）: 计时 6秒", "zh-CN"), "a Chinese colon after Chinese"  # noqa: RUF001
     assert foreign("premium támogatási szerződés", "hu")
     assert foreign("Fabrikam Kft..", "en") and foreign("mailbox.。", "zh-CN")
     assert foreign("(1 attachments)", "en") and foreign("1 business day of business time", "en")
