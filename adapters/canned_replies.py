@@ -4,26 +4,52 @@ line naming the file and the field, and no reply is offered from it."""
 
 from __future__ import annotations
 
+import re
 import threading
 import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from support.canned_replies import CannedReplies, RepliesError, parse_replies
 
+_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class RepliesFault(StrEnum):
+    UNREADABLE = "unreadable"
+    NOT_TOML = "not_toml"
+    INVALID = "invalid"
+
 
 class RepliesFileError(ValueError):
-    """The replies file cannot be used: 'replies.toml: replies[1].text: needs a text in hu'."""
+    """The replies file cannot be used: 'replies.toml: replies[1].text: needs a text in hu'. Its
+    parts (file, fault, where, pydantic's errors) let the console say it in the reader's language."""
+
+    def __init__(
+        self,
+        message: str,
+        source: str,
+        fault: RepliesFault,
+        errors: tuple[Mapping[str, Any], ...] = (),
+        at: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source, self.fault, self.errors, self.at = source, fault, errors, at
 
 
 def parse_replies_file(text: str, source: str) -> CannedReplies:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RepliesFileError(f"{source}: not TOML: {error}") from None
+        found = _AT.search(str(error))
+        at = (int(found[1]), int(found[2])) if found else None
+        raise RepliesFileError(f"{source}: not TOML: {error}", source, RepliesFault.NOT_TOML, at=at) from None
     try:
         return parse_replies(data)
     except RepliesError as error:
-        raise RepliesFileError(f"{source}: {error}") from None
+        raise RepliesFileError(f"{source}: {error}", source, RepliesFault.INVALID, error.errors) from None
 
 
 def load_replies(path: Path) -> CannedReplies:
@@ -33,7 +59,9 @@ def load_replies(path: Path) -> CannedReplies:
     except FileNotFoundError:
         return CannedReplies()
     except OSError as error:
-        raise RepliesFileError(f"{path.name}: cannot read the replies file: {error.strerror}") from None
+        raise RepliesFileError(
+            f"{path.name}: cannot read the replies file: {error.strerror}", path.name, RepliesFault.UNREADABLE
+        ) from None
     return parse_replies_file(text, path.name)
 
 

@@ -1,7 +1,7 @@
 """Render a notification into a message from the template files (one per event and language).
 
-Customer-facing templates exist in English, Simplified Chinese and Hungarian, support-facing ones
-in English and Simplified Chinese; the recipient's language is matched by tag, then by primary
+Templates exist in English, Simplified Chinese and Hungarian on both sides (customer and support:
+staff read theirs in `language` from staff.toml); the recipient's language is matched by tag, then by primary
 language, then English. Times are shown in the recipient's zone with the zone named; a duration
 fact (policy notation, "10m") is spelled out in the template's language with `{{ fact|duration }}`.
 A fact the template needs but the notification lacks is an error, never an empty gap in a message.

@@ -20,7 +20,12 @@ REPLY_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 class RepliesError(ValueError):
-    """The replies' data cannot be used; the message names the field."""
+    """The replies' data cannot be used; the message names the field. `errors` are pydantic's,
+    for a reader who wants them in their own language (the console)."""
+
+    def __init__(self, message: str, errors: tuple[Mapping[str, Any], ...] = ()) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 class CannedReply(BaseModel):
@@ -72,5 +77,6 @@ def parse_replies(data: Mapping[str, Any]) -> CannedReplies:
     except ValidationError as error:
         lines = describe(error)
         raise RepliesError(
-            lines[0] if len(lines) == 1 else f"{lines[0]} (and {len(lines) - 1} more)"
+            lines[0] if len(lines) == 1 else f"{lines[0]} (and {len(lines) - 1} more)",
+            tuple(error.errors()),
         ) from None

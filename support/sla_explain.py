@@ -49,6 +49,7 @@ PHRASES = frozenset(
         "minutes",
         "seconds",
         "join",
+        "colon",
         "list",
         "at",
         "day",
@@ -181,9 +182,10 @@ def clock_account(clock: ClockLedger, phrases: Phrases, reader: ZoneInfo, named:
     where its time went."""
     steps = _steps(clock, reader, phrases)
     head = verdict(clock, phrases)
+    colon = phrases["colon"]  # the full-width colon in Chinese
     if named:
-        head = f"{clock_name(clock, phrases)}: {head}"
-    return head + (": " + phrases["list"].join(steps) if steps else "")
+        head = f"{clock_name(clock, phrases)}{colon}{head}"
+    return head + (colon + phrases["list"].join(steps) if steps else "")
 
 
 def explain(ledger: CaseLedger, phrases: Phrases, zone: str | None = None) -> str:

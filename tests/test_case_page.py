@@ -190,9 +190,11 @@ def test_the_clock_bar_is_drawn_from_the_ledger_with_the_accounts_words(language
         assert before.x <= after.x, "in time order"
     assert update.pieces[-1].x + update.pieces[-1].width == BAR_WIDTH
     account = explain(ledger, ledger_phrases(language), "Asia/Shanghai").splitlines()
-    assert any(line.endswith(": " + first.caption) for line in account), (first.caption, account)
-    assert any(line.endswith(": " + update.caption) for line in account), (update.caption, account)
-    assert not foreign(update.caption, language), foreign(update.caption, language)
+    colon = ledger_phrases(language)["colon"]  # the full-width colon after Chinese
+    assert any(line.endswith(colon + first.caption) for line in account), (first.caption, account)
+    assert any(line.endswith(colon + update.caption) for line in account), (update.caption, account)
+    for caption in (first.caption, update.caption):
+        assert not foreign(caption, language), foreign(caption, language)
     assert r.term("segment_kinds", "paused_awaiting_customer") != "paused_awaiting_customer"
 
 

@@ -27,6 +27,7 @@ from intake.console.i18n import LANGUAGES, negotiate, strings
 from intake.console.queue import QueueEntry, order
 from intake.console.session import Sessions
 from tests.test_api import KEYS, keyring
+from tests.test_language import foreign
 
 POLICY = load_policy_snapshot(PROJECT_ROOT / "policy.toml", 2026)
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -180,7 +181,35 @@ async def test_expected_wait_panel_and_field_errors_without_temporal(http: httpx
     assert "联系支持" in switched.text and "casework_lang=zh-CN" in switched.headers["set-cookie"]
     assert "预计首次响应" in (await http.get("/console/contact")).text, "the switch is kept"
     agent_queue = await http.get("/console/queue", params={"severity": "Q", "lang": "en"})
-    assert agent_queue.status_code == 422 and "severity" in agent_queue.text
+    assert agent_queue.status_code == 422 and "Severity: is not one of the choices" in agent_queue.text
+    said = {  # pydantic's own messages, in the reader's words (issue 24): a title too short, and more
+        "zh-CN": ("至少需要 3 个字符", "严重级别：不是可选的值"),  # noqa: RUF001 - Chinese punctuation
+        "hu": ("legalább 3 karakter hosszú legyen", "Súlyosság: nem a felkínált lehetőségek egyike"),
+    }
+    for language, (too_short, filter_problem) in said.items():
+        form = await http.get("/console/contact", params={"lang": language})
+        posted = await http.post(
+            "/console/contact",
+            data={
+                "csrf": csrf_of(form.text), "tenant": "contoso", "category": "nope", "severity": "Z",
+                "title": "ab", "description": "", "requester": "admin@contoso.example",
+                "contact_email": "nope", "contact_phone": "12", "preferred_contact": "phone",
+            },
+        )  # fmt: skip
+        assert posted.status_code == 422
+        shown = dict(re.findall(r'class="error field-error" data-field="(\w+)">([^<]*)<', posted.text))
+        assert set(shown) >= {
+            "category",
+            "severity",
+            "title",
+            "description",
+            "contact_email",
+            "contact_phone",
+        }
+        assert shown["title"] == too_short and all(not foreign(s, language) for s in shown.values()), shown
+        queue = await http.get("/console/queue", params={"severity": "Q", "lang": language})
+        problem = queue.text.partition('id="problem"')[2]  # the page's words (the key's name aside)
+        assert queue.status_code == 422 and filter_problem in problem and not foreign(problem, language)
 
 
 def keys_with(**tokens: str) -> Keyring:

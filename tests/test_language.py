@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -78,10 +79,17 @@ ENUMS = re.compile(
     r"|customer_update|impact_analysis|reachable_contacts|contact_data|met|waived|outstanding|resolved"
     r"|technical|billing|presales|premium|standard|running|breached|product)(?![\w-])"
 )
+# English words a Hungarian text never has ("is", "a" and "most" are Hungarian words too: not here)
+ENGLISH_IN_HU = re.compile(
+    r"\b(the|case|cases|your|please|with|severity|due|customer|reason|assigned|and|was|has|from|reply"
+    r"|replied|closed|missed|deadline|previously|attachments|requester|contact|calendar|tenant|first|response"
+    r"|field|required|must|characters|invalid|value|this|should|least)\b",
+    re.I,
+)
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 FAULTS = re.compile(
-    r"\.\.(?!\.)|\.。|\(1 attachments\)|business days? of business time|Hello,\n\nwe|案件|-\dh \d\dm"
+    r"\.\.(?!\.)|\.。|\(1 attachments\)|business days? of business time|Hello,\n\nwe|案件|工单|）:|-\dh \d\dm"  # noqa: RUF001
 )
 
 
@@ -99,13 +107,14 @@ def foreign(text: str, language: str) -> list[str]:
     if language == "en":
         found += re.findall(r"(?<![\w-])[a-z]+_[a-z_]+(?![\w-])", plain)
     if language == "hu":
-        found += [w for w in re.findall(r"\b(the|case|cases|your|please|with|severity|due)\b", plain)]
+        found += re.findall(ENGLISH_IN_HU, plain)
     return found
 
 
 def test_the_checker_finds_each_fault_once_seen() -> None:
     """Each fault of main's rendering (issue 24) is caught."""
-    assert foreign("billing 类案件", "zh-CN")
+    assert foreign("billing 类案件", "zh-CN") and foreign("工单 CW-10001", "zh-CN"), "案例 is the word"
+    assert foreign("已达成（用时 10秒，目标 15小时）: 计时 6秒", "zh-CN"), "a Chinese colon after Chinese"  # noqa: RUF001
     assert foreign("premium támogatási szerződés", "hu")
     assert foreign("Fabrikam Kft..", "en") and foreign("mailbox.。", "zh-CN")
     assert foreign("(1 attachments)", "en") and foreign("1 business day of business time", "en")
@@ -306,10 +315,12 @@ def test_every_customer_mail_is_in_the_readers_language_only(template: str, lang
     assert not foreign(text, language), (template, foreign(text, language), message.text)
 
 
-@pytest.mark.parametrize("language", ["en", "zh-CN"])
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("template", sorted(SUPPORT_TEMPLATES))
 def test_every_staff_mail_is_in_the_readers_language_only(template: str, language: str) -> None:
+    """A staff member with `language = "hu"` in staff.toml reads Hungarian, not an English fallback."""
     message = RENDERER.render(mail(template, Audience.SUPPORT_QUEUE, language))
+    assert message.language == language, f"no {language} template for {template}: read {message.language}"
     text = (message.subject + "\n" + message.text).replace("a trace from the mailbox.", "")
     assert not foreign(text, language), (template, foreign(text, language), message.text)
 
@@ -675,3 +686,101 @@ def test_the_whatif_page_is_in_the_readers_language_only(language: str) -> None:
     assert set(wrong.problems) == {"policy", "from", "tenant"}
     refused = page(language, "whatif.html", w=words, form=wrong, result=None)
     assert 'id="form-problems"' in refused and not foreign(refused, language), foreign(refused, language)
+
+
+# -- pydantic's own field messages on console forms (issue 24) -------------------------------------
+
+
+def bad_inputs() -> list[tuple[str, list[dict[str, object]]]]:
+    """Every console form's model given bad input: nothing, too long, a control character, a wrong
+    choice, a wrong number; pydantic's errors for each."""
+    from pydantic import BaseModel, ValidationError
+
+    from intake.case_thread import Comment
+    from support.actions import SurveyAnswer
+    from support.request import CaseRequest
+
+    models: list[type[BaseModel]] = [a.body_model() for a in CASE_ACTIONS]
+    models += [CaseRequest, Comment, SurveyAnswer]
+    found = []
+    for model in models:
+        for given in (
+            {},
+            {name: "x" * 30_000 for name in model.model_fields},
+            {name: "a\x01b" for name in model.model_fields},
+            {name: "ab" for name in model.model_fields} | {"score": "9", "contact_phone": "12"},
+            {"unexpected": "1", "score": "0", "severity": "Z", "contact_email": "nope"},
+        ):
+            try:
+                model.model_validate(given)
+            except ValidationError as error:
+                found.append((model.__name__, [dict(e) for e in error.errors()]))
+    return found
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "hu"])
+def test_every_console_field_error_is_in_the_readers_language(language: str) -> None:
+    """The console's forms (actions, Contact, comment, survey) with bad input: each of pydantic's
+    messages in the reader's words, none generic where the type is known, none in English."""
+    from intake.console.field_problems import MESSAGES, TYPES, field_problems
+
+    words = reading(language).words
+    generic = words("field_errors.invalid")
+    seen = set()
+    for model, errors in bad_inputs():
+        for error in errors:
+            seen.add(str(error["type"]))
+            said = field_problems([error], words)
+            (problem,) = said.values()
+            assert not foreign(problem, language), (model, error, problem)
+            known = error["type"] in TYPES or str(error["msg"]).removeprefix("Value error, ") in MESSAGES
+            assert known == (problem != generic), (model, error, problem)
+    assert {"missing", "string_too_long", "string_too_short", "enum", "value_error"} <= seen, seen
+    too_short = field_problems(
+        [{"type": "string_too_short", "loc": ("title",), "ctx": {"min_length": 3}}], words
+    )
+    assert too_short == {
+        "title": {"zh-CN": "至少需要 3 个字符", "hu": "legalább 3 karakter hosszú legyen"}[language]
+    }
+    unknown = field_problems([{"type": "a_new_type", "loc": ("x",), "msg": "Some new English words"}], words)
+    assert unknown == {"x": generic}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_replies_files_fault_is_said_in_the_readers_language(language: str, tmp_path: Path) -> None:
+    """A bad replies.toml on the case page: one line naming the file and the field, in the reader's
+    words (the file's own names as the operator wrote them)."""
+    path = tmp_path / "replies.toml"
+    r = reading(language)
+    shown = []
+    for text in (
+        '[[replies]]\nid = "hi"\ntext = {en = "Hello!"}\n',
+        "[[replies",
+        '[[replies]]\nid = "Bad Id"\n',
+        "id = = 1\n",
+    ):
+        path.write_text(text, "utf-8")
+        _, problem = reply_choices(RepliesSource(path), language, language, r.replies_fault)
+        line = str(r.phrase("replies_unusable", problem=problem))
+        assert "replies.toml" in line and not foreign(line, language), line
+        shown.append(line)
+    if language == "en":
+        assert "needs a text in zh-CN, hu" in shown[0] and "line 1, column 6" in shown[3]
+    else:
+        assert "zh-CN, hu" in shown[0] and "(and 1 more)" not in shown[2], shown
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_one_of_a_thing_is_said_in_the_singular(language: str) -> None:
+    """No "(1 attachments)" or "1 business day(s)" in any language (Hungarian and Chinese count
+    with the singular noun anyway)."""
+    r = reading(language)
+    one = str(r.line("customer_replied", "email: Here it is (1 attachment)", {}))
+    two = str(r.line("customer_replied", "portal: Here they are (2 attachments)", {}))
+    said = {
+        "en": ("(1 attachment)", "(2 attachments)", "1 business day", "2 business days"),
+        "zh-CN": ("（1 个附件）", "（2 个附件）", "1 个工作日", "2 个工作日"),  # noqa: RUF001
+        "hu": ("(1 melléklet)", "(2 melléklet)", "1 munkanap", "2 munkanap"),
+    }[language]
+    assert said[0] in one and said[1] in two, (one, two)
+    assert (r.target("1 business day"), r.target("2 business days")) == said[2:]

@@ -33,6 +33,7 @@ from bench.console_pages import seed
 from bootstrap.api import api_app
 from intake.actions import ACTIONS
 from intake.cases import Cases
+from intake.console.portal import portal_words
 from scaffold.local_stack import local_settings, start_local_server
 from scaffold.policies import policy_toml
 from support.access import Principal, Role
@@ -207,10 +208,13 @@ async def story(stack: Stack, language: str) -> None:
     assert (await stack.cases.show(case_id)).survey.outcome is SurveyOutcome.PENDING  # type: ignore[union-attr]
     await visitor.page.goto(link)
     await visitor.wait_for("form#survey-form")
+    said = portal_words(language)  # the link's page speaks the customer's language
+    assert await visitor.page.text_content("form#survey-form button[type=submit]") == said("survey_send")
     await visitor.page.check("#score-4")
     await visitor.page.fill("#survey-comment", "Quick")
     await visitor.page.locator("form#survey-form button[type=submit]").click()
     await visitor.wait_for("#survey-given")
+    assert await visitor.page.text_content("#survey-given") == said("survey_given", score=4)
     await visitor.screenshot(f"portal-survey-{language}.png")
     answered = await stack.cases.show(case_id)
     assert answered.survey is not None and answered.survey.score == 4

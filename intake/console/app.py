@@ -53,6 +53,7 @@ from intake.cases import (
 from intake.console.case_page import fill_reply, obligation_words, parts_of
 from intake.console.contact_files import TooLargeForm, read_contact
 from intake.console.dashboard import install_dashboard
+from intake.console.field_problems import field_problems
 from intake.console.forms import MAX_FORM_BYTES, model_input, parse_form
 from intake.console.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, matched, negotiate
 from intake.console.ledger_bars import BAR_WIDTH as LEDGER_BAR_WIDTH
@@ -85,7 +86,6 @@ from support.reports import report_tenants
 from support.request import CaseRequest
 from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
 from support.thread import PAGE_MAX
-from support.validation import field_errors
 from support.vocabulary import CaseStatus, Category, ContactMethod, Severity, Via
 
 log = get_logger("casework.console")
@@ -350,7 +350,11 @@ def create_console(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> HTMLResponse:
-        problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
+        words = Words(TEMPLATES, language(request))
+        problems = words("list_separator").join(
+            words("field_problem", field=words.lookup(f"fields.{field}") or field, problem=problem)
+            for field, problem in field_problems(error.errors(), words, skip=1).items()
+        )
         return await error_page(request, 422, "fix_fields", problems)
 
     @app.exception_handler(HTTPException)
@@ -535,7 +539,7 @@ def create_console(
         try:
             body = model.model_validate(model_input(model, form))
         except ValidationError as error:
-            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            problems = field_problems(error, Words(TEMPLATES, language(request)))
             return await case_page(
                 request, session, case_id, 422, failed=name, problems=problems, values=form
             )
@@ -570,7 +574,7 @@ def create_console(
             )
             await thread.comment(cases, case_id, session.principal, written)
         except ValidationError as error:
-            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            problems = field_problems(error, Words(TEMPLATES, language(request)))
             return await case_page(
                 request, session, case_id, 422, failed="comment", problems=problems, values=form
             )
@@ -683,8 +687,8 @@ def create_console(
             case_request = CaseRequest.model_validate(data)
             case_request = await with_files(uploads, principal, case_request, files)
         except ValidationError as error:
-            renamed = {"tenant_id": "tenant"}
-            problems = {renamed.get(e["field"], e["field"]): e["message"] for e in field_errors(error)}
+            words = Words(TEMPLATES, language(request))
+            problems = field_problems(error, words, renamed={"tenant_id": "tenant"})
         except (FileTooLarge, Forbidden) as error:
             problems = {"files": str(error)}
         if problems:

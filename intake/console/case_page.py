@@ -8,6 +8,7 @@ bars drawn from the SLA ledger.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,13 +135,15 @@ def offers_of(
     return offered
 
 
-def reply_choices(replies: RepliesSource, reader: str, customer: str) -> tuple[list[ReplyChoice], str]:
+def reply_choices(
+    replies: RepliesSource, reader: str, customer: str, fault: Callable[[RepliesFileError], str] = str
+) -> tuple[list[ReplyChoice], str]:
     """The canned replies (label in the reader's language, text in the customer's), or the file's
-    fault in one line."""
+    fault in one line (`fault` says it: `Reading.replies_fault` in the reader's language)."""
     try:
         loaded = replies()
     except RepliesFileError as error:
-        return [], str(error)
+        return [], fault(error)
     return [
         ReplyChoice(r.id, excerpt(r.in_language(reader), LABEL_CHARACTERS), r.in_language(customer))
         for r in loaded.replies
@@ -179,7 +182,7 @@ async def parts_of(
         problem = ""
     else:
         bars = ledger_bars(ledger_of(basis, now), ledger_phrases(reader.language), reader.zone)
-        choices, problem = reply_choices(replies, reader.language, view.language)
+        choices, problem = reply_choices(replies, reader.language, view.language, reader.replies_fault)
     return CasePageParts(
         offers=offers_of(actions, taken),
         assignees=assignees,

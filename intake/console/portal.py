@@ -48,6 +48,7 @@ from intake.actions import ACTIONS
 from intake.case_listing import CaseFilter, CaseSummary
 from intake.case_thread import CaseThread, Comment, comment_id
 from intake.cases import ActionRejected, CaseNotFound, Cases, Forbidden, InvalidField, Unavailable
+from intake.console.field_problems import field_problems
 from intake.console.forms import MAX_FORM_BYTES, parse_form
 from intake.console.i18n import LANGUAGES, Words, matched
 from intake.console.session import Session
@@ -61,7 +62,6 @@ from support.inbound_mail import tenant_of_case
 from support.survey_links import LinkProblem, SurveyClaim, addressee_digest, read
 from support.thread import PAGE_MAX, description, for_reader
 from support.thread_message import ThreadMessage
-from support.validation import field_errors
 from support.vocabulary import CaseStatus, Channel, Via
 
 log = get_logger("casework.portal")
@@ -125,6 +125,11 @@ def _ref(summary: CaseSummary) -> str:
 
 def portal_words(language: str) -> Words:
     return Words(PORTAL_WORDS, language)
+
+
+def console_words(language: str) -> Words:
+    """The console's phrase book (field errors, refusals), beside the portal's own words."""
+    return Words(PROJECT_ROOT / "templates" / "console", language)
 
 
 def install_portal(app: FastAPI, front: PortalFront) -> None:
@@ -274,7 +279,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         request: Request, session: Session, case_id: str, form: str, error: Exception, values: dict[str, str]
     ) -> HTMLResponse:
         if isinstance(error, ValidationError):
-            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            problems = field_problems(error, console_words(front.language(request)))
             return await request_page(
                 request, session, case_id, 422, failed=form, problems=problems, values=values
             )
@@ -423,17 +428,20 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             return LinkProblem.EXPIRED, view
         return claim, view
 
-    async def link_page(request: Request, token: str, status: int = 200, **context: Any) -> HTMLResponse:
-        claim, view = await link_state(token)
+    def link_language(request: Request, view: CaseView | None) -> str:
+        """The survey page's language: the switch, else the case's, else the browser's."""
         chosen = request.query_params.get("lang") or request.cookies.get("casework_lang")
-        lang = (
+        return (
             (matched(chosen) if chosen else None)
             or (matched(view.language) if view else None)
             or front.language(request)
         )
+
+    async def link_page(request: Request, token: str, status: int = 200, **context: Any) -> HTMLResponse:
+        claim, view = await link_state(token)
+        lang = link_language(request, view)
         zone = (await front.tenant_zone(view.tenant_id) if view else None) or "UTC"
-        words = Words(PROJECT_ROOT / "templates" / "console", lang)
-        reader = Reading(words, front.phrases, zone)
+        reader = Reading(console_words(lang), front.phrases, zone)
         if isinstance(claim, LinkProblem):
             status, state = (410 if claim is LinkProblem.EXPIRED else 404), claim.value
         else:
@@ -441,7 +449,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             state = "answered" if view.survey.outcome is SurveyOutcome.ANSWERED else "open"
         page = front.env.get_template("survey_link.html").render(
             r=reader,
-            t=words,
+            t=reader.words,
             p=portal_words(lang),
             lang=lang,
             languages=LANGUAGES,
@@ -473,7 +481,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         try:
             answer = SurveyAnswer.model_validate(_survey_fields(form))
         except ValidationError as error:
-            problems = {e["field"]: e["message"] for e in field_errors(error)}
+            problems = field_problems(error, console_words(link_language(request, view)))
             return await link_page(request, token, 422, problems=problems, values=form)
         principal = link_principal(view.tenant_id)
         cases = await front.get_cases()

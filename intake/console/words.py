@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from adapters.canned_replies import RepliesFault, RepliesFileError
 from adapters.messages import spoken_duration
 from adapters.phrases import PhraseBook, PhraseError
 from intake.cases import NOT_FOR_TENANT, NOT_ON_STAFF
+from intake.console.field_problems import field_problem
 from intake.console.i18n import Words
 from support.display import age, local_minute
 from support.names import NAMED_ACTORS
@@ -152,7 +154,8 @@ class Reading:
         """A policy target ('1 business day', '1h') in the reader's words."""
         days = _DAYS.match(text.strip())
         if days:
-            return self.t("business_days", n=days["n"].removesuffix(".0"))
+            n = days["n"].removesuffix(".0")
+            return self.t("business_days_one" if n == "1" else "business_days", n=n)
         try:
             return spoken_duration(text.strip(), self.language)
         except ValueError:
@@ -204,6 +207,30 @@ class Reading:
         """A field's error: in the reader's words when the console knows it, else as given."""
         key = FIELD_ERRORS.get(text)
         return self.t(f"field_errors.{key}") if key else text
+
+    def replies_fault(self, error: RepliesFileError) -> Markup:
+        """The replies file's fault in one line in the reader's words; the file's own names (its
+        file name, the field's path) as the operator wrote them."""
+        file = self.own(error.source)
+        if error.fault is RepliesFault.UNREADABLE:
+            return self.phrase("replies_faults.unreadable", file=file)
+        if error.fault is RepliesFault.NOT_TOML and error.at is None:  # "at end of document"
+            return self.phrase("replies_faults.not_toml_at_end", file=file)
+        if error.fault is RepliesFault.NOT_TOML:
+            line, column = error.at or (0, 0)
+            return self.phrase("replies_faults.not_toml", file=file, line=line, column=column)
+        if not error.errors:
+            return self.phrase("replies_faults.invalid", file=file, problem=self.t("field_errors.invalid"))
+        first = error.errors[0]
+        field = ".".join(str(part) for part in first.get("loc", ()))
+        problem = field_problem(first, self.words)
+        said = (
+            self.phrase("replies_faults.field", file=file, field=self.own(field), problem=problem)
+            if field
+            else self.phrase("replies_faults.invalid", file=file, problem=problem)
+        )
+        more = len(error.errors) - 1
+        return said + self.phrase("replies_faults.more", count=more) if more else said
 
     def obligation(self, code: str, what: str) -> str:
         """A policy obligation by its name (its code), in the reader's words."""
@@ -270,6 +297,7 @@ class Reading:
         if kind == "customer_replied":  # by email, or a comment in the portal
             line = "customer_commented" if params.pop("via", "email") == "portal" else kind
             attached = "_attached" if params.get("n") not in (None, "", "0") else ""
+            attached += "_one" if params.get("n") == "1" else ""  # "1 attachment", never "1 attachments"
             return self.phrase(f"lines.{line}{attached}", **params)
         return self.phrase(f"lines.{kind}", **params)
 

@@ -1,13 +1,17 @@
-"""The engineer's case page in a real browser (Debian's chromium), in en, zh-CN and hu: an agent
-takes an unassigned case with the assignee picker (which lists only the staff who work the case's
-tenant), sees only the actions the case takes now, answers with a canned reply (the customer's
-mail carries its text, in the customer's language), and reads the clock bar drawn from the SLA
-ledger with its legend and the explain account as its caption. One server stack and one browser
-for the module. Screenshots: var/screenshots/case-page-<language>.png (copies in docs/console/).
+"""The engineer in a real browser (Debian's chromium), one flow in each of en, zh-CN and hu (issue
+24's done-when): an agent finds a case by a word of its thread among the unassigned, opens it,
+takes it with the assignee picker (which lists only the staff who work the case's tenant), finds it
+under "my cases", sees only the actions the case takes now, answers with a canned reply (the
+customer's mail carries its text, in the customer's language), and reads the clock bar drawn from
+the SLA ledger. Bulk resolve and its per-case refusal once (zh-CN); what a resolved case offers
+each side once (en). One server stack and one browser for the module. Screenshots in
+var/screenshots/: workspace-search-, workspace-mine-, case-page-<language>.png (copies in
+docs/console/).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -17,14 +21,21 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
+from sqlalchemy import delete, select
 
+from adapters.database import open_database
 from adapters.mail_sink import MailSink, text_of
+from adapters.schema import console_cases
 from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
+from intake.actions import ACTIONS
 from intake.cases import Cases
+from intake.console.i18n import Words
+from intake.console_projection import reproject
 from scaffold.local_stack import local_settings, start_local_server
 from support.access import Principal, Role
 from support.actions import Resolution
+from support.vocabulary import Via
 from tests.browser import BrowserPage, chromium, recorded_page, serving
 from tests.conftest import running_worker
 from tests.deliveries import delivered, mails
@@ -53,6 +64,16 @@ NEED_LOGS = {
     "en": "To find the cause we need the logs",
     "zh-CN": "我们需要问题发生时的日志",  # the middle of the sentence
     "hu": "Az ok megtalálásához szükségünk van",
+}
+WORDS = {  # a word of the thread, as each reader would type it
+    "en": "flamingo" + uuid.uuid4().hex[:6],
+    "zh-CN": "鸵鸟",
+    "hu": "zsiráf" + uuid.uuid4().hex[:6],
+}
+NOTES = {
+    "en": "The customer says the {w} gateway restarts every hour",
+    "zh-CN": "客户说{w}网关每小时重启一次",
+    "hu": "Az ügyfél szerint a {w} átjáró óránként újraindul",
 }
 
 
@@ -110,17 +131,37 @@ async def offered(browser: BrowserPage) -> list[str]:
         ("hu-HU", "hu", "en", "Átveszem"),
     ],
 )
-async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_clock_bar(
+async def test_an_agent_finds_a_case_by_its_thread_takes_it_and_answers_with_a_canned_reply(
     stack: Stack, locale: str, lang: str, customer: str, take_it: str
 ) -> None:
     opened = await stack.cases.open(
         case_request(f"page-{lang}-{uuid.uuid4().hex[:8]}", "contoso", severity="B", language=customer), OPS
     )
     case_id = opened.case.case_id
+    ref = opened.case.case_number or case_id
+    word = WORDS[lang]
+    note = ACTIONS["note"]
+    body = note.body_model().model_validate({"note": NOTES[lang].format(w=word)})
+    await stack.cases.perform(note, case_id, note.payload(body, "zhang.min", Via.API), OPS)
+    said = Words(PROJECT_ROOT / "templates" / "console", lang)
     agent = await signed_in(stack, "li.wei", locale)
     page = agent.page
-    await page.goto(f"{stack.url}/console/cases/{case_id}")
+
+    # Found by a word of its thread, among the unassigned.
+    await page.goto(f"{stack.url}/console/queue?view=unassigned")
+    await page.fill("#search", word)
+    await page.click("#search-button")
+    row = f'#queue-rows tr[data-case-id="{case_id}"]'
+    await agent.wait_for(row)
+    assert await page.locator("#queue-rows tr[data-case-id]").count() == 1, "only the case with the word"
+    assert await page.get_attribute("#queue", "data-view") == "unassigned"
+    assert await page.get_attribute("#view-unassigned .count", "data-count") == "1"
+    assert await page.get_attribute("#view-mine .count", "data-count") == "0"
+    assert (await page.text_content("#view-unassigned") or "").startswith(said("views.unassigned"))
+    await agent.screenshot(f"workspace-search-{lang}.png")
+    await page.click(f"{row} a")
     await agent.wait_for("#case-assignee")
+    assert page.url == f"{stack.url}/console/cases/{case_id}", page.url
     assert await page.get_attribute("#case-assignee", "data-assignee") == ""
     assert await page.text_content("#take-it button") == take_it
 
@@ -144,6 +185,18 @@ async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_c
     assert await page.eval_on_selector_all("#assign-assignee option", "os => os.map(o => o.value)") == [
         "zhang.min"
     ], "the holder is not offered to the picker"
+
+    # The picker took it from "unassigned" to "my cases".
+    await page.goto(f"{stack.url}/console/queue?view=mine")
+    await agent.wait_for(row)
+    assert await page.get_attribute("#queue", "data-view") == "mine"
+    assert await page.get_attribute(f"{row} td.assignee", "data-assignee") == "li.wei"
+    await agent.screenshot(f"workspace-mine-{lang}.png")
+    await page.goto(f"{stack.url}/console/queue?view=unassigned&q={word}")
+    await agent.wait_for("#queue-rows")
+    assert await page.locator(row).count() == 0, "no longer unassigned"
+    await page.goto(f"{stack.url}/console/cases/{case_id}")
+    await agent.wait_for("#case-assignee")
 
     if lang == "en":  # the team rule holds for a form sent by hand too: fabrikam's engineer is refused
         csrf = await page.get_attribute("form#sign-out input[name=csrf]", "value")
@@ -188,10 +241,41 @@ async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_c
     ]
     assert sent and NEED_LOGS[customer] in sent[-1], sent
 
+    if lang == "zh-CN":  # once: bulk resolve, and a second one refused per case in the reader's words
+        await bulk_resolve_and_its_refusal(agent, stack, case_id, ref, word, said)
     assert agent.page_errors == [] and agent.refused == [], agent.report()
     await page.context.close()
     if lang == "en":  # once: what a resolved case offers each side
         await resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack, case_id)
+
+
+async def bulk_resolve_and_its_refusal(
+    agent: BrowserPage, stack: Stack, case_id: str, ref: str, word: str, said: Words
+) -> None:
+    page = agent.page
+    await page.goto(f"{stack.url}/console/queue?view=mine")
+    await page.check(f'input[name="pick:{case_id}"]')
+    await page.select_option("#bulk-action", "resolve")
+    await page.fill("#bulk-summary", word)
+    await page.click("#bulk-apply")
+    done = f'#bulk-results li[data-case-id="{case_id}"]'
+    await agent.wait_for(done)
+    assert await page.get_attribute(done, "data-outcome") == "done"
+    assert await page.text_content(done) == said(
+        "bulk_outcomes.done", case=ref, action=said("flashes.resolve")
+    )
+
+    await page.click("#view-done")  # resolved: under "resolved and closed"; resolving again is refused
+    await agent.wait_for(f'#queue-rows tr[data-case-id="{case_id}"] td.status[data-status="resolved"]')
+    await page.check(f'input[name="pick:{case_id}"]')
+    await page.select_option("#bulk-action", "resolve")
+    await page.fill("#bulk-summary", word)
+    await page.click("#bulk-apply")
+    await agent.wait_for(done)
+    assert await page.get_attribute(done, "data-outcome") == "refused"
+    reason = said("refusals.not_open", status=said("statuses.resolved"))
+    assert await page.text_content(done) == said("bulk_outcomes.refused", case=ref, reason=reason)
+    await agent.screenshot(f"workspace-bulk-refused-{said.language}.png")
 
 
 async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: Stack, case_id: str) -> None:
@@ -212,3 +296,21 @@ async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: St
     assert await portal.page.locator("#clocks").count() == 0, "no internal SLA mechanics for customers"
     assert await portal.page.locator("#case-assignee").count() == 0, "customers never see staff names"
     await portal.page.context.close()
+
+
+async def test_reproject_writes_the_rows_of_cases_opened_before_the_projection(stack: Stack) -> None:
+    """After an upgrade: `starter.py console reproject` projects every open case from the case."""
+    engine = open_database(stack.settings)
+    with engine.begin() as connection:  # the cases this module opened, else one of its own
+        before = dict(connection.execute(select(console_cases.c.case_id, console_cases.c.status)).all())
+    if not any(status == "awaiting_first_response" for status in before.values()):
+        opened = await stack.cases.open(case_request(f"upgrade-{uuid.uuid4().hex[:8]}", severity="C"), OPS)
+        before[opened.case.case_id] = "awaiting_first_response"
+    with engine.begin() as connection:  # as a database from before the projection
+        connection.execute(delete(console_cases))
+    await reproject(stack.cases, argparse.Namespace(), None)
+    with engine.connect() as connection:
+        after = dict(connection.execute(select(console_cases.c.case_id, console_cases.c.status)).all())
+    still_open = {c: s for c, s in before.items() if s in ("awaiting_first_response", "in_progress")}
+    assert still_open and {c: after.get(c) for c in still_open} == still_open, (before, after)
+    engine.dispose()
