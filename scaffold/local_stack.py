@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -16,6 +17,9 @@ from adapters.mail_sink import MailSink
 from adapters.private_dir import private_dir
 from adapters.settings import PROJECT_ROOT, Settings, venv_binary
 from bootstrap.worker_runtime import register_case_search_attributes
+
+# How long a private server may take to answer after it is spawned (tests, benchmarks, recording).
+SERVER_STARTUP = timedelta(seconds=60)
 
 
 def local_settings(
@@ -59,6 +63,8 @@ async def start_local_server(database: Path | None = None, port: int | None = No
         port=port,
         data_converter=data_converter(None),
         dev_server_log_level="error",
+        # the SDK gives it 5 s: at load ~29 on 2 cores that failed two starts of eight
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     await register_case_search_attributes(env.client)
     return env

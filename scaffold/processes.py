@@ -140,7 +140,10 @@ class WorkerProcess:
                 self._log.write(line.encode())  # beside its stderr: what a test's failure shows
                 self._log.flush()
 
-    def wait_ready(self, timeout: float = 90) -> str:
+    def wait_ready(self, timeout: float = 180) -> str:
+        """Its output until it says it is ready. 180 s: at load 25-30 on 2 cores a worker printed
+        nothing in 90 s (tests/test_action_restart.py failed so on 2026-12-07); one that exits
+        ends the wait at once."""
         seen = []
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:

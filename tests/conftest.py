@@ -20,7 +20,7 @@ from adapters.settings import Settings, venv_binary
 from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
 from intake.cases import CaseClock, Cases
-from scaffold.local_stack import local_settings, start_local_server
+from scaffold.local_stack import SERVER_STARTUP, local_settings, start_local_server
 from tests.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 TESTS = Path(__file__).parent
@@ -66,6 +66,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
+        test_server_startup_timeout=SERVER_STARTUP,  # not the SDK's 5 s: a loaded box is slower
     )
     try:
         async with skipping_clock(env):

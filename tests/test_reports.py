@@ -31,6 +31,7 @@ from adapters.telemetry import FIRST_RESPONSE_BUCKETS, make_runtime
 from bootstrap.cli import main
 from bootstrap.worker_runtime import register_case_search_attributes
 from intake.reports import open_cases_query
+from scaffold.local_stack import SERVER_STARTUP
 from support.access import Principal, Role
 from support.actions import FirstResponse, Resolution, SurveyAnswer
 from support.reports import (
@@ -506,6 +507,7 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
         runtime=make_runtime(with_metrics),
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     try:
         await register_case_search_attributes(env.client)
