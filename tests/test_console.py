@@ -21,7 +21,8 @@ from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
 from intake.actions import CASE_ACTIONS
-from intake.console.app import CSP, TEMPLATES
+from intake.console.app import CSP
+from intake.console.kit import TEMPLATES
 from intake.console.forms import form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGES, negotiate, strings
 from intake.console.queue import QueueEntry, order
