@@ -19,7 +19,6 @@ import re
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -134,7 +133,7 @@ async def measure(cases: int, rounds: int) -> list[tuple[str, float, float, int]
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("CASEWORK_ENCRYPTION_KEY", new_key())  # titles sealed, index keyed
         settings = local_settings(Path(tmp) / "var", _NoMail(), task_queue="bench")  # type: ignore[arg-type]
-        app = api_app(replace(settings, rate_per_key=0), keyring=keyring())
+        app = api_app(settings.replace(rate_per_key=0), keyring=keyring())
         from adapters.codec import key_ring_from_env
         from adapters.database import open_database
 
