@@ -15,12 +15,13 @@ The app is handed what it uses (keys, database engine, the gateway); it opens no
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request, Response, Security, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ValidationError
@@ -81,66 +82,43 @@ class Accepted(BaseModel):
     accepted: str
 
 
-def create_app(
-    settings: Settings,
-    keys: Keyring,
-    engine: Engine,
-    gateway: CasesSource,
-    limits: FrontLimits | None = None,
-) -> FastAPI:
-    """The app over what it is handed: the principals (`keys`), the database the reports read
-    (`engine`), the gateway to the cases (which may connect to Temporal when first asked; an
-    unreachable Temporal is a 503) and the limits it shares with the console (`limits`, else its
-    own from the settings)."""
-    limits = limits if limits is not None else FrontLimits.of(settings)
+bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not len(keys):
-            log.warning("no API keys configured: every request will be refused (401)")
-        yield
 
-    app = FastAPI(
-        title="casework intake API",
-        version="1.0",
-        description="Open support cases and drive them. Every case is a durable workflow. "
-        "Authenticate with `Authorization: Bearer <API key>`; what a key may do depends on its role.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    install_docs(app)
+def principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal:
+    """Set by the guard for every route that is not public (`bearer` only declares the scheme
+    in the OpenAPI document, so Swagger UI's Authorize button sends the token)."""
+    found: Principal = request.state.principal
+    return found
 
-    async def get_cases() -> Cases:
-        try:
-            return await gateway()
-        except TemporalUnavailable as error:
-            raise Unavailable(str(error)) from None
 
-    bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
+Caller = Annotated[Principal, Depends(principal)]
+CasesDependency = Callable[[], Awaitable[Cases]]
 
-    def principal(
-        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-    ) -> Principal:
-        """Set by the guard for every route that is not public (`bearer` only declares the scheme
-        in the OpenAPI document, so Swagger UI's Authorize button sends the token)."""
-        found: Principal = request.state.principal
-        return found
 
-    Caller = Annotated[Principal, Depends(principal)]
-    Gateway = Annotated[Cases, Depends(get_cases)]
+def health_router(policy_path: FilePath) -> APIRouter:
+    """GET /healthz (public)."""
+    router = APIRouter()
 
-    install_api_errors(app, settings.policy_path)  # the one handler: intake.api_errors
-
-    @app.get("/healthz", include_in_schema=False)
+    @router.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         """200 while the API serves; `degraded` with the reason while new cases cannot be decided."""
-        problem = await asyncio.to_thread(policy_problem, settings.policy_path)
+        problem = await asyncio.to_thread(policy_problem, policy_path)
         if problem is not None:
             return {"status": "degraded", "reason": f"new cases wait: the policy file is invalid: {problem}"}
         return {"status": "ok"}
 
-    @app.post(
+    return router
+
+
+def cases_router(get_cases: CasesDependency) -> APIRouter:
+    """POST /cases, GET /cases, GET /cases/{case_id} and its ledger."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.post(
         "/cases",
         response_model=OpenedCase,
         status_code=201,
@@ -160,7 +138,7 @@ def create_app(
         response.status_code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return opened
 
-    @app.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
+    @router.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
     async def list_cases(
         request: Request,
         response: Response,
@@ -211,19 +189,27 @@ def create_app(
             response.headers["Next-Cursor"] = page.next_cursor
         return page.cases
 
-    @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
+    @router.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
         """One case, if it is of the key's tenants (otherwise 404). Needs `read_cases`."""
         return await cases.show(case_id, caller)
 
-    @app.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
+    @router.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
     async def case_ledger(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseLedger:
         """The case's SLA ledger now: each clock's segments and business time, and who held the
         case while it ran (portal keys: without staff names; another tenant's case: 404). Needs
         `read_cases`."""
         return await read_ledger(cases, case_id, caller, datetime.now(UTC))
 
-    @app.get(
+    return router
+
+
+def reports_router(get_cases: CasesDependency, engine: Engine) -> APIRouter:
+    """GET /reports/sla (JSON or CSV)."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.get(
         "/reports/sla",
         response_model=SlaReport,
         responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "the report (JSON or CSV)"}},
@@ -257,7 +243,15 @@ def create_app(
             return Response(report_csv(report), media_type="text/csv; charset=utf-8")
         return report
 
-    @app.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
+    return router
+
+
+def actions_router(get_cases: CasesDependency) -> APIRouter:
+    """POST /cases/{case_id}/verification, and POST /cases/{case_id}/<path> per action of the table."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
     async def verify(
         case_id: CaseId, attempt: VerificationAttempt, response: Response, caller: Caller, cases: Gateway
     ) -> VerificationResult:
@@ -276,7 +270,7 @@ def create_app(
             return Accepted(case_id=case_id, accepted=action.path) if taken is None else taken
 
         endpoint.__annotations__["body"] = action.body_model()
-        app.post(
+        router.post(
             f"/cases/{{case_id}}/{action.path}",
             response_model=Accepted if signal else ActionReceipt,  # the view: GET /cases/{case_id}
             status_code=202 if signal else 200,
@@ -288,7 +282,50 @@ def create_app(
 
     for action in CASE_ACTIONS:
         route(action)
+    return router
 
+
+def create_app(
+    settings: Settings,
+    keys: Keyring,
+    engine: Engine,
+    gateway: CasesSource,
+    limits: FrontLimits | None = None,
+) -> FastAPI:
+    """The app over what it is handed: the principals (`keys`), the database the reports read
+    (`engine`), the gateway to the cases (which may connect to Temporal when first asked; an
+    unreachable Temporal is a 503) and the limits it shares with the console (`limits`, else its
+    own from the settings)."""
+    limits = limits if limits is not None else FrontLimits.of(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not len(keys):
+            log.warning("no API keys configured: every request will be refused (401)")
+        yield
+
+    app = FastAPI(
+        title="casework intake API",
+        version="1.0",
+        description="Open support cases and drive them. Every case is a durable workflow. "
+        "Authenticate with `Authorization: Bearer <API key>`; what a key may do depends on its role.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
+    install_api_errors(app, settings.policy_path)  # the one handler: intake.api_errors
+
+    async def get_cases() -> Cases:
+        try:
+            return await gateway()
+        except TemporalUnavailable as error:
+            raise Unavailable(str(error)) from None
+
+    app.include_router(health_router(settings.policy_path))
+    app.include_router(cases_router(get_cases))
+    app.include_router(reports_router(get_cases, engine))
+    app.include_router(actions_router(get_cases))
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
     thread = thread_over(engine)
     app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))
