@@ -35,8 +35,8 @@ test: $(STAMP) lint
 # processes, for the loop of a change; `make test` runs them too, with everything else.
 FAST_TESTS := tests/test_agenda.py tests/test_architecture.py tests/test_calendar.py tests/test_docs_links.py \
 	tests/test_case_machine.py tests/test_case_team.py tests/test_clock_plan.py tests/test_cooperation.py \
-	tests/test_eligibility.py tests/test_expected_wait.py tests/test_inbound_rules.py tests/test_language.py \
-	tests/test_messages.py tests/test_names.py tests/test_next_deadline.py tests/test_obligations.py \
+	tests/test_eligibility.py tests/test_errors.py tests/test_expected_wait.py tests/test_inbound_rules.py \
+	tests/test_language.py tests/test_messages.py tests/test_names.py tests/test_next_deadline.py tests/test_obligations.py \
 	tests/test_patches.py tests/test_phrases.py tests/test_policy.py tests/test_sla_clocks.py \
 	tests/test_sla_ledger.py tests/test_thread.py
 

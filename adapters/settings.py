@@ -1,12 +1,13 @@
 """Settings from the environment, with defaults that run on a fresh clone.
 
-Every variable is read and validated at once by a pydantic-settings model (`Environment`); the
-first bad value does not hide the others: `SettingsError` names each bad variable with the reason,
-one a line. Entry points call `load_settings()` and exit 2 with that message.
+One frozen pydantic-settings model (`Settings`) declares every variable once: its field, its
+variable, its default and its check. Every variable is read and validated at once; the first bad
+value does not hide the others: `SettingsError` names each bad variable with the reason, one a
+line. Entry points call `load_settings()` and exit 2 with that message.
 
-`Settings` stays a frozen dataclass, so `dataclasses.replace(settings, ...)` keeps working:
 `Settings()` is the environment, and `Settings(var_dir=...)` the environment with those fields
-given (tests and local stacks); fields given explicitly are taken as they are.
+given (tests and local stacks; they are checked like the variables). `settings.replace(...)` is a
+copy with some fields changed, taken as they are, without reading the environment again.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Self
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationError
@@ -64,6 +64,8 @@ def _port(raw: object) -> int:
 
 
 def _port_or_off(raw: object) -> int | None:
+    if raw is None:
+        return None
     what = f"must be a whole number between 0 and {HIGHEST_PORT} (0 = off)"
     return _whole(raw, 0, HIGHEST_PORT, what) or None
 
@@ -187,6 +189,15 @@ def _text(raw: object) -> str:
     return str(raw).strip()
 
 
+def _or_none(check: Callable[[object], Any]) -> Callable[[object], Any]:
+    """An optional variable's check: None (given in code: unset) passes as it is."""
+
+    def checked(raw: object) -> Any:
+        return None if raw is None else check(raw)
+
+    return checked
+
+
 _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 
 # The kinds of variable, each with its check.
@@ -196,16 +207,16 @@ Limit = Annotated[int, BeforeValidator(_at_least(0, " (0 = off)"))]
 AtLeastOne = Annotated[int, BeforeValidator(_at_least(1))]
 AtLeastTwo = Annotated[int, BeforeValidator(_at_least(2))]
 AbsolutePath = Annotated[Path, BeforeValidator(_path)]
-OptionalPath = Annotated[Path | None, BeforeValidator(_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_or_none(_path))]
 Text = Annotated[str, BeforeValidator(_text)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-OptionalText = Annotated[str | None, BeforeValidator(_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_or_none(_text))]
 Tokens = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_tokens)]
 LogLevel = Annotated[str, BeforeValidator(_one_of(LOG_LEVELS, str.upper))]
 TracingMode = Annotated[str, BeforeValidator(_one_of(TRACING_MODES, str.lower))]
 SmtpSecurity = Annotated[str, BeforeValidator(_one_of(SMTP_SECURITY, str.lower))]
-DatabaseUrl = Annotated[str | None, BeforeValidator(_database_url)]
-WebhookUrl = Annotated[str | None, BeforeValidator(_webhook_url)]
+DatabaseUrl = Annotated[str | None, BeforeValidator(_or_none(_database_url))]
+WebhookUrl = Annotated[str | None, BeforeValidator(_or_none(_webhook_url))]
 WebhookSecret = Annotated[str, BeforeValidator(_webhook_secret)]
 Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
@@ -217,19 +228,23 @@ Pollers = Annotated[int, BeforeValidator(_pollers)]
 StickySeconds = Annotated[int, BeforeValidator(_between(1, 300, "seconds"))]
 
 
-def _env(name: str, default: Any) -> Any:
-    return Field(default=default, validation_alias=name)
+def _env(name: str, default: Any, secret: bool = False) -> Any:
+    """A field read from the variable `name`; a `secret` is never shown by repr()."""
+    return Field(default=default, validation_alias=name, repr=not secret)
 
 
-class Environment(BaseSettings):
-    """Every variable casework reads, its default and its check. An empty variable is unset.
+class Settings(BaseSettings):
+    """Everything casework reads from its environment, in one place: every variable, its default
+    and its check. An empty variable is unset.
 
-    TEMPORAL_ADDRESS and the other TEMPORAL_* variables are read by the SDK's temporalio.envconfig
-    (adapters/temporal.py); CASEWORK_ENCRYPTION_* by adapters/codec.py, which checks them itself.
+    TEMPORAL_ADDRESS (or a temporalio.envconfig profile) selects an existing cluster; without one
+    the worker starts an embedded dev server persisted under var/. TEMPORAL_* are read by the SDK's
+    temporalio.envconfig (adapters/temporal.py); CASEWORK_ENCRYPTION_* by adapters/codec.py, which
+    checks them itself.
     """
 
     model_config = SettingsConfigDict(
-        case_sensitive=True, env_ignore_empty=True, extra="ignore", validate_default=False
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", validate_default=False, frozen=True
     )
 
     task_queue: Text = _env("CASEWORK_TASK_QUEUE", "casework")
@@ -246,21 +261,23 @@ class Environment(BaseSettings):
     tracing: TracingMode = _env("CASEWORK_TRACING", "off")
     metrics_host: Text = _env("METRICS_HOST", "127.0.0.1")
     health_port: PortOrOff = _env("CASEWORK_HEALTH_PORT", 8001)
+    # Worker tuning: sound defaults for one worker process on a small machine.
     max_concurrent_activities: AtLeastOne = _env("CASEWORK_MAX_CONCURRENT_ACTIVITIES", 100)
     # The SDK needs two workflow task slots when workflows are cached.
     max_concurrent_workflow_tasks: AtLeastTwo = _env("CASEWORK_MAX_CONCURRENT_WORKFLOW_TASKS", 100)
     max_cached_workflows: Limit = _env("CASEWORK_MAX_CACHED_WORKFLOWS", 1000)
-    pollers: Pollers = _env("CASEWORK_POLLERS", 5)
+    pollers: Pollers = _env("CASEWORK_POLLERS", 5)  # per task queue and kind; 0: the SDK's autoscaling
     sticky_timeout_s: StickySeconds = _env("CASEWORK_STICKY_TIMEOUT", 10)
     eager_activities: Flag = _env("CASEWORK_EAGER_ACTIVITIES", True)
     api_host: Text = _env("CASEWORK_API_HOST", "127.0.0.1")
-    api_tokens: Tokens = _env("CASEWORK_API_TOKENS", ())
+    api_tokens: Tokens = _env("CASEWORK_API_TOKENS", (), secret=True)
 
+    # Mail: SMTP_HOST unset means `make run` starts an embedded SMTP sink that keeps var/mail/.
     smtp_host: OptionalText = _env("SMTP_HOST", None)
     smtp_port: Port = _env("SMTP_PORT", 587)
     smtp_security: SmtpSecurity = _env("SMTP_SECURITY", "starttls")
     smtp_username: str | None = _env("SMTP_USERNAME", None)
-    smtp_password: str | None = _env("SMTP_PASSWORD", None)
+    smtp_password: str | None = _env("SMTP_PASSWORD", None, secret=True)
     smtp_connections: SmtpConnections = _env("CASEWORK_SMTP_CONNECTIONS", 8)
     smtp_helo_name: OptionalText = _env("CASEWORK_SMTP_HELO_NAME", None)  # None: socket.getfqdn()
     sink_port: Port = _env("CASEWORK_SMTP_SINK_PORT", 8025)
@@ -268,22 +285,36 @@ class Environment(BaseSettings):
     reply_to_domain: Domain = _env("CASEWORK_REPLY_TO_DOMAIN", "support.casework.example")
     support_queue_email: Address = _env("CASEWORK_SUPPORT_QUEUE_EMAIL", "support-queue@casework.example")
     duty_manager_email: Address = _env("CASEWORK_DUTY_MANAGER_EMAIL", "duty-manager@casework.example")
+    # Webhooks for the support side (e.g. a chat relay); unset ones fall back to email.
     webhook_support_queue: WebhookUrl = _env("CASEWORK_WEBHOOK_SUPPORT_QUEUE", None)
     webhook_escalation: WebhookUrl = _env("CASEWORK_WEBHOOK_ESCALATION", None)
     webhook_sms: WebhookUrl = _env("CASEWORK_WEBHOOK_SMS", None)
-    webhook_secret: WebhookSecret = _env("CASEWORK_WEBHOOK_SECRET", "")
+    webhook_secret: WebhookSecret = _env("CASEWORK_WEBHOOK_SECRET", "", secret=True)
 
+    # Who may do what (see docs/security.md): a TOML key file of named principals with roles.
     api_keys_file: OptionalPath = _env("CASEWORK_API_KEYS", None)
+    # Limits (0 = off): API requests a minute per key and per client address, wrong keys (API
+    # token or console sign-in) an hour per client address (the API and the console share every
+    # one of these budgets), case openings an hour per tenant, and the cases a tenant may have
+    # open at once.
     rate_per_key: Limit = _env("CASEWORK_RATE_PER_KEY", 600)
     rate_per_client: Limit = _env("CASEWORK_RATE_PER_CLIENT", 1200)
     failed_sign_ins_per_client: Limit = _env("CASEWORK_FAILED_SIGN_INS_PER_CLIENT", 20)
     openings_per_tenant: Limit = _env("CASEWORK_OPENINGS_PER_TENANT", 60)
     open_cases_per_tenant: Limit = _env("CASEWORK_OPEN_CASES_PER_TENANT", 200)
-    # Its length is checked where the key is made (adapters/secrets.py), for values given in code too.
-    verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None)
+    # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
+    # under var/ when unset. Its length is checked where the key is made (adapters/secrets.py), for
+    # values given in code too. Then the wrong codes allowed an hour per caller and per tenant.
+    verification_secret: str | None = _env("CASEWORK_VERIFICATION_SECRET", None, secret=True)
     verification_failures_per_hour: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_HOUR", 10)
     verification_failures_per_tenant: Limit = _env("CASEWORK_VERIFICATION_FAILURES_PER_TENANT", 50)
+    # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
     staff_file: AbsolutePath = _env("CASEWORK_STAFF", PROJECT_ROOT / "staff.toml")
+    # Customers' email replies (docs/inbound-mail.md): casework's own SMTP listener for
+    # case+<token>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
+    # SIZE it announces and enforces), one attachment, attachments a message; a mail is parsed in
+    # a child process (adapters.mail_reader_process) and refused for good (554) past its MIME
+    # parts, nesting depth, header fields a part and CPU seconds.
     inbound_smtp_host: Text = _env("CASEWORK_INBOUND_SMTP_HOST", "127.0.0.1")
     inbound_smtp_port: PortOrOff = _env("CASEWORK_INBOUND_SMTP_PORT", 2525)
     inbound_max_message_bytes: AtLeastOne = _env("CASEWORK_INBOUND_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
@@ -293,156 +324,34 @@ class Environment(BaseSettings):
     inbound_max_depth: AtLeastOne = _env("CASEWORK_INBOUND_MAX_DEPTH", 10)
     inbound_max_headers: AtLeastOne = _env("CASEWORK_INBOUND_MAX_HEADERS", 500)
     inbound_read_cpu_seconds: InboundReadSeconds = _env("CASEWORK_INBOUND_READ_CPU_SECONDS", 10)
+    # The console's cookies (docs/console.md): Secure always when true (behind a proxy that ends
+    # TLS, where the API sees http), else Secure when the request came over https.
     console_secure_cookie: Flag = _env("CASEWORK_CONSOLE_SECURE_COOKIE", False)
     # Where customers reach the console (the survey mail's link); None: http://<api host>:<api port>
     public_url: OptionalText = _env("CASEWORK_PUBLIC_URL", None)
+    # The operator's canned replies for the console's answer forms (TOML); unset: replies.toml
+    # beside the policy file (none there: no replies offered).
     replies_file: OptionalPath = _env("CASEWORK_REPLIES", None)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings,)  # the process environment only: no .env file, no secrets directory
-
-    @classmethod
-    def read(cls) -> Environment:
-        """The environment, validated; SettingsError lists every bad variable."""
+    def __init__(self, **given: Any) -> None:
+        """The environment, with the fields `given` by name winning over their variables; raises
+        SettingsError naming every bad variable (or given field), one a line."""
+        fields = type(self).model_fields
+        unknown = set(given) - set(fields)
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(sorted(unknown))}")
+        named = {str(fields[k].validation_alias or k): v for k, v in given.items()}
         try:
-            return cls()
+            super().__init__(**named)
         except ValidationError as error:
             raise SettingsError(_problems(error)) from None
 
-
-def _problems(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors(include_url=False):
-        name = str(item["loc"][0]) if item["loc"] else "environment"
-        cause = item.get("ctx", {}).get("error")
-        reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
-        problems.append(f"{name}: {reason}")
-    return problems
-
-
-# Field name -> the variable it is read from, e.g. "api_port" -> "CASEWORK_API_PORT".
-VARIABLES: Final[dict[str, str]] = {
-    name: str(info.validation_alias) for name, info in Environment.model_fields.items()
-}
-
-
-class _FromEnvironment:
-    def __repr__(self) -> str:
-        return "<from the environment>"
-
-
-# The default of every Settings field: the value of its variable (or the variable's default).
-FROM_ENVIRONMENT: Any = _FromEnvironment()
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything casework reads from its environment, in one place (see `Environment` for the
-    variables and their defaults).
-
-    TEMPORAL_ADDRESS (or a temporalio.envconfig profile) selects an existing cluster; without one
-    the worker starts an embedded dev server persisted under var/.
-    """
-
-    task_queue: str = FROM_ENVIRONMENT
-    policy_path: Path = FROM_ENVIRONMENT
-    directory_path: Path = FROM_ENVIRONMENT
-    var_dir: Path = FROM_ENVIRONMENT
-    dev_server_port: int = FROM_ENVIRONMENT
-    ui_port: int = FROM_ENVIRONMENT
-    log_level: str = FROM_ENVIRONMENT
-    database_url: str | None = FROM_ENVIRONMENT
-    api_port: int = FROM_ENVIRONMENT
-    codec_port: int = FROM_ENVIRONMENT
-    metrics_port: int | None = FROM_ENVIRONMENT
-    tracing: str = FROM_ENVIRONMENT
-    metrics_host: str = FROM_ENVIRONMENT
-    health_port: int | None = FROM_ENVIRONMENT
-    # Worker tuning: sound defaults for one worker process on a small machine.
-    max_concurrent_activities: int = FROM_ENVIRONMENT
-    max_concurrent_workflow_tasks: int = FROM_ENVIRONMENT
-    max_cached_workflows: int = FROM_ENVIRONMENT
-    pollers: int = FROM_ENVIRONMENT  # per task queue and kind; 0: the SDK's autoscaling
-    sticky_timeout_s: int = FROM_ENVIRONMENT
-    eager_activities: bool = FROM_ENVIRONMENT
-    api_host: str = FROM_ENVIRONMENT
-    api_tokens: tuple[str, ...] = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
-
-    # Mail: SMTP_HOST unset means `make run` starts an embedded SMTP sink that keeps var/mail/.
-    smtp_host: str | None = FROM_ENVIRONMENT
-    smtp_port: int = FROM_ENVIRONMENT
-    smtp_security: str = FROM_ENVIRONMENT
-    smtp_username: str | None = FROM_ENVIRONMENT
-    smtp_password: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
-    smtp_connections: int = FROM_ENVIRONMENT
-    smtp_helo_name: str | None = FROM_ENVIRONMENT  # the EHLO name; unset: the machine's FQDN
-    sink_port: int = FROM_ENVIRONMENT
-    mail_from: str = FROM_ENVIRONMENT
-    reply_to_domain: str = FROM_ENVIRONMENT
-    support_queue_email: str = FROM_ENVIRONMENT
-    duty_manager_email: str = FROM_ENVIRONMENT
-    # Webhooks for the support side (e.g. a chat relay); unset ones fall back to email.
-    webhook_support_queue: str | None = FROM_ENVIRONMENT
-    webhook_escalation: str | None = FROM_ENVIRONMENT
-    webhook_sms: str | None = FROM_ENVIRONMENT
-    webhook_secret: str = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
-
-    # Who may do what (see docs/security.md): a TOML key file of named principals with roles.
-    api_keys_file: Path | None = FROM_ENVIRONMENT
-    # Limits (0 = off): API requests a minute per key, case openings an hour per tenant, and the
-    # cases a tenant may have open at once.
-    rate_per_key: int = FROM_ENVIRONMENT
-    # Requests a minute per client address, and wrong keys (API token or console sign-in) an hour
-    # per client address; the API and the console share every one of these budgets.
-    rate_per_client: int = FROM_ENVIRONMENT
-    failed_sign_ins_per_client: int = FROM_ENVIRONMENT
-    openings_per_tenant: int = FROM_ENVIRONMENT
-    open_cases_per_tenant: int = FROM_ENVIRONMENT
-    # Phone verification: the key of the codes' HMAC (never in workflow history); made and kept
-    # under var/ when unset. Wrong codes allowed per tenant and caller number in an hour.
-    verification_secret: str | None = field(default=FROM_ENVIRONMENT, repr=False)  # a secret: not in repr()
-    verification_failures_per_hour: int = FROM_ENVIRONMENT
-    verification_failures_per_tenant: int = FROM_ENVIRONMENT  # wrong codes an hour, all its callers
-    # Staff: engineer names and their addresses (TOML); an unknown name reaches the support queue.
-    staff_file: Path = FROM_ENVIRONMENT
-    # Customers' email replies (docs/inbound-mail.md): casework's own SMTP listener for
-    # case+<token>@<reply_to_domain> (port 0 = off), and its limits: a whole message (the SMTP
-    # SIZE it announces and enforces), one attachment, and attachments a message (at most
-    # support.actions.ATTACHMENTS_PER_REPLY).
-    inbound_smtp_host: str = FROM_ENVIRONMENT
-    inbound_smtp_port: int | None = FROM_ENVIRONMENT
-    inbound_max_message_bytes: int = FROM_ENVIRONMENT
-    inbound_max_attachment_bytes: int = FROM_ENVIRONMENT
-    inbound_max_attachments: int = FROM_ENVIRONMENT
-    # A mail is parsed in a child process (adapters.mail_reader_process) and refused for good (554)
-    # past these: MIME parts, nesting depth, header fields a part, CPU seconds to read it.
-    inbound_max_parts: int = FROM_ENVIRONMENT
-    inbound_max_depth: int = FROM_ENVIRONMENT
-    inbound_max_headers: int = FROM_ENVIRONMENT
-    inbound_read_cpu_seconds: int = FROM_ENVIRONMENT
-    # The console's cookies (docs/console.md): Secure always when true (behind a proxy
-    # that ends TLS, where the API sees http), else Secure when the request came over https.
-    console_secure_cookie: bool = FROM_ENVIRONMENT
-    public_url: str | None = FROM_ENVIRONMENT
-    # The operator's canned replies for the console's answer forms (TOML); unset: replies.toml
-    # beside the policy file (none there: no replies offered).
-    replies_file: Path | None = FROM_ENVIRONMENT
-
-    def __post_init__(self) -> None:
-        unset = [f.name for f in fields(self) if getattr(self, f.name) is FROM_ENVIRONMENT]
-        if not unset:
-            return  # every field given, e.g. by dataclasses.replace: the environment is not read
-        environment = Environment.read()
-        for name in unset:
-            object.__setattr__(self, name, getattr(environment, name))
+    def replace(self, **changes: Any) -> Self:
+        """A copy with these fields changed, taken as they are: the environment is not read again."""
+        unknown = set(changes) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(sorted(unknown))}")
+        return self.model_copy(update=changes)
 
     @property
     def replies_path(self) -> Path:
@@ -459,6 +368,34 @@ class Settings:
     @property
     def dev_server_db(self) -> Path:
         return self.var_dir / "temporal.db"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the fields given in code, then the process environment: no .env file, no secrets directory
+        return (init_settings, env_settings)
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "environment"
+        cause = item.get("ctx", {}).get("error")
+        reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
+        problems.append(f"{name}: {reason}")
+    return problems
+
+
+# Field name -> the variable it is read from, e.g. "api_port" -> "CASEWORK_API_PORT".
+VARIABLES: Final[dict[str, str]] = {
+    name: str(info.validation_alias) for name, info in Settings.model_fields.items()
+}
 
 
 def load_settings() -> Settings:

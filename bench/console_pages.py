@@ -22,7 +22,6 @@ import random
 import re
 import statistics
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -190,7 +189,7 @@ async def measure(cases: int, rounds: int) -> list[Result]:
 
     os.environ.setdefault("CASEWORK_ENCRYPTION_KEY", new_key())  # titles sealed, index keyed
     async with bench_stack() as stack:
-        settings = replace(stack.settings, rate_per_key=0)
+        settings = stack.settings.replace(rate_per_key=0)
         engine = open_database(settings)
         async with build_worker(stack.env.client, settings, engine=engine):
             gateway = build_cases(stack.env.client, settings, engine)

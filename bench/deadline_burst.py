@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -236,7 +235,7 @@ async def main(cases_n: int, concurrency: int, apart: bool) -> dict[str, object]
         raise SystemExit("too close to midnight UTC for this benchmark; run it again in a few minutes")
     deadline = opens_at + timedelta(seconds=1)
     async with bench_stack() as stack:
-        stack.settings = dataclasses.replace(stack.settings, policy_path=burst_policy(stack.tmp, opens_at))
+        stack.settings = stack.settings.replace(policy_path=burst_policy(stack.tmp, opens_at))
         ids, late, cpu = await casework_burst(stack, cases_n, concurrency, opens_at, deadline, apart)
         # The case worker is stopped; the floor runs alone on the same server.
         timers, activities = await work_since(stack.env.client, ids, opens_at)

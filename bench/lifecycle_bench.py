@@ -31,7 +31,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from adapters.settings import Environment
+from adapters.settings import Settings
 from bench.bare_workflow import BareWorkflow
 from bench.machine import Phase, measured
 from bench.report import Progress, counting, emit
@@ -268,7 +268,7 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
         # Only the tuning variables (bench.stack.TUNING) of this process reach the workers.
         "worker_max_cached_workflows": int(
             tuning_env().get(
-                "CASEWORK_MAX_CACHED_WORKFLOWS", Environment.model_fields["max_cached_workflows"].default
+                "CASEWORK_MAX_CACHED_WORKFLOWS", Settings.model_fields["max_cached_workflows"].default
             )
         ),
         "tuning": tuning_env(),

@@ -27,7 +27,7 @@ from adapters.settings import Settings
 from adapters.temporal import connect
 from bootstrap.gateway import CasesOnDemand, given, verification_gate
 from intake.api import create_app
-from intake.cases import Cases, CasesSource
+from intake.cases import Cases, CasesSource, staff_from_file
 from intake.console.front import install_console
 from intake.expected_wait_api import ExpectedWaits, expected_wait_router
 from intake.limits import FrontLimits
@@ -61,20 +61,26 @@ def api_app(
     settings. Without `cases` the app connects to Temporal when a request first needs it (an
     unreachable Temporal is a 503 until it answers). The expected-wait endpoint and the console
     (/console/) are served beside the API over the same gateway. A gateway made without the
-    installation's directory check, verification gate or policy check (a test's
-    `Cases(client, task_queue)`) is given them."""
+    installation's directory check, verification gate, staff list, policy check or the fronts'
+    openings limit (a test's `Cases(client, task_queue)`) is served as one made with them
+    (`Cases.completed`)."""
     keys = keyring if keyring is not None else keyring_for(settings)
     database = engine if engine is not None else open_database(settings)
-    if cases is None:
-        source: CasesSource = CasesOnDemand(lambda: connect(settings), settings, lambda: database)
-    else:
-        cases.directory = cases.directory or DirectoryStore(database)
-        cases.verification = cases.verification or verification_gate(settings, database)
-        cases.policy_check = cases.policy_check or partial(policy_problem, settings.policy_path)
-        cases.opening_files = cases.opening_files or Uploads(database, settings)
-        source = given(cases)
-    record_policy_file(settings, database)
     limits = FrontLimits.of(settings)  # one budget per key and per client address for both fronts
+    if cases is None:
+        connecting = CasesOnDemand(lambda: connect(settings), settings, lambda: database, limits.openings)
+        source: CasesSource = connecting
+    else:
+        completed = cases.completed(
+            directory=DirectoryStore(database),
+            verification=verification_gate(settings, database),
+            staff=staff_from_file(settings.staff_file),
+            openings=limits.openings,
+            policy_check=partial(policy_problem, settings.policy_path),
+            opening_files=Uploads(database, settings),
+        )
+        source = given(completed)
+    record_policy_file(settings, database)
     app = create_app(settings, keys, database, source, limits)
     waits = ExpectedWaits(settings.policy_path, DirectoryStore(database))
     app.include_router(expected_wait_router(waits))

@@ -22,6 +22,7 @@ from adapters.secrets import verification_key
 from adapters.settings import Settings
 from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
 from intake.closed_views import closed_views
+from intake.limits import RateLimiter
 from intake.opening_files import Uploads
 from intake.verification_gate import WINDOW, VerificationGate
 
@@ -48,12 +49,15 @@ def build_cases(
     open_wait: timedelta = OPEN_WAIT,
     eager_start: bool = False,
     case_clock: CaseClock | None = None,
+    openings: RateLimiter | None = None,
 ) -> Cases:
     """The gateway over `client`, with the directory checks, limits, verification gate and staff
     list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
     itself polls the task queue (the worker's own process); `case_clock`: the cases' clock when it is
-    not this host's (a time-skipping test server's)."""
-    cases = Cases(
+    not this host's (a time-skipping test server's); `openings`: the fronts' limiter of new cases
+    an hour per tenant (intake.limits.FrontLimits; None: not limited, as the inbound mail)."""
+    queue = ConsoleCases(engine, key_ring_from_env())  # the console's queue
+    return Cases(
         client,
         settings.task_queue,
         open_wait=open_wait,
@@ -66,12 +70,12 @@ def build_cases(
         eager_start=eager_start,
         policy_check=partial(policy_problem, settings.policy_path),
         case_clock=case_clock,
+        openings=openings,
+        projection=queue.project,
+        refresh_projection=queue.refresh,
+        closed_views=closed_views(engine),  # cases past Temporal's retention: their closed record
+        opening_files=Uploads(engine, settings),  # files given at opening
     )
-    queue = ConsoleCases(engine, key_ring_from_env())  # the console's queue
-    cases.projection, cases.refresh_projection = queue.project, queue.refresh
-    cases.closed_views = closed_views(engine)  # cases past Temporal's retention: their closed record
-    cases.opening_files = Uploads(engine, settings)  # files given at opening
-    return cases
 
 
 def given(cases: Cases) -> CasesSource:
@@ -90,10 +94,16 @@ class CasesOnDemand:
     connection is not kept (its error goes to each of them, and the next call tries again)."""
 
     def __init__(
-        self, connect: Callable[[], Awaitable[Client]], settings: Settings, engine: Callable[[], Engine]
+        self,
+        connect: Callable[[], Awaitable[Client]],
+        settings: Settings,
+        engine: Callable[[], Engine],
+        openings: RateLimiter | None = None,
     ) -> None:
-        """`connect` opens the connection; `engine` gives the database the gateway's checks use."""
+        """`connect` opens the connection; `engine` gives the database the gateway's checks use;
+        `openings`: the fronts' limiter of new cases (`build_cases`)."""
         self._connect = connect
+        self._openings = openings
         self._settings = settings
         self._engine = engine
         self._cases: Cases | None = None
@@ -107,5 +117,5 @@ class CasesOnDemand:
             task = self._connecting = asyncio.ensure_future(self._connect())
         client = await asyncio.shield(task)
         if self._cases is None:
-            self._cases = build_cases(client, self._settings, self._engine())
+            self._cases = build_cases(client, self._settings, self._engine(), openings=self._openings)
         return self._cases

@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
@@ -226,9 +225,7 @@ async def _run_deliveries(settings: Settings, engine: Engine, stop: _Stop, claim
     sending mail and deciding cases each have a core. On the configured cluster, or beside a
     `worker.py` on this machine: its embedded dev server and, with no SMTP_HOST, its mail sink."""
     if settings.smtp_host is None:
-        settings = replace(
-            settings, smtp_host="127.0.0.1", smtp_port=settings.sink_port, smtp_security="none"
-        )
+        settings = settings.replace(smtp_host="127.0.0.1", smtp_port=settings.sink_port, smtp_security="none")
     runtime = make_runtime(settings)
     try:
         client = await connect(settings, runtime)
@@ -333,7 +330,7 @@ async def _run(
     sink: MailSink | None = None
     if settings.smtp_host is None:
         sink = _start_sink(settings)
-        settings = replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
+        settings = settings.replace(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
     try:
         await _serve(
             settings, engine, seed, api, only, stop, claimed, runtime, embedded_mail=sink is not None
@@ -399,7 +396,7 @@ async def _serve(
         if not settings.api_tokens and settings.api_keys_file is None:
             api_token = secrets.token_urlsafe(24)  # a dev operator token for this run only
             demo_keys = write_demo_keys(settings, seed)
-            settings = replace(settings, api_tokens=(api_token,), api_keys_file=demo_keys)
+            settings = settings.replace(api_tokens=(api_token,), api_keys_file=demo_keys)
     async with AsyncExitStack() as stack:
         cluster = cluster_config()
         if cluster is None:

@@ -34,7 +34,7 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.messages import Renderer
 from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
-from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Environment, Settings
+from adapters.settings import PROJECT_ROOT, WEBHOOK_SECRET_BYTES, Settings
 from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
@@ -81,9 +81,9 @@ async def register_case_search_attributes(client: Client) -> list[str]:
 def _variables(fields: Iterable[str]) -> list[str]:
     """The environment variables of these Settings fields, in the order adapters/settings.py
     declares them (a field without a variable, e.g. given in code only, by its own name)."""
-    declared = list(Environment.model_fields)
+    declared = list(Settings.model_fields)
     ordered = sorted(set(fields), key=lambda f: (declared.index(f) if f in declared else len(declared), f))
-    named = Environment.model_fields
+    named = Settings.model_fields
     return [str(named[f].validation_alias) if f in named else f for f in ordered]
 
 

@@ -15,19 +15,17 @@ The app is handed what it uses (keys, database engine, the gateway); it opens no
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request, Response, Security, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ValidationError
 from sqlalchemy import Engine
-from starlette.exceptions import HTTPException
-from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.api_keys import Keyring
 from adapters.logging import get_logger
@@ -35,54 +33,40 @@ from adapters.policy_file import policy_problem
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
 from intake.actions import CASE_ACTIONS, CaseAction
+from intake.api_errors import ERRORS, install_api_errors
 from intake.attachments_api import attachments_router
 from intake.case_listing import CURSOR_MAX, CaseFilter, CaseSummary, ListOrder
-from intake.case_thread import TooManyFiles, thread_over
+from intake.case_thread import thread_over
 from intake.cases import (
-    ActionRejected,
-    ActionTakenLate,
-    CaseNotFound,
     Cases,
     CasesSource,
     Forbidden,
-    InvalidField,
     OpenedCase,
-    PolicyInvalid,
-    RequestConflict,
-    TooManyOpenCases,
     Unavailable,
-    staff_from_file,
 )
 from intake.docs import install_docs
 from intake.guard import Guard
 from intake.ledgers import read_ledger
-from intake.limits import FrontLimits, RateLimited
+from intake.limits import FrontLimits
 from intake.opening_api import MULTIPART_OPENING, MultipartOpening, larger_bodies, uploads_router
 from intake.opening_files import Uploads
 from intake.reports import build_sla_report
 from intake.thread_api import thread_router
-from intake.verification_gate import VerificationLocked
 from intake.whatif_api import whatif_router
 from support.access import Permission, Principal, Role
 from support.action_receipt import ActionReceipt
-from support.case_numbers import NUMBER_PATTERN
+from support.case_numbers import CASE_ID_PATTERN, CASE_REF_PATTERN
 from support.case_view import CaseView
-from support.policy import PolicyError
 from support.reports import ReportWindow, SlaReport, report_csv, report_tenants
 from support.request import CaseRequest
 from support.sla_ledger import CaseLedger
-from support.text import LINE_MAX, NAME_PATTERN, REQUEST_ID_PATTERN, TENANT_ID_PATTERN
-from support.validation import field_errors
+from support.text import LINE_MAX, NAME_PATTERN, TENANT_ID_PATTERN
 from support.verification import VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity, Via
 
 log = get_logger("casework.api")
-# A 503 is passing (Temporal briefly unreachable, a case recorded and not decided yet): ask again soon.
-RETRY_SOON = {"Retry-After": "5"}
 
-CASE_ID_PATTERN = "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.removeprefix("^")
 # A route's case: its id or its number (CW-10482), resolved by the gateway (`Cases.case_id_of`).
-CASE_REF_PATTERN = f"^(?:{CASE_ID_PATTERN.strip('^$')}|{NUMBER_PATTERN.strip('^$')})$"
 CaseId = Annotated[
     str,
     Path(
@@ -93,202 +77,48 @@ CaseId = Annotated[
 ]
 
 
-class Problem(BaseModel):
-    """Every error body: what went wrong, and per field where that applies."""
-
-    error: str
-    message: str
-    fields: list[dict[str, str]] | None = None
-
-
 class Accepted(BaseModel):
     case_id: str
     accepted: str
 
 
-def _problem(
-    code: int,
-    error: str,
-    message: str,
-    fields: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        status_code=code,
-        content=Problem(error=error, message=message, fields=fields).model_dump(),
-        headers=headers,
-    )
+bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "model": Problem,
-        "description": "more than one Authorization header, or a request Temporal refused",
-    },
-    401: {"model": Problem, "description": "missing or wrong bearer token"},
-    403: {"model": Problem, "description": "this key's role or tenants do not allow it"},
-    404: {"model": Problem, "description": "no such case (or not one of this key's tenants)"},
-    409: {"model": Problem, "description": "the case refused the action; the message says why"},
-    413: {"model": Problem, "description": "the body is over 1 MiB"},
-    422: {"model": Problem, "description": "invalid input, one entry per field"},
-    429: {"model": Problem, "description": "a rate limit or quota; Retry-After says when to try again"},
-    503: {
-        "model": Problem,
-        "description": "Temporal is unreachable, or the case is recorded but not decided yet; "
-        "Retry-After says when to ask again (the same request is safe)",
-    },
-}
-
-_HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+def principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal:
+    """Set by the guard for every route that is not public (`bearer` only declares the scheme
+    in the OpenAPI document, so Swagger UI's Authorize button sends the token)."""
+    found: Principal = request.state.principal
+    return found
 
 
-def create_app(
-    settings: Settings,
-    keys: Keyring,
-    engine: Engine,
-    gateway: CasesSource,
-    limits: FrontLimits | None = None,
-) -> FastAPI:
-    """The app over what it is handed: the principals (`keys`), the database the reports read
-    (`engine`), the gateway to the cases (which may connect to Temporal when first asked; an
-    unreachable Temporal is a 503) and the limits it shares with the console (`limits`, else its
-    own from the settings)."""
-    limits = limits if limits is not None else FrontLimits.of(settings)
+Caller = Annotated[Principal, Depends(principal)]
+CasesDependency = Callable[[], Awaitable[Cases]]
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not len(keys):
-            log.warning("no API keys configured: every request will be refused (401)")
-        yield
 
-    app = FastAPI(
-        title="casework intake API",
-        version="1.0",
-        description="Open support cases and drive them. Every case is a durable workflow. "
-        "Authenticate with `Authorization: Bearer <API key>`; what a key may do depends on its role.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    install_docs(app)
+def health_router(policy_path: FilePath) -> APIRouter:
+    """GET /healthz (public)."""
+    router = APIRouter()
 
-    async def get_cases() -> Cases:
-        try:
-            cases = await gateway()
-        except TemporalUnavailable as error:
-            raise Unavailable(str(error)) from None
-        if cases.staff is None:  # assignments name engineers of the settings' staff list
-            cases.staff = staff_from_file(settings.staff_file)
-        if cases.openings is None:  # new cases an hour per tenant, counted for every front
-            cases.openings = limits.openings
-        return cases
-
-    bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
-
-    def principal(
-        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-    ) -> Principal:
-        """Set by the guard for every route that is not public (`bearer` only declares the scheme
-        in the OpenAPI document, so Swagger UI's Authorize button sends the token)."""
-        found: Principal = request.state.principal
-        return found
-
-    Caller = Annotated[Principal, Depends(principal)]
-    Gateway = Annotated[Cases, Depends(get_cases)]
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        return _problem(
-            422, "invalid_input", "the request is not valid; see fields", field_errors(error.errors())
-        )
-
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, error: HTTPException) -> JSONResponse:
-        code = error.status_code
-        headers = dict(error.headers) if error.headers else None
-        return _problem(code, _HTTP_ERRORS.get(code, "error"), str(error.detail), headers=headers)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
-        return _problem(403, "forbidden", str(error))
-
-    @app.exception_handler(CaseNotFound)
-    async def _not_found(_: Request, error: CaseNotFound) -> JSONResponse:
-        return _problem(404, "not_found", str(error))
-
-    @app.exception_handler(ActionRejected)
-    async def _rejected(_: Request, error: ActionRejected) -> JSONResponse:
-        return _problem(409, "rejected", str(error))
-
-    @app.exception_handler(RequestConflict)
-    async def _conflict(_: Request, error: RequestConflict) -> JSONResponse:
-        return _problem(409, "request_id_reused", str(error))
-
-    @app.exception_handler(InvalidField)
-    async def _invalid_field(_: Request, error: InvalidField) -> JSONResponse:
-        fields = [{"field": f"{error.where}.{error.field}", "message": str(error)}]
-        return _problem(422, "invalid_input", "the request is not valid; see fields", fields)
-
-    @app.exception_handler(RateLimited)
-    async def _limited(_: Request, error: RateLimited) -> JSONResponse:
-        return _problem(429, "rate_limited", str(error), headers={"Retry-After": str(error.retry_after)})
-
-    @app.exception_handler(VerificationLocked)
-    async def _locked(_: Request, error: VerificationLocked) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after_seconds)}
-        return _problem(429, "verification_locked", str(error), headers=headers)
-
-    @app.exception_handler(TooManyFiles)
-    async def _too_many_files(_: Request, error: TooManyFiles) -> JSONResponse:
-        return _problem(413, "too_large", str(error))
-
-    @app.exception_handler(TooManyOpenCases)
-    async def _quota(_: Request, error: TooManyOpenCases) -> JSONResponse:
-        return _problem(429, "too_many_open_cases", str(error), headers={"Retry-After": "60"})
-
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, error: Unavailable) -> JSONResponse:
-        return _problem(503, "unavailable", str(error), headers=RETRY_SOON)
-
-    # Carried out, its answer late: not an error to repeat (a repeat would act twice).
-    @app.exception_handler(ActionTakenLate)
-    async def _taken_late(_: Request, error: ActionTakenLate) -> JSONResponse:
-        return _problem(202, "taken_late", str(error))
-
-    # A bad policy.toml: the file's own error (file name, table, field), to the caller and the log.
-    @app.exception_handler(PolicyInvalid)
-    async def _policy_invalid(_: Request, error: PolicyInvalid) -> JSONResponse:
-        log.error("policy file invalid", problem=error.problem)
-        return _problem(503, "policy_invalid", str(error), headers=RETRY_SOON)
-
-    @app.exception_handler(PolicyError)
-    async def _policy_error(request: Request, error: PolicyError) -> JSONResponse:
-        problem = await asyncio.to_thread(policy_problem, settings.policy_path) or str(error).splitlines()[0]
-        return await _policy_invalid(request, PolicyInvalid(problem))
-
-    @app.exception_handler(RPCError)
-    async def _rpc(_: Request, error: RPCError) -> JSONResponse:
-        if error.status is RPCStatusCode.INVALID_ARGUMENT:
-            return _problem(400, "bad_request", f"Temporal refused the request: {error.message}")
-        log.warning("Temporal error in the API", status=error.status.name if error.status else None)
-        return _problem(
-            503, "unavailable", "the case service is unavailable; try again shortly", headers=RETRY_SOON
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.error("unexpected error in the API", error_type=type(error).__name__)
-        return _problem(500, "internal_error", "an unexpected error occurred; it has been logged")
-
-    @app.get("/healthz", include_in_schema=False)
+    @router.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         """200 while the API serves; `degraded` with the reason while new cases cannot be decided."""
-        problem = await asyncio.to_thread(policy_problem, settings.policy_path)
+        problem = await asyncio.to_thread(policy_problem, policy_path)
         if problem is not None:
             return {"status": "degraded", "reason": f"new cases wait: the policy file is invalid: {problem}"}
         return {"status": "ok"}
 
-    @app.post(
+    return router
+
+
+def cases_router(get_cases: CasesDependency) -> APIRouter:
+    """POST /cases, GET /cases, GET /cases/{case_id} and its ledger."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.post(
         "/cases",
         response_model=OpenedCase,
         status_code=201,
@@ -308,7 +138,7 @@ def create_app(
         response.status_code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         return opened
 
-    @app.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
+    @router.get("/cases", response_model=list[CaseSummary], responses=ERRORS)
     async def list_cases(
         request: Request,
         response: Response,
@@ -359,19 +189,27 @@ def create_app(
             response.headers["Next-Cursor"] = page.next_cursor
         return page.cases
 
-    @app.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
+    @router.get("/cases/{case_id}", response_model=CaseView, responses=ERRORS)
     async def show_case(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseView:
         """One case, if it is of the key's tenants (otherwise 404). Needs `read_cases`."""
         return await cases.show(case_id, caller)
 
-    @app.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
+    @router.get("/cases/{case_id}/ledger", response_model=CaseLedger, responses=ERRORS)
     async def case_ledger(case_id: CaseId, caller: Caller, cases: Gateway) -> CaseLedger:
         """The case's SLA ledger now: each clock's segments and business time, and who held the
         case while it ran (portal keys: without staff names; another tenant's case: 404). Needs
         `read_cases`."""
         return await read_ledger(cases, case_id, caller, datetime.now(UTC))
 
-    @app.get(
+    return router
+
+
+def reports_router(get_cases: CasesDependency, engine: Engine) -> APIRouter:
+    """GET /reports/sla (JSON or CSV)."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.get(
         "/reports/sla",
         response_model=SlaReport,
         responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "the report (JSON or CSV)"}},
@@ -405,7 +243,15 @@ def create_app(
             return Response(report_csv(report), media_type="text/csv; charset=utf-8")
         return report
 
-    @app.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
+    return router
+
+
+def actions_router(get_cases: CasesDependency) -> APIRouter:
+    """POST /cases/{case_id}/verification, and POST /cases/{case_id}/<path> per action of the table."""
+    router = APIRouter()
+    Gateway = Annotated[Cases, Depends(get_cases)]
+
+    @router.post("/cases/{case_id}/verification", response_model=VerificationResult, responses=ERRORS)
     async def verify(
         case_id: CaseId, attempt: VerificationAttempt, response: Response, caller: Caller, cases: Gateway
     ) -> VerificationResult:
@@ -424,7 +270,7 @@ def create_app(
             return Accepted(case_id=case_id, accepted=action.path) if taken is None else taken
 
         endpoint.__annotations__["body"] = action.body_model()
-        app.post(
+        router.post(
             f"/cases/{{case_id}}/{action.path}",
             response_model=Accepted if signal else ActionReceipt,  # the view: GET /cases/{case_id}
             status_code=202 if signal else 200,
@@ -436,7 +282,50 @@ def create_app(
 
     for action in CASE_ACTIONS:
         route(action)
+    return router
 
+
+def create_app(
+    settings: Settings,
+    keys: Keyring,
+    engine: Engine,
+    gateway: CasesSource,
+    limits: FrontLimits | None = None,
+) -> FastAPI:
+    """The app over what it is handed: the principals (`keys`), the database the reports read
+    (`engine`), the gateway to the cases (which may connect to Temporal when first asked; an
+    unreachable Temporal is a 503) and the limits it shares with the console (`limits`, else its
+    own from the settings)."""
+    limits = limits if limits is not None else FrontLimits.of(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not len(keys):
+            log.warning("no API keys configured: every request will be refused (401)")
+        yield
+
+    app = FastAPI(
+        title="casework intake API",
+        version="1.0",
+        description="Open support cases and drive them. Every case is a durable workflow. "
+        "Authenticate with `Authorization: Bearer <API key>`; what a key may do depends on its role.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
+    install_api_errors(app, settings.policy_path)  # the one handler: intake.api_errors
+
+    async def get_cases() -> Cases:
+        try:
+            return await gateway()
+        except TemporalUnavailable as error:
+            raise Unavailable(str(error)) from None
+
+    app.include_router(health_router(settings.policy_path))
+    app.include_router(cases_router(get_cases))
+    app.include_router(reports_router(get_cases, engine))
+    app.include_router(actions_router(get_cases))
     app.include_router(attachments_router(engine, get_cases, CASE_ID_PATTERN, ERRORS))
     thread = thread_over(engine)
     app.include_router(thread_router(thread, get_cases, CASE_ID_PATTERN, ERRORS))

@@ -26,6 +26,7 @@ from adapters.attachment_store import AttachmentStore
 from adapters.case_messages import MessageStore
 from adapters.codec import SealError, key_ring_from_env
 from intake.cases import ActionRejected, Cases, Forbidden, InvalidField, Unavailable
+from intake.errors import TooManyFiles as TooManyFiles  # re-exported
 from support.access import Permission, Principal, Role
 from support.actions import ATTACHMENTS_PER_REPLY, MESSAGE_HASH_PATTERN, AttachmentRef, CustomerReply
 from support.case_view import CaseView
@@ -64,10 +65,6 @@ def comment_id(tenant_id: str, request_id: str) -> str:
 
 FILES_PER_CASE = 200  # files a case may hold: uploads stop there (a portal key cannot fill the disk)
 BYTES_PER_CASE = 200 * 1024 * 1024
-
-
-class TooManyFiles(ValueError):
-    """The case holds as many files as it may: 413."""
 
 
 SEALED = (

@@ -48,6 +48,35 @@ from adapters.policy_file import load_policy_snapshot
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import ACTIONS, CaseAction
 from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
+
+# The gateway's errors, said once for every front (intake.errors), re-exported from here.
+from intake.errors import (
+    ActionRejected as ActionRejected,
+)
+from intake.errors import (
+    ActionTakenLate as ActionTakenLate,
+)
+from intake.errors import (
+    CaseNotFound as CaseNotFound,
+)
+from intake.errors import (
+    Forbidden as Forbidden,
+)
+from intake.errors import (
+    InvalidField as InvalidField,
+)
+from intake.errors import (
+    PolicyInvalid as PolicyInvalid,
+)
+from intake.errors import (
+    RequestConflict as RequestConflict,
+)
+from intake.errors import (
+    TooManyOpenCases as TooManyOpenCases,
+)
+from intake.errors import (
+    Unavailable as Unavailable,
+)
 from intake.limits import RateLimited, RateLimiter
 from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
@@ -83,55 +112,10 @@ from support.vocabulary import CaseStatus, Category, Severity
 from workflows import search_attributes as sa
 from workflows.support_case import CaseStart, SupportCaseWorkflow
 
-
-class CaseNotFound(LookupError):
-    pass
-
-
-class ActionRejected(ValueError):
-    """The case refused an agent action; the message is the workflow validator's reason."""
-
-
-class Unavailable(RuntimeError):
-    """Temporal or the workers did not answer in time."""
-
-
-class PolicyInvalid(Unavailable):
-    """The policy file cannot be used (its own error: file, table, field): new cases wait,
-    recorded, and are decided once it is fixed. 503 `policy_invalid`."""
-
-    def __init__(self, problem: str, detail: str = "") -> None:
-        self.problem = problem
-        super().__init__(detail or f"the policy file is invalid: {problem}")
-
-
-class ActionTakenLate(Unavailable):
-    """The case took the action, and its answer is late (its message still being kept, the
-    database slow): it was carried out; sending it again would carry it out twice. 202
-    `taken_late` (the API); read the case for its outcome."""
-
-
 # Why the policy file cannot be used now, or None (adapters.policy_file.policy_problem, bound to
 # the installation's file by bootstrap).
 PolicyCheck = Callable[[], str | None]
 POLICY_INVALID_WAIT_S = 2.0  # a worker with a good copy of the file decides it meanwhile
-
-
-class Forbidden(PermissionError):
-    """The principal may not do this (its role, or a tenant it does not act for)."""
-
-
-class RequestConflict(ValueError):
-    """The request id was used before, by this tenant, with a different body (Stripe's rule)."""
-
-
-class InvalidField(ValueError):
-    """Input that is well-formed but not acceptable, with the field it concerns."""
-
-    def __init__(self, field: str, message: str, where: str = "body") -> None:
-        super().__init__(message)
-        self.field = field
-        self.where = where  # "body" or "query": where the field was given, as the API names it
 
 
 NOT_ON_STAFF = "not on the staff list"
@@ -177,10 +161,6 @@ def names_from_files(staff_file: Path, policy_file: Path) -> NamesSource:
         return staff.names(policy.routing.support_name)
 
     return names
-
-
-class TooManyOpenCases(RuntimeError):
-    """The tenant has as many open cases as it may."""
 
 
 CaseClock = Callable[[], Awaitable[datetime]]
@@ -275,6 +255,10 @@ class Cases:
         names: NamesSource | None = None,
         numbers: CaseNumbers | None = None,
         case_clock: CaseClock | None = None,
+        projection: Callable[[CaseView, list[str]], None] | None = None,
+        refresh_projection: Callable[[str, QueueFacts], None] | None = None,
+        closed_views: ClosedViews | None = None,
+        opening_files: OpeningFiles | None = None,
     ) -> None:
         """`directory` checks requesters and contact addresses against the tenant's entry;
         `max_open_cases` caps the cases a tenant may have open at once (0: no cap); `verification`
@@ -287,7 +271,19 @@ class Cases:
         `action_wait`: how long an action may wait for its case to take it (`ACTION_WAIT`).
         `case_clock`: the clock the cases read (`workflow.now()`), on which an action's deadline is
         set: this host's by default (a Temporal server's, kept in step by NTP); a time-skipping test
-        server's own in tests, where the cases' clock runs ahead of this host's."""
+        server's own in tests, where the cases' clock runs ahead of this host's.
+        `projection` and `refresh_projection`: the console's queue (adapters.console_cases);
+        `closed_views`: closed records, for cases past retention (intake.closed_views);
+        `opening_files`: the uploads an opening names (intake.opening_files). Every one is given
+        here, never set later (`completed` makes a gateway with what one was made without)."""
+        self._made: dict[str, Any] = {  # what this gateway was made with, for `completed`
+            "client": client, "task_queue": task_queue, "open_wait": open_wait, "directory": directory,
+            "max_open_cases": max_open_cases, "verification": verification, "staff": staff,
+            "eager_start": eager_start, "openings": openings, "action_wait": action_wait,
+            "policy_check": policy_check, "names": names, "numbers": numbers, "case_clock": case_clock,
+            "projection": projection, "refresh_projection": refresh_projection,
+            "closed_views": closed_views, "opening_files": opening_files,
+        }  # fmt: skip
         self._client = client
         self._task_queue = task_queue
         self._open_wait = open_wait
@@ -304,11 +300,33 @@ class Cases:
         self.policy_check = policy_check  # a bad policy file: an opening says so at once
         # the console's projection (adapters.console_cases): told the view each opening, action and
         # read answers with, and the opening's words; None: none (a gateway made by hand)
-        self.projection: Callable[[CaseView, list[str]], None] | None = None
+        self.projection = projection
         # ... and the queue's facts each action's receipt carries (its row's changing columns)
-        self.refresh_projection: Callable[[str, QueueFacts], None] | None = None
-        self.closed_views: ClosedViews | None = None  # closed records, for cases past retention
-        self.opening_files: OpeningFiles | None = None  # uploads an opening names (intake.opening_files)
+        self.refresh_projection = refresh_projection
+        self.closed_views = closed_views  # closed records, for cases past retention
+        self.opening_files = opening_files  # uploads an opening names (intake.opening_files)
+
+    def completed(
+        self,
+        directory: DirectoryStore | None = None,
+        verification: VerificationGate | None = None,
+        staff: StaffNames | None = None,
+        openings: RateLimiter | None = None,
+        policy_check: PolicyCheck | None = None,
+        opening_files: OpeningFiles | None = None,
+    ) -> Cases:
+        """A gateway like this one over the same client, given each of these it was made without
+        (a test's `Cases(client, task_queue)` served by the API gets the installation's checks;
+        what it was made with is kept). This one is not changed."""
+        given = {
+            "directory": directory, "verification": verification, "staff": staff, "openings": openings,
+            "policy_check": policy_check, "opening_files": opening_files,
+        }  # fmt: skip
+        made = dict(self._made)
+        for name, value in given.items():
+            if made[name] is None:
+                made[name] = value
+        return Cases(**made)
 
     @property
     def client(self) -> Client:

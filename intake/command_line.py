@@ -1,6 +1,7 @@
-"""What every `starter.py` command shares: exit codes, the one-line error, JSON output, argument
-types, what the commands are handed (`Services`: the settings, the gateway over the Temporal
-connection, the database), and the errors a command maps to exit codes.
+"""What every `starter.py` command shares: JSON output, argument types, what the commands are
+handed (`Services`: the settings, the gateway over the Temporal connection, the database), and how
+a failure below the gateway (Temporal, a missing key) is said. The exit codes and the gateway's
+errors are defined once in `intake.errors`.
 
 Every command prints JSON on stdout. Problems go to stderr as one plain sentence per field, with
 an exit code a script can branch on; nothing is started or changed when the input is bad.
@@ -27,20 +28,19 @@ from adapters.api_keys import Keyring
 from adapters.codec import EncryptionKeyError
 from adapters.settings import Settings
 from adapters.temporal import TemporalUnavailable
-from intake.cases import (
-    ActionRejected,
-    CaseNotFound,
-    Cases,
-    CasesSource,
-    Forbidden,
-    InvalidField,
-    PolicyInvalid,
-    RequestConflict,
-    TooManyOpenCases,
-    Unavailable,
+from intake.cases import CaseNotFound, Cases, CasesSource
+from intake.errors import (  # the exit codes, re-exported for the commands
+    EXIT_BROKEN_PIPE,
+    EXIT_INVALID,
+    EXIT_NONDETERMINISTIC,
+    EXIT_NOT_FOUND,
+    EXIT_REJECTED,
+    EXIT_UNAVAILABLE,
+    EXIT_UNEXPECTED,
+    CliError,
+    FrontError,
 )
 from intake.history import EncryptionKeyNeeded, KeyCheckingCodec
-from intake.verification_gate import VerificationLocked
 from support.text import TENANT_ID_PATTERN
 from support.validation import describe
 
@@ -49,15 +49,29 @@ if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster 
 
     from intake.inbound_mail import InboundMail, ReplyGateway  # only `mail release` reads mail
 
-M = TypeVar("M", bound=BaseModel)
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_INVALID",
+    "EXIT_NONDETERMINISTIC",
+    "EXIT_NOT_FOUND",
+    "EXIT_REJECTED",
+    "EXIT_UNAVAILABLE",
+    "EXIT_UNEXPECTED",
+    "CliError",
+    "Services",
+    "aware",
+    "check_key",
+    "emit",
+    "foreign",
+    "key_checked",
+    "rpc_failure",
+    "tenant",
+    "validated",
+    "with_cases",
+    "zone",
+]
 
-EXIT_UNEXPECTED = 1
-EXIT_INVALID = 2
-EXIT_UNAVAILABLE = 3
-EXIT_NOT_FOUND = 4
-EXIT_REJECTED = 5
-EXIT_NONDETERMINISTIC = 6
-EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`| head`): 128 + SIGPIPE, as Unix tools
+M = TypeVar("M", bound=BaseModel)
 
 # A command that talks to Temporal: the gateway, the parsed arguments, the validated input.
 Command = Callable[[Cases, argparse.Namespace, Any], Awaitable[None]]
@@ -74,12 +88,6 @@ class Services:
     api: Callable[[Keyring], FastAPI]  # the HTTP intake for `serve`, with these keys
     # the inbound mail's routing over a gateway, for `mail release` (bootstrap.inbound.release_routing)
     mail_routing: Callable[[ReplyGateway], InboundMail] | None = None
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def validated(model: type[M], data: dict[str, Any]) -> M:
@@ -156,15 +164,6 @@ async def check_key(client: Client, case_id: str) -> None:
         raise
 
 
-def unavailable_line(error: Unavailable) -> str:
-    """The service's own reason; it is asked whether a worker runs only when the reason says
-    nothing of workers (or of the policy file) itself."""
-    text = str(error).strip()
-    if isinstance(error, PolicyInvalid) or "worker" in text:
-        return text
-    return f"{text.rstrip('.')}. Is a worker running (`make run`)?"
-
-
 def rpc_failure(error: RPCError) -> CliError:
     """A Temporal call that failed in a way no command foresaw: the server's reason, one line."""
     if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -174,28 +173,32 @@ def rpc_failure(error: RPCError) -> CliError:
     return CliError(f"Temporal refused the request: {error.message}", EXIT_INVALID)
 
 
+def foreign(error: Exception) -> FrontError | None:
+    """A failure of the layers below the gateway as the CLI says it (one line, an exit code), or
+    None for a bug. The gateway's own errors (`intake.errors`) say themselves."""
+    if isinstance(error, FrontError):
+        return error
+    if isinstance(error, EncryptionKeyError | EncryptionKeyNeeded):
+        return CliError(str(error), EXIT_INVALID)
+    if isinstance(error, RPCError):
+        return rpc_failure(error)
+    if isinstance(error, TemporalUnavailable):
+        return CliError(str(error), EXIT_UNAVAILABLE)
+    return None
+
+
 async def with_cases(
     command: Command, args: argparse.Namespace, payload: BaseModel | None, cases: CasesSource
 ) -> None:
-    """Run a command with the gateway (connecting to Temporal first), its failures as exit codes."""
+    """Run a command with the gateway (connecting to Temporal first); a failure it foresees
+    reaches `intake.cli` as an error that knows its line and exit code."""
     try:
         gateway = await cases()
         if getattr(args, "case_id", None):  # every command that takes a case takes its number too
             args.case_id = await gateway.case_id_of(args.case_id)
         await command(gateway, args, payload)
-    except (EncryptionKeyError, EncryptionKeyNeeded) as error:
-        raise CliError(str(error), EXIT_INVALID) from None
-    except RPCError as error:
-        raise rpc_failure(error) from None
-    except TemporalUnavailable as error:
-        raise CliError(str(error), EXIT_UNAVAILABLE) from None
-    except Unavailable as error:
-        raise CliError(unavailable_line(error), EXIT_UNAVAILABLE) from None
-    except CaseNotFound as error:
-        raise CliError(str(error), EXIT_NOT_FOUND) from None
-    except (ActionRejected, RequestConflict) as error:
-        raise CliError(f"rejected: {error}", EXIT_REJECTED) from None
-    except InvalidField as error:
-        raise CliError(f"{error.field}: {error}", EXIT_INVALID) from None
-    except (Forbidden, TooManyOpenCases, VerificationLocked) as error:
-        raise CliError(str(error), EXIT_REJECTED) from None
+    except Exception as error:
+        said = foreign(error)
+        if said is None or said is error:
+            raise
+        raise said from None

@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.logging import get_logger
 from adapters.settings import Settings
+from intake.errors import RateLimited as RateLimited  # re-exported: the fronts import it from here
 from support.verification import mask
 
 log = get_logger("casework.limits")
@@ -73,14 +74,6 @@ class RateLimiter:
         full = [k for k, b in self._buckets.items() if now - b.at >= self.window_s]
         for key in full:
             del self._buckets[key]
-
-
-class RateLimited(Exception):
-    """Too many requests; `retry_after` seconds until the next one may go through."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = int(retry_after)
 
 
 @dataclass

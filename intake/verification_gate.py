@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from adapters.directory_store import VerificationFailures
+from intake.errors import EXIT_REJECTED, FrontError
 from support.verification import SealedAttempt, VerificationResult, caller_mac, requester_mac, seal
 from workflows.support_case import CaseStart
 
@@ -42,9 +43,11 @@ __all__ = ["CaseCaller", "VerificationGate", "VerificationLocked", "case_caller"
 WINDOW = timedelta(hours=1)
 
 
-class VerificationLocked(Exception):
+class VerificationLocked(FrontError):
     """Too many wrong codes from this caller of this tenant: refused without reaching the case.
     HTTP: 429 with `Retry-After: <retry_after_seconds>`."""
+
+    status, code, exit_code = 429, "verification_locked", EXIT_REJECTED
 
     def __init__(self, retry_after_seconds: int) -> None:
         minutes = max(1, math.ceil(retry_after_seconds / 60))
@@ -52,7 +55,7 @@ class VerificationLocked(Exception):
             f"too many wrong codes from this number (or from this tenant's numbers together); "
             f"try again in {minutes} minutes"
         )
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_after_seconds = self.retry_after = retry_after_seconds
 
 
 class CaseCaller(BaseModel):

@@ -10,7 +10,6 @@ Each scenario is a real case on the time-skipping server with the real worker an
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import re
 import sys
@@ -320,7 +319,7 @@ async def late_timers_after_worker_outage(
     the patch superseded-sla-warnings-not-sent (all three sent), and again as
     `superseded_warnings_not_sent` after it (the warnings recorded and not sent)."""
     policy = fast_policy(tmp, first_response="4s", report_late_after="1s")
-    alone = dataclasses.replace(settings, task_queue=settings.task_queue + "-late", policy_path=policy)
+    alone = settings.replace(task_queue=settings.task_queue + "-late", policy_path=policy)
     env = await start_local_server()
     try:
         cases = Cases(env.client, alone.task_queue)
@@ -518,9 +517,7 @@ async def record(out: Path, only: set[str]) -> None:
                 "continue_as_new_after_events = 5000", "continue_as_new_after_events = 40"
             )
         )
-        tiny = dataclasses.replace(
-            settings, task_queue=settings.task_queue + "-tiny", policy_path=tiny_policy
-        )
+        tiny = settings.replace(task_queue=settings.task_queue + "-tiny", policy_path=tiny_policy)
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(venv_binary("temporal-test-server")),
             data_converter=pydantic_data_converter,
@@ -532,8 +529,8 @@ async def record(out: Path, only: set[str]) -> None:
             plans.append(("burst_of_updates_continues_as_new", burst_of_updates_continues_as_new, tiny))
             own_policy = Path(tmp) / "own-policy.toml"
             own_policy.write_text(settings.policy_path.read_text())
-            breakable = dataclasses.replace(
-                settings, task_queue=settings.task_queue + "-breakable", policy_path=own_policy
+            breakable = settings.replace(
+                task_queue=settings.task_queue + "-breakable", policy_path=own_policy
             )
             plans.append(("context_unreadable_then_retried", context_unreadable_then_retried, breakable))
             for name, scenario, scenario_settings in plans:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import re
 
+from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+
 PREFIX = "CW-"
 BASE = 10_000  # the first case is CW-10001: five digits from the start, none of them a leading 0
 NUMBER_PATTERN = r"^[Cc][Ww]-?([1-9][0-9]{4,11})$"  # "CW-10482", "cw10482" as people type it
 _NUMBER = re.compile(NUMBER_PATTERN)
+# A case's id (case-contoso.r-1; the workflow id), and what a route or a command takes for a case:
+# its id or its number, which the gateway resolves (`intake.cases.Cases.case_id_of`). The one
+# definition the API, the console, the CLI and the reply addresses use.
+CASE_ID_PATTERN = "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.strip("^$") + "$"
+CASE_REF_PATTERN = f"^(?:{CASE_ID_PATTERN.strip('^$')}|{NUMBER_PATTERN.strip('^$')})$"
+CASE_ID = re.compile(CASE_ID_PATTERN)
+CASE_REF = re.compile(CASE_REF_PATTERN)
 
 
 def case_number(serial: int) -> str:

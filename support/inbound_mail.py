@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from support.text import REQUEST_ID_PATTERN, TENANT_ID_PATTERN
+from support.case_numbers import CASE_ID
+from support.text import TENANT_ID_PATTERN
 
 LOCAL_PREFIX: Final = "case+"
 # The token of a case's reply address: 26 base32 characters (130 bits) of HMAC-SHA256(key, label +
@@ -40,9 +41,6 @@ MAC_CHARS: Final = 13
 LOCAL_MAX: Final = 64
 CASE_ID_MAX: Final = LOCAL_MAX - len(LOCAL_PREFIX) - 1 - MAC_CHARS
 _KEY_LABEL: Final = b"casework reply address v1"
-_CASE_ID = re.compile(
-    "^case-(" + TENANT_ID_PATTERN.strip("^$") + r"\.)?" + REQUEST_ID_PATTERN.strip("^$") + "$"
-)
 # Senders that are machines by name (bounces, list servers, no-reply robots): RFC 3834 section 2
 # and the names mail systems use for their own notices.
 _MACHINE_LOCALS: Final = re.compile(
@@ -167,7 +165,7 @@ def case_id_of(address: str, reply_domain: str, key: bytes) -> str | None:
     if rest is None:
         return None
     case_id, dot, mac = rest.rpartition(".")
-    if not dot or not _CASE_ID.fullmatch(case_id):
+    if not dot or not CASE_ID.fullmatch(case_id):
         return None
     if not hmac.compare_digest(mac.lower().encode("ascii", "replace"), address_mac(case_id, key).encode()):
         return None

@@ -8,7 +8,6 @@ lists and actions; request ids per tenant; bodies bounded before they are parsed
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -341,7 +340,7 @@ async def test_framework_errors_have_the_one_error_shape(stack: tuple[httpx.Asyn
 async def test_rate_limits_per_key_and_tenant_and_the_open_case_cap(
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    capped = dataclasses.replace(settings, open_cases_per_tenant=1)
+    capped = settings.replace(open_cases_per_tenant=1)
     cases = Cases(dev_env.client, capped.task_queue, max_open_cases=1)
     async with running_worker(dev_env.client, capped), api_client(dev_env.client, capped, cases) as http:
         first = await http.post("/cases", json=body(f"{request_id}-c1", "fabrikam"), headers=as_key("ops"))
@@ -354,7 +353,7 @@ async def test_rate_limits_per_key_and_tenant_and_the_open_case_cap(
         second = await http.post("/cases", json=body(f"{request_id}-c2", "fabrikam"), headers=as_key("ops"))
         assert (first.status_code, again.status_code) == (201, 200), "the same request is no new case"
         assert second.status_code == 429 and second.json()["error"] == "too_many_open_cases", second.text
-    limited = dataclasses.replace(settings, rate_per_key=5, openings_per_tenant=3)
+    limited = settings.replace(rate_per_key=5, openings_per_tenant=3)
     async with running_worker(dev_env.client, limited), api_client(dev_env.client, limited) as http:
         answers = [(await http.get("/cases", headers=as_key("li.wei"))).status_code for _ in range(7)]
         assert answers[:5] == [200] * 5 and answers[5:] == [429, 429]

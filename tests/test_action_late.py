@@ -9,7 +9,6 @@ test is about the intake's answer, not about the database).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -121,7 +120,7 @@ async def test_an_action_sent_again_after_its_case_continued_as_new_is_taken_onc
             "continue_as_new_after_events = 5000", "continue_as_new_after_events = 20"
         )
     )
-    settings = dataclasses.replace(settings, policy_path=policy)
+    settings = settings.replace(policy_path=policy)
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(f"again-{uuid.uuid4().hex[:8]}"))).case.case_id
         handle = time_env.client.get_workflow_handle(case_id)

@@ -12,7 +12,6 @@ docs/console/).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -90,8 +89,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     root: Path = tmp_path_factory.mktemp("case-page")
     (root / "staff.toml").write_text(STAFF, encoding="utf-8")
     sink = MailSink(root / "var" / "mail").start()
-    settings = dataclasses.replace(
-        local_settings(root / "var", sink, task_queue=f"case-page-{uuid.uuid4().hex[:8]}"),
+    settings = local_settings(root / "var", sink, task_queue=f"case-page-{uuid.uuid4().hex[:8]}").replace(
         staff_file=root / "staff.toml",
         replies_file=PROJECT_ROOT / "replies.toml",
     )

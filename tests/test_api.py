@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -212,7 +211,7 @@ async def test_openapi_is_served(api: Api) -> None:
 
 
 async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) -> None:
-    unreachable = dataclasses.replace(settings, dev_server_port=1, api_tokens=(TOKEN,))
+    unreachable = settings.replace(dev_server_port=1, api_tokens=(TOKEN,))
     server, task, url = await serve(api_app(unreachable))
     try:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
@@ -228,7 +227,7 @@ async def test_temporal_unreachable_is_503(settings: Settings, request_id: str) 
 async def test_no_worker_running_is_a_503_that_says_the_case_is_kept(
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    settings = dataclasses.replace(settings, api_tokens=(TOKEN,))
+    settings = settings.replace(api_tokens=(TOKEN,))
     cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=1))
     server, task, url = await serve(api_app(settings, cases=cases))
     try:
@@ -253,7 +252,7 @@ async def test_a_broken_policy_file_keeps_the_case_waiting_until_it_is_fixed(
     policy = tmp_path / "policy.toml"
     good = settings.policy_path.read_text(encoding="utf-8")
     policy.write_text(good.replace("[severities.A]", "[severities.A"), encoding="utf-8")
-    settings = dataclasses.replace(settings, api_tokens=(TOKEN,), policy_path=policy)
+    settings = settings.replace(api_tokens=(TOKEN,), policy_path=policy)
     cases = Cases(dev_env.client, settings.task_queue, open_wait=timedelta(seconds=2))
     server, task, url = await serve(api_app(settings, cases=cases))
     try:

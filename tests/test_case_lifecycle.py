@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -388,7 +387,7 @@ def tiny_history_settings(settings: Settings, tmp_path: Path) -> Settings:
         .read_text()
         .replace("continue_as_new_after_events = 5000", "continue_as_new_after_events = 20")
     )
-    return dataclasses.replace(settings, task_queue=settings.task_queue + "-tiny", policy_path=policy)
+    return settings.replace(task_queue=settings.task_queue + "-tiny", policy_path=policy)
 
 
 def story(view: CaseView, notifications: list[str]) -> dict[str, object]:

@@ -25,7 +25,6 @@ from tests.receivers import WebhookReceiver
 from tests.test_delivery import SECRET, engineer_notice
 
 
-@dataclasses.dataclass(frozen=True)
 class TeamsSettings(Settings):
     """Settings with the Teams channel's entry (file 2): in a deployment, a field of Settings."""
 
@@ -33,8 +32,8 @@ class TeamsSettings(Settings):
 
 
 def with_teams(settings: Settings, url: str) -> TeamsSettings:
-    given = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-    return TeamsSettings(**given | {"webhook_secret": SECRET}, webhook_teams=url)
+    given = settings.model_dump() | {"webhook_secret": SECRET, "webhook_teams": url}
+    return TeamsSettings.model_construct(**given)  # taken as they are, as `Settings.replace`
 
 
 def teams_deliveries(settings: TeamsSettings) -> DeliveryActivities:
@@ -89,7 +88,7 @@ def test_a_channel_nobody_registered_or_a_destination_reached_twice_is_refused_b
     settings: Settings,
 ) -> None:
     channels = registry().with_kinds(teams_channel.CHANNEL)
-    both = dataclasses.replace(with_teams(settings, "https://t.example"), webhook_support_queue="https://w")
+    both = with_teams(settings, "https://t.example").replace(webhook_support_queue="https://w")
     with pytest.raises(StartRefused) as refused:
         delivery_config(both, channels)
     assert str(refused.value) == (

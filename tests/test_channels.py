@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import cast
 
 from adapters.channels import DeliveryConfig, registry
-from adapters.settings import Environment, Settings
+from adapters.settings import Settings
 from bootstrap.worker_runtime import _webhook_variables
 from support.notifications import Audience
 from support.routing import Route, routes
@@ -19,7 +19,7 @@ def test_each_channel_module_is_registered_and_names_variables_that_exist() -> N
     assert sorted(kinds) == ["email", "sms", "webhook"]
     assert not kinds["email"].signed and kinds["webhook"].signed and kinds["sms"].signed
     variables = {
-        destination: str(Environment.model_fields[name].validation_alias)
+        destination: str(Settings.model_fields[name].validation_alias)
         for kind in kinds.values()
         for destination, name in kind.settings.items()
     }

@@ -6,7 +6,6 @@ JSON files. Every test that takes `database_url` runs on SQLite and on a real Po
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -403,7 +402,7 @@ def on(settings: Settings, database_url: str) -> Settings:
     """The test's settings on `database_url`, with the demo directory in it."""
     if database_url.startswith("sqlite"):
         return settings  # the fixture's own SQLite file, already seeded
-    moved = dataclasses.replace(settings, database_url=database_url)
+    moved = settings.replace(database_url=database_url)
     seed_directory(moved, moved.directory_path)
     return moved
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,9 +20,10 @@ from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.api import api_app
 from intake.actions import CASE_ACTIONS
-from intake.console.app import CSP, TEMPLATES
+from intake.console.app import CSP
 from intake.console.forms import form_fields, model_input, parse_form
 from intake.console.i18n import LANGUAGES, negotiate, strings
+from intake.console.kit import TEMPLATES
 from intake.console.queue import QueueEntry, order
 from intake.console.session import Sessions
 from tests.test_api import KEYS, keyring
@@ -112,7 +112,7 @@ def test_queue_orders_by_time_left_then_the_paused() -> None:
 @pytest.fixture
 async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app of `make run` over ASGI; no Temporal is needed for these pages."""
-    app = api_app(replace(settings, rate_per_key=0), keyring=keyring())
+    app = api_app(settings.replace(rate_per_key=0), keyring=keyring())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
         yield client
@@ -224,7 +224,7 @@ def keys_with(**tokens: str) -> Keyring:
 
 def process(settings: Settings, keys: Keyring | None = None) -> FastAPI:
     """One API process of the installation `settings` describes (its database, its session key)."""
-    return api_app(replace(settings, rate_per_key=0), keyring=keys or keyring())
+    return api_app(settings.replace(rate_per_key=0), keyring=keys or keyring())
 
 
 def browser(app: FastAPI, base_url: str = "http://console.test") -> httpx.AsyncClient:
@@ -294,7 +294,7 @@ async def test_a_token_replaced_under_the_same_name_ends_its_sessions(settings: 
 async def test_the_cookies_are_secure_when_forced_or_over_https(
     settings: Settings, forced: bool, base_url: str, secure: bool
 ) -> None:
-    app = process(replace(settings, console_secure_cookie=forced))
+    app = process(settings.replace(console_secure_cookie=forced))
     async with browser(app, base_url) as http:  # cookies carried by hand: httpx keeps Secure ones from http
 
         def carried(response: httpx.Response, name: str) -> dict[str, str]:

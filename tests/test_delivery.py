@@ -125,7 +125,7 @@ async def test_smtp_down_then_up_delivers_once_and_the_case_keeps_its_timers(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: object
 ) -> None:
     port = free_port()
-    down = dataclasses.replace(settings, smtp_port=port)
+    down = settings.replace(smtp_port=port)
     async with running_worker(time_env.client, down) as cases:
         view = (await cases.open(case_request(request_id, severity="A"))).case
         await time_env.sleep(timedelta(minutes=31))  # past the 50 % warning, while mail is down
@@ -153,7 +153,7 @@ async def test_webhook_500_then_200_one_delivery_same_idempotency_key(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
     async with WebhookReceiver(script=[500, 503], secret=SECRET) as receiver:
-        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
+        hooked = settings.replace(webhook_support_queue=receiver.url, webhook_secret=SECRET)
         async with running_worker(time_env.client, hooked) as cases:
             view = (await cases.open(case_request(request_id, severity="B", category="billing"))).case
             await time_env.sleep(timedelta(seconds=10))
@@ -177,7 +177,7 @@ async def test_webhook_400_is_not_retried_and_is_visible_in_the_case(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
     async with WebhookReceiver(script=[400]) as receiver:
-        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
+        hooked = settings.replace(webhook_support_queue=receiver.url, webhook_secret=SECRET)
         async with running_worker(time_env.client, hooked) as cases:
             view = (await cases.open(case_request(request_id, severity="B"))).case
             await time_env.sleep(timedelta(minutes=5))
@@ -326,7 +326,7 @@ async def test_receiver_accepts_casework_and_refuses_tampered_wrong_key_and_repl
     settings: Settings, request_id: str
 ) -> None:
     async with WebhookReceiver(secret=SECRET) as receiver:
-        hooked = dataclasses.replace(settings, webhook_support_queue=receiver.url, webhook_secret=SECRET)
+        hooked = settings.replace(webhook_support_queue=receiver.url, webhook_secret=SECRET)
         async with deliveries_for(hooked) as deliveries:  # closes the connections it kept
             receipt = await ActivityEnvironment().run(
                 deliveries.deliver_notification, engineer_notice(f"case-{request_id}", "mallory")
@@ -377,13 +377,9 @@ def test_a_webhook_without_a_secret_stops_the_worker_with_one_line(
         assert line.startswith(expected), line
         assert secret == "" or secret not in line, "a secret is never repeated"
     with pytest.raises(SystemExit, match="CASEWORK_WEBHOOK_SUPPORT_QUEUE, CASEWORK_WEBHOOK_SMS are set"):
-        delivery_config(
-            dataclasses.replace(settings, webhook_support_queue="http://x", webhook_sms="http://y")
-        )
+        delivery_config(settings.replace(webhook_support_queue="http://x", webhook_sms="http://y"))
     with pytest.raises(SystemExit, match="CASEWORK_WEBHOOK_SECRET: must be at least 32 bytes"):
-        delivery_config(
-            dataclasses.replace(settings, webhook_support_queue="http://x", webhook_secret="x" * 31)
-        )
+        delivery_config(settings.replace(webhook_support_queue="http://x", webhook_secret="x" * 31))
 
 
 # -- staff addresses: looked up by name, never made from it ------
@@ -402,7 +398,7 @@ def test_a_bad_staff_list_is_one_line_naming_file_entry_and_field(settings: Sett
         with pytest.raises(StaffFileError) as refused:
             parse_staff(text, "staff.toml")
         assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
-    missing = dataclasses.replace(settings, staff_file=settings.var_dir / "no-staff.toml")
+    missing = settings.replace(staff_file=settings.var_dir / "no-staff.toml")
     with pytest.raises(SystemExit, match=r"no-staff\.toml: cannot read the staff list"):
         delivery_config(missing)
 

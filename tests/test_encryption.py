@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import signal
@@ -117,7 +116,7 @@ async def test_key_rotation_reads_and_drives_old_cases(
 ) -> None:
     old = client_with(time_env, EncryptionCodec(KEY_1))
     # No workflow cache (so no sticky queue): the rotated worker, another process, picks the case up.
-    async with build_worker(old, dataclasses.replace(settings, max_cached_workflows=0)):
+    async with build_worker(old, settings.replace(max_cached_workflows=0)):
         case_id = (await Cases(old, settings.task_queue).open(case_request(request_id))).case.case_id
     rotated = client_with(time_env, EncryptionCodec(KEY_2, previous=[KEY_1]))
     async with build_worker(rotated, settings):

@@ -19,7 +19,6 @@ adds it to its case, once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import socket
@@ -110,8 +109,7 @@ class Stack:
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     root: Path = tmp_path_factory.mktemp("inbound")
     sink = MailSink(root / "var" / "mail").start()  # the customer's and the staff's mail server
-    settings = dataclasses.replace(
-        local_settings(root / "var", sink, task_queue=f"inbound-{uuid.uuid4().hex[:8]}"),
+    settings = local_settings(root / "var", sink, task_queue=f"inbound-{uuid.uuid4().hex[:8]}").replace(
         inbound_max_attachment_bytes=MAX_ATTACHMENT,
         inbound_max_message_bytes=MAX_MESSAGE,
         inbound_max_attachments=2,
@@ -653,8 +651,8 @@ def unit_settings(tmp_path: Path) -> Settings:
 
 @contextmanager
 def routed(tmp_path: Path, cases: DrivenCases, case_id: str = "case-contoso.unit-1") -> Iterator[Routed]:
-    settings = dataclasses.replace(
-        unit_settings(tmp_path), inbound_max_attachment_bytes=100_000, inbound_max_attachments=3
+    settings = unit_settings(tmp_path).replace(
+        inbound_max_attachment_bytes=100_000, inbound_max_attachments=3
     )
     engine = open_database(settings)
     try:
@@ -752,7 +750,7 @@ async def test_a_port_that_cannot_be_bound_stops_the_start_with_one_line(tmp_pat
             await start_inbound_listener(settings, DrivenCases(None), engine, port=port)
         line = str(stopped.value)
         assert "\n" not in line and "CASEWORK_INBOUND_SMTP_PORT" in line and str(port) in line
-        off = dataclasses.replace(settings, inbound_smtp_port=None)
+        off = settings.replace(inbound_smtp_port=None)
         assert await start_inbound_listener(off, DrivenCases(None), engine) is None, "0: off, allowed"
     finally:
         taken.close()

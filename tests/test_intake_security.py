@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import logging
@@ -89,7 +88,7 @@ def logged(stream: io.StringIO) -> list[dict[str, Any]]:
 async def test_a_resent_opening_takes_no_token_only_new_cases_count(
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    limited = dataclasses.replace(settings, openings_per_tenant=3, rate_per_key=0)
+    limited = settings.replace(openings_per_tenant=3, rate_per_key=0)
     async with serving(dev_env, limited) as http:
         first = await http.post("/cases", json=body(f"{request_id}-1", severity="C"), headers=as_key("ops"))
         assert first.status_code == 201, first.text
@@ -260,7 +259,7 @@ async def test_the_key_file_is_checked_at_most_each_second_in_a_thread(tmp_path:
 async def test_the_api_and_the_console_share_one_budget_per_key_and_per_client(
     dev_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    per_key = dataclasses.replace(settings, rate_per_key=4, rate_per_client=0)
+    per_key = settings.replace(rate_per_key=4, rate_per_client=0)
     async with serving(dev_env, per_key) as http:
         assert (await console_sign_in(http, KEYS["li.wei"][2])).status_code == 303
         pages = [(await http.get("/console/queue")).status_code for _ in range(2)]
@@ -269,7 +268,7 @@ async def test_the_api_and_the_console_share_one_budget_per_key_and_per_client(
         page = await http.get("/console/queue")
         assert page.status_code == 429 and "Retry-After" in page.headers
         assert (await http.get("/cases", headers=as_key("ops"))).status_code == 200, "another key"
-    per_client = dataclasses.replace(settings, rate_per_key=0, rate_per_client=3)
+    per_client = settings.replace(rate_per_key=0, rate_per_client=3)
     async with serving(dev_env, per_client) as http:
         assert (await console_sign_in(http, KEYS["li.wei"][2])).status_code == 303  # one
         assert (await http.get("/console/queue")).status_code == 200  # two
@@ -283,7 +282,7 @@ async def test_failed_sign_ins_are_limited_per_client_on_both_fronts_and_logged_
     dev_env: WorkflowEnvironment, settings: Settings, log_lines: io.StringIO
 ) -> None:
     guesses = ["guess-token-0000000000000001", "guess-token-0000000000000002", "guess-token-03"]
-    limited = dataclasses.replace(settings, failed_sign_ins_per_client=3)
+    limited = settings.replace(failed_sign_ins_per_client=3)
     async with serving(dev_env, limited) as http:
         wrong_api = await http.get("/cases", headers={"Authorization": f"Bearer {guesses[0]}"})
         wrong_console = [(await console_sign_in(http, guess)).status_code for guess in guesses[1:]]
@@ -368,9 +367,7 @@ async def test_file_names_are_neutralised_in_mail_and_downloads(
 async def test_wrong_codes_are_limited_per_tenant_across_caller_numbers(
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    limits = dataclasses.replace(
-        settings, verification_failures_per_hour=10, verification_failures_per_tenant=3
-    )
+    limits = settings.replace(verification_failures_per_hour=10, verification_failures_per_tenant=3)
     async with serving(dev_env, limits) as http:
 
         async def phone_case(tenant: str, suffix: str, caller: str) -> tuple[str, str]:

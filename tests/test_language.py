@@ -18,9 +18,9 @@ from adapters.messages import Renderer
 from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
 from intake.actions import CASE_ACTIONS
-from intake.console.app import _environment
 from intake.console.case_page import CasePageParts, candidates, offers_of, reply_choices
 from intake.console.i18n import LANGUAGES, Words
+from intake.console.kit import environment as _environment
 from intake.console.ledger_bars import BAR_WIDTH, KINDS, ledger_bars
 from intake.console.queue import QueueEntry
 from intake.console.report_range import report_range

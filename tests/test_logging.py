@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import logging
@@ -44,7 +43,7 @@ def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
 async def test_lines_carry_ids_and_no_personal_data_and_do_not_repeat_on_replay(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str, log_lines: io.StringIO
 ) -> None:
-    no_cache = dataclasses.replace(settings, max_cached_workflows=0)  # every workflow task replays
+    no_cache = settings.replace(max_cached_workflows=0)  # every workflow task replays
     request = case_request(
         request_id,
         contact_email=EMAIL,

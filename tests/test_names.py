@@ -19,8 +19,8 @@ from adapters.messages import Renderer
 from adapters.phrases import PhraseBook
 from adapters.settings import PROJECT_ROOT
 from adapters.staff import load_staff, parse_staff
-from intake.console.app import _environment
 from intake.console.i18n import LANGUAGES, Words
+from intake.console.kit import environment as _environment
 from intake.console.words import Reading
 from support.actions import (
     Assignment,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,7 +51,7 @@ async def test_a_running_worker_that_cannot_decide_in_time_is_not_reported_missi
 ) -> None:
     # The worker runs and polls, but its context activity cannot read the policy file: it retries,
     # and the case is not decided within the open wait (as under load, the worker is there).
-    settings = dataclasses.replace(settings, policy_path=tmp_path / "no-such-policy.toml")
+    settings = settings.replace(policy_path=tmp_path / "no-such-policy.toml")
     request = case_request(request_id)
     async with running_worker(dev_env.client, settings):
         cases = Cases(dev_env.client, settings.task_queue, open_wait=OPEN_WAIT)

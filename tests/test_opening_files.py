@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
@@ -39,7 +38,7 @@ async def serving(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
 async def test_files_by_reference_and_multipart_are_shown_with_the_request_bounded_and_tenant_scoped(
     time_env: WorkflowEnvironment, settings: Settings, request_id: str
 ) -> None:
-    settings = replace(settings, inbound_max_attachments=2, inbound_max_attachment_bytes=4096)
+    settings = settings.replace(inbound_max_attachments=2, inbound_max_attachment_bytes=4096)
     portal = as_key("contoso-portal")
     async with serving(time_env, settings) as http:
         up = await http.post(

@@ -6,7 +6,6 @@ made meanwhile is recorded and decided once the file is fixed. Real HTTP, real d
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import subprocess
 import sys
 import time
@@ -39,7 +38,7 @@ async def test_callers_get_503_policy_invalid_and_the_opening_is_decided_once_th
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: Path
 ) -> None:
     policy, good = broken_policy(settings, tmp_path)
-    settings = dataclasses.replace(settings, api_tokens=(TOKEN,), policy_path=policy, rate_per_key=0)
+    settings = settings.replace(api_tokens=(TOKEN,), policy_path=policy, rate_per_key=0)
     async with running_worker(dev_env.client, settings) as cases:
         server, task, url = await serve(api_app(settings, cases=cases, keyring=keyring()))
         try:
@@ -85,7 +84,7 @@ async def test_starter_open_says_the_files_error_in_one_line_at_once(
     dev_env: WorkflowEnvironment, settings: Settings, request_id: str, tmp_path: Path
 ) -> None:
     policy, _ = broken_policy(settings, tmp_path)
-    settings = dataclasses.replace(settings, policy_path=policy)
+    settings = settings.replace(policy_path=policy)
     env = worker_env(settings, dev_env.client.service_client.config.target_host, policy)
     async with running_worker(dev_env.client, settings):
         began = time.monotonic()

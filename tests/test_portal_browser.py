@@ -12,7 +12,6 @@ given); a changed link gets a page saying so, in the customer's language, and ch
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -97,7 +96,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     settings = local_settings(
         root / "var", sink, policy=quick_close_policy(root), task_queue=f"portal-{uuid.uuid4().hex[:8]}"
     )
-    settings = dataclasses.replace(settings, public_url=f"http://127.0.0.1:{port}")
+    settings = settings.replace(public_url=f"http://127.0.0.1:{port}")
     env = await start_local_server()
     try:
         async with running_worker(env.client, settings) as cases:

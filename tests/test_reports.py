@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import io
 import json
 import urllib.request
@@ -502,7 +501,7 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
 ) -> None:
     """A worker with METRICS_PORT (the runtime `make_runtime` builds for worker.py), on the
     time-skipping server: a B case answered after 5 h, resolved, closed, its survey answered."""
-    with_metrics = dataclasses.replace(settings, metrics_port=free_port())
+    with_metrics = settings.replace(metrics_port=free_port())
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,

@@ -16,8 +16,8 @@ from adapters.mail_sink import text_of
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
 from intake.cases import CaseNotFound
-from intake.console.app import TEMPLATES
 from intake.console.i18n import Words
+from intake.console.kit import TEMPLATES
 from support.access import Principal, Role
 from support.actions import Withdrawal
 from support.closed_case import closed_case_row

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from adapters.settings import (
     PROJECT_ROOT,
     VARIABLES,
-    Environment,
     Settings,
     SettingsError,
     load_settings,
@@ -37,9 +36,13 @@ def _problems(monkeypatch: pytest.MonkeyPatch, **variables: str) -> list[str]:
     return list(caught.value.problems)
 
 
-def test_settings_and_the_environment_model_have_the_same_fields() -> None:
-    assert [f.name for f in dataclasses.fields(Settings)] == list(Environment.model_fields)
+def test_each_setting_is_declared_once_with_its_own_variable_and_cannot_be_changed_in_place() -> None:
+    assert set(VARIABLES) == set(Settings.model_fields) and all(VARIABLES.values())
     assert len(set(VARIABLES.values())) == len(VARIABLES)
+    with pytest.raises(ValidationError, match="frozen"):
+        Settings().api_port = 1  # type: ignore[misc]  # a copy with it changed: `replace`
+    with pytest.raises(TypeError, match="no field api_prot"):
+        Settings().replace(api_prot=1)
 
 
 def test_defaults_on_an_empty_environment(clean_env: pytest.MonkeyPatch) -> None:
@@ -165,7 +168,7 @@ def test_every_variable_is_read_by_its_name(clean_env: pytest.MonkeyPatch, tmp_p
     for name, value in values.items():
         clean_env.setenv(name, value)
     settings = load_settings()
-    assert dataclasses.asdict(settings) == {
+    assert settings.model_dump() == {
         "task_queue": "q",
         "policy_path": tmp_path / "p.toml",
         "directory_path": tmp_path / "d.toml",
@@ -329,7 +332,7 @@ def test_values_that_may_be_secrets_are_not_repeated(clean_env: pytest.MonkeyPat
     assert "hunter2" not in short
     clean_env.delenv("CASEWORK_WEBHOOK_SECRET")
     secret = Settings(
-        smtp_password="pw-1", webhook_secret="pw-2", verification_secret="pw-3", api_tokens=("pw-4",)
+        smtp_password="pw-1", webhook_secret="pw-2" * 8, verification_secret="pw-3", api_tokens=("pw-4",)
     )
     assert not any(f"pw-{n}" in repr(secret) for n in range(1, 5))
 
@@ -358,7 +361,7 @@ def test_given_fields_win_and_replace_does_not_read_the_environment(
     settings = Settings(var_dir=tmp_path, smtp_port=2525)
     assert (settings.var_dir, settings.smtp_port, settings.task_queue) == (tmp_path, 2525, "from-env")
     clean_env.setenv("CASEWORK_API_PORT", "eighty")  # bad now, but replace() copies every field
-    changed = dataclasses.replace(settings, rate_per_key=1)
+    changed = settings.replace(rate_per_key=1)
     assert (changed.rate_per_key, changed.task_queue, changed.api_port) == (1, "from-env", 8000)
     with pytest.raises(SettingsError, match="CASEWORK_API_PORT"):
         Settings(var_dir=tmp_path)  # a new Settings reads the environment again

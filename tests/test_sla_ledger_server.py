@@ -8,7 +8,6 @@ has them), on policy.toml's billing calendar (09:00-18:00 weekdays, a business d
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -82,8 +81,8 @@ async def test_ledgers_across_a_weekend_a_holiday_and_a_make_up_day_equal_their_
         return (friday + timedelta(days=days)).replace(hour=hour, minute=minute)
 
     monday, saturday_after = at(3, 0).date(), at(8, 0).date()
-    settings = dataclasses.replace(
-        settings, policy_path=policy_with_days(tmp_path, monday.isoformat(), saturday_after.isoformat())
+    settings = settings.replace(
+        policy_path=policy_with_days(tmp_path, monday.isoformat(), saturday_after.isoformat())
     )
     async with running_worker(time_env.client, settings) as worker_cases:
         cases = Cases(

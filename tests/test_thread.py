@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from intake.console.app import TEMPLATES
 from intake.console.i18n import LANGUAGES, strings
+from intake.console.kit import TEMPLATES
 from intake.thread_command import render_thread
 from support.actions import (
     ATTACHMENTS_PER_REPLY,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -24,7 +23,7 @@ async def test_spans_for_workflow_and_activities(
 ) -> None:
     exporter = InMemorySpanExporter()
     tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
-    traced = dataclasses.replace(settings, tracing="provider")
+    traced = settings.replace(tracing="provider")
     async with running_worker(time_env.client, traced) as cases:
         opened = await cases.open(case_request(request_id, severity="B"))
         await time_env.sleep(timedelta(seconds=1))

@@ -9,7 +9,6 @@ real worker, real activities, real SMTP sink; the gate and the workflow are driv
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -107,7 +106,7 @@ def test_the_key_file_is_made_once_private_and_read_back(tmp_path: Path) -> None
     assert not [p for p in settings.var_dir.iterdir() if p.name != KEY_FILE], "no temporary file left"
     path.chmod(0o644)
     assert verification_key(settings) == key and stat.S_IMODE(path.stat().st_mode) == 0o600
-    moved = dataclasses.replace(settings, verification_secret=path.read_text().strip())
+    moved = settings.replace(verification_secret=path.read_text().strip())
     assert verification_key(moved) == key, "the file's text is a valid CASEWORK_VERIFICATION_SECRET"
 
 
@@ -116,7 +115,7 @@ def test_the_secret_from_the_environment_wins_and_must_be_long(tmp_path: Path) -
     assert verification_key(settings) == b"s" * 40
     assert not (settings.var_dir / KEY_FILE).exists()
     with pytest.raises(SystemExit, match="CASEWORK_VERIFICATION_SECRET is shorter than 32"):
-        verification_key(dataclasses.replace(settings, verification_secret="short"))
+        verification_key(settings.replace(verification_secret="short"))
 
 
 # -- the failure counts -------------------------------------------------------------------------

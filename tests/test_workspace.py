@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -186,7 +185,7 @@ def test_an_actions_receipt_moves_the_case_between_views(engine: Engine) -> None
 
 @pytest.fixture
 def console_settings(settings: Settings) -> Settings:
-    return replace(settings, rate_per_key=0)
+    return settings.replace(rate_per_key=0)
 
 
 @pytest_asyncio.fixture

@@ -39,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.case_messages import MessageStore
 from adapters.closed_cases import read_closed_case
-from adapters.codec import SealError, key_ring_from_env
+from adapters.codec import KeyRing, SealError, key_ring_from_env
 from adapters.console_cases import ConsoleCases, Reader, View
 from adapters.logging import get_logger
 from adapters.phrases import PhraseBook
@@ -132,19 +132,125 @@ def console_words(language: str) -> Words:
     return Words(PROJECT_ROOT / "templates" / "console", language)
 
 
-def install_portal(app: FastAPI, front: PortalFront) -> None:
-    """The portal's routes under /console/requests and the survey link under /console/survey."""
-    keys = key_ring_from_env()
-    messages_store = MessageStore(front.engine, keys)
+@dataclass(frozen=True)
+class PortalReads:
+    """What the portal's pages read: the customer's session, the case's view and thread (from
+    Temporal, or its closed record once Temporal forgot it), and the request's page."""
 
-    async def customer(request: Request) -> Session:
-        session = await front.signed_in(request)
+    front: PortalFront
+    keys: KeyRing | None  # the key ring of the closed records (None: not sealed)
+    messages: MessageStore
+
+    async def customer(self, request: Request) -> Session:
+        session = await self.front.signed_in(request)
         principal = session.principal
         if not (principal.customer_side and principal.allows(Permission.READ_CASES)):
             raise Forbidden(f"the portal is for the customer's keys, not a {principal.role.value} key")
         return session
 
-    queue = ConsoleCases(front.engine, keys)
+    async def view_of(
+        self, cases: Cases, case_id: str, principal: Principal, language: str
+    ) -> tuple[CaseView, bool]:
+        """The customer's view of the case, and whether it is still a running (or remembered) one."""
+        try:  # Temporal's alone: show's own fallback on the record would pass for a live case
+            return await cases.show(case_id, principal, language, records=False), True
+        except CaseNotFound:
+            pass
+        resolved = await cases.case_id_of(case_id)
+        try:
+            record = await asyncio.to_thread(read_closed_case, self.front.engine, resolved, self.keys)
+        except SealError as error:
+            raise Unavailable("the case's record is sealed with a key this process does not have") from error
+        if record is None or not principal.sees(record.tenant_id):
+            raise CaseNotFound(f"no case {case_id!r}")
+        return cases.seen(record, principal, language), False
+
+    async def thread_of(
+        self, cases: Cases, view: CaseView, principal: Principal, live: bool
+    ) -> list[ThreadMessage]:
+        if live:
+            return (await self.front.thread.page(cases, view.case_id, principal, None, PAGE_MAX)).messages
+        found: list[ThreadMessage] = []
+        if view.request is not None:
+            via = Via.PHONE if view.channel == Channel.PHONE.value else Via.PORTAL
+            found.append(
+                description(
+                    view.case_id, view.tenant_id, view.request, view.opened_at or view.created_at, via
+                )
+            )
+        try:
+            stored, _ = await self.messages.page(view.case_id, 0, PAGE_MAX - len(found), with_internal=False)
+        except SealError as error:
+            raise Unavailable(
+                "the case's messages are sealed with a key this process does not have"
+            ) from error
+        names = cases.names() if cases.names is not None else None
+        return for_reader(found + stored, True, names, view.language)
+
+    async def request_page(
+        self, request: Request, session: Session, case_id: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        if not self.front.case_id_ok(case_id):
+            raise CaseNotFound(case_id)
+        cases = await self.front.get_cases()
+        lang = self.front.language(request)
+        view, live = await self.view_of(cases, case_id, session.principal, lang)
+        reader = await self.front.reader_zone(session, view.tenant_id)
+        return self.front.render(
+            request,
+            "portal_case.html",
+            status,
+            session,
+            reader,
+            p=portal_words(lang),
+            view=view,
+            live=live,
+            promise=promise_of(view, datetime.now(UTC)),
+            messages=await self.thread_of(cases, view, session.principal, live),
+            comment_id=comment_id_for(),
+            done=request.query_params.get("done", ""),
+            **context,
+        )
+
+    async def refused(
+        self,
+        request: Request,
+        session: Session,
+        case_id: str,
+        form: str,
+        error: Exception,
+        values: dict[str, str],
+    ) -> HTMLResponse:
+        """The page again with the form's field errors (422) or the case's refusal (409)."""
+        if isinstance(error, ValidationError):
+            problems = field_problems(error, console_words(self.front.language(request)))
+            return await self.request_page(
+                request, session, case_id, 422, failed=form, problems=problems, values=values
+            )
+        if isinstance(error, InvalidField):
+            return await self.request_page(
+                request, session, case_id, 422, failed=form, problems={error.field: str(error)}, values=values
+            )
+        return await self.request_page(
+            request, session, case_id, 409, failed=form, refusal=str(error), problems={}, values=values
+        )
+
+
+def install_portal(app: FastAPI, front: PortalFront) -> None:
+    """The portal's routes under /console/requests and the survey link under /console/survey."""
+    keys = key_ring_from_env()
+    reads = PortalReads(front, keys, MessageStore(front.engine, keys))
+    _install_requests(app, reads)
+    _install_request_forms(app, reads)
+    _install_comment(app, reads)
+    _install_survey_link(app, front, reads)
+
+
+def _install_requests(app: FastAPI, reads: PortalReads) -> None:
+    """GET /console/requests (the customer's open and closed requests) and one request's page."""
+    front = reads.front
+
+    queue = ConsoleCases(front.engine, reads.keys)
 
     def listed_page(view: View, principal: Principal, number: int) -> tuple[list[Listed], ListPage]:
         """A page of the principal's open or closed requests from the console's projection (closed
@@ -167,7 +273,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
 
     @app.get("/console/requests")
     async def my_requests(request: Request) -> HTMLResponse:
-        session = await customer(request)
+        session = await reads.customer(request)
         principal = session.principal
         cases = await front.get_cases()
         numbers = {
@@ -207,92 +313,14 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             closed_page=closed_page,
         )
 
-    async def view_of(
-        cases: Cases, case_id: str, principal: Principal, language: str
-    ) -> tuple[CaseView, bool]:
-        """The customer's view of the case, and whether it is still a running (or remembered) one."""
-        try:  # Temporal's alone: show's own fallback on the record would pass for a live case
-            return await cases.show(case_id, principal, language, records=False), True
-        except CaseNotFound:
-            pass
-        resolved = await cases.case_id_of(case_id)
-        try:
-            record = await asyncio.to_thread(read_closed_case, front.engine, resolved, keys)
-        except SealError as error:
-            raise Unavailable("the case's record is sealed with a key this process does not have") from error
-        if record is None or not principal.sees(record.tenant_id):
-            raise CaseNotFound(f"no case {case_id!r}")
-        return cases.seen(record, principal, language), False
-
-    async def thread_of(
-        cases: Cases, view: CaseView, principal: Principal, live: bool
-    ) -> list[ThreadMessage]:
-        if live:
-            return (await front.thread.page(cases, view.case_id, principal, None, PAGE_MAX)).messages
-        found: list[ThreadMessage] = []
-        if view.request is not None:
-            via = Via.PHONE if view.channel == Channel.PHONE.value else Via.PORTAL
-            found.append(
-                description(
-                    view.case_id, view.tenant_id, view.request, view.opened_at or view.created_at, via
-                )
-            )
-        try:
-            stored, _ = await messages_store.page(view.case_id, 0, PAGE_MAX - len(found), with_internal=False)
-        except SealError as error:
-            raise Unavailable(
-                "the case's messages are sealed with a key this process does not have"
-            ) from error
-        names = cases.names() if cases.names is not None else None
-        return for_reader(found + stored, True, names, view.language)
-
-    async def request_page(
-        request: Request, session: Session, case_id: str, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        if not front.case_id_ok(case_id):
-            raise CaseNotFound(case_id)
-        cases = await front.get_cases()
-        lang = front.language(request)
-        view, live = await view_of(cases, case_id, session.principal, lang)
-        reader = await front.reader_zone(session, view.tenant_id)
-        return front.render(
-            request,
-            "portal_case.html",
-            status,
-            session,
-            reader,
-            p=portal_words(lang),
-            view=view,
-            live=live,
-            promise=promise_of(view, datetime.now(UTC)),
-            messages=await thread_of(cases, view, session.principal, live),
-            comment_id=comment_id_for(),
-            done=request.query_params.get("done", ""),
-            **context,
-        )
-
     @app.get("/console/requests/{case_id}")
     async def show_request(request: Request, case_id: str) -> HTMLResponse:
-        return await request_page(request, await customer(request), case_id)
+        return await reads.request_page(request, await reads.customer(request), case_id)
 
-    async def refused(
-        request: Request, session: Session, case_id: str, form: str, error: Exception, values: dict[str, str]
-    ) -> HTMLResponse:
-        if isinstance(error, ValidationError):
-            problems = field_problems(error, console_words(front.language(request)))
-            return await request_page(
-                request, session, case_id, 422, failed=form, problems=problems, values=values
-            )
-        if isinstance(error, InvalidField):
-            return await request_page(
-                request, session, case_id, 422, failed=form, problems={error.field: str(error)}, values=values
-            )
-        return await request_page(
-            request, session, case_id, 409, failed=form, refusal=str(error), problems={}, values=values
-        )
 
-    def done(case_id: str, what: str) -> RedirectResponse:
-        return RedirectResponse(f"/console/requests/{case_id}?done={what}", status_code=303)
+def _install_request_forms(app: FastAPI, reads: PortalReads) -> None:
+    """The request page's forms: obligations ticked, reopen, withdraw, the survey, a comment."""
+    front = reads.front
 
     async def act(
         request: Request,
@@ -302,7 +330,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
     ) -> Response:
         """One form of the page: its actions carried out as the signed-in key, else the page with
         the field errors or the case's refusal (and nothing changed)."""
-        session = await customer(request)
+        session = await reads.customer(request)
         form = await front.read_form(request, session)
         if not front.case_id_ok(case_id):
             raise CaseNotFound(case_id)
@@ -324,8 +352,8 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
                     action, case_id, action.payload(payload, principal.name, Via.PORTAL), principal
                 )
         except (ValidationError, InvalidField, ActionRejected) as error:
-            return await refused(request, session, case_id, form_name, error, form)
-        return done(case_id, form_name)
+            return await reads.refused(request, session, case_id, form_name, error, form)
+        return _done(case_id, form_name)
 
     @app.post("/console/requests/{case_id}/obligations")
     async def tick(request: Request, case_id: str) -> Response:
@@ -365,11 +393,16 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
 
         return await act(request, case_id, "survey", build)
 
+
+def _install_comment(app: FastAPI, reads: PortalReads) -> None:
+    """POST /console/requests/{case_id}/messages: the request page's comment box."""
+    front = reads.front
+
     @app.post("/console/requests/{case_id}/messages")
     async def write(request: Request, case_id: str) -> Response:
         """The comment box: the reply by email's event; on a closed case whose reopen window is
         over, a new request that follows it (as a reply by email does), and the customer is sent there."""
-        session = await customer(request)
+        session = await reads.customer(request)
         form = await front.read_form(request, session)
         if not front.case_id_ok(case_id):
             raise CaseNotFound(case_id)
@@ -380,13 +413,13 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
                 {"request_id": form.get("request_id", ""), "body": form.get("body", "")}
             )
         except ValidationError as error:
-            return await refused(request, session, case_id, "comment", error, form)
+            return await reads.refused(request, session, case_id, "comment", error, form)
         try:
             await front.thread.comment(cases, case_id, principal, written)
         except ActionRejected as error:
-            view, live = await view_of(cases, case_id, principal, front.language(request))
+            view, live = await reads.view_of(cases, case_id, principal, front.language(request))
             if not (live and view.status.is_final):
-                return await refused(request, session, case_id, "comment", error, form)
+                return await reads.refused(request, session, case_id, "comment", error, form)
             tenant = await cases.scope(view.case_id, principal)
             reply = CustomerReply(
                 message_id=comment_id(tenant, written.request_id),
@@ -396,11 +429,13 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
             )
             opened = await cases.follow_up(view.case_id, reply)
             if opened is None:
-                return await refused(request, session, case_id, "comment", error, form)
+                return await reads.refused(request, session, case_id, "comment", error, form)
             return RedirectResponse(f"/console/requests/{opened.case.case_id}?done=followed", status_code=303)
         return RedirectResponse(f"/console/requests/{case_id}?done=comment#thread", status_code=303)
 
-    # The survey mail's link: no key, the token is the credential for one answer.
+
+def _install_survey_link(app: FastAPI, front: PortalFront, reads: PortalReads) -> None:
+    """The survey mail's link: no key, the token is the credential for one answer."""
 
     async def link_state(token: str) -> tuple[SurveyClaim | LinkProblem, CaseView | None]:
         """The claim and the case's survey, or why the link does not count (nothing changes)."""
@@ -413,7 +448,7 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         principal = link_principal(tenant)
         cases = await front.get_cases()
         try:
-            view, _ = await view_of(cases, claim.case_id, principal, "en")
+            view, _ = await reads.view_of(cases, claim.case_id, principal, "en")
         except CaseNotFound:
             return LinkProblem.TAMPERED, None
         request = view.request
@@ -488,6 +523,10 @@ def install_portal(app: FastAPI, front: PortalFront) -> None:
         with contextlib.suppress(ActionRejected):  # answered a moment ago (another click): the
             await cases.perform(ACTIONS["survey"], claim.case_id, answer, principal)  # answer given shows
         return await link_page(request, token, 200, thanked=True)
+
+
+def _done(case_id: str, what: str) -> RedirectResponse:
+    return RedirectResponse(f"/console/requests/{case_id}?done={what}", status_code=303)
 
 
 def _page_number(text: str | None) -> int:

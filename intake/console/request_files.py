@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 
 from adapters.attachment_store import AttachmentStore
@@ -39,7 +39,7 @@ def download(content: bytes, content_type: str, filename: str) -> Response:
 
 
 def add_request_files(
-    app: FastAPI,
+    app: APIRouter,
     prefix: str,
     engine: Engine,
     signed_in: Callable[[Request], Awaitable[Any]],

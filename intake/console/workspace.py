@@ -192,11 +192,7 @@ def install_workspace(app: FastAPI, pages: Pages) -> None:
             "page": found.page,
             "pages": found.pages,
             "total": found.total,
-            "chosen": {
-                "severity": chosen.severity or "",
-                "tenant": chosen.tenant or "",
-                "status": chosen.status or "",
-            },
+            "chosen": {k: getattr(chosen, k) or "" for k in ("severity", "tenant", "status")},
             "severities": [s.value for s in Severity],
             "statuses": [s.value for s in QUEUE_STATUSES],
             "query": request.url.query,

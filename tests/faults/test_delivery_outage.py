@@ -8,7 +8,6 @@ at 1 s so that "a while" is seconds. Sizes: FAULT_CASES (12 in `make test`, 200 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -44,8 +43,7 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
     run = uuid.uuid4().hex[:6]
     calm_hooks = WebhookReceiver()
     async with calm_hooks:
-        calm = dataclasses.replace(
-            settings,
+        calm = settings.replace(
             policy_path=policy,
             task_queue=settings.task_queue + "-calm",
             webhook_support_queue=calm_hooks.url,
@@ -56,8 +54,7 @@ async def test_mail_and_webhooks_down_then_back_deliver_every_notification_once(
             await run_all(cases, f"calm-{run}", severity="A")
 
     mail_port, hooks = free_port(), WebhookReceiver(port=free_port())
-    down = dataclasses.replace(
-        settings,
+    down = settings.replace(
         policy_path=policy,
         smtp_port=mail_port,
         webhook_support_queue=hooks.url,

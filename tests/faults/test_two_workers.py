@@ -26,7 +26,6 @@ Sizes: FAULT_CASES and FAULT_KILLS (12 cases and 2 kills in `make test`, 200 and
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import email
 import email.policy
 import json
@@ -135,7 +134,7 @@ async def test_two_workers_one_database_survive_kills(
 ) -> None:
     began = time.monotonic()
     policy = patient_policy(tmp_path)
-    calm = dataclasses.replace(settings, policy_path=policy, task_queue=settings.task_queue + "-calm")
+    calm = settings.replace(policy_path=policy, task_queue=settings.task_queue + "-calm")
     run = uuid.uuid4().hex[:6]
 
     async def calm_run() -> tuple[list[CaseView], float]:
@@ -149,7 +148,7 @@ async def test_two_workers_one_database_survive_kills(
 
     # One database for both: migrated and seeded once here, as an operator would before starting
     # workers (each worker migrates at start as well; the second finds nothing to do).
-    shared = dataclasses.replace(settings, database_url=postgres_url)
+    shared = settings.replace(database_url=postgres_url)
     seed_directory(shared, settings.directory_path)
     engine = open_database(shared)
 
