@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,11 @@ from tests.browser import BrowserPage, chromium, recorded_page, serving
 from tests.conftest import running_worker
 from tests.test_api import KEYS, keyring
 from tests.test_console_browser import clean
-from tests.test_whatif import ANSWERED_AFTER, HALVED, archived, waited
+from tests.test_whatif import ANSWERED_AFTER, HALVED, OPENED, archived, waited
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-RANGE = ("2026-11-22", "2026-11-24")  # the archived cases opened on 2026-11-23
+# the archived cases opened on OPENED's day (a Monday some weeks back): the day before to the day after
+RANGE = ((OPENED - timedelta(days=1)).date().isoformat(), (OPENED + timedelta(days=1)).date().isoformat())
 
 
 @dataclass
