@@ -78,7 +78,6 @@ from intake.opening_files import BadMultipart, FileTooLarge, Uploads, body_limit
 from intake.whatif import build_whatif, whatif_phrases
 from support.access import Permission, Principal
 from support.case_numbers import NUMBER_PATTERN
-from support.case_view import CaseView
 from support.expected_wait import ExpectedWait
 from support.policy import Policy, PolicyError
 from support.reports import report_tenants
@@ -477,18 +476,17 @@ def create_console(
         session: Session,
         case_id: str,
         status: int = 200,
-        view: CaseView | None = None,
         **context: Any,
     ) -> HTMLResponse:
         if not CASE_ID.match(case_id):
             raise CaseNotFound(case_id)
         cases = await get_cases()
-        if view is None:
-            view = await cases.show(case_id, session.principal, language(request))
+        # the view, the actions it takes and its clocks from one query (issue 26)
+        view, basis = await cases.show_with_basis(case_id, session.principal, language(request))
         zone = await reader_zone(session, view.tenant_id)
         reader = Reading(Words(TEMPLATES, language(request)), phrases, zone)
-        parts = await parts_of(
-            cases, case_id, view, session.principal, allowed_actions(session.principal),
+        parts = parts_of(
+            view, basis, session.principal, allowed_actions(session.principal),
             await policy_now(), settings.staff_file, replies, reader, datetime.now(UTC),
         )  # fmt: skip
         messages = await thread.page(cases, case_id, session.principal, None, PAGE_MAX, shown=view)
