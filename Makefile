@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) -m bench.idle_cases --cases 500
 	$(PY) -m bench.openings --runs 2 --cases 50
 	$(PY) -m bench.case_memory --cases 50
+	$(PY) -m bench.replay_rate --rounds 2
 
 faults: $(STAMP)
 	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py \

@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import PollerBehavior, PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.archive import ArchiveActivities
 from activities.case_context import CaseContextActivities
@@ -39,6 +38,7 @@ from adapters.staff import StaffFileError, StaffList, load_staff
 from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
 from bootstrap.parts import Part as Part
+from bootstrap.workflow_sandbox import CompiledSandboxRunner
 from support.inbound_mail import reply_key
 from support.survey_links import survey_key
 from workflows.deliveries import deliveries_queue
@@ -48,12 +48,13 @@ from workflows.support_case import SupportCaseWorkflow
 WORKFLOWS = [SupportCaseWorkflow]
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)  # within the 9 s a signal gives the process (runner)
 
-# The default sandbox, on purpose: it re-imports the workflow module for every case it loads,
-# which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against ~230
-# with every module passed through), but passing everything through also lets `datetime.now()` and
-# friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
-# CASEWORK_MAX_CACHED_WORKFLOWS instead.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner()
+# The default sandbox's restrictions, on purpose: it re-imports the workflow module for every case
+# it loads, which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against
+# ~230 with every module passed through), but passing everything through also lets `datetime.now()`
+# and friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
+# CASEWORK_MAX_CACHED_WORKFLOWS instead. The snippets the SDK runs inside each sandbox are compiled
+# once (`bootstrap.workflow_sandbox`: ~13 % of a replay's CPU).
+WORKFLOW_RUNNER = CompiledSandboxRunner()
 
 
 def compile_sandboxed_modules(var_dir: Path) -> list[Path]:

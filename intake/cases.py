@@ -107,6 +107,7 @@ from support.customer_view import customer_view
 from support.names import Names
 from support.policy import PolicyError
 from support.request import CaseRequest, RequestDetails
+from support.sla_ledger import SlaBasis
 from support.verification import SealedAttempt, VerificationAttempt, VerificationResult
 from support.vocabulary import CaseStatus, Category, Severity
 from workflows import search_attributes as sa
@@ -653,19 +654,42 @@ class Cases:
         `records`: a case Temporal no longer holds is read from its closed record; a page that must
         tell the two apart (the portal's: an archived case takes no comment) says False and gets
         CaseNotFound instead."""
+        view, _ = await self._read(case_id, principal, language, records, with_basis=False)
+        return view
+
+    async def show_with_basis(
+        self, case_id: str, principal: Principal = CLI_OPERATOR, language: str | None = None
+    ) -> tuple[CaseView, SlaBasis | None]:
+        """`show`, and for a running case its SLA basis (record, policy snapshot, tenant facts),
+        in the same one query: the console's case page needs both (issue 26: a click is the
+        action and one read). None: the case has ended, and takes nothing."""
+        return await self._read(case_id, principal, language, True, with_basis=True)
+
+    async def _read(
+        self, case_id: str, principal: Principal, language: str | None, records: bool, *, with_basis: bool
+    ) -> tuple[CaseView, SlaBasis | None]:
         if not principal.allows(Permission.READ_CASES):
             raise Forbidden(f"a {principal.role.value} key cannot read cases")
         case_id = await self.case_id_of(case_id)
         handle = self._handle(case_id)
+        basis: SlaBasis | None = None
         # One query for a running case (issue 26): the tenant is checked on the view itself. A case
         # that has completed is refused the query by the server, and read from its history.
         try:
             try:
-                view = await handle.query(
-                    SupportCaseWorkflow.shown,
-                    rpc_timeout=QUERY_TIMEOUT,
-                    reject_condition=QueryRejectCondition.NOT_OPEN,
-                )
+                if with_basis:
+                    basis = await handle.query(
+                        SupportCaseWorkflow.shown_basis,
+                        rpc_timeout=QUERY_TIMEOUT,
+                        reject_condition=QueryRejectCondition.NOT_OPEN,
+                    )
+                    view = basis.view
+                else:
+                    view = await handle.query(
+                        SupportCaseWorkflow.shown,
+                        rpc_timeout=QUERY_TIMEOUT,
+                        reject_condition=QueryRejectCondition.NOT_OPEN,
+                    )
             except WorkflowQueryRejectedError as rejected:
                 if rejected.status is not WorkflowExecutionStatus.COMPLETED:  # ended otherwise
                     view = await handle.query(SupportCaseWorkflow.shown, rpc_timeout=QUERY_TIMEOUT)
@@ -675,7 +699,7 @@ class Cases:
                 raise CaseNotFound(f"no case {case_id!r}")
             if view.request is not None:  # the console's projection, fed by every read
                 await self._projected(view, [view.request.requester, view.request.description])
-            return self.seen(view, principal, language)
+            return self.seen(view, principal, language), basis
         except RPCError as error:
             if error.status == RPCStatusCode.FAILED_PRECONDITION:  # "Workflow Task in failed state"
                 raise Unavailable(
@@ -687,7 +711,7 @@ class Cases:
                 else None
             )
             if closed is not None:  # past Temporal's retention: its closed record
-                return self.seen(closed, principal, language)
+                return self.seen(closed, principal, language), None
             raise _rpc_error(error, case_id) from None
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"case {case_id} could not be read: {error}") from None

@@ -24,6 +24,7 @@ from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
 from support.policy import Policy
 from support.request import CaseRequest, RequestDetails
+from support.shared_policy import shared, shared_calendar
 from support.tenant import TenantFacts
 from support.verification import IssuedCode
 from support.vocabulary import Severity
@@ -65,7 +66,7 @@ class CaseRecord:
         self.request = request
         self.view = view
         self.files: list[AttachmentRef] = []  # given at opening (in the input: never in the view)
-        self.policy: Policy | None = None
+        self._policy: Policy | None = None  # the worker's shared snapshot (`policy`)
         self.tenant: TenantFacts | None = None
         self.issued: IssuedCode | None = None
         self.context: CaseContext | None = None  # kept while the caller is being verified
@@ -99,6 +100,18 @@ class CaseRecord:
         return record
 
     @property
+    def policy(self) -> Policy | None:
+        """The policy snapshot the case runs under (None before its context is loaded)."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: Policy | None) -> None:
+        # Every case of one policy content holds one snapshot (`support.shared_policy`): its own
+        # decoded copy is dropped here, instead of one copy per cached case.
+        if policy is not self._policy:
+            self._policy = shared(policy) if policy is not None else None
+
+    @property
     def rules(self) -> Policy:
         assert self.policy is not None, "the case has no policy before its context is loaded"
         return self.policy
@@ -115,6 +128,8 @@ class CaseRecord:
         assert severity is not None, "the case has no calendar before it is opened"
         if self._calendar is None or self._calendar[0] is not severity:
             calendar = case_calendar(self.rules, self.view.category, severity, self.facts.time_zone)
+            if all(calendar is not own for own in self.rules.calendars.values()):  # in the tenant's zone
+                calendar = shared_calendar(calendar)
             self._calendar = (severity, calendar)
         return self._calendar[1]
 

@@ -1,6 +1,7 @@
 """What an action costs the server (issue 26), over real HTTP against the real stack: one round
 trip per action (the caller's tenants travel in the update, the case's validator refuses a foreign
-caller), and a foreign tenant's action is a 404 like a missing case's, leaving no event."""
+caller), and a foreign tenant's action is a 404 like a missing case's, leaving no event; a console
+click is the action and one read of the page it lands on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bootstrap.api import api_app
 from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker
 from tests.test_api import as_key, body, case_of, keyring, serve
+from tests.test_console import csrf_of, sign_in
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 
@@ -72,6 +74,24 @@ async def test_an_action_is_one_round_trip_and_a_foreign_tenants_is_a_404_that_r
                     shown = await http.get(f"/cases/{case}", headers=as_key("contoso-portal"))
                     assert shown.json()["status"] == "in_progress", (
                         "the customer's case is untouched by fabrikam"
+                    )
+
+                    # The console: a click is the action and one read of the page it lands on
+                    # (the view, the actions the case takes now and its clock bars: one query).
+                    await sign_in(http, "li.wei")
+                    page = await http.get(f"/console/cases/{case}")
+                    assert page.status_code == 200, page.text
+                    trips.calls.clear()
+                    clicked = await http.post(
+                        f"/console/cases/{case}/actions/update",
+                        data={"csrf": csrf_of(page.text), "message": "Still on it, the logs are in"},
+                        follow_redirects=True,
+                    )
+                    assert clicked.status_code == 200, clicked.text
+                    assert "Still on it, the logs are in" in clicked.text, "the page shows the update"
+                    assert 'id="clock-customer_update"' in clicked.text, "and the clock it moved"
+                    assert dict(trips.calls) == {"start_workflow_update": 1, "query_workflow": 1}, (
+                        "a console click: act, then one read"
                     )
             finally:
                 server.should_exit = True

@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from bootstrap.worker_runtime import WORKFLOW_RUNNER, compile_sandboxed_modules
+from bootstrap.workflow_sandbox import CompiledSandboxRunner, compiled
+from intake.history import load_json
 from tests.clock_reading_workflow import ReadsTheClock
 from workflows.support_case import SupportCaseWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
 
 
 async def test_the_workers_sandbox_refuses_the_wall_clock(time_env: WorkflowEnvironment) -> None:
@@ -48,3 +53,21 @@ def test_the_workflow_module_is_compiled_once_for_the_sandbox(
     source = sys.modules[SupportCaseWorkflow.__module__].__file__
     assert source is not None
     assert Path(importlib.util.cache_from_source(source)) in written, "where the importer looks first"
+
+
+async def test_the_workers_sandbox_replays_a_recorded_case_and_converts_its_payloads_in_context() -> None:
+    """The worker's runner (bootstrap.workflow_sandbox) reaches into the SDK's private sandbox
+    instance: a recorded case with activities, timers and updates replays through it, and each
+    payload is converted in its command's context (asked without entering the sandbox)."""
+    history = HISTORIES / "thread_messages_kept.json"
+    runs = load_json(history.read_text(encoding="utf-8"), history.stem)
+    replayer = Replayer(
+        workflows=[SupportCaseWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    for run in runs:
+        result = await replayer.replay_workflow(run, raise_on_replay_failure=False)
+        assert result.replay_failure is None, result.replay_failure
+    assert isinstance(WORKFLOW_RUNNER, CompiledSandboxRunner)
+    assert compiled.cache_info().hits > 0, "the sandbox was entered with code compiled once"

@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 
 from adapters.canned_replies import RepliesFileError, RepliesSource
 from adapters.staff import StaffFileError, load_staff
 from intake.actions import CaseAction
-from intake.cases import Cases, Unavailable
+from intake.cases import Cases
 from intake.console.forms import Field, form_fields
 from intake.console.ledger_bars import KINDS, LedgerBar, ledger_bars
 from intake.console.words import Reading
-from intake.ledgers import ledger_phrases, sla_basis
+from intake.ledgers import ledger_phrases
 from support.access import Principal
 from support.actions_now import taken_now
 from support.case_view import CaseView
@@ -59,16 +57,12 @@ class CasePageParts:
     running: bool
 
 
-async def read_basis(cases: Cases, case_id: str, view: CaseView, policy: Policy) -> tuple[SlaBasis, bool]:
-    """The case's record and policy snapshot (a query of the running case) and whether it runs;
-    a case that has ended is drawn from its final view on the policy in force, and takes nothing."""
-    real = await cases.case_id_of(case_id)
-    try:
-        description = await cases.client.get_workflow_handle(real).describe()
-    except RPCError as error:
-        raise Unavailable(f"case {case_id} cannot be read right now: {error.message}") from None
-    if description.status is WorkflowExecutionStatus.RUNNING:
-        return await sla_basis(cases, real), True
+def page_basis(view: CaseView, basis: SlaBasis | None, policy: Policy) -> tuple[SlaBasis, bool]:
+    """The basis the page draws on and whether the case runs: a running case's own (read with its
+    view in one query: `Cases.show_with_basis`); a case that has ended is drawn from its final
+    view on the policy in force, and takes nothing."""
+    if basis is not None:
+        return basis, True
     return SlaBasis(view=view, policy=policy, tenant_time_zone=view.time_zone), False
 
 
@@ -159,10 +153,9 @@ def reply_text(replies: RepliesSource, reply_id: str, customer: str) -> str | No
     return found.in_language(customer) if found is not None else None
 
 
-async def parts_of(
-    cases: Cases,
-    case_id: str,
+def parts_of(
     view: CaseView,
+    basis: SlaBasis | None,
     principal: Principal,
     actions: list[CaseAction],
     policy: Policy,
@@ -171,8 +164,9 @@ async def parts_of(
     reader: Reading,
     now: datetime,
 ) -> CasePageParts:
-    """Everything the case page shows beside the view, for this reader at `now`."""
-    basis, running = await read_basis(cases, case_id, view, policy)
+    """Everything the case page shows beside the view, for this reader at `now`. `basis`: the
+    running case's, read with the view (None: the case has ended)."""
+    basis, running = page_basis(view, basis, policy)
     staff = [] if principal.customer_side else staff_of(staff_file, view.tenant_id)
     taken = taken_now(basis, candidates(actions, basis.view, principal, staff), now) if running else {}
     assignees = [str(getattr(m, "assignee", "")) for m in taken.get("assign", [])]

@@ -25,7 +25,6 @@ from intake.console.request_files import add_request_files
 from intake.console.session import Session
 from support.access import Principal
 from support.case_numbers import CASE_REF
-from support.case_view import CaseView
 from support.thread import PAGE_MAX
 from support.vocabulary import Via
 
@@ -43,17 +42,16 @@ def case_router(console: Console) -> APIRouter:
         session: Session,
         case_id: str,
         status: int = 200,
-        view: CaseView | None = None,
         **context: Any,
     ) -> HTMLResponse:
         if not CASE_REF.match(case_id):
             raise CaseNotFound(case_id)
         cases = await console.get_cases()
-        if view is None:
-            view = await cases.show(case_id, session.principal, console.language(request))
+        # the view, the actions it takes and its clocks from one query (issue 26)
+        view, basis = await cases.show_with_basis(case_id, session.principal, console.language(request))
         zone = await console.reader_zone(session, view.tenant_id)
-        parts = await parts_of(
-            cases, case_id, view, session.principal, allowed_actions(session.principal),
+        parts = parts_of(
+            view, basis, session.principal, allowed_actions(session.principal),
             await console.policy_now(), console.settings.staff_file, console.replies,
             console.reading(request, zone), datetime.now(UTC),
         )  # fmt: skip
