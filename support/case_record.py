@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from support.actions import AttachmentRef
 from support.calendar import Calendar
+from support.case_attributes import Published, published
 from support.case_context import CaseContext
 from support.case_inputs import ArchivedInputs, CaseInputs
 from support.case_view import CaseView
@@ -79,6 +80,9 @@ class CaseRecord:
         # The next deadline this run last published as search attributes (None: not known, as in
         # a run carried over from one that did not publish it).
         self.published: NextDeadline | None = NO_DEADLINE
+        # The search attributes last published on the derived path (support.case_attributes);
+        # None: not known (a new run publishes all it has at its first decision).
+        self.attributes: Published | None = None
 
     @classmethod
     def begin(
@@ -89,6 +93,7 @@ class CaseRecord:
             view = CaseView.for_request(start.request, now, case_id, start.case_number, start.follows)
             record = cls(start.request, view, patched)
             record.files = list(start.attachments)
+            record.attributes = published(view)  # what the starter set (intake: sa.at_start)
             return record
         record = cls(start.request, start.carried.case, patched)
         record.files = list(start.attachments)

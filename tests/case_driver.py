@@ -212,8 +212,8 @@ class Driver:
                 for key, value in effect.values:
                     self.attributes[key] = value
                     self.attribute_log.append((self.now, key, value))
-        if decision.wake:
-            self._time_passed()  # the workflow's loop wakes on the change
+        if decision.wake and not self.done:
+            self._time_passed()  # the workflow's loop wakes on the change (its loop ends when done)
         return decision
 
     def _continue_as_new(self) -> None:
