@@ -152,6 +152,7 @@ PATCHES: tuple[Patch, ...] = (
     ),
 )
 
+
 def _folded_by(release: str) -> frozenset[str]:
     """The patches a release folds: every one listed before it but the older release."""
     ids = [patch.id for patch in PATCHES]
