@@ -20,6 +20,7 @@ from support.case_attributes import Published, published
 from support.case_context import CaseContext
 from support.case_inputs import ArchivedInputs, CaseInputs
 from support.case_view import CaseView
+from support.clocks import ClockTerms
 from support.closed_case import CaseArchive
 from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
@@ -122,6 +123,11 @@ class CaseRecord:
             calendar = case_calendar(self.rules, self.view.category, severity, self.facts.time_zone)
             self._calendar = (severity, calendar)
         return self._calendar[1]
+
+    @property
+    def clock_terms(self) -> ClockTerms:
+        """What the case's clocks are planned on now: its severity's calendar and warnings."""
+        return ClockTerms(self.calendar, tuple(self.rules.sla.warn_at))
 
     def archive(self) -> CaseArchive:
         """The archive activity's input: the final view, with the policy snapshot and the tenant's

@@ -111,9 +111,7 @@ def reopened(case: CaseRecord, reason: str, now: datetime, decision: Decision) -
     view.reopened_count += 1
     view.reopen_until = None
     if view.customer_update is not None:
-        view.customer_update = next_cycle(
-            view.customer_update, case.calendar, now, case.rules.sla.warn_at, paused=False
-        )
+        view.customer_update = next_cycle(view.customer_update, case.clock_terms, now, paused=False)
     view.record(now, "reopened", f"reopened: {excerpt(reason)}", actor="customer")
     touch(case, now, None, decision)
     decision.set((CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value))

@@ -47,11 +47,7 @@ def first_response(case: CaseRecord, engineer: str, message: str, now: datetime,
     move_to(view, CaseStatus.IN_PROGRESS)
     view.assigned_engineer = view.assigned_engineer or engineer
     view.customer_update = start_clock(
-        ClockName.CUSTOMER_UPDATE,
-        case.calendar,
-        case.rules.severities[view.severity].customer_update,
-        now,
-        case.rules.sla.warn_at,
+        ClockName.CUSTOMER_UPDATE, case.clock_terms, case.rules.severities[view.severity].customer_update, now
     )
     view.record(
         now, "first_response", f"first response ({clock.state.value}): {excerpt(message)}", actor=engineer
@@ -92,7 +88,7 @@ def customer_update(case: CaseRecord, action: CustomerUpdate, now: datetime, dec
     assert view.customer_update is not None
     clock = answer_clock(view.customer_update, case.calendar, now, action.engineer)
     view.customer_update = next_cycle(
-        clock, case.calendar, now, case.rules.sla.warn_at, paused=waiting_on_customer(view.customer_requests)
+        clock, case.clock_terms, now, paused=waiting_on_customer(view.customer_requests)
     )
     view.record(
         now,

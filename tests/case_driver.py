@@ -19,10 +19,10 @@ from pydantic import BaseModel
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
 from support.agenda import WakeUp, agenda, case_done
+from support.case_attributes import waypoint
 from support.case_context import CaseContext
 from support.case_effects import CaseAttribute, Decision, Effect, SetAttributes, Tell
 from support.case_events import Event, TimePassed
-from support.case_attributes import waypoint
 from support.case_machine import decide, refusal
 from support.case_record import CaseRecord, CaseStart
 from support.case_view import CaseView
@@ -117,6 +117,7 @@ class Driver:
         # Per decision: its upserts, and a sleep left stale (the agenda's first instant or the
         # case's being done changed, and the decision did not wake the workflow).
         self.upserts: list[int] = []
+        self.upsert_log: list[tuple[tuple[CaseAttribute, Attribute], ...]] = []  # each upsert's values
         self.stale_sleeps: list[tuple[datetime, str]] = []
         self.case = CaseRecord.begin(CaseStart(request=request), opened_at, request.case_id)
         context = context_for(request, opened_at, policy or policy_for(opened_at), directory)
@@ -218,6 +219,7 @@ class Driver:
             if isinstance(effect, Tell):
                 self.told.append(effect.notification)
             elif isinstance(effect, SetAttributes):
+                self.upsert_log.append(effect.values)
                 for key, value in effect.values:
                     self.attributes[key] = value
                     self.attribute_log.append((self.now, key, value))
