@@ -22,7 +22,9 @@ def published(driver: Driver) -> list[tuple[object, object]]:
     pairs: list[tuple[object, object]] = []
     current: dict[CaseAttribute, object] = {}
     for upsert in driver.upsert_log:
-        touched = {k: v for k, v in upsert if k in (CaseAttribute.NEXT_DEADLINE, CaseAttribute.CLOCK_PAUSED)}
+        touched: dict[CaseAttribute, object] = {
+            k: v for k, v in upsert if k in (CaseAttribute.NEXT_DEADLINE, CaseAttribute.CLOCK_PAUSED)
+        }
         if touched:
             current |= touched
             pairs.append(
