@@ -20,9 +20,9 @@ patch's new side without asking, one marker in all. A case from before is told n
 (remembered for its run) and asks the folded patch as it always did: its history replays and its
 behaviour is unchanged. A new patch is listed here as before, and folded at the next release.
 
-Releases stack (`RELEASES`, newest last): each folds every patch listed before it. A new case asks
-the newest release only (one marker); a case recorded under an older release is told no for the
-newer one during replay and asks its own release, as it always did.
+Releases stack: each folds every patch listed before it (`FOLDED_2026_12`, `FOLDED_DERIVED`). A
+new case asks the newest release only (one marker); a case recorded under an older release is told
+no for the newer one during replay and asks its own release, as it always did.
 """
 
 from __future__ import annotations
