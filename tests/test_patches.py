@@ -184,3 +184,10 @@ def test_contributing_md_lists_every_patch() -> None:
     table = text.split("| patch id | why | recorded history |", 1)[1].split("\n\n", 1)[0]
     documented = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
     assert documented == [patch.id for patch in PATCHES]
+
+
+def test_a_new_case_records_one_patch_marker_across_both_releases() -> None:
+    """Releases stack: the newest folds the older one's patches too, so a case of this code asks
+    it alone (issue 26: one marker), and a case of the older release replays asking its own."""
+    assert recorded_patch_ids(HISTORIES / "attributes_derived.json") == {DERIVED_RELEASE_PATCH}
+    assert recorded_patch_ids(HISTORIES / "patches_folded.json") == {RELEASE_PATCH}
