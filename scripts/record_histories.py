@@ -480,7 +480,27 @@ async def patches_folded(env: WorkflowEnvironment, cases: Cases, _: Settings) ->
     return case
 
 
+async def attributes_derived(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
+    """Issue 27: a case of the code that derives its search attributes from its view (one upsert
+    per decision, only of what changed, or none) and wakes when its agenda's first item changes:
+    a response, a handover, a note (no upsert), a request that pauses the clock, the customer's
+    reply two hours later, and the customer withdrawing the case (its run ends on the change)."""
+    case = (await cases.open(request("attributes-derived"))).case.case_id
+    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    await cases.assign(case, Assignment(engineer=ENGINEER, assignee="zhang.min", reason="handover"))
+    await cases.note(case, InternalNote(engineer=ENGINEER, note="no attribute changes"))
+    await cases.request_customer_action(
+        case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace", pauses_clock=True)
+    )
+    await env.sleep(timedelta(hours=2))
+    await cases.receive_reply(case, _reply("The trace is attached."))
+    await cases.withdraw(case, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
+    await env.sleep(timedelta(minutes=1))
+    return case
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "attributes_derived": attributes_derived,
     "patches_folded": patches_folded,
     "severity_a_resolved_with_survey": severity_a_resolved_with_survey,
     "severity_a_breach_then_change": severity_a_breach_then_change,
@@ -541,6 +561,8 @@ async def record(out: Path, only: set[str]) -> None:
                         env.client,
                         scenario_settings.task_queue,
                         staff=staff_from_file(scenario_settings.staff_file),
+                        # an action's deadline on the cases' (skipped) clock, not this host's
+                        case_clock=env.get_current_time,
                     )
                     case_id = await scenario(env, cases, scenario_settings)
                     runs = await fetch_runs(env.client, case_id)

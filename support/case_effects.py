@@ -4,6 +4,11 @@ The machine decides and records; the workflow (the shell) carries out: it starts
 each `Tell`, upserts each `SetAttributes`, and counts, observes and logs through the SDK (so
 replays emit nothing twice). A decision also says whether the case changed in a way its agenda
 may see (`wake`), and carries the answer of an update that has one (`reply`).
+
+A case that runs the derived rules (`support.case_attributes`, every case started by this code)
+gets its one `SetAttributes` and its `wake` from the machine after each decision; what the steps
+set by hand (`set`, `also_set`, `wake = True`) is what cases recorded before replay, and is
+dropped for the others.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ class Decision:
         self.effects.append(Keep(message))
 
     def set(self, *values: tuple[CaseAttribute, AttributeValue]) -> None:
+        """An upsert set by hand: kept for cases recorded before the derived attributes."""
         self.effects.append(SetAttributes(values))
 
     def also_set(self, *values: tuple[CaseAttribute, AttributeValue]) -> None:

@@ -32,6 +32,7 @@ from support.actions import (
 )
 from support.agenda import Wake, WakeUp, agenda
 from support.assignment import assign, assign_refusal, noted
+from support.case_attributes import DERIVED_PATCH, derive, waypoint
 from support.case_context import CaseContext
 from support.case_effects import Decision
 from support.case_events import (
@@ -191,12 +192,18 @@ def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
     if case.inputs is not None:
         digest = event.policy_digest if isinstance(event, CaseContext) else None
         case.inputs.note(now, event, digest)
+    # Cases that run this code derive their upsert and wake (support.case_attributes); cases
+    # from before replay the ones their steps set by hand.
+    before = waypoint(case) if case.patched(DERIVED_PATCH) else None
     recorded = case.view.timeline_omitted + len(case.view.timeline)
     STEPS[type(event)](case, event, now, decision)
     if case.view.timeline_omitted + len(case.view.timeline) != recorded:  # the case took it
         keep_message(case, event, now, decision)
     case.view.note_holder(now)
-    publish(case, decision)
+    if before is None:
+        publish(case, decision)
+    else:
+        derive(case, before, decision)
     return decision
 
 

@@ -16,9 +16,11 @@ from pydantic import BaseModel, Field
 
 from support.actions import AttachmentRef
 from support.calendar import Calendar
+from support.case_attributes import Published, published
 from support.case_context import CaseContext
 from support.case_inputs import ArchivedInputs, CaseInputs
 from support.case_view import CaseView
+from support.clocks import ClockTerms
 from support.closed_case import CaseArchive
 from support.entitlement import case_calendar
 from support.next_deadline import NO_DEADLINE, NextDeadline
@@ -80,6 +82,9 @@ class CaseRecord:
         # The next deadline this run last published as search attributes (None: not known, as in
         # a run carried over from one that did not publish it).
         self.published: NextDeadline | None = NO_DEADLINE
+        # The search attributes last published on the derived path (support.case_attributes);
+        # None: not known (a new run publishes all it has at its first decision).
+        self.attributes: Published | None = None
 
     @classmethod
     def begin(
@@ -90,6 +95,7 @@ class CaseRecord:
             view = CaseView.for_request(start.request, now, case_id, start.case_number, start.follows)
             record = cls(start.request, view, patched)
             record.files = list(start.attachments)
+            record.attributes = published(view)  # what the starter set (intake: sa.at_start)
             return record
         record = cls(start.request, start.carried.case, patched)
         record.files = list(start.attachments)
@@ -132,6 +138,11 @@ class CaseRecord:
                 calendar = shared_calendar(calendar)
             self._calendar = (severity, calendar)
         return self._calendar[1]
+
+    @property
+    def clock_terms(self) -> ClockTerms:
+        """What the case's clocks are planned on now: its severity's calendar and warnings."""
+        return ClockTerms(self.calendar, tuple(self.rules.sla.warn_at))
 
     def archive(self) -> CaseArchive:
         """The archive activity's input: the final view, with the policy snapshot and the tenant's

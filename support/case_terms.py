@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from support.calendar import Calendar
-from support.clocks import ClockName, SlaClock, start_clock
+from support.clocks import ClockName, ClockTerms, SlaClock, start_clock
 from support.entitlement import SeverityDecision, calendar_name, case_calendar, decide_severity
 from support.policy import Policy
 from support.sla import Checkpoint
@@ -63,7 +63,8 @@ def case_terms(
     decision = decide_severity(policy, category, requested, agreement)
     calendar = case_calendar(policy, category, decision.granted, tenant_time_zone)
     target = policy.severities[decision.granted].first_response
-    clock = start_clock(ClockName.FIRST_RESPONSE, calendar, target, opened_at, policy.sla.warn_at)
+    terms = ClockTerms(calendar, tuple(policy.sla.warn_at))
+    clock = start_clock(ClockName.FIRST_RESPONSE, terms, target, opened_at)
     return CaseTerms(
         decision=decision,
         calendar_name=calendar_name(policy, category, decision.granted),

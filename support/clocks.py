@@ -8,6 +8,7 @@ the clock, exactly as the policy says.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -89,7 +90,17 @@ def used(clock: SlaClock, calendar: Calendar, now: datetime) -> timedelta:
     return sum((calendar.elapsed(s.start, s.end or now) for s in clock.segments), timedelta(0))
 
 
-def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock:
+@dataclass(frozen=True, slots=True)
+class ClockTerms:
+    """What a clock's deadline and warning instants are computed on, as one value: the calendar
+    its business time runs on (the severity's) and the fractions of it at which support is warned
+    (`[sla] warn_at`). Before, the two travelled apart through every call that plans a clock."""
+
+    calendar: Calendar
+    warn_at: tuple[float, ...]
+
+
+def _plan(clock: SlaClock, terms: ClockTerms) -> SlaClock:
     """Deadline and the checkpoints still to come, from the segments (pure).
 
     The only place a deadline or a warning instant is computed: starting, resuming and
@@ -98,10 +109,10 @@ def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock
         return clock.model_copy(
             update={"due": None if clock.answered_at is None else clock.due, "checkpoints": []}
         )
-    open_start = clock.segments[-1].start
+    calendar, open_start = terms.calendar, clock.segments[-1].start
     before = sum((calendar.elapsed(s.start, s.end) for s in clock.segments[:-1] if s.end), timedelta(0))
 
-    fractions = sorted(warn_at)
+    fractions = sorted(terms.warn_at)
     amounts = [max(clock.business_time * f - before, timedelta(0)) for f in [*fractions, 1.0]]
     *warnings, due = calendar.add_each(open_start, amounts)  # one walk for the deadline and warnings
     pending = [Checkpoint(fraction=f, at=at) for f, at in zip(fractions, warnings, strict=True)]
@@ -113,19 +124,17 @@ def _plan(clock: SlaClock, calendar: Calendar, warn_at: list[float]) -> SlaClock
     return clock.model_copy(update={"due": due, "checkpoints": pending})
 
 
-def start_clock(
-    name: ClockName, calendar: Calendar, target: Target, at: datetime, warn_at: list[float], cycle: int = 0
-) -> SlaClock:
+def start_clock(name: ClockName, terms: ClockTerms, target: Target, at: datetime, cycle: int = 0) -> SlaClock:
     clock = SlaClock(
         name=name,
         target=str(target),
-        business_time=target.on(calendar),
+        business_time=target.on(terms.calendar),
         cycle=cycle,
         started_at=at,
         segments=[Segment(start=at)],
         due=None,
     )
-    return _plan(clock, calendar, warn_at)
+    return _plan(clock, terms)
 
 
 def pause_clock(clock: SlaClock, at: datetime) -> SlaClock:
@@ -136,17 +145,15 @@ def pause_clock(clock: SlaClock, at: datetime) -> SlaClock:
     return clock.model_copy(update={"segments": segments, "due": None, "checkpoints": [], "state": state})
 
 
-def resume_clock(clock: SlaClock, calendar: Calendar, at: datetime, warn_at: list[float]) -> SlaClock:
+def resume_clock(clock: SlaClock, terms: ClockTerms, at: datetime) -> SlaClock:
     if clock.running or clock.answered_at is not None:
         return clock
     state = ClockState.BREACHED if clock.breached_at else ClockState.RUNNING
     resumed = clock.model_copy(update={"segments": [*clock.segments, Segment(start=at)], "state": state})
-    return _plan(resumed, calendar, warn_at)
+    return _plan(resumed, terms)
 
 
-def retarget_clock(
-    clock: SlaClock, calendar: Calendar, target: Target, warn_at: list[float], now: datetime
-) -> SlaClock:
+def retarget_clock(clock: SlaClock, terms: ClockTerms, target: Target, now: datetime) -> SlaClock:
     """A new severity's target and calendar, planned from the clock's own start (pauses kept).
 
     When the new deadline is already past, only the breach is left to fire (at once): warnings
@@ -154,8 +161,8 @@ def retarget_clock(
     """
     if clock.answered_at is not None:
         return clock  # a clock already answered keeps the verdict it got
-    changed = clock.model_copy(update={"target": str(target), "business_time": target.on(calendar)})
-    planned = _plan(changed, calendar, warn_at)
+    changed = clock.model_copy(update={"target": str(target), "business_time": target.on(terms.calendar)})
+    planned = _plan(changed, terms)
     if planned.due is not None and planned.due <= now:
         planned = planned.model_copy(update={"checkpoints": [c for c in planned.checkpoints if c.is_breach]})
     return planned
@@ -204,9 +211,7 @@ def answer_clock(clock: SlaClock, calendar: Calendar, at: datetime, by: str) -> 
     )
 
 
-def next_cycle(
-    clock: SlaClock, calendar: Calendar, at: datetime, warn_at: list[float], paused: bool
-) -> SlaClock:
+def next_cycle(clock: SlaClock, terms: ClockTerms, at: datetime, paused: bool) -> SlaClock:
     """Start the next period of a repeating clock, keeping the verdict of the one that ended."""
     result = CycleResult(
         cycle=clock.cycle,
@@ -218,14 +223,7 @@ def next_cycle(
         business_time=clock.business_time,
         segments=clock.segments if len(clock.segments) <= CYCLE_SEGMENTS_KEPT else [],
     )
-    fresh = start_clock(
-        clock.name,
-        calendar,
-        Target.model_validate(clock.target),
-        at,
-        warn_at,
-        cycle=clock.cycle + 1,
-    )
+    fresh = start_clock(clock.name, terms, Target.model_validate(clock.target), at, cycle=clock.cycle + 1)
     fresh = fresh.model_copy(update={"history": [*clock.history, result]})
     return pause_clock(fresh, at) if paused else fresh
 

@@ -111,7 +111,7 @@ def sync_pause(case: CaseRecord, now: datetime, actor: str, reason: str) -> None
         view.pauses.append(ClockPause(paused_at=now, paused_by=actor, reason=reason))
         view.record(now, "clock_paused", f"customer-update clock paused: {reason}", actor=actor)
     elif not waiting and not clock.running and view.status is CaseStatus.IN_PROGRESS:
-        view.customer_update = resume_clock(clock, case.calendar, now, case.rules.sla.warn_at)
+        view.customer_update = resume_clock(clock, case.clock_terms, now)
         if view.pauses and view.pauses[-1].resumed_at is None:
             view.pauses[-1].resumed_at = now
             view.pauses[-1].resumed_by = actor

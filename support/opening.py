@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from support.case_context import CaseContext
 from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
+from support.case_status import move_to
 from support.case_terms import case_terms
 from support.case_view import IncidentLink, Refusal, SeverityChange
 from support.cooperation import CustomerRequest, RequestKind, obligations_at
@@ -37,7 +38,7 @@ def context_loaded(case: CaseRecord, context: CaseContext, now: datetime, decisi
 
 def refuse(case: CaseRecord, refusal: Refusal, now: datetime, decision: Decision) -> None:
     view = case.view
-    view.status = CaseStatus.REFUSED
+    move_to(view, CaseStatus.REFUSED)
     view.refusal = refusal
     view.record(now, f"refused_{refusal.code}", refusal.message)
     decision.set((CaseAttribute.STATUS, CaseStatus.REFUSED.value))
@@ -136,7 +137,7 @@ def open_case(case: CaseRecord, context: CaseContext, now: datetime, decision: D
     view.customer_requests = obligations_at(policy, severity, calendar, now)
     if view.customer_requests:
         view.record(now, "obligations_requested", obligations_text(case))
-    view.status = CaseStatus.AWAITING_FIRST_RESPONSE
+    move_to(view, CaseStatus.AWAITING_FIRST_RESPONSE)
     decision.set(
         (CaseAttribute.STATUS, view.status.value),
         (CaseAttribute.SEVERITY, severity.value),

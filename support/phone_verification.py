@@ -11,6 +11,7 @@ from datetime import datetime
 from support.case_effects import CaseAttribute, Decision
 from support.case_events import CodeNotSent, CodeSent
 from support.case_record import CaseRecord
+from support.case_status import move_to
 from support.case_view import Refusal, VerificationView
 from support.opening import open_case, refuse
 from support.verification import SealedAttempt, VerificationResult, attempt_matches, can_check
@@ -43,7 +44,7 @@ def code_sent(case: CaseRecord, event: CodeSent, now: datetime, decision: Decisi
         expires_at=now + rule.expires_after,
         max_attempts=rule.max_attempts,
     )
-    view.status = CaseStatus.AWAITING_VERIFICATION
+    move_to(view, CaseStatus.AWAITING_VERIFICATION)
     view.record(
         now,
         "verification_sent",

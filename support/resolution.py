@@ -9,6 +9,7 @@ from datetime import datetime
 from support.actions import ReopenRequest, Resolution, SurveyAnswer
 from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
+from support.case_status import move_to
 from support.case_view import Survey, SurveyOutcome
 from support.clocks import next_cycle, stop_clock
 from support.cooperation import waive_all
@@ -61,7 +62,7 @@ def resolve(case: CaseRecord, action: Resolution, now: datetime, decision: Decis
     assert view.first_response is not None
     if view.first_response.answered_at is None:
         first_response(case, action.engineer, action.summary, now, decision)
-    view.status = CaseStatus.RESOLVED
+    move_to(view, CaseStatus.RESOLVED)
     view.resolved_at = now
     view.resolved_by = action.engineer
     view.resolution_summary = excerpt(action.summary)
@@ -106,13 +107,11 @@ def reopens_by_reply(case: CaseRecord, now: datetime) -> bool:
 def reopened(case: CaseRecord, reason: str, now: datetime, decision: Decision) -> None:
     """Reopened by the customer: by the reopen action, or by a reply within the window."""
     view = case.view
-    view.status = CaseStatus.IN_PROGRESS
+    move_to(view, CaseStatus.IN_PROGRESS)
     view.reopened_count += 1
     view.reopen_until = None
     if view.customer_update is not None:
-        view.customer_update = next_cycle(
-            view.customer_update, case.calendar, now, case.rules.sla.warn_at, paused=False
-        )
+        view.customer_update = next_cycle(view.customer_update, case.clock_terms, now, paused=False)
     view.record(now, "reopened", f"reopened: {excerpt(reason)}", actor="customer")
     touch(case, now, None, decision)
     decision.set((CaseAttribute.STATUS, CaseStatus.IN_PROGRESS.value))
@@ -122,7 +121,7 @@ def reopened(case: CaseRecord, reason: str, now: datetime, decision: Decision) -
 def close(case: CaseRecord, now: datetime, decision: Decision) -> None:
     """The reopen window ended: closed, and the satisfaction survey sent."""
     view, survey = case.view, case.rules.survey
-    view.status = CaseStatus.CLOSED
+    move_to(view, CaseStatus.CLOSED)
     view.closed_at = now
     view.reopen_until = None
     view.survey = Survey(
@@ -139,7 +138,7 @@ def close(case: CaseRecord, now: datetime, decision: Decision) -> None:
 def close_unresponsive(case: CaseRecord, why: str, said: Reason, now: datetime, decision: Decision) -> None:
     """`why` in English for the timeline; `said` for the people told."""
     view = case.view
-    view.status = CaseStatus.CLOSED_UNRESPONSIVE
+    move_to(view, CaseStatus.CLOSED_UNRESPONSIVE)
     view.closed_at = now
     view.customer_requests = waive_all(view.customer_requests)
     stop_clocks(case, now)

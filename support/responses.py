@@ -9,6 +9,7 @@ from datetime import datetime
 from support.actions import CustomerUpdate, FirstResponse
 from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
+from support.case_status import move_to
 from support.clocks import ClockName, answer_clock, next_cycle, start_clock
 from support.cooperation import waiting_on_customer
 from support.excerpt import excerpt
@@ -43,14 +44,10 @@ def first_response(case: CaseRecord, engineer: str, message: str, now: datetime,
     if clock.breached_at is not None and not view.sla_breached:
         view.sla_breached = True  # answered late in the same instant the breach came due
         decision.set((CaseAttribute.SLA_BREACHED, True))
-    view.status = CaseStatus.IN_PROGRESS
+    move_to(view, CaseStatus.IN_PROGRESS)
     view.assigned_engineer = view.assigned_engineer or engineer
     view.customer_update = start_clock(
-        ClockName.CUSTOMER_UPDATE,
-        case.calendar,
-        case.rules.severities[view.severity].customer_update,
-        now,
-        case.rules.sla.warn_at,
+        ClockName.CUSTOMER_UPDATE, case.clock_terms, case.rules.severities[view.severity].customer_update, now
     )
     view.record(
         now, "first_response", f"first response ({clock.state.value}): {excerpt(message)}", actor=engineer
@@ -91,7 +88,7 @@ def customer_update(case: CaseRecord, action: CustomerUpdate, now: datetime, dec
     assert view.customer_update is not None
     clock = answer_clock(view.customer_update, case.calendar, now, action.engineer)
     view.customer_update = next_cycle(
-        clock, case.calendar, now, case.rules.sla.warn_at, paused=waiting_on_customer(view.customer_requests)
+        clock, case.clock_terms, now, paused=waiting_on_customer(view.customer_requests)
     )
     view.record(
         now,

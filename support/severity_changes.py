@@ -64,13 +64,11 @@ def change_severity(
         SeverityChange(at=now, severity=severity, previous=previous, actor=actor, reason=excerpt(reason))
     )
     view.severity_changes += 1
-    rule, warn_at = policy.severities[severity], policy.sla.warn_at
+    rule, terms = policy.severities[severity], case.clock_terms  # the new severity's
     if view.first_response is not None:
-        view.first_response = retarget_clock(view.first_response, calendar, rule.first_response, warn_at, now)
+        view.first_response = retarget_clock(view.first_response, terms, rule.first_response, now)
     if view.customer_update is not None:
-        view.customer_update = retarget_clock(
-            view.customer_update, calendar, rule.customer_update, warn_at, now
-        )
+        view.customer_update = retarget_clock(view.customer_update, terms, rule.customer_update, now)
     again = waived_and_required_again(view.customer_requests, policy, severity)
     view.customer_requests = after_severity_change(
         view.customer_requests,

@@ -89,8 +89,8 @@ class PolicyName(BaseModel):
 
 
 def _step(case: CaseRecord, event: Event, at: datetime) -> None:
-    if decide(case, event, at).wake:
-        decide(case, TimePassed(), at)  # the workflow's loop wakes on the change
+    if decide(case, event, at).wake and not case_done(case.view):
+        decide(case, TimePassed(), at)  # the workflow's loop wakes on the change (and ends when done)
 
 
 def _advance(case: CaseRecord, instant: datetime) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from support.actions import Withdrawal
 from support.case_effects import CaseAttribute, Decision
 from support.case_record import CaseRecord
+from support.case_status import move_to
 from support.case_view import WithdrawalRecord
 from support.cooperation import waive_all
 from support.excerpt import excerpt
@@ -33,7 +34,7 @@ def withdrawal_refusal(case: CaseRecord) -> str | None:
 
 def withdraw(case: CaseRecord, action: Withdrawal, now: datetime, decision: Decision) -> None:
     view = case.view
-    view.status = CaseStatus.WITHDRAWN
+    move_to(view, CaseStatus.WITHDRAWN)
     view.closed_at = now
     view.withdrawal = WithdrawalRecord(at=now, reason=excerpt(action.reason))
     view.customer_requests = waive_all(view.customer_requests)

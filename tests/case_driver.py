@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
 from support.agenda import WakeUp, agenda, case_done
+from support.case_attributes import waypoint
 from support.case_context import CaseContext
 from support.case_effects import CaseAttribute, Decision, Effect, SetAttributes, Tell
 from support.case_events import Event, TimePassed
@@ -113,6 +114,11 @@ class Driver:
         self.told: list[Notification] = []
         self.attributes: dict[CaseAttribute, Attribute] = {}
         self.attribute_log: list[tuple[datetime, CaseAttribute, Attribute]] = []
+        # Per decision: its upserts, and a sleep left stale (the agenda's first instant or the
+        # case's being done changed, and the decision did not wake the workflow).
+        self.upserts: list[int] = []
+        self.upsert_log: list[tuple[tuple[CaseAttribute, Attribute], ...]] = []  # each upsert's values
+        self.stale_sleeps: list[tuple[datetime, str]] = []
         self.case = CaseRecord.begin(CaseStart(request=request), opened_at, request.case_id)
         context = context_for(request, opened_at, policy or policy_for(opened_at), directory)
         self._decide(context)
@@ -203,17 +209,22 @@ class Driver:
             self._continue_as_new()
 
     def _decide(self, event: Event) -> Decision:
+        before = waypoint(self.case)
         decision = decide(self.case, event, self.now)
+        self.upserts.append(sum(isinstance(e, SetAttributes) for e in decision.effects))
+        if not decision.wake and waypoint(self.case) != before:
+            self.stale_sleeps.append((self.now, type(event).__name__))
         for effect in decision.effects:
             self.effects.append(effect)
             if isinstance(effect, Tell):
                 self.told.append(effect.notification)
             elif isinstance(effect, SetAttributes):
+                self.upsert_log.append(effect.values)
                 for key, value in effect.values:
                     self.attributes[key] = value
                     self.attribute_log.append((self.now, key, value))
-        if decision.wake:
-            self._time_passed()  # the workflow's loop wakes on the change
+        if decision.wake and not self.done:
+            self._time_passed()  # the workflow's loop wakes on the change (its loop ends when done)
         return decision
 
     def _continue_as_new(self) -> None:

@@ -10,7 +10,7 @@ from adapters.settings import PROJECT_ROOT
 from support.agenda import Wake, WakeUp, agenda, case_done
 from support.calendar import Calendar
 from support.case_view import CaseView, Survey, SurveyOutcome
-from support.clocks import ClockName, pause_clock, resume_clock, start_clock, stop_clock
+from support.clocks import ClockName, ClockTerms, pause_clock, resume_clock, start_clock, stop_clock
 from support.cooperation import RequestKind, RequestState, new_request, obligations_at, waive_all
 from support.entitlement import case_calendar
 from support.vocabulary import CaseStatus, Category, Severity
@@ -33,7 +33,10 @@ def opened(severity: Severity = Severity.A, at: datetime = T0) -> CaseView:
     calendar = calendar_of(severity)
     case.status, case.severity, case.opened_at = CaseStatus.AWAITING_FIRST_RESPONSE, severity, at
     case.first_response = start_clock(
-        ClockName.FIRST_RESPONSE, calendar, POLICY.severities[severity].first_response, at, WARN_AT
+        ClockName.FIRST_RESPONSE,
+        ClockTerms(calendar, tuple(WARN_AT)),
+        POLICY.severities[severity].first_response,
+        at,
     )
     case.customer_requests = obligations_at(POLICY, severity, calendar, at)
     return case
@@ -46,7 +49,10 @@ def answered(case: CaseView, at: datetime) -> CaseView:
     case.status, case.last_activity_at = CaseStatus.IN_PROGRESS, at
     case.first_response = None
     case.customer_update = start_clock(
-        ClockName.CUSTOMER_UPDATE, calendar, POLICY.severities[case.severity].customer_update, at, WARN_AT
+        ClockName.CUSTOMER_UPDATE,
+        ClockTerms(calendar, tuple(WARN_AT)),
+        POLICY.severities[case.severity].customer_update,
+        at,
     )
     return case
 
@@ -95,7 +101,9 @@ def test_a_paused_clock_has_no_checkpoint_wake_up_and_gets_it_back_when_resumed(
 
     # resumed an hour later: 40 minutes of the 4 hours were used, so 50% is 1h20m after resuming
     resumed_at = T0 + timedelta(hours=2)
-    case.customer_update = resume_clock(case.customer_update, calendar_of(Severity.A), resumed_at, WARN_AT)
+    case.customer_update = resume_clock(
+        case.customer_update, ClockTerms(calendar_of(Severity.A), tuple(WARN_AT)), resumed_at
+    )
     checkpoints = [w for w in wake_ups(case) if w[1] is Wake.CLOCK_CHECKPOINT]
     assert checkpoints == [(resumed_at + 80 * MINUTE, Wake.CLOCK_CHECKPOINT, "customer_update")]
 

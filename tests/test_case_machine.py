@@ -38,6 +38,7 @@ from support.actions import (
     Withdrawal,
 )
 from support.calendar import Calendar
+from support.case_attributes import published
 from support.case_effects import CaseAttribute
 from support.case_events import DeliveryFailed, Event
 from support.case_view import TIMELINE_FIRST, TIMELINE_RECENT, CaseView, SurveyOutcome
@@ -595,6 +596,13 @@ def check_invariants(driver: Driver) -> None:
     assert view.sla_breached == (breaches or view.customer_update_breaches_omitted > 0)
     assert driver.attributes.get(CaseAttribute.SLA_BREACHED, False) == view.sla_breached
     assert driver.attributes.get(CaseAttribute.STATUS) == view.status.value
+    # issue 27: what the queue reads is what the case is, after every decision, from at most one
+    # upsert each; and no decision leaves the workflow asleep on a stale instant
+    starter = {CaseAttribute.STATUS: CaseStatus.NEW.value, CaseAttribute.SLA_BREACHED: False}
+    for key, value in published(view).items():
+        assert driver.attributes.get(key, starter.get(key)) == value, key
+    assert max(driver.upserts, default=0) <= 1, "a decision upserted twice"
+    assert driver.stale_sleeps == [], "a decision changed the agenda's first instant without waking"
     upcoming = driver.upcoming()
     assert [w.at for w in upcoming] == sorted(w.at for w in upcoming)
     assert all(w.at > driver.now for w in upcoming), "a wake-up left due"

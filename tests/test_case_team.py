@@ -22,6 +22,7 @@ from support.actions import (
     SurveyAnswer,
     Withdrawal,
 )
+from support.case_attributes import DERIVED_PATCH
 from support.case_effects import CaseAttribute
 from support.case_machine import refusal
 from support.case_record import CaseRecord, CaseStart
@@ -87,7 +88,8 @@ def test_first_response_assigns_the_responder_and_sets_the_attribute() -> None:
 def test_first_response_of_a_case_from_before_the_patch_sets_no_assignee_attribute() -> None:
     request = open_case("old-rules").case.request
     driver = Driver(request, T0)
-    driver.case.patched = lambda patch: patch != ASSIGNEE_ATTRIBUTE_PATCH
+    # from before that patch, so from before the derived attributes too
+    driver.case.patched = lambda patch: patch not in (ASSIGNEE_ATTRIBUTE_PATCH, DERIVED_PATCH)
     driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
     assert driver.view.assigned_engineer == ENGINEER
     assert CaseAttribute.ASSIGNED_ENGINEER not in driver.attributes

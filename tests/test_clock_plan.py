@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import Settings
 from intake.operator_commands import policy_due
-from support.clocks import ClockName, checkpoint_event, start_clock
+from support.clocks import ClockName, ClockTerms, checkpoint_event, start_clock
 from support.entitlement import case_calendar, decide_severity
 from support.vocabulary import Agreement, Category, Severity
 
@@ -52,10 +52,9 @@ def test_policy_due_is_the_deadline_of_the_clock_a_case_starts(
     calendar = case_calendar(policy, category, granted, tenant_zone)
     clock = start_clock(
         ClockName.FIRST_RESPONSE,
-        calendar,
+        ClockTerms(calendar, tuple(policy.sla.warn_at)),
         policy.severities[granted].first_response,
         opened,
-        policy.sla.warn_at,
     )
 
     assert clock.due is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from support.actions import CustomerActionRequest, CustomerReply, FirstResponse, Resolution
+from support.case_attributes import DERIVED_PATCH
 from support.case_effects import CaseAttribute
 from support.clocks import ClockName
 from support.next_deadline import NEXT_DEADLINE_PATCH, NO_DEADLINE_AT, next_deadline
@@ -16,11 +17,20 @@ from tests.test_case_team import reply
 
 
 def published(driver: Driver) -> list[tuple[object, object]]:
-    """Every (NextDeadline, ClockPaused) the case published, in order."""
-    deadlines = [v for _, k, v in driver.attribute_log if k is CaseAttribute.NEXT_DEADLINE]
-    paused = [v for _, k, v in driver.attribute_log if k is CaseAttribute.CLOCK_PAUSED]
-    assert len(deadlines) == len(paused), "the two attributes are always set together"
-    return list(zip(deadlines, paused, strict=True))
+    """Every (NextDeadline, ClockPaused) the queue read, in order: the pair after each upsert that
+    changed either (an upsert carries only what changed: issue 27)."""
+    pairs: list[tuple[object, object]] = []
+    current: dict[CaseAttribute, object] = {}
+    for upsert in driver.upsert_log:
+        touched: dict[CaseAttribute, object] = {
+            k: v for k, v in upsert if k in (CaseAttribute.NEXT_DEADLINE, CaseAttribute.CLOCK_PAUSED)
+        }
+        if touched:
+            current |= touched
+            pairs.append(
+                (current[CaseAttribute.NEXT_DEADLINE], current.get(CaseAttribute.CLOCK_PAUSED, False))
+            )
+    return pairs
 
 
 def test_the_first_response_due_then_the_update_due_then_none_once_resolved() -> None:
@@ -60,7 +70,7 @@ def test_a_clock_waiting_for_the_customer_is_paused_without_a_deadline_until_the
 def test_a_case_from_before_the_rule_publishes_nothing() -> None:
     request = open_case("next-old").case.request
     driver = Driver(request, T0)
-    driver.case.patched = lambda patch: patch != NEXT_DEADLINE_PATCH
+    driver.case.patched = lambda patch: patch not in (NEXT_DEADLINE_PATCH, DERIVED_PATCH)
     driver.case.published = None
     driver.act(FirstResponse(engineer=ENGINEER, message="Looking at it"))
     assert published(driver)[1:] == [], "an old case's history replays without the new upserts"

@@ -17,7 +17,7 @@ from support.case_effects import CaseAttribute, SetAttributes
 from support.vocabulary import CaseStatus
 from tests.case_driver import Driver
 from tests.requests import case_request
-from workflows.patches import FOLDED, PATCHES, RELEASE_PATCH
+from workflows.patches import DERIVED_RELEASE_PATCH, FOLDED, PATCHES, RELEASE_PATCH
 
 PACKAGES = ("support", "adapters", "activities", "workflows", "intake", "bootstrap")
 CALLS = {"patched", "deprecate_patch"}
@@ -157,12 +157,13 @@ def test_every_patch_is_asked_through_the_fold() -> None:
         for place in where
         if place.startswith("workflows/patches.py:")
     ]
-    assert len(direct) == 2, direct  # the release, then the folded patch itself for older cases
+    # the newest release, the one before it, then the folded patch itself for older cases
+    assert len(direct) == 3, direct
     for path in sorted(p for package in PACKAGES for p in (PROJECT_ROOT / package).glob("**/*.py")):
         if path.name == "patches.py":
             continue
         assert "workflow.patched(" not in path.read_text(encoding="utf-8"), path
-    assert {patch.id for patch in PATCHES} - {RELEASE_PATCH} == FOLDED
+    assert {patch.id for patch in PATCHES} - {RELEASE_PATCH, DERIVED_RELEASE_PATCH} == FOLDED
 
 
 def test_an_opening_linked_to_an_incident_is_one_upsert() -> None:
@@ -183,3 +184,10 @@ def test_contributing_md_lists_every_patch() -> None:
     table = text.split("| patch id | why | recorded history |", 1)[1].split("\n\n", 1)[0]
     documented = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
     assert documented == [patch.id for patch in PATCHES]
+
+
+def test_a_new_case_records_one_patch_marker_across_both_releases() -> None:
+    """Releases stack: the newest folds the older one's patches too, so a case of this code asks
+    it alone (issue 26: one marker), and a case of the older release replays asking its own."""
+    assert recorded_patch_ids(HISTORIES / "attributes_derived.json") == {DERIVED_RELEASE_PATCH}
+    assert recorded_patch_ids(HISTORIES / "patches_folded.json") == {RELEASE_PATCH}

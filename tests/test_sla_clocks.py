@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from support.clocks import (
     ClockName,
+    ClockTerms,
     SlaClock,
     checkpoint_event,
     pause_clock,
@@ -23,10 +24,11 @@ from tests.calendars import PRODUCT
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPENED = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
 WARN_AT = [0.5, 0.8]
+TERMS = ClockTerms(PRODUCT, tuple(WARN_AT))
 
 
 def clock_of_one_hour() -> SlaClock:
-    return start_clock(ClockName.FIRST_RESPONSE, PRODUCT, Target.model_validate("1h"), OPENED, WARN_AT)
+    return start_clock(ClockName.FIRST_RESPONSE, TERMS, Target.model_validate("1h"), OPENED)
 
 
 def test_a_warning_on_time_is_told() -> None:
@@ -51,7 +53,7 @@ def test_a_superseded_warning_is_remembered_apart_and_never_planned_again() -> N
     clock = reach_checkpoint(clock, fifty, late, told=False)
     assert clock.warnings_sent == [] and clock.warnings_superseded == [checkpoint_event(clock, fifty)]
     # A pause and a resume re-plan the checkpoints from the segments: the 50 % point stays reached.
-    resumed = resume_clock(pause_clock(clock, late), PRODUCT, late + timedelta(minutes=5), WARN_AT)
+    resumed = resume_clock(pause_clock(clock, late), TERMS, late + timedelta(minutes=5))
     assert [round(c.fraction * 100) for c in resumed.checkpoints] == [80, 100]
 
 

@@ -19,6 +19,10 @@ first, and a case that has it (every case started by this code or later) takes e
 patch's new side without asking, one marker in all. A case from before is told no during replay
 (remembered for its run) and asks the folded patch as it always did: its history replays and its
 behaviour is unchanged. A new patch is listed here as before, and folded at the next release.
+
+Releases stack: each folds every patch listed before it (`FOLDED_2026_12`, `FOLDED_DERIVED`). A
+new case asks the newest release only (one marker); a case recorded under an older release is told
+no for the newer one during replay and asks its own release, as it always did.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ DRAIN_STARTED_DURING_WAIT_PATCH = "deliveries-started-while-draining-awaited"
 OWN_QUEUE_PATCH = "deliveries-on-their-own-task-queue"
 LOCAL_CONTEXT_PATCH = "context-local-activity"
 RELEASE_PATCH = "patches-folded-2026-12"
+DERIVED_RELEASE_PATCH = "patches-folded-2026-12-derived"
 
 
 @dataclass(frozen=True)
@@ -130,15 +135,42 @@ PATCHES: tuple[Patch, ...] = (
         "TemporalChangeVersion upsert, not one per behaviour change in the code's past (issue 26)",
         recorded_in="patches_folded.json",
     ),
+    Patch(
+        "attributes-and-wake-derived",
+        "the case's search attributes are derived from its view after each decision and upserted "
+        "once, only what changed (support.case_attributes), and the workflow wakes when the first "
+        "item of its agenda changes, instead of upserts and wakes set by hand in each step; new "
+        "with its release, so a new case never asks it by itself",
+        recorded_in=None,
+        old_path="patches_folded.json",
+    ),
+    Patch(
+        DERIVED_RELEASE_PATCH,
+        "every patch above folded into one, the derived attributes with them: a new case still "
+        "records one patch marker",
+        recorded_in="attributes_derived.json",
+    ),
 )
 
-# The folded patches: every listed one but the release itself.
-FOLDED = frozenset(patch.id for patch in PATCHES) - {RELEASE_PATCH}
+
+def _folded_by(release: str) -> frozenset[str]:
+    """The patches a release folds: every one listed before it but the older release."""
+    ids = [patch.id for patch in PATCHES]
+    return frozenset(ids[: ids.index(release)]) - {RELEASE_PATCH}
+
+
+FOLDED_2026_12 = _folded_by(RELEASE_PATCH)
+FOLDED_DERIVED = _folded_by(DERIVED_RELEASE_PATCH)
+# The folded patches: every listed one but the releases themselves.
+FOLDED = FOLDED_DERIVED
 
 
 def patched(patch_id: str) -> bool:
-    """`workflow.patched`, with the folded patches asked as one (`RELEASE_PATCH`). Every patch the
-    code decides on is asked through here (tests/test_patches.py)."""
-    if patch_id in FOLDED and workflow.patched(RELEASE_PATCH):
+    """`workflow.patched`, with the folded patches asked as one: the newest release first (a new
+    case records its marker only), then the one before it for cases recorded under that one.
+    Every patch the code decides on is asked through here (tests/test_patches.py)."""
+    if patch_id in FOLDED_DERIVED and workflow.patched(DERIVED_RELEASE_PATCH):
+        return True
+    if patch_id in FOLDED_2026_12 and workflow.patched(RELEASE_PATCH):
         return True
     return workflow.patched(patch_id)  # the one call with a variable id (the scan skips it)
