@@ -101,11 +101,6 @@ class Problem(BaseModel):
     fields: list[dict[str, str]] | None = None
 
 
-class Accepted(BaseModel):
-    case_id: str
-    accepted: str
-
-
 def _problem(
     code: int,
     error: str,
@@ -417,17 +412,14 @@ def create_app(
 
     def route(action: CaseAction) -> None:
         """POST /cases/{case_id}/<path> for one action of the table, allowed to its roles only."""
-        signal = action.kind == "signal"
 
-        async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> Any:
-            taken = await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
-            return Accepted(case_id=case_id, accepted=action.path) if taken is None else taken
+        async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> ActionReceipt:
+            return await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
 
         endpoint.__annotations__["body"] = action.body_model()
         app.post(
             f"/cases/{{case_id}}/{action.path}",
-            response_model=Accepted if signal else ActionReceipt,  # the view: GET /cases/{case_id}
-            status_code=202 if signal else 200,
+            response_model=ActionReceipt,  # the view: GET /cases/{case_id}
             responses=ERRORS,
             summary=action.summary,
             description=f"Needs the `{action.permission.value}` permission.",

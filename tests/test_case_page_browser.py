@@ -195,7 +195,7 @@ async def test_an_agent_takes_a_case_answers_with_a_canned_reply_and_reads_the_c
 
 
 async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: Stack, case_id: str) -> None:
-    await stack.cases.resolve(case_id, Resolution(engineer="li.wei", summary="Logs showed the connector"))
+    await stack.cases.act(case_id, Resolution(engineer="li.wei", summary="Logs showed the connector"))
     agent = await signed_in(stack, "li.wei", "en-GB")
     await agent.page.goto(f"{stack.url}/console/cases/{case_id}")
     await agent.wait_for("#case-assignee")

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -38,6 +37,7 @@ from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.worker_runtime import WORKFLOW_RUNNER
 from intake.cases import Cases
 from scaffold.policies import fast_policy_model, policy_toml
+from support.action_receipt import ActionReceipt
 from support.actions import (
     ATTACHMENTS_PER_REPLY,
     Assignment,
@@ -424,13 +424,11 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
         handle: WorkflowHandle[SupportCaseWorkflow, CaseView] = client.get_workflow_handle_for(
             SupportCaseWorkflow.run, case_id
         )
-        await handle.execute_update(
-            SupportCaseWorkflow.respond, FirstResponse(engineer=ENGINEER, message=message)
-        )
+        await handle.execute_update("respond", FirstResponse(engineer=ENGINEER, message=message))
 
         moving_refusals = raced = 0
 
-        async def act(update: Any, action: BaseModel) -> CaseView:
+        async def act(update: str, action: BaseModel) -> ActionReceipt:
             """An engineer's action, sent again while the case is moving to a new run (the
             refusal that keeps a stream of actions from postponing continue-as-new for ever), or
             when it reached the run that had just continued as new: the real server moves such an
@@ -438,7 +436,9 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
             nonlocal moving_refusals, raced
             while True:
                 try:
-                    result: CaseView = await handle.execute_update(update, action)
+                    result: ActionReceipt = await handle.execute_update(
+                        update, action, result_type=ActionReceipt
+                    )
                     return result
                 except WorkflowUpdateFailedError as error:
                     if "moving to a new run" not in str(error.cause):
@@ -450,9 +450,9 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
                     raced += 1
                 await asyncio.sleep(0.05)
 
-        async def ask() -> CaseView:
+        async def ask() -> ActionReceipt:
             return await act(
-                SupportCaseWorkflow.request_customer_action,
+                "request_customer_action",
                 CustomerActionRequest(engineer=ENGINEER, what=what),
             )
 
@@ -494,7 +494,7 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
                 await asyncio.gather(
                     *(
                         act(
-                            SupportCaseWorkflow.update_customer,
+                            "update_customer",
                             CustomerUpdate(engineer=ENGINEER, message=message),
                         )
                         for _ in range(min(BATCH, share - first))

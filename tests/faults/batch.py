@@ -124,14 +124,14 @@ async def script(
 ) -> CaseView:
     """open -> first response -> resolve -> (reopen window) -> survey -> closed."""
     case_id = await open_until_decided(cases, request_id, severity, settled or _SETTLED)
-    await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
-    await when_ready(lambda: cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done")))
+    await when_ready(lambda: cases.act(case_id, FirstResponse(engineer="li.wei", message="On it")))
+    await when_ready(lambda: cases.act(case_id, Resolution(engineer="li.wei", summary="Done")))
     for _ in range(600):
         with contextlib.suppress(Unavailable):  # a worker just killed: ask again, as a client would
             if (await cases.show(case_id)).status is CaseStatus.CLOSED:
                 break
         await asyncio.sleep(0.1)
-    await when_ready(lambda: cases.answer_survey(case_id, SurveyAnswer(score=4)))
+    await when_ready(lambda: cases.act(case_id, SurveyAnswer(score=4)))
     view: CaseView = await cases.client.get_workflow_handle(case_id, result_type=CaseView).result()
     return view
 
