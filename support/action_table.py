@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar, get_args
 
 from pydantic import BaseModel
+from typing_extensions import TypeIs
 
 from support import actions
 from support.access import Permission
@@ -320,3 +321,8 @@ if set(BY_MODEL) != set(get_args(Action)) or len(BY_MODEL) != len(ACTIONS):  # f
 def action_of(action: BaseModel) -> CaseAction[Any]:
     """The row of an action's model (a model no row names is a KeyError: never an `Action`)."""
     return BY_MODEL[type(action)]
+
+
+def is_action(event: BaseModel) -> TypeIs[Action]:
+    """A person's action (a model with a row), as opposed to what the case learns otherwise."""
+    return type(event) in BY_MODEL
