@@ -51,7 +51,7 @@ def test_every_action_has_one_row_and_the_intake_offers_the_same_routes_as_befor
 
 
 def test_the_workflow_has_one_update_per_row_taking_its_model_and_answering_a_receipt() -> None:
-    updates = _Definition.from_class(SupportCaseWorkflow).updates
+    updates = _Definition.must_from_class(SupportCaseWorkflow).updates
     for row in ROWS:
         update = updates[row.update]
         assert update.arg_types == [row.model] and update.ret_type is ActionReceipt, row.update
