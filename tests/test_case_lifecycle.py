@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.closed_cases import read_closed_case
@@ -413,21 +414,21 @@ async def test_continue_as_new_case_ends_identical_to_one_that_did_not(
             n: (await time_env.client.get_workflow_handle(i).describe()).run_id for n, i in ids.items()
         }
 
-        async def both(action: str, *args: object) -> None:
+        async def both(action: BaseModel) -> None:
             for name, cases in (("plain", plain), ("tiny", small)):
-                await getattr(cases, action)(ids[name], *args)
+                await cases.act(ids[name], action)
             # The time-skipping test server does not move an update that races a continue-as-new to
             # the new run (the real server does), so each step settles before the next, in both cases.
             await time_env.sleep(timedelta(seconds=2))
 
-        await both("cooperate", Cooperation(request_id="contact_data", details="confirmed"))
-        await both("respond", FirstResponse(engineer=ENGINEER, message="Looking"))
+        await both(Cooperation(request_id="contact_data", details="confirmed"))
+        await both(FirstResponse(engineer=ENGINEER, message="Looking"))
         await time_env.sleep(timedelta(days=4))  # idle follow-ups and missed updates pile up
-        await both("update_customer", CustomerUpdate(engineer=ENGINEER, message="Still on it"))
+        await both(CustomerUpdate(engineer=ENGINEER, message="Still on it"))
         await time_env.sleep(timedelta(days=2))
-        await both("resolve", Resolution(engineer=ENGINEER, summary="Patched"))
+        await both(Resolution(engineer=ENGINEER, summary="Patched"))
         await time_env.sleep(timedelta(days=7, minutes=1))
-        await both("answer_survey", SurveyAnswer(score=5))
+        await both(SurveyAnswer(score=5))
         await time_env.sleep(timedelta(days=1))
         finals = {n: await (plain if n == "plain" else small).show(i) for n, i in ids.items()}
         last_runs = {
