@@ -46,6 +46,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(PY) -m scripts.missing_step  # mypy finds an Event the case machine has no step for
 	$(VENV)/bin/lint-imports  # the layers and the pure support/ of [tool.importlinter] in pyproject.toml
 
 interop: $(STAMP)  # casework behind Debian's Postfix, both ways (root; installs postfix if missing)

@@ -63,8 +63,8 @@ async def drive_case(cases: Cases, i: int, run: str) -> str:
             UNDECIDED.append(request.case_id)
     else:
         raise SystemExit(f"{request.case_id} was not decided after 20 tries")
-    await cases.respond(case_id, FirstResponse(engineer="bench", message="On it"))
-    await cases.resolve(case_id, Resolution(engineer="bench", summary="Done"))
+    await cases.act(case_id, FirstResponse(engineer="bench", message="On it"))
+    await cases.act(case_id, Resolution(engineer="bench", summary="Done"))
     # The reopen window (1 s), then the survey is open: the driver waits on one update that
     # answers when the case is closed, as the floor's driver waits on its `settled` (no polling in
     # either; a status poll cost ~10 describes a case, and the floor none).
@@ -72,7 +72,7 @@ async def drive_case(cases: Cases, i: int, run: str) -> str:
         SupportCaseWorkflow.reached, CaseStatus.CLOSED
     )
     try:
-        await cases.answer_survey(case_id, SurveyAnswer(score=5))
+        await cases.act(case_id, SurveyAnswer(score=5))
     except ActionRejected as refused:
         if "expired" not in str(refused):
             raise

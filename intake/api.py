@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import Engine
 
 from adapters.api_keys import Keyring
@@ -75,11 +75,6 @@ CaseId = Annotated[
         examples=["case-contoso.r-1", "CW-10482"],
     ),
 ]
-
-
-class Accepted(BaseModel):
-    case_id: str
-    accepted: str
 
 
 bearer = HTTPBearer(auto_error=False, description="an API key's token (see docs/security.md)")
@@ -263,17 +258,14 @@ def actions_router(get_cases: CasesDependency) -> APIRouter:
 
     def route(action: CaseAction) -> None:
         """POST /cases/{case_id}/<path> for one action of the table, allowed to its roles only."""
-        signal = action.kind == "signal"
 
-        async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> Any:
-            taken = await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
-            return Accepted(case_id=case_id, accepted=action.path) if taken is None else taken
+        async def endpoint(case_id: CaseId, body: Any, caller: Caller, cases: Gateway) -> ActionReceipt:
+            return await cases.perform(action, case_id, action.payload(body, caller.name, Via.API), caller)
 
         endpoint.__annotations__["body"] = action.body_model()
         router.post(
             f"/cases/{{case_id}}/{action.path}",
-            response_model=Accepted if signal else ActionReceipt,  # the view: GET /cases/{case_id}
-            status_code=202 if signal else 200,
+            response_model=ActionReceipt,  # the view: GET /cases/{case_id}
             responses=ERRORS,
             summary=action.summary,
             description=f"Needs the `{action.permission.value}` permission.",

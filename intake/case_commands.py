@@ -108,7 +108,7 @@ class _ActionCommand:
 
     def add_to(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action = self.action
-        parser = sub.add_parser(action.name, help=action.cli_help or action.summary)
+        parser = sub.add_parser(action.name, help=action.summary)
         parser.add_argument("case_id")
         for name, info in action.model.model_fields.items():
             if name == VIA:
@@ -129,10 +129,8 @@ class _ActionCommand:
         return validated(self.action.model, given)
 
     async def run(self, cases: Cases, args: argparse.Namespace, payload: BaseModel) -> None:
-        if self.action.kind == "update":
-            await check_key(cases.client, args.case_id)
-        view = await cases.perform(self.action, args.case_id, payload)
-        emit(view if view is not None else {"case_id": args.case_id, "sent": self.action.name})
+        await check_key(cases.client, args.case_id)
+        emit(await cases.perform(self.action, args.case_id, payload))
 
 
 def add_case_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

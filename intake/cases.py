@@ -46,7 +46,7 @@ from adapters.directory_store import DirectoryStore
 from adapters.logging import get_logger
 from adapters.policy_file import load_policy_snapshot
 from adapters.staff import StaffFileError, load_staff
-from intake.actions import ACTIONS, CaseAction
+from intake.actions import OF_MODEL, CaseAction
 from intake.case_listing import BadCursor, CaseFilter, CasePage, CaseSummary, ListOrder, list_page
 
 # The gateway's errors, said once for every front (intake.errors), re-exported from here.
@@ -82,23 +82,8 @@ from intake.verification_gate import VerificationGate, case_caller
 from support.access import CLI_OPERATOR, Permission, Principal
 from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TENANTS_IN_ID, TOO_LATE, action_update_id
 from support.action_receipt import ActionReceipt, QueueFacts, clock_marks, receipt
-from support.actions import (
-    Assignment,
-    AttachmentRef,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-    Withdrawal,
-)
+from support.action_table import action_of
+from support.actions import AttachmentRef, CustomerReply
 from support.case_machine import MOVING_MARK
 from support.case_numbers import serial_of
 from support.case_view import CaseView
@@ -813,28 +798,27 @@ class Cases:
 
     async def perform(
         self, action: CaseAction, case_id: str, payload: BaseModel, principal: Principal = CLI_OPERATOR
-    ) -> ActionReceipt | None:
+    ) -> ActionReceipt:
         """Carry out one action of the table for this principal: its role must allow it, and the
         case must be of a tenant it acts for; a name it gives for a staff field must be on the staff
-        list. Updates answer with the case's receipt (`support.action_receipt`: status, clocks moved,
-        sequence; never the view, which `show` reads); signals None."""
+        list. It answers with the case's receipt (`support.action_receipt`: status, clocks moved,
+        sequence; never the view, which `show` reads)."""
         if not principal.allows(action.permission):
             raise Forbidden(f"a {principal.role.value} key cannot {action.name} (needs {action.permission})")
         case_id = await self.case_id_of(case_id)
         tenants = principal.tenant_filter
         # An update carries the caller's tenants in its id and the case refuses a foreign caller
-        # (support.action_ids): one round trip. A signal cannot refuse, so it is checked first; so
-        # is an action naming staff, whose names are checked against the case's tenant.
-        carried = action.kind == "update" and (tenants is None or 0 < len(tenants) <= TENANTS_IN_ID)
+        # (support.action_ids): one round trip. An action naming staff is checked first, since its
+        # names are checked against the case's tenant.
+        carried = tenants is None or 0 < len(tenants) <= TENANTS_IN_ID
         tenant: str | None = None
         if not carried or action.staff_field is not None:
             tenant = await self.scope(case_id, principal)
         if action.staff_field is not None and tenant is not None:
             self._check_staff(action.staff_field, str(getattr(payload, action.staff_field)), tenant)
-        if action.kind == "signal":
-            await self._signal(case_id, action.handler, payload)
-            return None
-        taken: ActionReceipt = await self._act(case_id, action.handler, payload, tenants=tenants)
+        taken: ActionReceipt = await self._act(
+            case_id, action.update, payload, tenants=tenants, result_type=ActionReceipt
+        )
         if principal.customer_side:  # the queue's facts name who holds the case: staff's, not theirs
             return taken.model_copy(update={"facts": None})
         return taken
@@ -856,49 +840,11 @@ class Cases:
         if name not in self.staff(tenant):
             raise InvalidField(field, NOT_FOR_TENANT)
 
-    async def _view(self, name: str, case_id: str, payload: BaseModel) -> ActionReceipt:
-        taken = await self.perform(ACTIONS[name], case_id, payload)
-        assert taken is not None
-        return taken
-
-    async def respond(self, case_id: str, action: FirstResponse) -> ActionReceipt:
-        return await self._view("respond", case_id, action)
-
-    async def resolve(self, case_id: str, action: Resolution) -> ActionReceipt:
-        return await self._view("resolve", case_id, action)
-
-    async def update_customer(self, case_id: str, action: CustomerUpdate) -> ActionReceipt:
-        return await self._view("update", case_id, action)
-
-    async def request_customer_action(self, case_id: str, action: CustomerActionRequest) -> ActionReceipt:
-        return await self._view("ask", case_id, action)
-
-    async def change_severity(self, case_id: str, action: SeverityChangeRequest) -> ActionReceipt:
-        return await self._view("severity", case_id, action)
-
-    async def reopen(self, case_id: str, action: ReopenRequest) -> ActionReceipt:
-        return await self._view("reopen", case_id, action)
-
-    async def assign(self, case_id: str, action: Assignment) -> ActionReceipt:
-        return await self._view("assign", case_id, action)
-
-    async def note(self, case_id: str, action: InternalNote) -> ActionReceipt:
-        return await self._view("note", case_id, action)
-
-    async def accept_obligation(self, case_id: str, action: ObligationAcceptance) -> ActionReceipt:
-        return await self._view("accept_obligation", case_id, action)
-
-    async def ask_obligation_again(self, case_id: str, action: ObligationAskedAgain) -> ActionReceipt:
-        return await self._view("ask_obligation_again", case_id, action)
-
-    async def withdraw(self, case_id: str, action: Withdrawal) -> ActionReceipt:
-        return await self._view("withdraw", case_id, action)
-
-    async def cooperate(self, case_id: str, answer: Cooperation) -> ActionReceipt:
-        return await self._view("cooperate", case_id, answer)
-
-    async def answer_survey(self, case_id: str, answer: SurveyAnswer) -> ActionReceipt:
-        return await self._view("survey", case_id, answer)
+    async def act(
+        self, case_id: str, action: BaseModel, principal: Principal = CLI_OPERATOR
+    ) -> ActionReceipt:
+        """Carry out `action`: the action of the table that takes its model (`perform`)."""
+        return await self.perform(OF_MODEL[type(action)], case_id, action, principal)
 
     async def receive_reply(self, case_id: str, reply: CustomerReply) -> ActionReceipt:
         """A customer's email reply, from the inbound mail (which checked the sender). Exactly once:
@@ -909,7 +855,11 @@ class Cases:
         for attempt in range(REPLY_ATTEMPTS):
             try:
                 taken: ActionReceipt = await self._act(
-                    case_id, SupportCaseWorkflow.receive_reply, reply, update_id=f"reply-{reply.message_id}"
+                    case_id,
+                    action_of(reply).update,
+                    reply,
+                    update_id=f"reply-{reply.message_id}",
+                    result_type=ActionReceipt,
                 )
                 return taken
             except ActionRejected as error:
@@ -962,13 +912,6 @@ class Cases:
             case_id, caller.tenant_id, caller.caller_number, attempt.code, send
         )
 
-    async def _signal(self, case_id: str, signal: object, payload: BaseModel) -> None:
-        """`signal` is a signal method of the workflow (from the action table)."""
-        try:
-            await self._handle(case_id).signal(cast(Any, signal), payload)
-        except RPCError as error:
-            raise await self._not_running(error, case_id) from None
-
     async def _act(
         self,
         case_id: str,
@@ -977,8 +920,10 @@ class Cases:
         update_id: str | None = None,
         answers_view: bool = True,
         tenants: tuple[str, ...] | None = None,
+        result_type: type | None = None,
     ) -> Any:
-        """`update` is an update method of the workflow (from the action table, or `verify`).
+        """`update` is an update of the workflow: its name (from the action table, answering
+        `result_type`) or its method (`verify`).
 
         Sent again with the same update id while the case cannot be reached (a worker restarting),
         until it answers or `action_wait` and `ACTION_SETTLE` have passed: Temporal takes an update
@@ -1009,7 +954,11 @@ class Cases:
             try:
                 result = await asyncio.wait_for(
                     handle.execute_update(
-                        cast(Any, update), action, id=update_id, rpc_timeout=timedelta(seconds=left)
+                        cast(Any, update),
+                        action,
+                        id=update_id,
+                        rpc_timeout=timedelta(seconds=left),
+                        result_type=result_type,
                     ),
                     left,
                 )

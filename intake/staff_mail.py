@@ -20,11 +20,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pydantic import BaseModel
+
 from adapters.attachment_store import AttachmentStore
 from adapters.logging import get_logger
 from adapters.mail_reader import MailRefused, ReadMail
 from adapters.staff import StaffFileError, load_staff
 from intake.cases import ActionRejected, InvalidField
+from support.action_receipt import ActionReceipt
 from support.actions import CustomerUpdate, FirstResponse
 from support.case_machine import MOVING_MARK
 from support.case_view import CaseView
@@ -43,9 +46,7 @@ class StaffGateway(Protocol):
 
     async def show(self, case_id: str) -> CaseView: ...
 
-    async def respond(self, case_id: str, action: FirstResponse) -> CaseView: ...
-
-    async def update_customer(self, case_id: str, action: CustomerUpdate) -> CaseView: ...
+    async def act(self, case_id: str, action: BaseModel) -> ActionReceipt: ...
 
 
 NOT_THEIRS = (
@@ -110,12 +111,10 @@ class StaffReplies:
         view = await self._cases.show(case_id)
         try:
             if view.status is CaseStatus.AWAITING_FIRST_RESPONSE:
-                await self._cases.respond(case_id, FirstResponse(engineer=name, message=body, via=Via.EMAIL))
+                await self._cases.act(case_id, FirstResponse(engineer=name, message=body, via=Via.EMAIL))
                 what = "first response"
             else:
-                await self._cases.update_customer(
-                    case_id, CustomerUpdate(engineer=name, message=body, via=Via.EMAIL)
-                )
+                await self._cases.act(case_id, CustomerUpdate(engineer=name, message=body, via=Via.EMAIL))
                 what = "update"
         except ActionRejected as rejected:
             reason = str(rejected)

@@ -31,23 +31,8 @@ from intake.history import export_json, fetch_runs
 from intake.verification_gate import case_caller
 from scaffold.local_stack import local_services, start_local_server
 from scaffold.policies import fast_policy
-from support.actions import (
-    Assignment,
-    AttachmentRef,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-    Withdrawal,
-)
+from support import actions
+from support.actions import AttachmentRef
 from support.case_events import DeliveryFailed
 from support.notifications import Audience, Notification
 from support.request import CaseRequest
@@ -82,14 +67,14 @@ Scenario = Callable[[WorkflowEnvironment, Cases, Settings], Awaitable[str]]
 async def severity_a_resolved_with_survey(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("a-resolved", severity="A", service="teams"))).case.case_id
     for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-        await cases.cooperate(case, Cooperation(request_id=obligation, details="provided"))
+        await cases.act(case, actions.Cooperation(request_id=obligation, details="provided"))
     await env.sleep(timedelta(minutes=20))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Investigating"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Investigating"))
     await env.sleep(timedelta(hours=3))
-    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Routing fixed"))
+    await cases.act(case, actions.CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Routing fixed"))
     await env.sleep(timedelta(days=7, minutes=1))
-    await cases.answer_survey(case, SurveyAnswer(score=5, comment="fast"))
+    await cases.act(case, actions.SurveyAnswer(score=5, comment="fast"))
     await env.sleep(timedelta(minutes=1))
     return case
 
@@ -98,13 +83,13 @@ async def deliveries_on_their_own_queue(env: WorkflowEnvironment, cases: Cases, 
     """A whole A case recorded after its deliveries moved to a task queue of their own (the
     patch deliveries-on-their-own-task-queue); the older recordings deliver on the case's queue."""
     case = (await cases.open(request("own-queue", severity="A", service="teams"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="impact_analysis", details="provided"))
+    await cases.act(case, actions.Cooperation(request_id="impact_analysis", details="provided"))
     await env.sleep(timedelta(minutes=35))  # the 50 % warning
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Investigating"))
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Routing fixed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Investigating"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Routing fixed"))
     await env.sleep(timedelta(days=7, minutes=1))
-    await cases.answer_survey(case, SurveyAnswer(score=4))
+    await cases.act(case, actions.SurveyAnswer(score=4))
     await env.sleep(timedelta(minutes=1))
     return case
 
@@ -115,8 +100,8 @@ async def notification_bounced(env: WorkflowEnvironment, cases: Cases, _: Settin
     unreachable-customer-tells-the-assignee): failed once (a second report is refused), the
     assignee told, the contact-data obligation outstanding again until an engineer accepts it."""
     case = (await cases.open(request("bounced", severity="B"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
     bounced = DeliveryFailed(
         notification=Notification(
             notification_id=f"{case}/acknowledged/0/customer",
@@ -135,8 +120,8 @@ async def notification_bounced(env: WorkflowEnvironment, cases: Cases, _: Settin
         raise AssertionError("a second report for the same notification was taken")
     except WorkflowUpdateFailedError:
         pass  # refused by the validator: no event
-    await cases.accept_obligation(case, ObligationAcceptance(request_id="contact_data", engineer=ENGINEER))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await cases.act(case, actions.ObligationAcceptance(request_id="contact_data", engineer=ENGINEER))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Done"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -145,17 +130,17 @@ async def obligations_asked_again_after_upgrade(env: WorkflowEnvironment, cases:
     """A to B waives A's obligations; back to A asks them again (the patch
     waived-obligations-asked-again); the customer provides them and the case is resolved."""
     case = (await cases.open(request("asked-again", severity="A"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.change_severity(
-        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(
+        case, actions.SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
     )
     await env.sleep(timedelta(hours=1))
-    await cases.change_severity(
-        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.A, reason="spreading")
+    await cases.act(
+        case, actions.SeverityChangeRequest(engineer=ENGINEER, severity=Severity.A, reason="spreading")
     )
     for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-        await cases.cooperate(case, Cooperation(request_id=obligation, details="provided"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+        await cases.act(case, actions.Cooperation(request_id=obligation, details="provided"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Done"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -163,44 +148,46 @@ async def obligations_asked_again_after_upgrade(env: WorkflowEnvironment, cases:
 async def severity_a_breach_then_change(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("a-breach", severity="A"))).case.case_id
     await env.sleep(timedelta(minutes=70))  # warnings, breach
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
-    await cases.change_severity(
-        case, SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
+    await cases.act(
+        case, actions.SeverityChangeRequest(engineer=ENGINEER, severity=Severity.B, reason="contained")
     )
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Done"))
     await env.sleep(timedelta(days=14, minutes=1))  # reopen window, survey expires
     return case
 
 
 async def severity_b_downgrade_then_unresponsive(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("b-downgrade", "fabrikam"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Please confirm your contact data"))
+    await cases.act(
+        case, actions.FirstResponse(engineer=ENGINEER, message="Please confirm your contact data")
+    )
     await env.sleep(timedelta(days=6))  # B -> C after 1 business day, then closed unresponsive
     return case
 
 
 async def severity_c_pause_and_resume(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("c-pause", severity="C"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A screenshot"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.CustomerActionRequest(engineer=ENGINEER, what="A screenshot"))
     await env.sleep(timedelta(hours=10))
-    await cases.cooperate(case, Cooperation(request_id="request-1", details="attached"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Explained the setting"))
+    await cases.act(case, actions.Cooperation(request_id="request-1", details="attached"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Explained the setting"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
 
 async def reopened_case(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("reopen"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Cache cleared"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Cache cleared"))
     await env.sleep(timedelta(days=1))
-    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
+    await cases.act(case, actions.ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
     await env.sleep(timedelta(days=7, minutes=1))
-    await cases.answer_survey(case, SurveyAnswer(score=3))
+    await cases.act(case, actions.SurveyAnswer(score=3))
     await env.sleep(timedelta(minutes=1))
     return case
 
@@ -235,8 +222,8 @@ async def _phone_verification(name: str, env: WorkflowEnvironment, cases: Cases,
     for attempt in (f"{(int(code) + 1) % 1_000_000:06d}", code):
         await gate.attempt(case, caller.tenant_id, caller.caller_number, attempt, send)
     await env.sleep(timedelta(seconds=1))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Verified; looking"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Done"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Verified; looking"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Done"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -249,11 +236,11 @@ async def refused_not_admin(env: WorkflowEnvironment, cases: Cases, _: Settings)
 
 async def continued_as_new(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     case = (await cases.open(request("continued", "fabrikam"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
     await env.sleep(timedelta(seconds=2))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
     await env.sleep(timedelta(days=4))  # follow-ups and missed updates, across several runs
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Patched"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Patched"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -263,14 +250,14 @@ async def burst_of_updates_continues_as_new(env: WorkflowEnvironment, cases: Cas
     continue-as-new waits for the deliveries the updates started (the patch
     `deliveries-started-while-draining-awaited`), refusing engineers' actions meanwhile."""
     case = (await cases.open(request("burst", "fabrikam"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
     await env.sleep(timedelta(seconds=2))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
 
     async def update(n: int) -> None:
         for _ in range(100):  # sent again while the case moves to a new run
             try:
-                await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message=f"Update {n}"))
+                await cases.act(case, actions.CustomerUpdate(engineer=ENGINEER, message=f"Update {n}"))
                 return
             except Exception:  # refused while moving, or it reached the run that had just moved
                 await asyncio.sleep(0.1)
@@ -279,7 +266,7 @@ async def burst_of_updates_continues_as_new(env: WorkflowEnvironment, cases: Cas
     for burst in range(3):
         await asyncio.gather(*(update(10 * burst + n) for n in range(6)))
         await env.sleep(timedelta(seconds=2))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Patched"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Patched"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -287,7 +274,7 @@ async def burst_of_updates_continues_as_new(env: WorkflowEnvironment, cases: Cas
 async def intake_waits_for_decision(env: WorkflowEnvironment, cases: Cases, _: Settings) -> str:
     """The intake's `decided` update (added after the first recordings) in a history."""
     case = (await cases.open(request("decided"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="On it"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="On it"))
     await env.sleep(timedelta(minutes=5))
     return case
 
@@ -305,7 +292,7 @@ async def context_unreadable_then_retried(env: WorkflowEnvironment, cases: Cases
         pass
     settings.policy_path.write_text(good, encoding="utf-8")
     case = (await cases.open(request("unreadable"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="On it"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="On it"))
     await env.sleep(timedelta(minutes=5))
     return case
 
@@ -332,7 +319,7 @@ async def late_timers_after_worker_outage(
                 if (await cases.show(case)).sla_breached:
                     break
                 await asyncio.sleep(0.1)
-            await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
+            await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
             await asyncio.sleep(1)
             runs = await fetch_runs(env.client, case)
         (out / f"{name}.json").write_text(export_json(runs), encoding="utf-8")
@@ -341,11 +328,11 @@ async def late_timers_after_worker_outage(
         await env.shutdown()
 
 
-def _reply(text: str, *attachments: str) -> CustomerReply:
+def _reply(text: str, *attachments: str) -> actions.CustomerReply:
     def sha(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
 
-    return CustomerReply(
+    return actions.CustomerReply(
         message_id=sha(f"<{text}@mail.contoso.example>"),
         sender="a***@contoso.example",
         body=text,
@@ -361,15 +348,15 @@ async def team_case_withdrawn(env: WorkflowEnvironment, cases: Cases, _: Setting
     answered by the customer's email reply (with an attachment), a handover, the new assignee's
     follow-up, then the customer withdraws it (no survey)."""
     case = (await cases.open(request("team-withdrawn"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.note(case, InternalNote(engineer=ENGINEER, note="Suspect the MX change of last week"))
-    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A trace"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.InternalNote(engineer=ENGINEER, note="Suspect the MX change of last week"))
+    await cases.act(case, actions.CustomerActionRequest(engineer=ENGINEER, what="A trace"))
     await env.sleep(timedelta(hours=2))
     await cases.receive_reply(case, _reply("Here is the trace", "trace.txt"))
-    await cases.assign(case, Assignment(engineer=ENGINEER, assignee="zhang.min", reason="On leave"))
+    await cases.act(case, actions.Assignment(engineer=ENGINEER, assignee="zhang.min", reason="On leave"))
     await env.sleep(timedelta(days=2))  # B: the new assignee's idle follow-up
-    await cases.withdraw(case, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
+    await cases.act(case, actions.Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
     await env.sleep(timedelta(minutes=1))
     return case
 
@@ -378,9 +365,9 @@ async def survey_answered_by_reply(env: WorkflowEnvironment, cases: Cases, _: Se
     """Issue 15: a reply to the resolved case is a message (not a reopening); a reply with a score
     answers the survey."""
     case = (await cases.open(request("survey-reply", severity="C"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Explained the setting"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Explained the setting"))
     await cases.receive_reply(case, _reply("Thanks, that did it"))
     await env.sleep(timedelta(days=7, minutes=1))
     await cases.receive_reply(case, _reply("5 - quick and clear"))
@@ -393,11 +380,11 @@ async def next_deadline_published(env: WorkflowEnvironment, cases: Cases, _: Set
     first response's due time, the customer-update clock, its pause for the customer and its
     resumption by their reply, and the resolution."""
     case = (await cases.open(request("next-deadline", severity="A"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="A trace"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.CustomerActionRequest(engineer=ENGINEER, what="A trace"))
     await env.sleep(timedelta(minutes=30))
     await cases.receive_reply(case, _reply("The trace of the failed delivery", "trace.txt"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed"))
     await env.sleep(timedelta(minutes=1))
     return case
 
@@ -410,17 +397,17 @@ async def obligations_answered_by_reply(env: WorkflowEnvironment, cases: Cases, 
     await env.sleep(timedelta(seconds=7))
     await cases.receive_reply(case, _reply("Impact: 400 users. Reachable: Wang Fang, 24x7. Data confirmed."))
     await env.sleep(timedelta(hours=3))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
     for obligation in ("impact_analysis", "contact_data"):
-        await cases.accept_obligation(case, ObligationAcceptance(engineer=ENGINEER, request_id=obligation))
-    again = ObligationAskedAgain(engineer=ENGINEER, request_id="reachable_contacts", reason="No phone number")
-    await cases.ask_obligation_again(case, again)
+        await cases.act(case, actions.ObligationAcceptance(engineer=ENGINEER, request_id=obligation))
+    again = actions.ObligationAskedAgain(
+        engineer=ENGINEER, request_id="reachable_contacts", reason="No phone number"
+    )
+    await cases.act(case, again)
     await env.sleep(timedelta(hours=1, minutes=1))  # one reminder
     await cases.receive_reply(case, _reply("Wang Fang: +86 10 5555 0100"))
-    await cases.accept_obligation(
-        case, ObligationAcceptance(engineer=ENGINEER, request_id="reachable_contacts")
-    )
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.act(case, actions.ObligationAcceptance(engineer=ENGINEER, request_id="reachable_contacts"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -429,12 +416,12 @@ async def reopened_by_reply(env: WorkflowEnvironment, cases: Cases, _: Settings)
     """Issue 23: the customer's reply to the resolved case within the window reopens it (patch
     reopen-by-reply); resolved again, the window ends and the survey goes out."""
     case = (await cases.open(request("reopened-by-reply", severity="B"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed"))
     await env.sleep(timedelta(days=1))
     await cases.receive_reply(case, _reply("Please reopen: mail bounces again"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed for good"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed for good"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -444,21 +431,23 @@ async def thread_messages_kept(env: WorkflowEnvironment, cases: Cases, _: Settin
     (the patch thread-messages-kept): a response, a note, a request, a reply by email and a
     comment from the portal (the same event), an update, a reopen and the resolution."""
     case = (await cases.open(request("thread-kept"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it", via=Via.CONSOLE))
-    await cases.note(case, InternalNote(engineer=ENGINEER, note="Suspect the MX change", via=Via.CONSOLE))
-    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking at it", via=Via.CONSOLE))
+    await cases.act(
+        case, actions.InternalNote(engineer=ENGINEER, note="Suspect the MX change", via=Via.CONSOLE)
+    )
+    await cases.act(case, actions.CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
     await cases.receive_reply(case, _reply("The trace is attached."))
-    comment = CustomerReply(
+    comment = actions.CustomerReply(
         message_id=hashlib.sha256(b"thread-kept-comment").hexdigest(),
         sender="contoso-portal",
         body="Still failing since 10:00",
         via=Via.PORTAL,
     )
     await cases.receive_reply(case, comment)
-    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
-    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Fixed for good"))
+    await cases.act(case, actions.CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.act(case, actions.ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Fixed for good"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -468,14 +457,14 @@ async def patches_folded(env: WorkflowEnvironment, cases: Cases, _: Settings) ->
     marker instead of one per patch) and answers actions with receipts: obligations, a response,
     a request answered by email, an update, a resolution, a reopening, and the survey expiring."""
     case = (await cases.open(request("patches-folded"))).case.case_id
-    await cases.cooperate(case, Cooperation(request_id="contact_data", details="confirmed"))
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it"))
-    await cases.request_customer_action(case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
+    await cases.act(case, actions.Cooperation(request_id="contact_data", details="confirmed"))
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    await cases.act(case, actions.CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
     await cases.receive_reply(case, _reply("The trace is attached."))
-    await cases.update_customer(case, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="MX record fixed"))
-    await cases.reopen(case, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
-    await cases.resolve(case, Resolution(engineer=ENGINEER, summary="Fixed for good"))
+    await cases.act(case, actions.CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="MX record fixed"))
+    await cases.act(case, actions.ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+    await cases.act(case, actions.Resolution(engineer=ENGINEER, summary="Fixed for good"))
     await env.sleep(timedelta(days=14, minutes=1))
     return case
 
@@ -486,15 +475,15 @@ async def attributes_derived(env: WorkflowEnvironment, cases: Cases, _: Settings
     a response, a handover, a note (no upsert), a request that pauses the clock, the customer's
     reply two hours later, and the customer withdrawing the case (its run ends on the change)."""
     case = (await cases.open(request("attributes-derived"))).case.case_id
-    await cases.respond(case, FirstResponse(engineer=ENGINEER, message="Looking at it"))
-    await cases.assign(case, Assignment(engineer=ENGINEER, assignee="zhang.min", reason="handover"))
-    await cases.note(case, InternalNote(engineer=ENGINEER, note="no attribute changes"))
-    await cases.request_customer_action(
-        case, CustomerActionRequest(engineer=ENGINEER, what="Send a trace", pauses_clock=True)
+    await cases.act(case, actions.FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    await cases.act(case, actions.Assignment(engineer=ENGINEER, assignee="zhang.min", reason="handover"))
+    await cases.act(case, actions.InternalNote(engineer=ENGINEER, note="no attribute changes"))
+    await cases.act(
+        case, actions.CustomerActionRequest(engineer=ENGINEER, what="Send a trace", pauses_clock=True)
     )
     await env.sleep(timedelta(hours=2))
     await cases.receive_reply(case, _reply("The trace is attached."))
-    await cases.withdraw(case, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
+    await cases.act(case, actions.Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
     await env.sleep(timedelta(minutes=1))
     return case
 

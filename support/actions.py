@@ -171,3 +171,23 @@ class CustomerReply(BaseModel):
     body: Message
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=ATTACHMENTS_PER_REPLY)
     via: Via | None = Field(default=None, description="email (None) or the portal's comment box")
+
+
+Action = (
+    FirstResponse
+    | CustomerUpdate
+    | CustomerActionRequest
+    | SeverityChangeRequest
+    | Resolution
+    | ReopenRequest
+    | Cooperation
+    | ObligationAcceptance
+    | ObligationAskedAgain
+    | SurveyAnswer
+    | Assignment
+    | InternalNote
+    | Withdrawal
+    | CustomerReply
+)
+"""Every action a person takes on a case (an engineer, the customer, a customer's email reply):
+each has one row in `support.action_table`, which says how the case takes it."""

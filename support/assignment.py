@@ -18,7 +18,7 @@ from support.excerpt import excerpt
 from support.routing import recipients
 
 
-def assign_refusal(case: CaseRecord, action: Assignment) -> str | None:
+def assign_refusal(case: CaseRecord, action: Assignment, now: datetime) -> str | None:
     """Open cases only (the caller checked the status); the holder cannot be assigned again."""
     if case.view.assigned_engineer == action.assignee:
         return f"cannot assign: {action.assignee} already holds the case"

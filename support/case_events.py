@@ -6,22 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from support.actions import (
-    Assignment,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-    Withdrawal,
-)
+from support.actions import Action
 from support.case_context import CaseContext
 from support.notifications import Notification
 from support.verification import IssuedCode, SealedAttempt
@@ -56,25 +41,12 @@ class DeliveryFailed(BaseModel):
 
 
 Event = (
-    CaseContext
+    Action
+    | CaseContext
     | CodeSent
     | CodeNotSent
     | VerificationWaitOver
     | SealedAttempt
-    | FirstResponse
-    | CustomerUpdate
-    | CustomerActionRequest
-    | SeverityChangeRequest
-    | Resolution
-    | ReopenRequest
-    | Cooperation
-    | ObligationAcceptance
-    | ObligationAskedAgain
-    | SurveyAnswer
-    | Assignment
-    | InternalNote
-    | Withdrawal
-    | CustomerReply
     | TimePassed
     | DeliveryFailed
 )

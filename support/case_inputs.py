@@ -12,68 +12,26 @@ and the archive hands it to the closed-case row, sealed there like the record.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field
 
-from support.actions import (
-    Assignment,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-    Withdrawal,
-)
 from support.case_context import CaseContext
 from support.case_events import (
-    CodeNotSent,
-    CodeSent,
-    DeliveryFailed,
     Event,
     TimePassed,
-    VerificationWaitOver,
 )
 from support.directory import Incident
 from support.excerpt import excerpt
 from support.policy import Policy
 from support.request import CaseRequest
 from support.tenant import TenantFacts
-from support.verification import SealedAttempt
 
 MAX_EVENTS = 200
 TEXT_LIMIT = 200  # bytes of each text kept: the rules never read more than that a text exists
 
-KINDS: dict[str, type[BaseModel]] = {
-    t.__name__: t
-    for t in (
-        CodeSent,
-        CodeNotSent,
-        VerificationWaitOver,
-        SealedAttempt,
-        FirstResponse,
-        CustomerUpdate,
-        CustomerActionRequest,
-        SeverityChangeRequest,
-        Resolution,
-        ReopenRequest,
-        Cooperation,
-        ObligationAcceptance,
-        ObligationAskedAgain,
-        SurveyAnswer,
-        Assignment,
-        InternalNote,
-        Withdrawal,
-        CustomerReply,
-        DeliveryFailed,
-    )
+KINDS: dict[str, type[BaseModel]] = {  # what a recorded event can be: every event the case learns
+    t.__name__: t for t in get_args(Event) if t not in (CaseContext, TimePassed)
 }
 
 

@@ -50,7 +50,7 @@ def _survey_waits(case: CaseRecord) -> bool:
     return survey is not None and survey.outcome is SurveyOutcome.PENDING
 
 
-def reply_refusal(case: CaseRecord, reply: CustomerReply) -> str | None:
+def reply_refusal(case: CaseRecord, reply: CustomerReply, now: datetime) -> str | None:
     view = case.view
     if reply.message_id in view.reply_ids:
         return f"{ALREADY_RECEIVED}: this message is already on case {view.case_id}"

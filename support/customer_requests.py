@@ -38,7 +38,7 @@ from support.severity_changes import change_severity
 from support.vocabulary import CaseStatus
 
 
-def request_refusal(case: CaseRecord) -> str | None:
+def request_refusal(case: CaseRecord, action: CustomerActionRequest, now: datetime) -> str | None:
     if open_engineer_requests(case.view.customer_requests) >= MAX_OPEN_REQUESTS:
         return (
             f"cannot ask the customer: {MAX_OPEN_REQUESTS} requests are already waiting for their "
@@ -47,7 +47,7 @@ def request_refusal(case: CaseRecord) -> str | None:
     return None
 
 
-def cooperation_refusal(case: CaseRecord, answer: Cooperation) -> str | None:
+def cooperation_refusal(case: CaseRecord, answer: Cooperation, now: datetime) -> str | None:
     """Why the case would ignore this answer: no such request, or it is no longer outstanding."""
     request = next((r for r in case.view.customer_requests if r.request_id == answer.request_id), None)
     if request is None:
@@ -182,6 +182,14 @@ def cooperated(case: CaseRecord, answer: Cooperation, now: datetime, decision: D
             sequence=view.cooperations_received,
         )
     )
+
+
+def acceptance_refusal(case: CaseRecord, action: ObligationAcceptance, now: datetime) -> str | None:
+    return obligation_refusal(case, action.request_id, accepting=True)
+
+
+def asked_again_refusal(case: CaseRecord, action: ObligationAskedAgain, now: datetime) -> str | None:
+    return obligation_refusal(case, action.request_id, accepting=False)
 
 
 def obligation_refusal(case: CaseRecord, request_id: str, accepting: bool) -> str | None:

@@ -33,7 +33,12 @@ def reopen_refusal(case: CaseRecord, now: datetime) -> str | None:
     return None
 
 
-def survey_refusal(case: CaseRecord) -> str | None:
+def reopen_request_refusal(case: CaseRecord, action: ReopenRequest, now: datetime) -> str | None:
+    """A customer's reopen request: the same rule as a reply that reopens (`reopens_by_reply`)."""
+    return reopen_refusal(case, now)
+
+
+def survey_refusal(case: CaseRecord, answer: SurveyAnswer, now: datetime) -> str | None:
     """A survey answer counts only while the survey waits for it."""
     survey = case.view.survey
     if survey is None:

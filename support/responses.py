@@ -29,6 +29,15 @@ def touch(case: CaseRecord, now: datetime, engineer: str | None, decision: Decis
     decision.wake = True
 
 
+def response_refusal(case: CaseRecord, action: FirstResponse, now: datetime) -> str | None:
+    """A case has one first response (the action's status gate has checked the case is open)."""
+    clock = case.view.first_response
+    assert clock is not None
+    if clock.answered_at is not None:
+        return f"the first response was already given by {clock.answered_by} at {clock.answered_at}"
+    return None
+
+
 def respond(case: CaseRecord, action: FirstResponse, now: datetime, decision: Decision) -> None:
     first_response(case, action.engineer, action.message, now, decision)
 

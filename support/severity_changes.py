@@ -24,7 +24,7 @@ from support.vocabulary import Severity
 OBLIGATIONS_ASKED_AGAIN_PATCH = "waived-obligations-asked-again"
 
 
-def change_refusal(case: CaseRecord, change: SeverityChangeRequest) -> str | None:
+def change_refusal(case: CaseRecord, change: SeverityChangeRequest, now: datetime) -> str | None:
     """Why an engineer may not set this severity, or None."""
     if change.severity == case.view.severity:
         return f"the case is already severity {change.severity.value}"

@@ -16,19 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from support.actions import (
-    AttachmentRef,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    Withdrawal,
-)
+from support import actions
+from support.actions import AttachmentRef
 from support.case_effects import Decision
 from support.case_record import CaseRecord
 from support.names import Names, Reader, shown_name
@@ -66,26 +55,26 @@ class _Said:
 
 def said(event: object) -> _Said | None:
     """The message an event carries, or None (time passing, a severity change, an assignment...)."""
-    if isinstance(event, FirstResponse):
+    if isinstance(event, actions.FirstResponse):
         return _staff(MessageKind.RESPONSE, event.engineer, event.message, event.via)
-    if isinstance(event, CustomerUpdate):
+    if isinstance(event, actions.CustomerUpdate):
         return _staff(MessageKind.UPDATE, event.engineer, event.message, event.via)
-    if isinstance(event, CustomerActionRequest):
+    if isinstance(event, actions.CustomerActionRequest):
         return _staff(MessageKind.REQUEST, event.engineer, event.what, event.via)
-    if isinstance(event, ObligationAskedAgain):
+    if isinstance(event, actions.ObligationAskedAgain):
         found = _staff(MessageKind.ASKED_AGAIN, event.engineer, event.reason, event.via)
         found.about = event.request_id
         return found
-    if isinstance(event, Resolution):
+    if isinstance(event, actions.Resolution):
         return _staff(MessageKind.RESOLUTION, event.engineer, event.summary, event.via)
-    if isinstance(event, InternalNote):
+    if isinstance(event, actions.InternalNote):
         return _staff(MessageKind.NOTE, event.engineer, event.note, event.via, internal=True)
-    if isinstance(event, CustomerReply):
+    if isinstance(event, actions.CustomerReply):
         kind = MessageKind.REPLY if event.via in (None, Via.EMAIL) else MessageKind.COMMENT
         return _Said(
             kind, "customer", event.sender, event.body, event.via or Via.EMAIL, attachments=event.attachments
         )
-    if isinstance(event, Cooperation):
+    if isinstance(event, actions.Cooperation):
         return _Said(
             MessageKind.ANSWER,
             "customer",
@@ -94,9 +83,9 @@ def said(event: object) -> _Said | None:
             event.via or Via.API,
             about=event.request_id,
         )
-    if isinstance(event, ReopenRequest):
+    if isinstance(event, actions.ReopenRequest):
         return _Said(MessageKind.REOPEN, "customer", event.requester, event.reason, event.via or Via.API)
-    if isinstance(event, Withdrawal):
+    if isinstance(event, actions.Withdrawal):
         return _Said(MessageKind.WITHDRAWAL, "customer", event.requester, event.reason, event.via or Via.API)
     return None
 

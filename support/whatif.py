@@ -21,25 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import get_args
 
 from pydantic import BaseModel, Field
 
-from support.actions import (
-    Assignment,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-    ReopenRequest,
-    Resolution,
-    SeverityChangeRequest,
-    SurveyAnswer,
-    Withdrawal,
-)
+from support.actions import Action
 from support.agenda import agenda, case_done
 from support.case_events import Event, TimePassed
 from support.case_inputs import ArchivedInputs
@@ -63,23 +49,7 @@ from support.sla_ledger import LedgerSegment, case_ledger
 from support.verification import SealedAttempt
 
 # What the workflow's update validators check before an action reaches the machine.
-VALIDATED = (
-    FirstResponse,
-    CustomerUpdate,
-    CustomerActionRequest,
-    SeverityChangeRequest,
-    Resolution,
-    ReopenRequest,
-    SealedAttempt,
-    Assignment,
-    InternalNote,
-    Withdrawal,
-    CustomerReply,
-    Cooperation,
-    SurveyAnswer,
-    ObligationAcceptance,
-    ObligationAskedAgain,
-)
+VALIDATED = (*get_args(Action), SealedAttempt)
 MAX_WAKES = 10_000  # a re-run's agenda that never runs out is a bug, not a long case
 
 

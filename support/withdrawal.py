@@ -23,7 +23,7 @@ from support.routing import recipients
 from support.vocabulary import CaseStatus
 
 
-def withdrawal_refusal(case: CaseRecord) -> str | None:
+def withdrawal_refusal(case: CaseRecord, action: Withdrawal, now: datetime) -> str | None:
     status = case.view.status
     if status in (CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION):
         return "cannot withdraw: the case is still being opened; try again in a moment"

@@ -89,9 +89,9 @@ async def test_an_action_taken_with_a_late_answer_is_answered_as_carried_out_onc
         async with deliveries, worker:
             cases = Cases(client, task_queue, staff=staff_from_file(settings.staff_file))
             case_id = (await cases.open(case_request(f"late-{uuid.uuid4().hex[:8]}"))).case.case_id
-            await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+            await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
             # the note is taken at once, and its message is held: its answer is late
-            await cases.note(case_id, InternalNote(engineer=ENGINEER, note="Suspect the MX change"))
+            await cases.act(case_id, InternalNote(engineer=ENGINEER, note="Suspect the MX change"))
             view = await cases.show(case_id)  # an action answers a receipt (issue 26)
             assert [e.kind for e in view.timeline].count("note") == 1, "answered with the note taken"
             assert MessageKind.NOTE not in held.kept, "answered before its message was written"
@@ -127,20 +127,18 @@ async def test_an_action_sent_again_after_its_case_continued_as_new_is_taken_onc
         first_run = (await handle.describe()).run_id
         note = InternalNote(engineer=ENGINEER, note="Suspect the MX change")
         update_id = action_update_id(uuid.uuid4().hex, await time_env.get_current_time() + timedelta(days=1))
-        await handle.execute_update(SupportCaseWorkflow.note, note, id=update_id)
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+        await handle.execute_update("note", note, id=update_id)
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
         for n in range(60):  # updates to the customer (each wakes the case) until it continues as new
             if (await handle.describe()).run_id != first_run:
                 break
             try:
-                await cases.update_customer(
-                    case_id, CustomerUpdate(engineer=ENGINEER, message=f"Still on it ({n})")
-                )
+                await cases.act(case_id, CustomerUpdate(engineer=ENGINEER, message=f"Still on it ({n})"))
             except ActionRejected:  # the case is moving to its next run
                 await asyncio.sleep(0.2)
         assert (await handle.describe()).run_id != first_run, "the case continued as new"
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(SupportCaseWorkflow.note, note, id=update_id)
+            await handle.execute_update("note", note, id=update_id)
         assert ALREADY_TAKEN in str(refused.value.cause)
         view = await cases.show(case_id)
         assert [e.message for e in view.timeline].count(f"note: {note.note}") <= 1

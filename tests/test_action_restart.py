@@ -78,7 +78,7 @@ async def open_answered_case(cases: Cases, workers: Workers) -> str:
     await asyncio.to_thread(workers.start().wait_ready)
     request = case_request(f"restart-{uuid.uuid4().hex[:8]}", "contoso")
     case_id = (await cases.open(request)).case.case_id
-    await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
     return case_id
 
 
@@ -93,7 +93,7 @@ async def test_an_action_sent_while_the_worker_restarts_waits_and_lands_once(
 
     sent = time.monotonic()
     note = asyncio.create_task(
-        cases.note(case_id, InternalNote(engineer=ENGINEER, note="Called the customer"))
+        cases.act(case_id, InternalNote(engineer=ENGINEER, note="Called the customer"))
     )
     replacement = workers.start()
     await asyncio.to_thread(replacement.wait_ready)
@@ -136,6 +136,6 @@ async def test_an_action_no_worker_takes_in_time_is_a_503_and_changes_nothing(
     assert waited <= (wait + ACTION_SETTLE).total_seconds() + 5, "the wait is bounded"
 
     await asyncio.to_thread(workers.start().wait_ready)
-    await cases.note(case_id, InternalNote(engineer=ENGINEER, note="Sent again"))
+    await cases.act(case_id, InternalNote(engineer=ENGINEER, note="Sent again"))
     after = await cases.show(case_id)  # an action answers a receipt (issue 26)
     assert [n.note for n in after.notes] == ["Sent again"], "the late action changed nothing"

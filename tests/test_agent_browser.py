@@ -277,7 +277,7 @@ async def bulk_resolve_and_its_refusal(
 
 
 async def resolved_offers_the_note_to_staff_and_reopen_to_the_customer(stack: Stack, case_id: str) -> None:
-    await stack.cases.resolve(case_id, Resolution(engineer="li.wei", summary="Logs showed the connector"))
+    await stack.cases.act(case_id, Resolution(engineer="li.wei", summary="Logs showed the connector"))
     agent = await signed_in(stack, "li.wei", "en-GB")
     await agent.page.goto(f"{stack.url}/console/cases/{case_id}")
     await agent.wait_for("#case-assignee")

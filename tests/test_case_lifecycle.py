@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.closed_cases import read_closed_case
@@ -86,11 +87,9 @@ async def test_missing_impact_analysis_reminds_then_downgrades_a_to_b(
             "reachable_contacts",
             "contact_data",
         }
-        await cases.cooperate(
-            case_id, Cooperation(request_id="reachable_contacts", details="Wang Fang, 24x7")
-        )
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Investigating"))
+        await cases.act(case_id, Cooperation(request_id="reachable_contacts", details="Wang Fang, 24x7"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Investigating"))
 
         await time_env.sleep(timedelta(minutes=61))  # A: 2h to cooperate, reminders at 50% and 75%
         view = await cases.show(case_id)
@@ -131,9 +130,7 @@ async def test_silent_c_case_is_closed_unresponsive_with_a_final_notice(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.respond(
-            case_id, FirstResponse(engineer=ENGINEER, message="Can you confirm your contacts?")
-        )
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Can you confirm your contacts?"))
         await time_env.sleep(timedelta(days=5))  # C: 2 business days (30 h) to cooperate
         final = await cases.show(case_id)
 
@@ -154,22 +151,22 @@ async def test_overnight_pause_moves_the_update_deadline_by_business_time_only(
     async with running_worker(time_env.client, settings) as cases:
         await sleep_until_local(time_env, 20, 55)
         case_id = (await cases.open(case_request(request_id, "fabrikam", severity="B"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
         await sleep_until_local(time_env, 21, 0)
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.customer_update is not None
         due_before = view.customer_update.due
         assert due_before is not None
 
         await sleep_until_local(time_env, 22, 0)
-        await cases.request_customer_action(
+        await cases.act(
             case_id, CustomerActionRequest(engineer=ENGINEER, what="Send the message trace for user 42")
         )
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.customer_update is not None and view.customer_update.state is ClockState.PAUSED
         await sleep_until_local(time_env, 10, 0)  # overnight: 2 h (22-24) + 1 h (09-10) of business time
-        await cases.cooperate(case_id, Cooperation(request_id="request-1", details="trace.zip attached"))
+        await cases.act(case_id, Cooperation(request_id="request-1", details="trace.zip attached"))
         await settle(time_env)
         view = await cases.show(case_id)
 
@@ -195,13 +192,11 @@ async def test_no_update_warning_or_breach_fires_while_paused(
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="A"))).case.case_id
         for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-            await cases.cooperate(case_id, Cooperation(request_id=obligation, details="done"))
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
-        await cases.request_customer_action(
-            case_id, CustomerActionRequest(engineer=ENGINEER, what="Run the probe")
-        )
+            await cases.act(case_id, Cooperation(request_id=obligation, details="done"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+        await cases.act(case_id, CustomerActionRequest(engineer=ENGINEER, what="Run the probe"))
         await time_env.sleep(timedelta(minutes=100))  # A updates every 4h: 50% would be at 2h of running time
-        await cases.cooperate(case_id, Cooperation(request_id="request-1", details="probe output"))
+        await cases.act(case_id, Cooperation(request_id="request-1", details="probe output"))
         await time_env.sleep(timedelta(hours=2, minutes=1))
         view = await cases.show(case_id)
     assert view.severity is Severity.A
@@ -219,13 +214,13 @@ async def test_missed_customer_update_is_a_breach_and_an_update_starts_the_next_
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="A"))).case.case_id
         for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-            await cases.cooperate(case_id, Cooperation(request_id=obligation, details="done"))
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+            await cases.act(case_id, Cooperation(request_id=obligation, details="done"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
         await time_env.sleep(timedelta(hours=4, minutes=1))
         view = await cases.show(case_id)
         assert view.sla_breached and view.customer_update is not None
         assert view.customer_update.state is ClockState.BREACHED
-        await cases.update_customer(case_id, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
+        await cases.act(case_id, CustomerUpdate(engineer=ENGINEER, message="Fix rolling out"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         await time_env.sleep(timedelta(hours=1))
         view = await cases.show(case_id)
@@ -251,16 +246,14 @@ async def test_severity_change_after_a_pause_keeps_the_pause(
     async with running_worker(time_env.client, settings) as cases:
         await sleep_until_local(time_env, 11, 0)
         case_id = (await cases.open(case_request(request_id, "fabrikam", severity="B"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
         await time_env.sleep(timedelta(hours=1))
-        await cases.request_customer_action(
-            case_id, CustomerActionRequest(engineer=ENGINEER, what="Screenshots")
-        )
+        await cases.act(case_id, CustomerActionRequest(engineer=ENGINEER, what="Screenshots"))
         await time_env.sleep(timedelta(hours=3))
-        await cases.cooperate(case_id, Cooperation(request_id="request-1", details="attached"))
+        await cases.act(case_id, Cooperation(request_id="request-1", details="attached"))
         await time_env.sleep(timedelta(hours=1))
-        await cases.change_severity(
+        await cases.act(
             case_id,
             SeverityChangeRequest(engineer="zhang.min", severity=Severity.C, reason="workaround in place"),
         )
@@ -286,14 +279,14 @@ async def test_change_to_a_severity_whose_target_is_past_breaches_at_once(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, "fabrikam", severity="C"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
         await time_env.sleep(
             timedelta(hours=25)
         )  # 15-16 h of business time: past B's 15 h, before C's 22.5 h
         view = await cases.show(case_id)
         assert not view.sla_breached and view.first_response is not None
         assert view.first_response.warnings_sent == []
-        await cases.change_severity(
+        await cases.act(
             case_id,
             SeverityChangeRequest(engineer="zhang.min", severity=Severity.B, reason="more users affected"),
         )
@@ -328,7 +321,7 @@ async def test_severity_change_against_entitlement_is_refused_with_the_reason(
             await cases.open(case_request(request_id, tenant, severity="B", category=category))
         ).case.case_id
         with pytest.raises(ActionRejected, match=reason):
-            await cases.change_severity(
+            await cases.act(
                 case_id, SeverityChangeRequest(engineer=ENGINEER, severity=to, reason="customer insists")
             )
         view = await cases.show(case_id)
@@ -343,17 +336,17 @@ async def test_reopen_within_window_then_survey_answered_without_reminder(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Cache cleared"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Cache cleared"))
         await time_env.sleep(timedelta(days=2))
-        await cases.reopen(case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+        await cases.act(case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.status is CaseStatus.IN_PROGRESS and view.reopened_count == 1
         assert view.customer_update is not None and view.customer_update.state is ClockState.RUNNING
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
         await time_env.sleep(timedelta(days=7, minutes=1))
         assert (await cases.show(case_id)).status is CaseStatus.CLOSED
-        await cases.answer_survey(case_id, SurveyAnswer(score=4, comment="Quick, thanks"))
+        await cases.act(case_id, SurveyAnswer(score=4, comment="Quick, thanks"))
         await time_env.sleep(timedelta(days=8))
         final = await cases.show(case_id)
     assert final.survey is not None
@@ -371,10 +364,10 @@ async def test_reopen_after_the_window_is_refused(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Done"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Done"))
         await time_env.sleep(timedelta(days=7, minutes=1))
         with pytest.raises(ActionRejected, match="only a resolved case can be reopened; this case is closed"):
-            await cases.reopen(case_id, ReopenRequest(requester="admin@contoso.example", reason="Again"))
+            await cases.act(case_id, ReopenRequest(requester="admin@contoso.example", reason="Again"))
 
 
 # -- continue-as-new ------
@@ -420,21 +413,21 @@ async def test_continue_as_new_case_ends_identical_to_one_that_did_not(
             n: (await time_env.client.get_workflow_handle(i).describe()).run_id for n, i in ids.items()
         }
 
-        async def both(action: str, *args: object) -> None:
+        async def both(action: BaseModel) -> None:
             for name, cases in (("plain", plain), ("tiny", small)):
-                await getattr(cases, action)(ids[name], *args)
+                await cases.act(ids[name], action)
             # The time-skipping test server does not move an update that races a continue-as-new to
             # the new run (the real server does), so each step settles before the next, in both cases.
             await time_env.sleep(timedelta(seconds=2))
 
-        await both("cooperate", Cooperation(request_id="contact_data", details="confirmed"))
-        await both("respond", FirstResponse(engineer=ENGINEER, message="Looking"))
+        await both(Cooperation(request_id="contact_data", details="confirmed"))
+        await both(FirstResponse(engineer=ENGINEER, message="Looking"))
         await time_env.sleep(timedelta(days=4))  # idle follow-ups and missed updates pile up
-        await both("update_customer", CustomerUpdate(engineer=ENGINEER, message="Still on it"))
+        await both(CustomerUpdate(engineer=ENGINEER, message="Still on it"))
         await time_env.sleep(timedelta(days=2))
-        await both("resolve", Resolution(engineer=ENGINEER, summary="Patched"))
+        await both(Resolution(engineer=ENGINEER, summary="Patched"))
         await time_env.sleep(timedelta(days=7, minutes=1))
-        await both("answer_survey", SurveyAnswer(score=5))
+        await both(SurveyAnswer(score=5))
         await time_env.sleep(timedelta(days=1))
         finals = {n: await (plain if n == "plain" else small).show(i) for n, i in ids.items()}
         last_runs = {

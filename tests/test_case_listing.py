@@ -121,7 +121,7 @@ async def test_deadline_order_pages_by_the_time_left_to_each_cases_next_deadline
             for severity in ("A", "B", "C")
         }
         answered = (await cases.open(case_request(f"{request_id}-answered", severity="A"))).case.case_id
-        await cases.respond(answered, FirstResponse(engineer="li.wei", message="Looking at it"))
+        await cases.act(answered, FirstResponse(engineer="li.wei", message="Looking at it"))
         view = await cases.show(answered)  # an action answers a receipt (issue 26)
         assert view.customer_update is not None and view.customer_update.due is not None
         wanted = CaseFilter()  # the deadline order lists the open cases

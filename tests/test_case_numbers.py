@@ -49,7 +49,7 @@ async def test_a_case_gets_a_number_once_and_is_found_by_it(
             await cases.show(number, OTHER_PORTAL)  # another tenant's number: no such case
         with pytest.raises(CaseNotFound):
             await cases.show("CW-99999")
-        await cases.respond(number, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(number, FirstResponse(engineer="li.wei", message="Looking"))
         answered = await cases.show(number)  # an action answers a receipt (issue 26)
         assert answered.case_id == case_id and answered.status.value == "in_progress"
 

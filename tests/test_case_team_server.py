@@ -127,10 +127,10 @@ async def test_reassignment_moves_follow_ups_to_the_new_assignee(
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="A"))).case.case_id
         for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-            await cases.cooperate(case_id, Cooperation(request_id=obligation, details="done"))
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+            await cases.act(case_id, Cooperation(request_id=obligation, details="done"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking"))
         handover = Assignment(engineer="duty.lead", assignee="zhang.min", reason="li.wei is on leave")
-        await cases.assign(case_id, handover)
+        await cases.act(case_id, handover)
         assert (await cases.show(case_id)).assigned_engineer == "zhang.min"
         await time_env.sleep(timedelta(hours=2, minutes=1))  # A: a follow-up after 2 h without activity
         await delivered(settings, case_id, "/assigned/1/engineer", "/follow_up/1/engineer")
@@ -156,8 +156,8 @@ async def test_a_reply_lands_once_resumes_the_paused_clock_and_reaches_the_assig
     )
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="B"))).case.case_id
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
-        await cases.request_customer_action(case_id, CustomerActionRequest(engineer="li.wei", what="A trace"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(case_id, CustomerActionRequest(engineer="li.wei", what="A trace"))
         paused = await cases.show(case_id)
         assert paused.customer_update is not None and not paused.customer_update.running
         first, again = await asyncio.gather(
@@ -175,7 +175,7 @@ async def test_a_reply_lands_once_resumes_the_paused_clock_and_reaches_the_assig
         assert view.customer_update is not None and view.customer_update.running
         assert [a.filename for a in view.attachments] == ["trace.txt"]
         await delivered(settings, case_id, "/customer_replied/1/engineer", settle=0.3)
-        await cases.withdraw(case_id, Withdrawal(requester=CUSTOMER_EMAIL, reason="Solved by the trace"))
+        await cases.act(case_id, Withdrawal(requester=CUSTOMER_EMAIL, reason="Solved by the trace"))
         other = reply.model_copy(update={"message_id": "b" * 64})
         with pytest.raises(ActionRejected):
             await cases.receive_reply(case_id, other)  # withdrawn: a reply to it does not land

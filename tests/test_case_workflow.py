@@ -109,7 +109,7 @@ async def test_warnings_then_breach_then_late_response(
         description = await time_env.client.get_workflow_handle(case_id).describe()
         assert description.typed_search_attributes.get(sa.SLA_BREACHED) is True
 
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking at it now"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking at it now"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.status is CaseStatus.IN_PROGRESS
         assert view.first_response is not None
@@ -133,7 +133,7 @@ async def test_response_before_first_warning_stops_the_clock(
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id))).case.case_id
         await time_env.sleep(timedelta(minutes=10))
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="On it"))
         await time_env.sleep(timedelta(hours=3))
         view = await cases.show(case_id)
     assert view.first_response is not None
@@ -166,8 +166,8 @@ async def test_resolve_then_close_after_reopen_window_and_survey(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Please try a new profile"))
-        await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Profile rebuilt"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Please try a new profile"))
+        await cases.act(case_id, Resolution(engineer="li.wei", summary="Profile rebuilt"))
         resolved = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert resolved.status is CaseStatus.RESOLVED
         assert resolved.reopen_until is not None and resolved.resolved_at is not None
@@ -193,7 +193,7 @@ async def test_resolve_without_separate_response_counts_as_first_response(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id))).case.case_id
-        await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Service restored"))
+        await cases.act(case_id, Resolution(engineer="li.wei", summary="Service restored"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
     assert view.first_response is not None
     assert view.first_response.state is ClockState.MET
@@ -205,10 +205,10 @@ async def test_rejected_actions_say_why_and_change_nothing(
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id))).case.case_id
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="On it"))
         before = await cases.show(case_id)
         with pytest.raises(ActionRejected, match=r"already given by li\.wei"):
-            await cases.respond(case_id, FirstResponse(engineer="zhang.min", message="Me too"))
+            await cases.act(case_id, FirstResponse(engineer="zhang.min", message="Me too"))
         after = await cases.show(case_id)
     assert after == before
 

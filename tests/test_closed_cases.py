@@ -422,14 +422,14 @@ async def test_a_c_case_answered_in_time_reopened_and_rated_leaves_its_row(
     settings = on(settings, database_url)
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking into it"))
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Cache cleared"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking into it"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Cache cleared"))
         await time_env.sleep(timedelta(days=2))
-        await cases.reopen(case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
+        await cases.act(case_id, ReopenRequest(requester="admin@contoso.example", reason="It is back"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Profile rebuilt"))
         await time_env.sleep(timedelta(days=7, minutes=1))
-        await cases.answer_survey(case_id, SurveyAnswer(score=4, comment="Quick, thanks"))
+        await cases.act(case_id, SurveyAnswer(score=4, comment="Quick, thanks"))
         await time_env.sleep(timedelta(days=8))
         final = await cases.show(case_id)
     row = closed_row(settings, case_id)
@@ -455,15 +455,13 @@ async def test_an_a_case_answered_late_and_downgraded_leaves_its_row(
     settings = on(settings, database_url)
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="A"))).case.case_id
-        await cases.cooperate(
-            case_id, Cooperation(request_id="reachable_contacts", details="Wang Fang, 24x7")
-        )
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, Cooperation(request_id="reachable_contacts", details="Wang Fang, 24x7"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
         await time_env.sleep(timedelta(minutes=70))  # A: first response within 1 hour, 24x7
-        await cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
+        await cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Sorry for the wait"))
         await time_env.sleep(timedelta(minutes=55))  # no impact analysis in 2 hours: A -> B
         assert (await cases.show(case_id)).severity is Severity.B
-        await cases.resolve(case_id, Resolution(engineer=ENGINEER, summary="Mail flows again"))
+        await cases.act(case_id, Resolution(engineer=ENGINEER, summary="Mail flows again"))
         await time_env.sleep(timedelta(days=15))  # reopen window, then the survey's wait: no answer
         final = await cases.show(case_id)
     row = closed_row(settings, case_id)

@@ -105,7 +105,7 @@ async def test_routing_is_policy_data_requester_and_account_manager(
             )
         ).case.case_id
         b = (await cases.open(case_request(request_id + "-b", "fabrikam", severity="B"))).case.case_id
-        await cases.respond(b, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(b, FirstResponse(engineer="li.wei", message="Looking"))
         ids_a = await delivered(
             settings,
             a,
@@ -444,8 +444,8 @@ async def test_engineers_in_the_staff_list_get_follow_ups_at_their_address_other
         for engineer in ("li.wei", "mallory"):
             case_id = (await cases.open(case_request(f"{request_id}-{engineer}", severity="A"))).case.case_id
             for obligation in ("impact_analysis", "reachable_contacts", "contact_data"):
-                await cases.cooperate(case_id, Cooperation(request_id=obligation, details="done"))
-            await cases.respond(case_id, FirstResponse(engineer=engineer, message="Looking"))
+                await cases.act(case_id, Cooperation(request_id=obligation, details="done"))
+            await cases.act(case_id, FirstResponse(engineer=engineer, message="Looking"))
             case_ids[engineer] = case_id
         await time_env.sleep(timedelta(hours=2, minutes=1))  # A: a follow-up after 2 h without activity
         for case_id in case_ids.values():

@@ -85,7 +85,7 @@ async def test_payloads_are_unreadable_in_raw_history_and_readable_with_the_key(
         view = (
             await cases.open(case_request(request_id, contact_email=SECRET_EMAIL, description=SECRET_TEXT))
         ).case
-        await cases.respond(view.case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(view.case_id, FirstResponse(engineer="li.wei", message="Looking"))
         shown = await cases.show(view.case_id)
     raw = await time_env.client.get_workflow_handle(view.case_id).fetch_history()
     payloads = list(payloads_in(raw))
@@ -121,7 +121,7 @@ async def test_key_rotation_reads_and_drives_old_cases(
     rotated = client_with(time_env, EncryptionCodec(KEY_2, previous=[KEY_1]))
     async with build_worker(rotated, settings):
         cases = Cases(rotated, settings.task_queue)
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="After the rotation"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="After the rotation"))
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert view.status.value == "in_progress"
     raw = await time_env.client.get_workflow_handle(case_id).fetch_history()

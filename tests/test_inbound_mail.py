@@ -201,10 +201,8 @@ async def test_a_reply_lands_once_resumes_the_clock_reaches_the_assignee_with_it
     ack = await acknowledgement(stack, case_id)
     assert str(ack["Reply-To"]) == reply_address(case_id, stack.settings.reply_to_domain, key_of(stack))
     assert ack["Auto-Submitted"] == "auto-generated", "RFC 3834: robots do not answer it"
-    await stack.cases.respond(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
-    asked = await stack.cases.request_customer_action(
-        case_id, CustomerActionRequest(engineer=ENGINEER, what="Send a call trace")
-    )
+    await stack.cases.act(case_id, FirstResponse(engineer=ENGINEER, message="Looking at it"))
+    asked = await stack.cases.act(case_id, CustomerActionRequest(engineer=ENGINEER, what="Send a call trace"))
     assert asked.clocks_moved == [ClockName.CUSTOMER_UPDATE], "the receipt says which clock it moved"
     shown = await stack.cases.show(case_id)
     assert shown.pauses and shown.pauses[-1].resumed_at is None, "the update clock waits for the customer"

@@ -57,7 +57,7 @@ async def test_lines_carry_ids_and_no_personal_data_and_do_not_repeat_on_replay(
         code = await verification_code(settings, case_id)
         await cases.verify(case_id, VerificationAttempt(code=code))
         await time_env.sleep(timedelta(seconds=1))
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking"))
         await time_env.sleep(timedelta(hours=2))
     lines = parsed(log_lines)
     text = log_lines.getvalue()

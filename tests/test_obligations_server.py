@@ -54,16 +54,16 @@ async def test_obligations_answered_by_email_are_not_reminded_nor_downgraded_and
         assert not [e for e in view.timeline if e.kind in ("cooperation_reminder", "downgraded")]
 
         for name in OBLIGATIONS:
-            await cases.accept_obligation(case_id, ObligationAcceptance(engineer="li.wei", request_id=name))
+            await cases.act(case_id, ObligationAcceptance(engineer="li.wei", request_id=name))
             view = await cases.show(case_id)  # an action answers a receipt (issue 26)
         assert obligations(view) == dict.fromkeys(OBLIGATIONS, RequestState.ACCEPTED)
         again = ObligationAcceptance(engineer="li.wei", request_id="contact_data")
         with pytest.raises(ActionRejected, match=r"li\.wei accepted it"):
-            await cases.accept_obligation(case_id, again)
+            await cases.act(case_id, again)
 
         # Asked again: the customer is told what, why and by when; the timer starts over.
         why = "the phone number of the duty contact is missing"
-        await cases.ask_obligation_again(
+        await cases.act(
             case_id, ObligationAskedAgain(engineer="li.wei", request_id="reachable_contacts", reason=why)
         )
         view = await cases.show(case_id)  # an action answers a receipt (issue 26)

@@ -127,8 +127,8 @@ async def test_replies_reopen_within_the_window_and_open_a_follow_up_after_it(
         try:
             # Within the window: the reply reopens; the window's end sends no survey.
             first = (await cases.open(case_request(request_id, severity="B"))).case
-            await cases.respond(first.case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
-            await cases.resolve(first.case_id, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+            await cases.act(first.case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+            await cases.act(first.case_id, Resolution(engineer=ENGINEER, summary="MX record fixed"))
             await delivered(settings, first.case_id, "/resolved/0/customer")
             original = resolved_mail(settings, first.case_id)
             assert "reply to this message" in text_of(original)
@@ -145,8 +145,8 @@ async def test_replies_reopen_within_the_window_and_open_a_follow_up_after_it(
 
             # After the window: the reply opens a new case that follows it, named to the customer.
             later = (await cases.open(case_request(f"{request_id}-2", severity="B"))).case
-            await cases.respond(later.case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
-            await cases.resolve(later.case_id, Resolution(engineer=ENGINEER, summary="MX record fixed"))
+            await cases.act(later.case_id, FirstResponse(engineer=ENGINEER, message="Looking"))
+            await cases.act(later.case_id, Resolution(engineer=ENGINEER, summary="MX record fixed"))
             await delivered(settings, later.case_id, "/resolved/0/customer")
             original = resolved_mail(settings, later.case_id)
             await time_env.sleep(timedelta(days=7, minutes=5))

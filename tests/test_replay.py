@@ -92,9 +92,9 @@ async def test_export_import_round_trip_and_timeline_of_a_closed_case_without_a_
 ) -> None:
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, severity="C"))).case.case_id
-        await cases.cooperate(case_id, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking"))
-        await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Fixed"))
+        await cases.act(case_id, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(case_id, Resolution(engineer="li.wei", summary="Fixed"))
         await time_env.sleep(timedelta(days=15))
     # No worker from here on.
     view = await cases.show(case_id)

@@ -521,10 +521,10 @@ async def test_the_workers_metrics_have_first_response_buckets_and_survey_counte
             opened = await cases.open(case_request(request_id, severity="B"))
             case_id = opened.case.case_id
             await env.sleep(timedelta(hours=5))
-            await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking at it"))
-            await cases.resolve(case_id, Resolution(engineer="li.wei", summary="Fixed"))
+            await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking at it"))
+            await cases.act(case_id, Resolution(engineer="li.wei", summary="Fixed"))
             await env.sleep(timedelta(days=7, minutes=1))
-            await cases.answer_survey(case_id, SurveyAnswer(score=4))
+            await cases.act(case_id, SurveyAnswer(score=4))
             await env.sleep(timedelta(minutes=1))
             url = f"http://127.0.0.1:{with_metrics.metrics_port}/metrics"
             scraped = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())

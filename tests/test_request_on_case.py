@@ -77,7 +77,7 @@ async def test_the_request_is_shown_to_staff_and_the_tenants_portal_never_to_ano
         text = text_of(queue).replace("\r\n", "\n")
         assert DESCRIPTION in text and PHONE in text
 
-        await cases.withdraw(case_id, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
+        await cases.act(case_id, Withdrawal(requester="admin@contoso.example", reason="It fixed itself"))
         await time_env.sleep(timedelta(minutes=1))
         ended = await cases.show(case_id, AGENT)  # read from the finished case's history
         assert ended.status.value == "withdrawn" and ended.request == expected

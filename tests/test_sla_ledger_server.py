@@ -95,27 +95,27 @@ async def test_ledgers_across_a_weekend_a_holiday_and_a_make_up_day_equal_their_
         await skip_to(time_env, friday)
         first = (await cases.open(case_request("ledger-1", category="billing", severity="B"))).case
         one = first.case_id
-        await cases.cooperate(one, Cooperation(request_id="contact_data", details="confirmed"))
-        await cases.assign(one, Assignment(engineer="li.wei", assignee="zhang.min", reason="billing desk"))
+        await cases.act(one, Cooperation(request_id="contact_data", details="confirmed"))
+        await cases.act(one, Assignment(engineer="li.wei", assignee="zhang.min", reason="billing desk"))
         await skip_to(time_env, at(4, 17, 14))
-        await cases.respond(one, FirstResponse(engineer="zhang.min", message="Found it"))
+        await cases.act(one, FirstResponse(engineer="zhang.min", message="Found it"))
         await skip_to(time_env, at(5, 9, 30))
-        await cases.request_customer_action(
+        await cases.act(
             one, CustomerActionRequest(engineer="zhang.min", what="Send the invoice log", pauses_clock=True)
         )
         await skip_to(time_env, at(5, 12, 40))
-        await cases.cooperate(one, Cooperation(request_id="request-1", details="attached"))
+        await cases.act(one, Cooperation(request_id="request-1", details="attached"))
         await skip_to(time_env, at(5, 14, 0))
-        await cases.update_customer(one, CustomerUpdate(engineer="zhang.min", message="Fixing"))
+        await cases.act(one, CustomerUpdate(engineer="zhang.min", message="Fixing"))
 
         # Case 2: opened the next Friday 17:00; Saturday is a make-up workday; contact data never
         # comes, so B is downgraded to C when its business day runs out (Saturday 17:00).
         await skip_to(time_env, at(7, 17))
         two = (await cases.open(case_request("ledger-2", category="billing", severity="B"))).case.case_id
         await skip_to(time_env, at(8, 10))
-        await cases.respond(two, FirstResponse(engineer="li.wei", message="Looking"))
+        await cases.act(two, FirstResponse(engineer="li.wei", message="Looking"))
         await skip_to(time_env, at(10, 10))
-        await cases.update_customer(two, CustomerUpdate(engineer="li.wei", message="Still on it"))
+        await cases.act(two, CustomerUpdate(engineer="li.wei", message="Still on it"))
         await skip_to(time_env, at(10, 10, 1))
 
         read_at = await time_env.get_current_time()  # live and replayed ledgers read at one instant

@@ -35,8 +35,8 @@ async def test_only_the_customers_side_gets_the_cases_reply_address(
     staff = {config.support_queue_email, config.duty_manager_email, *config.staff.values()}
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, "contoso", severity="B"))).case.case_id
-        await cases.respond(case_id, FirstResponse(engineer="li.wei", message="Looking at it"))
-        await cases.assign(case_id, Assignment(engineer="li.wei", assignee="zhang.min", reason="handover"))
+        await cases.act(case_id, FirstResponse(engineer="li.wei", message="Looking at it"))
+        await cases.act(case_id, Assignment(engineer="li.wei", assignee="zhang.min", reason="handover"))
         await delivered(settings, case_id, "/acknowledged/", "/assigned/")
 
     sent = mails(settings, case_id)
@@ -75,7 +75,7 @@ async def test_an_engineers_reply_by_mail_is_their_first_response_and_a_forged_f
     zhang = "zhang.min@casework.example"
     async with running_worker(time_env.client, settings) as cases:
         case_id = (await cases.open(case_request(request_id, "contoso", severity="B"))).case.case_id
-        await cases.assign(case_id, Assignment(engineer="li.wei", assignee="zhang.min", reason="handover"))
+        await cases.act(case_id, Assignment(engineer="li.wei", assignee="zhang.min", reason="handover"))
         await delivered(settings, case_id, "/assigned/")
         assigned = next(m for m in mails(settings, case_id) if str(m["To"]) == zhang)
         engine = open_database(settings)

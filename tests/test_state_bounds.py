@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -38,18 +37,9 @@ from adapters.settings import PROJECT_ROOT, Settings
 from bootstrap.worker_runtime import WORKFLOW_RUNNER
 from intake.cases import Cases
 from scaffold.policies import fast_policy_model, policy_toml
-from support.actions import (
-    ATTACHMENTS_PER_REPLY,
-    Assignment,
-    AttachmentRef,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    SeverityChangeRequest,
-)
+from support import actions
+from support.action_receipt import ActionReceipt
+from support.actions import ATTACHMENTS_PER_REPLY, AttachmentRef
 from support.case_events import DeliveryFailed
 from support.case_view import (
     ASKED_KEPT_MAX,
@@ -223,11 +213,11 @@ def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: st
     bytes, and the carried state (UTF-8 JSON, as the payload converter writes it) stays far below
     the bound in any script."""
     driver = Driver(case_request("bounds-team", severity="B"), T0)
-    driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
     for n in range(150):
-        driver.act(InternalNote(engineer=ENGINEER, note=f"{n} " + char * (NOTE_MAX - 10)))
+        driver.act(actions.InternalNote(engineer=ENGINEER, note=f"{n} " + char * (NOTE_MAX - 10)))
         driver.act(
-            CustomerReply(
+            actions.CustomerReply(
                 message_id=f"{n:064x}",
                 sender="a***@contoso.example",
                 body=char * MESSAGE_MAX,
@@ -243,9 +233,9 @@ def test_notes_replies_attachments_and_handovers_keep_the_state_bounded(char: st
             )
         )
         assignee = "zhang.min" if n % 2 == 0 else ENGINEER
-        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
+        driver.act(actions.Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
     for _ in range(MAX_OPEN_REQUESTS):  # and the most requests waiting for the customer, kept whole
-        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
+        driver.act(actions.CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
     view = driver.view
     assert len(view.notes) == NOTES_KEPT and view.notes_omitted == 150 - NOTES_KEPT
     assert all(utf8_size(note.note) <= NOTE_KEPT_MAX for note in view.notes)
@@ -268,16 +258,18 @@ def test_every_list_at_its_worst_in_any_script_stays_well_under_the_bound(char: 
     requests waiting. Counted in characters this was 151 KiB in ASCII, 325 KiB in Chinese and
     411 KiB in emoji; in bytes it is about 150 KiB in each."""
     driver = Driver(case_request("bounds-all", severity="B"), T0)
-    driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
     for n in range(1, 31):
-        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
-        driver.act(Cooperation(request_id=f"request-{n}", details=char * MESSAGE_MAX))
+        driver.act(actions.CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
+        driver.act(actions.Cooperation(request_id=f"request-{n}", details=char * MESSAGE_MAX))
         severity = Severity.A if n % 2 else Severity.B
-        driver.act(SeverityChangeRequest(engineer=ENGINEER, severity=severity, reason=char * REASON_MAX))
-        driver.act(CustomerUpdate(engineer=ENGINEER, message=char * MESSAGE_MAX))
+        driver.act(
+            actions.SeverityChangeRequest(engineer=ENGINEER, severity=severity, reason=char * REASON_MAX)
+        )
+        driver.act(actions.CustomerUpdate(engineer=ENGINEER, message=char * MESSAGE_MAX))
         driver.deliver(DeliveryFailed(notification=driver.told[-1], reason=char * MESSAGE_MAX))
     for n in range(150):
-        driver.act(InternalNote(engineer=ENGINEER, note=char * NOTE_MAX))
+        driver.act(actions.InternalNote(engineer=ENGINEER, note=char * NOTE_MAX))
         attachments = [
             AttachmentRef(
                 attachment_id=f"{n * 100 + a:064x}",
@@ -288,7 +280,7 @@ def test_every_list_at_its_worst_in_any_script_stays_well_under_the_bound(char: 
             for a in range(ATTACHMENTS_PER_REPLY)
         ]
         driver.act(
-            CustomerReply(
+            actions.CustomerReply(
                 message_id=f"{n:064x}",
                 sender="a***@contoso.example",
                 body=char * MESSAGE_MAX,
@@ -296,9 +288,9 @@ def test_every_list_at_its_worst_in_any_script_stays_well_under_the_bound(char: 
             )
         )
         assignee = "zhang.min" if n % 2 == 0 else ENGINEER
-        driver.act(Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
+        driver.act(actions.Assignment(engineer=ENGINEER, assignee=assignee, reason=char * REASON_MAX))
     for _ in range(MAX_OPEN_REQUESTS):
-        driver.act(CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
+        driver.act(actions.CustomerActionRequest(engineer=ENGINEER, what=char * REASON_MAX))
     view = driver.view
     assert view.customer_update is not None and len(view.customer_update.history) == UPDATE_CYCLES_KEPT
     assert (len(view.severity_history), len(view.pauses), len(view.failed_notifications)) == (21, 20, 20)
@@ -424,13 +416,11 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
         handle: WorkflowHandle[SupportCaseWorkflow, CaseView] = client.get_workflow_handle_for(
             SupportCaseWorkflow.run, case_id
         )
-        await handle.execute_update(
-            SupportCaseWorkflow.respond, FirstResponse(engineer=ENGINEER, message=message)
-        )
+        await handle.execute_update("respond", actions.FirstResponse(engineer=ENGINEER, message=message))
 
         moving_refusals = raced = 0
 
-        async def act(update: Any, action: BaseModel) -> CaseView:
+        async def act(update: str, action: BaseModel) -> ActionReceipt:
             """An engineer's action, sent again while the case is moving to a new run (the
             refusal that keeps a stream of actions from postponing continue-as-new for ever), or
             when it reached the run that had just continued as new: the real server moves such an
@@ -438,7 +428,9 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
             nonlocal moving_refusals, raced
             while True:
                 try:
-                    result: CaseView = await handle.execute_update(update, action)
+                    result: ActionReceipt = await handle.execute_update(
+                        update, action, result_type=ActionReceipt
+                    )
                     return result
                 except WorkflowUpdateFailedError as error:
                     if "moving to a new run" not in str(error.cause):
@@ -450,10 +442,10 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
                     raced += 1
                 await asyncio.sleep(0.05)
 
-        async def ask() -> CaseView:
+        async def ask() -> ActionReceipt:
             return await act(
-                SupportCaseWorkflow.request_customer_action,
-                CustomerActionRequest(engineer=ENGINEER, what=what),
+                "request_customer_action",
+                actions.CustomerActionRequest(engineer=ENGINEER, what=what),
             )
 
         async def signal(request_id: str) -> None:
@@ -461,7 +453,8 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
             while True:
                 try:
                     await handle.signal(
-                        SupportCaseWorkflow.cooperate, Cooperation(request_id=request_id, details=details)
+                        SupportCaseWorkflow.cooperate,
+                        actions.Cooperation(request_id=request_id, details=details),
                     )
                     return
                 except RPCError as error:  # the run had just continued as new (as above)
@@ -494,8 +487,8 @@ async def test_ten_thousand_maximum_updates_leave_one_case_healthy_and_its_state
                 await asyncio.gather(
                     *(
                         act(
-                            SupportCaseWorkflow.update_customer,
-                            CustomerUpdate(engineer=ENGINEER, message=message),
+                            "update_customer",
+                            actions.CustomerUpdate(engineer=ENGINEER, message=message),
                         )
                         for _ in range(min(BATCH, share - first))
                     )

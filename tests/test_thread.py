@@ -10,18 +10,8 @@ import pytest
 from intake.console.i18n import LANGUAGES, strings
 from intake.console.kit import TEMPLATES
 from intake.thread_command import render_thread
-from support.actions import (
-    ATTACHMENTS_PER_REPLY,
-    AttachmentRef,
-    Cooperation,
-    CustomerActionRequest,
-    CustomerReply,
-    CustomerUpdate,
-    FirstResponse,
-    InternalNote,
-    Resolution,
-    SeverityChangeRequest,
-)
+from support import actions
+from support.actions import ATTACHMENTS_PER_REPLY, AttachmentRef
 from support.case_effects import Keep
 from support.case_record import CaseRecord
 from support.names import Names
@@ -43,18 +33,18 @@ def kept(driver: Driver) -> list[ThreadMessage]:
 def test_each_message_the_case_takes_is_numbered_in_order_and_kept_in_full() -> None:
     driver = open_case("thread-order", severity="B")
     long = "x" * MESSAGE_MAX
-    driver.act(FirstResponse(engineer=ENGINEER, message=long, via=Via.CONSOLE))
-    driver.act(InternalNote(engineer=ENGINEER, note="for colleagues"))
-    driver.act(SeverityChangeRequest(engineer=ENGINEER, severity="C", reason="a workaround exists"))
-    driver.act(CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
-    driver.act(Cooperation(request_id="contact_data", details="confirmed"))
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message=long, via=Via.CONSOLE))
+    driver.act(actions.InternalNote(engineer=ENGINEER, note="for colleagues"))
+    driver.act(actions.SeverityChangeRequest(engineer=ENGINEER, severity="C", reason="a workaround exists"))
+    driver.act(actions.CustomerActionRequest(engineer=ENGINEER, what="Send a trace"))
+    driver.act(actions.Cooperation(request_id="contact_data", details="confirmed"))
     driver.act(
-        CustomerReply(
+        actions.CustomerReply(
             message_id="a" * 64, sender="a***@contoso.example", body="trace attached", via=Via.PORTAL
         )
     )
-    driver.act(CustomerUpdate(engineer=ENGINEER, message="fix rolling out"))
-    driver.act(Resolution(engineer=ENGINEER, summary="fixed"))
+    driver.act(actions.CustomerUpdate(engineer=ENGINEER, message="fix rolling out"))
+    driver.act(actions.Resolution(engineer=ENGINEER, summary="fixed"))
     messages = kept(driver)
     assert [(m.seq, m.kind, m.role, m.via) for m in messages] == [
         (1, MessageKind.RESPONSE, "staff", Via.CONSOLE),
@@ -74,18 +64,18 @@ def test_each_message_the_case_takes_is_numbered_in_order_and_kept_in_full() -> 
 
 def test_a_refused_or_repeated_action_is_no_message() -> None:
     driver = open_case("thread-refused", severity="B")
-    driver.act(FirstResponse(engineer=ENGINEER, message="hello"))
-    reply = CustomerReply(message_id="b" * 64, sender="a***@contoso.example", body="thanks")
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message="hello"))
+    reply = actions.CustomerReply(message_id="b" * 64, sender="a***@contoso.example", body="thanks")
     driver.act(reply)
     assert driver.refusal(reply) is not None, "the same reply again is refused by the case"
-    assert driver.refusal(FirstResponse(engineer=ENGINEER, message="again")) is not None
+    assert driver.refusal(actions.FirstResponse(engineer=ENGINEER, message="again")) is not None
     assert [m.seq for m in kept(driver)] == [1, 2]
 
 
 def test_a_case_from_before_the_thread_keeps_nothing_and_counts_nothing() -> None:
     driver = open_case("thread-old", severity="B")
     driver.case.patched = lambda patch: False
-    driver.act(FirstResponse(engineer=ENGINEER, message="hello"))
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message="hello"))
     assert kept(driver) == [] and driver.view.messages == 0
 
 
@@ -163,13 +153,13 @@ def test_a_case_with_1000_messages_and_200_attachments_stays_under_the_state_bou
         )
         for a in range(ATTACHMENTS_PER_REPLY)
     ]
-    driver.act(FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
+    driver.act(actions.FirstResponse(engineer=ENGINEER, message=char * MESSAGE_MAX))
     replies = 0
     while driver.view.messages < 1000:
         n = driver.view.messages
         if n % 100 == 1:  # 10 replies of 20 files each: 200 attachments
             driver.act(
-                CustomerReply(
+                actions.CustomerReply(
                     message_id=f"{n:064x}",
                     sender="a***@contoso.example",
                     body=char * MESSAGE_MAX,
@@ -186,9 +176,9 @@ def test_a_case_with_1000_messages_and_200_attachments_stays_under_the_state_bou
             )
             replies += 1
         elif n % 2:
-            driver.act(InternalNote(engineer=ENGINEER, note=char * NOTE_MAX))
+            driver.act(actions.InternalNote(engineer=ENGINEER, note=char * NOTE_MAX))
         else:
-            driver.act(CustomerUpdate(engineer=ENGINEER, message=char * MESSAGE_MAX))
+            driver.act(actions.CustomerUpdate(engineer=ENGINEER, message=char * MESSAGE_MAX))
     assert replies * ATTACHMENTS_PER_REPLY == 200
     messages = kept(driver)
     assert [m.seq for m in messages] == list(range(1, 1001))

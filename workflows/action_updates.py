@@ -4,13 +4,15 @@ Every agent and customer action is a Temporal update of the case with the same t
 validator that asks the case machine's `refusal` (the case's `_check`: a refused action is rejected
 before it is recorded) and a body that applies it and answers a receipt (`_take`). Writing the
 pair by hand for each of 16 actions made the workflow file a list of near-copies, where one could
-differ from the others by mistake; here the pair is made from the action's name and model.
+differ from the others by mistake; here the pair is made from the action's row in
+`support.action_table` (its update's name, its model, whether it keeps a thread message), and
+`with_action_updates` puts one on the workflow class for every row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 
@@ -18,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from support.action_receipt import ActionReceipt
+    from support.action_table import ACTIONS
     from support.case_effects import Decision
     from workflows.thread_writes import keep
 
@@ -57,3 +60,14 @@ def action_update(name: str, model: type[BaseModel], *, kept: bool = False) -> A
     update = workflow.update(name=name)(handler)
     update.validator(check)
     return update
+
+
+W = TypeVar("W", bound=type)
+
+
+def with_action_updates(cls: W) -> W:
+    """The workflow class with one update per row of `support.action_table`, under the row's update
+    name (applied before `workflow.defn`, which collects the class's updates)."""
+    for row in ACTIONS:
+        setattr(cls, row.update, action_update(row.update, row.model, kept=row.kept))
+    return cls

@@ -21,22 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.archive import ArchiveActivities
     from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TOO_LATE, foreign, remember, too_late
     from support.action_receipt import ActionReceipt, clock_marks, receipt
-    from support.actions import (
-        Assignment,
-        Cooperation,
-        CustomerActionRequest,
-        CustomerReply,
-        CustomerUpdate,
-        FirstResponse,
-        InternalNote,
-        ObligationAcceptance,
-        ObligationAskedAgain,
-        ReopenRequest,
-        Resolution,
-        SeverityChangeRequest,
-        SurveyAnswer,
-        Withdrawal,
-    )
+    from support.actions import Cooperation, SurveyAnswer
     from support.agenda import agenda, case_done
     from support.case_effects import Count, Decision, Log, Observe, SetAttributes, Tell
     from support.case_events import (
@@ -54,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from support.vocabulary import CaseStatus
     from support.whatif import LiveInputs
     from workflows import search_attributes as sa
-    from workflows.action_updates import action_update
+    from workflows.action_updates import action_update, with_action_updates
     from workflows.case_opening import CONTEXT_RETRY, open_case
     from workflows.deliveries import Deliveries
     from workflows.patches import patched
@@ -64,6 +49,7 @@ __all__ = ["CarriedCase", "CaseStart", "SupportCaseWorkflow"]
 
 
 @workflow.defn
+@with_action_updates
 class SupportCaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
@@ -239,30 +225,14 @@ class SupportCaseWorkflow:
     def _check_verify(self, attempt: SealedAttempt) -> None:
         self._check(attempt)
 
-    # Each action is an update whose validator asks the machine's `refusal` (`_check`) and whose
-    # answer is a receipt (`_take`); those that write a thread message answer once it is kept.
-    respond = action_update("respond", FirstResponse, kept=True)
-    update_customer = action_update("update_customer", CustomerUpdate, kept=True)
-    request_customer_action = action_update("request_customer_action", CustomerActionRequest, kept=True)
-    change_severity = action_update("change_severity", SeverityChangeRequest)
-    resolve = action_update("resolve", Resolution, kept=True)
-    reopen = action_update("reopen", ReopenRequest, kept=True)
-    assign = action_update("assign", Assignment)
-    note = action_update("note", InternalNote, kept=True)
-    withdraw = action_update("withdraw", Withdrawal, kept=True)
-    # an engineer accepts an obligation (answered by the customer, or received otherwise) ...
-    accept_obligation = action_update("accept_obligation", ObligationAcceptance)
-    # ... or needs it again: a new due time, the customer told why
-    ask_obligation_again = action_update("ask_obligation_again", ObligationAskedAgain, kept=True)
-    # a customer's email reply (the inbound mail; update id `reply-<message_id>`)
-    receive_reply = action_update("receive_reply", CustomerReply, kept=True)
+    # Each person's action is an update whose validator asks the machine's `refusal` (`_check`) and
+    # whose answer is a receipt (`_take`), one per row of `support.action_table`
+    # (`with_action_updates`); those that write a thread message answer once it is kept.
     # a mail server's later report that a notification's mail was not delivered (intake.bounces;
     # update id `bounce-<token>`): marked failed as a delivery that failed at once is, and once
     notification_bounced = action_update("notification_bounced", DeliveryFailed)
-    # the customer's answer to an obligation or request, and the survey, checked (the `cooperate`
-    # and `survey` signals are kept for clients and histories from before: they take what they get)
-    answer_request = action_update("answer_request", Cooperation, kept=True)
-    answer_survey = action_update("answer_survey", SurveyAnswer)
+    # the `cooperate` and `survey` signals are kept for clients and histories from before: they take
+    # what they get (the intake sends the `answer_request` and `answer_survey` updates, checked)
 
     @workflow.signal
     async def cooperate(self, answer: Cooperation) -> None:

@@ -128,8 +128,8 @@ async def script(
 ) -> CaseView:
     """open -> first response -> resolve -> (reopen window) -> survey -> closed."""
     case_id = await open_until_decided(cases, request_id, severity, settled or _SETTLED)
-    await when_ready(lambda: cases.respond(case_id, FirstResponse(engineer="li.wei", message="On it")))
-    await when_ready(lambda: cases.resolve(case_id, Resolution(engineer="li.wei", summary="Done")))
+    await when_ready(lambda: cases.act(case_id, FirstResponse(engineer="li.wei", message="On it")))
+    await when_ready(lambda: cases.act(case_id, Resolution(engineer="li.wei", summary="Done")))
     # The survey is sent when the case closes (its reopen window over). Wait for that by the clock,
     # not by a count of reads (a loaded box reads slowly and would give up early), and say so if
     # it never comes, rather than sending an answer the case must refuse.
@@ -143,7 +143,7 @@ async def script(
                 f"{case_id} did not close within {CLOSE_WAIT_S} s:\n" + await _story(cases, case_id)
             )
         await asyncio.sleep(0.2)
-    await when_ready(lambda: cases.answer_survey(case_id, SurveyAnswer(score=4)))
+    await when_ready(lambda: cases.act(case_id, SurveyAnswer(score=4)))
     view: CaseView = await cases.client.get_workflow_handle(case_id, result_type=CaseView).result()
     return view
 
