@@ -50,8 +50,9 @@ import csv
 import io
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -509,111 +510,136 @@ def sla_report(
     """The report of the cases opened in the window. `closed` and `running` may overlap (a case
     archived while visibility still lists it running): the closed record counts. `running_held`:
     who held each clock of the running cases, by case id (their ledgers at `now`)."""
+    return CountedCases(closed, running, now, tenants, running_held).report(window)
 
-    def in_scope(tenant: str) -> bool:
-        return tenants is None or tenant in tenants
 
-    entries: list[_Entry] = []
-    not_opened = open_past_due = 0
-    seen: set[str] = set()
-    for case in closed:
-        if case.case_id in seen or not in_scope(case.tenant_id):
-            continue
-        seen.add(case.case_id)
-        if case.opened_at is None:
-            not_opened += window.holds(case.created_at)
-            continue
-        counted = window.holds(case.opened_at)
-        if case.reopened_at is None:  # archived before the instants were kept: with its opening
-            reopens = case.reopens if counted else 0
-        else:
-            reopens = sum(window.holds(_utc(at)) for at in case.reopened_at)
-        if not counted and not reopens:
-            continue
-        entries.append(
-            _Entry(
+class CountedCases:
+    """Cases reduced once to what a report counts, in order of opening, so that the report of any
+    window is the count of its slice: the console's range and each of its weeks read the same rows
+    (`sla_report` is this for one window). What depends on the window is only which cases it
+    holds and which of their reopens: a case counts with everything it has in the window of its
+    opening, and with its reopens alone in a window that holds only a reopen of it."""
+
+    def __init__(
+        self,
+        closed: Iterable[ClosedRow],
+        running: Iterable[OpenCase],
+        now: datetime,
+        tenants: Sequence[str] | None = None,
+        running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    ) -> None:
+        self.now = now
+        self.tenants = tenants
+        scope = None if tenants is None else set(tenants)
+        held = running_held or {}
+        seen: set[str] = set()
+        counted: list[tuple[datetime, _Entry]] = []
+        not_opened: list[datetime] = []
+        # (its entry, the instants of its reopens) of the cases reopened since reopens were kept
+        reopened: list[tuple[_Entry, tuple[datetime, ...]]] = []
+        for case in closed:
+            if case.case_id in seen or (scope is not None and case.tenant_id not in scope):
+                continue
+            seen.add(case.case_id)
+            if case.opened_at is None:
+                not_opened.append(case.created_at)
+                continue
+            legacy = case.reopened_at is None  # archived before the instants were kept: with its opening
+            entry = _Entry(
                 severity=case.sla_severity or case.final_severity or "unknown",
                 category=case.category,
                 tenant_id=case.tenant_id,
                 verdict=_closed_verdict(case),
-                counted=counted,
                 answered=case.first_response_at is not None,
                 business_s=case.first_response_business_s,
                 wall_s=case.first_response_wall_s,
                 downgrades=case.downgrades,
-                reopens=reopens,
+                reopens=case.reopens if legacy else 0,
                 customer_update_breaches=case.customer_update_breaches,
                 survey=case.survey_outcome,
                 score=case.survey_score,
                 held=case.by_assignee,
             )
-        )
-    for running_case in running:
-        if running_case.case_id in seen or not in_scope(running_case.tenant_id):
-            continue
-        seen.add(running_case.case_id)
-        counted = window.holds(running_case.started_at)
-        reopens = sum(window.holds(at) for at in running_case.reopened_at)
-        if not counted and not reopens:
-            continue
-        if running_case.first_response_due is None or running_case.status in (
-            None,
-            CaseStatus.NEW,
-            CaseStatus.AWAITING_VERIFICATION,
-            CaseStatus.REFUSED,
-        ):
-            not_opened += counted
-            continue
-        verdict = _open_verdict(running_case, now)
-        awaiting = running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE
-        past_due = counted and awaiting and verdict == "breached"
-        open_past_due += past_due
-        entries.append(
-            _Entry(
+            counted.append((case.opened_at, entry))
+            if case.reopened_at:
+                reopened.append((entry, tuple(_utc(at) for at in case.reopened_at)))
+        for running_case in running:
+            if running_case.case_id in seen or (scope is not None and running_case.tenant_id not in scope):
+                continue
+            seen.add(running_case.case_id)
+            started = running_case.started_at
+            if running_case.first_response_due is None or running_case.status in _NOT_OPENED:
+                not_opened.append(started)  # its reopens (none can have happened) count nowhere
+                continue
+            verdict = _open_verdict(running_case, now)
+            entry = _Entry(
                 severity=running_case.severity or "unknown",
                 category=running_case.category or "unknown",
                 tenant_id=running_case.tenant_id,
                 verdict=verdict,
-                counted=counted,
                 running=True,
                 answered=running_case.status in _ANSWERED,
-                past_due=past_due,
+                past_due=running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE and verdict == "breached",
                 business_s=running_case.first_response_business_s,
                 wall_s=running_case.first_response_wall_s,
-                reopens=reopens,
                 survey="pending" if running_case.status == CaseStatus.CLOSED else None,
-                held=_held((running_held or {}).get(running_case.case_id)),
+                held=_held(held.get(running_case.case_id)),
             )
+            counted.append((started, entry))
+            if running_case.reopened_at:
+                reopened.append((entry, tuple(running_case.reopened_at)))
+        counted.sort(key=lambda pair: pair[0])
+        self._starts = [start for start, _ in counted]
+        self._entries = [entry for _, entry in counted]
+        self._not_opened = sorted(not_opened)
+        self._reopened = reopened
+
+    def report(self, window: ReportWindow) -> SlaReport:
+        """The report of the cases opened (or reopened) in `window`."""
+        since, until = window.since, window.until
+        entries = self._entries[bisect_left(self._starts, since) : bisect_left(self._starts, until)]
+        for entry, instants in self._reopened:
+            reopens = sum(since <= at < until for at in instants)
+            if not reopens:
+                continue
+            # Its reopens in the window, apart from the case (counted here or not): with its groups
+            entries.append(replace(entry, counted=False, past_due=False, held=None, reopens=reopens))
+        not_opened = bisect_left(self._not_opened, until) - bisect_left(self._not_opened, since)
+        tenants = self.tenants
+        total = _group(entries)
+        return SlaReport(
+            since=since,
+            until=until,
+            generated_at=self.now,
+            tenants=None if tenants is None else sorted(tenants),
+            cases=total.cases,
+            closed=total.closed,
+            running=total.running,
+            running_answered=total.running_answered,
+            running_past_due=total.running_past_due,
+            met=total.met,
+            breached=total.breached,
+            open=total.open,
+            unanswered=total.unanswered,
+            met_ratio=total.met_ratio,
+            first_response_business_s=total.first_response_business_s,
+            first_response_wall_s=total.first_response_wall_s,
+            open_past_due=total.running_past_due,  # awaiting the first response after its deadline
+            not_opened=not_opened,
+            downgrades=total.downgrades,
+            reopens=total.reopens,
+            customer_update_breaches=total.customer_update_breaches,
+            csat=total.csat,
+            by_severity=_grouped(entries, "severity", _SEVERITIES),
+            by_category=_grouped(entries, "category", _CATEGORIES),
+            by_tenant=_grouped(entries, "tenant_id", tenants or ()),
+            by_assignee=assignee_groups(e.held for e in entries if e.counted),
         )
-    total = _group(entries)
-    return SlaReport(
-        since=window.since,
-        until=window.until,
-        generated_at=now,
-        tenants=None if tenants is None else sorted(tenants),
-        cases=total.cases,
-        closed=total.closed,
-        running=total.running,
-        running_answered=total.running_answered,
-        running_past_due=total.running_past_due,
-        met=total.met,
-        breached=total.breached,
-        open=total.open,
-        unanswered=total.unanswered,
-        met_ratio=total.met_ratio,
-        first_response_business_s=total.first_response_business_s,
-        first_response_wall_s=total.first_response_wall_s,
-        open_past_due=open_past_due,
-        not_opened=not_opened,
-        downgrades=total.downgrades,
-        reopens=total.reopens,
-        customer_update_breaches=total.customer_update_breaches,
-        csat=total.csat,
-        by_severity=_grouped(entries, "severity", [s.value for s in Severity]),
-        by_category=_grouped(entries, "category", [c.value for c in Category]),
-        by_tenant=_grouped(entries, "tenant_id", tenants or ()),
-        by_assignee=assignee_groups(e.held for e in entries if e.counted),
-    )
+
+
+_NOT_OPENED = frozenset({None, CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION, CaseStatus.REFUSED})
+_SEVERITIES = tuple(s.value for s in Severity)
+_CATEGORIES = tuple(c.value for c in Category)
 
 
 def _held(held: Mapping[str, Mapping[str, float]] | None) -> dict[str, dict[str, float]] | None:
