@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from adapters.reports_store import closed_cases_in, running_cases_in
 from support.closed_case import AssigneeClocks, assignee_clocks
-from support.reports import ClosedRow, CountedCases, OpenCase, ReportWindow, SlaReport
+from support.reports import ClosedRow, CountedCases, OpenCase, ReportWindow, RunningCase, SlaReport
 from support.sla_ledger import SlaBasis, ledger_of
 from workflows import search_attributes as sa
 
@@ -120,7 +120,7 @@ class ReportRows:
     these without reading again."""
 
     closed: list[ClosedRow]
-    running: list[OpenCase]
+    running: list[RunningCase]
     held: dict[str, AssigneeClocks] | None
     _counted: dict[tuple[tuple[str, ...] | None, datetime], CountedCases] = field(
         default_factory=dict, compare=False, repr=False
@@ -156,8 +156,7 @@ async def report_rows(
     if assignees:  # the ledgers: each case's policy snapshot with its view
         bases = await running_bases(client, [c.case_id for c in running])
         held = {case_id: assignee_clocks(ledger_of(basis, now)) for case_id, basis in bases.items()}
-    running += unopened
-    return ReportRows(closed=closed, running=running, held=held)
+    return ReportRows(closed=closed, running=[*running, *unopened], held=held)
 
 
 async def build_sla_report(

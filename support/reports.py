@@ -52,9 +52,8 @@ import json
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -120,7 +119,8 @@ class ClosedRow(BaseModel):
         """From a database row: its `first_response_severity` column, or on a row archived before
         there was one, its `record` (the final case view as JSON, in clear) gives the severity
         history."""
-        fields = {k: v for k, v in row.items() if k in cls.model_fields and v is not None}
+        names = _CLOSED_FIELDS  # not `cls.model_fields` per key: a property, read for every cell
+        fields = {k: v for k, v in row.items() if k in names and v is not None}
         case = cls.model_validate(fields)
         recorded = row.get("first_response_severity")
         case.sla_severity = (
@@ -129,6 +129,9 @@ class ClosedRow(BaseModel):
             else severity_at_first_response(case.final_severity, case.first_response_at, row.get("record"))
         )
         return case
+
+
+_CLOSED_FIELDS = frozenset(ClosedRow.model_fields)
 
 
 class _Change(BaseModel):
@@ -179,46 +182,28 @@ class OpenCase(BaseModel):
     first_response_business_s: float | None = None
     first_response_wall_s: float | None = None
 
-    @classmethod
-    def trusted(
-        cls,
-        *,
-        case_id: str,
-        tenant_id: str,
-        category: str | None,
-        severity: str | None,
-        status: str | None,
-        started_at: datetime,
-        first_response_due: datetime | None,
-        sla_breached: bool,
-        first_response_met: bool | None,
-        reopened_at: list[datetime],
-        first_response_business_s: float | None,
-        first_response_wall_s: float | None,
-    ) -> OpenCase:
-        """A running case from typed database columns, every field given, with no validation:
-        `model_construct` minus its per-field default lookups, a fifth of a report's time at 5,000
-        open cases. The values must already be what validation would give (aware instants)."""
-        case = cls.__new__(cls)
-        values = {
-            "case_id": case_id,
-            "tenant_id": tenant_id,
-            "category": category,
-            "severity": severity,
-            "status": status,
-            "started_at": started_at,
-            "first_response_due": first_response_due,
-            "sla_breached": sla_breached,
-            "first_response_met": first_response_met,
-            "reopened_at": reopened_at,
-            "first_response_business_s": first_response_business_s,
-            "first_response_wall_s": first_response_wall_s,
-        }
-        object.__setattr__(case, "__dict__", values)
-        object.__setattr__(case, "__pydantic_fields_set__", set(values))
-        object.__setattr__(case, "__pydantic_extra__", None)
-        object.__setattr__(case, "__pydantic_private__", None)
-        return case
+
+class RunningRow(NamedTuple):
+    """A running case's row in the console's projection (adapters.reports_store), as reports count
+    it: `OpenCase`'s fields as a plain tuple, built with no validation from typed columns (aware
+    instants, checked enums' values). A report reads thousands, and the garbage collector stops
+    tracking a tuple of plain values, where each model is four objects it scans until they die."""
+
+    case_id: str
+    tenant_id: str
+    category: str | None
+    severity: str | None
+    status: str | None
+    started_at: datetime
+    first_response_due: datetime | None
+    sla_breached: bool
+    first_response_met: bool | None
+    reopened_at: tuple[datetime, ...]
+    first_response_business_s: float | None
+    first_response_wall_s: float | None
+
+
+RunningCase = OpenCase | RunningRow
 
 
 class Percentiles(BaseModel):
@@ -364,10 +349,9 @@ def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """One SLA case, reduced to what the report counts (a plain dataclass: a report of 5,000
-    open cases makes one per case, and per week of the console's chart)."""
+class _Entry(NamedTuple):
+    """One SLA case, reduced to what the report counts (a tuple of plain values: a report of 5,000
+    open cases makes one per case, which the garbage collector then stops tracking)."""
 
     severity: str
     category: str
@@ -400,7 +384,7 @@ def _closed_verdict(case: ClosedRow) -> Verdict:
 _ANSWERED = {CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}
 
 
-def _open_verdict(case: OpenCase, now: datetime) -> Verdict:
+def _open_verdict(case: RunningCase, now: datetime) -> Verdict:
     due = case.first_response_due
     past_due = due is not None and due <= now
     if case.status in _ANSWERED:
@@ -420,7 +404,7 @@ def closed_verdict(case: ClosedRow) -> Verdict:
     return _closed_verdict(case)
 
 
-def open_verdict(case: OpenCase, now: datetime) -> Verdict:
+def open_verdict(case: RunningCase, now: datetime) -> Verdict:
     """The first-response verdict of a running case at `now`, as the report counts it."""
     return _open_verdict(case, now)
 
@@ -502,7 +486,7 @@ def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dic
 def sla_report(
     window: ReportWindow,
     closed: Iterable[ClosedRow],
-    running: Iterable[OpenCase],
+    running: Iterable[RunningCase],
     now: datetime,
     tenants: Sequence[str] | None = None,
     running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
@@ -523,7 +507,7 @@ class CountedCases:
     def __init__(
         self,
         closed: Iterable[ClosedRow],
-        running: Iterable[OpenCase],
+        running: Iterable[RunningCase],
         now: datetime,
         tenants: Sequence[str] | None = None,
         running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
@@ -603,7 +587,7 @@ class CountedCases:
             if not reopens:
                 continue
             # Its reopens in the window, apart from the case (counted here or not): with its groups
-            entries.append(replace(entry, counted=False, past_due=False, held=None, reopens=reopens))
+            entries.append(entry._replace(counted=False, past_due=False, held=None, reopens=reopens))
         not_opened = bisect_left(self._not_opened, until) - bisect_left(self._not_opened, since)
         tenants = self.tenants
         total = _group(entries)

@@ -198,7 +198,7 @@ def test_running_cases_are_read_from_the_projection_in_one_query(engine: Engine)
     ]
     [slow] = [c for c in running if c.case_id.endswith("slow")]
     [again] = [c for c in running if c.case_id.endswith("reread")]
-    assert again.first_response_business_s == 3000 and again.reopened_at == [T0 + timedelta(hours=6)]
+    assert again.first_response_business_s == 3000 and again.reopened_at == (T0 + timedelta(hours=6),)
     assert slow.first_response_wall_s == 5 * 3600 and slow.started_at == at and slow.started_at.tzinfo
     assert running_cases_in(engine, WEEK, ()) == []
     report = sla_report(WEEK, closed_cases_in(engine, WEEK, ("contoso",)), running, NOW, ("contoso",))
