@@ -53,6 +53,8 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
@@ -341,8 +343,7 @@ def report_tenants(principal: Principal, tenant: str | None) -> tuple[str, ...] 
 def nearest_rank(values: Sequence[float], percent: float) -> float | None:
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(percent / 100 * len(ordered)), 1) - 1]
+    return _nearest(sorted(values), percent)
 
 
 def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
@@ -411,46 +412,74 @@ def open_verdict(case: RunningCase, now: datetime) -> Verdict:
 
 def _group(every: list[_Entry]) -> Group:
     """The figures of a group, in one pass over its entries (a report of 5,000 open cases makes
-    about fifteen groups of them, and the console one report per week of its chart)."""
+    about fifteen groups of them, and the console one report per week of its chart): each entry
+    unpacked once, the counts kept in locals."""
     cases = closed = running = running_answered = past_due = downgrades = reopens = updates = 0
+    sent = answered = no_answer = 0
     verdicts = dict.fromkeys(("met", "breached", "open", "unanswered"), 0)
     business: list[float] = []
     wall: list[float] = []
     scores: list[int] = []
-    csat = Csat()
-    for entry in every:
-        reopens += entry.reopens  # a reopen counts in its window, whenever the case was opened
-        if not entry.counted:
+    for (
+        _severity,
+        _category,
+        _tenant,
+        verdict,
+        counted,
+        is_running,
+        is_answered,
+        is_past_due,
+        business_s,
+        wall_s,
+        case_downgrades,
+        case_reopens,
+        case_updates,
+        survey,
+        score,
+        _held,
+    ) in every:
+        reopens += case_reopens  # a reopen counts in its window, whenever the case was opened
+        if not counted:
             continue
         cases += 1
-        if entry.running:
+        if is_running:
             running += 1
-            running_answered += entry.answered
+            running_answered += is_answered
         else:
             closed += 1
-        past_due += entry.past_due
-        verdicts[entry.verdict] += 1
-        if entry.business_s is not None:
-            business.append(entry.business_s)
-        if entry.wall_s is not None:
-            wall.append(entry.wall_s)
-        downgrades += entry.downgrades
-        updates += entry.customer_update_breaches
-        if entry.survey not in ("pending", "answered", "no_answer"):
+        past_due += is_past_due
+        verdicts[verdict] += 1
+        if business_s is not None:
+            business.append(business_s)
+        if wall_s is not None:
+            wall.append(wall_s)
+        downgrades += case_downgrades
+        updates += case_updates
+        if survey is None:
             continue
-        csat.sent += 1
-        if entry.survey == "answered":
-            csat.answered += 1
-            if entry.score is not None:
-                scores.append(entry.score)
-                if str(entry.score) in csat.scores:
-                    csat.scores[str(entry.score)] += 1
-        elif entry.survey == "no_answer":
-            csat.no_answer += 1
-        else:
-            csat.pending += 1
-    csat.response_rate = _ratio(csat.answered, csat.answered + csat.no_answer)
-    csat.mean_score = round(sum(scores) / len(scores), 2) if scores else None
+        if survey == "answered":
+            sent += 1
+            answered += 1
+            if score is not None:
+                scores.append(score)
+        elif survey == "no_answer":
+            sent += 1
+            no_answer += 1
+        elif survey == "pending":
+            sent += 1
+    counts = dict.fromkeys(SCORES, 0)
+    for score in scores:
+        if str(score) in counts:
+            counts[str(score)] += 1
+    csat = Csat(
+        sent=sent,
+        answered=answered,
+        no_answer=no_answer,
+        pending=sent - answered - no_answer,
+        response_rate=_ratio(answered, answered + no_answer),
+        mean_score=round(sum(scores) / len(scores), 2) if scores else None,
+        scores=counts,
+    )
     met, breached = verdicts["met"], verdicts["breached"]
     return Group(
         cases=cases,
@@ -463,8 +492,8 @@ def _group(every: list[_Entry]) -> Group:
         open=verdicts["open"],
         unanswered=verdicts["unanswered"],
         met_ratio=_ratio(met, met + breached),
-        first_response_business_s=Percentiles(p50=nearest_rank(business, 50), p90=nearest_rank(business, 90)),
-        first_response_wall_s=Percentiles(p50=nearest_rank(wall, 50), p90=nearest_rank(wall, 90)),
+        first_response_business_s=_percentiles(business),
+        first_response_wall_s=_percentiles(wall),
         downgrades=downgrades,
         reopens=reopens,
         customer_update_breaches=updates,
@@ -472,15 +501,26 @@ def _group(every: list[_Entry]) -> Group:
     )
 
 
+def _percentiles(values: list[float]) -> Percentiles:
+    """p50 and p90 (nearest rank, as `nearest_rank`) from one sort."""
+    if not values:
+        return Percentiles()
+    values.sort()
+    return Percentiles(p50=_nearest(values, 50), p90=_nearest(values, 90))
+
+
+def _nearest(ordered: Sequence[float], percent: float) -> float:
+    return ordered[max(math.ceil(percent / 100 * len(ordered)), 1) - 1]
+
+
 def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dict[str, Group]:
-    """One group per value of `key` (those in `always` first, present or not), entries dealt out
-    in one pass."""
-    buckets: dict[str, list[_Entry]] = {k: [] for k in always}
-    for k in sorted({getattr(e, key) for e in entries}):
-        buckets.setdefault(k, [])
-    for entry in entries:
-        buckets[getattr(entry, key)].append(entry)
-    return {k: _group(found) for k, found in buckets.items()}
+    """One group per value of `key` (those in `always` first, present or not, then the others in
+    order): the entries sorted by it (a stable sort: each group keeps their order) and cut."""
+    value_of = itemgetter(_Entry._fields.index(key))
+    found = {k: list(group) for k, group in groupby(sorted(entries, key=value_of), value_of)}
+    buckets: dict[str, list[_Entry]] = {k: found.pop(k, []) for k in always}
+    buckets.update(found)
+    return {k: _group(group) for k, group in buckets.items()}
 
 
 def sla_report(
