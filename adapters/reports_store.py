@@ -82,7 +82,7 @@ def running_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str
     )
     if tenants is not None:
         query = query.where(c.tenant_id.in_(list(tenants)))
-    # Rows built without validation (see `RunningRow`), one at a time as the driver gives them.
+    # Rows built without validation (see `RunningRow`), fetched a few hundred at a time.
     found = []
     with engine.connect() as connection:
         for (
