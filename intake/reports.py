@@ -11,11 +11,9 @@ have no projected row. The API, the CLI and the console all count with `report_r
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -24,7 +22,7 @@ from temporalio.service import RPCError
 
 from adapters.reports_store import closed_cases_in, running_cases_in
 from support.closed_case import AssigneeClocks, assignee_clocks
-from support.reports import ClosedRow, OpenCase, ReportWindow, SlaReport, sla_report
+from support.reports import ClosedRow, CountedCases, OpenCase, ReportWindow, RunningCase, SlaReport
 from support.sla_ledger import SlaBasis, ledger_of
 from workflows import search_attributes as sa
 
@@ -122,40 +120,22 @@ class ReportRows:
     these without reading again."""
 
     closed: list[ClosedRow]
-    running: list[OpenCase]
+    running: list[RunningCase]
     held: dict[str, AssigneeClocks] | None
-
-    @cached_property
-    def _by_start(self) -> tuple[list[datetime], list[ClosedRow | OpenCase], list[ClosedRow | OpenCase]]:
-        """The rows in order of opening (their starts beside them), and apart those with reopen
-        instants (a window may hold a reopen of a case opened long before it). A running row whose
-        case also has a closed row is left out: the closed record counts, as `sla_report` says."""
-        ended = {c.case_id for c in self.closed}
-        rows: list[ClosedRow | OpenCase] = [
-            *self.closed,
-            *(c for c in self.running if c.case_id not in ended),
-        ]
-        ordered = sorted(rows, key=_start)
-        return [_start(r) for r in ordered], ordered, [r for r in rows if r.reopened_at]
+    _counted: dict[tuple[tuple[str, ...] | None, datetime], CountedCases] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def report(self, window: ReportWindow, tenants: Sequence[str] | None, now: datetime) -> SlaReport:
-        """`support.reports.sla_report` of these rows (the one count the API, CLI and console show),
-        given only the rows opened or reopened in `window`: a week of the console's chart reads
-        its week's cases, not the range's (the count is the same)."""
-        starts, ordered, reopened = self._by_start
-        rows = ordered[bisect_left(starts, window.since) : bisect_left(starts, window.until)]
-        rows += [
-            r for r in reopened if not window.holds(_start(r)) and any(map(window.holds, r.reopened_at or ()))
-        ]
-        closed = [r for r in rows if isinstance(r, ClosedRow)]
-        running = [r for r in rows if isinstance(r, OpenCase)]
-        report = sla_report(window, closed, running, now, tenants, self.held)
+        """`support.reports.sla_report` of these rows (the one count the API, CLI and console show):
+        the rows are reduced to what it counts once (`CountedCases`), and each window of the
+        console's chart counts its slice of them."""
+        key = (None if tenants is None else tuple(tenants), now)
+        counted = self._counted.get(key)
+        if counted is None:
+            counted = self._counted[key] = CountedCases(self.closed, self.running, now, tenants, self.held)
+        report = counted.report(window)
         return report if self.held is not None else report.model_copy(update={"by_assignee": None})
-
-
-def _start(row: ClosedRow | OpenCase) -> datetime:
-    """When a row is counted: its opening (a closed case that never opened: its creation)."""
-    return row.started_at if isinstance(row, OpenCase) else row.opened_at or row.created_at
 
 
 async def report_rows(
@@ -176,8 +156,7 @@ async def report_rows(
     if assignees:  # the ledgers: each case's policy snapshot with its view
         bases = await running_bases(client, [c.case_id for c in running])
         held = {case_id: assignee_clocks(ledger_of(basis, now)) for case_id, basis in bases.items()}
-    running += unopened
-    return ReportRows(closed=closed, running=running, held=held)
+    return ReportRows(closed=closed, running=[*running, *unopened], held=held)
 
 
 async def build_sla_report(

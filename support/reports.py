@@ -50,10 +50,12 @@ import csv
 import io
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -119,7 +121,8 @@ class ClosedRow(BaseModel):
         """From a database row: its `first_response_severity` column, or on a row archived before
         there was one, its `record` (the final case view as JSON, in clear) gives the severity
         history."""
-        fields = {k: v for k, v in row.items() if k in cls.model_fields and v is not None}
+        names = _CLOSED_FIELDS  # not `cls.model_fields` per key: a property, read for every cell
+        fields = {k: v for k, v in row.items() if k in names and v is not None}
         case = cls.model_validate(fields)
         recorded = row.get("first_response_severity")
         case.sla_severity = (
@@ -128,6 +131,9 @@ class ClosedRow(BaseModel):
             else severity_at_first_response(case.final_severity, case.first_response_at, row.get("record"))
         )
         return case
+
+
+_CLOSED_FIELDS = frozenset(ClosedRow.model_fields)
 
 
 class _Change(BaseModel):
@@ -161,8 +167,9 @@ def severity_at_first_response(
 
 
 class OpenCase(BaseModel):
-    """A running case: its row in the console's projection (adapters.reports_store), or, one that
-    never opened, Temporal visibility's listing (its search attributes)."""
+    """A running case as Temporal visibility lists it (its search attributes: the report's cases
+    that never opened, the what-if's), or as a test states it; a report reads the console's
+    projection as `RunningRow`s, the same fields."""
 
     case_id: str
     tenant_id: str
@@ -178,46 +185,28 @@ class OpenCase(BaseModel):
     first_response_business_s: float | None = None
     first_response_wall_s: float | None = None
 
-    @classmethod
-    def trusted(
-        cls,
-        *,
-        case_id: str,
-        tenant_id: str,
-        category: str | None,
-        severity: str | None,
-        status: str | None,
-        started_at: datetime,
-        first_response_due: datetime | None,
-        sla_breached: bool,
-        first_response_met: bool | None,
-        reopened_at: list[datetime],
-        first_response_business_s: float | None,
-        first_response_wall_s: float | None,
-    ) -> OpenCase:
-        """A running case from typed database columns, every field given, with no validation:
-        `model_construct` minus its per-field default lookups, a fifth of a report's time at 5,000
-        open cases. The values must already be what validation would give (aware instants)."""
-        case = cls.__new__(cls)
-        values = {
-            "case_id": case_id,
-            "tenant_id": tenant_id,
-            "category": category,
-            "severity": severity,
-            "status": status,
-            "started_at": started_at,
-            "first_response_due": first_response_due,
-            "sla_breached": sla_breached,
-            "first_response_met": first_response_met,
-            "reopened_at": reopened_at,
-            "first_response_business_s": first_response_business_s,
-            "first_response_wall_s": first_response_wall_s,
-        }
-        object.__setattr__(case, "__dict__", values)
-        object.__setattr__(case, "__pydantic_fields_set__", set(values))
-        object.__setattr__(case, "__pydantic_extra__", None)
-        object.__setattr__(case, "__pydantic_private__", None)
-        return case
+
+class RunningRow(NamedTuple):
+    """A running case's row in the console's projection (adapters.reports_store), as reports count
+    it: `OpenCase`'s fields as a plain tuple, built with no validation from typed columns (aware
+    instants, checked enums' values). A report reads thousands, and the garbage collector stops
+    tracking a tuple of plain values, where each model is four objects it scans until they die."""
+
+    case_id: str
+    tenant_id: str
+    category: str | None
+    severity: str | None
+    status: str | None
+    started_at: datetime
+    first_response_due: datetime | None
+    sla_breached: bool
+    first_response_met: bool | None
+    reopened_at: tuple[datetime, ...]
+    first_response_business_s: float | None
+    first_response_wall_s: float | None
+
+
+RunningCase = OpenCase | RunningRow
 
 
 class Percentiles(BaseModel):
@@ -355,18 +344,16 @@ def report_tenants(principal: Principal, tenant: str | None) -> tuple[str, ...] 
 def nearest_rank(values: Sequence[float], percent: float) -> float | None:
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(percent / 100 * len(ordered)), 1) - 1]
+    return _nearest(sorted(values), percent)
 
 
 def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """One SLA case, reduced to what the report counts (a plain dataclass: a report of 5,000
-    open cases makes one per case, and per week of the console's chart)."""
+class _Entry(NamedTuple):
+    """One SLA case, reduced to what the report counts (a tuple of plain values: a report of 5,000
+    open cases makes one per case, which the garbage collector then stops tracking)."""
 
     severity: str
     category: str
@@ -399,7 +386,7 @@ def _closed_verdict(case: ClosedRow) -> Verdict:
 _ANSWERED = {CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}
 
 
-def _open_verdict(case: OpenCase, now: datetime) -> Verdict:
+def _open_verdict(case: RunningCase, now: datetime) -> Verdict:
     due = case.first_response_due
     past_due = due is not None and due <= now
     if case.status in _ANSWERED:
@@ -419,53 +406,81 @@ def closed_verdict(case: ClosedRow) -> Verdict:
     return _closed_verdict(case)
 
 
-def open_verdict(case: OpenCase, now: datetime) -> Verdict:
+def open_verdict(case: RunningCase, now: datetime) -> Verdict:
     """The first-response verdict of a running case at `now`, as the report counts it."""
     return _open_verdict(case, now)
 
 
 def _group(every: list[_Entry]) -> Group:
     """The figures of a group, in one pass over its entries (a report of 5,000 open cases makes
-    about fifteen groups of them, and the console one report per week of its chart)."""
+    about fifteen groups of them, and the console one report per week of its chart): each entry
+    unpacked once, the counts kept in locals."""
     cases = closed = running = running_answered = past_due = downgrades = reopens = updates = 0
+    sent = answered = no_answer = 0
     verdicts = dict.fromkeys(("met", "breached", "open", "unanswered"), 0)
     business: list[float] = []
     wall: list[float] = []
     scores: list[int] = []
-    csat = Csat()
-    for entry in every:
-        reopens += entry.reopens  # a reopen counts in its window, whenever the case was opened
-        if not entry.counted:
+    for (
+        _severity,
+        _category,
+        _tenant,
+        verdict,
+        counted,
+        is_running,
+        is_answered,
+        is_past_due,
+        business_s,
+        wall_s,
+        case_downgrades,
+        case_reopens,
+        case_updates,
+        survey,
+        score,
+        _held,
+    ) in every:
+        reopens += case_reopens  # a reopen counts in its window, whenever the case was opened
+        if not counted:
             continue
         cases += 1
-        if entry.running:
+        if is_running:
             running += 1
-            running_answered += entry.answered
+            running_answered += is_answered
         else:
             closed += 1
-        past_due += entry.past_due
-        verdicts[entry.verdict] += 1
-        if entry.business_s is not None:
-            business.append(entry.business_s)
-        if entry.wall_s is not None:
-            wall.append(entry.wall_s)
-        downgrades += entry.downgrades
-        updates += entry.customer_update_breaches
-        if entry.survey not in ("pending", "answered", "no_answer"):
+        past_due += is_past_due
+        verdicts[verdict] += 1
+        if business_s is not None:
+            business.append(business_s)
+        if wall_s is not None:
+            wall.append(wall_s)
+        downgrades += case_downgrades
+        updates += case_updates
+        if survey is None:
             continue
-        csat.sent += 1
-        if entry.survey == "answered":
-            csat.answered += 1
-            if entry.score is not None:
-                scores.append(entry.score)
-                if str(entry.score) in csat.scores:
-                    csat.scores[str(entry.score)] += 1
-        elif entry.survey == "no_answer":
-            csat.no_answer += 1
-        else:
-            csat.pending += 1
-    csat.response_rate = _ratio(csat.answered, csat.answered + csat.no_answer)
-    csat.mean_score = round(sum(scores) / len(scores), 2) if scores else None
+        if survey == "answered":
+            sent += 1
+            answered += 1
+            if score is not None:
+                scores.append(score)
+        elif survey == "no_answer":
+            sent += 1
+            no_answer += 1
+        elif survey == "pending":
+            sent += 1
+    counts = dict.fromkeys(SCORES, 0)
+    for score in scores:
+        if str(score) in counts:
+            counts[str(score)] += 1
+    csat = Csat(
+        sent=sent,
+        answered=answered,
+        no_answer=no_answer,
+        pending=sent - answered - no_answer,
+        response_rate=_ratio(answered, answered + no_answer),
+        mean_score=round(sum(scores) / len(scores), 2) if scores else None,
+        scores=counts,
+    )
     met, breached = verdicts["met"], verdicts["breached"]
     return Group(
         cases=cases,
@@ -478,8 +493,8 @@ def _group(every: list[_Entry]) -> Group:
         open=verdicts["open"],
         unanswered=verdicts["unanswered"],
         met_ratio=_ratio(met, met + breached),
-        first_response_business_s=Percentiles(p50=nearest_rank(business, 50), p90=nearest_rank(business, 90)),
-        first_response_wall_s=Percentiles(p50=nearest_rank(wall, 50), p90=nearest_rank(wall, 90)),
+        first_response_business_s=_percentiles(business),
+        first_response_wall_s=_percentiles(wall),
         downgrades=downgrades,
         reopens=reopens,
         customer_update_breaches=updates,
@@ -487,21 +502,32 @@ def _group(every: list[_Entry]) -> Group:
     )
 
 
+def _percentiles(values: list[float]) -> Percentiles:
+    """p50 and p90 (nearest rank, as `nearest_rank`) from one sort."""
+    if not values:
+        return Percentiles()
+    values.sort()
+    return Percentiles(p50=_nearest(values, 50), p90=_nearest(values, 90))
+
+
+def _nearest(ordered: Sequence[float], percent: float) -> float:
+    return ordered[max(math.ceil(percent / 100 * len(ordered)), 1) - 1]
+
+
 def _grouped(entries: list[_Entry], key: str, always: Iterable[str] = ()) -> dict[str, Group]:
-    """One group per value of `key` (those in `always` first, present or not), entries dealt out
-    in one pass."""
-    buckets: dict[str, list[_Entry]] = {k: [] for k in always}
-    for k in sorted({getattr(e, key) for e in entries}):
-        buckets.setdefault(k, [])
-    for entry in entries:
-        buckets[getattr(entry, key)].append(entry)
-    return {k: _group(found) for k, found in buckets.items()}
+    """One group per value of `key` (those in `always` first, present or not, then the others in
+    order): the entries sorted by it (a stable sort: each group keeps their order) and cut."""
+    value_of = itemgetter(_Entry._fields.index(key))
+    found = {k: list(group) for k, group in groupby(sorted(entries, key=value_of), value_of)}
+    buckets: dict[str, list[_Entry]] = {k: found.pop(k, []) for k in always}
+    buckets.update(found)
+    return {k: _group(group) for k, group in buckets.items()}
 
 
 def sla_report(
     window: ReportWindow,
     closed: Iterable[ClosedRow],
-    running: Iterable[OpenCase],
+    running: Iterable[RunningCase],
     now: datetime,
     tenants: Sequence[str] | None = None,
     running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
@@ -509,111 +535,140 @@ def sla_report(
     """The report of the cases opened in the window. `closed` and `running` may overlap (a case
     archived while visibility still lists it running): the closed record counts. `running_held`:
     who held each clock of the running cases, by case id (their ledgers at `now`)."""
+    return CountedCases(closed, running, now, tenants, running_held).report(window)
 
-    def in_scope(tenant: str) -> bool:
-        return tenants is None or tenant in tenants
 
-    entries: list[_Entry] = []
-    not_opened = open_past_due = 0
-    seen: set[str] = set()
-    for case in closed:
-        if case.case_id in seen or not in_scope(case.tenant_id):
-            continue
-        seen.add(case.case_id)
-        if case.opened_at is None:
-            not_opened += window.holds(case.created_at)
-            continue
-        counted = window.holds(case.opened_at)
-        if case.reopened_at is None:  # archived before the instants were kept: with its opening
-            reopens = case.reopens if counted else 0
-        else:
-            reopens = sum(window.holds(_utc(at)) for at in case.reopened_at)
-        if not counted and not reopens:
-            continue
-        entries.append(
-            _Entry(
+class CountedCases:
+    """Cases reduced once to what a report counts, in order of opening, so that the report of any
+    window is the count of its slice: the console's range and each of its weeks read the same rows
+    (`sla_report` is this for one window). What depends on the window is only which cases it
+    holds and which of their reopens: a case counts with everything it has in the window of its
+    opening, and with its reopens alone in a window that holds only a reopen of it."""
+
+    def __init__(
+        self,
+        closed: Iterable[ClosedRow],
+        running: Iterable[RunningCase],
+        now: datetime,
+        tenants: Sequence[str] | None = None,
+        running_held: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    ) -> None:
+        self.now = now
+        self.tenants = tenants
+        scope = None if tenants is None else set(tenants)
+        held = running_held or {}
+        seen: set[str] = set()
+        starts: list[datetime] = []
+        entries: list[_Entry] = []
+        not_opened: list[datetime] = []
+        # (its entry, the instants of its reopens) of the cases reopened since reopens were kept
+        reopened: list[tuple[_Entry, tuple[datetime, ...]]] = []
+        for case in closed:
+            if case.case_id in seen or (scope is not None and case.tenant_id not in scope):
+                continue
+            seen.add(case.case_id)
+            if case.opened_at is None:
+                not_opened.append(case.created_at)
+                continue
+            legacy = case.reopened_at is None  # archived before the instants were kept: with its opening
+            entry = _Entry(
                 severity=case.sla_severity or case.final_severity or "unknown",
                 category=case.category,
                 tenant_id=case.tenant_id,
                 verdict=_closed_verdict(case),
-                counted=counted,
                 answered=case.first_response_at is not None,
                 business_s=case.first_response_business_s,
                 wall_s=case.first_response_wall_s,
                 downgrades=case.downgrades,
-                reopens=reopens,
+                reopens=case.reopens if legacy else 0,
                 customer_update_breaches=case.customer_update_breaches,
                 survey=case.survey_outcome,
                 score=case.survey_score,
                 held=case.by_assignee,
             )
-        )
-    for running_case in running:
-        if running_case.case_id in seen or not in_scope(running_case.tenant_id):
-            continue
-        seen.add(running_case.case_id)
-        counted = window.holds(running_case.started_at)
-        reopens = sum(window.holds(at) for at in running_case.reopened_at)
-        if not counted and not reopens:
-            continue
-        if running_case.first_response_due is None or running_case.status in (
-            None,
-            CaseStatus.NEW,
-            CaseStatus.AWAITING_VERIFICATION,
-            CaseStatus.REFUSED,
-        ):
-            not_opened += counted
-            continue
-        verdict = _open_verdict(running_case, now)
-        awaiting = running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE
-        past_due = counted and awaiting and verdict == "breached"
-        open_past_due += past_due
-        entries.append(
-            _Entry(
+            starts.append(case.opened_at)
+            entries.append(entry)
+            if case.reopened_at:
+                reopened.append((entry, tuple(_utc(at) for at in case.reopened_at)))
+        for running_case in running:
+            if running_case.case_id in seen or (scope is not None and running_case.tenant_id not in scope):
+                continue
+            seen.add(running_case.case_id)
+            started = running_case.started_at
+            if running_case.first_response_due is None or running_case.status in _NOT_OPENED:
+                not_opened.append(started)  # its reopens (none can have happened) count nowhere
+                continue
+            verdict = _open_verdict(running_case, now)
+            entry = _Entry(
                 severity=running_case.severity or "unknown",
                 category=running_case.category or "unknown",
                 tenant_id=running_case.tenant_id,
                 verdict=verdict,
-                counted=counted,
                 running=True,
                 answered=running_case.status in _ANSWERED,
-                past_due=past_due,
+                past_due=running_case.status == CaseStatus.AWAITING_FIRST_RESPONSE and verdict == "breached",
                 business_s=running_case.first_response_business_s,
                 wall_s=running_case.first_response_wall_s,
-                reopens=reopens,
                 survey="pending" if running_case.status == CaseStatus.CLOSED else None,
-                held=_held((running_held or {}).get(running_case.case_id)),
+                held=_held(held.get(running_case.case_id)),
             )
+            starts.append(started)
+            entries.append(entry)
+            if running_case.reopened_at:
+                reopened.append((entry, tuple(running_case.reopened_at)))
+        # In order of opening (no (start, entry) pairs: one object fewer per case to collect)
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        self._starts = [starts[i] for i in order]
+        self._entries = [entries[i] for i in order]
+        self._not_opened = sorted(not_opened)
+        self._reopened = reopened
+
+    def report(self, window: ReportWindow) -> SlaReport:
+        """The report of the cases opened (or reopened) in `window`."""
+        since, until = window.since, window.until
+        entries = self._entries[bisect_left(self._starts, since) : bisect_left(self._starts, until)]
+        for entry, instants in self._reopened:
+            reopens = sum(since <= at < until for at in instants)
+            if not reopens:
+                continue
+            # Its reopens in the window, apart from the case (counted here or not): with its groups
+            entries.append(entry._replace(counted=False, past_due=False, held=None, reopens=reopens))
+        not_opened = bisect_left(self._not_opened, until) - bisect_left(self._not_opened, since)
+        tenants = self.tenants
+        total = _group(entries)
+        return SlaReport(
+            since=since,
+            until=until,
+            generated_at=self.now,
+            tenants=None if tenants is None else sorted(tenants),
+            cases=total.cases,
+            closed=total.closed,
+            running=total.running,
+            running_answered=total.running_answered,
+            running_past_due=total.running_past_due,
+            met=total.met,
+            breached=total.breached,
+            open=total.open,
+            unanswered=total.unanswered,
+            met_ratio=total.met_ratio,
+            first_response_business_s=total.first_response_business_s,
+            first_response_wall_s=total.first_response_wall_s,
+            open_past_due=total.running_past_due,  # awaiting the first response after its deadline
+            not_opened=not_opened,
+            downgrades=total.downgrades,
+            reopens=total.reopens,
+            customer_update_breaches=total.customer_update_breaches,
+            csat=total.csat,
+            by_severity=_grouped(entries, "severity", _SEVERITIES),
+            by_category=_grouped(entries, "category", _CATEGORIES),
+            by_tenant=_grouped(entries, "tenant_id", tenants or ()),
+            by_assignee=assignee_groups(e.held for e in entries if e.counted),
         )
-    total = _group(entries)
-    return SlaReport(
-        since=window.since,
-        until=window.until,
-        generated_at=now,
-        tenants=None if tenants is None else sorted(tenants),
-        cases=total.cases,
-        closed=total.closed,
-        running=total.running,
-        running_answered=total.running_answered,
-        running_past_due=total.running_past_due,
-        met=total.met,
-        breached=total.breached,
-        open=total.open,
-        unanswered=total.unanswered,
-        met_ratio=total.met_ratio,
-        first_response_business_s=total.first_response_business_s,
-        first_response_wall_s=total.first_response_wall_s,
-        open_past_due=open_past_due,
-        not_opened=not_opened,
-        downgrades=total.downgrades,
-        reopens=total.reopens,
-        customer_update_breaches=total.customer_update_breaches,
-        csat=total.csat,
-        by_severity=_grouped(entries, "severity", [s.value for s in Severity]),
-        by_category=_grouped(entries, "category", [c.value for c in Category]),
-        by_tenant=_grouped(entries, "tenant_id", tenants or ()),
-        by_assignee=assignee_groups(e.held for e in entries if e.counted),
-    )
+
+
+_NOT_OPENED = frozenset({None, CaseStatus.NEW, CaseStatus.AWAITING_VERIFICATION, CaseStatus.REFUSED})
+_SEVERITIES = tuple(s.value for s in Severity)
+_CATEGORIES = tuple(c.value for c in Category)
 
 
 def _held(held: Mapping[str, Mapping[str, float]] | None) -> dict[str, dict[str, float]] | None:

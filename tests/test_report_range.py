@@ -25,6 +25,8 @@ from adapters.reports_store import closed_cases_in, running_cases_in
 from adapters.settings import Settings
 from bootstrap.cli import main
 from intake.console.report_range import report_range
+from intake.console.weekly import week_windows
+from intake.reports import ReportRows
 from support.action_receipt import QueueFacts
 from support.case_view import CaseView
 from support.closed_case import ClosedCase
@@ -99,6 +101,36 @@ def test_a_reopen_counts_in_the_window_in_which_it_happened() -> None:
     assert report.by_severity["B"].reopens == 3 and report.by_tenant["contoso"].cases == 2
     nothing = sla_report(WEEK, [], [running("quiet", T0 - timedelta(days=3))], NOW)
     assert (nothing.cases, nothing.reopens, nothing.by_tenant) == (0, 0, {})
+
+
+def test_each_week_of_a_range_counts_its_own_cases_and_reopens_and_the_weeks_add_up() -> None:
+    """The console's chart reports each week from the rows of the range, reduced once
+    (`ReportRows`, `CountedCases`): each week counts what a report of that week alone counts, the
+    cases opened in it and the reopens that happened in it, and the weeks add up to the range."""
+    now = T0 + timedelta(days=22)
+    three = ReportWindow(since=T0, until=T0 + timedelta(days=21))
+    closed_rows = [
+        closed("a", T0 + timedelta(hours=1), reopens=1, reopened_at=[T0 + timedelta(days=8)]),
+        closed("legacy", T0 + timedelta(days=9), reopens=2),  # instants not kept: with its opening
+        closed("refused", T0 + timedelta(days=10), opened_at=None, first_response_met=None),
+        closed("elsewhere", T0 + timedelta(days=2), tenant_id="fabrikam"),
+    ]
+    running_rows = [
+        running("a", T0 + timedelta(hours=1)),  # still listed running: its closed record counts
+        running("late", T0 + timedelta(days=1), status="awaiting_first_response"),
+        running("before", T0 - timedelta(days=3), reopened_at=[T0 + timedelta(days=2)]),
+        running("r1", T0 + timedelta(days=15), reopened_at=[T0 + timedelta(days=16)]),
+    ]
+    rows = ReportRows(closed=closed_rows, running=list(running_rows), held=None)
+    weeks = week_windows(three)
+    reports = [rows.report(w, ("contoso",), now) for w in weeks]
+    figures = [(r.cases, r.reopens, r.not_opened, r.running_past_due, r.closed) for r in reports]
+    assert figures == [(2, 1, 0, 1, 1), (1, 3, 1, 0, 1), (1, 1, 0, 0, 0)]
+    whole = rows.report(three, ("contoso",), now)
+    assert (whole.cases, whole.reopens, whole.not_opened, whole.open_past_due) == (4, 5, 1, 1)
+    for week, report in zip(weeks, reports, strict=True):
+        alone = sla_report(week, closed_rows, running_rows, now, ("contoso",))
+        assert report.model_dump(exclude={"by_assignee"}) == alone.model_dump(exclude={"by_assignee"})
 
 
 def test_reopen_instants_are_kept_in_the_row_and_read_back_by_reports(engine: Engine) -> None:  # noqa: F811
@@ -198,7 +230,7 @@ def test_running_cases_are_read_from_the_projection_in_one_query(engine: Engine)
     ]
     [slow] = [c for c in running if c.case_id.endswith("slow")]
     [again] = [c for c in running if c.case_id.endswith("reread")]
-    assert again.first_response_business_s == 3000 and again.reopened_at == [T0 + timedelta(hours=6)]
+    assert again.first_response_business_s == 3000 and again.reopened_at == (T0 + timedelta(hours=6),)
     assert slow.first_response_wall_s == 5 * 3600 and slow.started_at == at and slow.started_at.tzinfo
     assert running_cases_in(engine, WEEK, ()) == []
     report = sla_report(WEEK, closed_cases_in(engine, WEEK, ("contoso",)), running, NOW, ("contoso",))
