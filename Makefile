@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) worker.py --seed directory.toml --api
 
-# make test floods one case with 1,000 updates and 100 answers (tests/test_state_bounds.py, ~20 s)
+# make test floods one case with 1,000 updates and 100 answers (tests/workflow/test_state_bounds.py, ~20 s)
 # and runs the fault batches with 12 cases and 2 kills; make faults runs the flood at the full
 # 10,000 and 1,000 (~3.5 min on 2 cores) and the batches with 200 cases and 6 kills. The tests start many
 # Python processes (CLI, workers): they may keep bytecode (this machine sets PYTHONDONTWRITEBYTECODE;
@@ -33,12 +33,7 @@ test: $(STAMP) lint
 # The pure tests: no Temporal server, no worker, API or mail server, no database server; the rules,
 # calendars, phrase books, templates and the code's own checks (layers, patches). Under 30 s on two
 # processes, for the loop of a change; `make test` runs them too, with everything else.
-FAST_TESTS := tests/test_agenda.py tests/test_architecture.py tests/test_calendar.py tests/test_docs_links.py \
-	tests/test_case_machine.py tests/test_case_team.py tests/test_clock_plan.py tests/test_cooperation.py \
-	tests/test_eligibility.py tests/test_errors.py tests/test_expected_wait.py tests/test_inbound_rules.py \
-	tests/test_language.py tests/test_messages.py tests/test_names.py tests/test_next_deadline.py tests/test_obligations.py \
-	tests/test_patches.py tests/test_phrases.py tests/test_policy.py tests/test_sla_clocks.py \
-	tests/test_sla_ledger.py tests/test_thread.py
+FAST_TESTS := tests/unit
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n 2 $(FAST_TESTS)
@@ -63,8 +58,8 @@ bench: $(STAMP)
 	$(PY) -m bench.replay_rate --rounds 2
 
 faults: $(STAMP)
-	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/test_api_fuzz.py \
-		tests/test_state_bounds.py
+	FAULT_CASES=200 FAULT_KILLS=6 FAULT_FUZZ_SCALE=5 $(PY) -m pytest -q -s tests/faults tests/system/test_api_fuzz.py \
+		tests/workflow/test_state_bounds.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/outbox.jsonl .pytest_cache .mypy_cache .ruff_cache

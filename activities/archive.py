@@ -11,8 +11,8 @@ from temporalio import activity
 
 from adapters.closed_cases import store_closed_case
 from adapters.codec import KeyRing
-from support.closed_case import CaseArchive, closed_case_row
-from support.sla_ledger import SlaBasis, ledger_of
+from support.reporting.closed_case import CaseArchive, closed_case_row
+from support.sla_clocks.ledger import SlaBasis, ledger_of
 
 
 class ArchiveActivities:

@@ -14,8 +14,8 @@ from temporalio.exceptions import ApplicationError
 from adapters.directory_store import DirectoryStore
 from adapters.policy_file import load_policy_version
 from adapters.policy_versions import PolicyVersions
-from support.case_context import CaseContext
-from support.policy import Policy, PolicyError
+from support.case.context import CaseContext
+from support.policies.policy import Policy, PolicyError
 
 
 class ContextRequest(BaseModel):

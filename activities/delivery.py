@@ -2,7 +2,7 @@
 signed JSON webhook, text messages through an SMS relay, ...), exactly once per id.
 
 Webhooks are signed over the time of sending and the body (`X-Casework-Signature: t=..,v1=..`,
-support/webhook_signature.py) with a secret the worker refuses to start without. An engineer is
+support/messaging/webhook_signature.py) with a secret the worker refuses to start without. An engineer is
 reached at the staff list's address for their name, or else through the support queue.
 
 The audience's routes are tried in order (the customer's preferred method first). The ledger in
@@ -32,8 +32,8 @@ from adapters.delivery_ledger import DeliveryLedger, LedgerEntry
 from adapters.messages import Message, Renderer, TemplateError
 from adapters.outbound import PermanentFailure, TransientFailure
 from adapters.reply_addresses import ReplyAddresses
-from support.notifications import Audience, DeliveryReceipt, Notification
-from support.routing import Route, routes
+from support.messaging.notifications import Audience, DeliveryReceipt, Notification
+from support.messaging.routing import Route, routes
 
 __all__ = ["DeliveryActivities", "DeliveryConfig"]
 

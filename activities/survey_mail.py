@@ -1,4 +1,4 @@
-"""The survey mail's signed one-click link (support.survey_links), added where the mail is made:
+"""The survey mail's signed one-click link (support.messaging.survey_links), added where the mail is made:
 the key stays with the delivery worker, never in a case's history. The link itself is a credential
 for one answer: it goes into the mail only, never into a log line or the delivery ledger."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from support.notifications import Notification
-from support.survey_links import link_for
+from support.messaging.notifications import Notification
+from support.messaging.survey_links import link_for
 
 SURVEY_TEMPLATES = frozenset({"survey", "survey_reminder"})
 

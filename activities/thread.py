@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from adapters.case_messages import MessageStore
-from support.thread_message import ThreadMessage
+from support.case.thread_message import ThreadMessage
 
 
 class ThreadActivities:

@@ -23,10 +23,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryActivities
 from adapters.directory_store import DirectoryStore, VerificationFailures
-from support.durations import Duration, format_duration
-from support.notifications import Audience, Notification
-from support.policy import VerificationRule
-from support.verification import IssuedCode, caller_mac, code_mac, mask
+from support.identity.verification import IssuedCode, caller_mac, code_mac, mask
+from support.messaging.notifications import Audience, Notification
+from support.policies.durations import Duration, format_duration
+from support.policies.policy import VerificationRule
 
 VERIFICATION_LOCKED = "VerificationLocked"
 DEFAULT_VALID_FOR = VerificationRule().expires_after

@@ -33,8 +33,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.logging import get_logger
-from support.access import ALL_TENANTS, Principal, Role
-from support.validation import describe
+from support.identity.access import ALL_TENANTS, Principal, Role
+from support.wording.validation import describe
 
 log = get_logger("casework.api_keys")
 KEY_FILE_MAX_BYTES = 1024 * 1024

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.codec import KeyRing, opened_text, opened_value, sealed_text, sealed_value
 from adapters.schema import attachments, inbound_messages
-from support.actions import AttachmentRef
+from support.case.actions import AttachmentRef
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The envelope senders of the notifications mailed to the customer's side, in the database every
 worker and inbound listener shares: `bounce+<token>@<reply domain>` (VERP), the token a keyed digest
-of the notification id (support.inbound_mail.bounce_token).
+of the notification id (support.messaging.reply_addresses.bounce_token).
 
 The delivery activity records a notification's token before its mail goes out (idempotent: one row
 per token); the inbound listener accepts mail to a recorded token only (any other is refused at

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from support.canned_replies import CannedReplies, RepliesError, parse_replies
+from support.messaging.canned_replies import CannedReplies, RepliesError, parse_replies
 
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 

@@ -20,9 +20,9 @@ from adapters.codec import KeyRing, opened_value, sealed_value
 from adapters.console_cases import ConsoleCases
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import case_messages
-from support.actions import AttachmentRef
-from support.thread_message import MessageKind, ThreadMessage
-from support.vocabulary import Via
+from support.case.actions import AttachmentRef
+from support.case.thread_message import MessageKind, ThreadMessage
+from support.policies.vocabulary import Via
 
 
 def _context(case_id: str, seq: int) -> bytes:

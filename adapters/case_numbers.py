@@ -1,4 +1,4 @@
-"""Case numbers in the database every intake shares (`support.case_numbers` writes them).
+"""Case numbers in the database every intake shares (`support.case.numbers` writes them).
 
 `allocate` runs before the case's workflow is started, keyed by the case id (an insert that does
 nothing when the row exists, then a read): the same opening sent again, or retried after a start
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import case_numbers
-from support.case_numbers import BASE, case_number, serial_of
+from support.case.numbers import BASE, case_number, serial_of
 
 
 class CaseNumbers:

@@ -1,6 +1,6 @@
 """The closed_cases table: a case's final record outside Temporal, so reports outlive its retention.
 
-Each row holds the columns reports count (support.closed_case derives them from the final view) and
+Each row holds the columns reports count (support.reporting.closed_case derives them from the final view) and
 the whole final view as JSON. `store_closed_case` is one statement in one transaction, keyed on the
 case id, so an archive activity retried, or a case archived again, leaves one row (the latest final
 view). JSON files are an export of the table (`starter.py archive export`).
@@ -26,9 +26,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.schema import closed_cases
-from support.case_inputs import ArchivedInputs
-from support.case_view import CaseView
-from support.closed_case import ClosedCase
+from support.case.inputs import ArchivedInputs
+from support.case.view import CaseView
+from support.reporting.closed_case import ClosedCase
 
 INPUTS = "inputs"
 

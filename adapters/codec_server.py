@@ -23,7 +23,7 @@ from temporalio.converter import PayloadCodec
 
 from adapters.api_keys import Keyring
 from adapters.logging import get_logger
-from support.access import Permission
+from support.identity.access import Permission
 
 log = get_logger("casework.codec_server")
 

@@ -10,7 +10,7 @@ case's own timers change without an action (a deadline passing, a resolved case 
 at query time: a running deadline in the past counts as breached, and a case in `closed_cases`
 counts as ended whatever its projected status says.
 
-The search index keeps keyed MACs of normalised words (`support.search_terms`), never the words:
+The search index keeps keyed MACs of normalised words (`support.wording.search_terms`), never the words:
 the thread is sealed at rest when a key ring is set, and a clear-text index would leak it. The MAC
 key is derived from the current key ring key (a fixed, public key without a ring: then the thread
 is in clear anyway). Searches are by exact word (all words of the query must be in one case).
@@ -52,12 +52,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapters.codec import KeyRing, opened_text, sealed_text
 from adapters.delivery_ledger import dialect_insert
 from adapters.schema import closed_cases, console_cases
-from support.action_receipt import QueueFacts, queue_facts
-from support.case_numbers import case_number, serial_of
-from support.case_view import CaseView
-from support.search_terms import tokens
-from support.text import TENANT_ID_PATTERN
-from support.vocabulary import CaseStatus
+from support.case.action_receipt import QueueFacts, queue_facts
+from support.case.numbers import case_number, serial_of
+from support.case.view import CaseView
+from support.policies.vocabulary import CaseStatus
+from support.wording.search_terms import tokens
+from support.wording.text_shapes import TENANT_ID_PATTERN
 
 OPEN = (CaseStatus.AWAITING_FIRST_RESPONSE.value, CaseStatus.IN_PROGRESS.value)
 PAGE_SIZE = 50

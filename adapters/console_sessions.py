@@ -1,6 +1,6 @@
 """Console sessions signed out before they expire, in the database every API process shares.
 
-The console's session cookie is signed and stateless (intake/console/session.py); what makes
+The console's session cookie is signed and stateless (interfaces/console/session.py); what makes
 sign-out hold on every API process and after a restart is a row here, kept until the session would
 have expired anyway. A session is named by the SHA-256 of its nonce, never by the nonce itself (the
 nonce is what its forms' CSRF tokens are made from). Each sign-out deletes the rows whose sessions

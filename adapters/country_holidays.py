@@ -11,8 +11,8 @@ from datetime import date
 
 import holidays
 
-from support.calendar import WEEKDAYS, Calendar
-from support.policy import Policy
+from support.policies.policy import Policy
+from support.sla_clocks.calendar import WEEKDAYS, Calendar
 
 
 def _working_day_hours(calendar: Calendar) -> list[str]:

@@ -10,7 +10,7 @@ from adapters.directory_store import import_directory
 from adapters.private_dir import private_dir
 from adapters.schema import migrate
 from adapters.settings import Settings
-from support.directory import parse_directory_file
+from support.identity.directory import parse_directory_file
 
 
 def database_url(settings: Settings) -> str:

@@ -17,7 +17,7 @@ from email.message import EmailMessage, Message
 from typing import Final
 
 from adapters.mail_reader import MailLimits, MailRefused, _LimitedParser, unreadable
-from support.mail_text import server_text
+from support.messaging.mail_text import server_text
 
 REPORT_BYTES: Final = 256 * 1024  # of a report parsed, at most: its report part comes first
 TEXT_MAX: Final = 300  # characters of the remote server's text kept

@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, Connection, Engine, case, delete, insert, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.schema import incidents, tenant_contacts, tenant_users, tenants, verification_failures
-from support.directory import DirectoryFile, Incident
-from support.tenant import TenantFacts
+from support.identity.directory import DirectoryFile, Incident
+from support.identity.tenant import TenantFacts
 
 
 def import_directory(engine: Engine, directory: DirectoryFile) -> dict[str, int]:
@@ -132,7 +132,7 @@ class VerificationFailures:
     `limit` failures the pair is locked until the window ends. The same holds for all the
     tenant's callers together (its row `TENANT_ROW`) at `tenant_limit`, so new numbers buy no
     more tries than the tenant has. The caller is given as its MAC
-    (`support.verification.caller_mac`): the table never holds a phone number. Every change is one
+    (`support.identity.verification.caller_mac`): the table never holds a phone number. Every change is one
     conditional UPDATE, so concurrent attempts (several API processes, several requests at once)
     cannot count past the limit. Times are UTC. A limit of 0 turns its lock off (failures are
     still counted), like casework's other limits.

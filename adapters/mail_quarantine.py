@@ -1,4 +1,5 @@
-"""Held mail: replies that may be a robot's or a person's (`support.inbound_mail.mail_kind`), kept
+"""Held mail: replies that may be a robot's or a person's (`support.messaging.reply_addresses.mail_kind`),
+kept
 in the database until an operator releases them onto their case, never dropped unseen.
 
 The raw mail is personal data: with a key ring (CASEWORK_ENCRYPTION_KEY and its previous keys) it

@@ -77,7 +77,7 @@ _MARK = re.compile("\ue000([0-9]+)\ue001")  # where a long line was cut for the 
 _MARK_CHARS = re.compile("[\ue000\ue001]")
 HEAD_BYTES: Final = 512 * 1024  # the top header block read before the body is parsed, at most
 FROM_CHARS: Final = 2000  # a From header longer than this is no person's
-# What a case's message may not hold (support.text: line breaks and tabs only below U+0020): a
+# What a case's message may not hold (support.wording.text_shapes: line breaks and tabs only below U+0020): a
 # vertical tab or form feed becomes a space, any other control character U+FFFD.
 _SPACING_CONTROL = re.compile(r"[\x0b\x0c]")
 _OTHER_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")

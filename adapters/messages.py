@@ -7,7 +7,7 @@ fact (policy notation, "10m") is spelled out in the template's language with `{{
 A fact the template needs but the notification lacks is an error, never an empty gap in a message.
 
 A customer's message names no staff member: a fact that names one (`STAFF_FACTS`) is shown as
-`support.names.shown_name` says (the staff list's display name, else the policy's support name
+`support.wording.names.shown_name` says (the staff list's display name, else the policy's support name
 that the case put in the notification).
 """
 
@@ -22,10 +22,10 @@ import jinja2
 from pydantic import BaseModel
 
 from adapters.phrases import PhraseBook, PhraseError
-from support.display import end_sentence, local_time
-from support.durations import parse_duration
-from support.names import SUPPORT_NAMES, Names, Reader, shown_name
-from support.notifications import Notification
+from support.messaging.notifications import Notification
+from support.policies.durations import parse_duration
+from support.wording.display import end_sentence, local_time
+from support.wording.names import SUPPORT_NAMES, Names, Reader, shown_name
 
 FALLBACK_LANGUAGE = "en"
 
@@ -86,7 +86,7 @@ class Renderer:
         language = self.language_for(side, notification.language)
         context: dict[str, object] = dict(notification.facts)
         context |= {name: local_time(at, notification.time_zone) for name, at in notification.times.items()}
-        try:  # what the case says in its own words, in the reader's language (support.reasons)
+        try:  # what the case says in its own words, in the reader's language (support.wording.reasons)
             context |= {
                 name: self._phrases.said(reasons, language, notification.time_zone)
                 for name, reasons in notification.reasons.items()

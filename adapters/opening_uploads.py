@@ -1,7 +1,7 @@
 """Files uploaded before the case that names them is opened (`POST /attachments`, the Contact
 form): kept in the attachment store (sealed like every attachment) in the tenant's box of
 uploads, `uploads.<tenant>` where a case id would be (no case id looks like it, and another
-tenant's box is another key). An opening takes them into its case (`intake.opening_files`);
+tenant's box is another key). An opening takes them into its case (`application.opening_files`);
 an upload no case took within `UPLOAD_TTL` is not taken any more and is dropped at the tenant's
 next upload.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, select
 from adapters.attachment_store import AttachmentStore, StoredAttachment
 from adapters.codec import KeyRing
 from adapters.schema import attachments
-from support.actions import AttachmentRef
+from support.case.actions import AttachmentRef
 
 UPLOAD_TTL = timedelta(days=1)
 

@@ -1,4 +1,4 @@
-"""The phrase book: what a case says in its own words (`support.reasons`), in each language.
+"""The phrase book: what a case says in its own words (`support.wording.reasons`), in each language.
 
 `templates/reasons/<language>.toml` holds one Jinja phrase per code; a phrase may `say()` another
 code (an obligation's name). A code without a phrase in the reader's language is said in English;
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import jinja2
 
-from support.display import local_time
-from support.reasons import Reason
+from support.wording.display import local_time
+from support.wording.reasons import Reason
 
 FALLBACK_LANGUAGE = "en"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from adapters.country_holidays import expand_policy, snapshot_years
-from support.policy import Policy, PolicyError, parse_policy
-from support.policy_versions import policy_digest
+from support.policies.policy import Policy, PolicyError, parse_policy
+from support.policies.versions import policy_digest
 
 
 class LoadedPolicy(NamedTuple):
     snapshot: Policy
-    digest: str  # support.policy_versions.policy_digest of the file's policy
+    digest: str  # support.policies.versions.policy_digest of the file's policy
     text: str
 
 

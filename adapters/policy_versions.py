@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Executable, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.schema import policy_versions
-from support.policy import Policy
+from support.policies.policy import Policy
 
 
 class PolicyVersion(BaseModel):

@@ -1,7 +1,8 @@
 """What reports read from the database: the closed cases of a window and a tenant scope, and the
 running ones from the console's projection (`console_cases`).
 
-The counting is `support.reports` (pure); `intake/reports.py` puts the two together for the API,
+The counting is `support.reporting.reports` (pure); `application/reports.py` puts the two together for the
+API,
 the CLI and the console. Running cases are read from the projection, one indexed query, rather than
 by asking each case for its view (one Temporal query per case: seconds at 5,000 open cases); the
 row carries what the count needs (first response due, given, met and its business time; when each
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, Engine, String, and_, case, or_, select, type_coerce
 
 from adapters.schema import closed_cases, console_cases
-from support.reports import ClosedRow, ReportWindow, RunningRow
+from support.reporting.reports import ClosedRow, ReportWindow, RunningRow
 
 
 def closed_cases_in(engine: Engine, window: ReportWindow, tenants: Sequence[str] | None) -> list[ClosedRow]:

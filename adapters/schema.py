@@ -104,7 +104,7 @@ deliveries = Table(
 
 # Wrong phone verification codes per tenant and caller number, across requests: a window opens at
 # the first failure and counts failures until it is an hour old. The number is kept as an HMAC
-# under the verification key (support.verification.caller_mac), never in clear.
+# under the verification key (support.identity.verification.caller_mac), never in clear.
 verification_failures = Table(
     "verification_failures",
     metadata,
@@ -140,7 +140,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # The final record of every case that ended (closed, closed unresponsive, refused...), one row per
 # case, written by the archive activity; the columns are what reports count, `record` is the whole
-# final CaseView as JSON (support.closed_case.closed_case_row derives the rest from it). With
+# final CaseView as JSON (support.reporting.closed_case.closed_case_row derives the rest from it). With
 # CASEWORK_ENCRYPTION_KEY set (revision 0010), `record` is sealed (base64 of AES-256-GCM, adapters.codec)
 # and `key_id` names its key; the other columns, which reports read, hold no personal data and stay
 # in clear. A row with no `key_id` was written in clear.
@@ -202,7 +202,7 @@ inbound_messages = Table(
     "inbound_messages",
     metadata,
     Column("case_id", String(200), primary_key=True),
-    Column("message_hash", String(64), primary_key=True),  # support.inbound_mail.message_hash
+    Column("message_hash", String(64), primary_key=True),  # support.messaging.reply_addresses.message_hash
     Column("received_at", UtcDateTime, nullable=False),
 )
 attachments = Table(
@@ -232,7 +232,8 @@ console_sessions_revoked = Table(
 )
 
 # Case reply addresses (revision 0008): the token of each `case+<token>@<reply domain>` casework has
-# sent (support.inbound_mail.reply_token), written by the delivery activity before the mail goes out
+# sent (support.messaging.reply_addresses.reply_token), written by the delivery activity before the mail goes
+# out
 # and read by every inbound listener to find the case a reply is for. The tenant is the one the case
 # id names ('' for ids of before tenants).
 reply_addresses = Table(
@@ -245,7 +246,8 @@ reply_addresses = Table(
 )
 
 # Bounce addresses (revision 0013): the envelope sender `bounce+<token>@<reply domain>` of each
-# notification mailed to the customer's side (support.inbound_mail.bounce_token, a keyed digest of
+# notification mailed to the customer's side (support.messaging.reply_addresses.bounce_token, a keyed digest
+# of
 # the notification id), recorded by the delivery activity before the mail goes out; a delivery status
 # notification to it marks the notification failed once (`bounced_at`, the server's text).
 bounce_addresses = Table(
@@ -262,7 +264,8 @@ bounce_addresses = Table(
 )
 
 # Held mail (revision 0009): a reply to a case that may be a robot's or a person's (a mailing list's
-# headers, say: support.inbound_mail.mail_kind), kept whole until an operator releases it onto its
+# headers, say: support.messaging.reply_addresses.mail_kind), kept whole until an operator releases it onto
+# its
 # case (`starter.py mail release`) or lets it be. `content` is the raw mail, sealed with the key ring
 # (CASEWORK_ENCRYPTION_KEY, adapters.codec) when it is set, bound to its case and mail, and `key_id`
 # names its key (null: in clear); `sender` is masked. One row a mail and case (the same mail again
@@ -286,7 +289,7 @@ mail_quarantine = Table(
 )
 
 # Case numbers (revision 0012): the serial of each case's number (`CW-<10000 + serial>`,
-# support.case_numbers), allocated by the intake before the case's workflow starts, one row per
+# support.case.numbers), allocated by the intake before the case's workflow starts, one row per
 # case id (the same opening again finds its row).
 case_numbers = Table(
     "case_numbers",

@@ -220,7 +220,7 @@ WebhookUrl = Annotated[str | None, BeforeValidator(_or_none(_webhook_url))]
 WebhookSecret = Annotated[str, BeforeValidator(_webhook_secret)]
 Address = Annotated[str, BeforeValidator(_address)]
 Domain = Annotated[str, BeforeValidator(_domain)]
-# As many attachments a reply as a case takes (support.actions.ATTACHMENTS_PER_REPLY: 20).
+# As many attachments a reply as a case takes (support.case.actions.ATTACHMENTS_PER_REPLY: 20).
 InboundAttachments = Annotated[int, BeforeValidator(_between(0, 20, "attachments a message"))]
 InboundReadSeconds = Annotated[int, BeforeValidator(_between(1, 600, "seconds"))]
 SmtpConnections = Annotated[int, BeforeValidator(_between(1, 100, "connections"))]

@@ -1,7 +1,7 @@
 """casework's own SMTP listener (aiosmtpd) for customers' replies to `case+<token>@<reply domain>`.
 
 It receives and answers; what to answer is decided by the `Routing` it is handed (the intake's
-`intake.inbound_mail.InboundMail`). The SMTP sessions run on an event loop of their own, in a
+`interfaces.mail_in.routing.InboundMail`). The SMTP sessions run on an event loop of their own, in a
 thread (aiosmtpd handles a message line by line in Python: 25 MiB are 300,000 lines, seconds of
 work that must not hold the loop serving the API, /healthz and the Temporal worker); each decision
 is made on the caller's event loop, so the routing uses the process's Temporal client and database

@@ -29,8 +29,8 @@ import aiosmtplib
 
 from adapters.messages import Message
 from adapters.outbound import PermanentFailure, TransientFailure
-from support.inbound_mail import reply_address
-from support.mail_text import server_text
+from support.messaging.mail_text import server_text
+from support.messaging.reply_addresses import reply_address
 
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = QP  # readable where it is ASCII, in the subject and in the body
@@ -123,13 +123,13 @@ def case_email(
     """A notification's email: text and HTML, replies to the case's address, ids in headers.
 
     Every case's mail to the customer's side replies to its address, `case+<token>@<reply_to_domain>`
-    with a token keyed with `reply_key` (`support.inbound_mail.reply_address`), 31 characters of
+    with a token keyed with `reply_key` (`support.messaging.reply_addresses.reply_address`), 31 characters of
     local part whatever the case id's length; the caller records the token with its case before
     sending (adapters.reply_addresses), so the inbound listener finds the case. Mail `to_staff`
     (engineers, the support queue, the duty manager, account managers) has no Reply-To: a staff
     member's reply must not land on the case as if the customer had written it; mail to an engineer
-    of the staff list replies to `staff_reply_to` (`support.inbound_mail.staff_reply_address`),
-    which takes that engineer's own reply as their update (`intake.staff_mail`).
+    of the staff list replies to `staff_reply_to` (`support.messaging.reply_addresses.staff_reply_address`),
+    which takes that engineer's own reply as their update (`interfaces.mail_in.staff_mail`).
     `Auto-Submitted: auto-generated` (RFC 3834): every mail casework sends is automatic, so a
     customer's out-of-office robot does not answer it.
 
@@ -167,7 +167,7 @@ def _text(body: str, subtype: str) -> MIMENonMultipart:
 
 class Slots:
     """At most `size` holders at once; those waiting are let in most urgent first (priority 1
-    before 3, as `support.notifications.urgency` orders deliveries), then in arrival order. (An
+    before 3, as `support.messaging.notifications.urgency` orders deliveries), then in arrival order. (An
     asyncio.Semaphore lets them in by arrival only: in a burst, the duty manager's escalation,
     first off the task queue, waited behind every email the worker had already taken.)"""
 
@@ -368,5 +368,5 @@ def _sorted_failures(server: SmtpServer) -> Iterator[None]:
 
 def server_said(code: int, text: str) -> str:
     """A server's reply as kept with a failure: its code and text on one line, addresses masked
-    (the text often repeats the recipient's), bounded (`support.mail_text.server_text`)."""
+    (the text often repeats the recipient's), bounded (`support.messaging.mail_text.server_text`)."""
     return server_text(f"{code} {text}")

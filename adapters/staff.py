@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from support.names import Names
-from support.staffing import may_work
-from support.text import NAME_PATTERN, TENANT_ID_PATTERN, Email, Line
-from support.validation import describe
+from support.identity.staffing import may_work
+from support.wording.names import Names
+from support.wording.text_shapes import NAME_PATTERN, TENANT_ID_PATTERN, Email, Line
+from support.wording.validation import describe
 
 LANGUAGE_TAG = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$"
 
@@ -41,7 +41,7 @@ class StaffMember(BaseModel):
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="a BCP 47 tag: zh-CN, en")
     display_name: Line | None = Field(
         default=None,
-        description="what customers read for this engineer (support.names); else the support name",
+        description="what customers read for this engineer (support.wording.names); else the support name",
     )
     time_zone: str | None = Field(
         default=None, description="an IANA zone for the console's times; else the policy's support zone"
@@ -51,7 +51,8 @@ class StaffMember(BaseModel):
     )
 
     tenants: tuple[str, ...] | None = Field(
-        default=None, description="the tenants whose cases they work (support.staffing); else every tenant"
+        default=None,
+        description="the tenants whose cases they work (support.identity.staffing); else every tenant",
     )
 
     @field_validator("tenants")

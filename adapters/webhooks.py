@@ -1,5 +1,5 @@
 """Webhooks out: a JSON body signed over the time of sending (`X-Casework-Signature: t=..,v1=..`,
-support/webhook_signature.py), posted once, its answer sorted into delivered, retry or give up."""
+support/messaging/webhook_signature.py), posted once, its answer sorted into delivered, retry or give up."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import httpx
 
 from adapters.outbound import PermanentFailure, TransientFailure
-from support import webhook_signature
+from support.messaging import webhook_signature
 
 
 async def post_signed(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
 from bench.report import emit
-from support.calendar import Calendar
+from support.sla_clocks.calendar import Calendar
 
 
 def rate(calendar: Calendar, amount: timedelta, starts: list[datetime], seconds: float) -> float:

@@ -25,9 +25,9 @@ from collections import Counter
 from pathlib import Path
 
 import bootstrap.worker_runtime as worker_runtime
+from application.cases import Cases, Unavailable
 from bench.report import Progress, counted, emit
 from bench.stack import bench_request, bench_stack
-from intake.cases import Cases, Unavailable
 
 KIB = 1024
 # (group, substrings of the allocating file), first match wins.
@@ -41,7 +41,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
         ("temporalio/workflow/", "/workflows/"),
     ),
     ("the case's state decoded from payloads (pydantic)", ("pydantic",)),
-    ("the case's calendars (parsed windows, holidays)", ("/support/calendar.py",)),
+    ("the case's calendars (parsed windows, holidays)", ("/support/sla_clocks/calendar.py",)),
     ("the case's rules and view (support/)", ("/support/",)),
     ("the SDK's workflow instance", ("temporalio/worker/", "temporalio/common", "temporalio/converter")),
     ("other Python", ("",)),

@@ -27,10 +27,10 @@ from collections import Counter
 from collections.abc import Awaitable
 from pathlib import Path
 
+from application.cases import Cases
 from bench.lifecycle_bench import drive_case, in_batches
 from bench.report import RESULTS_DIR, emit
 from bench.stack import bench_request, bench_stack, tuning_env
-from intake.cases import Cases
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, cpu_seconds, worker_env
 from workflows.support_case import SupportCaseWorkflow

@@ -150,7 +150,7 @@ READERS = {"engineer": "li.wei", "operator": "ops", "customer": "contoso-portal"
 
 
 async def signed_in(app: object, key: str) -> httpx.AsyncClient:
-    from tests.test_api import KEYS
+    from tests.system.test_api import KEYS
 
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.bench")  # type: ignore[arg-type]
     form = await http.get("/console/sign-in")
@@ -163,7 +163,7 @@ async def signed_in(app: object, key: str) -> httpx.AsyncClient:
 
 async def real_case(http: httpx.AsyncClient) -> str:
     """A real case of contoso's, opened through the API and answered (its thread has a reply)."""
-    from tests.test_api import as_key, body
+    from tests.system.test_api import as_key, body
 
     opened = await http.post("/cases", json=body("bench-console-page"), headers=as_key("contoso-portal"))
     assert opened.status_code in (200, 201), opened.text
@@ -184,8 +184,8 @@ async def measure(cases: int, rounds: int) -> list[Result]:
     from bootstrap.api import api_app  # the app of `make run`
     from bootstrap.gateway import build_cases
     from bootstrap.worker_runtime import build_worker
-    from support.case_view import CaseView
-    from tests.test_api import keyring
+    from support.case.view import CaseView
+    from tests.system.test_api import keyring
 
     os.environ.setdefault("CASEWORK_ENCRYPTION_KEY", new_key())  # titles sealed, index keyed
     async with bench_stack() as stack:

@@ -37,16 +37,16 @@ from temporalio.worker import Worker
 from adapters.database import open_database
 from adapters.schema import deliveries
 from adapters.settings import Settings
+from application.cases import Cases, Unavailable
 from bench.bare_workflow import BareBreachLedger, BareDeadline, BareDeadlineWorkflow
 from bench.machine import Phase, measured
 from bench.report import Progress, counted, emit, latency
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from bootstrap.worker_runtime import Part, build_worker, worker_tuning
-from intake.cases import Cases, Unavailable
 from scaffold.policies import FAST_CALENDAR, fast_policy_model, policy_toml
 from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
-from support.calendar import WEEKDAYS
-from support.policy import Policy, policy_from_dict
+from support.policies.policy import Policy, policy_from_dict
+from support.sla_clocks.calendar import WEEKDAYS
 
 # Openings the intake answered 503 "not decided within 15 s" (the goal: none).
 UNDECIDED: set[str] = set()

@@ -29,7 +29,7 @@ from adapters.mail_sink import free_port
 from adapters.messages import Renderer
 from adapters.settings import PROJECT_ROOT, Settings
 from bench.report import emit, latency
-from support.notifications import Audience, Notification
+from support.messaging.notifications import Audience, Notification
 
 
 class _Counting:

@@ -21,11 +21,11 @@ from collections.abc import Awaitable, Callable
 
 from temporalio.service import RPCError, RPCStatusCode
 
+from application.cases import QUERY_TIMEOUT, Cases, Unavailable
 from bench.report import Progress, counting, emit
 from bench.stack import bench_request, bench_stack, tuning_env
-from intake.cases import QUERY_TIMEOUT, Cases, Unavailable
 from scaffold.processes import WorkerProcess, rss_bytes, worker_env
-from support.vocabulary import CaseStatus
+from support.policies.vocabulary import CaseStatus
 from workflows.support_case import SupportCaseWorkflow
 
 MIB = 1024 * 1024

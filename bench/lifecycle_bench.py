@@ -32,16 +32,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from adapters.settings import Settings
+from application.cases import ActionRejected, Cases, Unavailable
 from bench.bare_workflow import BareWorkflow
 from bench.machine import Phase, measured
 from bench.report import Progress, counting, emit
 from bench.round_trips import counted_client
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
-from intake.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
-from support.actions import FirstResponse, Resolution, SurveyAnswer
-from support.vocabulary import CaseStatus
+from support.case.actions import FirstResponse, Resolution, SurveyAnswer
+from support.policies.vocabulary import CaseStatus
 from workflows.support_case import SupportCaseWorkflow
 
 # Openings the intake answered 503 "not decided within 15 s" (sent again, as it says is safe).

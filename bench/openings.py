@@ -4,7 +4,7 @@ Each run is a fresh stack (embedded dev server, SQLite, SMTP sink) and a fresh w
 in its own process, or with `--in-process` casework's worker in this driver's own process
 (`bootstrap.worker_runtime.build_worker` on the stack's client, the shape of `make run`, where the
 intake starts cases eagerly on the worker's own client). C cases (severities A, B, C in turn, real
-policy) are opened through the intake code path (`intake.cases.Cases.open`, its 15 s open wait),
+policy) are opened through the intake code path (`application.cases.Cases.open`, its 15 s open wait),
 closed loop, K at a time, from a cold worker (no warm-up). An opening answered `Unavailable` (not
 decided within 15 s: the intake's 503) is counted and sent again, as the 503 says is safe, until it
 is decided. Per run: the openings that were not decided within 15 s at least once (the issue's
@@ -26,13 +26,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from application.cases import Cases, Unavailable
 from bench.lifecycle_bench import in_batches
 from bench.report import Progress, counting, emit, latency
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from bootstrap.worker_runtime import build_worker
-from intake.cases import Cases, Unavailable
 from scaffold.processes import WorkerProcess, worker_env
-from support.vocabulary import CaseStatus
+from support.policies.vocabulary import CaseStatus
 
 # An opening answered 503 this often in a row is counted as never decided, and the run goes on.
 SENDS = 20

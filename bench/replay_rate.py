@@ -35,7 +35,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from adapters.settings import PROJECT_ROOT
 from bench.report import emit
 from bootstrap.worker_runtime import WORKFLOW_RUNNER, compile_sandboxed_modules
-from intake.history import load_json
+from interfaces.cli.history import load_json
 from workflows.support_case import SupportCaseWorkflow
 
 HISTORIES = PROJECT_ROOT / "tests" / "histories"

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.settings import Settings
 from scaffold.local_stack import local_services, start_local_server
-from support.request import CaseRequest
+from support.rules.request import CaseRequest
 
 # The worker tuning a benchmark's worker processes take from the benchmark's own environment
 # (`CASEWORK_POLLERS=auto python -m bench.lifecycle_bench`); in-process workers read it anyway.

@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.country_holidays import expand_policy, snapshot_years
 from adapters.settings import PROJECT_ROOT
-from support.case_inputs import ArchivedInputs, CaseInputs, OpeningFacts, RecordedEvent
-from support.directory import DirectoryFile, parse_directory_file
-from support.policy import parse_policy
-from support.policy_versions import policy_digest
-from support.request import CaseRequest
-from support.whatif import redecide
+from support.case.inputs import ArchivedInputs, CaseInputs, OpeningFacts, RecordedEvent
+from support.identity.directory import DirectoryFile, parse_directory_file
+from support.policies.policy import parse_policy
+from support.policies.versions import policy_digest
+from support.reporting.whatif import redecide
+from support.rules.request import CaseRequest
 
 START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 TENANTS = {"contoso": ("admin@contoso.example", "ABC"), "fabrikam": ("it@fabrikam.example", "BC")}

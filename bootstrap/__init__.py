@@ -4,5 +4,6 @@
 read, the database engine and the Temporal client opened, and handed to what uses them: the worker
 (`worker_runtime`), the gateway to the cases (`gateway`), the HTTP API (`api`) and the CLI (`cli`).
 The worker process (`runner`) opens one engine and one client, and its in-process API (`make run`)
-uses both. Nothing below imports this package; intake/ opens no engine and no connection itself.
+uses both. Nothing below imports this package; application/ and interfaces/ open no engine and no connection
+itself.
 """

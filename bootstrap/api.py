@@ -1,4 +1,4 @@
-"""The HTTP intake (`intake.api.create_app`) as this installation serves it: its keys, its database
+"""The HTTP intake (`interfaces.api.app.create_app`) as this installation serves it: its keys, its database
 engine, its gateway to the cases.
 
 `make run` (`worker.py --api`) hands it the worker's own engine and a gateway over the worker's own
@@ -25,14 +25,14 @@ from adapters.policy_versions import PolicyVersions, this_process
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.temporal import connect
+from application.cases import Cases, CasesSource, staff_from_file
+from application.limits import FrontLimits
+from application.opening_files import Uploads
 from bootstrap.gateway import CasesOnDemand, given, verification_gate
-from intake.api import create_app
-from intake.cases import Cases, CasesSource, staff_from_file
-from intake.console.front import install_console
-from intake.expected_wait_api import ExpectedWaits, expected_wait_router
-from intake.limits import FrontLimits
-from intake.opening_files import Uploads
-from support.policy import PolicyError
+from interfaces.api.app import create_app
+from interfaces.api.expected_wait import ExpectedWaits, expected_wait_router
+from interfaces.console.front import install_console
+from support.policies.policy import PolicyError
 
 
 def keyring_for(settings: Settings) -> Keyring:

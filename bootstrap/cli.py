@@ -1,4 +1,4 @@
-"""The CLI (`intake.cli`) as `starter.py` runs it: one command, handed the settings, a database
+"""The CLI (`interfaces.cli.main`) as `starter.py` runs it: one command, handed the settings, a database
 engine and a Temporal connection that are opened only when the command asks for them, once, and
 closed when it ends."""
 
@@ -15,13 +15,13 @@ from adapters.database import open_database
 from adapters.settings import Settings
 from adapters.temporal import connect
 from bootstrap.gateway import CasesOnDemand
-from intake.cli import main as cli_main
-from intake.command_line import Services, key_checked
+from interfaces.cli.command_line import Services, key_checked
+from interfaces.cli.main import main as cli_main
 
 if TYPE_CHECKING:  # FastAPI is imported only by `serve` (the CLI starts faster without it)
     from fastapi import FastAPI
 
-    from intake.inbound_mail import InboundMail, ReplyGateway
+    from interfaces.mail_in.routing import InboundMail, ReplyGateway
 
 
 class _Opened:

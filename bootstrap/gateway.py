@@ -1,4 +1,4 @@
-"""The intake's gateway (`intake.cases.Cases`) as this installation runs it, over the Temporal client
+"""The intake's gateway (`application.cases.Cases`) as this installation runs it, over the Temporal client
 and the database engine it is handed: the directory's contact check, the open-case cap, the
 verification gate. The worker's process, `starter.py serve` and the CLI all get theirs from here."""
 
@@ -20,11 +20,11 @@ from adapters.directory_store import DirectoryStore, VerificationFailures
 from adapters.policy_file import policy_problem
 from adapters.secrets import verification_key
 from adapters.settings import Settings
-from intake.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
-from intake.closed_views import closed_views
-from intake.limits import RateLimiter
-from intake.opening_files import Uploads
-from intake.verification_gate import WINDOW, VerificationGate
+from application.cases import CaseClock, Cases, CasesSource, names_from_files, staff_from_file
+from application.closed_views import closed_views
+from application.limits import RateLimiter
+from application.opening_files import Uploads
+from application.verification_gate import WINDOW, VerificationGate
 
 OPEN_WAIT = timedelta(seconds=15)
 
@@ -55,7 +55,7 @@ def build_cases(
     list (who may be assigned) of `settings` on `engine`; `eager_start` when a worker on `client`
     itself polls the task queue (the worker's own process); `case_clock`: the cases' clock when it is
     not this host's (a time-skipping test server's); `openings`: the fronts' limiter of new cases
-    an hour per tenant (intake.limits.FrontLimits; None: not limited, as the inbound mail)."""
+    an hour per tenant (application.limits.FrontLimits; None: not limited, as the inbound mail)."""
     queue = ConsoleCases(engine, key_ring_from_env())  # the console's queue
     return Cases(
         client,

@@ -1,5 +1,5 @@
 """Customers' email replies as this installation receives them: casework's own SMTP listener
-(`adapters.smtp_in`) on CASEWORK_INBOUND_SMTP_HOST:PORT, deciding through `intake.inbound_mail`
+(`adapters.smtp_in`) on CASEWORK_INBOUND_SMTP_HOST:PORT, deciding through `interfaces.mail_in.routing`
 over the process's gateway to the cases and its database, the bodies parsed in child processes
 (`adapters.mail_reader_process`), counting each outcome in the metric `casework_inbound_mail`
 (by `outcome`)."""
@@ -23,10 +23,10 @@ from adapters.reply_addresses import ReplyAddresses
 from adapters.secrets import verification_key
 from adapters.settings import Settings
 from adapters.smtp_in import InboundListener, ListenerConfig
-from intake.bounces import Bounces, WithBounces
-from intake.inbound_mail import InboundMail, MailReader, ReplyGateway, mail_limits
-from intake.staff_mail import StaffGateway, StaffReplies
-from support.inbound_mail import reply_key
+from interfaces.mail_in.bounces import Bounces, WithBounces
+from interfaces.mail_in.routing import InboundMail, MailReader, ReplyGateway, mail_limits
+from interfaces.mail_in.staff_mail import StaffGateway, StaffReplies
+from support.messaging.reply_addresses import reply_key
 
 READERS = 2  # child processes reading mail: one hostile mail leaves the other for everyone else
 
@@ -51,7 +51,9 @@ def inbound_mail_for(
         reader,
         MailQuarantine(engine, keys),
     )
-    if isinstance(cases, StaffGateway):  # engineers' replies to their case mail (intake.staff_mail)
+    if isinstance(
+        cases, StaffGateway
+    ):  # engineers' replies to their case mail (interfaces.mail_in.staff_mail)
         routing.staff_replies = StaffReplies(cases, settings.staff_file, key, store)
     return routing
 
@@ -96,7 +98,8 @@ async def start_inbound_listener(
     tells the customer to reply, so a worker must not run with nothing reading the replies.
     `port` overrides the settings' (tests: 0 is any free port). Stopping the listener stops its
     mail readers. Mail to a notification's envelope sender (a delivery report) is decided by
-    `intake.bounces`, every other by `intake.inbound_mail`. `count` is told each outcome (the
+    `interfaces.mail_in.bounces`, every other by `interfaces.mail_in.routing`. `count` is told each outcome
+    (the
     listener process reports them to the worker, `bootstrap.inbound_process`); `sock`: the port,
     bound and listening already."""
     chosen = settings.inbound_smtp_port if port is None else port

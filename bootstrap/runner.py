@@ -41,7 +41,7 @@ from bootstrap.worker_runtime import (
     check_delivery_settings,
     register_case_search_attributes,
 )
-from support.directory import parse_directory_file
+from support.identity.directory import parse_directory_file
 from workflows.deliveries import deliveries_queue
 
 log = get_logger("casework.worker")

@@ -39,8 +39,8 @@ from adapters.temporal import register_search_attributes
 from adapters.tracing import tracing_plugins
 from bootstrap.parts import Part as Part
 from bootstrap.workflow_sandbox import CompiledSandboxRunner
-from support.inbound_mail import reply_key
-from support.survey_links import survey_key
+from support.messaging.reply_addresses import reply_key
+from support.messaging.survey_links import survey_key
 from workflows.deliveries import deliveries_queue
 from workflows.search_attributes import ALL_KEYS
 from workflows.support_case import SupportCaseWorkflow
@@ -51,7 +51,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=5)  # within the 9 s a signal gives the pr
 # The default sandbox's restrictions, on purpose: it re-imports the workflow module for every case
 # it loads, which `bench.idle_cases` puts at about half of a cached case's memory (~450 KiB against
 # ~230 with every module passed through), but passing everything through also lets `datetime.now()`
-# and friends into workflow code unrefused (tests/test_worker_sandbox.py). Memory is bounded by
+# and friends into workflow code unrefused (tests/workflow/test_worker_sandbox.py). Memory is bounded by
 # CASEWORK_MAX_CACHED_WORKFLOWS instead. The snippets the SDK runs inside each sandbox are compiled
 # once (`bootstrap.workflow_sandbox`: ~13 % of a replay's CPU).
 WORKFLOW_RUNNER = CompiledSandboxRunner()

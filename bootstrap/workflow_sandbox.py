@@ -6,10 +6,10 @@ not only once per activation but for every payload sequence it converts (`get_se
 three visits each way), and `exec` of a string compiles it every time. The replay profile
 (`bench.replay_rate`, py-spy) put that compilation at ~13 % of a replay's CPU. The strings are the
 same few for a workflow type, so their code objects are cached; what runs, and in which globals,
-is unchanged (tests/test_worker_sandbox.py still sees `datetime.now()` refused).
+is unchanged (tests/workflow/test_worker_sandbox.py still sees `datetime.now()` refused).
 
 This reaches into the SDK's private `_Instance` (temporalio 1.35): pinned by pyproject's range, and
-checked by tests/test_worker_sandbox.py and every recorded history's replay.
+checked by tests/workflow/test_worker_sandbox.py and every recorded history's replay.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.settings import PROJECT_ROOT
-from support.durations import parse_duration
-from support.policy import Policy, parse_policy, policy_from_dict
-from support.targets import Target
+from support.policies.durations import parse_duration
+from support.policies.policy import Policy, parse_policy, policy_from_dict
+from support.policies.targets import Target
 
 FAST_CALENDAR = "always"  # open 24x7: a test's seconds are business seconds
 

@@ -142,7 +142,7 @@ class WorkerProcess:
 
     def wait_ready(self, timeout: float = 180) -> str:
         """Its output until it says it is ready. 180 s: at load 25-30 on 2 cores a worker printed
-        nothing in 90 s (tests/test_action_restart.py failed so on 2026-12-07); one that exits
+        nothing in 90 s (tests/system/test_action_restart.py failed so on 2026-12-07); one that exits
         ends the wait at once."""
         seen = []
         give_up = time.monotonic() + timeout

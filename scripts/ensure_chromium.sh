@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure Debian's chromium is installed for the browser tests (tests/test_docs_browser.py).
+# Makes sure Debian's chromium is installed for the browser tests (tests/system/test_docs_browser.py).
 # Does nothing when it is already there; installs it with apt-get when running as root on a
 # machine that has apt-get; otherwise fails and says which package to install.
 set -euo pipefail

@@ -1,5 +1,5 @@
 """`make lint`'s proof that the case machine's dispatch is exhaustive: mypy is run on
-`support/case_machine.py` with `support/case_events.py` read as if it had one more event type in
+`support/case/machine.py` with `support/case/events.py` read as if it had one more event type in
 the `Event` union (`Stray`) and no step for it, and must refuse it at `decide`'s dispatch
 (`assert_never`). Exit 0 when mypy finds the missing step, 1 when it does not (the dispatch lost
 its exhaustiveness: a new event would be a KeyError inside a workflow task instead).
@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-EVENTS = Path("support/case_events.py")
-MACHINE = Path("support/case_machine.py")
+EVENTS = Path("support/case/events.py")
+MACHINE = Path("support/case/machine.py")
 CACHE = Path(".mypy_cache/missing-step")  # its own: the shadowed module never enters the main cache
 STRAY = '\nclass Stray(BaseModel):\n    """An event added without a step."""\n\n'
 

@@ -24,20 +24,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import read_mailbox, text_of
 from adapters.settings import PROJECT_ROOT, Settings, venv_binary
+from application.cases import Cases, Unavailable, staff_from_file
+from application.verification_gate import case_caller
 from bootstrap.gateway import verification_gate
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
-from intake.cases import Cases, Unavailable, staff_from_file
-from intake.history import export_json, fetch_runs
-from intake.verification_gate import case_caller
+from interfaces.cli.history import export_json, fetch_runs
 from scaffold.local_stack import local_services, start_local_server
 from scaffold.policies import fast_policy
-from support import actions
-from support.actions import AttachmentRef
-from support.case_events import DeliveryFailed
-from support.notifications import Audience, Notification
-from support.request import CaseRequest
-from support.verification import SealedAttempt, VerificationResult
-from support.vocabulary import Severity, Via
+from support.case import actions
+from support.case.actions import AttachmentRef
+from support.case.events import DeliveryFailed
+from support.identity.verification import SealedAttempt, VerificationResult
+from support.messaging.notifications import Audience, Notification
+from support.policies.vocabulary import Severity, Via
+from support.rules.request import CaseRequest
 from workflows.support_case import SupportCaseWorkflow
 
 OUT = PROJECT_ROOT / "tests" / "histories"

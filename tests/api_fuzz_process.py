@@ -1,4 +1,4 @@
-"""The schemathesis run of tests/test_api_fuzz.py, in a process of its own:
+"""The schemathesis run of tests/system/test_api_fuzz.py, in a process of its own:
 `python -m tests.api_fuzz_process URL TOKEN EXAMPLES` prints one JSON line of what it sent.
 
 Why a process of its own: hypothesis parses Python source (`ast.parse`) all the time (filter

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from support.calendar import WEEKDAYS, Calendar, parse_windows
+from support.sla_clocks.calendar import WEEKDAYS, Calendar, parse_windows
 
 EVERY_DAY = {d: ["09:00-24:00"] for d in WEEKDAYS}
 OFFICE = {d: ["09:00-18:00"] for d in WEEKDAYS[:5]}

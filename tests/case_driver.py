@@ -1,4 +1,4 @@
-"""A pure driver of one case's machine (`support.case_machine`): events in, effects and state out,
+"""A pure driver of one case's machine (`support.case.machine`): events in, effects and state out,
 time moved by hand. No Temporal server, no database, no sleeping.
 
 It does what the workflow (`workflows/support_case.py`) does around the machine: the case opens on
@@ -18,20 +18,20 @@ from pydantic import BaseModel
 
 from adapters.policy_file import load_policy_snapshot
 from adapters.settings import PROJECT_ROOT
-from support.agenda import WakeUp, agenda, case_done
-from support.case_attributes import waypoint
-from support.case_context import CaseContext
-from support.case_effects import CaseAttribute, Decision, Effect, SetAttributes, Tell
-from support.case_events import Event, TimePassed
-from support.case_machine import decide, refusal
-from support.case_record import CaseRecord, CaseStart
-from support.case_view import CaseView
-from support.directory import DirectoryFile, parse_directory_file
-from support.notifications import Notification
-from support.policy import Policy
-from support.request import CaseRequest
-from support.vocabulary import Channel
-from support.whatif import VALIDATED as VALIDATED  # re-exported for the tests that import it here
+from support.case.agenda import WakeUp, agenda, case_done
+from support.case.attributes import waypoint
+from support.case.context import CaseContext
+from support.case.effects import CaseAttribute, Decision, Effect, SetAttributes, Tell
+from support.case.events import Event, TimePassed
+from support.case.machine import decide, refusal
+from support.case.record import CaseRecord, CaseStart
+from support.case.view import CaseView
+from support.identity.directory import DirectoryFile, parse_directory_file
+from support.messaging.notifications import Notification
+from support.policies.policy import Policy
+from support.policies.vocabulary import Channel
+from support.reporting.whatif import VALIDATED as VALIDATED  # re-exported for the tests that import it here
+from support.rules.request import CaseRequest
 
 DIRECTORY_FILE = PROJECT_ROOT / "directory.toml"
 DIRECTORY = parse_directory_file(DIRECTORY_FILE.read_text(encoding="utf-8"), str(DIRECTORY_FILE))

@@ -17,9 +17,9 @@ from adapters.database import open_database
 from adapters.mail_sink import MailSink
 from adapters.schema import deliveries
 from adapters.settings import Settings, venv_binary
+from application.cases import CaseClock, Cases
 from bootstrap.gateway import build_cases
 from bootstrap.worker_runtime import build_worker, register_case_search_attributes
-from intake.cases import CaseClock, Cases
 from scaffold.local_stack import SERVER_STARTUP, local_settings, start_local_server
 from tests.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 

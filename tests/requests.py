@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.request import CaseRequest
+from support.rules.request import CaseRequest
 
 TENANTS = {
     "contoso": "admin@contoso.example",  # premium, Asia/Shanghai

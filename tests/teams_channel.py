@@ -12,8 +12,8 @@ from __future__ import annotations
 from adapters.channels import ChannelKind
 from adapters.channels.signed import SignedWebhookSender
 from adapters.messages import Message
-from support.notifications import Notification
-from support.routing import Route
+from support.messaging.notifications import Notification
+from support.messaging.routing import Route
 
 
 class TeamsSender(SignedWebhookSender):

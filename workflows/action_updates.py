@@ -5,7 +5,7 @@ validator that asks the case machine's `refusal` (the case's `_check`: a refused
 before it is recorded) and a body that applies it and answers a receipt (`_take`). Writing the
 pair by hand for each of 16 actions made the workflow file a list of near-copies, where one could
 differ from the others by mistake; here the pair is made from the action's row in
-`support.action_table` (its update's name, its model, whether it keeps a thread message), and
+`support.case.action_table` (its update's name, its model, whether it keeps a thread message), and
 `with_action_updates` puts one on the workflow class for every row.
 """
 
@@ -19,9 +19,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from support.action_receipt import ActionReceipt
-    from support.action_table import ACTIONS
-    from support.case_effects import Decision
+    from support.case.action_receipt import ActionReceipt
+    from support.case.action_table import ACTIONS
+    from support.case.effects import Decision
     from workflows.thread_writes import keep
 
 
@@ -66,7 +66,7 @@ W = TypeVar("W", bound=type)
 
 
 def with_action_updates(cls: W) -> W:
-    """The workflow class with one update per row of `support.action_table`, under the row's update
+    """The workflow class with one update per row of `support.case.action_table`, under the row's update
     name (applied before `workflow.defn`, which collects the class's updates)."""
     for row in ACTIONS:
         setattr(cls, row.update, action_update(row.update, row.model, kept=row.kept))

@@ -17,12 +17,12 @@ from workflows.patches import LOCAL_CONTEXT_PATCH  # the context read locally (p
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseContextActivities, ContextRequest
     from activities.verification import VERIFICATION_LOCKED, CodeRequest, VerificationActivities
-    from support.case_context import CaseContext
-    from support.case_effects import Decision
-    from support.case_events import CodeNotSent, CodeSent, Event, VerificationWaitOver
-    from support.case_record import CaseRecord
-    from support.phone_verification import needs_code
-    from support.vocabulary import Channel
+    from support.case.context import CaseContext
+    from support.case.effects import Decision
+    from support.case.events import CodeNotSent, CodeSent, Event, VerificationWaitOver
+    from support.case.record import CaseRecord
+    from support.identity.phone_verification import needs_code
+    from support.policies.vocabulary import Channel
     from workflows.patches import patched
 
 CONTEXT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))

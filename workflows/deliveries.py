@@ -19,8 +19,8 @@ from workflows.patches import DRAIN_STARTED_DURING_WAIT_PATCH, OWN_QUEUE_PATCH
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
-    from support.notifications import Notification, urgency
-    from support.policy import DeliveryRule
+    from support.messaging.notifications import Notification, urgency
+    from support.policies.policy import DeliveryRule
     from workflows.patches import patched
 
 

@@ -4,7 +4,7 @@ shows the case taking it.
 
 A running case replays its history on every worker: a change to the commands the workflow sends
 must keep old histories on their old path behind a patch id (CONTRIBUTING.md, "Changing the
-workflow safely"). `tests/test_patches.py` fails for an id in the code that is not listed here,
+workflow safely"). `tests/unit/test_patches.py` fails for an id in the code that is not listed here,
 for a listed id the code no longer uses, and for a history that does not record the patch it is
 listed for, so this list stays the one place that says what each patch is for.
 
@@ -138,7 +138,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "attributes-and-wake-derived",
         "the case's search attributes are derived from its view after each decision and upserted "
-        "once, only what changed (support.case_attributes), and the workflow wakes when the first "
+        "once, only what changed (support.case.attributes), and the workflow wakes when the first "
         "item of its agenda changes, instead of upserts and wakes set by hand in each step; new "
         "with its release, so a new case never asks it by itself",
         recorded_in=None,
@@ -168,7 +168,7 @@ FOLDED = FOLDED_DERIVED
 def patched(patch_id: str) -> bool:
     """`workflow.patched`, with the folded patches asked as one: the newest release first (a new
     case records its marker only), then the one before it for cases recorded under that one.
-    Every patch the code decides on is asked through here (tests/test_patches.py)."""
+    Every patch the code decides on is asked through here (tests/unit/test_patches.py)."""
     if patch_id in FOLDED_DERIVED and workflow.patched(DERIVED_RELEASE_PATCH):
         return True
     if patch_id in FOLDED_2026_12 and workflow.patched(RELEASE_PATCH):

@@ -13,7 +13,7 @@ from temporalio.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from support.case_effects import AttributeValue, CaseAttribute
+    from support.case.effects import AttributeValue, CaseAttribute
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 CASE_SEVERITY = SearchAttributeKey.for_keyword("CaseSeverity")
@@ -42,7 +42,7 @@ ALL_KEYS = (
 )
 
 
-# The keys of the attributes the case's machine sets (`support.case_effects.SetAttributes`).
+# The keys of the attributes the case's machine sets (`support.case.effects.SetAttributes`).
 BY_ATTRIBUTE: dict[CaseAttribute, SearchAttributeKey[Any]] = {
     CaseAttribute.STATUS: CASE_STATUS,
     CaseAttribute.SEVERITY: CASE_SEVERITY,
@@ -64,7 +64,7 @@ def at_start(
     tenant_id: str, category: str, severity: str, requester_key: str | None = None
 ) -> TypedSearchAttributes:
     """Set by the starter, so a case is listable before its first workflow task runs.
-    `requester_key`: the requester's keyed digest (intake.verification_gate), never the name."""
+    `requester_key`: the requester's keyed digest (application.verification_gate), never the name."""
     pairs: list[SearchAttributePair[Any]] = [
         SearchAttributePair(CASE_STATUS, "new"),
         SearchAttributePair(TENANT_ID, tenant_id),

@@ -1,6 +1,6 @@
 """SupportCaseWorkflow: one support case, from request to closed.
 
-A thin shell around the case's machine (`support.case_machine`): every handler turns what it
+A thin shell around the case's machine (`support.case.machine`): every handler turns what it
 learns into an event, lets the machine decide, and carries out the effects (deliveries, search
 attributes, metrics, logs). The run sleeps until the first item of the case's agenda (a pure
 function of the case) or until the case changes, then tells the machine that time passed.
@@ -19,25 +19,25 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.archive import ArchiveActivities
-    from support.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TOO_LATE, foreign, remember, too_late
-    from support.action_receipt import ActionReceipt, clock_marks, receipt
-    from support.actions import Cooperation, SurveyAnswer
-    from support.agenda import agenda, case_done
-    from support.case_effects import Count, Decision, Log, Observe, SetAttributes, Tell
-    from support.case_events import (
+    from support.case.action_ids import ALREADY_TAKEN, NO_SUCH_CASE, TOO_LATE, foreign, remember, too_late
+    from support.case.action_receipt import ActionReceipt, clock_marks, receipt
+    from support.case.actions import Cooperation, SurveyAnswer
+    from support.case.agenda import agenda, case_done
+    from support.case.effects import Count, Decision, Log, Observe, SetAttributes, Tell
+    from support.case.events import (
         DeliveryFailed,
         Event,
         TimePassed,
     )
-    from support.case_machine import decide, refusal
-    from support.case_record import CarriedCase, CaseRecord, CaseStart
-    from support.case_view import CaseView
-    from support.notifications import Notification
-    from support.request import RequestDetails
-    from support.sla_ledger import SlaBasis
-    from support.verification import SealedAttempt, VerificationResult
-    from support.vocabulary import CaseStatus
-    from support.whatif import LiveInputs
+    from support.case.machine import decide, refusal
+    from support.case.record import CarriedCase, CaseRecord, CaseStart
+    from support.case.view import CaseView
+    from support.identity.verification import SealedAttempt, VerificationResult
+    from support.messaging.notifications import Notification
+    from support.policies.vocabulary import CaseStatus
+    from support.reporting.whatif import LiveInputs
+    from support.rules.request import RequestDetails
+    from support.sla_clocks.ledger import SlaBasis
     from workflows import search_attributes as sa
     from workflows.action_updates import action_update, with_action_updates
     from workflows.case_opening import CONTEXT_RETRY, open_case
@@ -116,7 +116,7 @@ class SupportCaseWorkflow:
     def _check(self, action: BaseModel) -> None:
         """An update's validator: a refused action is rejected before it is recorded. An action
         that reaches the case after the instant its update id carries (the intake has stopped
-        waiting for it: `support.action_ids`) is refused too. Validators run only when an update
+        waiting for it: `support.case.action_ids`) is refused too. Validators run only when an update
         arrives, never on replay, and a refused update leaves no event: no history changes."""
         update = workflow.current_update_info()
         if update is not None and foreign(update.id, self._case.request.tenant_id):
@@ -226,9 +226,9 @@ class SupportCaseWorkflow:
         self._check(attempt)
 
     # Each person's action is an update whose validator asks the machine's `refusal` (`_check`) and
-    # whose answer is a receipt (`_take`), one per row of `support.action_table`
+    # whose answer is a receipt (`_take`), one per row of `support.case.action_table`
     # (`with_action_updates`); those that write a thread message answer once it is kept.
-    # a mail server's later report that a notification's mail was not delivered (intake.bounces;
+    # a mail server's later report that a notification's mail was not delivered (interfaces.mail_in.bounces;
     # update id `bounce-<token>`): marked failed as a delivery that failed at once is, and once
     notification_bounced = action_update("notification_bounced", DeliveryFailed)
     # the `cooperate` and `survey` signals are kept for clients and histories from before: they take

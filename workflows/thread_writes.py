@@ -12,8 +12,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.thread import ThreadActivities
-    from support.case_effects import Decision, Keep
-    from support.thread_message import ThreadMessage
+    from support.case.effects import Decision, Keep
+    from support.case.thread_message import ThreadMessage
     from workflows.case_opening import CONTEXT_RETRY, LOCAL_CONTEXT_RETRY
 
 

@@ -17,8 +17,8 @@ from adapters.bounce_addresses import BounceAddresses
 from adapters.channels.config import DeliveryConfig
 from adapters.messages import Message
 from adapters.reply_addresses import ReplyAddresses
-from support.notifications import Notification
-from support.routing import DESTINATIONS, Route
+from support.messaging.notifications import Notification
+from support.messaging.routing import DESTINATIONS, Route
 
 
 class Sender(Protocol):
@@ -45,7 +45,7 @@ class ChannelKind:
     """A channel as the registry knows it.
 
     `name` is the route's channel, the ledger's and the receipt's. `settings` maps each destination
-    it can reach (support.routing.DESTINATIONS) to the Settings field holding its target, so the
+    it can reach (support.messaging.routing.DESTINATIONS) to the Settings field holding its target, so the
     worker reads them, and checks them, without a list of its own. `signed` channels post webhooks:
     the worker refuses to start with one of them set and no webhook secret."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from adapters.smtp_out import SmtpServer
-from support.routing import Addresses, Route
+from support.messaging.routing import Addresses, Route
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class DeliveryConfig:
     smtp_password: str | None = None
     mail_from: str = "casework support <support@casework.example>"
     reply_to_domain: str = "support.casework.example"
-    # The key of the case addresses' tokens (support.inbound_mail.reply_key): the listener's too,
+    # The key of the case addresses' tokens (support.messaging.reply_addresses.reply_key): the listener's too,
     # which checks the MACs of the addresses sent before the tokens with it.
     reply_key: bytes = field(default=b"", repr=False)
     support_queue_email: str = "support-queue@casework.example"
@@ -29,13 +29,13 @@ class DeliveryConfig:
     staff_display_names: Mapping[str, str] = field(default_factory=dict)  # what customers read, if given
     # channel -> destination -> target (a URL: it is the channel's credential, never in repr()),
     # e.g. {"webhook": {"support_queue": url}, "sms": {"phone": url}}; a destination no channel
-    # reaches gets email (support.routing.routes).
+    # reaches gets email (support.messaging.routing.routes).
     channels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     webhook_secret: str = field(default="", repr=False)
     timeout_seconds: float = 15.0
     smtp_connections: int = 8  # at most this many open to the SMTP server, reused between emails
     smtp_helo_name: str = ""  # the EHLO name; '' for the machine's fully qualified name
-    # The survey mail's one-click answer link (support.survey_links): the console's public address
+    # The survey mail's one-click answer link (support.messaging.survey_links): the console's public address
     # and the links' key; no address, no link (the mail asks for a reply, as before).
     public_url: str = ""
     survey_key: bytes = field(default=b"", repr=False)

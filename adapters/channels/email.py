@@ -3,12 +3,13 @@
 Each email to the customer's side replies to its case's address, `case+<token>@<reply domain>`; the
 token is recorded with the case in the shared database (adapters/reply_addresses.py) before the
 email goes out. Staff mail has no customer Reply-To (adapters/smtp_out.py `case_email`); an
-engineer's replies to an address bound to the case and to them (`intake.staff_mail`). Customer mail goes
+engineer's replies to an address bound to the case and to them (`interfaces.mail_in.staff_mail`). Customer
+mail goes
 out from an envelope sender of its own, `bounce+<token>@<reply domain>` (VERP; the token recorded
 with its notification in adapters/bounce_addresses.py first), so a mail server's later report that
-it could not deliver it is tied to the notification (intake/bounces.py).
+it could not deliver it is tied to the notification (interfaces/mail_in/bounces.py).
 
-Email is the channel every other one falls back to (support.routing.routes): it has no settings
+Email is the channel every other one falls back to (support.messaging.routing.routes): it has no settings
 entry of its own here, its server being SMTP_HOST and its addresses the notification's."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import asyncio
 from adapters.channels.base import ChannelKind, SenderContext
 from adapters.messages import Message
 from adapters.smtp_out import SmtpPool, case_email
-from support.inbound_mail import (
+from support.messaging.notifications import Audience, Notification, urgency
+from support.messaging.reply_addresses import (
     bounce_address,
     bounce_token,
     reply_token,
@@ -26,8 +28,7 @@ from support.inbound_mail import (
     staff_token,
     tenant_of_case,
 )
-from support.notifications import Audience, Notification, urgency
-from support.routing import Route
+from support.messaging.routing import Route
 
 _REMEMBERED_MAX = 10_000  # tokens a delivery worker keeps in mind as recorded
 
@@ -68,7 +69,7 @@ class EmailSender:
     async def _bounce_address(self, n: Notification) -> str:
         """The notification's envelope sender, `bounce+<token>@<reply domain>` (VERP), its token
         recorded before the mail goes out: a mail server's later report that it could not deliver
-        the mail comes back to it and is tied to this notification (intake.bounces)."""
+        the mail comes back to it and is tied to this notification (interfaces.mail_in.bounces)."""
         key, domain = self._config.reply_key, self._config.reply_to_domain
         token = bounce_token(n.notification_id, key)
         remember = self._bounces.remember

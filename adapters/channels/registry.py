@@ -16,8 +16,8 @@ from adapters.messages import Message
 from adapters.outbound import PermanentFailure
 from adapters.reply_addresses import ReplyAddresses
 from adapters.settings import Settings
-from support.notifications import Notification
-from support.routing import Route
+from support.messaging.notifications import Notification
+from support.messaging.routing import Route
 
 
 class ChannelRegistry:

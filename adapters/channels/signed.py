@@ -8,8 +8,8 @@ from __future__ import annotations
 from adapters.channels.base import SenderContext
 from adapters.messages import Message
 from adapters.webhooks import WebhookClient
-from support.notifications import Notification
-from support.routing import Route
+from support.messaging.notifications import Notification
+from support.messaging.routing import Route
 
 
 class SignedWebhookSender:

@@ -13,14 +13,14 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 
 from adapters.mail_sink import read_mailbox
-from intake.cases import ActionRejected, Cases, Unavailable
+from application.cases import ActionRejected, Cases, Unavailable
 from scaffold.policies import fast_policy_model, policy_toml
-from support.actions import FirstResponse, Resolution, SurveyAnswer
-from support.case_view import CaseView
-from support.durations import parse_duration
-from support.policy import policy_from_dict
-from support.request import CaseRequest, case_id_for
-from support.vocabulary import CaseStatus
+from support.case.actions import FirstResponse, Resolution, SurveyAnswer
+from support.case.view import CaseView
+from support.policies.durations import parse_duration
+from support.policies.policy import policy_from_dict
+from support.policies.vocabulary import CaseStatus
+from support.rules.request import CaseRequest, case_id_for
 from tests.requests import case_request
 
 # `make test` runs small sizes; `make faults` larger ones.
@@ -34,7 +34,7 @@ def patient_policy(directory: Path, delivery_max_interval: str = "10m") -> Path:
     """The fast policy, with room for a worker's death in the few waits the script races.
 
     A SIGKILLed worker's cached cases wait for its sticky queue to time out (10 s) before another
-    worker takes them, queries included, and an action may wait up to `intake.cases.ACTION_WAIT`
+    worker takes them, queries included, and an action may wait up to `application.cases.ACTION_WAIT`
     and `ACTION_SETTLE` (42 s) and then be sent again: far longer than the fast policy's 3-second
     survey window (seen: a case closed unanswered, with a survey reminder the calm run never sent)
     and near its 30-second first-response target. Even without kills, on a loaded machine (load

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.settings import PROJECT_ROOT
-from support.directory import DirectoryError, parse_directory_file
-from support.policy import PolicyError, parse_policy, policy_from_dict
+from support.identity.directory import DirectoryError, parse_directory_file
+from support.policies.policy import PolicyError, parse_policy, policy_from_dict
 from tests.faults.batch import FUZZ_SCALE
 
 POLICY = tomllib.loads((PROJECT_ROOT / "policy.toml").read_text())

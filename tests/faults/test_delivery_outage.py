@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import MailSink, free_port
 from adapters.settings import Settings
-from support.request import case_id_for
+from support.rules.request import case_id_for
 from tests.conftest import running_worker
 from tests.deliveries import ledger
 from tests.faults.batch import (

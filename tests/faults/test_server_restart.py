@@ -19,12 +19,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import MailSink, free_port
 from adapters.settings import Settings
-from intake.cases import Cases, Unavailable
+from application.cases import Cases, Unavailable
 from scaffold.local_stack import start_local_server
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
-from support.case_view import CaseView
+from support.case.view import CaseView
 from tests.requests import case_request
 
 CASES = int(os.environ.get("FAULT_CASES", "20")) // 2

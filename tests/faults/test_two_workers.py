@@ -47,11 +47,11 @@ from adapters.database import open_database, seed_directory
 from adapters.mail_sink import MailSink
 from adapters.schema import closed_cases, deliveries
 from adapters.settings import Settings
-from intake.cases import Cases
+from application.cases import Cases
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
-from support.case_view import CaseView
-from support.request import RequestDetails, case_id_for
+from support.case.view import CaseView
+from support.rules.request import RequestDetails, case_id_for
 from tests.conftest import running_worker
 from tests.faults.batch import (
     CASES,

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.mail_sink import MailSink
 from adapters.settings import Settings
-from intake.cases import Cases
+from application.cases import Cases
 from scaffold.processes import WorkerProcess as Worker
 from scaffold.processes import worker_env
 from tests.conftest import running_worker

@@ -1,7 +1,7 @@
 """Policy versions on record, and what a closed case keeps for the SLA what-if.
 
 `policy_versions`: every policy file a worker or the API loaded, once per digest (the SHA-256 of
-its parsed, canonical form, support.policy_versions.policy_digest): when it was first seen, by
+its parsed, canonical form, support.policies.versions.policy_digest): when it was first seen, by
 which process, and the file's text, so `starter.py policy diff` can show what changed.
 `closed_cases.policy_digest`: the version the case opened under. `closed_cases.by_assignee`: the
 business seconds each engineer held each clock (JSON, staff names only). `closed_cases.inputs`: the

@@ -1,0 +1,1 @@
+"""The HTTP API for integrators (FastAPI): the routes, their documentation pages."""

@@ -1,0 +1,1 @@
+"""Mail to casework's own addresses: customers' and engineers' replies, delivery reports."""

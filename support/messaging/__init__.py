@@ -1,0 +1,1 @@
+"""Who is told what, and the signed reply addresses, survey links and webhook signatures."""

@@ -1,0 +1,1 @@
+"""The support policy as data: the snapshot, its versions, durations, targets, its words."""

@@ -1,0 +1,1 @@
+"""SLA clocks in business time: calendars, clocks, checkpoints and the SLA ledger."""

@@ -1,0 +1,1 @@
+"""Tests of real processes, HTTP servers, SMTP, PostgreSQL and the browser."""

@@ -1,0 +1,1 @@
+"""Pure tests: no server, no process, no network (make test-fast)."""

@@ -1,0 +1,1 @@
+"""Tests on Temporal's test servers with the worker in the test's process."""
