@@ -975,29 +975,7 @@ class Cases:
                     )
                 return result
             except WorkflowUpdateFailedError as error:
-                cause = error.cause
-                reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
-                if reason == NO_SUCH_CASE:
-                    raise CaseNotFound(f"no case {case_id!r}") from None
-                if reason == ALREADY_TAKEN:  # taken in an earlier run of the case: carried out once
-                    if answers_view:
-                        return _standing(
-                            await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
-                        )
-                    raise ActionTakenLate(
-                        f"case {case_id} took the action already: do not send it again"
-                    ) from None
-                if reason == TOO_LATE:
-                    if loop.time() - started < self._action_wait.total_seconds():
-                        # refused as too late before its time on this host: the clocks disagree
-                        log.error(
-                            "action refused as too late at once: this host's clock and the Temporal "
-                            "server's disagree by more than the action wait; synchronise them (NTP)",
-                            case_id=case_id,
-                            action_wait_s=self._action_wait.total_seconds(),
-                        )
-                    raise Unavailable(f"case {case_id}: {TOO_LATE}") from None
-                raise ActionRejected(reason) from None
+                return await self._refused(error, handle, case_id, loop.time() - started, answers_view)
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 # not answered yet: not taken (a worker being replaced, or none runs), or taken and
                 # still keeping its message (the database slow): ask which before sending it again
@@ -1032,6 +1010,37 @@ class Cases:
                 )
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+    async def _refused(
+        self,
+        error: WorkflowUpdateFailedError,
+        handle: WorkflowHandle[Any, Any],
+        case_id: str,
+        waited_s: float,
+        answers_view: bool,
+    ) -> Any:
+        """What the case's refusal of an update means to the caller: a missing (or foreign) case,
+        an action it took already (carried out once: the case as it stands, when a view is
+        answered), an action sent too late to be taken, or the case's own reason."""
+        cause = error.cause
+        reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
+        if reason == NO_SUCH_CASE:
+            raise CaseNotFound(f"no case {case_id!r}") from None
+        if reason == ALREADY_TAKEN:  # taken in an earlier run of the case: carried out once
+            if answers_view:
+                return _standing(await handle.query(SupportCaseWorkflow.view, rpc_timeout=QUERY_TIMEOUT))
+            raise ActionTakenLate(f"case {case_id} took the action already: do not send it again") from None
+        if reason == TOO_LATE:
+            if waited_s < self._action_wait.total_seconds():
+                # refused as too late before its time on this host: the clocks disagree
+                log.error(
+                    "action refused as too late at once: this host's clock and the Temporal "
+                    "server's disagree by more than the action wait; synchronise them (NTP)",
+                    case_id=case_id,
+                    action_wait_s=self._action_wait.total_seconds(),
+                )
+            raise Unavailable(f"case {case_id}: {TOO_LATE}") from None
+        raise ActionRejected(reason) from None
 
     async def _taken(
         self, handle: WorkflowHandle[Any, Any], update: object, action: BaseModel, update_id: str

@@ -36,7 +36,7 @@ from application.cases import ActionRejected, Cases, Unavailable
 from bench.bare_workflow import BareWorkflow
 from bench.machine import Phase, measured
 from bench.report import Progress, counting, emit
-from bench.round_trips import counted_client
+from bench.round_trips import RoundTrips, counted_client
 from bench.stack import Stack, bench_request, bench_stack, tuning_env
 from scaffold.policies import fast_policy
 from scaffold.processes import WorkerProcess, dev_server_pid, worker_env
@@ -165,10 +165,55 @@ async def casework_phase(
     return [str(i) for i in ids], phase[0]
 
 
+async def floor_phase(
+    stack: Stack, address: str, run: str, average: dict[str, int], cases_n: int, concurrency: int
+) -> tuple[Phase, Counter[str], RoundTrips]:
+    """The floor: a bare workflow making the case driver's calls, one for one (its worker in its
+    own process), measured as the cases were; its phase, its history counts and its round trips."""
+    env = stack.env
+    bare_queue = stack.settings.task_queue + "-bare"
+    bare_env = worker_env(stack.settings, address) | tuning_env() | {"CASEWORK_TASK_QUEUE": bare_queue}
+    bare_worker = WorkerProcess(
+        bare_env, stack.tmp / "bare.log", args=(), program=("-m", "bench.bare_worker")
+    )
+    try:
+        await asyncio.to_thread(bare_worker.wait_ready)
+
+        bare_client, bare_trips = counted_client(env.client)
+
+        async def bare(i: int) -> None:
+            # The case driver's calls, one for one: the start, the updates (its last but one
+            # the wait for the survey), the result.
+            handle = await bare_client.start_workflow(
+                BareWorkflow.run, average, id=f"bare-{run}-{i}", task_queue=bare_queue
+            )
+            for _ in range(average["signals"]):
+                await handle.signal(BareWorkflow.poke)
+            for _ in range(max(average["updates"] - 2, 0)):
+                await handle.execute_update(BareWorkflow.touch)
+            await handle.execute_update(BareWorkflow.settled)
+            await handle.execute_update(BareWorkflow.touch)
+            await handle.result()
+
+        await bare(-1)
+        bare_trips.calls.clear()
+        with (
+            measured(dev_server_pid(address), [bare_worker]) as bare_phase,
+            Progress("bare workflows", cases_n, unit="workflow") as progress,
+        ):
+            await in_batches(cases_n, concurrency, counting(progress, bare))
+        bare_events: Counter[str] = Counter()
+        for i in range(min(20, cases_n)):
+            bare_events += await history_counts(env.client, f"bare-{run}-{i}")
+    finally:
+        bare_worker.stop()
+    return bare_phase[0], bare_events, bare_trips
+
+
 async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as policy_dir:
         async with bench_stack(fast_policy(Path(policy_dir))) as stack:
-            env, settings = stack.env, stack.settings
+            env = stack.env
             address = env.client.service_client.config.target_host
             run = uuid.uuid4().hex[:6]
             ids, one = await casework_phase(stack, address, 1, cases_n, concurrency)
@@ -189,43 +234,10 @@ async def main(cases_n: int, concurrency: int, workers: int, split: bool) -> dic
             for kind in ("events", "history_bytes", "actions", "update_answer_bytes", *BILLED):
                 average.setdefault(kind, 0)  # a case may have none of a kind (no signals since issue 15)
 
-            bare_queue = settings.task_queue + "-bare"
-            bare_env = worker_env(settings, address) | tuning_env() | {"CASEWORK_TASK_QUEUE": bare_queue}
-            bare_worker = WorkerProcess(
-                bare_env, stack.tmp / "bare.log", args=(), program=("-m", "bench.bare_worker")
+            bare_phase, bare_events, bare_trips = await floor_phase(
+                stack, address, run, average, cases_n, concurrency
             )
-            try:
-                await asyncio.to_thread(bare_worker.wait_ready)
-
-                bare_client, bare_trips = counted_client(env.client)
-
-                async def bare(i: int) -> None:
-                    # The case driver's calls, one for one: the start, the updates (its last but one
-                    # the wait for the survey), the result.
-                    handle = await bare_client.start_workflow(
-                        BareWorkflow.run, average, id=f"bare-{run}-{i}", task_queue=bare_queue
-                    )
-                    for _ in range(average["signals"]):
-                        await handle.signal(BareWorkflow.poke)
-                    for _ in range(max(average["updates"] - 2, 0)):
-                        await handle.execute_update(BareWorkflow.touch)
-                    await handle.execute_update(BareWorkflow.settled)
-                    await handle.execute_update(BareWorkflow.touch)
-                    await handle.result()
-
-                await bare(-1)
-                bare_trips.calls.clear()
-                with (
-                    measured(dev_server_pid(address), [bare_worker]) as bare_phase,
-                    Progress("bare workflows", cases_n, unit="workflow") as progress,
-                ):
-                    await in_batches(cases_n, concurrency, counting(progress, bare))
-                bare_events: Counter[str] = Counter()
-                for i in range(sample):
-                    bare_events += await history_counts(env.client, f"bare-{run}-{i}")
-            finally:
-                bare_worker.stop()
-    floor = bare_phase[0]
+    floor = bare_phase
     case_seconds, bare_seconds = one.seconds, floor.seconds
     summary: dict[str, object] = {
         "benchmark": "lifecycle_throughput",
