@@ -84,4 +84,6 @@ def derive(case: CaseRecord, before: Waypoint, decision: Decision) -> None:
     if upsert:
         decision.effects.append(SetAttributes(upsert))
     case.attributes = now_published
-    decision.wake = waypoint(case) != before
+    after = waypoint(case)
+    case.waypoint = after
+    decision.wake = after != before

@@ -159,7 +159,7 @@ def decide(case: CaseRecord, event: Event, now: datetime) -> Decision:
         case.inputs.note(now, event, digest)
     # Cases that run this code derive their upsert and wake (support.case.attributes); cases
     # from before replay the ones their steps set by hand.
-    before = waypoint(case) if case.patched(DERIVED_PATCH) else None
+    before = (case.waypoint or waypoint(case)) if case.patched(DERIVED_PATCH) else None
     recorded = case.view.timeline_omitted + len(case.view.timeline)
     _step(case, event, now, decision)
     if case.view.timeline_omitted + len(case.view.timeline) != recorded:  # the case took it

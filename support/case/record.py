@@ -87,6 +87,10 @@ class CaseRecord:
         # The search attributes last published on the derived path (support.case.attributes);
         # None: not known (a new run publishes all it has at its first decision).
         self.attributes: Published | None = None
+        # What the workflow's sleep depended on after the last decision (support.case.attributes
+        # `waypoint`): only the machine changes the record, so it is the next decision's "before"
+        # without walking the agenda again. None: not known yet in this run.
+        self.waypoint: tuple[datetime | None, bool] | None = None
 
     @classmethod
     def begin(
